@@ -1,0 +1,400 @@
+"""``AutoML``: the estimator users call. ``fit`` types columns, detects the task, holds out rows for
+honest metrics, searches candidates under the time budget, and refits the winner on all rows."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from automl import metrics as M
+from automl._versions import package_versions
+from automl.candidates import REGISTRY, Candidate, FitContext, get_candidate
+from automl.coltypes import ColumnInfo, infer_types
+from automl.errors import (
+    BudgetError,
+    DataError,
+    NotFittedError,
+    ParameterError,
+    invalid_parameter,
+)
+from automl.impact import column_impact
+from automl.model import SCHEMA_VERSION, Model
+from automl.preprocess import Preprocessor
+from automl.presets import get_preset
+from automl.search import ProgressCallback, ProgressEvent, Search, SearchData, make_folds
+from automl.task import detect_task
+
+HOLDOUT_FRACTION = 0.2
+MAX_HOLDOUT_ROWS = 100_000
+BUDGET_HEADROOM = 0.95  # plan to finish at 95% of the budget
+
+
+class AutoML:
+    """Find a good model for ``target`` within ``time_budget`` seconds.
+
+    Parameters are only stored here; :meth:`fit` does the work and returns ``self``.
+    """
+
+    def __init__(
+        self,
+        time_budget: float | None = None,
+        preset: str = "quick",
+        seed: int = 0,
+        task: str | None = None,
+        metric: str | None = None,
+        column_types: dict[str, str] | None = None,
+        exclude_columns: list[str] | None = None,
+        positive_label: Any = None,
+        candidates: list[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.time_budget = time_budget
+        self.preset = preset
+        self.seed = seed
+        self.task = task
+        self.metric = metric
+        self.column_types = column_types
+        self.exclude_columns = exclude_columns
+        self.positive_label = positive_label
+        self.candidates = candidates
+        self.progress = progress
+
+    # ------------------------------------------------------------------ validation
+    def _settings(self) -> dict[str, Any]:
+        settings = get_preset(self.preset)
+        if self.time_budget is not None:
+            ok = isinstance(self.time_budget, (int, float)) and not isinstance(
+                self.time_budget, bool
+            )
+            if not ok or not math.isfinite(self.time_budget) or self.time_budget <= 0:
+                raise invalid_parameter(
+                    "time_budget", "AutoML", "a positive number", self.time_budget
+                )
+            settings["time_budget"] = float(self.time_budget)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise invalid_parameter("seed", "AutoML", "an integer", self.seed)
+        if self.candidates is not None:
+            unknown = [c for c in self.candidates if c not in REGISTRY]
+            if unknown or not self.candidates:
+                raise invalid_parameter(
+                    "candidates",
+                    "AutoML",
+                    f"a non-empty list of {sorted(REGISTRY)}",
+                    self.candidates,
+                )
+            settings["families"] = list(self.candidates)
+        return settings
+
+    def _emit(self, phase: str, message: str, fraction: float) -> None:
+        if self.progress is not None:
+            elapsed = time.monotonic() - self._start
+            self.progress(ProgressEvent(phase, message, fraction, elapsed))
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame, target: str) -> AutoML:
+        """Train on ``df`` to predict column ``target``; returns ``self``."""
+        self._start = start = time.monotonic()
+        settings = self._settings()
+        budget = settings["time_budget"]
+        end = start + budget * BUDGET_HEADROOM
+        if not isinstance(df, pd.DataFrame):
+            raise ParameterError(
+                f"fit expects a pandas DataFrame. Got {type(df).__name__} instead."
+            )
+        if df.shape[0] == 0 or df.shape[1] == 0:
+            raise DataError(
+                "The data has no rows or no columns, so there is nothing to learn from."
+            )
+        df = df.rename(columns=str)
+        dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+        if dupes:
+            raise DataError(
+                f"Column names must be unique; these appear more than once: {', '.join(dupes)}. "
+                "Rename them and try again."
+            )
+        self._emit("prepare", "checking the target and typing columns", 0.0)
+        data, tinfo = detect_task(df, str(target), self.task, self.positive_label)
+        metric = M.get_metric(self.metric, tinfo.task)
+        features = data.drop(columns=[tinfo.name])
+        columns = self._type_columns(features)
+        used = [c for c in columns if c.used]
+        if not used:
+            raise DataError(
+                "No column can be used to predict the target: every column is an identifier, "
+                "constant or excluded. Add columns with information about the rows."
+            )
+        warnings_out: list[str] = []
+        if tinfo.rows_dropped_missing_target:
+            warnings_out.append(
+                f"{tinfo.rows_dropped_missing_target} row(s) with a missing '{tinfo.name}' were "
+                "dropped (a row needs a target value to learn from)."
+            )
+        y_all = self._encode_target(data[tinfo.name], tinfo.task, tinfo.classes)
+
+        # Hold-out rows: the search never sees them; they give the reported metrics.
+        n = len(data)
+        n_hold = int(min(max(round(n * HOLDOUT_FRACTION), 1), MAX_HOLDOUT_ROWS))
+        strat = y_all if tinfo.task != "regression" else None
+        if strat is not None:
+            n_hold = max(n_hold, len(tinfo.classes))
+        train_idx, hold_idx = train_test_split(
+            np.arange(n), test_size=n_hold, random_state=self.seed, stratify=strat
+        )
+        search_idx = train_idx
+        if len(train_idx) > settings["max_search_rows"]:
+            search_idx, _ = train_test_split(
+                train_idx,
+                train_size=settings["max_search_rows"],
+                random_state=self.seed,
+                stratify=None if strat is None else strat[train_idx],
+            )
+        self._emit("prepare", f"preparing {len(used)} columns", 0.02)
+        known = [c.name for c in columns] + [tinfo.name]
+        pre = Preprocessor(columns, known).fit(features.iloc[search_idx])
+        families = settings["families"]
+        encodings = {get_candidate(f).encoding for f in families}
+        search_rows = features.iloc[search_idx]
+        X = self._encode(pre, search_rows, encodings)
+        y = y_all[search_idx]
+        n_folds = settings["cv_folds"] if len(search_idx) <= settings["cv_max_rows"] else 1
+        folds = make_folds(y, tinfo.task, n_folds, self.seed)
+        _, _, cats = pre.tree_features()
+        sdata = SearchData(X=X, y=y, categorical=cats, folds=folds)
+
+        n_classes = max(len(tinfo.classes), 1)
+        ratio_all = n / max(len(search_idx), 1)
+        fold_share = 1.0 if n_folds == 1 else (n_folds - 1) / n_folds
+        search: Search
+
+        def search_deadline() -> float:
+            best = search.best()
+            reserve = 0.08 * budget + 0.5
+            if best is not None:
+                per_fit = (
+                    best.fit_seconds / max(len(folds), 1) / (0.8 if n_folds == 1 else fold_share)
+                )
+                reserve += per_fit * (1.3 + 1.3 * ratio_all) + 0.2
+            return max(end - reserve, start + 0.5)
+
+        search = Search(
+            tinfo.task,
+            n_classes,
+            metric,
+            families,
+            self.seed,
+            start,
+            search_deadline,
+            self.progress,
+            settings["tuning_share"],
+        )
+        self._emit("search", f"searching {', '.join(families)} ({len(folds)} fold(s))", 0.05)
+        records = search.run(sdata, len(search_idx))
+        ranked = search.ranked()
+        if not ranked:
+            raise BudgetError(
+                f"No model could be trained within the time budget of {budget:g} seconds. "
+                "Give a larger time budget."
+            )
+
+        # Kept candidates: trained on all search rows, scored on the hold-out.
+        self._emit("finalize", "scoring the best candidates on the hold-out rows", 0.9)
+        holdout = features.iloc[hold_idx]
+        X_hold = self._encode(pre, holdout, encodings)
+        y_hold = y_all[hold_idx]
+        kept_records = self._choose_kept(ranked, settings["keep_top"])
+        kept: dict[int, Candidate] = {}
+        kept_meta: dict[str, Any] = {}
+        for i, rec in enumerate(kept_records):
+            if i > 0 and time.monotonic() > end - 0.5:
+                break
+            cls = get_candidate(rec.candidate)
+            params = dict(rec.params)
+            if rec.iterations:
+                params["n_estimators"] = rec.iterations
+            ctx = FitContext(tinfo.task, n_classes, end if i == 0 else end - 0.5, self.seed)
+            t_fit = time.monotonic()
+            cand = cls(params).fit(X[cls.encoding], y, ctx, categorical=cats)
+            if i == 0:
+                default_fit_seconds = time.monotonic() - t_fit
+            scores = cand.predict_scores(X_hold[cls.encoding])
+            kept[rec.id] = cand
+            kept_meta[str(rec.id)] = {
+                "candidate": rec.candidate,
+                "params": cand.fixed_iterations(),
+                "holdout_metrics": M.report(tinfo.task, y_hold, scores),
+                "trained_on": "search rows",
+            }
+        default_id = kept_records[0].id
+
+        # Refit the default on every row when there is time for it.
+        refit, refit_note = self._refit_all(
+            kept[default_id],
+            pre,
+            features,
+            y_all,
+            cats,
+            tinfo.task,
+            n_classes,
+            end,
+            default_fit_seconds * ratio_all,
+        )
+        if refit is not None:
+            kept[default_id] = refit
+            kept_meta[str(default_id)]["trained_on"] = "all rows"
+            kept_meta[str(default_id)]["params"] = refit.fixed_iterations()
+
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "versions": package_versions(),
+            "task": tinfo.task,
+            "target": {**asdict(tinfo), "name": tinfo.name},
+            "metric": metric.name,
+            "metric_greater_is_better": metric.greater_is_better,
+            "columns": [c.to_dict() for c in columns],
+            "rows": {
+                "total": int(len(df)),
+                "with_target": int(n),
+                "search": int(len(search_idx)),
+                "train": int(len(train_idx)),
+                "holdout": int(len(hold_idx)),
+            },
+            "validation": (
+                f"{n_folds}-fold cross-validation on {len(search_idx)} rows"
+                if n_folds > 1
+                else f"one 80/20 validation split of {len(search_idx)} rows"
+            ),
+            "holdout_description": (
+                f"{len(hold_idx)} rows ({len(hold_idx) / n:.0%}) held out before the search and "
+                "never seen by it"
+            ),
+            "refit_on_all_rows": refit is not None,
+            "refit_note": refit_note,
+            "leaderboard": [r.to_dict() for r in records],
+            "kept": kept_meta,
+            "default_candidate": default_id,
+            "preset": self.preset,
+            "time_budget": budget,
+            "seed": self.seed,
+            "warnings": warnings_out,
+        }
+        model = Model(meta, pre, kept)
+        impact_deadline = start + budget * 0.99
+        meta["column_impact"] = column_impact(
+            model, holdout, data[tinfo.name].iloc[hold_idx], impact_deadline, self.seed
+        )
+        meta["fit_seconds"] = round(time.monotonic() - start, 3)
+        self.model_ = model
+        self.target_ = tinfo.name
+        self._emit("done", f"done in {meta['fit_seconds']:.1f} s", 1.0)
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    def _type_columns(self, features: pd.DataFrame) -> list[ColumnInfo]:
+        overrides = dict(self.column_types or {})
+        excluded = list(self.exclude_columns or [])
+        missing = [c for c in excluded if c not in features.columns]
+        if missing:
+            raise ParameterError(
+                f"exclude_columns names columns that are not in the data (or are the target): "
+                f"{', '.join(missing)}."
+            )
+        for c in excluded:
+            overrides[c] = "excluded"
+        return list(infer_types(features, overrides).values())
+
+    @staticmethod
+    def _encode_target(y: pd.Series, task: str, classes: list[Any]) -> np.ndarray:
+        if task == "regression":
+            return y.to_numpy(dtype="float64")
+        index = {c: i for i, c in enumerate(classes)}
+        return np.asarray([index[v] for v in y.tolist()], dtype=np.int64)
+
+    @staticmethod
+    def _encode(pre: Preprocessor, rows: pd.DataFrame, encodings: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if "tree" in encodings:
+            out["tree"] = pre.transform_tree(rows)
+        if "linear" in encodings:
+            out["linear"] = pre.transform_linear(rows)
+        return out
+
+    @staticmethod
+    def _choose_kept(ranked: list[Any], keep_top: int) -> list[Any]:
+        chosen = [ranked[0]]
+        for rec in ranked[1:]:  # the best of each other family
+            if rec.candidate not in {c.candidate for c in chosen}:
+                chosen.append(rec)
+        for rec in ranked[1:]:
+            if len(chosen) >= keep_top:
+                break
+            if rec not in chosen:
+                chosen.append(rec)
+        return chosen
+
+    def _refit_all(
+        self,
+        cand: Candidate,
+        pre: Preprocessor,
+        features: pd.DataFrame,
+        y_all: np.ndarray,
+        cats: list[int],
+        task: str,
+        n_classes: int,
+        end: float,
+        expected_seconds: float,
+    ) -> tuple[Candidate | None, str]:
+        cls = type(cand)
+        params = cand.fixed_iterations()
+        left = end - time.monotonic()
+        if left <= 0.5 or (cls.encoding == "linear" and expected_seconds > left):
+            return None, (
+                "not refit on all rows: there was no time left in the budget, so the model "
+                "trained on the search rows is used"
+            )
+        X_all = self._encode(pre, features, {cls.encoding})[cls.encoding]
+        ctx = FitContext(task, n_classes, end, self.seed)
+        refit = cls(params).fit(X_all, y_all, ctx, categorical=cats)
+        planned = params.get("n_estimators")
+        if planned and refit.n_iterations_ is not None and refit.n_iterations_ < planned:
+            return None, (
+                "not refit on all rows: the refit could not finish within the time budget, so the "
+                "model trained on the search rows is used"
+            )
+        return refit, (
+            "refit on all rows (search + hold-out) after scoring; the hold-out metrics come from "
+            "the same configuration trained without the hold-out rows"
+        )
+
+    # ------------------------------------------------------------------ delegation
+    def _check_fitted(self) -> Model:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                "This AutoML instance is not fitted yet. Call 'fit' with appropriate arguments "
+                "before using this estimator."
+            )
+        return self.model_
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return self._check_fitted().predict(df)
+
+    def predict_proba(self, df: pd.DataFrame) -> pd.DataFrame:
+        return self._check_fitted().predict_proba(df)
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        return self._check_fitted().leaderboard
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self._check_fitted().metrics
+
+    def save(self, path: str) -> Any:
+        return self._check_fitted().save(path)

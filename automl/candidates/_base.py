@@ -1,0 +1,88 @@
+"""The small contract every model family implements.
+
+A candidate family declares its encoding (``tree`` or ``linear``), a few default configurations
+tried before any tuning, and an Optuna search space that scales with the data. A fitted candidate
+predicts scores (binary: P(positive); multiclass: one column per class; regression: values) and
+saves itself to files that run no code when loaded.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import optuna
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What a fit needs besides the data: the task, the class count, a deadline, the seed."""
+
+    task: str
+    n_classes: int
+    deadline: float
+    seed: int = 0
+    threads: int = 2
+
+    def seconds_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+class Candidate(ABC):
+    """One model family: search space, fit, predict, save and load."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    encoding: ClassVar[str]  # "tree" or "linear"
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = dict(params)
+        self.fitted_: Any = None
+        self.n_iterations_: int | None = None
+
+    @classmethod
+    @abstractmethod
+    def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:
+        """Configurations tried first, in order, before the search proposes any."""
+
+    @classmethod
+    @abstractmethod
+    def suggest(cls, trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
+        """Sample one configuration from the search space."""
+
+    @abstractmethod
+    def fit(
+        self,
+        X: Any,
+        y: np.ndarray,
+        ctx: FitContext,
+        X_val: Any = None,
+        y_val: np.ndarray | None = None,
+        categorical: list[int] | None = None,
+    ) -> Candidate:
+        """Fit; with validation data, boosting stops early. Must respect ``ctx.deadline``."""
+
+    @abstractmethod
+    def predict_scores(self, X: Any) -> np.ndarray:
+        """Binary: P(positive) per row; multiclass: (rows, classes); regression: values."""
+
+    @abstractmethod
+    def save(self, directory: Path) -> None:
+        """Write the fitted model into ``directory`` (created by the caller)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, params: dict[str, Any]) -> Candidate:
+        """Read a model written by :meth:`save`."""
+
+    def importances(self, n_features: int) -> np.ndarray:
+        """Non-negative importance per feature (for column impact); zeros if unknown."""
+        return np.zeros(n_features)
+
+    def fixed_iterations(self) -> dict[str, Any]:
+        """Parameters that reproduce this fit without validation data (e.g. the tree count)."""
+        return dict(self.params)

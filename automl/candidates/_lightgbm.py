@@ -1,0 +1,153 @@
+"""LightGBM gradient-boosted trees: native categories, early stopping, a per-fit deadline."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import optuna
+
+from automl.candidates._base import Candidate, FitContext
+
+MAX_ROUNDS = 3000
+EARLY_STOP_ROUNDS = 50
+_OBJECTIVE = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
+
+
+def deadline_callback(deadline: float) -> Any:
+    """Stop boosting when the next round would likely finish after ``deadline``."""
+    state = {"start": time.monotonic()}
+
+    def _callback(env: lgb.callback.CallbackEnv) -> None:
+        now = time.monotonic()
+        done = env.iteration - env.begin_iteration + 1
+        per_round = (now - state["start"]) / max(done, 1)
+        if now + per_round > deadline:
+            best = env.iteration
+            raise lgb.callback.EarlyStopException(best, env.evaluation_result_list or [])
+
+    _callback.order = 5  # type: ignore[attr-defined]
+    return _callback
+
+
+class LightGBMCandidate(Candidate):
+    name = "lightgbm"
+    label = "LightGBM (gradient-boosted trees)"
+    encoding = "tree"
+
+    @classmethod
+    def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:
+        small = n_rows < 2000
+        base = {
+            "feature_fraction": 1.0,
+            "bagging_fraction": 1.0,
+            "lambda_l1": 1e-8,
+            "lambda_l2": 1e-8,
+            "cat_smooth": 10.0,
+        }
+        configs = [
+            {"learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 20},
+            {
+                "learning_rate": 0.05,
+                "num_leaves": 15 if small else 63,
+                "min_child_samples": 10 if small else 30,
+                "feature_fraction": 0.8,
+                "bagging_fraction": 0.8,
+                "lambda_l2": 1.0,
+            },
+            {
+                "learning_rate": 0.03,
+                "num_leaves": 7 if small else 127,
+                "min_child_samples": 5 if small else 50,
+                "feature_fraction": 0.6,
+                "bagging_fraction": 0.9,
+                "lambda_l1": 0.1,
+                "lambda_l2": 3.0,
+            },
+        ]
+        return [{**base, **c} for c in configs]
+
+    @classmethod
+    def suggest(cls, trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
+        max_leaves = int(np.clip(n_rows // 8, 8, 512))
+        max_child = int(np.clip(n_rows // 10, 3, 300))
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+            "num_leaves": trial.suggest_int("num_leaves", 4, max_leaves, log=True),
+            "min_child_samples": trial.suggest_int("min_child_samples", 2, max_child, log=True),
+            "feature_fraction": trial.suggest_float("feature_fraction", 0.3, 1.0),
+            "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+            "lambda_l1": trial.suggest_float("lambda_l1", 1e-8, 10.0, log=True),
+            "lambda_l2": trial.suggest_float("lambda_l2", 1e-8, 10.0, log=True),
+            "cat_smooth": trial.suggest_float("cat_smooth", 1.0, 50.0, log=True),
+        }
+
+    def _lgb_params(self, ctx: FitContext, n_rows: int) -> dict[str, Any]:
+        p = {k: v for k, v in self.params.items() if k != "n_estimators"}
+        out: dict[str, Any] = {
+            "objective": _OBJECTIVE[ctx.task],
+            "verbosity": -1,
+            "num_threads": ctx.threads,
+            "seed": ctx.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "min_data_per_group": int(np.clip(n_rows // 50, 5, 100)),
+            "max_cat_to_onehot": 8,
+        }
+        if ctx.task == "multiclass":
+            out["num_class"] = ctx.n_classes
+        if p.get("bagging_fraction", 1.0) < 1.0:
+            out["bagging_freq"] = 1
+        out.update(p)
+        return out
+
+    def fit(
+        self,
+        X: Any,
+        y: np.ndarray,
+        ctx: FitContext,
+        X_val: Any = None,
+        y_val: np.ndarray | None = None,
+        categorical: list[int] | None = None,
+    ) -> LightGBMCandidate:
+        params = self._lgb_params(ctx, len(y))
+        cats = categorical or []
+        train = lgb.Dataset(X, label=y, categorical_feature=cats, free_raw_data=True)
+        callbacks = [deadline_callback(ctx.deadline)]
+        valid_sets = None
+        rounds = int(self.params.get("n_estimators", MAX_ROUNDS))
+        if X_val is not None and y_val is not None:
+            valid_sets = [
+                lgb.Dataset(X_val, label=y_val, categorical_feature=cats, reference=train)
+            ]
+            callbacks.append(lgb.early_stopping(EARLY_STOP_ROUNDS, verbose=False))
+        booster = lgb.train(
+            params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
+        )
+        best = booster.best_iteration or booster.current_iteration()
+        self.fitted_ = booster
+        self.n_iterations_ = max(int(best), 1)
+        return self
+
+    def predict_scores(self, X: Any) -> np.ndarray:
+        return np.asarray(self.fitted_.predict(X, num_iteration=self.n_iterations_))
+
+    def importances(self, n_features: int) -> np.ndarray:
+        imp = self.fitted_.feature_importance("gain", iteration=self.n_iterations_)
+        return np.asarray(imp, dtype=float)
+
+    def fixed_iterations(self) -> dict[str, Any]:
+        return {**self.params, "n_estimators": int(self.n_iterations_ or MAX_ROUNDS)}
+
+    def save(self, directory: Path) -> None:
+        self.fitted_.save_model(str(directory / "model.txt"), num_iteration=self.n_iterations_)
+
+    @classmethod
+    def load(cls, directory: Path, params: dict[str, Any]) -> LightGBMCandidate:
+        obj = cls(params)
+        obj.fitted_ = lgb.Booster(model_file=str(directory / "model.txt"))
+        obj.n_iterations_ = obj.fitted_.current_iteration()
+        return obj

@@ -1,0 +1,253 @@
+"""Column typing: decide what each column is, so the right preparation applies.
+
+Rules (applied in this order; the user can override any column with ``column_types=``):
+
+1. ``constant``   -- at most one distinct non-missing value (an all-missing column is constant).
+2. ``boolean``    -- a bool dtype, or exactly two distinct values that spell yes/no, true/false,
+                     y/n, t/f or 0/1 (case-insensitive).
+3. ``datetime``   -- a datetime dtype, or text of which at least 90% parses as dates.
+4. ``numeric``    -- a numeric dtype, or text of which at least 95% parses as numbers.
+   An integer column whose values are all distinct and that is named like a key
+   (``id``, ``*_id``, ``key``, ``uuid``, ``*_no`` ...) or counts up with few gaps is ``identifier``.
+5. ``text``       -- free text: on average at least 4 words per value and mostly distinct values.
+6. ``identifier`` -- text where at least 95% of the values are distinct (keys, names, codes).
+7. ``categorical``-- everything else.
+
+``identifier`` and ``constant`` columns are not used for training; the reason is recorded.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.errors import ParameterError
+
+COLUMN_TYPES = (
+    "numeric",
+    "categorical",
+    "boolean",
+    "datetime",
+    "text",
+    "identifier",
+    "constant",
+    "excluded",
+)
+USABLE_TYPES = ("numeric", "categorical", "boolean", "datetime", "text")
+
+TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "1.0"})
+FALSE_WORDS = frozenset({"false", "no", "n", "f", "0", "0.0"})
+_ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid|no|number|nr|code)$|^id[_\s-]|Id$", re.I)
+
+TYPING_SAMPLE_ROWS = 20_000
+DATE_PARSE_SHARE = 0.90
+NUMBER_PARSE_SHARE = 0.95
+IDENTIFIER_DISTINCT_SHARE = 0.95
+TEXT_MIN_WORDS = 4.0
+
+
+@dataclass
+class ColumnInfo:
+    """What Easel decided about one column, and why."""
+
+    name: str
+    type: str
+    reason: str
+    missing: int
+    distinct: int
+    overridden: bool = False
+
+    @property
+    def used(self) -> bool:
+        return self.type in USABLE_TYPES
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _is_text_dtype(s: pd.Series) -> bool:
+    return bool(
+        pd.api.types.is_object_dtype(s.dtype)
+        or pd.api.types.is_string_dtype(s.dtype)
+        or isinstance(s.dtype, pd.CategoricalDtype)
+    )
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    """Values as stripped strings; missing stays missing."""
+    out = s.astype("string").str.strip()
+    return out.mask(out == "")
+
+
+def to_number(s: pd.Series) -> pd.Series:
+    """Numbers from any column; values that cannot be read become NaN."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("float64")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.astype("float64")
+    text = as_text(s)
+    return pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").astype("float64")
+
+
+def to_boolean(s: pd.Series) -> pd.Series:
+    """1.0 / 0.0 / NaN from any boolean-looking column."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("float64")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        num = s.astype("float64")
+        return num.where(num.isin([0.0, 1.0]))
+    low = as_text(s).str.lower()
+    out = pd.Series(np.nan, index=s.index, dtype="float64")
+    out[low.isin(TRUE_WORDS).fillna(False).to_numpy(bool)] = 1.0
+    out[low.isin(FALSE_WORDS).fillna(False).to_numpy(bool)] = 0.0
+    return out
+
+
+def to_datetime(s: pd.Series, fmt: str | None = None) -> pd.Series:
+    """Timestamps (timezone-naive) from any date-like column; unreadable values become NaT."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        out = s
+    else:
+        text = as_text(s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if fmt:
+                out = pd.to_datetime(text, format=fmt, errors="coerce")
+            else:
+                out = pd.to_datetime(text, errors="coerce", format="mixed")
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
+
+
+def guess_date_format(sample: pd.Series) -> str | None:
+    """A strftime format that reads the sample, if one common format does (fast path)."""
+    text = as_text(sample).dropna().head(200)
+    if text.empty:
+        return None
+    for fmt in (
+        "%Y-%m-%d",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y/%m/%d",
+        "%m/%d/%Y",
+        "%d/%m/%Y",
+        "%d.%m.%Y",
+        "%m/%d/%Y %H:%M",
+        "%Y-%m-%d %H:%M",
+    ):
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        if parsed.notna().mean() >= 0.99:
+            return fmt
+    return None
+
+
+def _looks_like_dates(text: pd.Series) -> bool:
+    sample = text.dropna().head(500)
+    if sample.empty:
+        return False
+    # Plain numbers are not dates, even if a parser would accept some of them.
+    if pd.to_numeric(sample, errors="coerce").notna().mean() > 0.5:
+        return False
+    if not sample.str.contains(r"\d", regex=True).all():
+        return False
+    return bool(to_datetime(sample).notna().mean() >= DATE_PARSE_SHARE)
+
+
+def _integer_identifier(name: str, num: pd.Series, n_rows: int) -> bool:
+    values = num.dropna()
+    if len(values) < 20 or not np.all(np.mod(values.to_numpy(), 1) == 0):
+        return False
+    if values.nunique() < len(values) or len(values) < 0.95 * n_rows:
+        return False
+    span = float(values.max() - values.min() + 1)
+    return bool(_ID_NAME.search(name)) or span <= 1.2 * len(values)
+
+
+def infer_column(name: str, s: pd.Series) -> ColumnInfo:
+    """Decide the type of one column (see the module docstring for the rules)."""
+    if len(s) > TYPING_SAMPLE_ROWS:
+        s = s.sample(TYPING_SAMPLE_ROWS, random_state=0)
+    n = len(s)
+    missing = int(s.isna().sum())
+    non_null = s.dropna()
+    distinct = int(non_null.astype(str).nunique()) if _is_text_dtype(s) else int(non_null.nunique())
+
+    def info(kind: str, reason: str) -> ColumnInfo:
+        return ColumnInfo(name, kind, reason, missing, distinct)
+
+    if distinct <= 1:
+        if distinct == 0:
+            return info("constant", "every value is missing")
+        return info("constant", f"every value is {non_null.iloc[0]!r}")
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return info("boolean", "true/false values")
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return info("datetime", "date/time values")
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        if distinct == 2 and set(non_null.unique().tolist()) <= {0, 1}:
+            return info("boolean", "only the values 0 and 1")
+        num = s.astype("float64")
+        if _integer_identifier(name, num, n):
+            return info("identifier", "every value is a distinct whole number, like a row key")
+        return info("numeric", "numbers")
+
+    text = as_text(s)
+    low = text.dropna().str.lower()
+    low_values = set(low.unique().tolist())
+    if len(low_values) == 2 and low_values <= (TRUE_WORDS | FALSE_WORDS):
+        values = sorted(low_values)
+        return info("boolean", f"two values that read as yes/no ({', '.join(values)})")
+    if _looks_like_dates(text):
+        return info("datetime", "text that reads as dates")
+    parsed = pd.to_numeric(text.dropna().str.replace(",", "", regex=False), errors="coerce")
+    if len(parsed) and parsed.notna().mean() >= NUMBER_PARSE_SHARE:
+        if _integer_identifier(name, parsed, n):
+            return info("identifier", "every value is a distinct whole number, like a row key")
+        return info("numeric", "text that reads as numbers")
+    non_null_text = text.dropna()
+    words = non_null_text.str.count(r"\S+").mean() if len(non_null_text) else 0.0
+    share_distinct = distinct / max(len(non_null_text), 1)
+    if words >= TEXT_MIN_WORDS and share_distinct >= 0.3:
+        return info("text", f"free text ({words:.1f} words per value on average)")
+    if share_distinct >= IDENTIFIER_DISTINCT_SHARE and len(non_null_text) >= 20:
+        return info("identifier", f"{share_distinct:.0%} of the values are distinct, like a key")
+    return info("categorical", f"{distinct} distinct values")
+
+
+def infer_types(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, ColumnInfo]:
+    """Type every column of ``df``; ``overrides`` maps column name to a type the user chose."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(map(str, df.columns)))
+    if unknown:
+        raise ParameterError(
+            f"column_types names columns that are not in the data: {', '.join(unknown)}. "
+            f"Check the spelling; the columns are: {', '.join(map(str, df.columns))}."
+        )
+    out: dict[str, ColumnInfo] = {}
+    for col in df.columns:
+        name = str(col)
+        if name in overrides:
+            kind = overrides[name]
+            if kind not in COLUMN_TYPES:
+                raise ParameterError(
+                    f"The type {kind!r} given for column '{name}' is not known. "
+                    f"Use one of: {', '.join(COLUMN_TYPES)}."
+                )
+            s = df[col]
+            out[name] = ColumnInfo(
+                name,
+                kind,
+                "chosen by the user",
+                int(s.isna().sum()),
+                int(s.astype(str).nunique()),
+                overridden=True,
+            )
+        else:
+            out[name] = infer_column(name, df[col])
+    return out

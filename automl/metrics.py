@@ -1,0 +1,151 @@
+"""Metrics: what the search optimizes and what the hold-out reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+from automl.errors import ParameterError
+
+# Probabilities are clipped before log loss so one confident mistake cannot give infinity.
+EPS = 1e-7
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric on (true values, scores); ``greater_is_better`` tells the direction."""
+
+    name: str
+    label: str
+    tasks: tuple[str, ...]
+    greater_is_better: bool
+    fn: Callable[[np.ndarray, np.ndarray], float]
+
+    def __call__(self, y: np.ndarray, scores: np.ndarray) -> float:
+        return float(self.fn(y, scores))
+
+    def loss(self, y: np.ndarray, scores: np.ndarray) -> float:
+        """The metric as a quantity to minimize (used by the search)."""
+        v = self(y, scores)
+        return -v if self.greater_is_better else v
+
+
+def _labels(scores: np.ndarray) -> np.ndarray:
+    """Class indices from probabilities (binary: P(positive) >= 0.5)."""
+    if scores.ndim == 1:
+        return (scores >= 0.5).astype(int)
+    return np.asarray(scores.argmax(axis=1))
+
+
+def _proba2(scores: np.ndarray) -> np.ndarray:
+    p = np.clip(scores, EPS, 1 - EPS)
+    if p.ndim == 1:
+        return np.column_stack([1 - p, p])
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _log_loss(y: np.ndarray, s: np.ndarray) -> float:
+    p = _proba2(s)
+    return float(skm.log_loss(y, p, labels=list(range(p.shape[1]))))
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    if len(np.unique(y)) < 2:
+        return 0.5
+    if s.ndim == 1:
+        return float(skm.roc_auc_score(y, s))
+    return float(
+        skm.roc_auc_score(y, _proba2(s), multi_class="ovr", labels=list(range(s.shape[1])))
+    )
+
+
+def _mape(y: np.ndarray, s: np.ndarray) -> float:
+    return float(np.mean(np.abs((y - s) / np.maximum(np.abs(y), EPS))))
+
+
+_CLS = ("binary", "multiclass")
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("roc_auc", "ROC AUC", _CLS, True, _auc),
+        Metric("log_loss", "Log loss", _CLS, False, _log_loss),
+        Metric("accuracy", "Accuracy", _CLS, True, lambda y, s: skm.accuracy_score(y, _labels(s))),
+        Metric(
+            "balanced_accuracy",
+            "Balanced accuracy",
+            _CLS,
+            True,
+            lambda y, s: skm.balanced_accuracy_score(y, _labels(s)),
+        ),
+        Metric(
+            "f1",
+            "F1",
+            ("binary",),
+            True,
+            lambda y, s: skm.f1_score(y, _labels(s), zero_division=0),
+        ),
+        Metric(
+            "precision",
+            "Precision",
+            ("binary",),
+            True,
+            lambda y, s: skm.precision_score(y, _labels(s), zero_division=0),
+        ),
+        Metric(
+            "recall",
+            "Recall",
+            ("binary",),
+            True,
+            lambda y, s: skm.recall_score(y, _labels(s), zero_division=0),
+        ),
+        Metric(
+            "f1_macro",
+            "Macro F1",
+            ("multiclass",),
+            True,
+            lambda y, s: skm.f1_score(y, _labels(s), average="macro", zero_division=0),
+        ),
+        Metric(
+            "rmse",
+            "RMSE",
+            ("regression",),
+            False,
+            lambda y, s: np.sqrt(skm.mean_squared_error(y, s)),
+        ),
+        Metric("mae", "MAE", ("regression",), False, skm.mean_absolute_error),
+        Metric("r2", "R²", ("regression",), True, skm.r2_score),
+        Metric("mape", "MAPE", ("regression",), False, _mape),
+    ]
+}
+
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
+REPORTED = {
+    "binary": ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"],
+    "multiclass": ["accuracy", "f1_macro", "log_loss"],
+    "regression": ["rmse", "mae", "r2", "mape"],
+}
+
+
+def get_metric(name: str | None, task: str) -> Metric:
+    """The metric called ``name`` (or the task's default), checked against the task."""
+    name = name or DEFAULT_METRIC[task]
+    valid = [m for m, spec in METRICS.items() if task in spec.tasks]
+    if name not in METRICS or task not in METRICS[name].tasks:
+        raise ParameterError(
+            f"The 'metric' parameter of AutoML must be one of {', '.join(valid)} for a {task} "
+            f"problem. Got {name!r} instead."
+        )
+    return METRICS[name]
+
+
+def report(task: str, y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Every reported metric for the task on the hold-out (MAPE only for a positive target)."""
+    out = {}
+    for name in REPORTED[task]:
+        if name == "mape" and not np.all(y > 0):
+            continue
+        out[name] = round(METRICS[name](y, scores), 6)
+    return out

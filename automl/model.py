@@ -1,0 +1,255 @@
+"""The trained model: predict from raw rows, explain which columns matter, save and load.
+
+An artifact is a directory::
+
+    easel_model.json          metadata: schema version, package versions, columns and their
+                              preparation, target, task, classes, metrics, leaderboard
+    candidates/<id>/...       one folder per kept candidate (LightGBM text model or linear JSON)
+
+Nothing in it is pickled: loading runs no code from the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.candidates import Candidate, get_candidate
+from automl.errors import ArtifactError, EaselWarning, ParameterError
+from automl.preprocess import InputReport, Preprocessor
+
+SCHEMA_VERSION = 1
+META_FILE = "easel_model.json"
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (pd.Timestamp,)):
+        return o.isoformat()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def _str_columns(df: pd.DataFrame) -> pd.DataFrame:
+    if all(isinstance(c, str) for c in df.columns):
+        return df
+    return df.rename(columns=str)
+
+
+class Model:
+    """A trained Easel model. Build one with :class:`automl.AutoML`, or :func:`automl.load`."""
+
+    def __init__(
+        self, meta: dict[str, Any], preprocessor: Preprocessor, candidates: dict[int, Candidate]
+    ) -> None:
+        self.meta = meta
+        self.preprocessor = preprocessor
+        self.candidates = candidates
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def task(self) -> str:
+        return str(self.meta["task"])
+
+    @property
+    def target(self) -> str:
+        return str(self.meta["target"]["name"])
+
+    @property
+    def classes(self) -> list[Any]:
+        return list(self.meta["target"].get("classes") or [])
+
+    @property
+    def default_id(self) -> int:
+        return int(self.meta["default_candidate"])
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Hold-out metrics of the default candidate."""
+        return dict(self.meta["kept"][str(self.default_id)]["holdout_metrics"])
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """Every candidate tried: validation score, fit time, status, and whether it was kept."""
+        rows = []
+        metric = self.meta["metric"]
+        for r in self.meta["leaderboard"]:
+            kept = self.meta["kept"].get(str(r["id"]))
+            rows.append(
+                {
+                    "id": r["id"],
+                    "candidate": r["candidate"],
+                    f"validation_{metric}": r["score"],
+                    f"holdout_{metric}": (kept or {}).get("holdout_metrics", {}).get(metric),
+                    "fit_seconds": r["fit_seconds"],
+                    "status": r["status"],
+                    "source": r["source"],
+                    "kept": kept is not None,
+                    "default": r["id"] == self.default_id,
+                    "params": json.dumps(r["params"], default=_json_default),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    @property
+    def column_impact(self) -> pd.DataFrame:
+        return pd.DataFrame(self.meta.get("column_impact", []), columns=["column", "impact"])
+
+    # ------------------------------------------------------------------ prediction
+    def check_input(self, df: pd.DataFrame) -> InputReport:
+        """Check rows before prediction: missing columns raise; extra ones are listed."""
+        if not isinstance(df, pd.DataFrame):
+            raise ParameterError(
+                f"Rows to predict must be a pandas DataFrame. Got {type(df).__name__} instead."
+            )
+        return self.preprocessor.check_columns(_str_columns(df))
+
+    def _scores(self, df: pd.DataFrame, report: InputReport) -> np.ndarray:
+        cand = self.candidates[self.default_id]
+        if cand.encoding == "tree":
+            X = self.preprocessor.transform_tree(df, report)
+        else:
+            X = self.preprocessor.transform_linear(df, report)
+        return cand.predict_scores(X)
+
+    def score_frame(
+        self, df: pd.DataFrame, warn: bool = True
+    ) -> tuple[np.ndarray, pd.DataFrame | None, InputReport]:
+        """Labels/values, class probabilities (or None) and the input report, in one pass."""
+        report = self.check_input(df)
+        scores = self._scores(_str_columns(df), report)
+        if warn:
+            for msg in report.messages():
+                warnings.warn(msg, EaselWarning, stacklevel=3)
+        if self.task == "regression":
+            return np.asarray(scores, dtype=float), None, report
+        proba = np.column_stack([1 - scores, scores]) if scores.ndim == 1 else scores
+        labels = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+        if all(isinstance(c, (bool, np.bool_)) for c in self.classes):
+            labels = labels.astype(bool)
+        elif all(isinstance(c, (int, np.integer)) for c in self.classes):
+            labels = labels.astype(np.int64)
+        frame = pd.DataFrame(proba, columns=pd.Index(self.classes, dtype=object), index=df.index)
+        return labels, frame, report
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """One prediction per row: a class label, or a number for regression."""
+        return self.score_frame(df)[0]
+
+    def predict_proba(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Class probabilities: one column per class label (classification only)."""
+        if self.task == "regression":
+            raise ParameterError(
+                "predict_proba is only available for 2-category and 3+ category problems; this "
+                "model predicts numbers. Use predict instead."
+            )
+        proba = self.score_frame(df)[1]
+        assert proba is not None
+        return proba
+
+    def predict_table(
+        self, df: pd.DataFrame, warn: bool = False
+    ) -> tuple[pd.DataFrame, InputReport]:
+        """The input columns plus ``prediction`` (and ``confidence``, ``probability_<label>``)."""
+        labels, proba, report = self.score_frame(df, warn=warn)
+        out = df.copy()
+        out["prediction"] = labels
+        if proba is not None:
+            out["confidence"] = proba.max(axis=1).to_numpy()
+            for c in proba.columns:
+                out[f"probability_{c}"] = proba[c].to_numpy()
+        return out, report
+
+    # ------------------------------------------------------------------ choice
+    def set_default(self, candidate_id: int) -> Model:
+        """Make a kept leaderboard candidate the one that predicts."""
+        if int(candidate_id) not in self.candidates:
+            kept = ", ".join(str(k) for k in sorted(self.candidates))
+            raise ParameterError(
+                f"Candidate {candidate_id} cannot be made the default: only kept candidates have a "
+                f"trained model. Kept candidates: {kept}."
+            )
+        self.meta["default_candidate"] = int(candidate_id)
+        return self
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the artifact atomically: a temporary directory renamed into place."""
+        target = Path(path)
+        if target.exists() and not (target / META_FILE).exists() and any(target.iterdir()):
+            raise ArtifactError(
+                f"'{target}' exists and is not an Easel model; refusing to overwrite it. "
+                "Choose another output directory."
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            (tmp / "candidates").mkdir(parents=True)
+            for cid, cand in self.candidates.items():
+                d = tmp / "candidates" / str(cid)
+                d.mkdir()
+                cand.save(d)
+            meta = {**self.meta, "preprocessing": self.preprocessor.to_dict()}
+            text = json.dumps(meta, indent=1, default=_json_default, allow_nan=True)
+            (tmp / META_FILE).write_text(text, encoding="utf-8")
+            old = None
+            if target.exists():
+                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+                target.rename(old)
+            tmp.rename(target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Model:
+        """Read an artifact written by :meth:`save`; clear errors for anything else."""
+        p = Path(path)
+        if not p.is_dir():
+            raise ArtifactError(
+                f"No model directory at '{p}'. Give the folder that 'automl train --out' created."
+            )
+        meta_file = p / META_FILE
+        if not meta_file.is_file():
+            raise ArtifactError(
+                f"'{p}' is not an Easel model: it has no {META_FILE}. Give the folder that "
+                "'automl train --out' created."
+            )
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArtifactError(
+                f"The model file '{meta_file}' is damaged ({exc}). Retrain the model."
+            ) from None
+        version = meta.get("schema_version") if isinstance(meta, dict) else None
+        if version != SCHEMA_VERSION:
+            raise ArtifactError(
+                f"The model in '{p}' has schema version {version!r}, but this Easel reads version "
+                f"{SCHEMA_VERSION}. Retrain the model with this Easel, or use the Easel version "
+                "that saved it."
+            )
+        try:
+            pre = Preprocessor.from_dict(meta.pop("preprocessing"))
+            candidates: dict[int, Candidate] = {}
+            for cid, info in meta["kept"].items():
+                klass = get_candidate(info["candidate"])
+                candidates[int(cid)] = klass.load(p / "candidates" / cid, info["params"])
+        except Exception as exc:  # any damage (including LightGBM's own errors) -> one message
+            raise ArtifactError(
+                f"The model in '{p}' is incomplete or damaged ({type(exc).__name__}: {exc}). "
+                "Retrain the model."
+            ) from None
+        return cls(meta, pre, candidates)

@@ -1,0 +1,346 @@
+"""Preparation that lives inside the model: raw rows in, model-ready matrices out.
+
+Everything learned here (medians, scales, category lists, date formats, text vocabularies) is plain
+JSON, so a saved model needs no pickle and new rows get exactly the training-time treatment.
+
+Two encodings are produced from the same learned state:
+
+- ``tree``: one float32 matrix for gradient boosting. Numbers stay raw (missing stays NaN),
+  categories become stable integer codes (LightGBM's native categorical handling), dates become
+  parts, text becomes a few TF-IDF terms plus length counts.
+- ``linear``: a sparse matrix for linear models: median-imputed and standardized numbers with
+  missing indicators, one-hot categories, more TF-IDF terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from automl.coltypes import (
+    ColumnInfo,
+    as_text,
+    guess_date_format,
+    to_boolean,
+    to_datetime,
+    to_number,
+)
+from automl.errors import DataError, SchemaError
+
+OTHER = "__other__"
+MAX_LEVELS = 250
+MIN_LEVEL_COUNT = 3
+TEXT_TERMS_LINEAR = 300
+TEXT_TERMS_TREE = 30
+
+
+def category_text(s: pd.Series) -> pd.Series:
+    """Category values as strings; whole-number floats print without '.0' (1.0 -> '1')."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        num = s.astype("float64")
+        whole = num.notna() & (np.mod(num.fillna(0), 1) == 0)
+        text = num.astype("string")
+        text[whole] = num[whole].astype("int64").astype("string")
+        return text
+    return as_text(s)
+
+
+@dataclass
+class InputReport:
+    """What was found in rows given for prediction."""
+
+    rows: int = 0
+    missing_columns: list[str] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    unreadable: dict[str, int] = field(default_factory=dict)
+    unseen_categories: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: InputReport) -> None:
+        self.rows += other.rows
+        for mine, theirs in (
+            (self.unreadable, other.unreadable),
+            (self.unseen_categories, other.unseen_categories),
+        ):
+            for k, v in theirs.items():
+                mine[k] = mine.get(k, 0) + v
+
+    def messages(self) -> list[str]:
+        out = []
+        if self.extra_columns:
+            out.append(
+                f"{len(self.extra_columns)} column(s) not used by the model were ignored: "
+                f"{', '.join(self.extra_columns)}."
+            )
+        for col, n in self.unreadable.items():
+            out.append(
+                f"Column '{col}': {n} value(s) could not be read as the trained type and were "
+                "treated as missing."
+            )
+        for col, n in self.unseen_categories.items():
+            out.append(
+                f"Column '{col}': {n} value(s) were not seen in training and were treated as "
+                "'other'."
+            )
+        return out
+
+
+class Preprocessor:
+    """Learns column preparation from training rows; applies it to any raw rows."""
+
+    def __init__(self, columns: list[ColumnInfo], known: list[str] | None = None) -> None:
+        self.columns = [c for c in columns if c.used]
+        # Every column seen in training (used or not, and the target): not "extra" at predict time.
+        self.known = list(known if known is not None else [c.name for c in columns])
+        self.params_: dict[str, dict[str, Any]] = {}
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, df: pd.DataFrame) -> Preprocessor:
+        for col in self.columns:
+            s = df[col.name]
+            if col.type == "numeric":
+                num = to_number(s)
+                self.params_[col.name] = self._num_stats(num)
+            elif col.type == "boolean":
+                self.params_[col.name] = self._num_stats(to_boolean(s))
+            elif col.type == "categorical":
+                counts = category_text(s).value_counts()
+                keep = counts[counts >= MIN_LEVEL_COUNT].head(MAX_LEVELS)
+                if keep.empty:
+                    keep = counts.head(MAX_LEVELS)
+                self.params_[col.name] = {
+                    "categories": [str(c) for c in keep.index],
+                    "grouped_as_other": int(len(counts) - len(keep)),
+                }
+            elif col.type == "datetime":
+                fmt = (
+                    None if pd.api.types.is_datetime64_any_dtype(s.dtype) else guess_date_format(s)
+                )
+                ts = to_datetime(s, fmt)
+                has_time = bool(
+                    ts.notna().any() and (ts.dropna().dt.normalize() != ts.dropna()).any()
+                )
+                parts = self._date_parts(ts, has_time)
+                self.params_[col.name] = {
+                    "format": fmt,
+                    "has_time": has_time,
+                    "parts": {k: self._num_stats(v) for k, v in parts.items()},
+                }
+            elif col.type == "text":
+                text = as_text(s).fillna("")
+                self.params_[col.name] = self._fit_text(text)
+        return self
+
+    @staticmethod
+    def _num_stats(num: pd.Series) -> dict[str, Any]:
+        valid = num.dropna()
+        median = float(valid.median()) if len(valid) else 0.0
+        mean = float(valid.mean()) if len(valid) else 0.0
+        std = float(valid.std()) if len(valid) > 1 else 0.0
+        return {
+            "median": median,
+            "mean": mean,
+            "std": std if std > 1e-12 else 1.0,
+            "has_missing": bool(num.isna().any()),
+        }
+
+    @staticmethod
+    def _fit_text(text: pd.Series) -> dict[str, Any]:
+        vec = TfidfVectorizer(
+            max_features=TEXT_TERMS_LINEAR, min_df=3, sublinear_tf=True, stop_words="english"
+        )
+        try:
+            vec.fit(text)
+        except ValueError:  # no term kept (empty vocabulary)
+            return {"vocabulary": [], "idf": []}
+        doc_freq = np.asarray((vec.transform(text) > 0).sum(axis=0)).ravel()
+        terms = vec.get_feature_names_out()
+        order = np.argsort(-doc_freq, kind="stable")
+        return {
+            "vocabulary": [str(terms[i]) for i in order],
+            "idf": [float(vec.idf_[i]) for i in order],
+        }
+
+    @staticmethod
+    def _date_parts(ts: pd.Series, has_time: bool) -> dict[str, pd.Series]:
+        parts = {
+            "year": ts.dt.year,
+            "month": ts.dt.month,
+            "day": ts.dt.day,
+            "dayofweek": ts.dt.dayofweek,
+            "dayofyear": ts.dt.dayofyear,
+            "days": (ts - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0,
+        }
+        if has_time:
+            parts["hour"] = ts.dt.hour
+        return {k: v.astype("float64") for k, v in parts.items()}
+
+    # ---------------------------------------------------------------- checks
+    def check_columns(self, df: pd.DataFrame) -> InputReport:
+        if len(df) == 0:
+            raise DataError("The rows to predict are empty: give at least one row with values.")
+        names = set(map(str, df.columns))
+        needed = [c.name for c in self.columns]
+        missing = [c for c in needed if c not in names]
+        if missing:
+            raise SchemaError(
+                f"The data is missing {len(missing)} column(s) the model was trained on: "
+                f"{', '.join(missing)}. Add them (empty values are allowed) and try again."
+            )
+        known = set(self.known) | set(needed)
+        extra = [str(c) for c in df.columns if str(c) not in known]
+        return InputReport(rows=len(df), extra_columns=extra)
+
+    # ---------------------------------------------------------------- base features
+    def _base(self, df: pd.DataFrame, report: InputReport) -> list[tuple[str, str, np.ndarray]]:
+        """(column, feature name, float64 values) for every numeric-ish feature."""
+        out: list[tuple[str, str, np.ndarray]] = []
+        for col in self.columns:
+            s = df[col.name]
+            p = self.params_[col.name]
+            present = s.notna().to_numpy(bool)
+            if col.type in ("numeric", "boolean"):
+                v = to_number(s) if col.type == "numeric" else to_boolean(s)
+                arr = v.to_numpy("float64", na_value=np.nan)
+                self._count(report.unreadable, col.name, present & np.isnan(arr))
+                out.append((col.name, col.name, arr))
+            elif col.type == "categorical":
+                text = category_text(s)
+                codes = pd.Categorical(text, categories=p["categories"]).codes.astype("float64")
+                seen_missing = text.isna().to_numpy(bool)
+                unseen = (codes < 0) & ~seen_missing
+                self._count(report.unseen_categories, col.name, unseen)
+                codes[unseen] = len(p["categories"])
+                codes[seen_missing] = np.nan
+                out.append((col.name, col.name, codes))
+            elif col.type == "datetime":
+                ts = to_datetime(s, p["format"])
+                if p["format"] and ts.isna().sum() > 0.5 * present.sum():
+                    ts = to_datetime(s)
+                self._count(report.unreadable, col.name, present & ts.isna().to_numpy(bool))
+                for part, v in self._date_parts(ts, p["has_time"]).items():
+                    out.append((col.name, f"{col.name}__{part}", v.to_numpy("float64")))
+            elif col.type == "text":
+                text = as_text(s).fillna("")
+                out.append((col.name, f"{col.name}__words", text.str.count(r"\S+").to_numpy(float)))
+                out.append((col.name, f"{col.name}__chars", text.str.len().to_numpy(float)))
+        return out
+
+    @staticmethod
+    def _count(store: dict[str, int], name: str, mask: np.ndarray) -> None:
+        n = int(mask.sum())
+        if n:
+            store[name] = store.get(name, 0) + n
+
+    def _tfidf(self, df: pd.DataFrame, col: str, n_terms: int) -> sp.csr_matrix | None:
+        p = self.params_[col]
+        vocab = p["vocabulary"][:n_terms]
+        if not vocab:
+            return None
+        vec = CountVectorizer(vocabulary=vocab, stop_words="english")
+        counts = vec.transform(as_text(df[col]).fillna("")).astype("float64").tocsr()
+        counts.data = 1.0 + np.log(counts.data)
+        weighted = counts.multiply(np.asarray(p["idf"][:n_terms])[None, :]).tocsr()
+        return normalize(weighted, norm="l2", copy=False).tocsr()
+
+    # ---------------------------------------------------------------- encodings
+    def transform_tree(self, df: pd.DataFrame, report: InputReport | None = None) -> np.ndarray:
+        report = report if report is not None else InputReport()
+        blocks = [v.astype("float32")[:, None] for _, _, v in self._base(df, report)]
+        for col in self.columns:
+            if col.type == "text":
+                m = self._tfidf(df, col.name, TEXT_TERMS_TREE)
+                if m is not None:
+                    blocks.append(m.toarray().astype("float32"))
+        if not blocks:
+            return np.zeros((len(df), 0), dtype="float32")
+        return np.hstack(blocks)
+
+    def tree_features(self) -> tuple[list[str], list[str], list[int]]:
+        """Feature names, their source columns, and the indices of categorical features."""
+        names: list[str] = []
+        sources: list[str] = []
+        cats: list[int] = []
+        for col in self.columns:
+            p = self.params_[col.name]
+            if col.type == "datetime":
+                parts = list(p["parts"])
+                names += [f"{col.name}__{x}" for x in parts]
+                sources += [col.name] * len(parts)
+            elif col.type == "text":
+                names += [f"{col.name}__words", f"{col.name}__chars"]
+                sources += [col.name] * 2
+            else:
+                if col.type == "categorical":
+                    cats.append(len(names))
+                names.append(col.name)
+                sources.append(col.name)
+        for col in self.columns:
+            if col.type == "text":
+                terms = self.params_[col.name]["vocabulary"][:TEXT_TERMS_TREE]
+                names += [f"{col.name}__tfidf_{t}" for t in terms]
+                sources += [col.name] * len(terms)
+        return names, sources, cats
+
+    def transform_linear(
+        self, df: pd.DataFrame, report: InputReport | None = None
+    ) -> sp.csr_matrix:
+        report = report if report is not None else InputReport()
+        n = len(df)
+        dense: list[np.ndarray] = []
+        sparse: list[sp.csr_matrix] = []
+        for col_name, feat, v in self._base(df, report):
+            col = next(c for c in self.columns if c.name == col_name)
+            p = self.params_[col_name]
+            if col.type == "categorical":
+                k = len(p["categories"]) + 2  # known levels, other, missing
+                codes = np.where(np.isnan(v), k - 1, v).astype(np.int64)
+                sparse.append(
+                    sp.csr_matrix(
+                        (np.ones(n), (np.arange(n), codes)), shape=(n, k), dtype="float64"
+                    )
+                )
+                continue
+            if col.type == "datetime":
+                stats = p["parts"][feat.split("__")[-1]]
+            elif col.type == "text":
+                stats = {"median": 0.0, "mean": 0.0, "std": 1.0, "has_missing": False}
+                v = np.log1p(v)
+            else:
+                stats = p
+            missing = np.isnan(v)
+            filled = np.where(missing, stats["median"], v)
+            dense.append(np.clip((filled - stats["mean"]) / stats["std"], -10, 10))
+            if stats["has_missing"]:
+                dense.append(missing.astype("float64"))
+        blocks: list[sp.csr_matrix] = []
+        if dense:
+            blocks.append(sp.csr_matrix(np.column_stack(dense)))
+        blocks += sparse
+        for col in self.columns:
+            if col.type == "text":
+                m = self._tfidf(df, col.name, TEXT_TERMS_LINEAR)
+                if m is not None:
+                    blocks.append(m)
+        if not blocks:
+            return sp.csr_matrix((n, 0))
+        return sp.hstack(blocks, format="csr")
+
+    # ---------------------------------------------------------------- persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": [c.to_dict() for c in self.columns],
+            "known": self.known,
+            "params": self.params_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessor:
+        obj = cls([ColumnInfo(**c) for c in data["columns"]], data.get("known"))
+        obj.params_ = data["params"]
+        return obj

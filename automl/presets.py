@@ -1,0 +1,42 @@
+"""Presets are data: each is a dictionary of settings with a comment per setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl.errors import ParameterError
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # A fast first model: a minute, light cross-validation, the search on at most 50k rows.
+    "quick": {
+        "time_budget": 60.0,  # seconds for the whole fit, everything included
+        "cv_folds": 3,  # folds when the search rows fit under cv_max_rows
+        "cv_max_rows": 10_000,  # above this, one 80/20 validation split instead of folds
+        "max_search_rows": 50_000,  # the search uses a stratified sample of at most this many rows
+        "families": ["lightgbm", "linear"],  # model families searched
+        "tuning_share": {"lightgbm": 3, "linear": 1},  # trials per family in each search cycle
+        "keep_top": 3,  # candidates kept in the artifact (plus the best of each family)
+    },
+    # More time, more folds and more rows in the search: the better model when you can wait.
+    "standard": {
+        "time_budget": 300.0,
+        "cv_folds": 5,
+        "cv_max_rows": 20_000,
+        "max_search_rows": 200_000,
+        "families": ["lightgbm", "linear"],
+        "tuning_share": {"lightgbm": 4, "linear": 1},
+        "keep_top": 5,
+    },
+}
+ALIASES = {"fast": "quick", "default": "quick", "best": "standard"}
+
+
+def get_preset(name: str) -> dict[str, Any]:
+    """Settings of preset ``name`` (aliases accepted); unknown names list the valid ones."""
+    key = ALIASES.get(name, name)
+    if key not in PRESETS:
+        raise ParameterError(
+            f"The 'preset' parameter of AutoML must be one of {', '.join(PRESETS)}. "
+            f"Got {name!r} instead."
+        )
+    return dict(PRESETS[key])

@@ -1,0 +1,258 @@
+"""The search: default configurations first, then Optuna (TPE) under a wall-clock deadline.
+
+Each model family has its own Optuna study (ask/tell), so the search can decide which family to try
+next and stop launching trials that cannot finish. Every fit also gets the deadline itself (Optuna
+only checks its timeout between trials). Small data is scored by cross-validation, large data by a
+validation split; both only ever see the search rows, never the hold-out.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from automl.candidates import Candidate, FitContext, get_candidate
+from automl.metrics import Metric
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass
+class TrialRecord:
+    """One candidate configuration tried by the search (a leaderboard row)."""
+
+    id: int
+    candidate: str
+    params: dict[str, Any]
+    score: float | None
+    fit_seconds: float
+    status: str  # "ok", "stopped at deadline", "failed"
+    source: str  # "default" or "search"
+    iterations: int | None = None
+    finished_at: float = 0.0
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ProgressEvent:
+    """Reported to the ``progress`` callback at every step of a fit."""
+
+    phase: str
+    message: str
+    fraction: float
+    elapsed: float
+    best_score: float | None = None
+    trial: TrialRecord | None = None
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class SearchData:
+    """Encoded search rows: one matrix per encoding, the labels, the categorical indices."""
+
+    X: dict[str, Any]
+    y: np.ndarray
+    categorical: list[int]
+    folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+def make_folds(
+    y: np.ndarray, task: str, n_folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation folds (``n_folds`` >= 2), or one 80/20 split (``n_folds`` == 1)."""
+    idx = np.arange(len(y))
+    splitter: Any
+    if task == "regression":
+        splitter = KFold(n_splits=max(n_folds, 5), shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedKFold(n_splits=max(n_folds, 5), shuffle=True, random_state=seed)
+    folds = list(splitter.split(idx, y))
+    return folds[:n_folds]
+
+
+class Search:
+    """Run default configurations, then tuned ones, until the deadline."""
+
+    def __init__(
+        self,
+        task: str,
+        n_classes: int,
+        metric: Metric,
+        families: list[str],
+        seed: int,
+        start: float,
+        deadline: Callable[[], float],
+        progress: ProgressCallback | None = None,
+        tuning_share: dict[str, int] | None = None,
+    ) -> None:
+        self.task = task
+        self.n_classes = n_classes
+        self.metric = metric
+        self.families = families
+        self.seed = seed
+        self.start = start
+        self.deadline = deadline
+        self.progress = progress
+        self.tuning_share = tuning_share or {"lightgbm": 3, "linear": 1}
+        self.records: list[TrialRecord] = []
+        self.cost: dict[str, list[float]] = {f: [] for f in families}
+
+    # ------------------------------------------------------------------ one trial
+    def evaluate(
+        self, cls: type[Candidate], params: dict[str, Any], data: SearchData
+    ) -> tuple[float | None, str, int | None]:
+        """Score ``params`` on the folds; returns (score, status, mean iterations)."""
+        X = data.X[cls.encoding]
+        y = data.y
+        preds: list[np.ndarray] = []
+        truth: list[np.ndarray] = []
+        iterations: list[int] = []
+        status = "ok"
+        for train_idx, val_idx in data.folds:
+            ctx = FitContext(self.task, self.n_classes, self.deadline(), self.seed)
+            if ctx.seconds_left() <= 0:
+                status = "stopped at deadline"
+                break
+            model = cls(params).fit(
+                X[train_idx], y[train_idx], ctx, X[val_idx], y[val_idx], data.categorical
+            )
+            if model.n_iterations_ is not None:
+                iterations.append(model.n_iterations_)
+            preds.append(model.predict_scores(X[val_idx]))
+            truth.append(y[val_idx])
+            if time.monotonic() >= self.deadline():
+                status = "stopped at deadline"
+                break
+        if not preds:
+            return None, status, None
+        score = self.metric(np.concatenate(truth), np.concatenate(preds))
+        iters = int(np.mean(iterations)) if iterations else None
+        return score, status, iters
+
+    def _run_one(
+        self, family: str, params: dict[str, Any], source: str, data: SearchData
+    ) -> TrialRecord:
+        cls = get_candidate(family)
+        t0 = time.monotonic()
+        message = ""
+        try:
+            score, status, iters = self.evaluate(cls, params, data)
+        except (ValueError, MemoryError, ArithmeticError) as exc:  # a bad configuration
+            score, status, iters, message = None, "failed", None, str(exc)[:300]
+        took = time.monotonic() - t0
+        self.cost[family].append(took)
+        record = TrialRecord(
+            id=len(self.records) + 1,
+            candidate=family,
+            params=params,
+            score=None if score is None else round(float(score), 6),
+            fit_seconds=round(took, 3),
+            status=status,
+            source=source,
+            iterations=iters,
+            finished_at=round(time.monotonic() - self.start, 3),
+            message=message,
+        )
+        self.records.append(record)
+        self._report(record)
+        return record
+
+    def _report(self, record: TrialRecord) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        total = max(self.deadline() - self.start, 1e-9)
+        best = self.best()
+        shown = "n/a" if record.score is None else f"{record.score:.4f}"
+        self.progress(
+            ProgressEvent(
+                phase="search",
+                message=f"trial {record.id}: {record.candidate} {self.metric.name}={shown}",
+                fraction=min((now - self.start) / total, 1.0),
+                elapsed=now - self.start,
+                best_score=None if best is None else best.score,
+                trial=record,
+            )
+        )
+
+    # ------------------------------------------------------------------ loop
+    def best(self) -> TrialRecord | None:
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    def ranked(self) -> list[TrialRecord]:
+        scored = [r for r in self.records if r.score is not None and r.status != "failed"]
+        sign = -1.0 if self.metric.greater_is_better else 1.0
+        return sorted(scored, key=lambda r: (sign * float(r.score or 0.0), r.fit_seconds))
+
+    def _can_afford(self, family: str) -> bool:
+        left = self.deadline() - time.monotonic()
+        costs = self.cost[family]
+        expected = float(np.median(costs)) if costs else 0.0
+        # Launch only what is likely to finish; the first trial of a family always gets a chance.
+        return left > 0 and (not costs or left >= 0.5 * expected)
+
+    def run(self, data: SearchData, n_rows: int) -> list[TrialRecord]:
+        queue: list[tuple[str, dict[str, Any]]] = []
+        defaults = {f: get_candidate(f).default_configs(self.task, n_rows) for f in self.families}
+        for i in range(max(len(v) for v in defaults.values())):
+            for f in sorted(self.families, key=lambda f: f != "linear"):  # cheap family first
+                if i < len(defaults[f]):
+                    queue.append((f, defaults[f][i]))
+        for family, params in queue:
+            if not self._can_afford(family):
+                continue
+            self._run_one(family, params, "default", data)
+
+        studies = {
+            f: optuna.create_study(
+                direction="minimize",
+                sampler=optuna.samplers.TPESampler(seed=self.seed + i, n_startup_trials=5),
+            )
+            for i, f in enumerate(self.families)
+        }
+        # Tell each study the default results first, so TPE starts from them.
+        for f, study in studies.items():
+            cls = get_candidate(f)
+            for r in [r for r in self.records if r.candidate == f and r.score is not None]:
+                study.enqueue_trial(r.params, skip_if_exists=False)
+                trial = study.ask()
+                with warnings.catch_warnings():  # defaults may lie outside a small-data space
+                    warnings.simplefilter("ignore")
+                    cls.suggest(trial, self.task, n_rows)
+                study.tell(trial, self._loss(r.score))
+        cycle = [f for f in self.families for _ in range(self.tuning_share.get(f, 1))]
+        step = 0
+        stalled = 0
+        while cycle and time.monotonic() < self.deadline() and stalled < len(cycle):
+            family = cycle[step % len(cycle)]
+            step += 1
+            if not self._can_afford(family):
+                stalled += 1
+                continue
+            stalled = 0
+            cls = get_candidate(family)
+            trial = studies[family].ask()
+            params = cls.suggest(trial, self.task, n_rows)
+            record = self._run_one(family, params, "search", data)
+            if record.score is None:
+                studies[family].tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                studies[family].tell(trial, self._loss(record.score))
+        return self.records
+
+    def _loss(self, score: float | None) -> float:
+        v = float(score if score is not None else 0.0)
+        return -v if self.metric.greater_is_better else v

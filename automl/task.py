@@ -1,0 +1,199 @@
+"""Task detection and target checks.
+
+Rules for the detected task (override with ``task=``):
+
+- **binary**: the target has exactly two distinct values (any type).
+- **multiclass**: the target is text/categorical/boolean with 3 to ``MAX_CLASSES`` values, or whole
+  numbers with at most ``MAX_INTEGER_CLASSES`` distinct values (e.g. ratings 1-5).
+- **regression**: numbers otherwise (fractions, or many distinct whole numbers).
+
+Rows whose target is missing are dropped and counted. A target the rules cannot learn from gets a
+:class:`~automl.errors.TargetError` saying why and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.coltypes import as_text
+from automl.errors import ParameterError, TargetError
+
+TASKS = ("binary", "multiclass", "regression")
+MAX_CLASSES = 100
+MAX_INTEGER_CLASSES = 10
+MIN_ROWS_PER_CLASS = 5
+MIN_ROWS = 20
+POSITIVE_WORDS = ("1", "true", "yes", "y", "t", "positive", "pos")
+
+
+@dataclass
+class TargetInfo:
+    """What the target is, what Easel will predict, and what was dropped."""
+
+    name: str
+    task: str
+    classes: list[Any] = field(default_factory=list)
+    positive_label: Any = None
+    rows_dropped_missing_target: int = 0
+    detected_task: str = ""
+    reason: str = ""
+
+
+def _json_scalar(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _numeric_target(y: pd.Series) -> pd.Series | None:
+    if pd.api.types.is_bool_dtype(y.dtype):
+        return None
+    if pd.api.types.is_numeric_dtype(y.dtype):
+        return y.astype("float64")
+    parsed = pd.to_numeric(as_text(y), errors="coerce")
+    if parsed.notna().all():
+        return parsed.astype("float64")
+    return None
+
+
+def clean_labels(y: pd.Series) -> pd.Series:
+    """Class labels as plain Python-friendly values: ints, floats, bools or stripped strings."""
+    if pd.api.types.is_bool_dtype(y.dtype):
+        return y.astype(bool)
+    if pd.api.types.is_numeric_dtype(y.dtype):
+        num = y.astype("float64")
+        if np.all(np.mod(num.to_numpy(), 1) == 0):
+            return num.astype("int64")
+        return num
+    return as_text(y).astype(object)
+
+
+def _choose_positive(classes: list[Any]) -> Any:
+    for word in POSITIVE_WORDS:
+        for c in classes:
+            if str(c).strip().lower() == word:
+                return c
+    return classes[-1]
+
+
+def detect_task(
+    df: pd.DataFrame,
+    target: str,
+    task: str | None = None,
+    positive_label: Any = None,
+) -> tuple[pd.DataFrame, TargetInfo]:
+    """Check ``target``, drop rows where it is missing, and decide the task.
+
+    Returns the kept rows and a :class:`TargetInfo`.
+    """
+    if target not in df.columns:
+        close = [c for c in map(str, df.columns) if c.lower() == str(target).lower()]
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise TargetError(
+            f"The target column '{target}' is not in the data.{hint} "
+            f"The columns are: {', '.join(map(str, df.columns))}."
+        )
+    if task is not None and task not in TASKS:
+        raise ParameterError(
+            f"The 'task' parameter of AutoML must be one of {', '.join(TASKS)} or None. "
+            f"Got {task!r} instead."
+        )
+    raw = df[target]
+    missing = raw.isna()
+    if not pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        missing = missing | as_text(raw).isna()
+    n_missing = int(missing.sum())
+    if n_missing == len(df):
+        raise TargetError(
+            f"Every value of the target column '{target}' is missing, so there is nothing to "
+            "learn. Choose a column that has values, or fill this one in."
+        )
+    kept = df.loc[~missing.to_numpy(bool)].reset_index(drop=True)
+    y = kept[target]
+    n_distinct = int(y.nunique())
+    if n_distinct < 2:
+        raise TargetError(
+            f"The target column '{target}' has a single value ({y.iloc[0]!r}) in every row, so "
+            "there is nothing to predict. Choose another target, or add rows with other values."
+        )
+    if len(kept) < MIN_ROWS:
+        raise TargetError(
+            f"Only {len(kept)} rows have a value in the target column '{target}'; at least "
+            f"{MIN_ROWS} are needed to train and check a model. Add more rows."
+        )
+
+    numeric = _numeric_target(y)
+    if n_distinct == 2:
+        detected, reason = "binary", "the target has exactly two values"
+    elif numeric is None:
+        detected, reason = "multiclass", f"the target has {n_distinct} categories"
+    elif np.all(np.mod(numeric.to_numpy(), 1) == 0) and n_distinct <= MAX_INTEGER_CLASSES:
+        detected, reason = (
+            "multiclass",
+            f"the target has only {n_distinct} distinct whole numbers, treated as categories",
+        )
+    else:
+        detected, reason = "regression", "the target is numbers with many distinct values"
+    chosen = task or detected
+    if task and task != detected:
+        reason = f"chosen by the user (detected: {detected})"
+
+    info = TargetInfo(
+        name=target,
+        task=chosen,
+        rows_dropped_missing_target=n_missing,
+        detected_task=detected,
+        reason=reason,
+    )
+    if chosen == "regression":
+        if numeric is None:
+            bad = as_text(y)[pd.to_numeric(as_text(y), errors="coerce").isna()]
+            raise TargetError(
+                f"The target column '{target}' cannot be predicted as a number: value "
+                f"{bad.iloc[0]!r} (row {int(bad.index[0]) + 1}) is not a number. Choose a "
+                "2-category or 3+ category problem instead, or fix those values."
+            )
+        kept[target] = numeric
+        return kept, info
+
+    labels = clean_labels(y)
+    kept[target] = labels
+    counts = labels.value_counts()
+    if chosen == "binary" and len(counts) != 2:
+        raise TargetError(
+            f"A 2-category problem needs exactly two values in '{target}', but it has "
+            f"{len(counts)}. Choose the 3+ category problem type, or merge the values into two."
+        )
+    if len(counts) > MAX_CLASSES:
+        raise TargetError(
+            f"The target column '{target}' has {len(counts)} distinct values; at most "
+            f"{MAX_CLASSES} categories are supported. If it holds numbers, choose the numeric "
+            "problem type; otherwise group rare values into fewer categories."
+        )
+    rare = counts[counts < MIN_ROWS_PER_CLASS]
+    if len(rare):
+        listed = ", ".join(f"{k!r} ({v} rows)" for k, v in rare.items())
+        raise TargetError(
+            f"Some values of the target column '{target}' have too few rows to train and check a "
+            f"model: {listed}. Each value needs at least {MIN_ROWS_PER_CLASS} rows. Add rows, "
+            "merge these values into others, or remove their rows."
+        )
+    classes = sorted((_json_scalar(c) for c in counts.index), key=lambda v: (str(type(v)), v))
+    info.classes = classes
+    if chosen == "binary":
+        if positive_label is not None:
+            matches = [c for c in classes if str(c) == str(positive_label)]
+            if not matches:
+                raise ParameterError(
+                    f"The 'positive_label' parameter of AutoML must be one of the target's values "
+                    f"({', '.join(map(repr, classes))}). Got {positive_label!r} instead."
+                )
+            info.positive_label = matches[0]
+        else:
+            info.positive_label = _choose_positive(classes)
+        info.classes = [c for c in classes if c != info.positive_label] + [info.positive_label]
+    return kept, info

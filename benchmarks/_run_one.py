@@ -1,0 +1,118 @@
+"""Run one framework on one dataset in this process and print one JSON line of results.
+
+Used by engine_vs_lightgbm.py, which starts a fresh process per run so peak memory is per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from benchmarks.datasets import DATASETS
+
+
+def split(df: pd.DataFrame, target: str, task: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    strat = df[target] if task != "regression" else None
+    train, test = train_test_split(df, test_size=0.25, random_state=seed, stratify=strat)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | None) -> float:
+    if task == "regression":
+        return float(np.sqrt(mean_squared_error(y_true, pred)))
+    assert proba is not None
+    labels = [str(c) for c in proba.columns]
+    y = y_true.astype(str)
+    if task == "binary":
+        return float(roc_auc_score((y == labels[1]).astype(int), proba.iloc[:, 1]))
+    return float(log_loss(y, np.clip(proba.to_numpy(), 1e-15, 1), labels=labels))
+
+
+def run_easel(train, test, target, task, budget, seed):  # type: ignore[no-untyped-def]
+    import automl
+
+    t0 = time.monotonic()
+    m = automl.AutoML(time_budget=budget, seed=seed).fit(train, target=target)
+    fit_s = time.monotonic() - t0
+    x_test = test.drop(columns=[target])
+    t0 = time.monotonic()
+    pred = m.predict(x_test)
+    proba = None if task == "regression" else m.predict_proba(x_test)
+    predict_s = time.monotonic() - t0
+    extra = {"trials": len(m.leaderboard), "refit": m.model_.meta["refit_on_all_rows"]}
+    return pred, proba, fit_s, predict_s, extra
+
+
+def _lgb_frame(x: pd.DataFrame, cats: dict[str, list[str]]) -> pd.DataFrame:
+    x = x.copy()
+    for c in x.columns:
+        if c in cats:
+            x[c] = pd.Categorical(x[c].astype(str), categories=cats[c])
+    return x
+
+
+def run_lightgbm(train, test, target, task, budget, seed):  # type: ignore[no-untyped-def]
+    import lightgbm as lgb
+
+    x, y = train.drop(columns=[target]), train[target]
+    cats = {
+        c: sorted(x[c].astype(str).unique())
+        for c in x.columns
+        if not pd.api.types.is_numeric_dtype(x[c]) or pd.api.types.is_bool_dtype(x[c])
+    }
+    t0 = time.monotonic()
+    if task == "regression":
+        model = lgb.LGBMRegressor(verbose=-1, random_state=seed, n_jobs=2)
+    else:
+        model = lgb.LGBMClassifier(verbose=-1, random_state=seed, n_jobs=2)
+        y = y.astype(str)
+    model.fit(_lgb_frame(x, cats), y)
+    fit_s = time.monotonic() - t0
+    xt = _lgb_frame(test.drop(columns=[target]), cats)
+    t0 = time.monotonic()
+    pred = model.predict(xt)
+    proba = None
+    if task != "regression":
+        proba = pd.DataFrame(model.predict_proba(xt), columns=model.classes_)
+    predict_s = time.monotonic() - t0
+    return pred, proba, fit_s, predict_s, {}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--framework", choices=["easel", "lightgbm"], required=True)
+    p.add_argument("--budget", type=float, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    warnings.simplefilter("ignore")
+    df, target, task = DATASETS[a.dataset]()
+    train, test = split(df, target, task, a.seed)
+    runner = run_easel if a.framework == "easel" else run_lightgbm
+    pred, proba, fit_s, predict_s, extra = runner(train, test, target, task, a.budget, a.seed)
+    result = {
+        "dataset": a.dataset,
+        "framework": a.framework,
+        "task": task,
+        "rows": len(df),
+        "columns": df.shape[1] - 1,
+        "seed": a.seed,
+        "score": score(task, test[target], pred, proba),
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **extra,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

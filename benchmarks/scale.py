@@ -1,0 +1,145 @@
+"""Scale: a 1,000,000-row x 50-column build, prediction throughput, and chunked scoring memory.
+
+    python -m benchmarks.scale [--rows 1000000] [--budget 120]
+
+Prints:
+1. build: wall seconds vs the budget, peak memory (RSS of the training process), search rows,
+   whether the final model was refit on all rows;
+2. predict: rows/second of Model.predict on raw rows vs raw LightGBM ``Booster.predict`` on the
+   already-encoded matrix, same booster, same process (median of 3);
+3. chunked scoring: peak memory of ``automl predict`` on CSV files of two sizes (bounded memory
+   means the larger file does not need more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def synthetic(rows: int, seed: int = 0) -> pd.DataFrame:
+    """40 numeric (5% missing), 8 categorical (5-500 levels), 2 integer columns; binary target."""
+    rng = np.random.default_rng(seed)
+    data: dict[str, object] = {}
+    z = np.zeros(rows)
+    for i in range(40):
+        x = rng.normal(size=rows)
+        if i < 10:
+            z += x * (0.5 if i % 2 else -0.3)
+        x[rng.random(rows) < 0.05] = np.nan
+        data[f"num_{i}"] = x
+    for i, levels in enumerate([5, 10, 20, 50, 100, 200, 300, 500]):
+        codes = rng.integers(0, levels, rows)
+        z += (codes % 3 == 0) * 0.4 * (i < 4)
+        data[f"cat_{i}"] = pd.array([f"L{c}" for c in range(levels)], dtype="str")[codes]
+    data["int_0"] = rng.integers(0, 100, rows)
+    data["int_1"] = rng.integers(0, 10, rows)
+    z += np.sin(data["int_0"] / 10)  # type: ignore[operator]
+    data["target"] = np.where(z + rng.normal(0, 1, rows) > 0.5, "yes", "no")
+    return pd.DataFrame(data)
+
+
+def _peak_child_mb(cmd: list[str]) -> tuple[float, float, str]:
+    """Run a command; return (seconds, peak RSS MB of that child, stderr tail)."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, _, usage = os.wait4(proc.pid, 0)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    return time.monotonic() - t0, usage.ru_maxrss / 1024, err[-400:]
+
+
+def build(rows: int, budget: float, workdir: Path) -> Path:
+    data = workdir / "train.parquet"
+    synthetic(rows).to_parquet(data)
+    model = workdir / "model"
+    code = (
+        "import sys, time, json, pandas as pd, automl;"
+        "df = pd.read_parquet(sys.argv[1]);"
+        "t = time.monotonic();"
+        f"m = automl.AutoML(time_budget={budget}, seed=0).fit(df, target='target');"
+        "fit = time.monotonic() - t; m.save(sys.argv[2]); meta = m.model_.meta;"
+        "print(json.dumps({'fit_s': fit, 'rows': meta['rows'], 'refit': meta['refit_on_all_rows'],"
+        "'trials': len(meta['leaderboard']), 'metrics': m.metrics}), file=sys.stderr)"
+    )
+    secs, peak, err = _peak_child_mb([sys.executable, "-c", code, str(data), str(model)])
+    info = json.loads(err.strip().splitlines()[-1])
+    print(
+        f"build: {rows:,} rows x 50 columns, budget {budget:g} s: fit {info['fit_s']:.1f} s "
+        f"({info['fit_s'] / budget:.2f} x budget), peak RSS {peak:,.0f} MB (process incl. data), "
+        f"search rows {info['rows']['search']:,}, trials {info['trials']}, "
+        f"refit on all rows: {info['refit']}, hold-out AUC {info['metrics']['roc_auc']:.4f}",
+        flush=True,
+    )
+    return model
+
+
+def throughput(model_dir: Path, rows: int) -> None:
+    import automl
+
+    model = automl.load(model_dir)
+    df = synthetic(rows, seed=1).drop(columns=["target"])
+    cand = model.candidates[model.default_id]
+    encoded = model.preprocessor.transform_tree(df)
+    ours, raw = [], []
+    for _ in range(3):
+        t0 = time.monotonic()
+        model.predict(df)
+        ours.append(time.monotonic() - t0)
+        t0 = time.monotonic()
+        cand.fitted_.predict(encoded, num_iteration=cand.n_iterations_)
+        raw.append(time.monotonic() - t0)
+    o, r = statistics.median(ours), statistics.median(raw)
+    print(
+        f"predict: Model.predict on raw rows {rows / o:,.0f} rows/s ({o:.2f} s); raw "
+        f"Booster.predict on the encoded matrix {rows / r:,.0f} rows/s ({r:.2f} s); "
+        f"ratio {r / o:.2f} (target >= 0.5)",
+        flush=True,
+    )
+
+
+def chunked(model_dir: Path, workdir: Path, sizes: list[int]) -> None:
+    automl_cli = str(Path(sys.executable).parent / "automl")
+    for n in sizes:
+        src = workdir / f"score_{n}.csv"
+        synthetic(n, seed=2).drop(columns=["target"]).to_csv(src, index=False)
+        out = workdir / f"scored_{n}.csv"
+        cmd = [automl_cli, "predict", str(model_dir), str(src), "--out", str(out), "--quiet"]
+        cmd += ["--chunk-rows", "100000"]
+        secs, peak, _ = _peak_child_mb(cmd)
+        size_mb = src.stat().st_size / 1e6
+        print(
+            f"chunked: automl predict on a {size_mb:,.0f} MB CSV ({n:,} rows): {secs:.1f} s, "
+            f"{n / secs:,.0f} rows/s, peak RSS {peak:,.0f} MB",
+            flush=True,
+        )
+        src.unlink()
+        out.unlink()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--budget", type=float, default=120)
+    p.add_argument("--chunk-sizes", default="500000,2000000")
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        model = build(a.rows, a.budget, work)
+        throughput(model, a.rows)
+        chunked(model, work, [int(s) for s in a.chunk_sizes.split(",")])
+
+
+if __name__ == "__main__":
+    main()

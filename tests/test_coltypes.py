@@ -1,0 +1,72 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.coltypes import infer_column, infer_types
+from automl.errors import ParameterError
+
+
+def kind(values, name="col"):  # type: ignore[no-untyped-def]
+    return infer_column(name, pd.Series(values)).type
+
+
+def test_numeric_and_numbers_stored_as_text():
+    assert kind(np.random.default_rng(0).normal(size=100)) == "numeric"
+    assert kind([f"{x:.2f}" for x in np.linspace(0, 50, 100)]) == "numeric"
+    assert kind(["1,234", "2,500", "3,100", "950"] * 10) == "numeric"
+
+
+def test_categorical():
+    assert kind(["red", "green", "blue"] * 30) == "categorical"
+
+
+def test_boolean_variants():
+    assert kind(["yes", "no", "Yes", None] * 10) == "boolean"
+    assert kind([True, False] * 10) == "boolean"
+    assert kind([0, 1, 1, 0] * 10) == "boolean"
+    assert kind(["t", "f"] * 10) == "boolean"
+
+
+def test_datetime_dtype_and_dates_stored_as_text():
+    assert kind(pd.date_range("2021-01-01", periods=50)) == "datetime"
+    assert kind([f"2021-03-{d:02d}" for d in range(1, 29)] * 2) == "datetime"
+    assert kind([f"{m:02d}/15/2020" for m in range(1, 13)] * 3) == "datetime"
+
+
+def test_years_as_plain_numbers_are_not_dates():
+    assert kind([str(y) for y in range(1950, 2020)] * 2) == "numeric"
+
+
+def test_free_text():
+    rng = np.random.default_rng(0)
+    words = ["the", "delivery", "was", "late", "and", "box", "damaged", "great", "service"]
+    texts = [" ".join(rng.choice(words, 7)) for _ in range(60)]
+    assert kind(texts) == "text"
+
+
+def test_identifiers():
+    assert kind([f"ORD-{i:06d}" for i in range(100)]) == "identifier"
+    assert kind(list(range(1000, 1100)), name="row") == "identifier"
+    assert kind(list(np.random.default_rng(1).permutation(10**6)[:100]), name="customer_id") == (
+        "identifier"
+    )
+
+
+def test_distinct_floats_are_not_identifiers():
+    assert kind(np.random.default_rng(0).lognormal(size=200), name="revenue") == "numeric"
+
+
+def test_constant_and_all_missing():
+    info = infer_column("c", pd.Series(["US"] * 30))
+    assert info.type == "constant" and "'US'" in info.reason
+    assert kind([None] * 10) == "constant"
+
+
+def test_override_and_errors():
+    df = pd.DataFrame({"a": [1, 2, 3] * 10, "b": ["x", "y", "z"] * 10})
+    types = infer_types(df, {"a": "categorical"})
+    assert types["a"].type == "categorical" and types["a"].overridden
+    with pytest.raises(ParameterError, match="not in the data: zz"):
+        infer_types(df, {"zz": "numeric"})
+    with pytest.raises(ParameterError, match="Use one of"):
+        infer_types(df, {"a": "fancy"})

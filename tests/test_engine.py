@@ -1,0 +1,210 @@
+"""End-to-end: each task trains, reports honest hold-out metrics, and predicts from raw rows."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import automl
+from automl.errors import (
+    DataError,
+    EaselWarning,
+    NotFittedError,
+    ParameterError,
+    SchemaError,
+    TargetError,
+)
+
+
+def test_binary_end_to_end(binary_model, binary_df):
+    m = binary_model.model_
+    assert m.task == "binary" and m.classes == ["no", "yes"]
+    metrics = m.metrics
+    for key in [
+        "accuracy",
+        "balanced_accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "log_loss",
+    ]:
+        assert key in metrics
+    assert metrics["roc_auc"] > 0.75  # the generator's signal is strong; 0.5 would be chance
+    pred = binary_model.predict(binary_df.head(20))
+    assert set(pred) <= {"no", "yes"} and len(pred) == 20
+    proba = binary_model.predict_proba(binary_df.head(20))
+    assert list(proba.columns) == ["no", "yes"]
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_ids_and_constants_excluded_with_reason(binary_model):
+    cols = {c["name"]: c for c in binary_model.model_.meta["columns"]}
+    assert cols["customer_id"]["type"] == "identifier"
+    assert cols["country"]["type"] == "constant" and "US" in cols["country"]["reason"]
+    assert cols["signup"]["type"] == "datetime"
+    assert cols["notes"]["type"] == "text"
+    assert cols["member"]["type"] == "boolean"
+
+
+def test_leaderboard_lists_every_trial(binary_model):
+    board = binary_model.leaderboard
+    assert len(board) >= 3
+    assert set(board["candidate"]) == {"lightgbm", "linear"}
+    assert board["default"].sum() == 1 and board["kept"].sum() >= 2
+    assert (board["fit_seconds"] >= 0).all()
+    assert "validation_roc_auc" in board.columns
+
+
+def test_holdout_is_honest_and_refit_is_stated(binary_model):
+    meta = binary_model.model_.meta
+    assert meta["rows"]["holdout"] == 80 and meta["rows"]["search"] == 320
+    assert isinstance(meta["refit_on_all_rows"], bool) and meta["refit_note"]
+
+
+def test_multiclass_end_to_end(multiclass_df):
+    m = automl.AutoML(time_budget=5, seed=0).fit(multiclass_df, target="segment")
+    assert m.model_.task == "multiclass"
+    assert set(m.metrics) == {"accuracy", "f1_macro", "log_loss"}
+    assert m.metrics["accuracy"] > 0.6
+    proba = m.predict_proba(multiclass_df.head(5))
+    assert list(proba.columns) == ["high", "low", "mid"]
+
+
+def test_regression_end_to_end(regression_df):
+    m = automl.AutoML(time_budget=5, seed=0).fit(regression_df, target="spend")
+    assert m.model_.task == "regression"
+    assert {"rmse", "mae", "r2", "mape"} <= set(m.metrics)
+    assert m.metrics["r2"] > 0.5
+    pred = m.predict(regression_df.head(10))
+    assert pred.dtype == float and len(pred) == 10
+    with pytest.raises(ParameterError, match="predict_proba"):
+        m.predict_proba(regression_df.head(2))
+
+
+def test_numeric_labels_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    df = pd.DataFrame({"x": x, "y": (x > 0).astype(int)})
+    m = automl.AutoML(time_budget=4).fit(df, target="y")
+    assert m.model_.classes == [0, 1]
+    assert m.predict(df.head(3)).dtype == np.int64
+    m.save(tmp_path / "m")
+    assert automl.load(tmp_path / "m").predict(df.head(3)).dtype == np.int64
+
+
+def test_missing_target_rows_reported():
+    df = pd.DataFrame({"x": np.arange(100.0), "y": ["a", "b", None, "b"] * 25})
+    m = automl.AutoML(time_budget=3).fit(df, target="y")
+    assert any("25 row(s)" in w for w in m.model_.meta["warnings"])
+
+
+def test_column_impact_finds_the_signal():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"signal": rng.normal(size=400), "noise": rng.normal(size=400)})
+    df["y"] = df["signal"] * 3 + rng.normal(0, 0.1, 400)
+    m = automl.AutoML(time_budget=4).fit(df, target="y")
+    impact = m.model_.column_impact
+    assert impact.iloc[0]["column"] == "signal" and impact.iloc[0]["impact"] > 0.8
+
+
+def test_parameter_validation():
+    df = pd.DataFrame({"x": range(50), "y": ["a", "b"] * 25})
+    with pytest.raises(
+        ParameterError, match="'time_budget' parameter of AutoML must be a positive"
+    ):
+        automl.AutoML(time_budget=-3).fit(df, target="y")
+    with pytest.raises(ParameterError, match="'preset'"):
+        automl.AutoML(preset="turbo").fit(df, target="y")
+    with pytest.raises(ParameterError, match="'metric'"):
+        automl.AutoML(metric="rmse").fit(df, target="y")
+    with pytest.raises(ParameterError, match="'candidates'"):
+        automl.AutoML(candidates=["xgboost"]).fit(df, target="y")
+    with pytest.raises(NotFittedError, match="not fitted"):
+        automl.AutoML().predict(df)
+
+
+def test_data_errors():
+    with pytest.raises(DataError, match="no rows"):
+        automl.AutoML(time_budget=2).fit(pd.DataFrame({"x": [], "y": []}), target="y")
+    with pytest.raises(TargetError, match="at least 20"):
+        automl.AutoML(time_budget=2).fit(pd.DataFrame({"x": range(8), "y": [0, 1] * 4}), "y")
+    only_ids = pd.DataFrame({"id": [f"r{i}" for i in range(60)], "y": ["a", "b"] * 30})
+    with pytest.raises(DataError, match="No column can be used"):
+        automl.AutoML(time_budget=2).fit(only_ids, target="y")
+
+
+def test_chosen_metric_and_excluded_columns(binary_df):
+    m = automl.AutoML(time_budget=3, metric="f1", exclude_columns=["notes"]).fit(
+        binary_df, target="churn"
+    )
+    assert m.model_.meta["metric"] == "f1"
+    assert "validation_f1" in m.leaderboard.columns
+    cols = {c["name"]: c["type"] for c in m.model_.meta["columns"]}
+    assert cols["notes"] == "excluded"
+    # the excluded column is not required at prediction time
+    m.predict(binary_df.drop(columns=["notes", "churn"]).head(3))
+
+
+def test_prediction_input_checks(binary_model, binary_df):
+    rows = binary_df.drop(columns=["churn"]).head(10).copy()
+    with pytest.raises(SchemaError, match="missing 2 column\\(s\\).*age, plan"):
+        binary_model.predict(rows.drop(columns=["age", "plan"]))
+    with pytest.raises(DataError, match="empty"):
+        binary_model.predict(rows.iloc[:0])
+    rows["extra"] = 1
+    rows["customer_id"] = "x"  # known from training (an identifier): not reported as extra
+    rows["age"] = rows["age"].astype(object)
+    rows.loc[rows.index[:3], "age"] = "unknown"
+    rows.loc[rows.index[:2], "plan"] = "platinum"  # unseen category
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pred = binary_model.predict(rows)
+    assert len(pred) == 10
+    text = " ".join(str(w.message) for w in caught if issubclass(w.category, EaselWarning))
+    assert (
+        "ignored: extra." in text and "'age': 3 value(s)" in text and "'plan': 2 value(s)" in text
+    )
+
+
+def test_missing_values_everywhere_still_predict(binary_model, binary_df):
+    rows = binary_df.drop(columns=["churn"]).head(3).copy()
+    for c in rows.columns:
+        rows[c] = None
+    assert len(binary_model.predict(rows)) == 3
+
+
+def test_save_load_round_trip(binary_model, binary_df, tmp_path):
+    path = binary_model.save(tmp_path / "model")
+    loaded = automl.load(path)
+    rows = binary_df.drop(columns=["churn"])
+    pd.testing.assert_frame_equal(loaded.predict_proba(rows), binary_model.predict_proba(rows))
+    meta = json.loads((path / "easel_model.json").read_text())
+    assert meta["schema_version"] == 1 and "lightgbm" in meta["versions"]
+    assert not list(path.rglob("*.pkl")) and not list(path.rglob("*.joblib"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_set_default_candidate(binary_model, binary_df, tmp_path):
+    model = automl.load(binary_model.save(tmp_path / "m"))
+    board = model.leaderboard
+    other = int(board[board["kept"] & ~board["default"]]["id"].iloc[0])
+    before = model.predict_proba(binary_df.head(20))
+    model.set_default(other)
+    assert model.default_id == other
+    assert not model.predict_proba(binary_df.head(20)).equals(before)
+    not_kept = board[~board["kept"]]["id"]
+    if len(not_kept):
+        with pytest.raises(ParameterError, match="Kept candidates"):
+            model.set_default(int(not_kept.iloc[0]))
+
+
+def test_preview(binary_df):
+    res = automl.preview(binary_df, "churn")
+    assert res.task == "binary" and res.metric == "roc_auc"
+    assert res.estimated_score > res.baseline_score
+    assert res.column_impact["impact"].sum() == pytest.approx(1.0)
+    assert "customer_id" not in set(res.column_impact["column"])
+    assert res.seconds < 30
