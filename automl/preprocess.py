@@ -34,7 +34,7 @@ from automl.coltypes import (
 from automl.errors import DataError, SchemaError
 
 OTHER = "__other__"
-MAX_LEVELS = 250
+MAX_LEVELS = 1000
 MIN_LEVEL_COUNT = 3
 TEXT_TERMS_LINEAR = 300
 TEXT_TERMS_TREE = 30
@@ -84,8 +84,8 @@ class InputReport:
             )
         for col, n in self.unseen_categories.items():
             out.append(
-                f"Column '{col}': {n} value(s) were not seen in training and were treated as "
-                "'other'."
+                f"Column '{col}': {n} value(s) are not among the categories the model learned "
+                "(new, or too rare in training) and were treated as 'other'."
             )
         return out
 
@@ -172,8 +172,8 @@ class Preprocessor:
             "year": ts.dt.year,
             "month": ts.dt.month,
             "day": ts.dt.day,
-            "dayofweek": ts.dt.dayofweek,
-            "dayofyear": ts.dt.dayofyear,
+            "dayofweek": ts.dt.day_of_week,
+            "dayofyear": ts.dt.day_of_year,
             "days": (ts - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0,
         }
         if has_time:
@@ -211,7 +211,8 @@ class Preprocessor:
                 out.append((col.name, col.name, arr))
             elif col.type == "categorical":
                 text = category_text(s)
-                codes = pd.Categorical(text, categories=p["categories"]).codes.astype("float64")
+                index = pd.Index(p["categories"], dtype=object)
+                codes = index.get_indexer(text.astype(object)).astype("float64")
                 seen_missing = text.isna().to_numpy(bool)
                 unseen = (codes < 0) & ~seen_missing
                 self._count(report.unseen_categories, col.name, unseen)

@@ -96,6 +96,7 @@ class Search:
         deadline: Callable[[], float],
         progress: ProgressCallback | None = None,
         tuning_share: dict[str, int] | None = None,
+        max_trials: int | None = None,
     ) -> None:
         self.task = task
         self.n_classes = n_classes
@@ -106,6 +107,7 @@ class Search:
         self.deadline = deadline
         self.progress = progress
         self.tuning_share = tuning_share or {"lightgbm": 3, "linear": 1}
+        self.max_trials = max_trials
         self.records: list[TrialRecord] = []
         self.cost: dict[str, list[float]] = {f: [] for f in families}
 
@@ -212,7 +214,7 @@ class Search:
                 if i < len(defaults[f]):
                     queue.append((f, defaults[f][i]))
         for family, params in queue:
-            if not self._can_afford(family):
+            if self._enough() or not self._can_afford(family):
                 continue
             self._run_one(family, params, "default", data)
 
@@ -236,7 +238,12 @@ class Search:
         cycle = [f for f in self.families for _ in range(self.tuning_share.get(f, 1))]
         step = 0
         stalled = 0
-        while cycle and time.monotonic() < self.deadline() and stalled < len(cycle):
+        while (
+            cycle
+            and not self._enough()
+            and time.monotonic() < self.deadline()
+            and stalled < len(cycle)
+        ):
             family = cycle[step % len(cycle)]
             step += 1
             if not self._can_afford(family):
@@ -252,6 +259,9 @@ class Search:
             else:
                 studies[family].tell(trial, self._loss(record.score))
         return self.records
+
+    def _enough(self) -> bool:
+        return self.max_trials is not None and len(self.records) >= self.max_trials
 
     def _loss(self, score: float | None) -> float:
         v = float(score if score is not None else 0.0)

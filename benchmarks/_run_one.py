@@ -25,12 +25,21 @@ def split(df: pd.DataFrame, target: str, task: str, seed: int) -> tuple[pd.DataF
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def _label(v: object) -> str:
+    """One spelling per class, whatever the type: 1, 1.0 and '1' are the same label."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(v)
+    return str(int(f)) if f.is_integer() else str(f)
+
+
 def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | None) -> float:
     if task == "regression":
         return float(np.sqrt(mean_squared_error(y_true, pred)))
     assert proba is not None
-    labels = [str(c) for c in proba.columns]
-    y = y_true.astype(str)
+    labels = [_label(c) for c in proba.columns]
+    y = y_true.map(_label)
     if task == "binary":
         return float(roc_auc_score((y == labels[1]).astype(int), proba.iloc[:, 1]))
     return float(log_loss(y, np.clip(proba.to_numpy(), 1e-15, 1), labels=labels))

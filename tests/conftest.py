@@ -63,4 +63,4 @@ def regression_df() -> pd.DataFrame:
 def binary_model(binary_df: pd.DataFrame):  # type: ignore[no-untyped-def]
     import automl
 
-    return automl.AutoML(time_budget=6, seed=0).fit(binary_df, target="churn")
+    return automl.AutoML(time_budget=8, seed=0).fit(binary_df, target="churn")

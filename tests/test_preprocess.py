@@ -1,0 +1,95 @@
+import json
+
+import numpy as np
+import pandas as pd
+
+from automl.coltypes import infer_types
+from automl.preprocess import OTHER, Preprocessor
+
+
+def fitted(df: pd.DataFrame) -> Preprocessor:
+    return Preprocessor(list(infer_types(df).values())).fit(df)
+
+
+def sample() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 200
+    return pd.DataFrame(
+        {
+            "amount": rng.normal(100, 10, n),
+            "color": rng.choice(["red", "green", "blue"], n),
+            "rare": ["common"] * (n - 2) + ["once", "twice"],
+            "when": pd.date_range("2022-01-01 08:00", periods=n, freq="7h").strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+            "flag": rng.choice(["yes", "no"], n),
+            "comment": [
+                " ".join(rng.choice(["late", "fast", "box", "broken", "happy"], 5))
+                for _ in range(n)
+            ],
+        }
+    )
+
+
+def test_categories_keep_stable_codes_and_rare_levels_group():
+    df = sample()
+    pre = fitted(df)
+    assert pre.params_["color"]["categories"] == ["blue", "green", "red"] or set(
+        pre.params_["color"]["categories"]
+    ) == {"blue", "green", "red"}
+    assert "once" not in pre.params_["rare"]["categories"]
+    names, sources, cats = pre.tree_features()
+    X = pre.transform_tree(df)
+    col = names.index("color")
+    assert col in cats
+    codes = dict(zip(df["color"], X[:, col], strict=True))
+    new = pd.DataFrame({c: df[c].head(3) for c in df.columns})
+    new["color"] = ["green", "purple", None]
+    Xn = pre.transform_tree(new)
+    assert Xn[0, col] == codes["green"]
+    assert Xn[1, col] == len(pre.params_["color"]["categories"])  # unseen -> other
+    assert np.isnan(Xn[2, col])
+    assert OTHER == "__other__"
+
+
+def test_date_parts_and_text_features():
+    df = sample()
+    pre = fitted(df)
+    names, sources, _ = pre.tree_features()
+    assert "when__hour" in names and "when__dayofweek" in names
+    assert any(n.startswith("comment__tfidf_") for n in names)
+    X = pre.transform_tree(df)
+    assert X.shape == (len(df), len(names)) and len(sources) == len(names)
+    assert X[:, names.index("when__year")][0] == 2022
+
+
+def test_linear_encoding_is_scaled_and_sparse():
+    df = sample()
+    pre = fitted(df)
+    X = pre.transform_linear(df)
+    assert X.shape[0] == len(df)
+    dense = X.toarray()
+    assert np.isfinite(dense).all()
+    assert abs(dense[:, 0].mean()) < 1e-6  # the first column, 'amount', is standardized
+
+
+def test_json_round_trip_gives_identical_matrices():
+    df = sample()
+    pre = fitted(df)
+    again = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    np.testing.assert_array_equal(pre.transform_tree(df), again.transform_tree(df))
+    assert (pre.transform_linear(df) != again.transform_linear(df)).nnz == 0
+
+
+def test_unreadable_values_are_counted_as_missing():
+    df = sample()
+    pre = fitted(df)
+    bad = df.head(4).astype(object)
+    bad.loc[0, "amount"] = "n/a"
+    bad.loc[1, "when"] = "not a date"
+    from automl.preprocess import InputReport
+
+    report = InputReport()
+    X = pre.transform_tree(bad, report)
+    assert np.isnan(X[0, 0])
+    assert report.unreadable == {"amount": 1, "when": 1}
