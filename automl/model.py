@@ -173,6 +173,12 @@ class Model:
     # ------------------------------------------------------------------ choice
     def set_default(self, candidate_id: int) -> Model:
         """Make a kept leaderboard candidate the one that predicts."""
+        ids = [int(r["id"]) for r in self.meta["leaderboard"]]
+        if int(candidate_id) not in ids:
+            raise ParameterError(
+                f"There is no candidate {candidate_id} on the leaderboard (ids run from "
+                f"{min(ids)} to {max(ids)}). Pick an id from the leaderboard's 'id' column."
+            )
         if int(candidate_id) not in self.candidates:
             kept = ", ".join(str(k) for k in sorted(self.candidates))
             raise ParameterError(

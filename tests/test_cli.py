@@ -19,9 +19,11 @@ AUTOML = str(Path(sys.executable).parent / "automl")
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    res = subprocess.run(
         [AUTOML, *args], capture_output=True, text=True, timeout=timeout, check=False
     )
+    res.stderr = " ".join(res.stderr.split(" ")).replace("\n", " ")  # messages wrap at 100 columns
+    return res
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +94,9 @@ def test_use_makes_another_candidate_the_default(trained: Path, tmp_path: Path):
     assert res.returncode == 0, res.stderr
     assert json.loads(run("info", str(trained), "--json").stdout)["default_candidate"] == int(other)
     res = run("use", str(trained), "9999")
+    assert res.returncode == 2 and "no candidate 9999 on the leaderboard" in res.stderr
+    not_kept = next(r["id"] for r in info["leaderboard"] if str(r["id"]) not in info["kept"])
+    res = run("use", str(trained), str(not_kept))
     assert res.returncode == 2 and "Kept candidates" in res.stderr
 
 

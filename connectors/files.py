@@ -1,0 +1,282 @@
+"""Files: CSV/TSV/TXT, Parquet, JSON and JSON Lines, Excel (.xlsx).
+
+Every problem a user can cause (missing file, empty file, not a text file, damaged Parquet, ragged
+rows, too large) becomes a :class:`~automl.errors.DataError` that names the file, the place and the
+fix; no pandas or pyarrow traceback escapes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from automl.errors import DataError
+from connectors._base import Connector
+
+CSV_EXT = (".csv", ".tsv", ".txt", ".tab")
+PARQUET_EXT = (".parquet", ".pq")
+JSON_EXT = (".json",)
+JSONL_EXT = (".jsonl", ".ndjson")
+EXCEL_EXT = (".xlsx",)
+SUPPORTED_EXTENSIONS = CSV_EXT + PARQUET_EXT + JSON_EXT + JSONL_EXT + EXCEL_EXT
+SNIFF_BYTES = 64 * 1024
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """Where the file is and how to read it."""
+
+    path: Path
+    sheet: str | int | None = None
+    max_bytes: int | None = None
+    nrows: int | None = None
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    encoding: str
+    sep: str
+    decimal: str
+
+
+def _detect_encoding(head: bytes, name: str) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise DataError(
+            f"'{name}' does not look like a text file (it contains binary data). Export it from "
+            "its program as CSV (comma-separated values) and try again."
+        )
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def sniff_csv(path: Path, name: str) -> CsvDialect:
+    """Encoding, delimiter and decimal mark of a delimited text file."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if not head.strip():
+        raise DataError(f"'{name}' is empty: it has no column names and no rows.")
+    encoding = _detect_encoding(head, name)
+    text = head.decode(encoding, errors="ignore")
+    lines = text.splitlines()[:50]
+    sample = "\n".join(lines[:-1] if len(lines) > 1 else lines)
+    if path.suffix.lower() in (".tsv", ".tab"):
+        sep = "\t"
+    else:
+        try:
+            sep = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        except csv.Error:
+            sep = ","
+    decimal = "."
+    if sep == ";" and re.search(r"(^|;)-?\d+,\d+(;|$)", sample, re.M):
+        decimal = ","
+    return CsvDialect(encoding=encoding, sep=sep, decimal=decimal)
+
+
+class FileConnector(Connector):
+    kind = "file"
+
+    def __init__(self, options: FileOptions) -> None:
+        self.options = options
+        self.path = Path(options.path)
+        self.name = self.path.name
+
+    def describe(self) -> str:
+        return f"file {self.name}"
+
+    # ------------------------------------------------------------------ checks
+    def _check(self) -> str:
+        p = self.path
+        if not p.exists():
+            raise DataError(f"File not found: '{p}'. Check the path and the file name.")
+        if p.is_dir():
+            raise DataError(f"'{p}' is a folder, not a file. Give the path of a data file.")
+        ext = p.suffix.lower()
+        if ext not in SUPPORTED_EXTENSIONS:
+            raise DataError(
+                f"'{self.name}' has an unsupported extension ({ext or 'none'}). Supported: "
+                f"{', '.join(SUPPORTED_EXTENSIONS)}."
+            )
+        size = p.stat().st_size
+        limit = self.options.max_bytes
+        if limit is not None and size > limit:
+            raise DataError(
+                f"'{self.name}' is {size / 1e6:,.1f} MB, over the limit of {limit / 1e6:,.1f} MB. "
+                "Use a smaller file (e.g. a sample or fewer columns), or raise the limit."
+            )
+        if size == 0:
+            raise DataError(
+                f"'{self.name}' is empty (0 bytes): it has no column names and no rows."
+            )
+        return ext
+
+    def _check_unique(self, names: list[str]) -> None:
+        counts = pd.Series(names, dtype=object).value_counts()
+        dupes = sorted(str(n) for n in counts[counts > 1].index)
+        if dupes:
+            raise DataError(
+                f"'{self.name}' has duplicate column names: {', '.join(dupes)}. Rename them so "
+                "each column has its own name."
+            )
+
+    def _no_rows(self, df: pd.DataFrame) -> pd.DataFrame:
+        if df.shape[1] == 0:
+            raise DataError(f"'{self.name}' has no columns. Check that it holds a table.")
+        if len(df) == 0:
+            raise DataError(
+                f"'{self.name}' has column names but no rows. Add rows of data and try again."
+            )
+        df.columns = [str(c).strip() for c in df.columns]
+        self._check_unique(list(df.columns))
+        return df
+
+    # ------------------------------------------------------------------ CSV
+    def _csv_kwargs(self) -> dict[str, Any]:
+        d = sniff_csv(self.path, self.name)
+        self._check_unique(self._csv_header(d))
+        return {"sep": d.sep, "encoding": d.encoding, "decimal": d.decimal, "engine": "c"}
+
+    def _csv_header(self, d: CsvDialect) -> list[str]:
+        with self.path.open(encoding=d.encoding, errors="replace", newline="") as fh:
+            row = next(csv.reader(fh, delimiter=d.sep), [])
+        return [h.strip() for h in row]
+
+    def _csv_error(self, exc: Exception) -> DataError:
+        msg = str(exc)
+        m = _RAGGED.search(msg)
+        if m:
+            expected, line, saw = m.groups()
+            return DataError(
+                f"'{self.name}', line {line}: found {saw} fields but the header has {expected}. "
+                "A value probably contains the delimiter without quotes; quote that value or fix "
+                "the line, then try again."
+            )
+        if isinstance(exc, UnicodeDecodeError):
+            return DataError(
+                f"'{self.name}' has characters that cannot be read as text. Save it as UTF-8 CSV "
+                "and try again."
+            )
+        if isinstance(exc, pd.errors.EmptyDataError):
+            return DataError(f"'{self.name}' is empty: it has no column names and no rows.")
+        first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
+        return DataError(f"'{self.name}' could not be read as CSV: {first}. Check the file format.")
+
+    def _read_csv(self) -> pd.DataFrame:
+        kwargs = self._csv_kwargs()
+        try:
+            return pd.read_csv(self.path, nrows=self.options.nrows, **kwargs)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise self._csv_error(exc) from None
+
+    # ------------------------------------------------------------------ other formats
+    def _read_parquet(self) -> pd.DataFrame:
+        try:
+            table = pq.read_table(self.path)
+        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+            raise DataError(
+                f"'{self.name}' is damaged or is not a Parquet file ({str(exc)[:120]}). Export it "
+                "again and try again."
+            ) from None
+        df = table.to_pandas()
+        return df.head(self.options.nrows) if self.options.nrows else df
+
+    def _read_json(self, lines: bool) -> pd.DataFrame:
+        try:
+            df = pd.read_json(self.path, lines=lines, nrows=self.options.nrows if lines else None)
+        except ValueError as exc:
+            kind = "JSON Lines (one JSON object per line)" if lines else "JSON"
+            raise DataError(
+                f"'{self.name}' is not valid {kind}: {str(exc)[:160]}. Fix the file or export it "
+                "again."
+            ) from None
+        return df
+
+    def _read_excel(self) -> pd.DataFrame:
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            raise DataError(
+                "Reading Excel files needs the package 'openpyxl'. Install it with "
+                "'pip install openpyxl', or save the sheet as CSV."
+            ) from None
+        sheet = self.options.sheet if self.options.sheet is not None else 0
+        try:
+            return pd.read_excel(self.path, sheet_name=sheet, nrows=self.options.nrows)
+        except ValueError as exc:
+            raise DataError(f"'{self.name}': {exc}. Choose one of the workbook's sheets.") from None
+        except Exception as exc:  # openpyxl raises several unrelated types for damaged files
+            raise DataError(
+                f"'{self.name}' could not be read as an Excel workbook ({type(exc).__name__}). "
+                "Open it in Excel and save it again as .xlsx, or save the sheet as CSV."
+            ) from None
+
+    # ------------------------------------------------------------------ interface
+    def read(self) -> pd.DataFrame:
+        ext = self._check()
+        if ext in CSV_EXT:
+            df = self._read_csv()
+        elif ext in PARQUET_EXT:
+            df = self._read_parquet()
+        elif ext in JSONL_EXT:
+            df = self._read_json(lines=True)
+        elif ext in JSON_EXT:
+            df = self._read_json(lines=False)
+        else:
+            df = self._read_excel()
+        return self._no_rows(df)
+
+    def iter_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        ext = self._check()
+        if ext in CSV_EXT:
+            kwargs = self._csv_kwargs()
+            try:
+                reader = pd.read_csv(self.path, chunksize=chunk_rows, **kwargs)
+                for i, chunk in enumerate(reader):
+                    yield self._no_rows(chunk) if i == 0 else chunk
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                raise self._csv_error(exc) from None
+        elif ext in PARQUET_EXT:
+            try:
+                pf = pq.ParquetFile(self.path)
+                batches = pf.iter_batches(batch_size=chunk_rows)
+                for i, batch in enumerate(batches):
+                    chunk = batch.to_pandas()
+                    yield self._no_rows(chunk) if i == 0 else chunk
+            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+                raise DataError(
+                    f"'{self.name}' is damaged or is not a Parquet file ({str(exc)[:120]}). "
+                    "Export it again and try again."
+                ) from None
+        elif ext in JSONL_EXT:
+            try:
+                for i, chunk in enumerate(
+                    pd.read_json(self.path, lines=True, chunksize=chunk_rows)
+                ):
+                    yield self._no_rows(chunk) if i == 0 else chunk
+            except ValueError as exc:
+                raise DataError(
+                    f"'{self.name}' is not valid JSON Lines: {str(exc)[:160]}."
+                ) from None
+        else:
+            yield self.read()

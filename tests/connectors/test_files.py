@@ -1,0 +1,166 @@
+"""Files connector: every format round-trips; every bad file gets a clear DataError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from automl.errors import DataError
+from connectors import get_connector, iter_file_chunks, read_file
+
+FRAME = pd.DataFrame(
+    {
+        "name": ["Ann", "Bob", "Cé"],
+        "amount": [1.5, 2.0, np.nan],
+        "count": [1, 2, 3],
+    }
+)
+
+
+def write(df: pd.DataFrame, path: Path) -> Path:
+    ext = path.suffix
+    if ext == ".csv":
+        df.to_csv(path, index=False)
+    elif ext == ".tsv":
+        df.to_csv(path, index=False, sep="\t")
+    elif ext == ".parquet":
+        df.to_parquet(path)
+    elif ext == ".json":
+        df.to_json(path, orient="records")
+    elif ext == ".jsonl":
+        df.to_json(path, orient="records", lines=True)
+    elif ext == ".xlsx":
+        df.to_excel(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".parquet", ".json", ".jsonl", ".xlsx"])
+class TestEveryFormat:
+    """The same checks against every file format."""
+
+    def test_round_trip(self, tmp_path: Path, ext: str) -> None:
+        df = read_file(write(FRAME, tmp_path / f"data{ext}"))
+        assert list(df.columns) == ["name", "amount", "count"]
+        assert df["name"].tolist() == ["Ann", "Bob", "Cé"]
+        assert df["count"].tolist() == [1, 2, 3]
+        assert df["amount"].isna().sum() == 1
+
+    def test_chunks_cover_every_row(self, tmp_path: Path, ext: str) -> None:
+        big = pd.concat([FRAME] * 7, ignore_index=True)
+        chunks = list(iter_file_chunks(write(big, tmp_path / f"data{ext}"), 5))
+        assert sum(len(c) for c in chunks) == 21
+        if ext in (".csv", ".tsv", ".parquet", ".jsonl"):
+            assert len(chunks) == 5
+
+    def test_header_only(self, tmp_path: Path, ext: str) -> None:
+        path = write(FRAME.iloc[:0], tmp_path / f"data{ext}")
+        with pytest.raises(DataError, match=f"data{ext}"):
+            read_file(path)
+
+
+def test_semicolon_delimiter_and_decimal_comma(tmp_path: Path) -> None:
+    path = tmp_path / "eu.csv"
+    path.write_text("name;price\nA;1,5\nB;2,25\n", encoding="utf-8")
+    df = read_file(path)
+    assert df["price"].tolist() == [1.5, 2.25]
+
+
+def test_pipe_delimiter_and_quoted_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text('id,note\n1,"first line\nsecond line"\n2,plain\n', encoding="utf-8")
+    df = read_file(path)
+    assert len(df) == 2 and "second line" in df["note"][0]
+    pipe = tmp_path / "pipe.txt"
+    pipe.write_text("a|b\n1|2\n3|4\n")
+    assert list(read_file(pipe).columns) == ["a", "b"]
+
+
+def test_bom_and_cp1252(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("city,n\nZürich,1\n".encode("utf-8-sig"))
+    assert list(read_file(bom).columns) == ["city", "n"]
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_bytes("city,n\nS\xe3o Paulo,1\nK\xf6ln,2\n".encode("latin-1"))
+    assert read_file(legacy)["city"].tolist() == ["São Paulo", "Köln"]
+
+
+def test_column_names_are_stripped_and_duplicates_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(" a , b \n1,2\n")
+    assert list(read_file(path).columns) == ["a", "b"]
+    path.write_text("a,b,a\n1,2,3\n")
+    with pytest.raises(DataError, match="duplicate column names: a"):
+        read_file(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("empty.csv", b"", "empty"),
+        ("blank.csv", b"   \n\n", "empty"),
+        ("header.csv", b"a,b,c\n", "no rows"),
+        ("garbage.csv", bytes(range(256)) * 50, "not look like a text file"),
+        ("ragged.csv", b"a,b\n1,2\n3,4,5\n", "line 3: found 3 fields but the header has 2"),
+        ("bad.json", b"{not json", "not valid JSON"),
+        ("bad.jsonl", b'{"a": 1}\n{oops\n', "not valid JSON Lines"),
+        ("data.xls", b"whatever", "unsupported extension"),
+        ("broken.xlsx", b"PK\x03\x04 not really", "Excel"),
+    ],
+)
+def test_bad_files(tmp_path: Path, name: str, content: bytes, words: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=words) as info:
+        read_file(path)
+    assert name in str(info.value) or "Excel" in str(info.value)
+
+
+def test_truncated_parquet(tmp_path: Path) -> None:
+    path = write(pd.concat([FRAME] * 100), tmp_path / "t.parquet")
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DataError, match="'t.parquet' is damaged or is not a Parquet file"):
+        read_file(path)
+    with pytest.raises(DataError, match="damaged"):
+        list(iter_file_chunks(path, 10))
+
+
+def test_missing_folder_and_size_limit(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="File not found"):
+        read_file(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="is a folder"):
+        read_file(tmp_path)
+    path = write(pd.concat([FRAME] * 1000), tmp_path / "big.csv")
+    with pytest.raises(DataError, match="over the limit of 0.0 MB"):
+        read_file(path, max_bytes=10)
+
+
+def test_registry_lists_known_kinds() -> None:
+    assert get_connector("file").kind == "file"
+    with pytest.raises(DataError, match="Source kind not known: 'ftp'. Known kinds: file"):
+        get_connector("ftp")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="abcdefgh xyz", min_size=1, max_size=8).filter(str.strip),
+            st.integers(-1000, 1000),
+            st.floats(-1e6, 1e6, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_csv_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows: list) -> None:  # type: ignore[type-arg]
+    df = pd.DataFrame(rows, columns=["label", "n", "x"])
+    path = tmp_path_factory.mktemp("prop") / "p.csv"
+    df.to_csv(path, index=False)
+    back = read_file(path)
+    assert back.shape == df.shape and list(back.columns) == ["label", "n", "x"]
+    assert back["n"].tolist() == df["n"].tolist()
