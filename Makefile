@@ -24,8 +24,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install_test_deps.sh
-	$(BIN)/ruff check automl connectors app tests benchmarks
-	$(BIN)/ruff format --check automl connectors app tests benchmarks
+	$(BIN)/ruff check automl connectors app tests benchmarks sample_data
+	$(BIN)/ruff format --check automl connectors app tests benchmarks sample_data
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
