@@ -4,6 +4,7 @@ honest metrics, searches candidates under the time budget, and refits the winner
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -419,5 +420,5 @@ class AutoML:
     def metrics(self) -> dict[str, float]:
         return self._check_fitted().metrics
 
-    def save(self, path: str) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Any:
         return self._check_fitted().save(path)

@@ -1,0 +1,1 @@
+"""Easel's Streamlit app: thin pages over automl and connectors."""

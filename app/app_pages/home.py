@@ -1,0 +1,92 @@
+"""Home: what is in the workspace, and where to start."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from app import ui
+from app.bootstrap import load_samples
+from automl.jobs import job_status
+
+ws = ui.workspace()
+st.title("Easel")
+st.caption("From a table to a trustworthy prediction model, without code.")
+
+datasets = ws.list_datasets()
+models = ws.list_models()
+c1, c2, c3 = st.columns(3)
+c1.metric("Datasets", len(datasets))
+c2.metric("Models", len(models))
+c3.metric("Builds running", sum(j["status"] in ("queued", "running") for j in ws.list_jobs()))
+
+st.subheader("Datasets")
+if not datasets:
+    st.info(
+        "No datasets yet. Import a file or a database table on the **Import** page, or start with "
+        "the sample datasets (customer churn, support tickets, house prices)."
+    )
+if st.button("Add the sample datasets", key="home_samples"):
+    with ui.guarded("adding the sample datasets"):
+        added = load_samples(ws)
+        st.success(
+            f"Added: {', '.join(added)}." if added else "The sample datasets are already here."
+        )
+        datasets = ws.list_datasets()
+if datasets:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "name": d.name,
+                "version": d.version,
+                "rows": d.rows,
+                "columns": d.columns,
+                "source": d.source,
+                "imported": dt.datetime.fromtimestamp(d.created_at).strftime("%Y-%m-%d %H:%M"),
+            }
+            for d in datasets
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+st.subheader("Models")
+if not models:
+    st.info("No models yet. Pick a dataset and a column to predict on the **Build** page.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "name": m.name,
+                "version": m.version,
+                "predicts": m.target,
+                "problem type": ui.TASK_WORDS.get(m.task, m.task),
+                "hold-out score": f"{m.metric} {m.score:.4f}" if m.score is not None else "",
+                "dataset": m.dataset,
+                "built": dt.datetime.fromtimestamp(m.created_at).strftime("%Y-%m-%d %H:%M"),
+            }
+            for m in models
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+jobs = ws.list_jobs(limit=10)
+if jobs:
+    st.subheader("Recent builds")
+    rows = []
+    for j in jobs:
+        j = job_status(ws, j["id"])
+        rows.append(
+            {
+                "job": j["id"],
+                "model": j["params"].get("model_name", ""),
+                "target": j["params"].get("target", ""),
+                "status": j["status"],
+                "progress": f"{j['progress']:.0%}",
+                "message": j["error"] or j["message"],
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

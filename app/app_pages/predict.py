@@ -1,0 +1,121 @@
+"""Predict: one row at a time (what-if) or a whole file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+import automl
+from app import state, ui
+from automl.batch import predict_file
+
+ws = ui.workspace()
+st.title("Predict")
+models = ws.list_models()
+if not models:
+    st.info("No models yet. Build one on the **Build** page.")
+    st.stop()
+
+labels = [f"{m.name}@{m.version}" for m in models]
+current = st.session_state.get(state.CURRENT_MODEL)
+pick = st.selectbox(
+    "Model",
+    labels,
+    index=labels.index(current) if current in labels else 0,
+    format_func=lambda s: ui.model_label(*s.rsplit("@", 1)),
+    key="predict_model",
+)
+st.session_state[state.CURRENT_MODEL] = pick
+name, version = pick.rsplit("@", 1)
+rec = ws.get_model(name, int(version))
+model = None
+with ui.guarded("loading the model"):
+    model = automl.load(ws.model_dir(rec))
+if model is None:
+    st.stop()
+
+single, batch = st.tabs(["Single prediction", "Batch prediction"])
+
+with single:
+    st.caption(
+        "Inputs start at typical values (median or most frequent). Change any to see what-if."
+    )
+    params = model.preprocessor.params_
+    row: dict[str, object] = {}
+    grid = st.columns(3)
+    for i, col in enumerate(model.preprocessor.columns):
+        p = params[col.name]
+        key = f"predict_in_{pick}_{col.name}"
+        with grid[i % 3]:
+            if col.type == "numeric":
+                row[col.name] = st.number_input(col.name, value=float(p["median"]), key=key)
+            elif col.type == "boolean":
+                options = ["yes", "no"]
+                row[col.name] = st.selectbox(
+                    col.name, options, index=0 if p["median"] >= 0.5 else 1, key=key
+                )
+            elif col.type == "categorical":
+                row[col.name] = st.selectbox(col.name, p["categories"] or [""], key=key)
+            elif col.type == "datetime":
+                days = p["parts"]["days"]["median"]
+                default = dt.date(1970, 1, 1) + dt.timedelta(days=int(days))
+                row[col.name] = st.date_input(col.name, value=default, key=key).isoformat()
+            else:
+                row[col.name] = st.text_input(col.name, value="", key=key)
+    with ui.guarded("predicting"):
+        table, _ = model.predict_table(pd.DataFrame([row]))
+        pred = table["prediction"].iloc[0]
+        if model.task == "regression":
+            st.metric(f"Predicted {model.target}", f"{pred:,.4g}")
+        else:
+            conf = table["confidence"].iloc[0]
+            st.metric(f"Predicted {model.target}", str(pred), help="The most likely class")
+            st.progress(float(conf), text=f"Confidence {conf:.0%}")
+            probs = pd.DataFrame(
+                {
+                    "class": [str(c) for c in model.classes],
+                    "probability": [table[f"probability_{c}"].iloc[0] for c in model.classes],
+                }
+            )
+            fig = px.bar(probs, x="probability", y="class", orientation="h", range_x=[0, 1])
+            fig.update_layout(height=60 + 40 * len(probs), margin=dict(l=10, r=10, t=10, b=10))
+            st.plotly_chart(fig, width="stretch")
+
+with batch:
+    st.caption(
+        "Upload a CSV or Parquet file with the model's columns; predictions are added as new "
+        "columns. Needed columns: " + ", ".join(c.name for c in model.preprocessor.columns)
+    )
+    upload = st.file_uploader(
+        "Rows to score", type=["csv", "tsv", "parquet", "jsonl"], key="predict_upload"
+    )
+    if upload is not None and st.button("Score file", type="primary", key="predict_run"):
+        folder = ws.root / "uploads" / ui.session_id()
+        folder.mkdir(parents=True, exist_ok=True)
+        src = folder / Path(upload.name).name
+        src.write_bytes(upload.getbuffer())
+        out = ws.root / "predictions" / f"{ui.session_id()}-{src.stem}-scored.csv"
+        bar = st.progress(0.0, text="Scoring...")
+        with ui.guarded(f"scoring {src.name}"):
+            result = predict_file(
+                model, src, out, progress=lambda n: bar.progress(0.5, text=f"{n:,} rows scored")
+            )
+            bar.progress(1.0, text=f"{result.rows:,} rows scored in {result.seconds:.1f} s")
+            for msg in result.report.messages():
+                st.warning(msg)
+            st.session_state["predict_output"] = str(out)
+    out_path = st.session_state.get("predict_output")
+    if out_path and Path(out_path).exists():
+        scored = pd.read_csv(out_path, nrows=200)
+        st.dataframe(scored, width="stretch")
+        st.download_button(
+            "Download predictions (CSV)",
+            data=Path(out_path).read_bytes(),
+            file_name=Path(out_path).name.split("-", 1)[1],
+            mime="text/csv",
+            key="predict_download",
+        )

@@ -1,0 +1,30 @@
+"""Easel: the entry point (``streamlit run app/main.py``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # let `streamlit run app/main.py` import app.* from a checkout
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import ui  # noqa: E402
+
+st.set_page_config(page_title="Easel", page_icon=":material/palette:", layout="wide")
+ui.workspace()
+ui.session_id()
+
+PAGES = Path(__file__).resolve().parent / "app_pages"
+nav = st.navigation(
+    [
+        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+        st.Page(PAGES / "import_data.py", title="Import", icon=":material/upload_file:", url_path="import"),
+        st.Page(PAGES / "build.py", title="Build", icon=":material/model_training:"),
+        st.Page(PAGES / "analyze.py", title="Analyze", icon=":material/analytics:"),
+        st.Page(PAGES / "predict.py", title="Predict", icon=":material/online_prediction:"),
+    ]
+)
+nav.run()

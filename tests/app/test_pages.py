@@ -1,0 +1,127 @@
+"""Every page through Streamlit's AppTest, against a real workspace on disk."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import automl
+from app.bootstrap import load_samples
+from automl.jobs import job_status
+from automl.workspace import Workspace
+
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+
+
+def app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.run()
+    if page:
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def empty_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.setenv("EASEL_WORKSPACE", str(tmp_path / "ws"))
+    return Workspace()
+
+
+@pytest.fixture(scope="module")
+def trained_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    ws = Workspace(tmp_path_factory.mktemp("ws"))
+    load_samples(ws)
+    df = ws.load_dataset("customer churn")
+    model = automl.AutoML(time_budget=5, seed=0).fit(df, target="churned")
+    name, version, path = ws.new_model_path("churn model")
+    model.save(path)
+    ws.add_model(name, version, path, "customer churn", model.model_)
+    return ws
+
+
+@pytest.fixture
+def use_trained(trained_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.setenv("EASEL_WORKSPACE", str(trained_ws.root))
+    return trained_ws
+
+
+def texts(at: AppTest) -> str:
+    parts = (
+        [m.value for m in at.markdown] + [i.value for i in at.info] + [c.value for c in at.caption]
+    )
+    parts += (
+        [s.value for s in at.success] + [e.value for e in at.error] + [t.value for t in at.title]
+    )
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_empty_state_and_sample_import(empty_ws: Workspace) -> None:
+    at = app()
+    assert "No datasets yet" in texts(at)
+    at.button(key="home_samples").click().run()
+    assert "Added: customer churn, support tickets, house prices" in texts(at)
+    assert len(empty_ws.list_datasets()) == 3
+    assert at.dataframe[0].value.shape[0] == 3
+
+
+def test_empty_pages_explain_what_to_do(empty_ws: Workspace) -> None:
+    assert "Import" in texts(app("build"))
+    assert "Build one" in texts(app("analyze"))
+    assert "Build one" in texts(app("predict"))
+
+
+def test_build_preview_and_background_job(empty_ws: Workspace) -> None:
+    load_samples(empty_ws)
+    at = app("build")
+    at.selectbox(key="build_dataset").select("house prices").run()
+    at.selectbox(key="build_target").select("sale_price").run()
+    assert "numeric" in texts(at)
+    at.number_input(key="build_budget").set_value(4)
+    at.button[0].click().run()  # Preview
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert any(label.startswith("Estimated") for label in labels)
+    at.button[1].click().run()  # Build
+    assert not at.exception and not at.error
+    job = empty_ws.list_jobs()[0]
+    deadline = time.monotonic() + 90
+    while job_status(empty_ws, job["id"])["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    job = job_status(empty_ws, job["id"])
+    assert job["status"] == "succeeded", job["error"]
+    assert job["trials"] and job["best_score"] is not None
+    assert empty_ws.list_models()[0].target == "sale_price"
+
+
+def test_build_shows_target_errors_without_traceback(empty_ws: Workspace) -> None:
+    load_samples(empty_ws)
+    at = app("build")
+    at.selectbox(key="build_dataset").select("customer churn").run()
+    at.selectbox(key="build_target").select("country").run()  # a constant column
+    assert not at.exception
+    assert "single value" in texts(at)
+
+
+def test_analyze_shows_headline_metrics_and_leaderboard(use_trained: Workspace) -> None:
+    at = app("analyze")
+    body = texts(at)
+    assert "correctly for" in body and "never saw" in body
+    assert len(at.dataframe) >= 3
+
+
+def test_predict_single_what_if(use_trained: Workspace) -> None:
+    at = app("predict")
+    labels = [m.label for m in at.metric]
+    assert "Predicted churned" in labels
+    before = at.metric[0].value
+    assert before in ("yes", "no")
+    at.number_input(key="predict_in_churn model@1_support_calls").set_value(9).run()
+    at.number_input(key="predict_in_churn model@1_satisfaction_score").set_value(1).run()
+    assert not at.exception
+    assert at.metric[0].value == "yes"

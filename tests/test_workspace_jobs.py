@@ -1,0 +1,87 @@
+"""Workspace catalog and background training jobs, with real processes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import automl
+from automl.errors import EaselError, ParameterError
+from automl.jobs import cancel_job, job_status, start_training_job
+from automl.workspace import Workspace
+from tests.conftest import make_table
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    ws = Workspace(tmp_path / "ws")
+    ws.add_dataset("customers", make_table(300, 5, "binary"), "generated")
+    return ws
+
+
+def wait(ws: Workspace, job_id: int, timeout: float = 90) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while True:
+        job = job_status(ws, job_id)
+        if job["status"] not in ("queued", "running"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.3)
+
+
+def test_dataset_versions_list_load_delete(ws: Workspace) -> None:
+    again = ws.add_dataset("customers", make_table(50, 6, "binary"), "generated again")
+    assert again.version == 2 and ws.get_dataset("customers").rows == 50
+    assert ws.get_dataset("customers", 1).rows == 300
+    assert [d.name for d in ws.list_datasets()] == ["customers"]
+    pd.testing.assert_frame_equal(ws.load_dataset("customers", 2), make_table(50, 6, "binary"))
+    ws.delete_dataset("customers")
+    with pytest.raises(EaselError, match="no dataset named 'customers'"):
+        ws.get_dataset("customers")
+    assert not list((ws.root / "datasets").glob("*.parquet"))
+
+
+def test_names_are_validated(ws: Workspace) -> None:
+    with pytest.raises(ParameterError, match="not allowed"):
+        ws.add_dataset("../etc", make_table(30), "x")
+
+
+def test_training_job_end_to_end(ws: Workspace) -> None:
+    settings = {"time_budget": 4.0, "preset": "quick"}
+    job_id = start_training_job(ws, "customers", "churn", "churn model", settings)
+    job = wait(ws, job_id)
+    assert job["status"] == "succeeded", (job["error"], Path(job["log_path"]).read_text())
+    assert job["progress"] == 1.0 and job["trials"] and job["best_score"] is not None
+    rec = ws.get_model("churn model")
+    model = automl.load(ws.model_dir(rec))
+    assert model.task == "binary" and rec.score == model.metrics["roc_auc"]
+    job2 = wait(ws, start_training_job(ws, "customers", "churn", "churn model", settings))
+    assert job2["status"] == "succeeded" and ws.get_model("churn model").version == 2
+
+
+def test_failing_job_keeps_the_user_message(ws: Workspace) -> None:
+    job = wait(ws, start_training_job(ws, "customers", "nope", "m", {"time_budget": 4.0}))
+    assert job["status"] == "failed" and "'nope' is not in the data" in job["error"]
+    assert ws.list_models() == []
+
+
+def test_cancel_leaves_nothing(ws: Workspace) -> None:
+    job_id = start_training_job(ws, "customers", "churn", "m", {"time_budget": 60.0})
+    deadline = time.monotonic() + 60
+    while not job_status(ws, job_id)["trials"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    cancel_job(ws, job_id)
+    job = wait(ws, job_id, timeout=30)
+    assert job["status"] == "cancelled"
+    assert ws.list_models() == [] and not any((ws.root / "models").iterdir())
+
+
+def test_vanished_process_is_reported(ws: Workspace) -> None:
+    job_id = ws.create_job("train", {"model_name": "x"})
+    ws.update_job(job_id, status="running", pid=999_999)
+    job = job_status(ws, job_id)
+    assert job["status"] == "failed" and "stopped unexpectedly" in job["error"]
