@@ -1,0 +1,104 @@
+"""The real app in Debian's Chromium: build a model from a sample dataset, read it, predict."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="Debian chromium is not installed (make test installs it)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    ws = tmp_path_factory.mktemp("browser-ws")
+    env = {**os.environ, "EASEL_WORKSPACE": str(ws)}
+    subprocess.run([sys.executable, "-m", "app.bootstrap"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_build_analyze_predict_in_the_browser(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server)
+        expect(page.get_by_test_id("stMetricValue").first).to_have_text("3", timeout=30_000)
+
+        page.goto(f"{server}/build")
+        boxes = page.locator("[data-testid='stSelectbox']")
+        boxes.nth(0).click()
+        page.get_by_role("option", name="customer churn").click()
+        expect(page.get_by_text("5,000 rows, 14 columns")).to_be_visible(timeout=20_000)
+        boxes.nth(1).click()
+        page.get_by_role("option", name="churned").click()
+        expect(page.get_by_text("2 category (the target has exactly two values)")).to_be_visible(
+            timeout=20_000
+        )
+        budget = page.get_by_label("Time budget (seconds, optional)", exact=True).and_(
+            page.get_by_test_id("stNumberInputField")
+        )
+        budget.fill("6")
+        budget.press("Enter")
+        page.get_by_role("button", name="Build", exact=True).click()
+        expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+            "is ready", timeout=90_000
+        )
+        page.screenshot(path=str(tmp_path / "build.png"))
+
+        page.goto(f"{server}/analyze")
+        expect(page.get_by_text("never saw during training")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Leaderboard")).to_be_visible()
+
+        page.goto(f"{server}/predict")
+        expect(page.get_by_text("Predicted churned")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Confidence")).to_be_visible()
+        assert not page.get_by_text("Traceback").count()
+        assert errors == []
+        browser.close()
