@@ -21,7 +21,12 @@ PAGES = Path(__file__).resolve().parent / "app_pages"
 nav = st.navigation(
     [
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
-        st.Page(PAGES / "import_data.py", title="Import", icon=":material/upload_file:", url_path="import"),
+        st.Page(
+            PAGES / "import_data.py",
+            title="Import",
+            icon=":material/upload_file:",
+            url_path="import",
+        ),
         st.Page(PAGES / "build.py", title="Build", icon=":material/model_training:"),
         st.Page(PAGES / "analyze.py", title="Analyze", icon=":material/analytics:"),
         st.Page(PAGES / "predict.py", title="Predict", icon=":material/online_prediction:"),

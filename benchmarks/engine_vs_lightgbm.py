@@ -3,8 +3,9 @@
     python -m benchmarks.engine_vs_lightgbm --budget 60 [--datasets a,b] [--seeds 0,1]
 
 Each (dataset, framework, seed) runs in its own process. Prints per dataset: metric (ROC AUC for
-2-category, log loss for 3+ category, RMSE for numeric targets), fit and predict seconds, peak memory,
-and Easel's error relative to LightGBM's (error = 1 - AUC, log loss, RMSE; below 1 is better).
+2-category, log loss for 3+ category, RMSE for numeric targets), fit and predict seconds, peak
+memory, and Easel's error relative to LightGBM's (error = 1 - AUC, log loss, RMSE; below 1 is
+better).
 """
 
 from __future__ import annotations
