@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import textwrap
 import time
@@ -247,11 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from automl.errors import EaselError, EaselWarning
 
     args = build_parser().parse_args(argv)
     warnings.simplefilter("ignore", EaselWarning)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.func(args))
     except EaselError as exc:
