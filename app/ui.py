@@ -9,9 +9,11 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+import automl
 from app import state
 from automl.errors import EaselError
-from automl.workspace import Workspace
+from automl.model import Model
+from automl.workspace import ModelRecord, Workspace
 
 log = logging.getLogger("easel.app")
 
@@ -50,5 +52,29 @@ def guarded(action: str) -> Iterator[None]:
         )
 
 
-def model_label(name: str, version: int) -> str:
+def model_label(name: str, version: int | str) -> str:
     return f"{name} (version {version})"
+
+
+def pick_model(key: str) -> tuple[ModelRecord, Model] | None:
+    """A model chooser shared by pages; returns the catalog record and the loaded model."""
+    ws = workspace()
+    models = ws.list_models()
+    if not models:
+        st.info("No models yet. Build one on the **Build** page.")
+        return None
+    labels = [f"{m.name}@{m.version}" for m in models]
+    current = st.session_state.get(state.CURRENT_MODEL)
+    pick = st.selectbox(
+        "Model",
+        labels,
+        index=labels.index(current) if current in labels else 0,
+        format_func=lambda s: model_label(*s.rsplit("@", 1)),
+        key=key,
+    )
+    st.session_state[state.CURRENT_MODEL] = pick
+    name, version = pick.rsplit("@", 1)
+    rec = ws.get_model(name, int(version))
+    with guarded("loading the model"):
+        return rec, automl.load(ws.model_dir(rec))
+    return None

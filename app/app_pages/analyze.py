@@ -6,34 +6,15 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-import automl
-from app import state, ui
+from app import ui
 from automl.metrics import METRICS
 
 ws = ui.workspace()
 st.title("Analyze a model")
-models = ws.list_models()
-if not models:
-    st.info("No models yet. Build one on the **Build** page.")
+picked = ui.pick_model("analyze_model")
+if picked is None:
     st.stop()
-
-labels = [f"{m.name}@{m.version}" for m in models]
-current = st.session_state.get(state.CURRENT_MODEL)
-pick = st.selectbox(
-    "Model",
-    labels,
-    index=labels.index(current) if current in labels else 0,
-    format_func=lambda s: ui.model_label(*s.rsplit("@", 1)),
-    key="analyze_model",
-)
-st.session_state[state.CURRENT_MODEL] = pick
-name, version = pick.rsplit("@", 1)
-rec = ws.get_model(name, int(version))
-model = None
-with ui.guarded("loading the model"):
-    model = automl.load(ws.model_dir(rec))
-if model is None:
-    st.stop()
+rec, model = picked
 meta = model.meta
 metrics = model.metrics
 

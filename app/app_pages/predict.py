@@ -9,34 +9,16 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-import automl
-from app import state, ui
+from app import ui
 from automl.batch import predict_file
 
 ws = ui.workspace()
 st.title("Predict")
-models = ws.list_models()
-if not models:
-    st.info("No models yet. Build one on the **Build** page.")
+picked = ui.pick_model("predict_model")
+if picked is None:
     st.stop()
-
-labels = [f"{m.name}@{m.version}" for m in models]
-current = st.session_state.get(state.CURRENT_MODEL)
-pick = st.selectbox(
-    "Model",
-    labels,
-    index=labels.index(current) if current in labels else 0,
-    format_func=lambda s: ui.model_label(*s.rsplit("@", 1)),
-    key="predict_model",
-)
-st.session_state[state.CURRENT_MODEL] = pick
-name, version = pick.rsplit("@", 1)
-rec = ws.get_model(name, int(version))
-model = None
-with ui.guarded("loading the model"):
-    model = automl.load(ws.model_dir(rec))
-if model is None:
-    st.stop()
+rec, model = picked
+pick = f"{rec.name}@{rec.version}"
 
 single, batch = st.tabs(["Single prediction", "Batch prediction"])
 
