@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.bootstrap import load_samples
+from app.bootstrap import SAMPLE_FILES, load_samples
 from automl.jobs import job_status
 
 ws = ui.workspace()
@@ -28,7 +28,8 @@ if not datasets:
         "No datasets yet. Import a file or a database table on the **Import** page, or start with "
         "the sample datasets (customer churn, support tickets, house prices)."
     )
-if st.button("Add the sample datasets", key="home_samples"):
+missing_samples = set(SAMPLE_FILES) - {d.name for d in datasets}
+if missing_samples and st.button("Add the sample datasets", key="home_samples"):
     with ui.guarded("adding the sample datasets"):
         added = load_samples(ws)
         st.success(

@@ -102,3 +102,29 @@ def test_build_analyze_predict_in_the_browser(server: str, tmp_path: Path) -> No
         assert not page.get_by_text("Traceback").count()
         assert errors == []
         browser.close()
+
+
+def test_import_a_file_in_the_browser(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    data = tmp_path / "orders.csv"
+    data.write_text(
+        "order_id,amount,region\n" + "".join(f"{i},{i * 1.5},r{i % 3}\n" for i in range(60))
+    )
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("a,b\n1,2\n3,4,5\n")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page.goto(f"{server}/import")
+        page.locator("input[type='file']").set_input_files(str(bad))
+        expect(page.get_by_test_id("stAlertContentError")).to_contain_text(
+            "line 3: found 3 fields", timeout=30_000
+        )
+        page.locator("input[type='file']").set_input_files(str(data))
+        expect(page.get_by_text("60 rows, 3 columns")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Save dataset").click()
+        expect(page.get_by_test_id("stAlertContentSuccess").last).to_contain_text(
+            "Saved orders", timeout=30_000
+        )
+        browser.close()
