@@ -93,6 +93,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import automl
     from automl.batch import predict_file
 
+    if args.chunk_rows < 1:
+        raise _usage(f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}.")
     model = automl.load(args.model)
     quiet = args.quiet
 

@@ -200,6 +200,8 @@ class Search:
         return sorted(scored, key=lambda r: (sign * float(r.score or 0.0), r.fit_seconds))
 
     def _can_afford(self, family: str) -> bool:
+        if not self.records:  # a tiny budget still gets one model
+            return True
         left = self.deadline() - time.monotonic()
         costs = self.cost[family]
         expected = float(np.median(costs)) if costs else 0.0

@@ -67,6 +67,20 @@ class ModelRecord:
     created_at: float
 
 
+def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns that mix numbers and text (common in spreadsheets) are stored as text."""
+    out = df
+    for col in df.columns:
+        if pd.api.types.is_object_dtype(df[col].dtype):
+            kind = pd.api.types.infer_dtype(df[col], skipna=True)
+            if kind.startswith("mixed") or kind in ("integer-na", "decimal", "bytes"):
+                if out is df:
+                    out = df.copy()
+                text = df[col].astype("string")
+                out[col] = text.where(df[col].notna())
+    return out
+
+
 def check_name(name: str, what: str) -> str:
     name = str(name).strip()
     if not _NAME.match(name):
@@ -104,7 +118,7 @@ class Workspace:
         name = check_name(name, "dataset")
         if len(df) == 0:
             raise DataError("The dataset has no rows; nothing was saved.")
-        df = df.rename(columns=str)
+        df = parquet_safe(df.rename(columns=str))
         version = self._next_version("datasets", name)
         path = self.root / "datasets" / f"{uuid.uuid4().hex}.parquet"
         tmp = path.with_suffix(".tmp")

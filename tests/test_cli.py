@@ -172,3 +172,16 @@ def test_interrupted_training_leaves_nothing(data_csv: Path, tmp_path: Path, how
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert os.listdir(tmp_path) == []
+
+
+def test_bad_chunk_rows(trained: Path, data_csv: Path, tmp_path: Path):
+    res = run(
+        "predict",
+        str(trained),
+        str(data_csv),
+        "--out",
+        str(tmp_path / "o.csv"),
+        "--chunk-rows",
+        "0",
+    )
+    assert res.returncode == 2 and "--chunk-rows must be a positive" in res.stderr

@@ -85,3 +85,16 @@ def test_vanished_process_is_reported(ws: Workspace) -> None:
     ws.update_job(job_id, status="running", pid=999_999)
     job = job_status(ws, job_id)
     assert job["status"] == "failed" and "stopped unexpectedly" in job["error"]
+
+
+def test_mixed_type_columns_are_saved_as_text(ws: Workspace) -> None:
+    df = pd.DataFrame({"code": [1, "A7", 3.5, None] * 10, "n": range(40)})
+    ws.add_dataset("mixed", df, "spreadsheet")
+    back = ws.load_dataset("mixed")
+    assert back["code"].tolist()[:3] == ["1", "A7", "3.5"] and back["code"].isna().sum() == 10
+
+
+def test_tiny_budget_still_gives_a_model() -> None:
+    df = make_table(200, 7, "binary")
+    m = automl.AutoML(time_budget=0.5).fit(df, target="churn")
+    assert len(m.leaderboard) >= 1 and m.predict(df.head(2)).shape == (2,)
