@@ -11,6 +11,7 @@ import streamlit as st
 import automl
 from app import state, ui
 from automl.coltypes import infer_types
+from automl.errors import EaselError
 from automl.jobs import cancel_job, job_status, start_training_job
 from automl.metrics import DEFAULT_METRIC, METRICS
 from automl.presets import PRESETS
@@ -18,6 +19,58 @@ from automl.task import detect_task
 
 ws = ui.workspace()
 st.title("Build a model")
+
+
+@st.fragment(run_every=1.5)
+def job_panel() -> None:
+    job_id = st.session_state.get(state.CURRENT_JOB)
+    if job_id is None:  # after a refresh, the job id is in this browser's URL
+        try:
+            job_id = int(st.query_params.get("job", ""))
+        except ValueError:
+            return
+        st.session_state[state.CURRENT_JOB] = job_id
+    try:
+        job = job_status(ws, job_id)
+    except EaselError:
+        return
+    st.subheader(f"Build {job_id}: {job['params']['model_name']}")
+    started = job["started_at"] or time.time()
+    elapsed = (job["finished_at"] or time.time()) - started
+    budget = (
+        job["params"]["settings"].get("time_budget")
+        or PRESETS[job["params"]["settings"]["preset"]]["time_budget"]
+    )
+    st.progress(min(float(job["progress"]), 1.0), text=job["message"] or job["status"])
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Status", job["status"])
+    c2.metric("Elapsed", f"{elapsed:.0f} s", help=f"Budget {budget:.0f} s")
+    best = job["best_score"]
+    metric_name = job["params"]["settings"].get("metric")
+    label = METRICS[metric_name].label if metric_name in METRICS else "score"
+    c3.metric(f"Best {label} so far", "—" if best is None else f"{best:.4f}", help="validation")
+    if job["status"] in ("queued", "running"):
+        st.caption(f"About {max(budget - elapsed, 0):.0f} s left.")
+        if st.button("Cancel build", key="build_cancel"):
+            cancel_job(ws, job_id)
+    if job["trials"]:
+        board = pd.DataFrame(job["trials"])[["id", "candidate", "score", "fit_seconds", "status"]]
+        higher = metric_name not in METRICS or METRICS[metric_name].greater_is_better
+        board = board.sort_values("score", ascending=not higher)
+        st.dataframe(board, hide_index=True, height=240)
+    if job["status"] == "succeeded":
+        st.success(f"{job['message']}. Open **Analyze** to see how good it is.")
+        st.session_state[state.CURRENT_MODEL] = (
+            f"{job['result']['model']}@{job['result']['version']}"
+        )
+    elif job["status"] == "failed":
+        st.error(job["error"])
+    elif job["status"] == "cancelled":
+        st.warning("The build was cancelled; nothing was saved.")
+
+
+job_panel()  # the build this browser follows, shown above everything else
+
 
 datasets = ws.list_datasets()
 if not datasets:
@@ -151,48 +204,5 @@ if do_build:
         }
         job_id = start_training_job(ws, dataset, target, model_name, settings)
         st.session_state[state.CURRENT_JOB] = job_id
-
-
-@st.fragment(run_every=1.5)
-def job_panel() -> None:
-    job_id = st.session_state.get(state.CURRENT_JOB)
-    if job_id is None:  # after a refresh: follow the build that is still running, if any
-        running = [j for j in ws.list_jobs(limit=5) if j["status"] in ("queued", "running")]
-        if not running:
-            return
-        job_id = running[0]["id"]
-    job = job_status(ws, job_id)
-    st.subheader(f"Build {job_id}: {job['params']['model_name']}")
-    started = job["started_at"] or time.time()
-    elapsed = (job["finished_at"] or time.time()) - started
-    budget = (
-        job["params"]["settings"].get("time_budget")
-        or PRESETS[job["params"]["settings"]["preset"]]["time_budget"]
-    )
-    st.progress(min(float(job["progress"]), 1.0), text=job["message"] or job["status"])
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Status", job["status"])
-    c2.metric("Elapsed", f"{elapsed:.0f} s", help=f"Budget {budget:.0f} s")
-    best = job["best_score"]
-    c3.metric("Best score so far", "—" if best is None else f"{best:.4f}")
-    if job["status"] in ("queued", "running"):
-        st.caption(f"About {max(budget - elapsed, 0):.0f} s left.")
-        if st.button("Cancel build", key="build_cancel"):
-            cancel_job(ws, job_id)
-    if job["trials"]:
-        board = pd.DataFrame(job["trials"])[["id", "candidate", "score", "fit_seconds", "status"]]
-        higher = METRICS[job["params"]["settings"]["metric"]].greater_is_better
-        board = board.sort_values("score", ascending=not higher)
-        st.dataframe(board, hide_index=True, height=240)
-    if job["status"] == "succeeded":
-        st.success(f"{job['message']}. Open **Analyze** to see how good it is.")
-        st.session_state[state.CURRENT_MODEL] = (
-            f"{job['result']['model']}@{job['result']['version']}"
-        )
-    elif job["status"] == "failed":
-        st.error(job["error"])
-    elif job["status"] == "cancelled":
-        st.warning("The build was cancelled; nothing was saved.")
-
-
-job_panel()
+        st.query_params["job"] = str(job_id)  # a refresh of this browser finds the build again
+        st.rerun()  # show the build panel at once

@@ -125,3 +125,22 @@ def test_predict_single_what_if(use_trained: Workspace) -> None:
     at.number_input(key="predict_in_churn model@1_satisfaction_score").set_value(1).run()
     assert not at.exception
     assert at.metric[0].value == "yes"
+
+
+def test_build_page_finds_its_job_again_after_a_refresh(empty_ws: Workspace) -> None:
+    load_samples(empty_ws)
+    job_id = empty_ws.create_job("train", {"model_name": "m", "settings": {"preset": "quick"}})
+    empty_ws.update_job(job_id, status="failed", error="The target is constant.")
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.query_params["job"] = str(job_id)
+    at.switch_page("app_pages/build.py").run()
+    at.selectbox(key="build_dataset").select("customer churn").run()
+    at.selectbox(key="build_target").select("churned").run()
+    assert not at.exception
+    assert f"Build {job_id}: m" in [s.value for s in at.subheader]
+    assert "The target is constant." in texts(at)
+    other = AppTest.from_file(MAIN, default_timeout=60)  # another browser: no job shown
+    other.switch_page("app_pages/build.py").run()
+    other.selectbox(key="build_dataset").select("customer churn").run()
+    other.selectbox(key="build_target").select("churned").run()
+    assert not any(s.value.startswith("Build ") for s in other.subheader)
