@@ -103,6 +103,11 @@ def detect_task(
             f"Got {task!r} instead."
         )
     raw = df[target]
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        raise TargetError(
+            f"The target column '{target}' holds dates. Easel predicts categories or numbers; "
+            "choose another target, or derive one from the dates (e.g. days until an event)."
+        )
     missing = raw.isna()
     if not pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         missing = missing | as_text(raw).isna()

@@ -65,5 +65,7 @@ def test_target_errors():
         detect_task(frame(["a", "b"] * 20 + ["c", "c"]), "y")
     with pytest.raises(TargetError, match=f"at most {MAX_CLASSES}"):
         detect_task(frame([f"k{i}" for i in range(150)] * 5), "y")
+    with pytest.raises(TargetError, match="holds dates"):
+        detect_task(frame(pd.date_range("2020-01-01", periods=30)), "y")
     with pytest.raises(TargetError, match="at least 20"):
         detect_task(frame(["a", "b"] * 5), "y")
