@@ -9,6 +9,8 @@ from connectors._base import Connector
 
 REGISTRY: dict[str, str] = {
     "file": "connectors.files:FileConnector",
+    "sql": "connectors.sql:SqlConnector",
+    "s3": "connectors.s3:S3Connector",
 }
 
 

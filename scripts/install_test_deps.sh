@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# System packages the test suite drives for real: Debian's Chromium (browser tests).
+# System packages the test suite drives for real: Debian's Chromium (browser tests) and the
+# PostgreSQL server (SQL connector tests start their own throwaway cluster).
 # Installs only what is missing; needs root (as on the CI and developer machines).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install_test_deps: missing ${need[*]}; run as root or install them with apt-get" >&2
