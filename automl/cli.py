@@ -43,10 +43,37 @@ class _Progress:
         print(f"[{event.elapsed:6.1f}s {pct}] {event.message}{best}", file=sys.stderr, flush=True)
 
 
-def _read(path: str) -> pd.DataFrame:
-    from connectors import read_file
+def _workspace(args: argparse.Namespace) -> Any:
+    from automl.workspace import Workspace
 
-    return read_file(path)
+    return Workspace(getattr(args, "workspace", None))
+
+
+def _read(path: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
+    """A DATA argument: a file, a database URL with --table/--query, s3://..., or dataset:NAME."""
+    from automl.data import DATASET_PREFIX, load_data
+
+    if path.startswith(DATASET_PREFIX):
+        return load_data(path, _workspace(args) if args is not None else None)
+    return load_data(path, **_source_options(args))
+
+
+def _source_options(args: argparse.Namespace | None) -> dict[str, Any]:
+    import os
+
+    if args is None:
+        return {}
+    opts = {
+        k: getattr(args, k, None)
+        for k in ("table", "query", "sheet", "limit", "endpoint_url")
+        if getattr(args, k, None) is not None
+    }
+    env = getattr(args, "password_env", None)
+    if env:
+        if env not in os.environ:
+            raise _usage(f"--password-env names {env}, but that environment variable is not set.")
+        opts["password"] = os.environ[env]
+    return opts
 
 
 def _column_types(pairs: list[str]) -> dict[str, str]:
@@ -69,7 +96,7 @@ def _usage(message: str) -> Exception:
 def cmd_train(args: argparse.Namespace) -> int:
     import automl
 
-    df = _read(args.data)
+    df = _read(args.data, args)
     progress = _Progress(args.quiet)
     model = automl.AutoML(
         time_budget=args.time_budget,
@@ -102,7 +129,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if not quiet:
             print(f"scored {rows:,} rows", file=sys.stderr, flush=True)
 
-    result = predict_file(model, args.data, args.out, args.chunk_rows, progress)
+    data = args.data
+    if data.startswith("dataset:"):  # a catalog dataset is a Parquet file: score it in chunks
+        ws = _workspace(args)
+        name, version = ws.resolve_dataset(data[len("dataset:") :])
+        data = str(ws.root / ws.get_dataset(name, version).path)
+    result = predict_file(model, data, args.out, args.chunk_rows, progress)
     for msg in result.report.messages():
         print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {result.rows:,} predictions to {result.output} in {result.seconds:.1f} s")
@@ -137,7 +169,7 @@ def cmd_use(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     import automl
 
-    df = _read(args.data)
+    df = _read(args.data, args)
     res = automl.preview(df, args.target, task=args.task, metric=args.metric)
     if args.json:
         print(json.dumps(res.to_dict(), indent=1, default=str))
@@ -152,6 +184,72 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print(f"  {row['column']:<30} {row['impact']:6.1%}")
     for note in res.notes:
         print(f"note: {note}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from automl.data import import_dataset
+
+    rec = import_dataset(_workspace(args), args.source, args.name, **_source_options(args))
+    print(
+        f"imported {rec.name} version {rec.version}: {rec.rows:,} rows x {rec.columns} columns "
+        f"from {rec.source}"
+    )
+    return 0
+
+
+def cmd_datasets_list(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    recs = ws.list_datasets()
+    if not recs:
+        print("no datasets yet: import one with 'automl import FILE --name NAME'")
+        return 0
+    table = pd.DataFrame(
+        {
+            "name": [r.name for r in recs],
+            "version": [r.version for r in recs],
+            "rows": [f"{r.rows:,}" for r in recs],
+            "columns": [r.columns for r in recs],
+            "created": [
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)) for r in recs
+            ],
+            "source": [r.source for r in recs],
+        }
+    )
+    print(table.to_string(index=False))
+    return 0
+
+
+def cmd_datasets_show(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    name, version = ws.resolve_dataset(args.name)
+    rec = ws.get_dataset(name, version)
+    versions = [v.version for v in ws.dataset_versions(name)]
+    print(
+        f"dataset: {rec.name}   version: {rec.version} (versions: {', '.join(map(str, versions))})"
+    )
+    print(f"rows: {rec.rows:,}   columns: {rec.columns}")
+    print(f"source: {rec.source}")
+    print(f"imported: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(rec.created_at))}")
+    if rec.lineage and rec.lineage.get("kind") != "import":
+        print(f"made by: {json.dumps(rec.lineage, default=str)[:400]}")
+    print("schema:")
+    for col, dtype in rec.schema.items():
+        print(f"  {col:<32} {dtype}")
+    preview = ws.preview_dataset(name, version, args.rows)
+    print(f"first {len(preview)} rows:")
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(preview.to_string(index=False, max_colwidth=30))
+    return 0
+
+
+def cmd_datasets_delete(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    name, version = ws.resolve_dataset(args.name)
+    version = args.version if args.version is not None else version
+    n = ws.delete_dataset(name, version)
+    what = f"version {version} of {name}" if version is not None else f"{name} ({n} versions)"
+    print(f"deleted {what}")
     return 0
 
 
@@ -197,10 +295,54 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="automl", description="Easel AutoML: train, inspect and use models from tables."
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--workspace",
+        default=None,
+        help="workspace folder (default: $EASEL_WORKSPACE or ./workspace)",
+    )
+    source = argparse.ArgumentParser(add_help=False)
+    source.add_argument("--table", default=None, help="database table (schema.table allowed)")
+    source.add_argument("--query", default=None, help="one read-only SELECT query")
+    source.add_argument("--sheet", default=None, help="Excel sheet name")
+    source.add_argument("--limit", type=int, default=None, help="read at most this many rows")
+    source.add_argument(
+        "--password-env",
+        default=None,
+        metavar="VAR",
+        help="read the database password from this environment variable (never type it here)",
+    )
+    source.add_argument(
+        "--endpoint-url", default=None, help="S3-compatible endpoint (e.g. http://host:9000)"
+    )
     sub = p.add_subparsers(dest="command", required=True)
+    data_help = (
+        "data: a file (CSV/TSV, Parquet, JSON, Excel), a database URL with --table/--query, "
+        "an s3:// URI, or dataset:NAME[@VERSION] from the workspace"
+    )
 
-    t = sub.add_parser("train", help="train a model on a data file")
-    t.add_argument("data", help="CSV/TSV, Parquet, JSON or Excel file")
+    im = sub.add_parser(
+        "import", parents=[common, source], help="import a source as a dataset in the workspace"
+    )
+    im.add_argument("source", help="a file path, a SQLAlchemy URL, or an s3:// URI")
+    im.add_argument("--name", required=True, help="dataset name (re-importing adds a version)")
+    im.set_defaults(func=cmd_import)
+
+    ds = sub.add_parser("datasets", help="list, show or delete datasets in the workspace")
+    dsub = ds.add_subparsers(dest="action", required=True)
+    dl = dsub.add_parser("list", parents=[common], help="every dataset, newest version")
+    dl.set_defaults(func=cmd_datasets_list)
+    dsh = dsub.add_parser("show", parents=[common], help="version, counts, schema and preview")
+    dsh.add_argument("name", help="NAME or NAME@VERSION")
+    dsh.add_argument("--rows", type=int, default=10, help="preview rows")
+    dsh.set_defaults(func=cmd_datasets_show)
+    dd = dsub.add_parser("delete", parents=[common], help="delete a dataset (all versions)")
+    dd.add_argument("name", help="NAME or NAME@VERSION")
+    dd.add_argument("--version", type=int, default=None, help="delete only this version")
+    dd.set_defaults(func=cmd_datasets_delete)
+
+    t = sub.add_parser("train", parents=[common, source], help="train a model on data")
+    t.add_argument("data", help=data_help)
     t.add_argument("--target", required=True, help="the column to predict")
     t.add_argument("--out", required=True, help="directory to write the model to")
     t.add_argument("--time-budget", type=float, default=None, help="seconds for the whole build")
@@ -222,9 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
     t.set_defaults(func=cmd_train)
 
-    pr = sub.add_parser("predict", help="score a file with a trained model")
+    pr = sub.add_parser("predict", parents=[common], help="score a file with a trained model")
     pr.add_argument("model", help="model directory")
-    pr.add_argument("data", help="file with the rows to score")
+    pr.add_argument("data", help="file with the rows to score, or dataset:NAME[@VERSION]")
     pr.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     pr.add_argument("--chunk-rows", type=int, default=200_000, help="rows scored at a time")
     pr.add_argument("--quiet", action="store_true")
@@ -240,8 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("candidate", type=int, help="candidate id from the leaderboard")
     u.set_defaults(func=cmd_use)
 
-    v = sub.add_parser("preview", help="estimated score and column impact in seconds")
-    v.add_argument("data")
+    v = sub.add_parser(
+        "preview", parents=[common, source], help="estimated score and column impact in seconds"
+    )
+    v.add_argument("data", help=data_help)
     v.add_argument("--target", required=True)
     v.add_argument("--task", choices=["binary", "multiclass", "regression"], default=None)
     v.add_argument("--metric", default=None)

@@ -3,6 +3,7 @@ catalog that several processes (the app, background jobs, the CLI) can share saf
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ class DatasetRecord:
     columns: int
     schema: dict[str, str]
     created_at: float
+    lineage: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,6 +102,9 @@ class Workspace:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(_SCHEMA)
+            cols = {r[1] for r in db.execute("PRAGMA table_info(datasets)")}
+            if "lineage" not in cols:  # catalogs written before lineage was recorded
+                db.execute("ALTER TABLE datasets ADD COLUMN lineage TEXT NOT NULL DEFAULT '{}'")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -113,8 +118,18 @@ class Workspace:
             conn.close()
 
     # ------------------------------------------------------------------ datasets
-    def add_dataset(self, name: str, df: pd.DataFrame, source: str) -> DatasetRecord:
-        """Save ``df`` as the next version of dataset ``name``."""
+    def add_dataset(
+        self,
+        name: str,
+        df: pd.DataFrame,
+        source: str,
+        lineage: dict[str, Any] | None = None,
+    ) -> DatasetRecord:
+        """Save ``df`` as the next version of dataset ``name``.
+
+        ``source`` describes where the rows came from, in words and without credentials;
+        ``lineage`` records how a derived dataset was made (join, cleaning, recipe) as JSON.
+        """
         name = check_name(name, "dataset")
         if len(df) == 0:
             raise DataError("The dataset has no rows; nothing was saved.")
@@ -133,10 +148,12 @@ class Workspace:
             df.shape[1],
             {str(c): str(t) for c, t in df.dtypes.items()},
             time.time(),
+            lineage or {},
         )
         with self._db() as db:
             db.execute(
-                "INSERT INTO datasets VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO datasets (name, version, path, source, rows, columns, schema, "
+                "created_at, lineage) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     rec.name,
                     rec.version,
@@ -146,6 +163,7 @@ class Workspace:
                     rec.columns,
                     json.dumps(rec.schema),
                     rec.created_at,
+                    json.dumps(rec.lineage, default=str),
                 ),
             )
         return rec
@@ -166,7 +184,10 @@ class Workspace:
 
     @staticmethod
     def _dataset(r: sqlite3.Row) -> DatasetRecord:
-        return DatasetRecord(**{**dict(r), "schema": json.loads(r["schema"])})
+        d = dict(r)
+        return DatasetRecord(
+            **{**d, "schema": json.loads(d["schema"]), "lineage": json.loads(d["lineage"] or "{}")}
+        )
 
     def get_dataset(self, name: str, version: int | None = None) -> DatasetRecord:
         with self._db() as db:
@@ -179,19 +200,64 @@ class Workspace:
                     "SELECT * FROM datasets WHERE name=? AND version=?", (name, version)
                 ).fetchone()
         if r is None:
-            raise EaselError(f"There is no dataset named '{name}'. Import it first.")
+            if version is not None and self.dataset_versions(name):
+                have = ", ".join(str(v.version) for v in self.dataset_versions(name))
+                raise EaselError(f"Dataset '{name}' has no version {version}. Versions: {have}.")
+            names = [d.name for d in self.list_datasets()]
+            near = difflib.get_close_matches(name, names, n=3)
+            hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            raise EaselError(f"There is no dataset named '{name}'.{hint} Import it first.")
         return self._dataset(r)
+
+    def dataset_versions(self, name: str) -> list[DatasetRecord]:
+        """Every version of ``name``, newest first."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT * FROM datasets WHERE name=? ORDER BY version DESC", (name,)
+            ).fetchall()
+        return [self._dataset(r) for r in rows]
+
+    def preview_dataset(
+        self, name: str, version: int | None = None, rows: int = 20
+    ) -> pd.DataFrame:
+        """The first ``rows`` rows, read without loading the whole dataset."""
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self.root / self.get_dataset(name, version).path)
+        batches = pf.iter_batches(batch_size=max(1, rows))
+        first = next(batches, None)
+        return first.to_pandas() if first is not None else pd.DataFrame()
+
+    def resolve_dataset(self, ref: str) -> tuple[str, int | None]:
+        """``NAME`` or ``NAME@VERSION`` (as written after ``dataset:``) -> (name, version)."""
+        name, sep, ver = ref.strip().rpartition("@")
+        if sep and ver.isdigit():
+            return name, int(ver)
+        return ref.strip(), None
 
     def load_dataset(self, name: str, version: int | None = None) -> pd.DataFrame:
         return pd.read_parquet(self.root / self.get_dataset(name, version).path)
 
-    def delete_dataset(self, name: str) -> None:
-        """Delete every version of a dataset (models trained on it are kept)."""
+    def delete_dataset(self, name: str, version: int | None = None) -> int:
+        """Delete one version, or every version, of a dataset (models trained on it are kept).
+
+        Returns the number of versions deleted.
+        """
+        self.get_dataset(name, version)  # clear error when it does not exist
+        where, args = (
+            ("name=?", (name,))
+            if version is None
+            else (
+                "name=? AND version=?",
+                (name, version),
+            )
+        )
         with self._db() as db:
-            rows = db.execute("SELECT path FROM datasets WHERE name=?", (name,)).fetchall()
-            db.execute("DELETE FROM datasets WHERE name=?", (name,))
+            rows = db.execute(f"SELECT path FROM datasets WHERE {where}", args).fetchall()
+            db.execute(f"DELETE FROM datasets WHERE {where}", args)
         for r in rows:
             (self.root / r["path"]).unlink(missing_ok=True)
+        return len(rows)
 
     # ------------------------------------------------------------------ models
     def new_model_path(self, name: str) -> tuple[str, int, Path]:

@@ -1,10 +1,15 @@
-"""Shared fixtures: small generated tables with the mix of types real data has."""
+"""Shared fixtures: small generated tables with the mix of types real data has, and a real
+PostgreSQL server."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.pg_server import PgServer, running_postgres
 
 
 def make_table(n: int = 400, seed: int = 0, task: str = "binary") -> pd.DataFrame:
@@ -64,3 +69,32 @@ def binary_model(binary_df: pd.DataFrame):  # type: ignore[no-untyped-def]
     import automl
 
     return automl.AutoML(time_budget=8, seed=0).fit(binary_df, target="churn")
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A real PostgreSQL server for the session, with a ``customers`` table (1,234 rows) and a
+    ``sales.orders`` table (300 rows: numeric, date and uuid columns)."""
+    import sqlalchemy as sa
+
+    from tests.connectors.test_sql import frame
+
+    with running_postgres() as server:
+        engine = sa.create_engine(server.url())
+        with engine.begin() as conn:
+            frame().to_sql("customers", conn, index=False)
+            conn.execute(sa.text("CREATE SCHEMA sales"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE sales.orders (id serial primary key, amount numeric(10,2), "
+                    "placed date, ref uuid)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sales.orders (amount, placed, ref) SELECT g * 1.5, "
+                    "DATE '2024-01-01' + g, gen_random_uuid() FROM generate_series(1, 300) g"
+                )
+            )
+        engine.dispose()
+        yield server

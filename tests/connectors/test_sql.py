@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 from automl.errors import DataError
 from connectors import get_connector
 from connectors.sql import SqlConnector, SqlOptions, check_select, list_tables, read_sql
-from tests.pg_server import PgServer, running_postgres
+from tests.pg_server import PgServer
 
 N = 1234
 
@@ -154,29 +153,8 @@ def test_database_types_become_plain_columns(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgServer]:
-    with running_postgres() as server:
-        engine = sa.create_engine(server.url())
-        with engine.begin() as conn:
-            frame().to_sql("customers", conn, index=False)
-            conn.execute(sa.text("CREATE SCHEMA sales"))
-            conn.execute(
-                sa.text(
-                    "CREATE TABLE sales.orders (id serial primary key, amount numeric(10,2), "
-                    "placed date, ref uuid)"
-                )
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO sales.orders (amount, placed, ref) SELECT g * 1.5, "
-                    "DATE '2024-01-01' + g, gen_random_uuid() FROM generate_series(1, 300) g"
-                )
-            )
-        engine.dispose()
-        yield server
+# (the `pg` fixture, a real server with a `customers` table and a `sales.orders` table, is in
+# tests/conftest.py)
 
 
 def test_postgres_tables_schemas_and_types(pg: PgServer) -> None:
