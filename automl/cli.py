@@ -253,6 +253,23 @@ def cmd_datasets_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_join(args: argparse.Namespace) -> int:
+    from automl.join import JoinSpec, join_datasets
+
+    spec = JoinSpec.on(args.on, args.how)
+    rec, pv = join_datasets(_workspace(args), args.left, args.right, spec, args.name)
+    print(
+        f"{spec.how} join: {pv.left_rows:,} left rows x {pv.right_rows:,} right rows -> "
+        f"{pv.rows:,} rows ({pv.left_matched:,} left and {pv.right_matched:,} right rows matched)"
+    )
+    for w in pv.warnings:
+        print(f"warning: {w}")
+    for n in pv.notes:
+        print(f"note: {n}")
+    print(f"saved {rec.name} version {rec.version}: {rec.rows:,} rows x {rec.columns} columns")
+    return 0
+
+
 def _summary(m: Any, full: bool = False) -> str:
     meta = m.meta
     lines = [
@@ -340,6 +357,19 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("name", help="NAME or NAME@VERSION")
     dd.add_argument("--version", type=int, default=None, help="delete only this version")
     dd.set_defaults(func=cmd_datasets_delete)
+
+    j = sub.add_parser("join", parents=[common], help="join two datasets into a new one")
+    j.add_argument("left", help="left dataset: NAME or NAME@VERSION")
+    j.add_argument("right", help="right dataset: NAME or NAME@VERSION")
+    j.add_argument(
+        "--on",
+        required=True,
+        metavar="KEY[,KEY]",
+        help="key columns; LEFT=RIGHT when the names differ (e.g. cust_id=customer_id)",
+    )
+    j.add_argument("--how", choices=["inner", "left", "right", "outer"], default="inner")
+    j.add_argument("--name", required=True, help="name of the joined dataset")
+    j.set_defaults(func=cmd_join)
 
     t = sub.add_parser("train", parents=[common, source], help="train a model on data")
     t.add_argument("data", help=data_help)

@@ -1,0 +1,322 @@
+"""Join two tables: key suggestions, a row-count preview with warnings before running, and the join.
+
+Keys follow SQL semantics: a missing key value never matches anything (pandas alone would match
+missing with missing). Keys whose types differ (numbers on one side, text on the other) are
+compared as numbers when the text parses as numbers, else as text, and the preview says so.
+Non-key columns present on both sides keep their name on the left and get ``_right`` on the right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from automl.errors import DataError, ParameterError, invalid_parameter
+
+How = Literal["inner", "left", "right", "outer"]
+HOWS: tuple[str, ...] = ("inner", "left", "right", "outer")
+RIGHT_SUFFIX = "_right"
+EXPLOSION_WARN = 1.5  # result rows / larger input's rows above which we warn
+MAX_RESULT_ROWS = 50_000_000
+_SAMPLE = 50_000
+
+
+@dataclass(frozen=True)
+class JoinSpec:
+    """How to join: left key columns, matching right key columns, and the join type."""
+
+    left_on: tuple[str, ...]
+    right_on: tuple[str, ...]
+    how: str = "inner"
+
+    @classmethod
+    def on(cls, keys: str | list[str] | tuple[str, ...], how: str = "inner") -> JoinSpec:
+        """Keys as ``"id"``, ``["id", "date"]`` or ``"cust_id=customer_id"`` (left=right)."""
+        items = [k.strip() for k in keys.split(",")] if isinstance(keys, str) else list(keys)
+        left, right = [], []
+        for item in items:
+            lk, sep, rk = item.partition("=")
+            left.append(lk.strip())
+            right.append((rk if sep else lk).strip())
+        return cls(tuple(left), tuple(right), how)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"left_on": list(self.left_on), "right_on": list(self.right_on), "how": self.how}
+
+
+@dataclass
+class KeySuggestion:
+    left: str
+    right: str
+    score: float
+    reason: str
+
+
+@dataclass
+class JoinPreview:
+    """What the join will produce, computed from key counts without running it."""
+
+    rows: int
+    left_rows: int
+    right_rows: int
+    left_matched: int
+    right_matched: int
+    factor: float
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _validate(left: pd.DataFrame, right: pd.DataFrame, spec: JoinSpec) -> None:
+    if spec.how not in HOWS:
+        raise invalid_parameter("how", "join", "one of " + ", ".join(HOWS), spec.how)
+    if not spec.left_on or len(spec.left_on) != len(spec.right_on):
+        raise ParameterError(
+            "Give the same number of key columns for both tables (e.g. --on id, or "
+            "--on cust_id=customer_id)."
+        )
+    for side, df, keys in (("left", left, spec.left_on), ("right", right, spec.right_on)):
+        for k in keys:
+            if k not in df.columns:
+                import difflib
+
+                near = difflib.get_close_matches(k, [str(c) for c in df.columns], n=3)
+                hint = f" Did you mean {', '.join(near)}?" if near else ""
+                raise ParameterError(f"The {side} table has no column '{k}'.{hint}")
+        if len(set(keys)) != len(keys):
+            raise ParameterError(f"A key column is listed twice for the {side} table.")
+
+
+def _is_num(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _align_keys(
+    left: pd.DataFrame, right: pd.DataFrame, spec: JoinSpec
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Make each key pair comparable; say what was converted."""
+    notes: list[str] = []
+    lk = left[list(spec.left_on)].copy()
+    rk = right[list(spec.right_on)].copy()
+    for a, b in zip(spec.left_on, spec.right_on, strict=True):
+        ls, rs = lk[a], rk[b]
+        if _is_num(ls) and _is_num(rs):
+            lk[a], rk[b] = ls.astype("float64"), rs.astype("float64")
+            continue
+        if _is_num(ls) != _is_num(rs):
+            text_side, text = ("left", ls) if _is_num(rs) else ("right", rs)
+            as_num = pd.to_numeric(text, errors="coerce")
+            if as_num.notna().sum() == text.notna().sum():
+                lk[a] = pd.to_numeric(ls, errors="coerce").astype("float64")
+                rk[b] = pd.to_numeric(rs, errors="coerce").astype("float64")
+                notes.append(
+                    f"Key {a}/{b}: the {text_side} table stores it as text; its values were "
+                    "compared as numbers."
+                )
+                continue
+            notes.append(
+                f"Key {a}/{b} is a number on one side and text on the other; they were compared "
+                "as text. If nothing matches, change one column's type."
+            )
+        lk[a] = _as_text(ls)
+        rk[b] = _as_text(rs)
+    return lk, rk, notes
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    if _is_num(s):
+        vals = s.astype("float64")
+        whole = vals.dropna()
+        if len(whole) and (whole == np.round(whole)).all():
+            return vals.map(lambda v: str(int(v)), na_action="ignore").astype(object)
+    return s.astype("string").str.strip().astype(object).where(s.notna())
+
+
+def preview_join(left: pd.DataFrame, right: pd.DataFrame, spec: JoinSpec) -> JoinPreview:
+    """Row counts and warnings for the join, from key value counts (cheap even for large tables)."""
+    _validate(left, right, spec)
+    lk, rk, notes = _align_keys(left, right, spec)
+    names = [f"k{i}" for i in range(len(spec.left_on))]
+    lk.columns = names
+    rk.columns = names
+    lc = lk.value_counts(dropna=True)
+    rc = rk.value_counts(dropna=True)
+    both = pd.concat([lc.rename("l"), rc.rename("r")], axis=1, join="inner")
+    inner = int((both["l"] * both["r"]).sum())
+    left_matched = int(both["l"].sum())
+    right_matched = int(both["r"].sum())
+    left_unmatched = len(left) - left_matched
+    right_unmatched = len(right) - right_matched
+    rows = {
+        "inner": inner,
+        "left": inner + left_unmatched,
+        "right": inner + right_unmatched,
+        "outer": inner + left_unmatched + right_unmatched,
+    }[spec.how]
+    factor = rows / max(1, max(len(left), len(right)))
+    warnings: list[str] = []
+    keys = ", ".join(spec.left_on)
+    if inner == 0:
+        warnings.append(
+            f"No rows match on {keys}: the key values of the two tables never agree. Check that "
+            "the keys mean the same thing on both sides (and have the same type and format)."
+        )
+    l_dup = int((lc > 1).sum())
+    r_dup = int((rc > 1).sum())
+    if l_dup and r_dup and inner:
+        many = both[(both["l"] > 1) & (both["r"] > 1)]
+        if len(many):
+            warnings.append(
+                f"Many-to-many join: {len(many):,} key values repeat in both tables, so their "
+                f"rows multiply ({rows:,} result rows, {factor:.1f}x the larger table). Usually "
+                "one side should have each key once: deduplicate it or add a key column."
+            )
+    elif factor > EXPLOSION_WARN:
+        warnings.append(
+            f"The result has {factor:.1f}x the rows of the larger table ({rows:,} rows) because "
+            "keys repeat. Check that this is what you want."
+        )
+    l_null = int(lk.isna().any(axis=1).sum())
+    r_null = int(rk.isna().any(axis=1).sum())
+    if l_null or r_null:
+        warnings.append(
+            f"Rows with a missing key never match: {l_null:,} on the left, {r_null:,} on the right."
+        )
+    if spec.how in ("left", "outer") and left_unmatched and inner:
+        notes.append(f"{left_unmatched:,} left rows have no match; their right columns are empty.")
+    if spec.how in ("right", "outer") and right_unmatched and inner:
+        notes.append(f"{right_unmatched:,} right rows have no match; their left columns are empty.")
+    return JoinPreview(
+        rows, len(left), len(right), left_matched, right_matched, factor, warnings, notes
+    )
+
+
+def join(
+    left: pd.DataFrame, right: pd.DataFrame, spec: JoinSpec, max_rows: int = MAX_RESULT_ROWS
+) -> tuple[pd.DataFrame, JoinPreview]:
+    """Run the join; refuses (with the factor) a result above ``max_rows`` rows."""
+    pv = preview_join(left, right, spec)
+    if pv.rows > max_rows:
+        raise DataError(
+            f"This join would make {pv.rows:,} rows ({pv.factor:.1f}x the larger table), over the "
+            f"limit of {max_rows:,}. Keys repeat on both sides: deduplicate one table or join on "
+            "more columns."
+        )
+    lk, rk, _ = _align_keys(left, right, spec)
+    tmp_names = [f"__easel_key_{i}" for i in range(len(spec.left_on))]
+    lx = left.copy()
+    rx = right.copy()
+    for t, a, b in zip(tmp_names, spec.left_on, spec.right_on, strict=True):
+        lx[t] = lk[a].to_numpy()
+        rx[t] = rk[b].to_numpy()
+    lnull = lx[tmp_names].isna().any(axis=1)
+    rnull = rx[tmp_names].isna().any(axis=1)
+    rest = [c for c in rx.columns if c not in tmp_names]
+    clash = {c: f"{c}{RIGHT_SUFFIX}" for c in rest if c in lx.columns}
+    rx = rx.rename(columns=clash)
+    merged = lx[~lnull].merge(rx[~rnull], on=tmp_names, how=spec.how, sort=False)
+    parts = [merged]
+    if spec.how in ("left", "outer") and lnull.any():
+        parts.append(lx[lnull])
+    if spec.how in ("right", "outer") and rnull.any():
+        parts.append(rx[rnull])
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else merged.reset_index(drop=True)
+    out = out.drop(columns=tmp_names)
+    for a, b in zip(spec.left_on, spec.right_on, strict=True):
+        if a != b:
+            continue
+        # a key with one name on both sides is one column, filled from whichever side had the row
+        twin = f"{b}{RIGHT_SUFFIX}"
+        if spec.how in ("right", "outer"):
+            filled = out[a].astype(object).where(out[a].notna(), out[twin].astype(object))
+            out[a] = _restore_dtype(filled, left[a], right[b])
+        out = out.drop(columns=[twin])
+    return out, pv
+
+
+def _restore_dtype(values: pd.Series, *like: pd.Series) -> pd.Series:
+    for ref in like:
+        try:
+            if values.isna().any() and pd.api.types.is_integer_dtype(ref):
+                continue
+            return values.astype(ref.dtype)
+        except (TypeError, ValueError):
+            continue
+    return values.infer_objects()
+
+
+def suggest_keys(left: pd.DataFrame, right: pd.DataFrame, top: int = 5) -> list[KeySuggestion]:
+    """Likely key pairs, best first: same (or similar) names and overlapping values."""
+    ls = left.head(_SAMPLE) if len(left) > _SAMPLE else left
+    rs = right.head(_SAMPLE) if len(right) > _SAMPLE else right
+    out: list[KeySuggestion] = []
+    rvals: dict[str, set[str]] = {}
+    for rc in rs.columns:
+        rvals[str(rc)] = set(_as_text(rs[rc]).dropna().unique().tolist())
+    for lc in ls.columns:
+        lv = set(_as_text(ls[lc]).dropna().unique().tolist())
+        if len(lv) < 2:
+            continue
+        for rc in rs.columns:
+            rv = rvals[str(rc)]
+            if len(rv) < 2:
+                continue
+            name_same = str(lc).lower() == str(rc).lower()
+            name_like = name_same or _norm(str(lc)) == _norm(str(rc))
+            common = len(lv & rv)
+            if common == 0:
+                continue
+            overlap = common / min(len(lv), len(rv))
+            uniq = max(
+                ls[lc].nunique(dropna=True) / max(1, ls[lc].notna().sum()),
+                rs[rc].nunique(dropna=True) / max(1, rs[rc].notna().sum()),
+            )
+            if not name_like and (overlap < 0.5 or uniq < 0.5):
+                continue
+            score = 0.5 * overlap + 0.3 * uniq + (0.2 if name_like else 0.0)
+            why = []
+            if name_same:
+                why.append("same name")
+            elif name_like:
+                why.append("similar name")
+            why.append(f"{overlap:.0%} of values shared")
+            if uniq > 0.95:
+                why.append("unique on one side")
+            out.append(KeySuggestion(str(lc), str(rc), round(score, 3), ", ".join(why)))
+    out.sort(key=lambda s: -s.score)
+    return out[:top]
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "").replace(" ", "").replace("-", "")
+
+
+def join_datasets(
+    ws: Any,
+    left: str,
+    right: str,
+    spec: JoinSpec,
+    name: str,
+    max_rows: int = MAX_RESULT_ROWS,
+) -> tuple[Any, JoinPreview]:
+    """Join two catalog datasets (``NAME`` or ``NAME@VERSION``) and save the result as ``name``,
+    with the join recorded as its lineage."""
+    refs = []
+    frames = []
+    for ref in (left, right):
+        dname, version = ws.resolve_dataset(ref.removeprefix("dataset:"))
+        rec = ws.get_dataset(dname, version)
+        refs.append(f"{rec.name}@{rec.version}")
+        frames.append(ws.load_dataset(rec.name, rec.version))
+    out, pv = join(frames[0], frames[1], spec, max_rows=max_rows)
+    if len(out) == 0:
+        raise DataError("The join produced no rows, so nothing was saved. " + " ".join(pv.warnings))
+    lineage = {"kind": "join", "left": refs[0], "right": refs[1], **spec.to_dict()}
+    desc = f"{spec.how} join of {refs[0]} and {refs[1]} on {', '.join(spec.left_on)}"
+    rec = ws.add_dataset(name, out, desc, lineage=lineage)
+    return rec, pv
