@@ -29,6 +29,7 @@ from automl.impact import column_impact
 from automl.model import SCHEMA_VERSION, Model
 from automl.preprocess import Preprocessor
 from automl.presets import get_preset
+from automl.recipe import Recipe
 from automl.search import ProgressCallback, ProgressEvent, Search, SearchData, make_folds
 from automl.task import detect_task
 
@@ -108,8 +109,12 @@ class AutoML:
             self.progress(ProgressEvent(phase, message, fraction, elapsed))
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df: pd.DataFrame, target: str) -> AutoML:
-        """Train on ``df`` to predict column ``target``; returns ``self``."""
+    def fit(self, df: pd.DataFrame, target: str, recipe: Recipe | None = None) -> AutoML:
+        """Train on ``df`` to predict column ``target``; returns ``self``.
+
+        ``recipe`` (optional) prepares the raw rows first; its column steps are stored in the
+        model and replayed on raw rows at prediction time (row steps only shape training data).
+        """
         self._start = start = time.monotonic()
         settings = self._settings()
         budget = settings["time_budget"]
@@ -129,6 +134,26 @@ class AutoML:
                 f"Column names must be unique; these appear more than once: {', '.join(dupes)}. "
                 "Rename them and try again."
             )
+        recipe_meta: dict[str, Any] | None = None
+        if recipe is not None and len(recipe):
+            self._emit("prepare", f"applying the preparation recipe ({len(recipe)} steps)", 0.0)
+            raw_columns = [c for c in df.columns if c != str(target)]
+            recipe.target = str(target)
+            df = recipe.fit_apply(df).rename(columns=str)
+            if str(target) not in df.columns:
+                raise DataError(
+                    f"The preparation recipe removes or renames the target '{target}'. Keep the "
+                    "target column as it is, or choose the renamed column as the target."
+                )
+            recipe_meta = {
+                **recipe.to_dict(),
+                "raw_columns": list(
+                    dict.fromkeys(
+                        recipe.input_columns(raw_columns)
+                        + [c for c in raw_columns if c in df.columns]
+                    )
+                ),
+            }
         self._emit("prepare", "checking the target and typing columns", 0.0)
         data, tinfo = detect_task(df, str(target), self.task, self.positive_label)
         metric = M.get_metric(self.metric, tinfo.task)
@@ -279,6 +304,7 @@ class AutoML:
             "metric": metric.name,
             "metric_greater_is_better": metric.greater_is_better,
             "columns": [c.to_dict() for c in columns],
+            "recipe": recipe_meta,
             "rows": {
                 "total": int(len(df)),
                 "with_target": int(n),

@@ -108,12 +108,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         exclude_columns=args.exclude,
         positive_label=args.positive_label,
         progress=progress,
-    ).fit(df, target=args.target)
+    ).fit(df, target=args.target, recipe=_load_recipe(args.recipe))
     out = model.save(args.out)
     m = model.model_
     print(f"saved model to {out}", file=sys.stderr)
     print(_summary(m))
     return 0
+
+
+def _load_recipe(path: str | None) -> Any:
+    if path is None:
+        return None
+    from automl.recipe import Recipe
+
+    return Recipe.from_json(Path(path).read_text(encoding="utf-8"))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -270,6 +278,55 @@ def cmd_join(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clean(args: argparse.Namespace) -> int:
+    from automl.clean import auto_clean, find_issues
+
+    ws = _workspace(args)
+    name, version = ws.resolve_dataset(args.dataset.removeprefix("dataset:"))
+    rec = ws.get_dataset(name, version)
+    df = ws.load_dataset(rec.name, rec.version)
+    findings = find_issues(df, args.target)
+    print(f"{rec.name} version {rec.version}: {rec.rows:,} rows x {rec.columns} columns")
+    if not findings:
+        print("nothing to clean: no missing values, far outliers or duplicate rows found")
+        return 0
+    print(f"found {len(findings)} issue(s):")
+    for f in findings:
+        print(f"  {f.id:<28} {f.count:>8,} ({f.share:6.1%})  proposed: {f.action:<11} {f.detail}")
+    if not args.auto:
+        print(
+            "nothing changed: add --auto to apply the proposed fixes "
+            "(--fix ID=ACTION to change one)"
+        )
+        return 0
+    if not args.name:
+        raise _usage("--auto saves a new dataset: give its name with --name.")
+    decisions: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for item in args.fix:
+        fid, sep, action = item.rpartition("=")
+        if not sep:
+            raise _usage(f"--fix takes ID=ACTION (e.g. missing:age=mean), got '{item}'.")
+        if action.startswith("constant:"):
+            action, values[fid] = "constant", action.split(":", 1)[1]
+        decisions[fid] = action
+    result = auto_clean(df, args.target, decisions, values, findings)
+    print("applied:")
+    for line in result.summary() or ["(every fix was rejected)"]:
+        print(f"  {line}")
+    lineage = {
+        "kind": "clean",
+        "from": f"{rec.name}@{rec.version}",
+        "recipe": result.recipe.to_dict(),
+        "changes": result.summary(),
+    }
+    new = ws.add_dataset(
+        args.name, result.data, f"cleaned {rec.name}@{rec.version}", lineage=lineage
+    )
+    print(f"saved {new.name} version {new.version}: {new.rows:,} rows x {new.columns} columns")
+    return 0
+
+
 def _summary(m: Any, full: bool = False) -> str:
     meta = m.meta
     lines = [
@@ -371,6 +428,23 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--name", required=True, help="name of the joined dataset")
     j.set_defaults(func=cmd_join)
 
+    c = sub.add_parser(
+        "clean", parents=[common], help="find and fix missing values, outliers, duplicates"
+    )
+    c.add_argument("dataset", help="dataset: NAME or NAME@VERSION")
+    c.add_argument("--auto", action="store_true", help="apply the proposed fixes")
+    c.add_argument("--name", default=None, help="name of the cleaned dataset (with --auto)")
+    c.add_argument("--target", default=None, help="target column: never filled in")
+    c.add_argument(
+        "--fix",
+        action="append",
+        default=[],
+        metavar="ID=ACTION",
+        help="change one fix, e.g. missing:age=mean, outliers:income=keep, "
+        "missing:city=constant:unknown",
+    )
+    c.set_defaults(func=cmd_clean)
+
     t = sub.add_parser("train", parents=[common, source], help="train a model on data")
     t.add_argument("data", help=data_help)
     t.add_argument("--target", required=True, help="the column to predict")
@@ -391,6 +465,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a detected column type (numeric, categorical, boolean, datetime, text, ...)",
     )
     t.add_argument("--positive-label", default=None, help="the positive class of a binary target")
+    t.add_argument(
+        "--recipe",
+        default=None,
+        metavar="FILE",
+        help="preparation recipe (JSON) applied before training and replayed at prediction",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
     t.set_defaults(func=cmd_train)
 

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from automl.candidates import Candidate, get_candidate
-from automl.errors import ArtifactError, EaselWarning, ParameterError
+from automl.errors import ArtifactError, EaselWarning, ParameterError, SchemaError
 from automl.preprocess import InputReport, Preprocessor
+from automl.recipe import Recipe
 
 SCHEMA_VERSION = 1
 META_FILE = "easel_model.json"
@@ -55,6 +56,35 @@ class Model:
         self.meta = meta
         self.preprocessor = preprocessor
         self.candidates = candidates
+        self._recipe: Recipe | None = None
+
+    @property
+    def recipe(self) -> Recipe | None:
+        """The preparation recipe replayed on raw rows before prediction (None if there is none)."""
+        if self._recipe is None and self.meta.get("recipe"):
+            self._recipe = Recipe.from_dict(self.meta["recipe"])
+        return self._recipe
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The raw columns rows to predict must have."""
+        if self.meta.get("recipe"):
+            return list(self.meta["recipe"].get("raw_columns", []))
+        return [c.name for c in self.preprocessor.columns]
+
+    def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Raw rows -> the columns the model was trained on (replays the recipe's column steps)."""
+        df = _str_columns(df)
+        recipe = self.recipe
+        if recipe is None:
+            return df
+        missing = [c for c in self.input_columns if c not in df.columns]
+        if missing:
+            raise SchemaError(
+                f"The data is missing {len(missing)} column(s) the model needs: "
+                f"{', '.join(missing)}. Add them (empty values are allowed) and try again."
+            )
+        return recipe.apply(df, training=False)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -112,7 +142,7 @@ class Model:
             raise ParameterError(
                 f"Rows to predict must be a pandas DataFrame. Got {type(df).__name__} instead."
             )
-        return self.preprocessor.check_columns(_str_columns(df))
+        return self.preprocessor.check_columns(self.prepare(df))
 
     def _scores(self, df: pd.DataFrame, report: InputReport) -> np.ndarray:
         cand = self.candidates[self.default_id]
@@ -126,8 +156,13 @@ class Model:
         self, df: pd.DataFrame, warn: bool = True
     ) -> tuple[np.ndarray, pd.DataFrame | None, InputReport]:
         """Labels/values, class probabilities (or None) and the input report, in one pass."""
-        report = self.check_input(df)
-        scores = self._scores(_str_columns(df), report)
+        if not isinstance(df, pd.DataFrame):
+            raise ParameterError(
+                f"Rows to predict must be a pandas DataFrame. Got {type(df).__name__} instead."
+            )
+        prepared = self.prepare(df)
+        report = self.preprocessor.check_columns(prepared)
+        scores = self._scores(prepared, report)
         if warn:
             for msg in report.messages():
                 warnings.warn(msg, EaselWarning, stacklevel=3)

@@ -309,10 +309,13 @@ class FillMissing(Step):
 
     def describe(self) -> str:
         how = f"'{self.value}'" if self.strategy == "constant" else f"the {self.strategy}"
+        shown = (
+            f"{self.fitted_value:.6g}"
+            if isinstance(self.fitted_value, float)
+            else repr(self.fitted_value)
+        )
         learned = (
-            f" ({self.fitted_value!r})"
-            if self.fitted_value is not None and self.strategy != "constant"
-            else ""
+            f" ({shown})" if self.fitted_value is not None and self.strategy != "constant" else ""
         )
         return f"Fill missing {self.column} with {how}{learned}"
 

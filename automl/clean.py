@@ -1,0 +1,258 @@
+"""Auto-clean: find missing values, outliers and duplicate rows, propose a fix for each (with
+counts), let the caller accept, change or reject each fix, apply them as recipe steps, and report
+what changed.
+
+Rules, stated so an analyst can check them:
+
+* **Duplicates**: rows identical in every column. Fix: keep the first.
+* **Missing values**: per column. A column more than 60% empty is proposed for removal; otherwise
+  numbers get the median, categories and text the most frequent value, dates drop the rows.
+  The target is never filled in: rows without a target are removed (they cannot teach anything).
+* **Outliers**: numbers beyond 3 x IQR from the quartiles ("far out" in Tukey's terms), in columns
+  with at least 20 distinct values. Fix: clip to those fences (or remove the rows). The target's
+  outliers are only reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from automl.errors import ParameterError
+from automl.recipe import (
+    Clip,
+    DropColumns,
+    DropDuplicates,
+    DropMissingRows,
+    FillMissing,
+    Recipe,
+    RemoveOutliers,
+    Step,
+    StepReport,
+    iqr_fences,
+)
+
+DROP_COLUMN_SHARE = 0.6
+OUTLIER_K = 3.0
+MIN_DISTINCT_FOR_OUTLIERS = 20
+
+ACTIONS = {
+    "duplicates": ("remove", "keep"),
+    "missing": ("median", "mean", "mode", "constant", "drop_rows", "drop_column", "keep"),
+    "missing_target": ("drop_rows", "keep"),
+    "outliers": ("clip", "remove", "keep"),
+}
+
+
+@dataclass
+class Finding:
+    """One problem found, with the proposed fix and the alternatives."""
+
+    id: str
+    kind: str  # duplicates, missing, missing_target, outliers
+    column: str | None
+    count: int
+    share: float
+    action: str
+    options: tuple[str, ...]
+    detail: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CleanResult:
+    data: pd.DataFrame
+    findings: list[Finding]
+    applied: list[tuple[Finding, str]]
+    report: list[StepReport]
+    recipe: Recipe
+
+    def summary(self) -> list[str]:
+        """One line per applied fix: what it did and how many rows/cells changed."""
+        lines = []
+        for (_f, action), rep in zip(self.applied, self.report, strict=True):
+            removed_rows = rep.rows_before - rep.rows_after
+            parts = []
+            if removed_rows:
+                parts.append(f"{removed_rows:,} rows removed")
+            if rep.cells_changed:
+                parts.append(f"{rep.cells_changed:,} cells changed")
+            if rep.columns_removed:
+                parts.append(f"column {', '.join(rep.columns_removed)} removed")
+            lines.append(f"{rep.step} [{action}]: {'; '.join(parts) or 'nothing changed'}")
+        return lines
+
+
+def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
+    """Everything auto-clean would fix, each with a proposed action."""
+    if target is not None and target not in df.columns:
+        raise ParameterError(f"The target column '{target}' is not in the data.")
+    n = len(df)
+    out: list[Finding] = []
+    if n == 0:
+        return out
+    dup = int(df.duplicated().sum())
+    if dup:
+        out.append(
+            Finding(
+                "duplicates",
+                "duplicates",
+                None,
+                dup,
+                dup / n,
+                "remove",
+                ACTIONS["duplicates"],
+                f"{dup:,} rows are exact copies of an earlier row; keep the first of each.",
+            )
+        )
+    for col in df.columns:
+        s = df[col]
+        miss = int(s.isna().sum())
+        name = str(col)
+        if miss:
+            share = miss / n
+            if name == target:
+                out.append(
+                    Finding(
+                        f"missing:{name}",
+                        "missing_target",
+                        name,
+                        miss,
+                        share,
+                        "drop_rows",
+                        ACTIONS["missing_target"],
+                        f"{miss:,} rows ({share:.1%}) have no value for the target {name}; they "
+                        "cannot be used for training and are removed (the target is never "
+                        "filled in).",
+                    )
+                )
+            else:
+                action, why = _missing_action(s, share)
+                out.append(
+                    Finding(
+                        f"missing:{name}",
+                        "missing",
+                        name,
+                        miss,
+                        share,
+                        action,
+                        ACTIONS["missing"],
+                        f"{miss:,} rows ({share:.1%}) have no value for {name}; {why}",
+                    )
+                )
+        if (
+            pd.api.types.is_numeric_dtype(s)
+            and not pd.api.types.is_bool_dtype(s)
+            and s.nunique(dropna=True) >= MIN_DISTINCT_FOR_OUTLIERS
+        ):
+            x = s.astype(float)
+            lo, hi = iqr_fences(x, OUTLIER_K)
+            far = int(((x < lo) | (x > hi)).sum())
+            if far:
+                is_target = name == target
+                out.append(
+                    Finding(
+                        f"outliers:{name}",
+                        "outliers",
+                        name,
+                        far,
+                        far / n,
+                        "keep" if is_target else "clip",
+                        ACTIONS["outliers"],
+                        f"{far:,} values of {name} lie beyond 3 x IQR from the quartiles "
+                        f"(below {lo:,.4g} or above {hi:,.4g})"
+                        + (
+                            "; this is the target, so they are only reported."
+                            if is_target
+                            else f"; clip them to [{lo:,.4g}, {hi:,.4g}]."
+                        ),
+                        {"lower": lo, "upper": hi},
+                    )
+                )
+    return out
+
+
+def _missing_action(s: pd.Series, share: float) -> tuple[str, str]:
+    if share > DROP_COLUMN_SHARE:
+        return "drop_column", f"more than {DROP_COLUMN_SHARE:.0%} empty, so remove the column."
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "drop_rows", "dates cannot be guessed well, so remove those rows."
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return "median", f"fill with the median ({s.median():,.4g})."
+    present = s.dropna()
+    if present.nunique() > max(50, 0.5 * len(present)):
+        return "keep", "it looks like free text, where an empty value carries meaning; keep it."
+    mode = present.mode()
+    shown = str(mode.iloc[0]) if len(mode) else "?"
+    return "mode", f"fill with the most frequent value ('{shown[:40]}')."
+
+
+def _step(f: Finding, action: str, value: Any) -> Step | None:
+    if action == "keep":
+        return None
+    if f.kind == "duplicates":
+        return DropDuplicates()
+    col = str(f.column)
+    if f.kind in ("missing", "missing_target"):
+        if action == "drop_rows":
+            return DropMissingRows([col])
+        if action == "drop_column":
+            return DropColumns([col])
+        if action == "constant" and value is None:
+            raise ParameterError(f"Filling {col} with a constant needs the value to use.")
+        return FillMissing(col, action, value)
+    if action == "clip":
+        return Clip(col, lower=f.params["lower"], upper=f.params["upper"])
+    return RemoveOutliers(col, OUTLIER_K)
+
+
+_ORDER = {"duplicates": 0, "missing_target": 1, "missing": 2, "outliers": 3}
+
+
+def auto_clean(
+    df: pd.DataFrame,
+    target: str | None = None,
+    decisions: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    findings: list[Finding] | None = None,
+) -> CleanResult:
+    """Apply the proposed fixes. ``decisions`` maps a finding id to another action (or "keep"
+    to reject it); ``values`` gives the constant for a "constant" fill."""
+    findings = find_issues(df, target) if findings is None else findings
+    decisions = decisions or {}
+    values = values or {}
+    known = {f.id for f in findings}
+    unknown = sorted(set(decisions) - known)
+    if unknown:
+        raise ParameterError(
+            f"No finding with id {', '.join(unknown)}. "
+            f"Findings: {', '.join(sorted(known)) or 'none'}."
+        )
+    steps: list[tuple[Finding, str, Step]] = []
+    for f in sorted(findings, key=lambda f: (_ORDER[f.kind], f.id)):
+        action = decisions.get(f.id, f.action)
+        if action not in f.options:
+            raise ParameterError(
+                f"'{action}' is not a fix for {f.id}. Choose one of {', '.join(f.options)}."
+            )
+        if f.kind == "missing_target" and action != "drop_rows" and action != "keep":
+            raise ParameterError("The target is never filled in; remove those rows or keep them.")
+        step = _step(f, action, values.get(f.id))
+        if step is not None:
+            steps.append((f, action, step))
+    dropped = {str(s.columns[0]) for _, _, s in steps if isinstance(s, DropColumns)}
+    # a column that is removed needs no other fix
+    steps = [
+        (f, a, s)
+        for f, a, s in steps
+        if isinstance(s, DropColumns) or f.column is None or f.column not in dropped
+    ]
+    recipe = Recipe([s for _, _, s in steps], target=target)
+    report: list[StepReport] = []
+    data = recipe.fit_apply(df, report)
+    return CleanResult(data, findings, [(f, a) for f, a, _ in steps], report, recipe)
