@@ -137,6 +137,34 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.astype("string").str.strip().astype(object).where(s.notna())
 
 
+def _key_counts(
+    lk: pd.DataFrame, rk: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct key: its count on the left and the right (missing keys are left out).
+
+    Returns (left counts, right counts for the same keys, right counts, left counts for them).
+    """
+    n_left = len(lk)
+    codes = np.zeros(n_left + len(rk), dtype=np.int64)
+    valid = np.ones(n_left + len(rk), dtype=bool)
+    size = 1
+    for col in lk.columns:
+        both = pd.concat([lk[col], rk[col]], ignore_index=True)
+        c, uniques = pd.factorize(both, use_na_sentinel=True)
+        valid &= c >= 0
+        codes = codes * (len(uniques) + 1) + np.maximum(c, 0)
+        size *= len(uniques) + 1
+    if len(lk.columns) > 1 or size > 4 * len(codes) + 1:
+        codes = pd.factorize(codes)[0]
+    codes = np.where(valid, codes, -1)
+    k = int(codes.max()) + 1 if len(codes) else 0
+    lcodes, rcodes = codes[:n_left], codes[n_left:]
+    lcount = np.bincount(lcodes[lcodes >= 0], minlength=k)
+    rcount = np.bincount(rcodes[rcodes >= 0], minlength=k)
+    has_l, has_r = lcount > 0, rcount > 0
+    return lcount[has_l], rcount[has_l], rcount[has_r], lcount[has_r]
+
+
 def preview_join(left: pd.DataFrame, right: pd.DataFrame, spec: JoinSpec) -> JoinPreview:
     """Row counts and warnings for the join, from key value counts (cheap even for large tables)."""
     _validate(left, right, spec)
@@ -144,12 +172,10 @@ def preview_join(left: pd.DataFrame, right: pd.DataFrame, spec: JoinSpec) -> Joi
     names = [f"k{i}" for i in range(len(spec.left_on))]
     lk.columns = names
     rk.columns = names
-    lc = lk.value_counts(dropna=True)
-    rc = rk.value_counts(dropna=True)
-    both = pd.concat([lc.rename("l"), rc.rename("r")], axis=1, join="inner")
-    inner = int((both["l"] * both["r"]).sum())
-    left_matched = int(both["l"].sum())
-    right_matched = int(both["r"].sum())
+    l_vals, r_on_l, r_vals, l_on_r = _key_counts(lk, rk)
+    inner = int((l_vals * r_on_l).sum())
+    left_matched = int(l_vals[r_on_l > 0].sum())
+    right_matched = int(r_vals[l_on_r > 0].sum())
     left_unmatched = len(left) - left_matched
     right_unmatched = len(right) - right_matched
     rows = {
@@ -166,16 +192,13 @@ def preview_join(left: pd.DataFrame, right: pd.DataFrame, spec: JoinSpec) -> Joi
             f"No rows match on {keys}: the key values of the two tables never agree. Check that "
             "the keys mean the same thing on both sides (and have the same type and format)."
         )
-    l_dup = int((lc > 1).sum())
-    r_dup = int((rc > 1).sum())
-    if l_dup and r_dup and inner:
-        many = both[(both["l"] > 1) & (both["r"] > 1)]
-        if len(many):
-            warnings.append(
-                f"Many-to-many join: {len(many):,} key values repeat in both tables, so their "
-                f"rows multiply ({rows:,} result rows, {factor:.1f}x the larger table). Usually "
-                "one side should have each key once: deduplicate it or add a key column."
-            )
+    many = int(((l_vals > 1) & (r_on_l > 1)).sum())
+    if many:
+        warnings.append(
+            f"Many-to-many join: {many:,} key values repeat in both tables, so their rows "
+            f"multiply ({rows:,} result rows, {factor:.1f}x the larger table). Usually one side "
+            "should have each key once: deduplicate it or add a key column."
+        )
     elif factor > EXPLOSION_WARN:
         warnings.append(
             f"The result has {factor:.1f}x the rows of the larger table ({rows:,} rows) because "
@@ -207,7 +230,27 @@ def join(
             f"limit of {max_rows:,}. Keys repeat on both sides: deduplicate one table or join on "
             "more columns."
         )
-    lk, rk, _ = _align_keys(left, right, spec)
+    lk, rk, notes = _align_keys(left, right, spec)
+    no_nulls = not lk.isna().any(axis=None) and not rk.isna().any(axis=None)
+    if no_nulls and not any("compared as" in n for n in notes) and _same_kind(lk, rk):
+        # plain case: pandas joins it directly with the same result
+        same_names = list(spec.left_on) == list(spec.right_on)
+        keys = (
+            {"on": list(spec.left_on)}
+            if same_names
+            else {
+                "left_on": list(spec.left_on),
+                "right_on": list(spec.right_on),
+            }
+        )
+        merged = left.merge(
+            right,
+            how=spec.how,
+            sort=False,
+            suffixes=("", RIGHT_SUFFIX),
+            **keys,
+        )
+        return merged, pv
     tmp_names = [f"__easel_key_{i}" for i in range(len(spec.left_on))]
     lx = left.copy()
     rx = right.copy()
@@ -237,6 +280,15 @@ def join(
             out[a] = _restore_dtype(filled, left[a], right[b])
         out = out.drop(columns=[twin])
     return out, pv
+
+
+def _same_kind(lk: pd.DataFrame, rk: pd.DataFrame) -> bool:
+    """Key pairs of one kind and dtype family (so pandas compares them as we do)."""
+    for a, b in zip(lk.columns, rk.columns, strict=True):
+        la, rb = lk[a].dtype, rk[b].dtype
+        if la != rb and not (_is_num(lk[a]) and _is_num(rk[b])):
+            return False
+    return True
 
 
 def _restore_dtype(values: pd.Series, *like: pd.Series) -> pd.Series:

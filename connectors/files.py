@@ -47,6 +47,16 @@ class CsvDialect:
     encoding: str
     sep: str
     decimal: str
+    header: bool = True
+    thousands: str | None = None
+
+
+# pandas' default missing-value markers, used for the Arrow reader too so both agree
+NULL_VALUES = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+_NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
 
 
 def _detect_encoding(head: bytes, name: str) -> str:
@@ -89,9 +99,29 @@ def sniff_csv(path: Path, name: str) -> CsvDialect:
         except csv.Error:
             sep = ","
     decimal = "."
-    if sep == ";" and re.search(r"(^|;)-?\d+,\d+(;|$)", sample, re.M):
+    if sep == ";" and re.search(r"(^|;)-?(\d+|\d{1,3}(\.\d{3})+),\d+(;|$)", sample, re.M):
         decimal = ","
-    return CsvDialect(encoding=encoding, sep=sep, decimal=decimal)
+    rows = list(csv.reader(lines[:20], delimiter=sep))
+    header = _has_header(rows)
+    thousands = None
+    if decimal == "," and re.search(r"(^|;)-?\d{1,3}(\.\d{3})+,\d+(;|$)", sample, re.M):
+        thousands = "."
+    elif decimal == "." and re.search(r'(^|[^\d])"-?\d{1,3}(,\d{3})+(\.\d+)?"', sample):
+        thousands = ","
+    return CsvDialect(encoding, sep, decimal, header, thousands)
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    """A first row made only of numbers, above more rows of data, is data, not column names."""
+    if len(rows) < 2 or not rows[0]:
+        return True
+    first = [c.strip() for c in rows[0]]
+    return not all(c and _NUMBER.match(c) for c in first)
+
+
+def _iso_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Dates and times back to ISO text (a cast: much faster than strftime)."""
+    return col.cast(pa.string())
 
 
 class FileConnector(Connector):
@@ -153,9 +183,30 @@ class FileConnector(Connector):
 
     # ------------------------------------------------------------------ CSV
     def _csv_kwargs(self) -> dict[str, Any]:
+        d = self._dialect()
+        kwargs: dict[str, Any] = {
+            "sep": d.sep,
+            "encoding": d.encoding,
+            "decimal": d.decimal,
+            "engine": "c",
+        }
+        if d.thousands:
+            kwargs["thousands"] = d.thousands
+        if not d.header:
+            kwargs["header"] = None
+        return kwargs
+
+    def _dialect(self) -> CsvDialect:
         d = sniff_csv(self.path, self.name)
-        self._check_unique(self._csv_header(d))
-        return {"sep": d.sep, "encoding": d.encoding, "decimal": d.decimal, "engine": "c"}
+        if d.header:
+            self._check_unique(self._csv_header(d))
+        return d
+
+    @staticmethod
+    def _name_columns(df: pd.DataFrame, header: bool) -> pd.DataFrame:
+        if not header:
+            df.columns = [f"column_{i + 1}" for i in range(df.shape[1])]
+        return df
 
     def _csv_header(self, d: CsvDialect) -> list[str]:
         with self.path.open(encoding=d.encoding, errors="replace", newline="") as fh:
@@ -183,11 +234,52 @@ class FileConnector(Connector):
         return DataError(f"'{self.name}' could not be read as CSV: {first}. Check the file format.")
 
     def _read_csv(self) -> pd.DataFrame:
+        d = self._dialect()
+        if self.options.nrows is None and d.thousands is None:
+            fast = self._read_csv_arrow(d)
+            if fast is not None:
+                return fast
         kwargs = self._csv_kwargs()
         try:
-            return pd.read_csv(self.path, nrows=self.options.nrows, **kwargs)
+            df = pd.read_csv(self.path, nrows=self.options.nrows, **kwargs)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise self._csv_error(exc) from None
+        return self._name_columns(df, d.header)
+
+    def _read_csv_arrow(self, d: CsvDialect) -> pd.DataFrame | None:
+        """Multi-threaded Arrow reader (the fast path for whole files). Returns None when the
+        file needs the pandas reader, which also gives the precise error (line numbers)."""
+        import pyarrow.csv as pacsv
+
+        try:
+            table = pacsv.read_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(
+                    encoding=d.encoding,
+                    autogenerate_column_names=not d.header,
+                    block_size=16 << 20,
+                ),
+                parse_options=pacsv.ParseOptions(delimiter=d.sep, newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    null_values=NULL_VALUES,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                    decimal_point=d.decimal,
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError):
+            return None
+        for i, f in enumerate(table.schema):
+            # Arrow reads ISO dates as dates; keep them as text like every other reader does,
+            # so column typing (not the file reader) decides what is a date.
+            if (
+                pa.types.is_date(f.type)
+                or pa.types.is_timestamp(f.type)
+                or pa.types.is_time(f.type)
+            ):
+                table = table.set_column(i, f.name, _iso_text(table.column(i)))
+        df = table.to_pandas()
+        return self._name_columns(df, d.header)
 
     # ------------------------------------------------------------------ other formats
     def _read_parquet(self) -> pd.DataFrame:
@@ -251,8 +343,10 @@ class FileConnector(Connector):
         if ext in CSV_EXT:
             kwargs = self._csv_kwargs()
             try:
+                header = kwargs.get("header", 0) is not None
                 reader = pd.read_csv(self.path, chunksize=chunk_rows, **kwargs)
                 for i, chunk in enumerate(reader):
+                    chunk = self._name_columns(chunk, header)
                     yield self._no_rows(chunk) if i == 0 else chunk
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
                 raise self._csv_error(exc) from None

@@ -164,3 +164,54 @@ def test_csv_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows:
     back = read_file(path)
     assert back.shape == df.shape and list(back.columns) == ["label", "n", "x"]
     assert back["n"].tolist() == df["n"].tolist()
+
+
+def test_header_detection_thousands_and_quoted_newlines(tmp_path: Path) -> None:
+    no_header = tmp_path / "numbers.csv"
+    no_header.write_text("1,2.5,3\n4,5.5,6\n7,8.5,9\n")
+    df = read_file(no_header)
+    assert list(df.columns) == ["column_1", "column_2", "column_3"] and len(df) == 3
+    chunks = list(iter_file_chunks(no_header, 2))
+    assert list(chunks[0].columns) == ["column_1", "column_2", "column_3"]
+    assert sum(len(c) for c in chunks) == 3
+    money = tmp_path / "money.csv"
+    money.write_text('item,price\na,"1,200.50"\nb,"15"\nc,"2,000,000"\n')
+    assert read_file(money)["price"].tolist() == [1200.5, 15.0, 2_000_000.0]
+    euro = tmp_path / "euro.csv"
+    euro.write_text("item;price\na;1.200,50\nb;3,25\n")
+    assert read_file(euro)["price"].tolist() == [1200.5, 3.25]
+    notes = tmp_path / "notes.csv"
+    notes.write_text('id,note\n1,"first line\nsecond line"\n2,plain\n')
+    got = read_file(notes)
+    assert got["note"].tolist() == ["first line\nsecond line", "plain"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.integers(-1000, 1000), st.none()),
+            st.one_of(st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: round(v, 3)), st.none()),
+            st.one_of(st.text(alphabet="abc xyz,\"'\n;", min_size=1, max_size=8), st.none()),
+            st.sampled_from(["2024-01-02", "2023-12-31", None]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_fast_and_exact_readers_agree(rows: list[tuple[object, ...]]) -> None:
+    """The Arrow fast path reads the same values as the pandas reader (used for previews and
+    chunks), including quoted delimiters, newlines and missing values."""
+    import tempfile
+
+    df = pd.DataFrame(rows, columns=["n", "x", "t", "d"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.csv"
+        df.to_csv(path, index=False)
+        fast = read_file(path)
+        exact = next(iter_file_chunks(path, 1000))
+    assert fast.shape == exact.shape
+    for col in fast.columns:
+        a = fast[col].astype(object).where(fast[col].notna(), None).tolist()
+        b = exact[col].astype(object).where(exact[col].notna(), None).tolist()
+        assert a == b, col
