@@ -106,9 +106,8 @@ def bench_import(csv_mb: float, runs: int) -> None:
         t0 = time.perf_counter()
         rows = make_csv(path, csv_mb)
         size_mb = path.stat().st_size / 1e6
-        print(
-            f"CSV: {size_mb:,.0f} MB, {rows:,} rows x 9 columns (written in {time.perf_counter() - t0:.0f} s)"
-        )
+        took = time.perf_counter() - t0
+        print(f"CSV: {size_mb:,.0f} MB, {rows:,} rows x 9 columns (written in {took:.0f} s)")
         results: dict[str, list[dict[str, float]]] = {
             "pyarrow": [],
             "easel_read": [],
