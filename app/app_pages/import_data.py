@@ -1,4 +1,5 @@
-"""Import: upload a file, check what Easel sees in it, save it as a named dataset."""
+"""Import: a file upload, a database table or query, or object storage; check what Easel sees in
+it, and save it as a named dataset."""
 
 from __future__ import annotations
 
@@ -8,63 +9,187 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
+from app.bootstrap import SAMPLE_FILES, load_samples
 from automl.coltypes import infer_types
 from connectors import SUPPORTED_EXTENSIONS, read_file
+from connectors.s3 import S3Connector, S3Options
+from connectors.sql import SqlConnector, SqlOptions, list_tables, safe_url
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+PREVIEW_ROWS = 100
 
 ws = ui.workspace()
 st.title("Import data")
-st.write("Upload a CSV/TSV, Excel (.xlsx), Parquet or JSON file. It is checked before it is saved.")
 
-upload = st.file_uploader(
-    "Data file",
-    type=[e.lstrip(".") for e in SUPPORTED_EXTENSIONS],
-    key="import_upload",
+
+def show_and_save(df: pd.DataFrame, source: str, default_name: str, key: str) -> None:
+    """Preview, detected column types, and the save form shared by every source."""
+    st.success(f"**{source}**: {len(df):,} rows, {df.shape[1]} columns.")
+    st.dataframe(df.head(PREVIEW_ROWS), width="stretch")
+    if len(df) > PREVIEW_ROWS:
+        st.caption(f"Showing the first {PREVIEW_ROWS} of {len(df):,} rows.")
+    types = infer_types(df)
+    st.subheader("Columns Easel detected")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "column": c.name,
+                "type": c.type,
+                "why": c.reason,
+                "missing": c.missing,
+                "distinct": c.distinct,
+            }
+            for c in types.values()
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "Identifier and constant columns are kept in the dataset but not used for training. "
+        "You can change a column's type on the Build page."
+    )
+    name = st.text_input("Dataset name", value=default_name[:60], key=f"{key}_name")
+    if st.button("Save dataset", type="primary", key=f"{key}_save"):
+        with ui.guarded("saving the dataset"):
+            rec = ws.add_dataset(name, df, source, lineage={"kind": "import", "source": source})
+            st.success(
+                f"Saved **{rec.name}** (version {rec.version}, {rec.rows:,} rows). Next: "
+                "**Prepare** to clean it, **Join** to add columns, or **Build** to train a model."
+            )
+
+
+tab_file, tab_db, tab_s3, tab_samples = st.tabs(
+    ["Upload a file", "Database", "Object storage (S3)", "Sample data"]
 )
-if upload is not None:
-    # Write the upload to this session's folder at once, so it does not stay in memory.
-    folder = ws.root / "uploads" / ui.session_id()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / Path(upload.name).name
-    path.write_bytes(upload.getbuffer())
-    st.session_state["import_path"] = str(path)
 
-path_str = st.session_state.get("import_path")
-if path_str and upload is not None:
-    path = Path(path_str)
-    df = None
-    with ui.guarded(f"reading {path.name}"):
-        df = read_file(path, max_bytes=MAX_UPLOAD_BYTES)
-    if df is not None:
-        st.success(f"**{path.name}**: {len(df):,} rows, {df.shape[1]} columns.")
-        st.dataframe(df.head(100), width="stretch")
-        types = infer_types(df)
-        st.subheader("Columns Easel detected")
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    "column": c.name,
-                    "type": c.type,
-                    "why": c.reason,
-                    "missing": c.missing,
-                    "distinct": c.distinct,
-                }
-                for c in types.values()
-            ),
-            hide_index=True,
-            width="stretch",
-        )
-        st.caption(
-            "Identifier and constant columns are kept in the dataset but not used for training. "
-            "You can change a column's type on the Build page."
-        )
-        default_name = path.stem.replace("_", " ")[:60]
-        name = st.text_input("Dataset name", value=default_name, key="import_name")
-        if st.button("Save dataset", type="primary", key="import_save"):
-            with ui.guarded("saving the dataset"):
-                rec = ws.add_dataset(name, df, f"uploaded file {path.name}")
-                st.success(
-                    f"Saved **{rec.name}** (version {rec.version}, {rec.rows:,} rows). "
-                    "Go to **Build** to train a model on it."
+with tab_file:
+    st.write(
+        "CSV/TSV, Excel (.xlsx), Parquet or JSON, up to "
+        f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB. The file is checked before it is saved."
+    )
+    upload = st.file_uploader(
+        "Data file",
+        type=[e.lstrip(".") for e in SUPPORTED_EXTENSIONS],
+        key="import_upload",
+    )
+    if upload is not None:
+        # Write the upload to this session's folder at once, so it does not stay in memory.
+        folder = ws.root / "uploads" / ui.session_id()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / Path(upload.name).name
+        path.write_bytes(upload.getbuffer())
+        st.session_state["import_path"] = str(path)
+    path_str = st.session_state.get("import_path")
+    if path_str and upload is not None:
+        path = Path(path_str)
+        sheet = None
+        if path.suffix.lower() == ".xlsx":
+            with ui.guarded("listing the workbook's sheets"):
+                sheets = pd.ExcelFile(path).sheet_names
+                sheet = (
+                    st.selectbox("Sheet", sheets, key="import_sheet") if len(sheets) > 1 else None
                 )
+        df = None
+        with ui.guarded(f"reading {path.name}"):
+            df = read_file(path, max_bytes=MAX_UPLOAD_BYTES, sheet=sheet)
+        if df is not None:
+            show_and_save(df, f"uploaded file {path.name}", path.stem.replace("_", " "), "import")
+
+with tab_db:
+    st.write(
+        "Any database with a SQLAlchemy URL: `sqlite:///path/to/file.db`, "
+        "`postgresql://user@host:5432/database`, MySQL, Redshift, Snowflake, Athena (see "
+        "docs/connectors.md). Only reading is possible: one table, or one SELECT query."
+    )
+    url = st.text_input("Database URL", key="db_url", placeholder="postgresql://analyst@host/db")
+    password = st.text_input(
+        "Password (if the database needs one)",
+        type="password",
+        key="db_password",
+        help="Kept only for this browser session; never saved or shown.",
+    )
+    mode = st.radio("Read", ["A table", "A SELECT query"], horizontal=True, key="db_mode")
+    table = query = None
+    if url:
+        if mode == "A table":
+            tables: list[str] | None = None
+            cache = st.session_state.setdefault("db_tables", {})
+            with ui.guarded("listing the tables"):
+                if (url, password) not in cache:  # one round trip per URL, not per rerun
+                    cache[(url, password)] = list_tables(url, password or None)
+                tables = cache[(url, password)]
+            if tables:
+                table = st.selectbox(f"Table ({len(tables)} found)", tables, key="db_table")
+            elif tables == []:
+                st.info("No tables found in this database.")
+        else:
+            query = st.text_area("SELECT query", key="db_query", height=120)
+    limit = st.number_input(
+        "Read at most this many rows (0 = all)", min_value=0, value=0, step=10_000, key="db_limit"
+    )
+    if url and (table or query) and st.button("Read", key="db_read"):
+        with ui.guarded("reading from the database"):
+            bar = st.progress(0.0, text="Reading rows...")
+
+            def progress(rows: int) -> None:
+                frac = min(rows / limit, 1.0) if limit else 0.5
+                bar.progress(frac, text=f"{rows:,} rows read")
+
+            conn = SqlConnector(
+                SqlOptions(url, table, query, int(limit) or None, password or None, progress)
+            )
+            wanted = (url, table, query, int(limit))
+            st.session_state["db_df"] = (conn.read(), conn.describe(), table or "query", wanted)
+            bar.empty()
+    if "db_df" in st.session_state:
+        df, source, default, read_for = st.session_state["db_df"]
+        if read_for == (url, table, query, int(limit)):  # only what the inputs still describe
+            show_and_save(df, source, default.split(".")[-1], "db")
+    if url:
+        st.caption(f"Connecting to {safe_url(url)}")
+
+with tab_s3:
+    st.write(
+        "`s3://bucket/path/file.csv` (or `.parquet`) for one file; `s3://bucket/folder/` for "
+        "every file in a folder (same columns). For MinIO and other S3-compatible services, give "
+        "the endpoint. Leave the keys empty to use this server's AWS settings."
+    )
+    uri = st.text_input("Address", key="s3_uri", placeholder="s3://bucket/path/data.csv")
+    endpoint = st.text_input(
+        "Endpoint (optional)", key="s3_endpoint", placeholder="http://host:9000"
+    )
+    c1, c2 = st.columns(2)
+    access = c1.text_input("Access key (optional)", key="s3_access")
+    secret = c2.text_input(
+        "Secret key (optional)", type="password", key="s3_secret", help="Never saved or shown."
+    )
+    if uri and st.button("Read", key="s3_read"):
+        with ui.guarded("reading from object storage"), st.spinner("Reading..."):
+            conn3 = S3Connector(
+                S3Options(
+                    uri,
+                    endpoint_url=endpoint or None,
+                    access_key=access or None,
+                    secret_key=secret or None,
+                    max_bytes=None,
+                )
+            )
+            st.session_state["s3_df"] = (conn3.read(), conn3.describe(), (uri, endpoint))
+    if "s3_df" in st.session_state:
+        df, source, read_for = st.session_state["s3_df"]
+        if read_for == (uri, endpoint):
+            show_and_save(df, source, Path(uri.rstrip("/")).stem or "dataset", "s3")
+
+with tab_samples:
+    st.write(
+        "Three realistic sample tables ship with Easel: customer churn (2 category), support "
+        "tickets (3+ category) and house prices (numeric). See sample_data/README.md."
+    )
+    if st.button("Add the sample datasets", key="import_samples"):
+        with ui.guarded("adding the sample datasets"):
+            added = load_samples(ws)
+            st.success(
+                f"Added: {', '.join(added)}."
+                if added
+                else f"The sample datasets ({', '.join(SAMPLE_FILES)}) are already here."
+            )

@@ -144,3 +144,31 @@ def test_build_page_finds_its_job_again_after_a_refresh(empty_ws: Workspace) -> 
     other.selectbox(key="build_dataset").select("customer churn").run()
     other.selectbox(key="build_target").select("churned").run()
     assert not any(s.value.startswith("Build ") for s in other.subheader)
+
+
+def test_import_from_a_database_table_and_query(empty_ws: Workspace, tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.conftest import make_table
+
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:
+        make_table(120, 4).to_sql("customers", conn, index=False)
+    at = app("import_data")
+    at.text_input(key="db_url").input(f"sqlite:///{db}").run()
+    assert at.selectbox(key="db_table").value == "customers"
+    at.button(key="db_read").click().run()
+    assert not at.exception
+    assert "120 rows, 10 columns" in texts(at)
+    at.text_input(key="db_name").input("db customers").run()
+    at.button(key="db_save").click().run()
+    assert empty_ws.get_dataset("db customers").rows == 120
+    at.radio(key="db_mode").set_value("A SELECT query").run()
+    at.text_area(key="db_query").input("DELETE FROM customers").run()
+    at.button(key="db_read").click().run()
+    assert "starts with DELETE" in texts(at)
+    at.radio(key="db_mode").set_value("A table").run()
+    at.text_input(key="db_url").input("postgresql://u@127.0.0.1:1/db").run()
+    assert "Could not reach the database server" in texts(at)
+    assert "120 rows" not in texts(at)  # the earlier preview is not shown for another source
+    assert not at.exception
