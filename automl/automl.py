@@ -138,6 +138,7 @@ class AutoML:
         if recipe is not None and len(recipe):
             self._emit("prepare", f"applying the preparation recipe ({len(recipe)} steps)", 0.0)
             raw_columns = [c for c in df.columns if c != str(target)]
+            raw_typical = typical_values(df[raw_columns])
             recipe.target = str(target)
             df = recipe.fit_apply(df).rename(columns=str)
             if str(target) not in df.columns:
@@ -147,6 +148,7 @@ class AutoML:
                 )
             recipe_meta = {
                 **recipe.to_dict(),
+                "raw_typical": raw_typical,
                 "raw_columns": list(
                     dict.fromkeys(
                         recipe.input_columns(raw_columns)
@@ -448,3 +450,34 @@ class AutoML:
 
     def save(self, path: str | os.PathLike[str]) -> Any:
         return self._check_fitted().save(path)
+
+
+def typical_values(df: pd.DataFrame, max_options: int = 50) -> dict[str, dict[str, Any]]:
+    """Per raw column: its kind, a typical value (median or most frequent) and the most frequent
+    values (for a prediction form that takes raw rows)."""
+    out: dict[str, dict[str, Any]] = {}
+    for col in df.columns:
+        s = df[col]
+        present = s.dropna()
+        if pd.api.types.is_bool_dtype(s):
+            kind = "boolean"
+        elif pd.api.types.is_numeric_dtype(s):
+            kind = "number"
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            kind = "date"
+        else:
+            kind = "text"
+        if kind == "number":
+            value: Any = float(present.median()) if len(present) else 0.0
+            options: list[Any] = []
+        elif kind == "date":
+            value = present.median().isoformat() if len(present) else None
+            options = []
+        else:
+            counts = present.astype(str).value_counts()
+            value = str(counts.index[0]) if len(counts) else ""
+            options = [str(v) for v in counts.index[:max_options]]
+            if len(counts) > max_options or counts.iloc[0] == 1:
+                options = []  # free text or many values: a text box, not a list
+        out[str(col)] = {"kind": kind, "value": value, "options": options}
+    return out

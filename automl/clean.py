@@ -214,16 +214,14 @@ def _step(f: Finding, action: str, value: Any) -> Step | None:
 _ORDER = {"duplicates": 0, "missing_target": 1, "missing": 2, "outliers": 3}
 
 
-def auto_clean(
-    df: pd.DataFrame,
-    target: str | None = None,
+def fix_steps(
+    findings: list[Finding],
     decisions: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
-    findings: list[Finding] | None = None,
-) -> CleanResult:
-    """Apply the proposed fixes. ``decisions`` maps a finding id to another action (or "keep"
-    to reject it); ``values`` gives the constant for a "constant" fill."""
-    findings = find_issues(df, target) if findings is None else findings
+) -> list[tuple[Finding, str, Step]]:
+    """The recipe steps for the chosen fixes, in a safe order (duplicates, rows without a
+    target, missing values, outliers). ``decisions`` maps a finding id to another action ("keep"
+    rejects it); ``values`` gives the constant for a "constant" fill."""
     decisions = decisions or {}
     values = values or {}
     known = {f.id for f in findings}
@@ -240,18 +238,28 @@ def auto_clean(
             raise ParameterError(
                 f"'{action}' is not a fix for {f.id}. Choose one of {', '.join(f.options)}."
             )
-        if f.kind == "missing_target" and action != "drop_rows" and action != "keep":
-            raise ParameterError("The target is never filled in; remove those rows or keep them.")
         step = _step(f, action, values.get(f.id))
         if step is not None:
             steps.append((f, action, step))
     dropped = {str(s.columns[0]) for _, _, s in steps if isinstance(s, DropColumns)}
     # a column that is removed needs no other fix
-    steps = [
+    return [
         (f, a, s)
         for f, a, s in steps
         if isinstance(s, DropColumns) or f.column is None or f.column not in dropped
     ]
+
+
+def auto_clean(
+    df: pd.DataFrame,
+    target: str | None = None,
+    decisions: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    findings: list[Finding] | None = None,
+) -> CleanResult:
+    """Find (unless ``findings`` are given) and apply the fixes; see :func:`fix_steps`."""
+    findings = find_issues(df, target) if findings is None else findings
+    steps = fix_steps(findings, decisions, values)
     recipe = Recipe([s for _, _, s in steps], target=target)
     report: list[StepReport] = []
     data = recipe.fit_apply(df, report)

@@ -52,3 +52,32 @@ def load_data(
     from connectors import open_source
 
     return open_source(text, **options).read()
+
+
+def training_input(
+    ws: Workspace, name: str, version: int | None = None
+) -> tuple[pd.DataFrame, Any, str]:
+    """The rows to train on for dataset ``name``, the recipe to train with, and a note.
+
+    A dataset made on the Prepare page (or with a recipe) from another dataset that is still in
+    the catalog trains on that raw source with the recipe, so the model takes raw rows and replays
+    the preparation itself when it predicts. Otherwise: the dataset as it is, and no recipe.
+    """
+    from automl.recipe import Recipe
+
+    rec = ws.get_dataset(name, version)
+    lineage = rec.lineage or {}
+    if lineage.get("kind") == "recipe" and lineage.get("from"):
+        src_name, src_version = ws.resolve_dataset(str(lineage["from"]))
+        try:
+            raw = ws.load_dataset(src_name, src_version)
+        except Exception:  # the source was deleted: the prepared rows are all we have
+            return (
+                ws.load_dataset(rec.name, rec.version),
+                None,
+                f"the source {lineage['from']} of this prepared dataset is gone, so the model "
+                "expects prepared rows",
+            )
+        recipe = Recipe.from_dict(lineage["recipe"])
+        return raw, recipe, f"raw rows of {lineage['from']} with the {len(recipe)}-step recipe"
+    return ws.load_dataset(rec.name, rec.version), None, ""

@@ -134,10 +134,14 @@ def run_job(root: str, job_id: int) -> int:
     p = job["params"]
     ws.update_job(job_id, status="running", started_at=time.time(), message="starting")
     try:
-        df = ws.load_dataset(p["dataset"])
+        from automl.data import training_input
+
+        df, recipe, _ = training_input(ws, p["dataset"])
         settings = dict(p["settings"])
         reporter = _Reporter(ws, job_id)
-        model = automl.AutoML(progress=reporter, **settings).fit(df, target=p["target"])
+        model = automl.AutoML(progress=reporter, **settings).fit(
+            df, target=p["target"], recipe=recipe
+        )
         name, version, path = ws.new_model_path(p["model_name"])
         model.save(path)
         rec = ws.add_model(name, version, path, p["dataset"], model.model_)

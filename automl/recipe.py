@@ -113,6 +113,7 @@ class Step:
     label: ClassVar[str] = ""
     group: ClassVar[str] = ""
     row_step: ClassVar[bool] = False  # True: training-only (chooses rows)
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}  # allowed values of text parameters
 
     def inputs(self) -> list[str]:
         """Columns this step reads."""
@@ -184,6 +185,7 @@ class ChangeType(Step):
     column: str
     to: str
     kind: ClassVar[str] = "change_type"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"to": _TYPES}
     label: ClassVar[str] = "Change type"
     group: ClassVar[str] = "Columns"
 
@@ -261,6 +263,9 @@ class FillMissing(Step):
     value: Any = None
     fitted_value: Any = None
     kind: ClassVar[str] = "fill_missing"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        "strategy": ("median", "mean", "mode", "constant")
+    }
     label: ClassVar[str] = "Fill missing values"
     group: ClassVar[str] = "Clean"
 
@@ -451,6 +456,7 @@ class ChangeCase(Step):
     columns: list[str]
     case: str = "lower"
     kind: ClassVar[str] = "change_case"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"case": ("lower", "upper", "title")}
     label: ClassVar[str] = "Change text case"
     group: ClassVar[str] = "Text"
 
@@ -603,6 +609,7 @@ class DateParts(Step):
     column: str
     parts: list[str] = field(default_factory=lambda: ["year", "month", "weekday"])
     kind: ClassVar[str] = "date_parts"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"parts": _DATE_PARTS}
     label: ClassVar[str] = "Extract date parts"
     group: ClassVar[str] = "Dates"
 
@@ -639,6 +646,7 @@ class DateDifference(Step):
     new_name: str
     unit: str = "days"
     kind: ClassVar[str] = "date_difference"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"unit": ("days", "hours", "weeks")}
     label: ClassVar[str] = "Time between two dates"
     group: ClassVar[str] = "Dates"
     _UNITS: ClassVar[dict[str, float]] = {"days": 86400.0, "hours": 3600.0, "weeks": 604800.0}
@@ -722,6 +730,7 @@ class Scale(Step):
     fitted_a: float | None = None
     fitted_b: float | None = None
     kind: ClassVar[str] = "scale"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"method": ("standard", "minmax")}
     label: ClassVar[str] = "Scale numbers"
     group: ClassVar[str] = "Calculate"
 
@@ -805,6 +814,7 @@ class Bin(Step):
     new_name: str = ""
     fitted_edges: list[float] | None = None
     kind: ClassVar[str] = "bin"
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"method": ("quantile", "width")}
     label: ClassVar[str] = "Bin numbers into ranges"
     group: ClassVar[str] = "Calculate"
 
@@ -1338,3 +1348,13 @@ def _report(step: Step, before: pd.DataFrame, after: pd.DataFrame) -> StepReport
         [c for c in bcols if c not in acols],
         changed,
     )
+
+
+def parameters(cls: type[Step]) -> list[dataclasses.Field[Any]]:
+    """The user-set parameters of a step class (what a form asks for), in order."""
+    return [f for f in dataclasses.fields(cls) if not f.name.startswith("fitted_")]
+
+
+def sample_for_preview(df: pd.DataFrame, rows: int = 5000) -> pd.DataFrame:
+    """The first ``rows`` rows: enough to show a recipe's effect at once on large data."""
+    return df if len(df) <= rows else df.head(rows)

@@ -29,7 +29,26 @@ with single:
     params = model.preprocessor.params_
     row: dict[str, object] = {}
     grid = st.columns(3)
-    for i, col in enumerate(model.preprocessor.columns):
+    raw_inputs = model.meta["recipe"].get("raw_typical", {}) if model.recipe else {}
+    if model.recipe is not None:
+        st.caption(
+            "This model prepares rows itself (its recipe), so the form asks for the raw columns."
+        )
+    for i, name in enumerate(model.input_columns if model.recipe is not None else []):
+        info = raw_inputs.get(name, {"kind": "text", "value": "", "options": []})
+        key = f"predict_raw_{pick}_{name}"
+        with grid[i % 3]:
+            if info["kind"] == "number":
+                row[name] = st.number_input(name, value=float(info["value"]), key=key)
+            elif info["kind"] == "date" and info["value"]:
+                row[name] = st.date_input(
+                    name, value=dt.date.fromisoformat(str(info["value"])[:10]), key=key
+                ).isoformat()
+            elif info["options"]:
+                row[name] = st.selectbox(name, info["options"], key=key)
+            else:
+                row[name] = st.text_input(name, value=str(info["value"] or ""), key=key)
+    for i, col in enumerate([] if model.recipe is not None else model.preprocessor.columns):
         p = params[col.name]
         key = f"predict_in_{pick}_{col.name}"
         with grid[i % 3]:
@@ -70,7 +89,7 @@ with single:
 with batch:
     st.caption(
         "Upload a CSV or Parquet file with the model's columns; predictions are added as new "
-        "columns. Needed columns: " + ", ".join(c.name for c in model.preprocessor.columns)
+        "columns. Needed columns: " + ", ".join(model.input_columns)
     )
     upload = st.file_uploader(
         "Rows to score", type=["csv", "tsv", "parquet", "jsonl"], key="predict_upload"

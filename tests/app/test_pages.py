@@ -172,3 +172,92 @@ def test_import_from_a_database_table_and_query(empty_ws: Workspace, tmp_path: P
     assert "Could not reach the database server" in texts(at)
     assert "120 rows" not in texts(at)  # the earlier preview is not shown for another source
     assert not at.exception
+
+
+def test_join_page_suggests_keys_previews_and_saves(empty_ws: Workspace) -> None:
+    import pandas as pd
+
+    empty_ws.add_dataset(
+        "customers", pd.DataFrame({"customer_id": range(50), "region": ["n", "s"] * 25}), "t"
+    )
+    empty_ws.add_dataset(
+        "orders",
+        pd.DataFrame({"order": range(80), "customer_id": [i % 40 for i in range(80)]}),
+        "t",
+    )
+    at = app("join")
+    at.selectbox(key="join_left").set_value("orders").run()
+    at.selectbox(key="join_right").set_value("customers").run()
+    assert at.selectbox(key="join_lk0").value == "customer_id"  # suggested
+    assert at.metric[0].value == "80"
+    at.radio(key="join_how").set_value("outer").run()
+    assert at.metric[0].value == "90"  # 80 matched + 10 customers without orders
+    at.text_input(key="join_name").input("orders full").run()
+    at.button(key="join_save").click().run()
+    assert not at.exception
+    rec = empty_ws.get_dataset("orders full")
+    assert rec.rows == 90 and rec.lineage["how"] == "outer"
+
+
+def test_prepare_page_clean_transform_undo_save_and_build_on_raw_rows(
+    empty_ws: Workspace,
+) -> None:
+    import pandas as pd
+
+    from automl.data import training_input
+    from tests.conftest import make_table
+
+    df = make_table(300, 3)
+    df = pd.concat([df, df.head(5)], ignore_index=True)  # 5 duplicate rows
+    empty_ws.add_dataset("customers", df, "t")
+    at = app("prepare")
+    at.selectbox(key="prep_target").set_value("churn").run()
+    at.button(key="prep_find").click().run()
+    assert "issue(s) found" in texts(at)
+    at.selectbox(key="prep_fix_missing:plan").set_value("keep").run()
+    at.button(key="prep_apply_fixes").click().run()
+    assert not at.exception
+    assert "Remove duplicate rows" in texts(at) and "5 rows removed" in texts(at)
+    assert "plan" not in " ".join(m.value for m in at.markdown if "Fill missing" in m.value)
+    at.selectbox(key="prep_kind").set_value("Calculate: Formula column").run()
+    # form widgets send their values with the submit button
+    at.text_input(key="prep_p_formula_new_name").input("income_per_age")
+    at.text_input(key="prep_p_formula_expression").input("income / agee")
+    [b for b in at.button if b.label == "Add step"][0].click().run()
+    assert "column 'agee'" in texts(at) and "Did you mean age" in texts(at)
+    at.text_input(key="prep_p_formula_expression").input("income / age")
+    [b for b in at.button if b.label == "Add step"][0].click().run()
+    assert "income_per_age = income / age" in texts(at)
+    at.button(key="prep_undo").click().run()
+    assert "income_per_age = income / age" not in texts(at)
+    at.button(key="prep_redo").click().run()
+    assert "income_per_age = income / age" in texts(at)
+    at.text_input(key="prep_name").input("customers clean").run()
+    at.button(key="prep_save").click().run()
+    assert not at.exception, at.exception
+    rec = empty_ws.get_dataset("customers clean")
+    assert rec.rows == 300 and "income_per_age" in rec.schema
+    raw, recipe, note = training_input(empty_ws, "customers clean")
+    assert len(raw) == 305 and recipe is not None and "recipe" in note
+
+
+def test_predict_form_asks_for_raw_columns_of_a_model_with_a_recipe(empty_ws: Workspace) -> None:
+    from automl.recipe import ChangeType, Formula, Recipe
+    from tests.conftest import make_table
+
+    df = make_table(300, 5)
+    df["income"] = df["income"].map(lambda v: f"${v:,.0f}", na_action="ignore")
+    recipe = Recipe([ChangeType("income", "number"), Formula("ratio", "income / age")])
+    model = automl.AutoML(time_budget=5, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
+    name, version, path = empty_ws.new_model_path("recipe model")
+    model.save(path)
+    empty_ws.add_model(name, version, path, "customers", model.model_)
+    at = app("predict")
+    assert not at.exception
+    assert "raw columns" in texts(at)
+    keys = {w.key for w in at.text_input} | {w.key for w in at.number_input}
+    assert "predict_raw_recipe model@1_income" in keys  # raw text column, not the parsed number
+    assert not any("ratio" in str(k) for k in keys)  # made by the recipe, not asked for
+    assert "Predicted churn" in [m.label for m in at.metric]
+    at.text_input(key="predict_raw_recipe model@1_income").input("$250,000").run()
+    assert not at.exception and at.metric[0].value in ("yes", "no")
