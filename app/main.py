@@ -29,6 +29,7 @@ nav = st.navigation(
         ),
         st.Page(PAGES / "join.py", title="Join", icon=":material/join:"),
         st.Page(PAGES / "prepare.py", title="Prepare", icon=":material/cleaning_services:"),
+        st.Page(PAGES / "explore.py", title="Explore", icon=":material/insights:"),
         st.Page(PAGES / "build.py", title="Build", icon=":material/model_training:"),
         st.Page(PAGES / "analyze.py", title="Analyze", icon=":material/analytics:"),
         st.Page(PAGES / "predict.py", title="Predict", icon=":material/online_prediction:"),

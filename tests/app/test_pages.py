@@ -261,3 +261,17 @@ def test_predict_form_asks_for_raw_columns_of_a_model_with_a_recipe(empty_ws: Wo
     assert "Predicted churn" in [m.label for m in at.metric]
     at.text_input(key="predict_raw_recipe model@1_income").input("$250,000").run()
     assert not at.exception and at.metric[0].value in ("yes", "no")
+
+
+def test_explore_page_charts_and_matrices(empty_ws: Workspace) -> None:
+    load_samples(empty_ws)
+    at = app("explore")
+    at.selectbox(key="explore_dataset").set_value("house prices").run()
+    assert "All 3,000 rows." in texts(at)
+    for kind in ("Scatter", "Bar", "Box"):
+        at.radio(key="explore_kind").set_value(kind).run()
+        assert not at.exception and not at.error, kind
+    at.selectbox(key="explore_colour").set_value("neighborhood").run()
+    for method in ("Pearson correlation", "Spearman correlation", "Mutual information"):
+        at.radio(key="explore_method").set_value(method).run()
+        assert not at.exception and not at.error, method

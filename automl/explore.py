@@ -1,0 +1,102 @@
+"""Exploration helpers behind the Explore page: a stated sample, and association matrices
+(Pearson or Spearman correlation between numbers; normalized mutual information between
+categories, with numbers binned into quantiles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import normalized_mutual_info_score
+
+from automl.errors import ParameterError
+
+SAMPLE_ROWS = 20_000
+MAX_COLUMNS = 40
+_BINS = 10
+
+
+@dataclass
+class Sample:
+    data: pd.DataFrame
+    total_rows: int
+
+    @property
+    def note(self) -> str:
+        if len(self.data) == self.total_rows:
+            return f"All {self.total_rows:,} rows."
+        return (
+            f"A random sample of {len(self.data):,} of {self.total_rows:,} rows (seed 0), so "
+            "charts stay fast; the shape of the data is the same."
+        )
+
+
+def sample_rows(df: pd.DataFrame, rows: int = SAMPLE_ROWS, seed: int = 0) -> Sample:
+    if len(df) <= rows:
+        return Sample(df, len(df))
+    return Sample(df.sample(n=rows, random_state=seed).sort_index(), len(df))
+
+
+def numeric_columns(df: pd.DataFrame) -> list[str]:
+    return [
+        str(c)
+        for c in df.columns
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+    ]
+
+
+def correlation(df: pd.DataFrame, method: str = "pearson") -> pd.DataFrame:
+    """Correlation between the numeric columns (pairwise complete rows)."""
+    if method not in ("pearson", "spearman"):
+        raise ParameterError("The correlation method must be pearson or spearman.")
+    cols = numeric_columns(df)[:MAX_COLUMNS]
+    if len(cols) < 2:
+        raise ParameterError(
+            "A correlation matrix needs at least two number columns; this data has "
+            f"{len(cols)}. Use mutual information to compare categories."
+        )
+    keep = [c for c in cols if df[c].nunique(dropna=True) > 1]
+    return df[keep].astype(float).corr(method=method)
+
+
+def _codes(s: pd.Series) -> np.ndarray:
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    if numeric and s.nunique(dropna=True) > _BINS:
+        s = pd.qcut(s.astype(float), _BINS, duplicates="drop")
+    codes, _ = pd.factorize(s.astype("object").where(s.notna(), "__missing__"))
+    return np.asarray(codes)
+
+
+def mutual_information(df: pd.DataFrame) -> pd.DataFrame:
+    """Normalized mutual information (0 = independent, 1 = one determines the other) between
+    every pair of columns with 2-200 distinct values (numbers binned into deciles)."""
+    cols = [
+        str(c)
+        for c in df.columns
+        if df[c].nunique(dropna=True) > 1
+        and (
+            df[c].nunique(dropna=True) <= 200
+            or (pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]))
+        )
+    ][:MAX_COLUMNS]
+    if len(cols) < 2:
+        raise ParameterError(
+            "Mutual information needs at least two columns with 2 to 200 distinct values."
+        )
+    codes = {c: _codes(df[c]) for c in cols}
+    out = pd.DataFrame(np.eye(len(cols)), index=cols, columns=cols)
+    for i, a in enumerate(cols):
+        for b in cols[i + 1 :]:
+            v = float(normalized_mutual_info_score(codes[a], codes[b]))
+            out.loc[a, b] = out.loc[b, a] = v
+    return out
+
+
+def count_rows(df: pd.DataFrame, by: str, colour: str | None = None) -> pd.DataFrame:
+    """Rows per value of ``by`` (and of ``colour``), missing values counted as "(missing)"."""
+    keys = [by] + ([colour] if colour and colour != by else [])
+    counts = df.groupby(keys, dropna=False).size().reset_index(name="rows")
+    for k in keys:
+        counts[k] = counts[k].astype(object).where(counts[k].notna(), "(missing)").astype(str)
+    return counts
