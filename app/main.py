@@ -33,6 +33,7 @@ nav = st.navigation(
         st.Page(PAGES / "build.py", title="Build", icon=":material/model_training:"),
         st.Page(PAGES / "analyze.py", title="Analyze", icon=":material/analytics:"),
         st.Page(PAGES / "predict.py", title="Predict", icon=":material/online_prediction:"),
+        st.Page(PAGES / "models.py", title="Models", icon=":material/inventory_2:"),
     ]
 )
 nav.run()

@@ -325,6 +325,47 @@ class Workspace:
             db.execute("DELETE FROM models WHERE name=? AND version=?", (name, version))
         shutil.rmtree(self.root / rec.path, ignore_errors=True)
 
+    def model_meta(self, rec: ModelRecord) -> dict[str, Any]:
+        """A model's metadata (easel_model.json) without loading its candidates; {} if damaged."""
+        try:
+            data = json.loads((self.root / rec.path / "easel_model.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def model_versions(self, name: str) -> list[ModelRecord]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT * FROM models WHERE name=? ORDER BY version DESC", (name,)
+            ).fetchall()
+        return [ModelRecord(**dict(r)) for r in rows]
+
+    def rename_model(self, name: str, new_name: str) -> int:
+        """Give every version of model ``name`` a new name; returns the number of versions."""
+        new_name = check_name(new_name, "model")
+        self.get_model(name)  # clear error when it does not exist
+        if new_name != name and self.model_versions(new_name):
+            raise ParameterError(
+                f"There is already a model named '{new_name}'. Choose another name."
+            )
+        with self._db() as db:
+            cur = db.execute("UPDATE models SET name=? WHERE name=?", (new_name, name))
+        return int(cur.rowcount)
+
+    def export_model(self, name: str, version: int) -> bytes:
+        """The model directory as a zip archive (for data scientists: JSON + model text files)."""
+        import io
+        import zipfile
+
+        rec = self.get_model(name, version)
+        folder = self.root / rec.path
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(folder.rglob("*")):
+                if f.is_file():
+                    zf.write(f, f"{name}-v{version}/{f.relative_to(folder)}")
+        return buf.getvalue()
+
     # ------------------------------------------------------------------ jobs
     def create_job(self, kind: str, params: dict[str, Any]) -> int:
         with self._db() as db:

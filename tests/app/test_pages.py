@@ -275,3 +275,31 @@ def test_explore_page_charts_and_matrices(empty_ws: Workspace) -> None:
     for method in ("Pearson correlation", "Spearman correlation", "Mutual information"):
         at.radio(key="explore_method").set_value(method).run()
         assert not at.exception and not at.error, method
+
+
+def test_models_page_compare_rename_export_delete(use_trained: Workspace) -> None:
+    import io
+    import zipfile
+
+    at = app("models")
+    assert not at.exception
+    assert "churn model@1" in at.multiselect(key="models_compare").value
+    assert "hold-out roc_auc" in str(at.dataframe[1].value.index.tolist())
+    data = use_trained.export_model("churn model", 1)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "churn model-v1/easel_model.json" in names
+    at.text_input(key="models_new_name").input("churn v2 model").run()
+    at.button(key="models_rename").click().run()
+    assert not at.exception
+    assert use_trained.get_model("churn v2 model").version == 1
+    use_trained.rename_model("churn v2 model", "churn model")  # the fixture is shared
+    import shutil
+
+    from automl.errors import ParameterError
+
+    other, other_version, other_path = use_trained.new_model_path("other")
+    shutil.copytree(use_trained.model_dir(use_trained.get_model("churn model")), other_path)
+    use_trained.add_model(other, other_version, other_path, "d", automl.load(other_path))
+    with pytest.raises(ParameterError, match="already a model named 'churn model'"):
+        use_trained.rename_model("other", "churn model")
+    use_trained.delete_model("other", other_version)

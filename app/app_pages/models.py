@@ -1,0 +1,100 @@
+"""Models: every model and version, side-by-side comparison, rename, delete, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+import automl
+from app import ui
+
+ws = ui.workspace()
+st.title("Models")
+models = ws.list_models()
+if not models:
+    st.info("No models yet. Pick a dataset and a column to predict on the **Build** page.")
+    st.stop()
+
+rows = []
+for m in models:
+    meta = ws.model_meta(m)  # a damaged artifact still gets a row (and can be deleted)
+    rows.append(
+        {
+            "model": f"{m.name}@{m.version}",
+            "name": m.name,
+            "version": m.version,
+            "dataset": m.dataset,
+            "target": m.target,
+            "problem": ui.TASK_WORDS.get(m.task, m.task),
+            "metric": m.metric,
+            "hold-out score": None if m.score is None else round(float(m.score), 4),
+            "build seconds": meta.get("fit_seconds"),
+            "training rows": (meta.get("rows") or {}).get("with_target"),
+            "candidates tried": len(meta.get("leaderboard", [])),
+            "built": dt.datetime.fromtimestamp(m.created_at).strftime("%Y-%m-%d %H:%M"),
+        }
+    )
+table = pd.DataFrame(rows)
+st.dataframe(table.drop(columns=["model"]), hide_index=True, width="stretch")
+
+st.subheader("Compare")
+picked = st.multiselect(
+    "Models to compare side by side",
+    table["model"].tolist(),
+    default=table["model"].tolist()[:2],
+    key="models_compare",
+)
+if picked:
+    chosen = [ws.get_model(p.rsplit("@", 1)[0], int(p.rsplit("@", 1)[1])) for p in picked]
+    side: dict[str, dict[str, object]] = {}
+    for rec in chosen:
+        with ui.guarded(f"loading {rec.name}"):
+            m = automl.load(ws.model_dir(rec))
+            col: dict[str, object] = {
+                "dataset": rec.dataset,
+                "target": m.target,
+                "problem": ui.TASK_WORDS.get(m.task, m.task),
+                "metric optimized": m.meta["metric"],
+                "predictor": m.meta["kept"][str(m.default_id)]["candidate"],
+                "build seconds": m.meta.get("fit_seconds"),
+                "training rows": m.meta["rows"]["with_target"],
+                "columns used": sum(
+                    c["type"] not in ("identifier", "constant", "excluded")
+                    for c in m.meta["columns"]
+                ),
+                "preparation recipe steps": len((m.meta.get("recipe") or {}).get("steps", [])),
+            }
+            col.update({f"hold-out {k}": round(v, 4) for k, v in m.metrics.items()})
+            side[f"{rec.name}@{rec.version}"] = col
+    st.dataframe(pd.DataFrame(side).astype(str), width="stretch")
+
+st.subheader("Manage")
+target = st.selectbox("Model", table["model"].tolist(), key="models_manage")
+name, version = target.rsplit("@", 1)
+c1, c2, c3 = st.columns(3)
+with c1:
+    new_name = st.text_input("New name (all versions)", value=name, key="models_new_name")
+    if st.button("Rename", key="models_rename"):
+        with ui.guarded("renaming the model"):
+            n = ws.rename_model(name, new_name)
+            st.success(f"Renamed {n} version(s) to **{new_name}**.")
+            st.rerun()
+with c2, ui.guarded("preparing the export"):
+    st.download_button(
+        "Export (zip)",
+        data=ws.export_model(name, int(version)),
+        file_name=f"{name}-v{version}.zip",
+        mime="application/zip",
+        key="models_export",
+        help="The model folder: easel_model.json plus LightGBM text models or linear "
+        "coefficients as JSON. Load it with automl.load() after unzipping.",
+    )
+with c3:
+    sure = st.checkbox(f"Yes, delete {target}", key="models_sure")
+    if st.button("Delete", key="models_delete", disabled=not sure):
+        with ui.guarded("deleting the model"):
+            ws.delete_model(name, int(version))
+            st.success(f"Deleted {target}.")
+            st.rerun()
