@@ -31,6 +31,7 @@ from automl.recipe import (
     RemoveOutliers,
     Step,
     StepReport,
+    fmt_number,
     iqr_fences,
 )
 
@@ -155,6 +156,25 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
             far = int(((x < lo) | (x > hi)).sum())
             if far:
                 is_target = name == target
+                # state (and clip) only the side(s) where values lie beyond the fence
+                lower = lo if bool((x < lo).any()) else None
+                upper = hi if bool((x > hi).any()) else None
+                where = " or ".join(
+                    t
+                    for t in (
+                        f"below {fmt_number(lo)}" if lower is not None else "",
+                        f"above {fmt_number(hi)}" if upper is not None else "",
+                    )
+                    if t
+                )
+                fix = " and ".join(
+                    t
+                    for t in (
+                        f"up to {fmt_number(lo)}" if lower is not None else "",
+                        f"down to {fmt_number(hi)}" if upper is not None else "",
+                    )
+                    if t
+                )
                 out.append(
                     Finding(
                         f"outliers:{name}",
@@ -165,13 +185,13 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                         "keep" if is_target else "clip",
                         ACTIONS["outliers"],
                         f"{far:,} values of {name} lie beyond 3 x IQR from the quartiles "
-                        f"(below {lo:,.4g} or above {hi:,.4g})"
+                        f"({where})"
                         + (
                             "; this is the target, so they are only reported."
                             if is_target
-                            else f"; clip them to [{lo:,.4g}, {hi:,.4g}]."
+                            else f"; clip them {fix}."
                         ),
-                        {"lower": lo, "upper": hi},
+                        {"lower": lower, "upper": upper},
                     )
                 )
     return out
@@ -183,7 +203,7 @@ def _missing_action(s: pd.Series, share: float) -> tuple[str, str]:
     if pd.api.types.is_datetime64_any_dtype(s):
         return "drop_rows", "dates cannot be guessed well, so remove those rows."
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return "median", f"fill with the median ({s.median():,.4g})."
+        return "median", f"fill with the median ({fmt_number(float(s.median()))})."
     present = s.dropna()
     if present.nunique() > max(50, 0.5 * len(present)):
         return "keep", "it looks like free text, where an empty value carries meaning; keep it."

@@ -328,7 +328,7 @@ def suggest_keys(left: pd.DataFrame, right: pd.DataFrame, top: int = 5) -> list[
                 ls[lc].nunique(dropna=True) / max(1, ls[lc].notna().sum()),
                 rs[rc].nunique(dropna=True) / max(1, rs[rc].notna().sum()),
             )
-            if not name_like and (overlap < 0.5 or uniq < 0.5):
+            if not name_like and (overlap < 0.8 or uniq < 0.9 or not _key_like(ls[lc], rs[rc])):
                 continue
             score = 0.5 * overlap + 0.3 * uniq + (0.2 if name_like else 0.0)
             why = []
@@ -342,6 +342,18 @@ def suggest_keys(left: pd.DataFrame, right: pd.DataFrame, top: int = 5) -> list[
             out.append(KeySuggestion(str(lc), str(rc), round(score, 3), ", ".join(why)))
     out.sort(key=lambda s: -s.score)
     return out[:top]
+
+
+def _key_like(a: pd.Series, b: pd.Series) -> bool:
+    """Identifiers are whole numbers or text, not measurements with decimals or dates."""
+    for s in (a, b):
+        if pd.api.types.is_float_dtype(s):
+            present = s.dropna()
+            if len(present) and not bool((present == np.round(present)).all()):
+                return False
+        elif pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_bool_dtype(s):
+            return False
+    return True
 
 
 def _norm(name: str) -> str:

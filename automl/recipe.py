@@ -37,6 +37,13 @@ _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
 
 
+def fmt_number(v: float) -> str:
+    """A number as an analyst reads it: 24,880 / 4,355 / 0.0712 / -853."""
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
 def _cols(value: str | list[str] | tuple[str, ...]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
@@ -801,8 +808,17 @@ class Clip(Step):
         return out
 
     def describe(self) -> str:
-        lo = "" if self.fitted_lower in (None, -np.inf) else f" at least {self.fitted_lower:g}"
-        hi = "" if self.fitted_upper in (None, np.inf) else f" at most {self.fitted_upper:g}"
+        lower = self.fitted_lower if self.fitted_lower is not None else self.lower
+        upper = self.fitted_upper if self.fitted_upper is not None else self.upper
+        lo = "" if lower is None or lower == -np.inf else f" at least {fmt_number(lower)}"
+        hi = "" if upper is None or upper == np.inf else f" at most {fmt_number(upper)}"
+        if not lo and not hi:  # quantile bounds not learned yet
+            qs = [
+                f"{name} {q:.0%} quantile"
+                for name, q in (("the", self.lower_quantile), ("the", self.upper_quantile))
+                if q is not None
+            ]
+            return f"Clip {self.column} to {' and '.join(qs)}"
         return f"Clip {self.column} to{lo}{' and' if lo and hi else ''}{hi}"
 
 

@@ -44,6 +44,11 @@ if suggestions:
         "Suggested keys: "
         + "; ".join(f"**{s.left}** = **{s.right}** ({s.reason})" for s in suggestions[:3])
     )
+else:
+    st.caption(
+        "No likely key found (no columns with matching names, or identifiers whose values "
+        "overlap). Choose the columns that identify the same thing in both tables."
+    )
 best = suggestions[0] if suggestions else None
 n_keys = st.number_input("Number of key columns", 1, 5, 1, key="join_nkeys")
 left_keys, right_keys = [], []

@@ -232,9 +232,9 @@ st.subheader("4. Before and after")
 m1, m2 = st.columns(2)
 m1.metric("Rows", f"{len(prepared):,}", delta=(len(prepared) - len(sample)) or None)
 m2.metric("Columns", prepared.shape[1], delta=prepared.shape[1] - sample.shape[1] or None)
-before, after = st.tabs(["After", "Before"])
-after.dataframe(prepared.head(100), width="stretch")
-before.dataframe(sample.head(100), width="stretch")
+after_tab, before_tab = st.tabs(["After", "Before"])
+after_tab.dataframe(prepared.head(100), width="stretch")
+before_tab.dataframe(sample.head(100), width="stretch")
 
 if len(recipe):
     new_name = st.text_input(

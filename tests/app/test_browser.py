@@ -128,3 +128,58 @@ def test_import_a_file_in_the_browser(server: str, tmp_path: Path) -> None:
             "Saved orders", timeout=30_000
         )
         browser.close()
+
+
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+def wait_idle(page: object, timeout_ms: int = 30_000) -> None:
+    """Wait until Streamlit has finished the current run (its running indicator is gone)."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout_ms,
+    )
+
+
+def test_data_pages_in_the_browser(server: str) -> None:
+    """Join, Prepare, Explore and Models render in Chromium without errors; screenshots are kept
+    in test-artifacts/screenshots for the user guide and for review."""
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        page.goto(f"{server}/join")
+        expect(page.get_by_text("Result rows", exact=True)).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        page.screenshot(path=str(SHOTS / "join.png"), full_page=True)
+
+        page.goto(f"{server}/prepare")
+        expect(page.get_by_text("1. Auto-clean")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Find issues").click()
+        expect(page.get_by_text("issue(s) found")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Add these fixes to the recipe").click()
+        expect(page.get_by_role("button", name="Undo last step")).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        expect(page.get_by_text("Fill missing lot_area_sqft with the median")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "prepare.png"), full_page=True)
+
+        page.goto(f"{server}/explore")
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
+
+        page.goto(f"{server}/models")
+        expect(page.get_by_text("Models").first).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
+
+        for shot in ("join", "prepare", "explore"):
+            assert (SHOTS / f"{shot}.png").stat().st_size > 10_000
+        assert not page.get_by_text("Traceback").count()
+        assert errors == []
+        browser.close()

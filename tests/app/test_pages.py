@@ -219,6 +219,8 @@ def test_prepare_page_clean_transform_undo_save_and_build_on_raw_rows(
     assert not at.exception
     assert "Remove duplicate rows" in texts(at) and "5 rows removed" in texts(at)
     assert "plan" not in " ".join(m.value for m in at.markdown if "Fill missing" in m.value)
+    after = at.dataframe[0].value  # the "After" tab comes first
+    assert after["income"].isna().sum() == 0 and at.dataframe[1].value["income"].isna().any()
     at.selectbox(key="prep_kind").set_value("Calculate: Formula column").run()
     # form widgets send their values with the submit button
     at.text_input(key="prep_p_formula_new_name").input("income_per_age")
