@@ -160,6 +160,10 @@ def test_data_pages_in_the_browser(server: str) -> None:
 
         page.goto(f"{server}/prepare")
         expect(page.get_by_text("1. Auto-clean")).to_be_visible(timeout=30_000)
+        page.locator("[data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name="house prices").click()
+        expect(page.get_by_text("Version 1: 3,000 rows, 14 columns")).to_be_visible(timeout=30_000)
+        wait_idle(page)
         page.get_by_role("button", name="Find issues").click()
         expect(page.get_by_text("issue(s) found")).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Add these fixes to the recipe").click()
