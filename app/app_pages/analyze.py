@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import ui
 from automl.metrics import METRICS
+from automl.recipe import fmt_number
 
 ws = ui.workspace()
 st.title("Analyze a model")
@@ -23,7 +24,7 @@ def headline() -> str:
     held = meta["rows"]["holdout"]
     if model.task == "regression":
         return (
-            f"Predicts **{model.target}** with a typical error of **{metrics['mae']:,.4g}** "
+            f"Predicts **{model.target}** with a typical error of **{fmt_number(metrics['mae'])}** "
             f"(mean absolute error) on {held:,} rows it never saw; it explains "
             f"**{metrics['r2']:.0%}** of the variation (R²)."
         )

@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import ui
 from automl.batch import predict_file
+from automl.recipe import fmt_number
 
 ws = ui.workspace()
 st.title("Predict")
@@ -39,7 +40,7 @@ with single:
         key = f"predict_raw_{pick}_{name}"
         with grid[i % 3]:
             if info["kind"] == "number":
-                row[name] = st.number_input(name, value=float(info["value"]), key=key)
+                row[name] = st.number_input(name, value=float(info["value"]), format="%g", key=key)
             elif info["kind"] == "date" and info["value"]:
                 row[name] = st.date_input(
                     name, value=dt.date.fromisoformat(str(info["value"])[:10]), key=key
@@ -53,7 +54,9 @@ with single:
         key = f"predict_in_{pick}_{col.name}"
         with grid[i % 3]:
             if col.type == "numeric":
-                row[col.name] = st.number_input(col.name, value=float(p["median"]), key=key)
+                row[col.name] = st.number_input(
+                    col.name, value=float(p["median"]), format="%g", key=key
+                )
             elif col.type == "boolean":
                 options = ["yes", "no"]
                 row[col.name] = st.selectbox(
@@ -71,7 +74,7 @@ with single:
         table, _ = model.predict_table(pd.DataFrame([row]))
         pred = table["prediction"].iloc[0]
         if model.task == "regression":
-            st.metric(f"Predicted {model.target}", f"{pred:,.4g}")
+            st.metric(f"Predicted {model.target}", fmt_number(float(pred)))
         else:
             conf = table["confidence"].iloc[0]
             st.metric(f"Predicted {model.target}", str(pred), help="The most likely class")
@@ -112,6 +115,10 @@ with batch:
     out_path = st.session_state.get("predict_output")
     if out_path and Path(out_path).exists():
         scored = pd.read_csv(out_path, nrows=200)
+        made = [c for c in scored.columns if c in ("prediction", "confidence")]
+        made += [c for c in scored.columns if str(c).startswith("probability_")]
+        scored = scored[made + [c for c in scored.columns if c not in made]]  # answers first
+        st.caption(f"First {len(scored)} rows, predictions first; the download has every row.")
         st.dataframe(scored, width="stretch")
         st.download_button(
             "Download predictions (CSV)",

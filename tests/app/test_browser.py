@@ -60,27 +60,68 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(timeout=20)
 
 
-def test_build_analyze_predict_in_the_browser(server: str, tmp_path: Path) -> None:
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+def wait_idle(page: object, timeout_ms: int = 30_000) -> None:
+    """Wait until Streamlit has finished the current run (its running indicator is gone)."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout_ms,
+    )
+
+
+JOURNEYS = {
+    # dataset file, target, a column the what-if changes, what the prediction metric shows
+    "binary": ("customer_churn.csv", "churned", "support_calls", "Confidence"),
+    "regression": ("house_prices.csv", "sale_price", "living_area_sqft", "Predicted sale_price"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(JOURNEYS))
+def test_full_journey_in_the_browser(server: str, tmp_path: Path, kind: str) -> None:
+    """Upload a CSV -> quick build (small budget) -> hold-out metrics -> single prediction and
+    what-if -> batch prediction and download, as an analyst does it, in Chromium."""
+    import pandas as pd
     from playwright.sync_api import expect, sync_playwright
 
+    file, target, what_if, shown = JOURNEYS[kind]
+    upload = tmp_path / file
+    upload.write_bytes((ROOT / "sample_data" / file).read_bytes())
+    rows = pd.read_csv(upload).head(40).drop(columns=[target])
+    batch = tmp_path / f"new_{file}"
+    rows.to_csv(batch, index=False)
+    name = f"{kind} upload"
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page = browser.new_page(viewport={"width": 1400, "height": 2000}, accept_downloads=True)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server)
-        expect(page.get_by_test_id("stMetricValue").first).to_have_text("3", timeout=30_000)
+
+        page.goto(f"{server}/import")
+        page.locator("input[type='file']").set_input_files(str(upload))
+        expect(page.get_by_text("rows, ").first).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        page.get_by_label("Dataset name").fill(name)
+        page.get_by_label("Dataset name").press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Save dataset").click()
+        expect(page.get_by_test_id("stAlertContentSuccess").last).to_contain_text(
+            f"Saved {name}", timeout=30_000
+        )
+        page.screenshot(path=str(SHOTS / f"{kind}-1-import.png"), full_page=True)
 
         page.goto(f"{server}/build")
         boxes = page.locator("[data-testid='stSelectbox']")
+        expect(boxes.first).to_be_visible(timeout=30_000)
         boxes.nth(0).click()
-        page.get_by_role("option", name="customer churn").click()
-        expect(page.get_by_text("5,000 rows, 14 columns")).to_be_visible(timeout=20_000)
+        page.get_by_role("option", name=name, exact=True).click()
+        wait_idle(page)
         boxes.nth(1).click()
-        page.get_by_role("option", name="churned").click()
-        expect(page.get_by_text("2 category (the target has exactly two values)")).to_be_visible(
-            timeout=20_000
-        )
+        page.get_by_role("option", name=target, exact=True).click()
+        expect(page.get_by_text("Problem type:")).to_be_visible(timeout=30_000)
+        wait_idle(page)
         budget = page.get_by_label("Time budget (seconds, optional)", exact=True).and_(
             page.get_by_test_id("stNumberInputField")
         )
@@ -88,17 +129,44 @@ def test_build_analyze_predict_in_the_browser(server: str, tmp_path: Path) -> No
         budget.press("Enter")
         page.get_by_role("button", name="Build", exact=True).click()
         expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
-            "is ready", timeout=90_000
+            "is ready", timeout=120_000
         )
-        page.screenshot(path=str(tmp_path / "build.png"))
+        wait_idle(page)
+        page.screenshot(path=str(SHOTS / f"{kind}-2-build.png"), full_page=True)
 
         page.goto(f"{server}/analyze")
-        expect(page.get_by_text("never saw during training")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("never saw").first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Leaderboard")).to_be_visible()
+        wait_idle(page)
+        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(SHOTS / f"{kind}-3-analyze.png"), full_page=True)
 
         page.goto(f"{server}/predict")
-        expect(page.get_by_text("Predicted churned")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Confidence")).to_be_visible()
+        expect(page.get_by_text(shown).first).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        value = page.get_by_test_id("stMetricValue").first.inner_text()
+        field = page.get_by_label(what_if, exact=True)
+        field.fill(str(float(field.input_value()) * 3 + 7))
+        field.press("Enter")
+        wait_idle(page)
+        expect(page.get_by_test_id("stMetricValue").first).to_be_visible()
+        if kind == "regression":  # a much larger house must change the predicted price
+            expect(page.get_by_test_id("stMetricValue").first).not_to_have_text(value)
+        page.screenshot(path=str(SHOTS / f"{kind}-4-predict.png"), full_page=True)
+
+        page.get_by_role("tab", name="Batch prediction").click()
+        page.locator("input[type='file']").set_input_files(str(batch))
+        page.get_by_role("button", name="Score file").click()
+        expect(page.get_by_text("40 rows scored")).to_be_visible(timeout=60_000)
+        wait_idle(page)
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="Download predictions (CSV)").click()
+        scored = pd.read_csv(dl.value.path())
+        assert len(scored) == 40 and "prediction" in scored.columns
+        assert list(scored.columns[: rows.shape[1]]) == list(rows.columns)
+        wait_idle(page)  # the download button reruns the page
+        page.screenshot(path=str(SHOTS / f"{kind}-5-batch.png"), full_page=True)
+
         assert not page.get_by_text("Traceback").count()
         assert errors == []
         browser.close()
@@ -128,17 +196,6 @@ def test_import_a_file_in_the_browser(server: str, tmp_path: Path) -> None:
             "Saved orders", timeout=30_000
         )
         browser.close()
-
-
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-
-
-def wait_idle(page: object, timeout_ms: int = 30_000) -> None:
-    """Wait until Streamlit has finished the current run (its running indicator is gone)."""
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=timeout_ms,
-    )
 
 
 def test_data_pages_in_the_browser(server: str) -> None:
