@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pandas as pd
 import streamlit as st
 
 import automl
@@ -50,6 +51,19 @@ def guarded(action: str) -> Iterator[None]:
             f"Something went wrong while {action}. The details were written to the server log; "
             "please try again, and report the problem if it persists."
         )
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _read_parquet(path: str) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def load_dataset(name: str, version: int | None = None) -> pd.DataFrame:
+    """A catalog dataset, read once per version and shared by reruns and pages (each version is
+    its own immutable file, so the cache can never be stale). Pages must not modify it."""
+    ws = workspace()
+    rec = ws.get_dataset(name, version)
+    return _read_parquet(str(ws.root / rec.path))
 
 
 def model_label(name: str, version: int | str) -> str:

@@ -33,7 +33,9 @@ def main() -> None:
         img = crop(Image.open(src))
         if img.width > WIDTH:
             img = img.resize((WIDTH, round(img.height * WIDTH / img.width)), Image.LANCZOS)
-        img.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(DST / src.name, optimize=True)
+        img.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
+            DST / src.name, optimize=True
+        )
         print(f"{src.name}: {img.width}x{img.height}, {(DST / src.name).stat().st_size // 1024} KB")
 
 

@@ -85,7 +85,7 @@ dataset = st.selectbox(
     "Dataset", names, index=names.index(current) if current in names else 0, key="build_dataset"
 )
 st.session_state[state.CURRENT_DATASET] = dataset
-df = ws.load_dataset(dataset)
+df = ui.load_dataset(dataset)
 st.caption(f"{len(df):,} rows, {df.shape[1]} columns")
 
 target = st.selectbox(

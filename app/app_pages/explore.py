@@ -15,6 +15,8 @@ from automl.explore import (
     sample_rows,
 )
 
+SCATTER_POINTS = 2000
+
 ws = ui.workspace()
 st.title("Explore data")
 datasets = ws.list_datasets()
@@ -23,7 +25,7 @@ if not datasets:
     st.stop()
 
 name = st.selectbox("Dataset", [d.name for d in datasets], key="explore_dataset")
-sample = sample_rows(ws.load_dataset(name))
+sample = sample_rows(ui.load_dataset(name))
 df = sample.data
 st.caption(sample.note)
 cols = [str(c) for c in df.columns]
@@ -43,7 +45,10 @@ with chart:
                 c1, c2 = st.columns(2)
                 x = c1.selectbox("X", nums, key="explore_x")
                 y = c2.selectbox("Y", nums, index=1, key="explore_y")
-                fig = px.scatter(df, x=x, y=y, color=colour_col, opacity=0.6)
+                points = sample_rows(df, SCATTER_POINTS).data
+                fig = px.scatter(points, x=x, y=y, color=colour_col, opacity=0.6, render_mode="svg")
+                if len(points) < len(df):
+                    st.caption(f"{len(points):,} of the sample's points are drawn.")
                 st.plotly_chart(fig, width="stretch")
         elif kind == "Bar":
             if not groupable:

@@ -30,8 +30,8 @@ left_name = c1.selectbox("Left dataset", datasets, key="join_left")
 right_name = c2.selectbox(
     "Right dataset", [d for d in datasets if d != left_name], key="join_right"
 )
-left = ws.load_dataset(left_name)
-right = ws.load_dataset(right_name)
+left = ui.load_dataset(left_name)
+right = ui.load_dataset(right_name)
 c1.caption(f"{len(left):,} rows, {left.shape[1]} columns")
 c2.caption(f"{len(right):,} rows, {right.shape[1]} columns")
 

@@ -35,7 +35,7 @@ if st.session_state.get("prep_for") != key:  # a new dataset starts a new recipe
     st.session_state.pop("prep_findings", None)
 recipe: Recipe = st.session_state["prep_recipe"]
 
-raw = ws.load_dataset(rec.name, rec.version)
+raw = ui.load_dataset(rec.name, rec.version)
 sample = sample_for_preview(raw, PREVIEW_ROWS)
 sampled = len(sample) < len(raw)
 st.caption(
