@@ -47,6 +47,18 @@ def _str_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns=str)
 
 
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _short(value: Any) -> str:
+    text = "missing" if value is None else str(value)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
 class Model:
     """A trained Easel model. Build one with :class:`automl.AutoML`, or :func:`automl.load`."""
 
@@ -191,6 +203,84 @@ class Model:
         proba = self.score_frame(df)[1]
         assert proba is not None
         return proba
+
+    def _contributions(self, df: pd.DataFrame) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+        """(columns, per-row contribution of each column, prepared rows)."""
+        if not isinstance(df, pd.DataFrame):
+            raise ParameterError(
+                f"Rows to explain must be a pandas DataFrame. Got {type(df).__name__} instead."
+            )
+        prepared = self.prepare(df)
+        report = self.preprocessor.check_columns(prepared)
+        cand = self.candidates[self.default_id]
+        if cand.encoding == "tree":
+            X = self.preprocessor.transform_tree(prepared, report)
+            sources = self.preprocessor.tree_features()[1]
+        else:
+            X = self.preprocessor.transform_linear(prepared, report)
+            sources = self.preprocessor.linear_sources()
+        contrib = cand.contributions(X)  # (rows, features + 1, outputs)
+        if contrib.shape[1] - 1 != len(sources):  # pragma: no cover - an encoding bug
+            raise AssertionError("feature sources do not match the encoded features")
+        if contrib.shape[2] > 1:  # multiclass: explain the predicted class
+            chosen = np.asarray(cand.predict_scores(X)).argmax(axis=1)
+            contrib = contrib[np.arange(len(chosen)), :, chosen]
+        else:
+            contrib = contrib[:, :, 0]
+        columns = list(dict.fromkeys(sources))
+        pos = np.asarray([columns.index(src) for src in sources], dtype=np.int64)
+        agg = np.zeros((contrib.shape[0], len(columns)))
+        np.add.at(agg.T, pos, contrib[:, :-1].T)
+        return columns, agg, prepared
+
+    def explain(self, df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+        """Why each row got its prediction: the ``top`` columns that moved it most.
+
+        Long format, one line per (row, column): ``row`` (the input's index), ``rank``,
+        ``column``, ``value`` (the row's value), ``contribution`` (signed; log-odds of the
+        predicted class for classification, the target's units for regression) and ``direction``
+        ("raises"/"lowers"). Tree models use exact TreeSHAP values; linear models coefficient x
+        value; both are summed over the features made from one column (date parts, one-hot
+        levels, text terms), so they speak in the analyst's columns.
+        """
+        if top < 1:
+            raise ParameterError(f"top must be at least 1. Got {top}.")
+        columns, agg, prepared = self._contributions(df)
+        k = min(top, len(columns))
+        order = np.argsort(-np.abs(agg), axis=1)[:, :k]
+        n = len(df)
+        picked = np.take_along_axis(agg, order, axis=1)
+        names = np.asarray(columns, dtype=object)[order]
+        values = np.empty((n, k), dtype=object)
+        for j, c in enumerate(columns):  # each column's values, where it was picked
+            mask = order == j
+            if mask.any():
+                col = prepared[c].astype(object).to_numpy()
+                rows_, ranks = np.nonzero(mask)
+                values[rows_, ranks] = col[rows_]
+        out = pd.DataFrame(
+            {
+                "row": np.repeat(np.asarray(df.index, dtype=object), k),
+                "rank": np.tile(np.arange(1, k + 1), n),
+                "column": names.ravel(),
+                "value": [None if _missing(v) else v for v in values.ravel()],
+                "contribution": picked.ravel(),
+            }
+        )
+        out["direction"] = np.where(
+            out["contribution"] > 0, "raises", np.where(out["contribution"] < 0, "lowers", "none")
+        )
+        return out
+
+    def reasons(self, df: pd.DataFrame, top: int = 3) -> list[str]:
+        """One short text per row for batch output: ``"support_calls=9 (+1.2); ..."``."""
+        ex = self.explain(df, top)
+        k = int(ex["rank"].max()) if len(ex) else 0
+        parts = [
+            f"{c}={_short(v)} ({x:+.3g})"
+            for c, v, x in zip(ex["column"], ex["value"], ex["contribution"], strict=True)
+        ]
+        return ["; ".join(parts[i : i + k]) for i in range(0, len(parts), k)] if k else []
 
     def predict_table(
         self, df: pd.DataFrame, warn: bool = False

@@ -288,6 +288,27 @@ class Preprocessor:
                 sources += [col.name] * len(terms)
         return names, sources, cats
 
+    def linear_sources(self) -> list[str]:
+        """The source column of every feature of :meth:`transform_linear`, in order."""
+        dense: list[str] = []
+        sparse: list[str] = []
+        for col in self.columns:
+            p = self.params_[col.name]
+            if col.type in ("numeric", "boolean"):
+                dense += [col.name] * (2 if p["has_missing"] else 1)
+            elif col.type == "categorical":
+                sparse += [col.name] * (len(p["categories"]) + 2)
+            elif col.type == "datetime":
+                for stats in p["parts"].values():
+                    dense += [col.name] * (2 if stats["has_missing"] else 1)
+            elif col.type == "text":
+                dense += [col.name] * 2
+        tfidf: list[str] = []
+        for col in self.columns:
+            if col.type == "text":
+                tfidf += [col.name] * len(self.params_[col.name]["vocabulary"][:TEXT_TERMS_LINEAR])
+        return dense + sparse + tfidf
+
     def transform_linear(
         self, df: pd.DataFrame, report: InputReport | None = None
     ) -> sp.csr_matrix:

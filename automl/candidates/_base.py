@@ -79,6 +79,12 @@ class Candidate(ABC):
     def load(cls, directory: Path, params: dict[str, Any]) -> Candidate:
         """Read a model written by :meth:`save`."""
 
+    def contributions(self, X: Any) -> np.ndarray:
+        """Per-row additive contributions of each encoded feature to the raw score (log-odds for
+        classes, the target's units for numbers): shape (rows, features + 1, outputs), the last
+        feature being the base value. Contributions plus base sum to the raw score."""
+        raise NotImplementedError
+
     def importances(self, n_features: int) -> np.ndarray:
         """Non-negative importance per feature (for column impact); zeros if unknown."""
         return np.zeros(n_features)

@@ -135,6 +135,14 @@ class LightGBMCandidate(Candidate):
     def predict_scores(self, X: Any) -> np.ndarray:
         return np.asarray(self.fitted_.predict(X, num_iteration=self.n_iterations_))
 
+    def contributions(self, X: Any) -> np.ndarray:
+        """SHAP values from LightGBM's TreeSHAP (``pred_contrib``)."""
+        raw = np.asarray(
+            self.fitted_.predict(X, num_iteration=self.n_iterations_, pred_contrib=True)
+        )
+        n_out = max(1, int(self.fitted_.num_model_per_iteration()))
+        return raw.reshape(raw.shape[0], n_out, -1).transpose(0, 2, 1)
+
     def importances(self, n_features: int) -> np.ndarray:
         imp = self.fitted_.feature_importance("gain", iteration=self.n_iterations_)
         return np.asarray(imp, dtype=float)

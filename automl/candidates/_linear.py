@@ -81,6 +81,20 @@ class LinearCandidate(Candidate):
             return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -500, 500))))
         return _softmax(z)
 
+    def contributions(self, X: Any) -> np.ndarray:
+        """coefficient x encoded value per feature (features are centred and scaled, so a
+        typical value contributes about nothing); the intercept is the base value."""
+        import scipy.sparse as sp
+
+        coef = self.fitted_["coef"]  # (outputs, features)
+        Xc = sp.csr_matrix(X)
+        outs = []
+        for k in range(coef.shape[0]):
+            part = Xc.multiply(coef[k][None, :]).toarray()
+            base = np.full((part.shape[0], 1), float(self.fitted_["intercept"][k]))
+            outs.append(np.hstack([part, base]))
+        return np.stack(outs, axis=2)
+
     def importances(self, n_features: int) -> np.ndarray:
         return np.asarray(np.abs(self.fitted_["coef"]).sum(axis=0), dtype=float)
 
