@@ -70,8 +70,12 @@ def score_chunks(
     chunks: Iterator[pd.DataFrame],
     out_path: str | os.PathLike[str],
     progress: Callable[[int], None] | None = None,
+    reasons: int = 0,
 ) -> BatchResult:
-    """Score every chunk and write input columns plus predictions to ``out_path`` atomically."""
+    """Score every chunk and write input columns plus predictions to ``out_path`` atomically.
+
+    ``reasons`` > 0 adds a ``reasons`` column with each row's top columns and contributions.
+    """
     start = time.monotonic()
     out = Path(out_path)
     fmt = output_format(out)
@@ -86,6 +90,8 @@ def score_chunks(
             if len(chunk) == 0:
                 continue
             table, chunk_report = model.predict_table(chunk)
+            if reasons > 0:
+                table["reasons"] = model.reasons(chunk, reasons)
             if rows == 0:
                 report.extra_columns = chunk_report.extra_columns
             report.merge(chunk_report)
@@ -126,9 +132,12 @@ def predict_file(
     out_path: str | os.PathLike[str],
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
+    reasons: int = 0,
 ) -> BatchResult:
     """Score a CSV/TSV/Parquet/JSON Lines file chunk by chunk (other formats are read whole)."""
     from connectors import iter_file_chunks
 
     output_format(out_path)
-    return score_chunks(model, iter_file_chunks(source, chunk_rows), out_path, progress)
+    return score_chunks(
+        model, iter_file_chunks(source, chunk_rows), out_path, progress, reasons=reasons
+    )

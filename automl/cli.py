@@ -142,7 +142,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         ws = _workspace(args)
         name, version = ws.resolve_dataset(data[len("dataset:") :])
         data = str(ws.root / ws.get_dataset(name, version).path)
-    result = predict_file(model, data, args.out, args.chunk_rows, progress)
+    if args.reasons < 0:
+        raise _usage(f"--reasons must be 0 or more. Got {args.reasons}.")
+    result = predict_file(model, data, args.out, args.chunk_rows, progress, reasons=args.reasons)
     for msg in result.report.messages():
         print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {result.rows:,} predictions to {result.output} in {result.seconds:.1f} s")
@@ -479,6 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("data", help="file with the rows to score, or dataset:NAME[@VERSION]")
     pr.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     pr.add_argument("--chunk-rows", type=int, default=200_000, help="rows scored at a time")
+    pr.add_argument(
+        "--reasons",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add a 'reasons' column with each row's N most influential columns",
+    )
     pr.add_argument("--quiet", action="store_true")
     pr.set_defaults(func=cmd_predict)
 

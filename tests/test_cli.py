@@ -76,6 +76,20 @@ def test_predict_writes_inputs_plus_predictions(trained: Path, data_csv: Path, s
     assert set(scored["prediction"]) <= {"yes", "no"}
 
 
+def test_predict_with_reasons(trained: Path, data_csv: Path):
+    rows = pd.read_csv(data_csv).drop(columns=["churn"]).head(30)
+    src = data_csv.parent / "why_rows.csv"
+    rows.to_csv(src, index=False)
+    out = data_csv.parent / "why.csv"
+    res = run("predict", str(trained), str(src), "--out", str(out), "--reasons", "2")
+    assert res.returncode == 0, res.stderr
+    scored = pd.read_csv(out)
+    assert scored["reasons"].str.count(";").eq(1).all()
+    assert (
+        run("predict", str(trained), str(src), "--out", str(out), "--reasons", "-1").returncode == 2
+    )
+
+
 def test_predict_missing_column_is_a_user_error(trained: Path, data_csv: Path):
     src = data_csv.parent / "bad_rows.csv"
     pd.read_csv(data_csv).drop(columns=["churn", "age"]).head(5).to_csv(src, index=False)

@@ -88,6 +88,31 @@ with single:
             fig = px.bar(probs, x="probability", y="class", orientation="h", range_x=[0, 1])
             fig.update_layout(height=60 + 40 * len(probs), margin=dict(l=10, r=10, t=10, b=10))
             st.plotly_chart(fig, width="stretch")
+        why = model.explain(pd.DataFrame([row]), top=5)
+        st.subheader("Why")
+        toward = (
+            f"the predicted {model.target}"
+            if model.task == "regression"
+            else f"the chance of '{pred}'"
+        )
+        for r in why.itertuples():
+            st.markdown(f"- **{r.column}** = {r.value} **{r.direction}** {toward}")
+        why["effect"] = why["contribution"]
+        fig = px.bar(
+            why.iloc[::-1],
+            x="effect",
+            y="column",
+            orientation="h",
+            color="direction",
+            color_discrete_map={"raises": "#2a9d8f", "lowers": "#e76f51", "none": "#999999"},
+        )
+        fig.update_layout(height=80 + 36 * len(why), margin=dict(l=10, r=10, t=10, b=10))
+        st.plotly_chart(fig, width="stretch")
+        st.caption(
+            "Contributions of each column to this prediction ("
+            + ("in the target's units" if model.task == "regression" else "in log-odds")
+            + "), measured against the average prediction."
+        )
 
 with batch:
     st.caption(
@@ -96,6 +121,9 @@ with batch:
     )
     upload = st.file_uploader(
         "Rows to score", type=["csv", "tsv", "parquet", "jsonl"], key="predict_upload"
+    )
+    add_reasons = st.checkbox(
+        "Add the top 3 reasons to each row (slower for large files)", key="predict_reasons"
     )
     if upload is not None and st.button("Score file", type="primary", key="predict_run"):
         folder = ws.root / "uploads" / ui.session_id()
@@ -106,7 +134,11 @@ with batch:
         bar = st.progress(0.0, text="Scoring...")
         with ui.guarded(f"scoring {src.name}"):
             result = predict_file(
-                model, src, out, progress=lambda n: bar.progress(0.5, text=f"{n:,} rows scored")
+                model,
+                src,
+                out,
+                progress=lambda n: bar.progress(0.5, text=f"{n:,} rows scored"),
+                reasons=3 if add_reasons else 0,
             )
             bar.progress(1.0, text=f"{result.rows:,} rows scored in {result.seconds:.1f} s")
             for msg in result.report.messages():
@@ -115,7 +147,7 @@ with batch:
     out_path = st.session_state.get("predict_output")
     if out_path and Path(out_path).exists():
         scored = pd.read_csv(out_path, nrows=200)
-        made = [c for c in scored.columns if c in ("prediction", "confidence")]
+        made = [c for c in scored.columns if c in ("prediction", "confidence", "reasons")]
         made += [c for c in scored.columns if str(c).startswith("probability_")]
         scored = scored[made + [c for c in scored.columns if c not in made]]  # answers first
         st.caption(f"First {len(scored)} rows, predictions first; the download has every row.")

@@ -125,6 +125,8 @@ def test_predict_single_what_if(use_trained: Workspace) -> None:
     at.number_input(key="predict_in_churn model@1_satisfaction_score").set_value(1).run()
     assert not at.exception
     assert at.metric[0].value == "yes"
+    why = [m.value for m in at.markdown if m.value.startswith("- **")]
+    assert len(why) == 5 and any("support_calls** = 9" in w for w in why)
 
 
 def test_build_page_finds_its_job_again_after_a_refresh(empty_ws: Workspace) -> None:
