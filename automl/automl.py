@@ -256,6 +256,7 @@ class AutoML:
         kept_records = self._choose_kept(ranked, settings["keep_top"])
         kept: dict[int, Candidate] = {}
         kept_meta: dict[str, Any] = {}
+        holdout_scores: dict[int, np.ndarray] = {}
         for i, rec in enumerate(kept_records):
             if i > 0 and time.monotonic() > end - 0.5:
                 break
@@ -269,6 +270,7 @@ class AutoML:
             if i == 0:
                 default_fit_seconds = time.monotonic() - t_fit
             scores = cand.predict_scores(X_hold[cls.encoding])
+            holdout_scores[rec.id] = np.asarray(scores)
             kept[rec.id] = cand
             kept_meta[str(rec.id)] = {
                 "candidate": rec.candidate,
@@ -334,6 +336,9 @@ class AutoML:
             "warnings": warnings_out,
         }
         model = Model(meta, pre, kept)
+        model.holdout = holdout_frame(holdout, y_hold, holdout_scores, self.seed)
+        meta["holdout_rows_kept"] = int(len(model.holdout))
+        meta["train_target_summary"] = _target_summary(tinfo.task, y_all[train_idx], n_classes)
         timings["refit"] = time.monotonic() - t_phase
         t_phase = time.monotonic()
         impact_deadline = start + budget * 0.99
@@ -448,8 +453,11 @@ class AutoML:
     def metrics(self) -> dict[str, float]:
         return self._check_fitted().metrics
 
-    def save(self, path: str | os.PathLike[str]) -> Any:
-        return self._check_fitted().save(path)
+    def save(
+        self, path: str | os.PathLike[str], reports: bool = False, data: pd.DataFrame | None = None
+    ) -> Any:
+        """Save the fitted model (see :meth:`automl.model.Model.save`)."""
+        return self._check_fitted().save(path, reports=reports, data=data)
 
 
 def typical_values(df: pd.DataFrame, max_options: int = 50) -> dict[str, dict[str, Any]]:
@@ -481,3 +489,32 @@ def typical_values(df: pd.DataFrame, max_options: int = 50) -> dict[str, dict[st
                 options = []  # free text or many values: a text box, not a list
         out[str(col)] = {"kind": kind, "value": value, "options": options}
     return out
+
+
+HOLDOUT_KEEP = 20_000  # hold-out rows kept in the artifact for its performance report
+
+
+def holdout_frame(
+    rows: pd.DataFrame, y: np.ndarray, scores: dict[int, np.ndarray], seed: int
+) -> pd.DataFrame:
+    """The hold-out rows (a sample above HOLDOUT_KEEP), their encoded target, and every kept
+    candidate's scores, as stored in the artifact (``holdout.parquet``)."""
+    out = rows.reset_index(drop=True).copy()
+    out["__target__"] = y
+    for cid, sc in scores.items():
+        if sc.ndim == 1:
+            out[f"__score_{cid}"] = sc
+        else:
+            for k in range(sc.shape[1]):
+                out[f"__score_{cid}__{k}"] = sc[:, k]
+    if len(out) > HOLDOUT_KEEP:
+        out = out.sample(HOLDOUT_KEEP, random_state=seed).reset_index(drop=True)
+    return out
+
+
+def _target_summary(task: str, y: np.ndarray, n_classes: int) -> dict[str, Any]:
+    """What a model-free guess would use: class shares, or the mean (training rows only)."""
+    if task == "regression":
+        return {"mean": float(np.mean(y)), "median": float(np.median(y))}
+    counts = np.bincount(y.astype(np.int64), minlength=n_classes)
+    return {"shares": (counts / max(1, counts.sum())).tolist()}

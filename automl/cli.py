@@ -109,7 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         positive_label=args.positive_label,
         progress=progress,
     ).fit(df, target=args.target, recipe=_load_recipe(args.recipe))
-    out = model.save(args.out)
+    if not args.quiet:
+        print("writing the model and its reports", file=sys.stderr)
+    out = model.save(args.out, reports=not args.no_reports, data=df)
     m = model.model_
     print(f"saved model to {out}", file=sys.stderr)
     print(_summary(m))
@@ -329,6 +331,34 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    from automl.reports import data_report
+
+    df = _read(args.data, args)
+    rep = data_report(df, args.target)
+    rep.to_html(args.out)
+    if args.json:
+        Path(args.json).write_text(rep.to_json(), encoding="utf-8")
+    for line in rep.summary:
+        print(line.replace("**", ""))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import automl
+    from automl.reports import performance_report
+
+    rep = performance_report(automl.load(args.model))
+    rep.to_html(args.out)
+    if args.json:
+        Path(args.json).write_text(rep.to_json(), encoding="utf-8")
+    for line in rep.summary:
+        print(line.replace("**", ""))
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _summary(m: Any, full: bool = False) -> str:
     meta = m.meta
     lines = [
@@ -430,6 +460,21 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--name", required=True, help="name of the joined dataset")
     j.set_defaults(func=cmd_join)
 
+    pf = sub.add_parser(
+        "profile", parents=[common, source], help="data exploration report (HTML) of a table"
+    )
+    pf.add_argument("data", help=data_help)
+    pf.add_argument("--target", default=None, help="the column you will predict (optional)")
+    pf.add_argument("--out", required=True, help="HTML file to write")
+    pf.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
+    pf.set_defaults(func=cmd_profile)
+
+    rp = sub.add_parser("report", help="performance report (HTML) of a trained model")
+    rp.add_argument("model", help="model directory")
+    rp.add_argument("--out", required=True, help="HTML file to write")
+    rp.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
+    rp.set_defaults(func=cmd_report)
+
     c = sub.add_parser(
         "clean", parents=[common], help="find and fix missing values, outliers, duplicates"
     )
@@ -474,6 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="preparation recipe (JSON) applied before training and replayed at prediction",
     )
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    t.add_argument(
+        "--no-reports",
+        action="store_true",
+        help="skip writing the data and performance reports into the model folder",
+    )
     t.set_defaults(func=cmd_train)
 
     pr = sub.add_parser("predict", parents=[common], help="score a file with a trained model")

@@ -143,7 +143,8 @@ def run_job(root: str, job_id: int) -> int:
             df, target=p["target"], recipe=recipe
         )
         name, version, path = ws.new_model_path(p["model_name"])
-        model.save(path)
+        reporter(ProgressEvent("finalize", "writing the model and its reports", 0.99, 0.0))
+        model.save(path, reports=True, data=df)
         rec = ws.add_model(name, version, path, p["dataset"], model.model_)
         ws.update_job(
             job_id,

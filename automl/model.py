@@ -29,6 +29,7 @@ from automl.recipe import Recipe
 
 SCHEMA_VERSION = 1
 META_FILE = "easel_model.json"
+HOLDOUT_FILE = "holdout.parquet"
 
 
 def _json_default(o: Any) -> Any:
@@ -69,6 +70,8 @@ class Model:
         self.preprocessor = preprocessor
         self.candidates = candidates
         self._recipe: Recipe | None = None
+        # hold-out rows with their target and every kept candidate's scores (for reports)
+        self.holdout: pd.DataFrame | None = None
 
     @property
     def recipe(self) -> Recipe | None:
@@ -204,13 +207,16 @@ class Model:
         assert proba is not None
         return proba
 
-    def _contributions(self, df: pd.DataFrame) -> tuple[list[str], np.ndarray, pd.DataFrame]:
-        """(columns, per-row contribution of each column, prepared rows)."""
+    def _contributions(
+        self, df: pd.DataFrame, prepared_rows: bool = False
+    ) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+        """(columns, per-row contribution of each column, prepared rows). ``prepared_rows``:
+        ``df`` already went through the recipe (the stored hold-out rows)."""
         if not isinstance(df, pd.DataFrame):
             raise ParameterError(
                 f"Rows to explain must be a pandas DataFrame. Got {type(df).__name__} instead."
             )
-        prepared = self.prepare(df)
+        prepared = _str_columns(df) if prepared_rows else self.prepare(df)
         report = self.preprocessor.check_columns(prepared)
         cand = self.candidates[self.default_id]
         if cand.encoding == "tree":
@@ -314,8 +320,18 @@ class Model:
         return self
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the artifact atomically: a temporary directory renamed into place."""
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        reports: bool = False,
+        data: pd.DataFrame | None = None,
+    ) -> Path:
+        """Write the artifact atomically: a temporary directory renamed into place.
+
+        ``reports=True`` also writes the performance report (``reports/performance.html`` and
+        ``.json``) and, given the training rows as ``data``, their data report
+        (``reports/data.html`` and ``.json``).
+        """
         target = Path(path)
         if target.exists() and not (target / META_FILE).exists() and any(target.iterdir()):
             raise ArtifactError(
@@ -330,6 +346,12 @@ class Model:
                 d = tmp / "candidates" / str(cid)
                 d.mkdir()
                 cand.save(d)
+            if self.holdout is not None:
+                from automl.workspace import parquet_safe
+
+                parquet_safe(self.holdout).to_parquet(tmp / HOLDOUT_FILE, index=False)
+            if reports:
+                self._write_reports(tmp / "reports", data)
             meta = {**self.meta, "preprocessing": self.preprocessor.to_dict()}
             text = json.dumps(meta, indent=1, default=_json_default, allow_nan=True)
             (tmp / META_FILE).write_text(text, encoding="utf-8")
@@ -344,6 +366,18 @@ class Model:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+    def _write_reports(self, folder: Path, data: pd.DataFrame | None) -> None:
+        from automl.reports import data_report, performance_report
+
+        folder.mkdir(parents=True, exist_ok=True)
+        perf = performance_report(self)
+        perf.to_html(folder / "performance.html")
+        (folder / "performance.json").write_text(perf.to_json(), encoding="utf-8")
+        if data is not None:
+            rep = data_report(data, self.target)
+            rep.to_html(folder / "data.html")
+            (folder / "data.json").write_text(rep.to_json(), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Model:
@@ -383,4 +417,10 @@ class Model:
                 f"The model in '{p}' is incomplete or damaged ({type(exc).__name__}: {exc}). "
                 "Retrain the model."
             ) from None
-        return cls(meta, pre, candidates)
+        model = cls(meta, pre, candidates)
+        if (p / HOLDOUT_FILE).exists():
+            try:
+                model.holdout = pd.read_parquet(p / HOLDOUT_FILE)
+            except Exception:  # reports need it; predictions do not: load without it
+                model.holdout = None
+        return model

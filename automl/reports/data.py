@@ -1,0 +1,637 @@
+"""The data exploration report, for any table, with or without a target.
+
+Exact counts (rows, missing cells, duplicates, distinct values) use every row; charts, the
+per-column predictive power, anomalies and relationships use a random sample of SAMPLE_ROWS rows
+above that size, and the report says so.
+
+Rules, stated in the report where they apply:
+
+* outliers: values beyond 1.5 x IQR from the quartiles (Tukey's fences);
+* predictive power of one column: a depth-4 decision tree on that column alone, 3-fold
+  cross-validated, scored against a model-free guess (0 = no better, 1 = perfect): macro F1 for
+  classes, mean absolute error for numbers;
+* likely leakage: a single column with predictive power of at least 0.95;
+* anomalous rows: an isolation forest on the number columns and the frequency of each category.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from sklearn.ensemble import IsolationForest
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from automl.coltypes import infer_types
+from automl.errors import EaselError, ParameterError
+from automl.reports._base import Report, Section, fmt
+
+SAMPLE_ROWS = 50_000
+ANOMALY_ROWS = 20_000
+LEAKAGE_POWER = 0.95
+HIGH_CARDINALITY = 50
+MANY_MISSING = 0.3
+SKEWED = 2.0
+DISGUISED_TEXT = {"n/a", "na", "?", "-", "--", "null", "none", "unknown", "missing", "nan", ""}
+DISGUISED_NUMBERS = (-1, -9, -99, -999, -9999, 99, 999, 9999, 99999)
+
+
+def data_report(df: pd.DataFrame, target: str | None = None, seed: int = 0) -> Report:
+    """Build the data exploration report for ``df`` (and its relation to ``target``)."""
+    if not isinstance(df, pd.DataFrame):
+        raise ParameterError(f"data_report expects a DataFrame. Got {type(df).__name__}.")
+    if len(df) == 0 or df.shape[1] == 0:
+        raise ParameterError("The data has no rows or no columns; there is nothing to report.")
+    df = df.rename(columns=str)
+    if target is not None and target not in df.columns:
+        raise ParameterError(f"The target '{target}' is not a column of the data.")
+    n = len(df)
+    sample = df.sample(SAMPLE_ROWS, random_state=seed) if n > SAMPLE_ROWS else df
+    notes = (
+        [
+            f"Charts, predictive power, anomalies and relationships use a random sample of "
+            f"{len(sample):,} of the {n:,} rows; counts use every row."
+        ]
+        if len(sample) < n
+        else []
+    )
+    types = infer_types(df.drop(columns=[target]) if target else df)
+    dup = int(df.duplicated().sum())
+    missing_cells = int(df.isna().sum().sum())
+    warn_rows: list[dict[str, str]] = []
+
+    def warn(column: str, kind: str, reason: str) -> None:
+        warn_rows.append({"column": column, "warning": kind, "reason": reason})
+
+    if dup:
+        warn("(all)", "duplicate rows", f"{dup:,} rows ({dup / n:.1%}) repeat an earlier row.")
+    columns_section, disguised = _columns(df, sample, types, target, warn)
+    sections: list[Section] = [_overview(df, types, dup, missing_cells, target)]
+    target_sections: list[Section] = []
+    guard: list[dict[str, str]] = []
+    if target is not None:
+        target_sections, guard = _target(df, sample, types, target, warn, seed)
+    sections += target_sections
+    sections.append(columns_section)
+    rel = _relationships(sample)
+    if rel is not None:
+        sections.append(rel)
+    anomalies = _anomalies(sample, [c for c in sample.columns if c != target], seed)
+    if anomalies is not None:
+        sections.append(anomalies)
+    if len(disguised):
+        sections.append(
+            Section(
+                "Values that may mean 'missing'",
+                text=[
+                    "These values often stand for a missing value (a placeholder such as -1, "
+                    "999 or 'N/A'). If they do here, replace them with missing on the Prepare "
+                    "page (Replace values), so they are not read as real values."
+                ],
+                tables=[("Possible placeholders", disguised)],
+                data={"disguised_missing": disguised.to_dict("records")},
+                level="warning",
+            )
+        )
+    warn_df = pd.DataFrame(warn_rows, columns=["column", "warning", "reason"])
+    sections.insert(
+        1,
+        Section(
+            "Warnings",
+            text=["Nothing to warn about."]
+            if warn_df.empty
+            else [f"{len(warn_df)} warning(s). Each names the column and the reason."],
+            tables=[("Warnings", warn_df)] if len(warn_df) else [],
+            data={"warnings": warn_df.to_dict("records")},
+            level="warning" if len(warn_df) else "info",
+        ),
+    )
+    if guard:
+        sections.insert(
+            1,
+            Section(
+                "Checks before a build",
+                text=[
+                    "Each check is passed, fixed (Easel handles it automatically) or an alert "
+                    "(needs your decision), with what to do."
+                ],
+                tables=[("Checks", pd.DataFrame(guard))],
+                data={"guardrails": guard},
+                level="warning"
+                if any(g["status"] in ("alert", "blocked") for g in guard)
+                else "info",
+            ),
+        )
+    summary = [
+        f"**{n:,} rows** and **{df.shape[1]} columns**; {missing_cells:,} missing cells "
+        f"({missing_cells / max(1, n * df.shape[1]):.1%}); {dup:,} duplicate rows.",
+        f"{len(warn_df)} warning(s)"
+        + (f": {', '.join(sorted(set(warn_df['warning'])))}." if len(warn_df) else "."),
+    ]
+    if target is not None and guard:
+        alerts = [g for g in guard if g["status"] in ("alert", "blocked")]
+        summary.append(
+            f"Target **{target}**: "
+            + (
+                "all checks passed or handled."
+                if not alerts
+                else f"{len(alerts)} check(s) need attention: "
+                + "; ".join(g["check"] for g in alerts)
+                + "."
+            )
+        )
+    title = f"Data report{f': {target}' if target else ''}"
+    return Report("data", title, summary, sections, notes=notes)
+
+
+# --------------------------------------------------------------------------- overview
+def _overview(
+    df: pd.DataFrame, types: dict[str, Any], dup: int, missing: int, target: str | None
+) -> Section:
+    n = len(df)
+    mem = int(df.memory_usage(deep=True).sum())
+    counts = pd.Series([c.type for c in types.values()]).value_counts()
+    table = pd.DataFrame({"type": counts.index, "columns": counts.to_numpy()})
+    return Section(
+        "Overview",
+        text=[
+            f"{n:,} rows x {df.shape[1]} columns, {mem / 1e6:,.1f} MB in memory. {dup:,} "
+            f"duplicate rows. {missing:,} missing cells."
+            + (f" Target: {target}." if target else ""),
+        ],
+        tables=[("Column types", table)],
+        data={
+            "rows": n,
+            "columns": int(df.shape[1]),
+            "memory_bytes": mem,
+            "duplicate_rows": dup,
+            "missing_cells": missing,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- columns
+def _columns(
+    df: pd.DataFrame, sample: pd.DataFrame, types: dict[str, Any], target: str | None, warn: Any
+) -> tuple[Section, pd.DataFrame]:
+    n = len(df)
+    rows = []
+    figures: list[tuple[str, go.Figure]] = []
+    disguised = []
+    for col in df.columns:
+        s = df[col]
+        info = types.get(col)
+        kind = info.type if info is not None else "target"
+        miss = int(s.isna().sum())
+        distinct = int(s.nunique(dropna=True))
+        row: dict[str, Any] = {
+            "column": col,
+            "type": kind,
+            "missing %": 100 * miss / n,
+            "distinct": distinct,
+        }
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        present = s.dropna()
+        if numeric and len(present):
+            x = present.astype(float)
+            q1, med, q3 = np.percentile(x, [25, 50, 75])
+            iqr = q3 - q1
+            out = int(((x < q1 - 1.5 * iqr) | (x > q3 + 1.5 * iqr)).sum())
+            skew = float(x.skew()) if len(x) > 2 else 0.0
+            row.update(
+                mean=float(x.mean()),
+                std=float(x.std()),
+                min=float(x.min()),
+                q1=q1,
+                median=med,
+                q3=q3,
+                max=float(x.max()),
+                outliers=out,
+            )
+            if abs(skew) > SKEWED and col != target:
+                warn(
+                    col,
+                    "skewed",
+                    f"skewness {skew:.1f}: a few very large (or small) values; "
+                    "a log transform can help linear models.",
+                )
+            fig = go.Figure(go.Histogram(x=sample[col].astype(float), nbinsx=40))
+            for v in DISGUISED_NUMBERS:
+                cnt = int((x == v).sum())
+                if cnt and cnt >= 0.005 * len(x) and v in (x.min(), x.max()):
+                    disguised.append(
+                        {
+                            "column": col,
+                            "value": v,
+                            "rows": cnt,
+                            "why": "an extreme round value that often means missing",
+                        }
+                    )
+        else:
+            top = present.astype(str).value_counts().head(12)
+            row["top values"] = ", ".join(f"{k} ({v:,})" for k, v in top.head(5).items())
+            fig = go.Figure(go.Bar(x=[str(k)[:30] for k in top.index], y=top.to_numpy()))
+            if s.dtype == object:
+                kinds = {type(v).__name__ for v in present.head(2000).tolist()}
+                if len(kinds - {"str"}) and "str" in kinds:
+                    warn(
+                        col, "mixed types", f"values of several kinds ({', '.join(sorted(kinds))})."
+                    )
+            low = present.astype(str).str.strip().str.lower()
+            for v, cnt in low[low.isin(DISGUISED_TEXT)].value_counts().items():
+                disguised.append(
+                    {
+                        "column": col,
+                        "value": repr(v),
+                        "rows": int(cnt),
+                        "why": "text that usually means 'no value'",
+                    }
+                )
+        row["sample values"] = ", ".join(str(v)[:20] for v in present.head(3).tolist())
+        fig.update_layout(height=220, margin=dict(l=30, r=10, t=30, b=30), showlegend=False)
+        figures.append((f"{col} ({kind})", fig))
+        rows.append(row)
+        if col == target:
+            continue
+        if info is not None and info.type == "constant":
+            warn(col, "constant", "only one value: it cannot help a prediction (left out).")
+        elif info is not None and info.type == "identifier":
+            warn(col, "ID-like", f"{info.reason}: an identifier predicts nothing new (left out).")
+        elif info is not None and info.type == "categorical" and distinct > HIGH_CARDINALITY:
+            warn(
+                col,
+                "high cardinality",
+                f"{distinct:,} different values; rare ones are grouped as 'other' by the model.",
+            )
+        if miss / n > MANY_MISSING:
+            warn(col, "many missing", f"{miss / n:.0%} of the values are missing.")
+    table = pd.DataFrame(rows)
+    return (
+        Section(
+            "Columns",
+            text=[
+                "Statistics use every row; outliers are values beyond 1.5 x IQR from the "
+                "quartiles. Charts show the distribution of each column."
+            ],
+            tables=[("Per-column summary", table)],
+            figures=figures,
+            data={"columns": table.to_dict("records")},
+        ),
+        pd.DataFrame(disguised, columns=["column", "value", "rows", "why"]),
+    )
+
+
+# ----------------------------------------------------------------------------- target
+def predictive_power(x: pd.Series, y: pd.Series, task: str, seed: int = 0) -> float:
+    """0 = no better than a model-free guess, 1 = perfect (one column alone, 3-fold CV)."""
+    if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
+        v = x.astype(float)
+        X = np.column_stack([v.fillna(v.median() if v.notna().any() else 0), v.isna()])
+    else:
+        codes = x.astype(str).where(x.notna(), "__missing__")
+        freq = codes.map(codes.value_counts())
+        X = np.column_stack([pd.factorize(codes)[0], freq.to_numpy()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if task == "regression":
+            yy = y.to_numpy(dtype=float)
+            pred = cross_val_predict(
+                DecisionTreeRegressor(max_depth=4, random_state=seed),
+                X,
+                yy,
+                cv=KFold(3, shuffle=True, random_state=seed),
+            )
+            base = np.mean(np.abs(yy - np.median(yy)))
+            return float(max(0.0, 1 - np.mean(np.abs(yy - pred)) / max(base, 1e-12)))
+        from sklearn.metrics import f1_score
+
+        yy = pd.factorize(y.astype(str))[0]
+        folds = 3 if np.bincount(yy).min() >= 3 else 2
+        pred = cross_val_predict(
+            DecisionTreeClassifier(max_depth=4, random_state=seed),
+            X,
+            yy,
+            cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+        )
+        f1 = f1_score(yy, pred, average="macro")
+        majority = np.full_like(yy, np.bincount(yy).argmax())
+        base = f1_score(yy, majority, average="macro")
+        return float(max(0.0, (f1 - base) / max(1 - base, 1e-12)))
+
+
+def _target(
+    df: pd.DataFrame,
+    sample: pd.DataFrame,
+    types: dict[str, Any],
+    target: str,
+    warn: Any,
+    seed: int,
+) -> tuple[list[Section], list[dict[str, str]]]:
+    from automl.task import MIN_ROWS_PER_CLASS, detect_task
+
+    guard: list[dict[str, str]] = []
+    try:
+        _, tinfo = detect_task(df, target)
+        task = tinfo.task
+    except EaselError as exc:
+        guard.append({"check": "target can be learned", "status": "blocked", "detail": str(exc)})
+        return [], guard
+    y_all = df[target].dropna()
+    sections: list[Section] = []
+    text = []
+    if task == "regression":
+        fig = go.Figure(go.Histogram(x=sample[target].dropna().astype(float), nbinsx=50))
+        text.append(
+            f"Numeric target: mean {fmt(float(y_all.mean()))}, median "
+            f"{fmt(float(y_all.median()))}, from {fmt(float(y_all.min()))} to "
+            f"{fmt(float(y_all.max()))}."
+        )
+        balance = pd.DataFrame()
+    else:
+        counts = y_all.astype(str).value_counts()
+        balance = pd.DataFrame(
+            {
+                "class": counts.index,
+                "rows": counts.to_numpy(),
+                "share": counts.to_numpy() / counts.sum(),
+            }
+        )
+        fig = go.Figure(go.Bar(x=balance["class"], y=balance["rows"]))
+        minority = float(balance["share"].min())
+        status = "passed" if minority >= 0.1 else "fixed" if minority >= 0.02 else "alert"
+        guard.append(
+            {
+                "check": "class balance",
+                "status": status,
+                "detail": f"smallest class '{balance['class'].iloc[-1]}' is {minority:.1%} of rows"
+                + (
+                    ""
+                    if status == "passed"
+                    else "; the search scores with metrics that stay honest "
+                    "under imbalance (ROC AUC / log loss)"
+                    if status == "fixed"
+                    else "; collect more rows of that class, or choose a metric such as "
+                    "balanced accuracy"
+                ),
+            }
+        )
+        if minority < 0.02:
+            warn(target, "severe class imbalance", f"the smallest class is {minority:.1%} of rows.")
+        if int(balance["rows"].min()) < 4 * MIN_ROWS_PER_CLASS:
+            warn(
+                target,
+                "few rows per class",
+                f"class '{balance['class'].iloc[-1]}' has only "
+                f"{int(balance['rows'].min())} rows; its scores will be unreliable.",
+            )
+        text.append(
+            f"{len(balance)} classes; the most frequent is {balance['share'].iloc[0]:.0%} of rows."
+        )
+    miss_target = int(df[target].isna().sum())
+    guard.append(
+        {
+            "check": "missing target values",
+            "status": "passed" if not miss_target else "fixed",
+            "detail": "none"
+            if not miss_target
+            else f"{miss_target:,} rows without a target are left out of training",
+        }
+    )
+    feature_missing = int(df.drop(columns=[target]).isna().sum().sum())
+    guard.append(
+        {
+            "check": "missing values",
+            "status": "passed" if not feature_missing else "fixed",
+            "detail": "none"
+            if not feature_missing
+            else f"{feature_missing:,} missing cells: filled inside the model (median or a "
+            "'missing' category), the same way for new rows",
+        }
+    )
+    high = [
+        c for c, i in types.items() if i.type == "categorical" and i.distinct > HIGH_CARDINALITY
+    ]
+    guard.append(
+        {
+            "check": "high cardinality",
+            "status": "fixed" if high else "passed",
+            "detail": "none"
+            if not high
+            else f"{', '.join(high[:5])}: rare values are grouped as 'other'",
+        }
+    )
+    ids = [c for c, i in types.items() if i.type in ("identifier", "constant")]
+    guard.append(
+        {
+            "check": "ID and constant columns",
+            "status": "fixed" if ids else "passed",
+            "detail": "none" if not ids else f"left out: {', '.join(ids[:8])}",
+        }
+    )
+    guard.append(
+        {
+            "check": "validation scheme",
+            "status": "passed",
+            "detail": "20% of rows held out before the search (stratified for classes); the "
+            "search uses cross-validation or one validation split on the rest",
+        }
+    )
+    # predictive power per column
+    ys = sample[target]
+    mask = ys.notna()
+    powers = []
+    for col, info in types.items():
+        if info.type in ("constant",) or col == target:
+            continue
+        try:
+            pw = predictive_power(sample.loc[mask, col], ys[mask], task, seed)
+        except ValueError:
+            continue
+        powers.append({"column": col, "type": info.type, "predictive power": pw})
+    power = pd.DataFrame(powers, columns=["column", "type", "predictive power"]).sort_values(
+        "predictive power", ascending=False
+    )
+    leaks = power[(power["predictive power"] >= LEAKAGE_POWER) & (power["type"] != "identifier")]
+    for r in leaks.itertuples():
+        warn(
+            r.column,
+            "likely target leakage",
+            f"this column alone predicts {target} almost perfectly (power {r._3:.2f}); if it is "
+            "only known after the outcome, exclude it.",
+        )
+    guard.append(
+        {
+            "check": "leakage",
+            "status": "alert" if len(leaks) else "passed",
+            "detail": "no single column predicts the target almost perfectly"
+            if not len(leaks)
+            else f"{', '.join(leaks['column'])} alone predict(s) the target almost "
+            "perfectly: exclude if known only after the outcome",
+        }
+    )
+    bar = go.Figure(
+        go.Bar(
+            x=power["predictive power"].iloc[::-1][-20:],
+            y=power["column"].iloc[::-1][-20:],
+            orientation="h",
+        )
+    )
+    bar.update_layout(xaxis_title="predictive power (0 = none, 1 = perfect)", xaxis_range=[0, 1])
+    rel_figs: list[tuple[str, go.Figure]] = []
+    for col in power["column"].head(6):
+        rel_figs.append(
+            (f"{target} by {col}", _relation(sample, col, target, task, types[col].type))
+        )
+    sections.append(
+        Section(
+            f"Target: {target}",
+            text=text,
+            tables=[("Class balance", balance)] if len(balance) else [],
+            figures=[(f"Distribution of {target}", fig)],
+            data={"task": task, "class_balance": balance.to_dict("records")},
+        )
+    )
+    sections.append(
+        Section(
+            "Columns and the target",
+            text=[
+                "Predictive power: how well each column alone predicts the target (a small "
+                "decision tree, 3-fold cross-validation), from 0 (no better than a model-free "
+                "guess) to 1 (perfect). Charts for the strongest columns."
+            ],
+            tables=[("Predictive power of each column alone", power)],
+            figures=[("Predictive power", bar), *rel_figs],
+            data={"predictive_power": power.to_dict("records")},
+        )
+    )
+    return sections, guard
+
+
+def _relation(df: pd.DataFrame, col: str, target: str, task: str, kind: str) -> go.Figure:
+    d = df[[col, target]].dropna()
+    numeric = kind == "numeric"
+    if task == "regression":
+        if numeric:
+            pts = d.sample(min(len(d), 3000), random_state=0)
+            return go.Figure(go.Scattergl(x=pts[col], y=pts[target], mode="markers", opacity=0.5))
+        top = d[col].astype(str).value_counts().index[:15]
+        g = d[d[col].astype(str).isin(top)].groupby(d[col].astype(str))[target].mean()
+        return go.Figure(go.Bar(x=list(g.index), y=g.to_numpy()))
+    if numeric:
+        fig = go.Figure()
+        for cls in d[target].astype(str).value_counts().index[:10]:
+            fig.add_trace(go.Box(y=d.loc[d[target].astype(str) == cls, col], name=cls))
+        return fig
+    top = d[col].astype(str).value_counts().index[:15]
+    sub = d[d[col].astype(str).isin(top)]
+    shares = pd.crosstab(sub[col].astype(str), sub[target].astype(str), normalize="index")
+    fig = go.Figure(
+        [go.Bar(x=list(shares.index), y=shares[c], name=str(c)) for c in shares.columns]
+    )
+    fig.update_layout(barmode="stack", yaxis_title=f"share of {target}")
+    return fig
+
+
+# ---------------------------------------------------------------------- relationships
+def _relationships(sample: pd.DataFrame) -> Section | None:
+    from automl.explore import correlation, mutual_information
+
+    figures: list[tuple[str, go.Figure]] = []
+    data: dict[str, Any] = {}
+    try:
+        corr = correlation(sample, "pearson")
+        figures.append(
+            (
+                "Correlation between number columns (Pearson)",
+                go.Figure(
+                    go.Heatmap(
+                        z=corr.round(2).to_numpy(),
+                        x=list(corr.columns),
+                        y=list(corr.index),
+                        zmin=-1,
+                        zmax=1,
+                        colorscale="RdBu",
+                        text=corr.round(2).to_numpy(),
+                        texttemplate="%{text}",
+                    )
+                ),
+            )
+        )
+        data["pearson"] = corr.round(4).to_dict()
+    except ParameterError:
+        pass
+    try:
+        mi = mutual_information(sample.head(20_000))
+        figures.append(
+            (
+                "Association between columns (normalized mutual information)",
+                go.Figure(
+                    go.Heatmap(
+                        z=mi.round(2).to_numpy(),
+                        x=list(mi.columns),
+                        y=list(mi.index),
+                        zmin=0,
+                        zmax=1,
+                        colorscale="Blues",
+                        text=mi.round(2).to_numpy(),
+                        texttemplate="%{text}",
+                    )
+                ),
+            )
+        )
+        data["mutual_information"] = mi.round(4).to_dict()
+    except ParameterError:
+        pass
+    if not figures:
+        return None
+    return Section(
+        "Relationships between columns",
+        text=[
+            "Correlation: -1 to 1 for straight-line relationships between numbers. Mutual "
+            "information: 0 (unrelated) to 1 (one column decides the other), for any columns "
+            "(numbers in deciles)."
+        ],
+        figures=figures,
+        data=data,
+    )
+
+
+# -------------------------------------------------------------------------- anomalies
+def _anomalies(sample: pd.DataFrame, columns: list[str], seed: int) -> Section | None:
+    d = sample[columns].head(ANOMALY_ROWS)
+    feats = []
+    for c in columns:
+        s = d[c]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            v = s.astype(float)
+            feats.append(v.fillna(v.median() if v.notna().any() else 0).to_numpy())
+        elif s.nunique(dropna=True) <= 200:
+            t = s.astype(str)
+            feats.append(t.map(t.value_counts(normalize=True)).to_numpy(dtype=float))
+    if not feats or len(d) < 50:
+        return None
+    X = np.column_stack(feats)
+    forest = IsolationForest(n_estimators=100, random_state=seed).fit(X)
+    score = -forest.score_samples(X)
+    flagged = int((forest.predict(X) == -1).sum())
+    order = np.argsort(-score)[:10]
+    top = d.iloc[order].copy()
+    top.insert(0, "anomaly score", np.round(score[order], 3))
+    return Section(
+        "Unusual rows",
+        text=[
+            f"An isolation forest (number columns and how common each category value is) "
+            f"marks {flagged:,} of {len(d):,} rows as unusual. The 10 most unusual are below: "
+            "check them for data-entry errors."
+        ],
+        tables=[("Most unusual rows", top.reset_index(names="row"))],
+        data={
+            "flagged": flagged,
+            "rows_checked": int(len(d)),
+            "top_rows": [int(i) for i in d.index[order]],
+        },
+    )

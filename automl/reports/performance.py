@@ -1,0 +1,568 @@
+"""The model performance report: how good the model is on rows it never saw, compared with a
+model-free guess, with confidence intervals, the charts an analyst needs for the task, what drives
+the predictions, the candidates tried, and what data went in.
+
+Everything is computed from the hold-out rows stored in the model artifact (``holdout.parquet``:
+the rows, their target and each kept candidate's scores, a sample of 20,000 above that size).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from sklearn import metrics as skm
+
+from automl import metrics as M
+from automl.errors import ParameterError
+from automl.preprocess import InputReport
+from automl.reports._base import Report, Section, fmt
+
+if TYPE_CHECKING:
+    from automl.model import Model
+
+BOOTSTRAP = 200
+SHAP_ROWS = 1000
+PDP_ROWS = 300
+PDP_POINTS = 20
+SCATTER_POINTS = 5000
+TASK_WORDS = {"binary": "2 category", "multiclass": "3+ category", "regression": "numeric"}
+
+
+def _scores(model: Model, hold: pd.DataFrame, cid: int) -> np.ndarray:
+    if f"__score_{cid}" in hold.columns:
+        return hold[f"__score_{cid}"].to_numpy(dtype=float)
+    cols = [c for c in hold.columns if c.startswith(f"__score_{cid}__")]
+    cols.sort(key=lambda c: int(c.rsplit("__", 1)[1]))
+    return hold[cols].to_numpy(dtype=float)
+
+
+def _baseline_scores(model: Model, n: int) -> np.ndarray:
+    summary = model.meta.get("train_target_summary", {})
+    if model.task == "regression":
+        return np.full(n, float(summary.get("mean", 0.0)))
+    shares = np.asarray(summary.get("shares") or [1 / len(model.classes)] * len(model.classes))
+    if model.task == "binary":
+        return np.full(n, float(shares[1]))
+    return np.tile(shares, (n, 1))
+
+
+def _bootstrap(task: str, y: np.ndarray, s: np.ndarray, reps: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    values: dict[str, list[float]] = {}
+    for _ in range(reps):
+        idx = rng.integers(0, n, n)
+        for k, v in M.report(task, y[idx], s[idx]).items():
+            values.setdefault(k, []).append(v)
+    rows = []
+    for k, v in M.report(task, y, s).items():
+        lo, hi = np.percentile(values.get(k, [v]), [2.5, 97.5])
+        rows.append({"metric": M.METRICS[k].label, "key": k, "value": v, "low": lo, "high": hi})
+    return pd.DataFrame(rows)
+
+
+def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) -> Report:
+    """Build the performance report of ``model`` from its stored hold-out rows."""
+    hold = model.holdout
+    if hold is None or len(hold) == 0:
+        raise ParameterError(
+            "This model has no stored hold-out predictions (it was saved by an older Easel), so "
+            "its performance report cannot be made. Retrain it to get the report."
+        )
+    meta = model.meta
+    cid = model.default_id
+    y = hold["__target__"].to_numpy()
+    task = model.task
+    y = y.astype(float) if task == "regression" else y.astype(np.int64)
+    s = _scores(model, hold, cid)
+    base = _baseline_scores(model, len(y))
+    reps = bootstrap if len(y) <= 5000 else max(50, bootstrap // 4)
+    table = _bootstrap(task, y, s, reps, seed)
+    base_metrics = M.report(task, y, base)
+    table["model-free guess"] = [base_metrics.get(k) for k in table["key"]]
+    metric = meta["metric"]
+
+    summary = _headline(model, y, s, base_metrics)
+    main_row = table[table["key"] == metric]
+    if len(main_row):
+        r = main_row.iloc[0]
+        summary.append(
+            f"{r['metric']} (the metric the search optimized): **{fmt(r['value'])}**, 95% "
+            f"confidence interval {fmt(r['low'])} to {fmt(r['high'])} ({reps} bootstrap "
+            f"resamples of the hold-out rows); a model-free guess scores "
+            f"{fmt(r['model-free guess'])}."
+        )
+    sections = [
+        Section(
+            "Scores on the hold-out rows",
+            text=[
+                f"{meta['holdout_description']}. "
+                + (
+                    f"This report uses a random sample of {len(hold):,} of them."
+                    if len(hold) < meta["rows"]["holdout"]
+                    else f"All {len(hold):,} of them are used here."
+                ),
+                "The model-free guess is "
+                + (
+                    "always predicting the training rows' average."
+                    if task == "regression"
+                    else "always the class shares of the training rows (its accuracy is that "
+                    "of always answering the most frequent class)."
+                ),
+            ],
+            tables=[
+                (
+                    "Metrics with 95% bootstrap confidence intervals",
+                    table.drop(columns=["key"]).rename(
+                        columns={"low": "95% low", "high": "95% high"}
+                    ),
+                )
+            ],
+            data={"metrics": table.to_dict("records"), "rows": int(len(y))},
+        )
+    ]
+    if task == "binary":
+        sections += _binary(model, y, s)
+    elif task == "multiclass":
+        sections += _multiclass(model, y, s)
+    else:
+        sections += _regression(model, hold, y, s)
+    sections.append(_impact(model, hold))
+    sections.append(_leaderboard(model))
+    sections.append(_data_in(model))
+    return Report(
+        "performance",
+        f"Model performance: {model.target} ({TASK_WORDS[task]})",
+        summary,
+        sections,
+        notes=[f"Predictor: candidate {cid} ({meta['kept'][str(cid)]['candidate']})."],
+    )
+
+
+def _headline(model: Model, y: np.ndarray, s: np.ndarray, base: dict[str, float]) -> list[str]:
+    n = len(y)
+    t = model.target
+    if model.task == "regression":
+        mae = float(np.mean(np.abs(y - s)))
+        r2 = float(skm.r2_score(y, s)) if n > 1 else float("nan")
+        return [
+            f"Predicts **{t}** with a typical error of **{fmt(mae)}** (mean absolute error) on "
+            f"{n:,} rows it never saw, and explains **{r2:.0%}** of its variation (R²).",
+            f"Without a model (always predicting the average) the typical error would be "
+            f"{fmt(base['mae'])}: the model's error is {1 - mae / max(base['mae'], 1e-12):.0%} "
+            "smaller.",
+        ]
+    labels = M._labels(s)
+    acc = float(np.mean(labels == y))
+    return [
+        f"Predicts **{t}** correctly for **{acc:.0%}** of {n:,} rows it never saw during training.",
+        f"Always answering the most frequent class would be right for {base['accuracy']:.0%}.",
+    ]
+
+
+# ------------------------------------------------------------------------------ binary
+def _binary(model: Model, y: np.ndarray, p: np.ndarray) -> list[Section]:
+    pos, neg = str(model.classes[1]), str(model.classes[0])
+    thr = float(model.meta.get("threshold", 0.5))
+    pred = (p >= thr).astype(int)
+    cm = skm.confusion_matrix(y, pred, labels=[0, 1])
+    cm_df = pd.DataFrame(
+        cm,
+        index=[f"actual {neg}", f"actual {pos}"],
+        columns=[f"predicted {neg}", f"predicted {pos}"],
+    )
+    heat = go.Figure(
+        go.Heatmap(
+            z=cm,
+            x=list(cm_df.columns),
+            y=list(cm_df.index),
+            text=cm,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            showscale=False,
+        )
+    )
+    heat.update_yaxes(autorange="reversed")
+    tn, fp, fn, tp = (int(v) for v in cm.ravel())
+    sections = [
+        Section(
+            "Right and wrong answers",
+            text=[
+                f"At the decision threshold {thr:g} (a row is '{pos}' when its probability is at "
+                f"least {thr:g}): {tp:,} '{pos}' rows found, {fn:,} missed; {fp:,} rows wrongly "
+                f"called '{pos}', {tn:,} correctly called '{neg}'."
+            ],
+            tables=[("Confusion matrix", cm_df.reset_index(names=""))],
+            figures=[("Confusion matrix", heat)],
+            data={"confusion_matrix": cm.tolist(), "threshold": thr},
+        )
+    ]
+    fpr, tpr, _ = skm.roc_curve(y, p)
+    prec, rec, _ = skm.precision_recall_curve(y, p)
+    auc = float(skm.roc_auc_score(y, p)) if len(np.unique(y)) > 1 else 0.5
+    ap = float(skm.average_precision_score(y, p))
+    roc = go.Figure(go.Scatter(x=fpr, y=tpr, name=f"model (AUC {auc:.3f})"))
+    roc.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="random guess", line=dict(dash="dash")))
+    roc.update_layout(xaxis_title="false positive rate", yaxis_title="true positive rate")
+    pr = go.Figure(go.Scatter(x=rec, y=prec, name=f"model (average precision {ap:.3f})"))
+    pr.add_trace(go.Scatter(x=[0, 1], y=[y.mean()] * 2, name="model-free", line=dict(dash="dash")))
+    pr.update_layout(xaxis_title="recall", yaxis_title="precision")
+    grid = np.round(np.linspace(0.02, 0.98, 49), 2)
+    rows = []
+    for t in grid:
+        yp = (p >= t).astype(int)
+        rows.append(
+            {
+                "threshold": float(t),
+                "precision": float(skm.precision_score(y, yp, zero_division=0)),
+                "recall": float(skm.recall_score(y, yp, zero_division=0)),
+                "F1": float(skm.f1_score(y, yp, zero_division=0)),
+                "accuracy": float(np.mean(yp == y)),
+            }
+        )
+    vs = pd.DataFrame(rows)
+    thr_fig = go.Figure(
+        [
+            go.Scatter(x=vs["threshold"], y=vs[c], name=c)
+            for c in ("precision", "recall", "F1", "accuracy")
+        ]
+    )
+    thr_fig.add_vline(x=thr, line_dash="dot")
+    thr_fig.update_layout(xaxis_title="decision threshold", yaxis_title="value")
+    sections.append(
+        Section(
+            "Ranking quality",
+            text=[
+                f"ROC AUC {auc:.3f}: the chance that a random '{pos}' row gets a higher "
+                f"probability than a random '{neg}' row (0.5 = guessing). Average precision "
+                f"{ap:.3f} against {y.mean():.3f} for a model-free guess.",
+                "Moving the threshold trades precision (how many flagged rows are right) "
+                "against recall (how many of the real ones are flagged).",
+            ],
+            figures=[
+                ("ROC curve", roc),
+                ("Precision-recall curve", pr),
+                ("Metrics vs threshold", thr_fig),
+            ],
+            data={
+                "roc_auc": auc,
+                "average_precision": ap,
+                "metrics_vs_threshold": vs.to_dict("records"),
+            },
+        )
+    )
+    # calibration: quantile bins of predicted probability
+    bins = pd.qcut(p, 10, duplicates="drop")
+    cal = (
+        pd.DataFrame({"p": p, "y": y, "bin": bins})
+        .groupby("bin", observed=True)
+        .agg(predicted=("p", "mean"), observed=("y", "mean"), rows=("y", "size"))
+        .reset_index(drop=True)
+    )
+    cal_fig = go.Figure(
+        go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers", name="model")
+    )
+    cal_fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="perfect", line=dict(dash="dash")))
+    cal_fig.update_layout(xaxis_title="predicted probability", yaxis_title="observed share")
+    order = np.argsort(-p)
+    captured = np.cumsum(y[order]) / max(1, y.sum())
+    share = np.arange(1, len(y) + 1) / len(y)
+    step = max(1, len(y) // 200)
+    gain = go.Figure(go.Scatter(x=share[::step], y=captured[::step], name="model"))
+    gain.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="random", line=dict(dash="dash")))
+    gain.update_layout(
+        xaxis_title=f"share of rows, highest '{pos}' probability first",
+        yaxis_title=f"share of all '{pos}' rows found",
+    )
+    decile = max(1, len(y) // 10)
+    lift10 = float(y[order][:decile].mean() / max(y.mean(), 1e-12))
+    sections.append(
+        Section(
+            "Calibration and gain",
+            text=[
+                "Calibration: within each group of rows with similar predicted probability, the "
+                "share that really was '" + pos + "'. Close to the diagonal means the "
+                "probabilities can be read as chances.",
+                f"Gain: the top 10% of rows by predicted probability hold {lift10:.1f}x the "
+                f"'{pos}' rate of all rows (lift).",
+            ],
+            tables=[("Calibration by decile of predicted probability", cal)],
+            figures=[("Calibration", cal_fig), ("Cumulative gain", gain)],
+            data={"calibration": cal.to_dict("records"), "lift_top_decile": lift10},
+        )
+    )
+    return sections
+
+
+# --------------------------------------------------------------------------- multiclass
+def _multiclass(model: Model, y: np.ndarray, s: np.ndarray) -> list[Section]:
+    classes = [str(c) for c in model.classes]
+    pred = s.argmax(axis=1)
+    k = len(classes)
+    cm = skm.confusion_matrix(y, pred, labels=list(range(k)))
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    heat = go.Figure(
+        go.Heatmap(
+            z=norm,
+            x=classes,
+            y=classes,
+            text=np.round(norm, 2),
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+        )
+    )
+    heat.update_yaxes(autorange="reversed", title="actual")
+    heat.update_xaxes(title="predicted")
+    p, r, f, sup = skm.precision_recall_fscore_support(
+        y, pred, labels=list(range(k)), zero_division=0
+    )
+    per = pd.DataFrame({"class": classes, "precision": p, "recall": r, "F1": f, "rows": sup})
+    worst = per.sort_values("F1").iloc[0]
+    return [
+        Section(
+            "Right and wrong answers per class",
+            text=[
+                "Each row of the matrix is an actual class; it shows where those rows' "
+                "predictions went (shares of the row).",
+                f"Hardest class: '{worst['class']}' (F1 {worst['F1']:.2f}, recall "
+                f"{worst['recall']:.0%}).",
+            ],
+            tables=[
+                ("Per-class precision, recall and F1", per),
+                (
+                    "Confusion matrix (counts)",
+                    pd.DataFrame(cm, index=classes, columns=classes).reset_index(
+                        names="actual \\\\ predicted"
+                    ),
+                ),
+            ],
+            figures=[("Normalized confusion matrix", heat)],
+            data={"confusion_matrix": cm.tolist(), "per_class": per.to_dict("records")},
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- regression
+def _regression(model: Model, hold: pd.DataFrame, y: np.ndarray, s: np.ndarray) -> list[Section]:
+    resid = y - s
+    n = len(y)
+    idx = np.random.default_rng(0).permutation(n)[:SCATTER_POINTS]
+    lo, hi = float(min(y.min(), s.min())), float(max(y.max(), s.max()))
+    pva = go.Figure(go.Scattergl(x=y[idx], y=s[idx], mode="markers", opacity=0.5, name="rows"))
+    pva.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], name="perfect", line=dict(dash="dash")))
+    pva.update_layout(xaxis_title=f"actual {model.target}", yaxis_title="predicted")
+    hist = go.Figure(go.Histogram(x=resid, nbinsx=50))
+    hist.update_layout(xaxis_title="actual - predicted", yaxis_title="rows")
+    rvp = go.Figure(go.Scattergl(x=s[idx], y=resid[idx], mode="markers", opacity=0.5))
+    rvp.add_hline(y=0, line_dash="dash")
+    rvp.update_layout(xaxis_title="predicted", yaxis_title="actual - predicted")
+    sections = [
+        Section(
+            "Predicted against actual",
+            text=[
+                f"Half of the predictions are within {fmt(float(np.median(np.abs(resid))))} of "
+                f"the actual value; 90% within {fmt(float(np.quantile(np.abs(resid), 0.9)))}.",
+                f"On average the model predicts {fmt(float(-resid.mean()))} "
+                + ("too high" if resid.mean() < 0 else "too low")
+                + " (bias).",
+            ],
+            figures=[
+                ("Predicted vs actual", pva),
+                ("Errors (residuals)", hist),
+                ("Errors vs predicted value", rvp),
+            ],
+            data={
+                "median_abs_error": float(np.median(np.abs(resid))),
+                "p90_abs_error": float(np.quantile(np.abs(resid), 0.9)),
+                "bias": float(resid.mean()),
+            },
+        )
+    ]
+    impact = model.column_impact
+    if len(impact):
+        col = str(impact.iloc[0]["column"])
+        if col in hold.columns:
+            seg = _segments(hold[col])
+            by = (
+                pd.DataFrame({"segment": seg, "err": np.abs(resid)})
+                .groupby("segment", observed=True, dropna=False)["err"]
+                .agg(["mean", "size"])
+                .reset_index()
+                .rename(columns={"mean": "mean absolute error", "size": "rows"})
+            )
+            by["segment"] = by["segment"].astype(str)
+            fig = go.Figure(go.Bar(x=by["segment"], y=by["mean absolute error"]))
+            fig.update_layout(xaxis_title=col, yaxis_title="mean absolute error")
+            sections.append(
+                Section(
+                    f"Error by {col}",
+                    text=[
+                        f"How large the errors are for different values of {col}, the "
+                        "column with the most impact."
+                    ],
+                    tables=[(f"Mean absolute error by {col}", by)],
+                    figures=[(f"Error by {col}", fig)],
+                    data={"column": col, "segments": by.to_dict("records")},
+                )
+            )
+    return sections
+
+
+def _segments(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s) and s.nunique() > 10:
+        return pd.qcut(s.astype(float), 5, duplicates="drop").astype(str)
+    top = s.astype(str).value_counts().index[:10]
+    return s.astype(str).where(s.astype(str).isin(top), "other")
+
+
+# ------------------------------------------------------------------------------ impact
+def _impact(model: Model, hold: pd.DataFrame) -> Section:
+    features = hold[[c.name for c in model.preprocessor.columns]]
+    rows = features.sample(min(SHAP_ROWS, len(features)), random_state=0)
+    columns, agg, _ = model._contributions(rows, prepared_rows=True)
+    shap = (
+        pd.DataFrame({"column": columns, "mean |contribution|": np.abs(agg).mean(axis=0)})
+        .sort_values("mean |contribution|", ascending=False)
+        .reset_index(drop=True)
+    )
+    perm = model.column_impact.rename(columns={"impact": "permutation impact (share)"})
+    table = shap.merge(perm, on="column", how="left")
+    top = table.head(15).iloc[::-1]
+    bar = go.Figure(go.Bar(x=top["mean |contribution|"], y=top["column"], orientation="h"))
+    unit = "the target's units" if model.task == "regression" else "log-odds"
+    bar.update_layout(xaxis_title=f"average size of the column's contribution ({unit})")
+    figures: list[tuple[str, go.Figure]] = [("Column impact (SHAP)", bar)]
+    pdp_data: dict[str, Any] = {}
+    pdp_rows = rows.head(PDP_ROWS)
+    for col in table["column"].head(3):
+        fig, data = _pdp(model, pdp_rows, str(col))
+        if fig is not None:
+            figures.append((f"How the prediction changes with {col}", fig))
+            pdp_data[str(col)] = data
+    method = (
+        "TreeSHAP values"
+        if model.candidates[model.default_id].encoding == "tree"
+        else "coefficient x value"
+    )
+    return Section(
+        "What drives the predictions",
+        text=[
+            f"Column impact: the average size of each column's contribution to a prediction "
+            f"({method}, {len(rows):,} hold-out rows), next to the permutation impact (how much "
+            "the hold-out score worsens when the column is shuffled).",
+            "The curves show the average prediction when one column is set to each value and "
+            "everything else is kept as it is (partial dependence).",
+        ],
+        tables=[("Column impact", table)],
+        figures=figures,
+        data={"impact": table.to_dict("records"), "partial_dependence": pdp_data},
+    )
+
+
+def _pdp(model: Model, rows: pd.DataFrame, col: str) -> tuple[go.Figure | None, dict[str, Any]]:
+    info = next(c for c in model.preprocessor.columns if c.name == col)
+    s = rows[col]
+    if info.type in ("numeric",):
+        num = pd.to_numeric(s, errors="coerce").dropna()
+        if num.nunique() < 2:
+            return None, {}
+        grid: list[Any] = list(np.unique(np.quantile(num, np.linspace(0.05, 0.95, PDP_POINTS))))
+    elif info.type in ("categorical", "boolean"):
+        grid = list(s.dropna().astype(str).value_counts().index[:12])
+    else:
+        return None, {}
+    if len(grid) < 2:
+        return None, {}
+    avg: list[Any] = []
+    for v in grid:
+        probe = rows.copy()
+        probe[col] = v
+        sc = np.asarray(model._scores(probe, InputReport()))
+        avg.append(sc.mean(axis=0))
+    arr = np.asarray(avg)
+    fig = go.Figure()
+    xs = [fmt(float(g)) if isinstance(g, float | np.floating) else str(g) for g in grid]
+    kind = go.Scatter if info.type == "numeric" else go.Bar
+    xvals: list[Any] = grid if info.type == "numeric" else xs
+    if arr.ndim == 1:
+        name = "average prediction" if model.task == "regression" else f"P({model.classes[1]})"
+        fig.add_trace(kind(x=xvals, y=arr, name=name))
+        ys: Any = arr.tolist()
+    else:
+        for k, c in enumerate(model.classes):
+            fig.add_trace(kind(x=xvals, y=arr[:, k], name=f"P({c})"))
+        ys = arr.tolist()
+    fig.update_layout(xaxis_title=col, yaxis_title="average prediction")
+    return fig, {"grid": [str(g) for g in grid], "average": ys}
+
+
+# ------------------------------------------------------------------------- leaderboard
+def _leaderboard(model: Model) -> Section:
+    board = model.leaderboard.drop(columns=["params"], errors="ignore")
+    meta = model.meta
+    metric = meta["metric"]
+    vcol = f"validation_{metric}"
+    hist = pd.DataFrame(meta["leaderboard"])
+    fig = None
+    if len(hist) and "score" in hist.columns:
+        hist = hist.sort_values("id")
+        better = meta.get("metric_greater_is_better", True)
+        scores = hist["score"].astype(float)
+        best = scores.cummax() if better else scores.cummin()
+        fig = go.Figure(go.Scatter(x=hist["id"], y=scores, mode="markers", name="candidate"))
+        fig.add_trace(go.Scatter(x=hist["id"], y=best, name="best so far", line_shape="hv"))
+        fig.update_layout(
+            xaxis_title="candidate (in the order tried)",
+            yaxis_title=M.METRICS[metric].label + " (validation)",
+        )
+    timings = meta.get("timings", {})
+    return Section(
+        "Candidates tried",
+        text=[
+            f"{len(board)} candidates were trained and scored by {meta['validation']}; the best "
+            f"{len(meta['kept'])} were also scored on the hold-out rows. The build took "
+            f"{fmt(float(meta.get('fit_seconds', 0)))} s of a {fmt(float(meta['time_budget']))} s "
+            "budget.",
+        ],
+        tables=[
+            ("Leaderboard", board),
+            (
+                "Where the time went (seconds)",
+                pd.DataFrame({"phase": list(timings), "seconds": list(timings.values())}),
+            ),
+        ],
+        figures=[("Search history", fig)] if fig is not None else [],
+        data={"validation_column": vcol, "timings": timings},
+    )
+
+
+def _data_in(model: Model) -> Section:
+    meta = model.meta
+    cols = pd.DataFrame(meta["columns"])
+    keep = [c for c in ("name", "type", "reason", "missing", "distinct") if c in cols.columns]
+    cols = cols[keep]
+    used = cols[~cols["type"].isin(["identifier", "constant", "excluded"])]
+    dropped = cols[cols["type"].isin(["identifier", "constant", "excluded"])]
+    rows = meta["rows"]
+    text = [
+        f"{rows['total']:,} rows, {rows['with_target']:,} with a value for {model.target}; "
+        f"{rows['search']:,} used by the search, {rows['holdout']:,} held out.",
+        f"Final model: {meta['refit_note']}.",
+    ]
+    recipe = (meta.get("recipe") or {}).get("steps") or []
+    tables = [("Columns used", used), ("Columns not used, and why", dropped)]
+    if recipe:
+        from automl.recipe import Recipe
+
+        steps = Recipe.from_dict(meta["recipe"]).describe()
+        text.append(
+            f"The data was prepared by a recipe of {len(steps)} steps, replayed on new rows."
+        )
+        tables.append(("Preparation recipe", pd.DataFrame({"step": steps})))
+    data = {"rows": rows, "used": int(len(used)), "dropped": int(len(dropped))}
+    return Section("What data went in", text=text, tables=tables, data=data)

@@ -1,0 +1,223 @@
+"""Data and performance reports: numbers recomputed independently, warnings that catch the
+classic mistakes, JSON and a self-contained HTML file that renders in Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+import automl
+from automl.cli import main
+from automl.errors import ParameterError
+from automl.reports import data_report, performance_report
+from tests.conftest import make_table
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def messy() -> pd.DataFrame:
+    df = make_table(600, 2)
+    df["leak"] = np.where(df["churn"] == "yes", 1.0, 0.0) + np.random.default_rng(0).normal(
+        0, 0.01, len(df)
+    )
+    df.loc[:9, "income"] = -999.0
+    df.loc[:4, "city"] = "N/A"
+    return pd.concat([df, df.iloc[:3]], ignore_index=True)
+
+
+def test_data_report_numbers_and_warnings() -> None:
+    df = messy()
+    rep = data_report(df, "churn")
+    d = rep.to_dict()
+    json.dumps(d, allow_nan=False)
+    over = rep.section("Overview").data
+    assert over["rows"] == len(df) and over["duplicate_rows"] == int(df.duplicated().sum()) == 3
+    assert over["missing_cells"] == int(df.isna().sum().sum())
+    cols = {c["column"]: c for c in rep.section("Columns").data["columns"]}
+    assert cols["income"]["missing %"] == pytest.approx(100 * df["income"].isna().mean())
+    assert cols["age"]["mean"] == pytest.approx(df["age"].mean())
+    assert cols["plan"]["distinct"] == df["plan"].nunique()
+    q1, q3 = df["age"].quantile([0.25, 0.75])
+    expected_out = int(
+        ((df["age"] < q1 - 1.5 * (q3 - q1)) | (df["age"] > q3 + 1.5 * (q3 - q1))).sum()
+    )
+    assert cols["age"]["outliers"] == expected_out
+    warns = {(w["column"], w["warning"]) for w in rep.section("Warnings").data["warnings"]}
+    assert ("leak", "likely target leakage") in warns
+    assert ("customer_id", "ID-like") in warns and ("country", "constant") in warns
+    assert ("(all)", "duplicate rows") in warns
+    guard = {
+        g["check"]: g["status"] for g in rep.section("Checks before a build").data["guardrails"]
+    }
+    assert guard["leakage"] == "alert" and guard["validation scheme"] == "passed"
+    power = {
+        p["column"]: p["predictive power"]
+        for p in rep.section("Columns and the target").data["predictive_power"]
+    }
+    assert power["leak"] > 0.95 and power["customer_id"] < 0.2
+    disguised = rep.section("Values that may mean 'missing'").data["disguised_missing"]
+    assert {(x["column"], str(x["value"])) for x in disguised} >= {
+        ("income", "-999"),
+        ("city", "'n/a'"),
+    }
+    assert any("leakage" in s for s in rep.summary)
+
+
+def test_data_report_blocked_target_imbalance_and_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
+    df = make_table(300, 3)
+    rep = data_report(df.assign(churn="yes"), "churn")
+    guard = rep.section("Checks before a build").data["guardrails"]
+    assert guard[0]["status"] == "blocked" and "single value" in guard[0]["detail"]
+    rare = df.assign(churn=["yes"] * 5 + ["no"] * 295)
+    g = {
+        x["check"]: x
+        for x in data_report(rare, "churn").section("Checks before a build").data["guardrails"]
+    }
+    assert g["class balance"]["status"] == "alert"
+    import automl.reports.data as data_mod
+
+    monkeypatch.setattr(data_mod, "SAMPLE_ROWS", 100)
+    sampled = data_report(df)
+    assert "random sample of 100 of the 300 rows" in sampled.notes[0]
+    assert sampled.section("Overview").data["rows"] == 300
+    with pytest.raises(ParameterError, match="not a column"):
+        data_report(df, "nope")
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, automl.Model]:
+    out = {}
+    for task, target in [("binary", "churn"), ("multiclass", "segment"), ("regression", "spend")]:
+        out[task] = (
+            automl.AutoML(time_budget=8, seed=0, max_trials=6)
+            .fit(make_table(500, 4, task), target)
+            .model_
+        )
+    return out
+
+
+def test_performance_numbers_match_sklearn(models: dict[str, automl.Model], tmp_path: Path) -> None:
+    m = models["binary"]
+    rep = performance_report(m)
+    hold = m.holdout
+    y = hold["__target__"].to_numpy()
+    p = hold[f"__score_{m.default_id}"].to_numpy()
+    cm = rep.section("Right and wrong answers").data["confusion_matrix"]
+    assert cm == skm.confusion_matrix(y, (p >= 0.5).astype(int)).tolist()
+    assert rep.section("Ranking quality").data["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p))
+    metrics = {r["key"]: r for r in rep.section("Scores on the hold-out rows").data["metrics"]}
+    assert metrics["roc_auc"]["value"] == pytest.approx(m.metrics["roc_auc"])
+    assert metrics["roc_auc"]["low"] <= metrics["roc_auc"]["value"] <= metrics["roc_auc"]["high"]
+    assert metrics["accuracy"]["model-free guess"] == pytest.approx(
+        max(np.mean(y), 1 - np.mean(y)), abs=0.1
+    )
+    # the saved artifact carries the hold-out rows and both reports
+    path = m.save(tmp_path / "m", reports=True, data=make_table(500, 4))
+    assert (path / "reports" / "performance.html").exists() and (
+        path / "reports" / "data.json"
+    ).exists()
+    again = performance_report(automl.load(path))
+    assert (
+        again.section("Right and wrong answers").data == rep.section("Right and wrong answers").data
+    )
+
+
+def test_multiclass_and_regression_sections(models: dict[str, automl.Model]) -> None:
+    mc = performance_report(models["multiclass"])
+    m = models["multiclass"]
+    hold = m.holdout
+    s = hold[[c for c in hold.columns if c.startswith(f"__score_{m.default_id}__")]].to_numpy()
+    cm = skm.confusion_matrix(hold["__target__"], s.argmax(axis=1), labels=range(len(m.classes)))
+    assert mc.section("Right and wrong answers per class").data["confusion_matrix"] == cm.tolist()
+    reg = performance_report(models["regression"])
+    r = models["regression"]
+    resid = r.holdout["__target__"] - r.holdout[f"__score_{r.default_id}"]
+    data = reg.section("Predicted against actual").data
+    assert data["median_abs_error"] == pytest.approx(np.median(np.abs(resid)))
+    assert "typical error" in reg.summary[0]
+    impact = reg.section("What drives the predictions").data
+    assert len(impact["impact"]) == len(r.preprocessor.columns) and impact["partial_dependence"]
+
+
+def test_model_without_holdout_is_a_clear_error(models: dict[str, automl.Model]) -> None:
+    m = models["binary"]
+    saved, m.holdout = m.holdout, None
+    try:
+        with pytest.raises(ParameterError, match="Retrain it"):
+            performance_report(m)
+    finally:
+        m.holdout = saved
+
+
+def _collect(errors: list[str]) -> object:
+    def on_console(msg: object) -> None:
+        if getattr(msg, "type", "") == "error":
+            errors.append(str(getattr(msg, "text", msg)))
+
+    return on_console
+
+
+def test_html_is_self_contained_and_renders(
+    models: dict[str, automl.Model], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    files = [
+        performance_report(models["binary"]).to_html(tmp_path / "perf.html")
+        and tmp_path / "perf.html",
+        data_report(messy(), "churn").to_html(tmp_path / "data.html") and tmp_path / "data.html",
+    ]
+    for f in files:
+        text = f.read_text()
+        # nothing is fetched from the network: no script or stylesheet with an address
+        assert not re.search(r"<script[^>]*\bsrc=", text)
+        assert not re.search(r"<link[^>]*href=", text)
+        big_scripts = [
+            m for m in re.findall(r"<script[^>]*>(.*?)</script>", text, re.S) if len(m) > 1e6
+        ]
+        assert len(big_scripts) == 1  # plotly.js once per file
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        for f in files:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("console", _collect(errors))
+            page.on("pageerror", lambda e, errs=errors: errs.append(str(e)))
+            page.goto(f"file://{f}")
+            page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+            charts = page.locator(".js-plotly-plot").count()
+            assert charts >= 5 and errors == [], (f.name, errors)
+        browser.close()
+
+
+def test_cli_profile_and_report(
+    models: dict[str, automl.Model], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "d.csv"
+    make_table(300, 5).to_csv(csv, index=False)
+    assert (
+        main(
+            [
+                "profile",
+                str(csv),
+                "--target",
+                "churn",
+                "--out",
+                str(tmp_path / "p.html"),
+                "--json",
+                str(tmp_path / "p.json"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "p.json").read_text())["kind"] == "data"
+    path = models["regression"].save(tmp_path / "reg")
+    assert main(["report", str(path), "--out", str(tmp_path / "r.html")]) == 0
+    assert "typical error" in capsys.readouterr().out
+    assert main(["profile", str(csv), "--target", "nope", "--out", str(tmp_path / "x.html")]) == 2
