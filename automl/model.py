@@ -350,8 +350,15 @@ class Model:
                 from automl.workspace import parquet_safe
 
                 parquet_safe(self.holdout).to_parquet(tmp / HOLDOUT_FILE, index=False)
-            if reports:
+            old_reports = target / "reports"
+            if reports or (old_reports / "performance.html").exists():
+                # re-saving a model that had reports (e.g. after set_default) refreshes them
                 self._write_reports(tmp / "reports", data)
+            if old_reports.is_dir():
+                for f in old_reports.glob("data.*"):  # the data did not change: keep its report
+                    if not (tmp / "reports" / f.name).exists():
+                        (tmp / "reports").mkdir(exist_ok=True)
+                        shutil.copy2(f, tmp / "reports" / f.name)
             meta = {**self.meta, "preprocessing": self.preprocessor.to_dict()}
             text = json.dumps(meta, indent=1, default=_json_default, allow_nan=True)
             (tmp / META_FILE).write_text(text, encoding="utf-8")

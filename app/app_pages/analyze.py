@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+import automl
 from app import ui
 from automl.metrics import METRICS
 from automl.recipe import fmt_number
+from automl.reports import performance_report
+from automl.reports.performance import holdout_predictions, sankey
 
 ws = ui.workspace()
 st.title("Analyze a model")
@@ -55,6 +60,71 @@ with c2:
         fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), xaxis_tickformat=".0%")
         st.plotly_chart(fig, width="stretch")
         st.caption("How much the hold-out score worsens when a column's values are shuffled.")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the performance report...")
+def _performance(path: str, default_id: int, created: str) -> Any:
+    """The report of one saved model version and predictor (cached; keys change with either)."""
+    return performance_report(automl.load(path))
+
+
+report = None
+if model.holdout is not None:
+    with ui.guarded("preparing the performance report"):
+        report = _performance(str(ws.model_dir(rec)), model.default_id, meta["created_at"])
+if report is not None:
+    st.subheader("How good, in detail")
+    for line in report.summary[2:]:
+        st.markdown(line)
+    if model.task != "regression":
+        st.markdown("**Actual (left) against predicted (right) on the hold-out rows**")
+        st.plotly_chart(sankey(model), width="stretch", key="analyze_sankey")
+    skip = {"Candidates tried", "What data went in", "Scores on the hold-out rows"}
+    for section in report.sections:
+        if section.title in skip or not section.figures:
+            continue
+        with st.expander(section.title, expanded=section.title.startswith("Right")):
+            for t in section.text:
+                st.markdown(t)
+            cols_ = st.columns(2)
+            for i, (title, fig) in enumerate(section.figures):
+                fig.update_layout(title=title, height=360, margin=dict(l=10, r=10, t=40, b=10))
+                cols_[i % 2].plotly_chart(fig, width="stretch", key=f"rep_{section.title}_{i}")
+
+    st.subheader("Downloads")
+    d1, d2, d3 = st.columns(3)
+    folder = ws.model_dir(rec) / "reports"
+    perf_file = folder / "performance.html"
+    d1.download_button(
+        "Performance report (HTML)",
+        data=perf_file.read_bytes() if perf_file.exists() else report.to_html().encode(),
+        file_name=f"{rec.name}-v{rec.version}-performance.html",
+        mime="text/html",
+        key="analyze_dl_perf",
+    )
+    data_file = folder / "data.html"
+    if data_file.exists():
+        d2.download_button(
+            "Data report (HTML)",
+            data=data_file.read_bytes(),
+            file_name=f"{rec.name}-v{rec.version}-data.html",
+            mime="text/html",
+            key="analyze_dl_data",
+        )
+    else:
+        d2.caption("No data report in this model (it was saved without its training rows).")
+    d3.download_button(
+        "Hold-out predictions (CSV)",
+        data=holdout_predictions(model).to_csv(index=False).encode(),
+        file_name=f"{rec.name}-v{rec.version}-holdout-predictions.csv",
+        mime="text/csv",
+        key="analyze_dl_holdout",
+    )
+else:
+    st.info(
+        "This model has no stored hold-out rows (saved by an older Easel): rebuild it to get "
+        "its detailed report."
+    )
 
 st.subheader("Leaderboard")
 board = model.leaderboard.drop(columns=["params"])

@@ -566,3 +566,55 @@ def _data_in(model: Model) -> Section:
         tables.append(("Preparation recipe", pd.DataFrame({"step": steps})))
     data = {"rows": rows, "used": int(len(used)), "dropped": int(len(dropped))}
     return Section("What data went in", text=text, tables=tables, data=data)
+
+
+def holdout_predictions(model: Model) -> pd.DataFrame:
+    """The stored hold-out rows with ``actual`` and ``predicted`` (and class probabilities) of
+    the model's predictor, for download and for the predicted-vs-actual flow chart."""
+    hold = model.holdout
+    if hold is None:
+        raise ParameterError("This model has no stored hold-out rows; retrain it.")
+    features = hold[[c for c in hold.columns if not c.startswith("__")]].copy()
+    y = hold["__target__"].to_numpy()
+    s = _scores(model, hold, model.default_id)
+    if model.task == "regression":
+        features["actual"] = y
+        features["predicted"] = s
+        features["error"] = y - s
+        return features
+    classes = np.asarray(model.classes, dtype=object)
+    proba = np.column_stack([1 - s, s]) if s.ndim == 1 else s
+    features["actual"] = classes[y.astype(np.int64)]
+    features["predicted"] = classes[proba.argmax(axis=1)]
+    for k, c in enumerate(model.classes):
+        features[f"probability_{c}"] = proba[:, k]
+    return features
+
+
+def sankey(model: Model) -> go.Figure:
+    """Actual classes flowing into predicted classes on the hold-out rows."""
+    if model.task == "regression":
+        raise ParameterError("The flow chart is for category predictions, not numbers.")
+    pred = holdout_predictions(model)
+    classes = [str(c) for c in model.classes]
+    k = len(classes)
+    flows = pd.crosstab(pred["actual"].astype(str), pred["predicted"].astype(str))
+    src, dst, val, colours = [], [], [], []
+    for i, a in enumerate(classes):
+        for j, b in enumerate(classes):
+            v = int(flows.loc[a, b]) if a in flows.index and b in flows.columns else 0
+            if v:
+                src.append(i)
+                dst.append(k + j)
+                val.append(v)
+                colours.append("rgba(42,157,143,0.45)" if a == b else "rgba(231,111,81,0.45)")
+    fig = go.Figure(
+        go.Sankey(
+            node=dict(
+                label=[f"actual {c}" for c in classes] + [f"predicted {c}" for c in classes], pad=18
+            ),
+            link=dict(source=src, target=dst, value=val, color=colours),
+        )
+    )
+    fig.update_layout(height=320 + 30 * k, margin=dict(l=10, r=10, t=10, b=10))
+    return fig

@@ -140,6 +140,14 @@ def test_full_journey_in_the_browser(server: str, tmp_path: Path, kind: str) -> 
         wait_idle(page)
         expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
         page.screenshot(path=str(SHOTS / f"{kind}-3-analyze.png"), full_page=True)
+        for button, expected in (
+            ("Performance report (HTML)", "Model performance"),
+            ("Data report (HTML)", "Data report"),
+        ):
+            with page.expect_download() as dl:
+                page.get_by_role("button", name=button).click()
+            assert expected in Path(dl.value.path()).read_text(encoding="utf-8")[:20_000]
+            wait_idle(page)
 
         page.goto(f"{server}/predict")
         expect(page.get_by_text(shown).first).to_be_visible(timeout=30_000)

@@ -113,6 +113,12 @@ def test_analyze_shows_headline_metrics_and_leaderboard(use_trained: Workspace) 
     body = texts(at)
     assert "correctly for" in body and "never saw" in body
     assert len(at.dataframe) >= 3
+    heads = [h.value for h in at.subheader]
+    assert "How good, in detail" in heads and "Downloads" in heads
+    assert "95% confidence interval" in body
+    assert len(at.get("download_button")) == 2  # performance report, hold-out predictions
+    assert "No data report in this model" in body
+    assert len(at.get("plotly_chart")) >= 4  # Sankey, confusion matrix, ROC, ...
 
 
 def test_predict_single_what_if(use_trained: Workspace) -> None:
