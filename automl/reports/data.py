@@ -219,7 +219,7 @@ def _columns(
                     f"skewness {skew:.1f}: a few very large (or small) values; "
                     "a log transform can help linear models.",
                 )
-            fig = go.Figure(go.Histogram(x=sample[col].astype(float), nbinsx=40))
+            fig = _histogram(sample[col])
             for v in DISGUISED_NUMBERS:
                 cnt = int((x == v).sum())
                 if cnt and cnt >= 0.005 * len(x) and v in (x.min(), x.max()):
@@ -285,6 +285,16 @@ def _columns(
     )
 
 
+def _histogram(s: pd.Series, bins: int = 40) -> go.Figure:
+    """A histogram with the counts computed here, so the HTML carries bins, not every value."""
+    x = s.dropna().astype(float).to_numpy()
+    if len(x) == 0:
+        return go.Figure()
+    counts, edges = np.histogram(x, bins=bins)
+    centers = (edges[:-1] + edges[1:]) / 2
+    return go.Figure(go.Bar(x=centers, y=counts, width=np.diff(edges), marker_line_width=0))
+
+
 # ----------------------------------------------------------------------------- target
 def predictive_power(x: pd.Series, y: pd.Series, task: str, seed: int = 0) -> float:
     """0 = no better than a model-free guess, 1 = perfect (one column alone, 3-fold CV)."""
@@ -344,7 +354,7 @@ def _target(
     sections: list[Section] = []
     text = []
     if task == "regression":
-        fig = go.Figure(go.Histogram(x=sample[target].dropna().astype(float), nbinsx=50))
+        fig = _histogram(sample[target], 50)
         text.append(
             f"Numeric target: mean {fmt(float(y_all.mean()))}, median "
             f"{fmt(float(y_all.median()))}, from {fmt(float(y_all.min()))} to "
