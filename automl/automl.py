@@ -269,13 +269,18 @@ class AutoML:
             cand = cls(params).fit(X[cls.encoding], y, ctx, categorical=cats)
             if i == 0:
                 default_fit_seconds = time.monotonic() - t_fit
+            t_pred = time.monotonic()
             scores = cand.predict_scores(X_hold[cls.encoding])
+            predict_seconds = time.monotonic() - t_pred
             holdout_scores[rec.id] = np.asarray(scores)
             kept[rec.id] = cand
             kept_meta[str(rec.id)] = {
                 "candidate": rec.candidate,
                 "params": cand.fixed_iterations(),
                 "holdout_metrics": M.report(tinfo.task, y_hold, scores),
+                "predict_ms_per_1000_rows": round(
+                    1000 * predict_seconds * 1000 / max(1, len(y_hold)), 3
+                ),
                 "trained_on": "search rows",
             }
         default_id = kept_records[0].id

@@ -29,6 +29,7 @@ from automl.recipe import (
     FillMissing,
     Recipe,
     RemoveOutliers,
+    ReplaceValues,
     Step,
     StepReport,
     fmt_number,
@@ -41,6 +42,7 @@ MIN_DISTINCT_FOR_OUTLIERS = 20
 
 ACTIONS = {
     "duplicates": ("remove", "keep"),
+    "placeholder": ("replace", "keep"),
     "missing": ("median", "mean", "mode", "constant", "drop_rows", "drop_column", "keep"),
     "missing_target": ("drop_rows", "keep"),
     "outliers": ("clip", "remove", "keep"),
@@ -89,6 +91,50 @@ class CleanResult:
         return lines
 
 
+PLACEHOLDER_TEXT = {"n/a", "na", "?", "-", "--", "null", "none", "unknown", "missing", "nan", ""}
+PLACEHOLDER_NUMBERS = (-1, -9, -99, -999, -9999, 99, 999, 9999, 99999)
+
+
+def placeholders(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Values that probably stand for "missing": extreme round numbers such as -999 or 9999
+    (at least 0.5% of a column's values, and its minimum or maximum) and text such as "N/A",
+    "?" or "unknown". One entry per (column, value) with the row count."""
+    out: list[dict[str, Any]] = []
+    for col in df.columns:
+        s = df[col]
+        present = s.dropna()
+        if not len(present):
+            continue
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            x = present.astype(float)
+            lo, hi = x.min(), x.max()
+            for v in PLACEHOLDER_NUMBERS:
+                cnt = int((x == v).sum())
+                if cnt and cnt >= 0.005 * len(x) and v in (lo, hi):
+                    out.append(
+                        {
+                            "column": str(col),
+                            "value": v,
+                            "rows": cnt,
+                            "why": "an extreme round value that often means missing",
+                        }
+                    )
+        elif not pd.api.types.is_datetime64_any_dtype(s):
+            raw = present.astype(str)
+            low = raw.str.strip().str.lower()
+            hit = low.isin(PLACEHOLDER_TEXT)
+            for v, cnt in raw[hit].value_counts().items():
+                out.append(
+                    {
+                        "column": str(col),
+                        "value": v,
+                        "rows": int(cnt),
+                        "why": "text that usually means 'no value'",
+                    }
+                )
+    return out
+
+
 def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
     """Everything auto-clean would fix, each with a proposed action."""
     if target is not None and target not in df.columns:
@@ -111,10 +157,31 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                 f"{dup:,} rows are exact copies of an earlier row; keep the first of each.",
             )
         )
+    by_col: dict[str, list[dict[str, Any]]] = {}
+    for p in placeholders(df):
+        by_col.setdefault(p["column"], []).append(p)
+    for col, found in by_col.items():
+        rows = sum(p["rows"] for p in found)
+        shown = ", ".join(repr(p["value"]) for p in found)
+        out.append(
+            Finding(
+                f"placeholder:{col}",
+                "placeholder",
+                col,
+                rows,
+                rows / n,
+                "keep" if col == target else "replace",
+                ACTIONS["placeholder"],
+                f"{rows:,} values of {col} look like stand-ins for a missing value ({shown}); "
+                "replace them with missing so they are not read as real values.",
+                {"values": [p["value"] for p in found]},
+            )
+        )
     for col in df.columns:
         s = df[col]
-        miss = int(s.isna().sum())
         name = str(col)
+        stand_ins = sum(p["rows"] for p in by_col.get(name, [])) if name != target else 0
+        miss = int(s.isna().sum()) + stand_ins
         if miss:
             share = miss / n
             if name == target:
@@ -134,6 +201,8 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                 )
             else:
                 action, why = _missing_action(s, share)
+                if stand_ins:
+                    why = f"(including {stand_ins:,} stand-ins replaced first) {why}"
                 out.append(
                     Finding(
                         f"missing:{name}",
@@ -217,6 +286,11 @@ def _step(f: Finding, action: str, value: Any) -> Step | None:
         return None
     if f.kind == "duplicates":
         return DropDuplicates()
+    if f.kind == "placeholder":
+        from automl.recipe import _text
+
+        keys = _text(pd.Series(f.params["values"])).tolist()
+        return ReplaceValues(str(f.column), {str(k): None for k in keys})
     col = str(f.column)
     if f.kind in ("missing", "missing_target"):
         if action == "drop_rows":
@@ -231,7 +305,7 @@ def _step(f: Finding, action: str, value: Any) -> Step | None:
     return RemoveOutliers(col, OUTLIER_K)
 
 
-_ORDER = {"duplicates": 0, "missing_target": 1, "missing": 2, "outliers": 3}
+_ORDER = {"duplicates": 0, "placeholder": 1, "missing_target": 2, "missing": 3, "outliers": 4}
 
 
 def fix_steps(

@@ -137,6 +137,7 @@ class Model:
                     f"validation_{metric}": r["score"],
                     f"holdout_{metric}": (kept or {}).get("holdout_metrics", {}).get(metric),
                     "fit_seconds": r["fit_seconds"],
+                    "predict_ms_per_1000_rows": (kept or {}).get("predict_ms_per_1000_rows"),
                     "status": r["status"],
                     "source": r["source"],
                     "kept": kept is not None,

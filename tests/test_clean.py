@@ -168,3 +168,22 @@ def test_recipe_that_drops_the_target_is_refused() -> None:
         automl.AutoML(time_budget=5, max_trials=1).fit(
             make_table(100), "churn", recipe=Recipe([DropColumns(["churn"])])
         )
+
+
+def test_placeholders_are_offered_as_missing() -> None:
+    df = pd.DataFrame(
+        {
+            "age": [30.0, 40.0, -999.0, 50.0, -999.0] * 40,
+            "city": ["Paris", "N/A", "Rome", "?", "Oslo"] * 40,
+            "y": [0, 1] * 100,
+        }
+    )
+    found = {f.id: f for f in find_issues(df, target="y")}
+    assert found["placeholder:age"].count == 80 and found["placeholder:age"].action == "replace"
+    assert found["placeholder:city"].count == 80
+    out = auto_clean(df, target="y").data
+    assert out["age"].isna().sum() == 0  # replaced, then filled with the median of the rest
+    assert (out["age"] == -999).sum() == 0 and out["age"].median() == 40.0
+    assert not out["city"].isin(["N/A", "?"]).any()
+    kept = auto_clean(df, target="y", decisions={"placeholder:age": "keep"}).data
+    assert (kept["age"] == -999).sum() == 4  # 10 distinct rows remain after removing duplicates

@@ -26,6 +26,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from automl.clean import placeholders
 from automl.coltypes import infer_types
 from automl.errors import EaselError, ParameterError
 from automl.reports._base import Report, Section, fmt
@@ -36,8 +37,6 @@ LEAKAGE_POWER = 0.95
 HIGH_CARDINALITY = 50
 MANY_MISSING = 0.3
 SKEWED = 2.0
-DISGUISED_TEXT = {"n/a", "na", "?", "-", "--", "null", "none", "unknown", "missing", "nan", ""}
-DISGUISED_NUMBERS = (-1, -9, -99, -999, -9999, 99, 999, 9999, 99999)
 
 
 def data_report(df: pd.DataFrame, target: str | None = None, seed: int = 0) -> Report:
@@ -89,8 +88,8 @@ def data_report(df: pd.DataFrame, target: str | None = None, seed: int = 0) -> R
                 "Values that may mean 'missing'",
                 text=[
                     "These values often stand for a missing value (a placeholder such as -1, "
-                    "999 or 'N/A'). If they do here, replace them with missing on the Prepare "
-                    "page (Replace values), so they are not read as real values."
+                    "999 or 'N/A'). If they do here, replace them with missing: auto-clean on the "
+                    "Prepare page offers exactly this fix, so they are not read as real values."
                 ],
                 tables=[("Possible placeholders", disguised)],
                 data={"disguised_missing": disguised.to_dict("records")},
@@ -181,7 +180,6 @@ def _columns(
     n = len(df)
     rows = []
     figures: list[tuple[str, go.Figure]] = []
-    disguised = []
     for col in df.columns:
         s = df[col]
         info = types.get(col)
@@ -220,17 +218,6 @@ def _columns(
                     "a log transform can help linear models.",
                 )
             fig = _histogram(sample[col])
-            for v in DISGUISED_NUMBERS:
-                cnt = int((x == v).sum())
-                if cnt and cnt >= 0.005 * len(x) and v in (x.min(), x.max()):
-                    disguised.append(
-                        {
-                            "column": col,
-                            "value": v,
-                            "rows": cnt,
-                            "why": "an extreme round value that often means missing",
-                        }
-                    )
         else:
             top = present.astype(str).value_counts().head(12)
             row["top values"] = ", ".join(f"{k} ({v:,})" for k, v in top.head(5).items())
@@ -241,16 +228,6 @@ def _columns(
                     warn(
                         col, "mixed types", f"values of several kinds ({', '.join(sorted(kinds))})."
                     )
-            low = present.astype(str).str.strip().str.lower()
-            for v, cnt in low[low.isin(DISGUISED_TEXT)].value_counts().items():
-                disguised.append(
-                    {
-                        "column": col,
-                        "value": repr(v),
-                        "rows": int(cnt),
-                        "why": "text that usually means 'no value'",
-                    }
-                )
         row["sample values"] = ", ".join(str(v)[:20] for v in present.head(3).tolist())
         fig.update_layout(height=220, margin=dict(l=30, r=10, t=30, b=30), showlegend=False)
         figures.append((f"{col} ({kind})", fig))
@@ -270,6 +247,7 @@ def _columns(
         if miss / n > MANY_MISSING:
             warn(col, "many missing", f"{miss / n:.0%} of the values are missing.")
     table = pd.DataFrame(rows)
+    disguised = placeholders(df.drop(columns=[target]) if target else df)
     return (
         Section(
             "Columns",

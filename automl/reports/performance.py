@@ -510,14 +510,18 @@ def _leaderboard(model: Model) -> Section:
     hist = pd.DataFrame(meta["leaderboard"])
     fig = None
     if len(hist) and "score" in hist.columns:
-        hist = hist.sort_values("id")
+        timed = "finished_at" in hist.columns and bool((hist["finished_at"] > 0).any())
+        hist = hist.sort_values("finished_at" if timed else "id")
         better = meta.get("metric_greater_is_better", True)
         scores = hist["score"].astype(float)
         best = scores.cummax() if better else scores.cummin()
-        fig = go.Figure(go.Scatter(x=hist["id"], y=scores, mode="markers", name="candidate"))
-        fig.add_trace(go.Scatter(x=hist["id"], y=best, name="best so far", line_shape="hv"))
+        x = hist["finished_at"] if timed else hist["id"]
+        fig = go.Figure(
+            go.Scatter(x=x, y=scores, mode="markers", name="candidate", text=hist["candidate"])
+        )
+        fig.add_trace(go.Scatter(x=x, y=best, name="best so far", line_shape="hv"))
         fig.update_layout(
-            xaxis_title="candidate (in the order tried)",
+            xaxis_title="seconds into the search" if timed else "candidate (in the order tried)",
             yaxis_title=M.METRICS[metric].label + " (validation)",
         )
     timings = meta.get("timings", {})
