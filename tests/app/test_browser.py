@@ -136,7 +136,7 @@ def test_full_journey_in_the_browser(server: str, tmp_path: Path, kind: str) -> 
 
         page.goto(f"{server}/analyze")
         expect(page.get_by_text("never saw").first).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Leaderboard")).to_be_visible()
+        expect(page.get_by_text("Leaderboard")).to_be_visible(timeout=60_000)
         wait_idle(page)
         expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
         page.screenshot(path=str(SHOTS / f"{kind}-3-analyze.png"), full_page=True)
