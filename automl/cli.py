@@ -96,7 +96,19 @@ def _usage(message: str) -> Exception:
 def cmd_train(args: argparse.Namespace) -> int:
     import automl
 
-    df = _read(args.data, args)
+    recipe = _load_recipe(args.recipe)
+    if args.data.startswith("dataset:") and recipe is None:
+        # a prepared dataset trains on its raw source with its recipe (as in the app), so the
+        # model takes raw rows
+        from automl.data import training_input
+
+        ws = _workspace(args)
+        name, version = ws.resolve_dataset(args.data[len("dataset:") :])
+        df, recipe, note = training_input(ws, name, version)
+        if note and not args.quiet:
+            print(f"training on {note}", file=sys.stderr)
+    else:
+        df = _read(args.data, args)
     progress = _Progress(args.quiet)
     model = automl.AutoML(
         time_budget=args.time_budget,
@@ -108,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         exclude_columns=args.exclude,
         positive_label=args.positive_label,
         progress=progress,
-    ).fit(df, target=args.target, recipe=_load_recipe(args.recipe))
+    ).fit(df, target=args.target, recipe=recipe)
     if not args.quiet:
         print("writing the model and its reports", file=sys.stderr)
     out = model.save(args.out, reports=not args.no_reports, data=df)

@@ -159,7 +159,8 @@ class DropColumns(Step):
         return _cols(self.columns)
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
-        return df.drop(columns=_cols(self.columns))
+        # rows to predict need not carry columns the recipe drops anyway
+        return df.drop(columns=_cols(self.columns), errors="ignore")
 
     def describe(self) -> str:
         return f"Drop {', '.join(_cols(self.columns))}"
@@ -1272,7 +1273,8 @@ class Recipe:
                     f"Step {i + 1} ('{step.describe()}') has not learned from training data yet: "
                     "run fit_apply on the training rows first."
                 )
-            step.validate([str(c) for c in df.columns])
+            if not isinstance(step, DropColumns):  # dropping an absent column is harmless
+                step.validate([str(c) for c in df.columns])
             df = self._run(step, i, df)
         return df
 
@@ -1288,6 +1290,8 @@ class Recipe:
         made: set[str] = set()
         needed: list[str] = []
         for step in self.steps:
+            if isinstance(step, DropColumns):
+                continue  # a dropped column is not needed to predict
             for c in step.inputs():
                 if c not in made and c not in needed and c in columns:
                     needed.append(c)

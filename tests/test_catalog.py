@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import automl
 from automl.cli import main
 from automl.data import import_dataset, load_data
 from automl.errors import EaselError
@@ -189,3 +190,43 @@ def test_postgres_import_keeps_no_password(
             assert pg.password.encode() not in f.read_bytes(), f
     ws = Workspace(w)
     assert "***" in ws.get_dataset("north").source
+
+
+def test_train_on_a_prepared_dataset_replays_its_recipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from automl.recipe import Formula, Recipe
+
+    ws = Workspace(tmp_path / "ws")
+    raw = make_table(200, 6)
+    ws.add_dataset("raw", raw, "test")
+    recipe = Recipe([Formula("income_per_age", "income / age")])
+    prepared = Recipe.from_dict(recipe.to_dict()).fit_apply(raw)
+    ws.add_dataset(
+        "prepared",
+        prepared,
+        "t",
+        lineage={"kind": "recipe", "from": "raw@1", "recipe": recipe.to_dict()},
+    )
+    out = tmp_path / "m"
+    code = main(
+        [
+            "train",
+            "dataset:prepared",
+            "--target",
+            "churn",
+            "--out",
+            str(out),
+            "--time-budget",
+            "5",
+            "--no-reports",
+            "--workspace",
+            str(tmp_path / "ws"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "training on raw rows of raw@1 with the 1-step recipe" in err
+    model = automl.load(out)
+    assert model.recipe is not None and "income_per_age" not in model.input_columns
+    assert len(model.predict(raw.drop(columns=["churn"]).head(10))) == 10

@@ -187,3 +187,16 @@ def test_placeholders_are_offered_as_missing() -> None:
     assert not out["city"].isin(["N/A", "?"]).any()
     kept = auto_clean(df, target="y", decisions={"placeholder:age": "keep"}).data
     assert (kept["age"] == -999).sum() == 4  # 10 distinct rows remain after removing duplicates
+
+
+def test_columns_a_recipe_drops_are_not_needed_to_predict() -> None:
+    from automl.recipe import DropColumns
+
+    df = make_table(300, 4)
+    recipe = Recipe([DropColumns(["notes", "city"]), FillMissing("income", "median")])
+    model = automl.AutoML(time_budget=5, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
+    m = model.model_
+    assert "notes" not in m.input_columns and "city" not in m.input_columns
+    rows = make_table(20, 5).drop(columns=["churn", "notes", "city"])
+    assert len(m.predict(rows)) == 20
+    assert len(m.predict(make_table(20, 5).drop(columns=["churn"]))) == 20  # extra columns fine
