@@ -129,7 +129,12 @@ with right:
     st.plotly_chart(fig, width="stretch")
 
 features = df.drop(columns=[target])
-types = infer_types(features)
+saved_types = {
+    c: t
+    for c, t in (ws.get_dataset(dataset).lineage.get("column_types") or {}).items()
+    if c in features.columns
+}  # types chosen on the Import page
+types = infer_types(features, saved_types)
 usable = [c.name for c in types.values() if c.used]
 with st.expander(f"Columns to use ({len(usable)} of {features.shape[1]})"):
     chosen = st.multiselect("Columns", list(features.columns), default=usable, key="build_columns")
@@ -140,7 +145,7 @@ with st.expander(f"Columns to use ({len(usable)} of {features.shape[1]})"):
         )
 excluded = [c for c in features.columns if c not in chosen and types[c].used]
 # Columns the user chose although typed identifier/constant are used as categories.
-overrides = {c: "categorical" for c in chosen if not types[c].used}
+overrides = {**saved_types, **{c: "categorical" for c in chosen if not types[c].used}}
 
 metric_names = [m for m, spec in METRICS.items() if task in spec.tasks and m != "mape"]
 with st.form("build_form"):

@@ -10,7 +10,7 @@ import streamlit as st
 
 from app import ui
 from app.bootstrap import SAMPLE_FILES, load_samples
-from automl.coltypes import infer_types
+from automl.coltypes import COLUMN_TYPES, infer_types
 from connectors import SUPPORTED_EXTENSIONS, read_file
 from connectors.s3 import S3Connector, S3Options
 from connectors.sql import SqlConnector, SqlOptions, list_tables, safe_url
@@ -30,28 +30,44 @@ def show_and_save(df: pd.DataFrame, source: str, default_name: str, key: str) ->
         st.caption(f"Showing the first {PREVIEW_ROWS} of {len(df):,} rows.")
     types = infer_types(df)
     st.subheader("Columns Easel detected")
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "column": c.name,
-                "type": c.type,
-                "why": c.reason,
-                "missing": c.missing,
-                "distinct": c.distinct,
-            }
-            for c in types.values()
-        ),
+    detected = pd.DataFrame(
+        {
+            "column": c.name,
+            "type": c.type,
+            "why": c.reason,
+            "missing": c.missing,
+            "distinct": c.distinct,
+        }
+        for c in types.values()
+    )
+    edited = st.data_editor(
+        detected,
         hide_index=True,
         width="stretch",
-    )
+        disabled=["column", "why", "missing", "distinct"],
+        column_config={
+            "type": st.column_config.SelectboxColumn(
+                "type", options=list(COLUMN_TYPES), required=True,
+                help="Change a detected type, e.g. numeric codes that are really categories.",
+            )
+        },
+        key=f"{key}_types",
+    )  # fmt: skip
+    chosen = {
+        str(r["column"]): str(r["type"])
+        for _, r in edited.iterrows()
+        if r["type"] != types[str(r["column"])].type
+    }
     st.caption(
-        "Identifier and constant columns are kept in the dataset but not used for training. "
-        "You can change a column's type on the Build page."
+        "Identifier and constant columns are kept in the dataset but not used for training; "
+        "'excluded' leaves a column out. Types you change are saved with the dataset and used "
+        "by every build on it."
     )
     name = st.text_input("Dataset name", value=default_name[:60], key=f"{key}_name")
     if st.button("Save dataset", type="primary", key=f"{key}_save"):
         with ui.guarded("saving the dataset"):
-            rec = ws.add_dataset(name, df, source, lineage={"kind": "import", "source": source})
+            lineage = {"kind": "import", "source": source, "column_types": chosen}
+            rec = ws.add_dataset(name, df, source, lineage=lineage)
             st.success(
                 f"Saved **{rec.name}** (version {rec.version}, {rec.rows:,} rows). Next: "
                 "**Prepare** to clean it, **Join** to add columns, or **Build** to train a model."

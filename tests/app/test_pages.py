@@ -313,3 +313,21 @@ def test_models_page_compare_rename_export_delete(use_trained: Workspace) -> Non
     with pytest.raises(ParameterError, match="already a model named 'churn model'"):
         use_trained.rename_model("other", "churn model")
     use_trained.delete_model("other", other_version)
+
+
+def test_column_types_chosen_at_import_are_used_by_build(empty_ws: Workspace) -> None:
+    from tests.conftest import make_table
+
+    empty_ws.add_dataset(
+        "typed",
+        make_table(200, 2),
+        "t",
+        lineage={"kind": "import", "column_types": {"city": "excluded", "age": "categorical"}},
+    )
+    at = app("build")
+    at.selectbox(key="build_dataset").set_value("typed").run()
+    at.selectbox(key="build_target").set_value("churn").run()
+    assert not at.exception
+    body = texts(at)
+    assert "city (excluded: chosen by the user)" in body
+    assert "age" in at.multiselect(key="build_columns").value
