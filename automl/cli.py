@@ -347,7 +347,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from automl.reports import data_report
 
     df = _read(args.data, args)
-    rep = data_report(df, args.target)
+    return _write_report(data_report(df, args.target), args)
+
+
+def _write_report(rep: Any, args: argparse.Namespace) -> int:
+    """HTML (and optionally JSON) to the requested files; the summary on stdout."""
     rep.to_html(args.out)
     if args.json:
         Path(args.json).write_text(rep.to_json(), encoding="utf-8")
@@ -361,14 +365,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import automl
     from automl.reports import performance_report
 
-    rep = performance_report(automl.load(args.model))
-    rep.to_html(args.out)
-    if args.json:
-        Path(args.json).write_text(rep.to_json(), encoding="utf-8")
-    for line in rep.summary:
-        print(line.replace("**", ""))
-    print(f"wrote {args.out}")
-    return 0
+    return _write_report(performance_report(automl.load(args.model)), args)
 
 
 def _summary(m: Any, full: bool = False) -> str:

@@ -149,6 +149,32 @@ class Step:
 
 
 @dataclass
+class ColumnStep(Step):
+    """A step on one column (``column``), which is what it reads."""
+
+    column: str
+
+    def inputs(self) -> list[str]:
+        return [self.column]
+
+
+@dataclass
+class DerivedColumnStep(ColumnStep):
+    """A step that adds one column made from ``column``, named ``new_name`` or
+    ``<column>_<suffix>``."""
+
+    new_name: str = ""
+    suffix: ClassVar[str] = "new"
+
+    def _name(self) -> str:
+        return self.new_name or f"{self.column}_{self.suffix}"
+
+    def validate(self, columns: list[str]) -> None:
+        super().validate(columns)
+        _new_name(self._name(), columns, self)
+
+
+@dataclass
 class DropColumns(Step):
     columns: list[str]
     kind: ClassVar[str] = "drop_columns"
@@ -167,15 +193,11 @@ class DropColumns(Step):
 
 
 @dataclass
-class RenameColumn(Step):
-    column: str
+class RenameColumn(ColumnStep):
     new_name: str
     kind: ClassVar[str] = "rename"
     label: ClassVar[str] = "Rename column"
     group: ClassVar[str] = "Columns"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -189,16 +211,12 @@ class RenameColumn(Step):
 
 
 @dataclass
-class ChangeType(Step):
-    column: str
+class ChangeType(ColumnStep):
     to: str
     kind: ClassVar[str] = "change_type"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"to": _TYPES}
     label: ClassVar[str] = "Change type"
     group: ClassVar[str] = "Columns"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -246,14 +264,10 @@ def _parse_numbers(s: pd.Series) -> pd.Series:
 
 
 @dataclass
-class ParseNumbers(Step):
-    column: str
+class ParseNumbers(ColumnStep):
     kind: ClassVar[str] = "parse_numbers"
     label: ClassVar[str] = "Read numbers from text"
     group: ClassVar[str] = "Clean"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
@@ -265,8 +279,7 @@ class ParseNumbers(Step):
 
 
 @dataclass
-class FillMissing(Step):
-    column: str
+class FillMissing(ColumnStep):
     strategy: str = "median"  # median, mean, mode, constant
     value: Any = None
     fitted_value: Any = None
@@ -276,9 +289,6 @@ class FillMissing(Step):
     }
     label: ClassVar[str] = "Fill missing values"
     group: ClassVar[str] = "Clean"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -342,22 +352,11 @@ def _plain(v: Any) -> Any:
 
 
 @dataclass
-class MissingIndicator(Step):
-    column: str
-    new_name: str = ""
+class MissingIndicator(DerivedColumnStep):
     kind: ClassVar[str] = "missing_indicator"
     label: ClassVar[str] = "Flag missing values"
     group: ClassVar[str] = "Clean"
-
-    def _name(self) -> str:
-        return self.new_name or f"{self.column}_missing"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
-
-    def validate(self, columns: list[str]) -> None:
-        super().validate(columns)
-        _new_name(self._name(), columns, self)
+    suffix: ClassVar[str] = "missing"
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
@@ -369,15 +368,11 @@ class MissingIndicator(Step):
 
 
 @dataclass
-class ReplaceValues(Step):
-    column: str
+class ReplaceValues(ColumnStep):
     mapping: dict[str, Any]
     kind: ClassVar[str] = "replace_values"
     label: ClassVar[str] = "Replace values"
     group: ClassVar[str] = "Clean"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -401,8 +396,7 @@ class ReplaceValues(Step):
 
 
 @dataclass
-class FindReplace(Step):
-    column: str
+class FindReplace(ColumnStep):
     find: str
     replace: str = ""
     regex: bool = False
@@ -410,9 +404,6 @@ class FindReplace(Step):
     kind: ClassVar[str] = "find_replace"
     label: ClassVar[str] = "Find and replace text"
     group: ClassVar[str] = "Text"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -487,16 +478,12 @@ class ChangeCase(Step):
 
 
 @dataclass
-class SplitColumn(Step):
-    column: str
+class SplitColumn(ColumnStep):
     separator: str
     new_names: list[str]
     kind: ClassVar[str] = "split"
     label: ClassVar[str] = "Split column"
     group: ClassVar[str] = "Text"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -552,16 +539,12 @@ class CombineColumns(Step):
 
 
 @dataclass
-class ExtractText(Step):
-    column: str
+class ExtractText(ColumnStep):
     pattern: str
     new_name: str
     kind: ClassVar[str] = "extract_text"
     label: ClassVar[str] = "Extract text with a pattern"
     group: ClassVar[str] = "Text"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -586,22 +569,11 @@ class ExtractText(Step):
 
 
 @dataclass
-class TextLength(Step):
-    column: str
-    new_name: str = ""
+class TextLength(DerivedColumnStep):
     kind: ClassVar[str] = "text_length"
     label: ClassVar[str] = "Text length"
     group: ClassVar[str] = "Text"
-
-    def _name(self) -> str:
-        return self.new_name or f"{self.column}_length"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
-
-    def validate(self, columns: list[str]) -> None:
-        super().validate(columns)
-        _new_name(self._name(), columns, self)
+    suffix: ClassVar[str] = "length"
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
@@ -613,16 +585,12 @@ class TextLength(Step):
 
 
 @dataclass
-class DateParts(Step):
-    column: str
+class DateParts(ColumnStep):
     parts: list[str] = field(default_factory=lambda: ["year", "month", "weekday"])
     kind: ClassVar[str] = "date_parts"
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"parts": _DATE_PARTS}
     label: ClassVar[str] = "Extract date parts"
     group: ClassVar[str] = "Dates"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -708,8 +676,7 @@ class Formula(Step):
 
 
 @dataclass
-class LogTransform(Step):
-    column: str
+class LogTransform(ColumnStep):
     new_name: str = ""
     kind: ClassVar[str] = "log"
     label: ClassVar[str] = "Log transform"
@@ -717,9 +684,6 @@ class LogTransform(Step):
 
     def _name(self) -> str:
         return self.new_name or self.column
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
@@ -732,8 +696,7 @@ class LogTransform(Step):
 
 
 @dataclass
-class Scale(Step):
-    column: str
+class Scale(ColumnStep):
     method: str = "standard"  # standard (z-score) or minmax
     fitted_a: float | None = None
     fitted_b: float | None = None
@@ -741,9 +704,6 @@ class Scale(Step):
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"method": ("standard", "minmax")}
     label: ClassVar[str] = "Scale numbers"
     group: ClassVar[str] = "Calculate"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -769,8 +729,7 @@ class Scale(Step):
 
 
 @dataclass
-class Clip(Step):
-    column: str
+class Clip(ColumnStep):
     lower: float | None = None
     upper: float | None = None
     lower_quantile: float | None = None
@@ -780,9 +739,6 @@ class Clip(Step):
     kind: ClassVar[str] = "clip"
     label: ClassVar[str] = "Clip extreme values"
     group: ClassVar[str] = "Clean"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -824,8 +780,7 @@ class Clip(Step):
 
 
 @dataclass
-class Bin(Step):
-    column: str
+class Bin(ColumnStep):
     bins: int = 5
     method: str = "quantile"  # quantile (equal counts) or width (equal width)
     new_name: str = ""
@@ -837,9 +792,6 @@ class Bin(Step):
 
     def _name(self) -> str:
         return self.new_name or f"{self.column}_bin"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -889,15 +841,11 @@ def _bin_labels(edges: list[float]) -> list[str]:
 
 
 @dataclass
-class RoundNumbers(Step):
-    column: str
+class RoundNumbers(ColumnStep):
     digits: int = 0
     kind: ClassVar[str] = "round"
     label: ClassVar[str] = "Round numbers"
     group: ClassVar[str] = "Calculate"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
@@ -909,17 +857,13 @@ class RoundNumbers(Step):
 
 
 @dataclass
-class GroupRare(Step):
-    column: str
+class GroupRare(ColumnStep):
     min_share: float = 0.01
     other: str = "other"
     fitted_keep: list[str] | None = None
     kind: ClassVar[str] = "group_rare"
     label: ClassVar[str] = "Group rare categories"
     group: ClassVar[str] = "Clean"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
@@ -1013,16 +957,12 @@ class DropMissingRows(Step):
 
 
 @dataclass
-class RemoveOutliers(Step):
-    column: str
+class RemoveOutliers(ColumnStep):
     k: float = 1.5
     kind: ClassVar[str] = "remove_outliers"
     label: ClassVar[str] = "Remove outlier rows"
     group: ClassVar[str] = "Rows"
     row_step: ClassVar[bool] = True
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         x = _numeric(df, self.column, self)
@@ -1105,15 +1045,11 @@ class KeepColumns(Step):
 
 
 @dataclass
-class DuplicateColumn(Step):
-    column: str
+class DuplicateColumn(ColumnStep):
     new_name: str
     kind: ClassVar[str] = "duplicate_column"
     label: ClassVar[str] = "Copy a column"
     group: ClassVar[str] = "Columns"
-
-    def inputs(self) -> list[str]:
-        return [self.column]
 
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)

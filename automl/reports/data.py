@@ -530,50 +530,23 @@ def _relationships(sample: pd.DataFrame) -> Section | None:
 
     figures: list[tuple[str, go.Figure]] = []
     data: dict[str, Any] = {}
-    try:
-        corr = correlation(sample, "pearson")
-        figures.append(
-            (
-                "Correlation between number columns (Pearson)",
-                go.Figure(
-                    go.Heatmap(
-                        z=corr.round(2).to_numpy(),
-                        x=list(corr.columns),
-                        y=list(corr.index),
-                        zmin=-1,
-                        zmax=1,
-                        colorscale="RdBu",
-                        text=corr.round(2).to_numpy(),
-                        texttemplate="%{text}",
-                    )
-                ),
-            )
-        )
-        data["pearson"] = corr.round(4).to_dict()
-    except ParameterError:
-        pass
-    try:
-        mi = mutual_information(sample.head(20_000))
-        figures.append(
-            (
-                "Association between columns (normalized mutual information)",
-                go.Figure(
-                    go.Heatmap(
-                        z=mi.round(2).to_numpy(),
-                        x=list(mi.columns),
-                        y=list(mi.index),
-                        zmin=0,
-                        zmax=1,
-                        colorscale="Blues",
-                        text=mi.round(2).to_numpy(),
-                        texttemplate="%{text}",
-                    )
-                ),
-            )
-        )
-        data["mutual_information"] = mi.round(4).to_dict()
-    except ParameterError:
-        pass
+    for title, key, compute, low, scale in (
+        ("Correlation between number columns (Pearson)", "pearson",
+         lambda: correlation(sample, "pearson"), -1, "RdBu"),
+        ("Association between columns (normalized mutual information)", "mutual_information",
+         lambda: mutual_information(sample.head(20_000)), 0, "Blues"),
+    ):  # fmt: skip
+        try:
+            m = compute()
+        except ParameterError:  # too few columns of the kind: no matrix
+            continue
+        z = m.round(2).to_numpy()
+        heat = go.Heatmap(
+            z=z, x=list(m.columns), y=list(m.index), zmin=low, zmax=1, colorscale=scale,
+            text=z, texttemplate="%{text}",
+        )  # fmt: skip
+        figures.append((title, go.Figure(heat)))
+        data[key] = m.round(4).to_dict()
     if not figures:
         return None
     return Section(
