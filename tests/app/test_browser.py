@@ -31,6 +31,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+WORKSPACE: list[Path] = []  # the served app's workspace folder (set by the server fixture)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,6 +43,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ws = tmp_path_factory.mktemp("browser-ws")
+    WORKSPACE.append(ws)
     env = {**os.environ, "EASEL_WORKSPACE": str(ws)}
     subprocess.run([sys.executable, "-m", "app.bootstrap"], cwd=ROOT, env=env, check=True)
     port = free_port()
@@ -199,10 +203,25 @@ def test_import_a_file_in_the_browser(server: str, tmp_path: Path) -> None:
         )
         page.locator("input[type='file']").set_input_files(str(data))
         expect(page.get_by_text("60 rows, 3 columns")).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        # change the detected type of 'amount' (2nd row of the types table) to categorical
+        grid = page.get_by_test_id("stDataFrame").nth(1).bounding_box()
+        assert grid is not None
+        page.mouse.dblclick(grid["x"] + 210, grid["y"] + 35 * 2 + 17)
+        page.wait_for_timeout(500)  # the cell's choice list opens (canvas grid: no DOM to await)
+        page.keyboard.type("categorical")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(300)
+        page.mouse.click(grid["x"] + 600, grid["y"] + 400)  # leave the table
+        wait_idle(page)
         page.get_by_role("button", name="Save dataset").click()
         expect(page.get_by_test_id("stAlertContentSuccess").last).to_contain_text(
             "Saved orders", timeout=30_000
         )
+        from automl.workspace import Workspace
+
+        lineage = Workspace(WORKSPACE[0]).get_dataset("orders").lineage
+        assert lineage["column_types"] == {"amount": "categorical"}
         browser.close()
 
 
