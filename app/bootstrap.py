@@ -12,6 +12,7 @@ SAMPLE_FILES = {
     "customer churn": "customer_churn.csv",
     "support tickets": "support_tickets.csv",
     "house prices": "house_prices.csv",
+    "store sales": "store_sales.csv",
 }
 
 

@@ -22,6 +22,7 @@ TASK_WORDS = {
     "binary": "2 category",
     "multiclass": "3+ category",
     "regression": "numeric",
+    "timeseries": "time series",
 }
 
 

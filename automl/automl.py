@@ -58,6 +58,10 @@ class AutoML:
         candidates: list[str] | None = None,
         max_trials: int | None = None,
         progress: ProgressCallback | None = None,
+        time_column: str | None = None,
+        series_columns: list[str] | None = None,
+        horizon: int | None = None,
+        aggregate: str | None = None,
     ) -> None:
         self.time_budget = time_budget
         self.preset = preset
@@ -70,6 +74,11 @@ class AutoML:
         self.candidates = candidates
         self.max_trials = max_trials
         self.progress = progress
+        # time series forecasting (task="timeseries"): see automl.timeseries
+        self.time_column = time_column
+        self.series_columns = series_columns
+        self.horizon = horizon
+        self.aggregate = aggregate
 
     # ------------------------------------------------------------------ validation
     def _settings(self) -> dict[str, Any]:
@@ -156,6 +165,19 @@ class AutoML:
                     )
                 ),
             }
+        if self.task == "timeseries" or self.time_column:
+            from automl.timeseries import fit_forecaster
+
+            if self.task not in (None, "timeseries"):
+                raise ParameterError(
+                    f"'time_column' is only used by time series forecasts; the task is "
+                    f"{self.task!r}. Remove 'time_column', or set task='timeseries'."
+                )
+            model = fit_forecaster(self, df, str(target), recipe_meta)
+            self.model_ = model
+            self.target_ = str(target)
+            self._emit("done", f"done in {model.meta['fit_seconds']:.1f} s", 1.0)
+            return self
         self._emit("prepare", "checking the target and typing columns", 0.0)
         data, tinfo = detect_task(df, str(target), self.task, self.positive_label)
         metric = M.get_metric(self.metric, tinfo.task)

@@ -120,6 +120,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         exclude_columns=args.exclude,
         positive_label=args.positive_label,
         progress=progress,
+        time_column=args.time_column,
+        series_columns=_names(args.series),
+        horizon=args.horizon,
+        aggregate=args.aggregate,
     ).fit(df, target=args.target, recipe=recipe)
     if not args.quiet:
         print("writing the model and its reports", file=sys.stderr)
@@ -128,6 +132,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"saved model to {out}", file=sys.stderr)
     print(_summary(m))
     return 0
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Repeatable, comma-separated column names."""
+    if not values:
+        return None
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
 def _load_recipe(path: str | None) -> Any:
@@ -145,6 +156,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.chunk_rows < 1:
         raise _usage(f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}.")
     model = automl.load(args.model)
+    if model.is_forecast:
+        raise _usage(
+            "This model forecasts a time series; rows are not scored one by one. Use "
+            f"'automl forecast {args.model} --out FILE' (optionally with --history DATA)."
+        )
     quiet = args.quiet
 
     def progress(rows: int) -> None:
@@ -162,6 +178,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for msg in result.report.messages():
         print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {result.rows:,} predictions to {result.output} in {result.seconds:.1f} s")
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    import automl
+
+    model = automl.load(args.model)
+    if not model.is_forecast:
+        raise _usage(
+            f"'{args.model}' is not a time series model; score rows with "
+            f"'automl predict {args.model} DATA --out FILE'."
+        )
+    history = None
+    if args.history:
+        if args.history.startswith("dataset:"):
+            from automl.data import load_data
+
+            history = load_data(args.history, _workspace(args))
+        else:
+            history = _read(args.history, args)
+    out = model.forecast(history, args.horizon, _names(args.series))
+    path = Path(args.out)
+    if path.suffix.lower() == ".parquet":
+        out.to_parquet(path, index=False)
+    elif path.suffix.lower() == ".csv":
+        out.to_csv(path, index=False)
+    else:
+        raise _usage(f"--out must end in .csv or .parquet. Got '{args.out}'.")
+    print(f"wrote {len(out):,} forecasts to {path}")
     return 0
 
 
@@ -371,7 +416,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _summary(m: Any, full: bool = False) -> str:
     meta = m.meta
     lines = [
-        f"target: {m.target}   task: {m.task} ({meta['target']['reason']})",
+        f"target: {m.target}   task: {m.problem_type} ({meta['target']['reason']})",
         f"metric optimized: {meta['metric']}   validation: {meta['validation']}",
         f"hold-out: {meta['holdout_description']}",
         "hold-out metrics of the default candidate:",
@@ -507,7 +552,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="directory to write the model to")
     t.add_argument("--time-budget", type=float, default=None, help="seconds for the whole build")
     t.add_argument("--preset", default="quick", help="quick (default) or standard")
-    t.add_argument("--task", choices=["binary", "multiclass", "regression"], default=None)
+    t.add_argument(
+        "--task", choices=["binary", "multiclass", "regression", "timeseries"], default=None
+    )
+    t.add_argument(
+        "--time-column", default=None, help="time series: the column with dates or times"
+    )
+    t.add_argument(
+        "--series",
+        action="append",
+        default=None,
+        metavar="COLUMN",
+        help="time series: column(s) that tell the series apart, e.g. store (repeatable)",
+    )
+    t.add_argument("--horizon", type=int, default=None, help="time series: periods to forecast")
+    t.add_argument(
+        "--aggregate",
+        choices=["sum", "mean"],
+        default=None,
+        help="time series: combine several rows in one period by adding up or averaging",
+    )
     t.add_argument("--metric", default=None, help="metric to optimize (e.g. roc_auc, f1, mae)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(
@@ -549,6 +613,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--quiet", action="store_true")
     pr.set_defaults(func=cmd_predict)
+
+    fc = sub.add_parser("forecast", parents=[common], help="forecast with a time series model")
+    fc.add_argument("model", help="model directory")
+    fc.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    fc.add_argument(
+        "--history",
+        default=None,
+        help="newer history to forecast from (file or dataset:NAME); default: the training data",
+    )
+    fc.add_argument("--horizon", type=int, default=None, help="periods ahead (default: as built)")
+    fc.add_argument("--series", action="append", default=None, help="only these series")
+    fc.set_defaults(func=cmd_forecast)
 
     i = sub.add_parser("info", help="show a model: task, hold-out metrics, columns, leaderboard")
     i.add_argument("model")

@@ -82,7 +82,10 @@ class Model:
 
     @property
     def input_columns(self) -> list[str]:
-        """The raw columns rows to predict must have."""
+        """The raw columns rows to predict must have (for a forecast: the history's columns)."""
+        if self.is_forecast:
+            lay = self.meta["timeseries"]["layout"]
+            return [lay["time_column"], *lay["id_columns"], lay["target"], *lay["static_columns"]]
         if self.meta.get("recipe"):
             return list(self.meta["recipe"].get("raw_columns", []))
         return [c.name for c in self.preprocessor.columns]
@@ -104,7 +107,40 @@ class Model:
     # ------------------------------------------------------------------ properties
     @property
     def task(self) -> str:
+        """What the candidates learn: binary, multiclass or regression (a forecast learns
+        numbers: see :attr:`problem_type`)."""
         return str(self.meta["task"])
+
+    @property
+    def problem_type(self) -> str:
+        """binary, multiclass, regression or timeseries."""
+        return str(self.meta.get("problem_type") or self.meta["task"])
+
+    @property
+    def is_forecast(self) -> bool:
+        return self.meta.get("problem_type") == "timeseries"
+
+    def forecast(
+        self,
+        history: pd.DataFrame | None = None,
+        horizon: int | None = None,
+        series: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Time series models: the next ``horizon`` periods of every series (or of ``series``),
+        from the end of the training data or from ``history`` (rows like the training data).
+
+        One row per series and period: the series ID columns, the time, ``step``, ``forecast``
+        and the 80% range ``low``-``high`` (from the hold-out forecast errors)."""
+        if not self.is_forecast:
+            raise ParameterError(
+                f"forecast is only available for time series models; this model predicts "
+                f"{self.problem_type} targets from rows. Use predict instead."
+            )
+        from automl.timeseries import forecast
+
+        if history is not None and self.meta.get("recipe"):
+            history = self.prepare(history)
+        return forecast(self, history, horizon, series)
 
     @property
     def target(self) -> str:
@@ -175,6 +211,11 @@ class Model:
         if not isinstance(df, pd.DataFrame):
             raise ParameterError(
                 f"Rows to predict must be a pandas DataFrame. Got {type(df).__name__} instead."
+            )
+        if self.is_forecast:
+            raise ParameterError(
+                "This model forecasts a time series: use forecast(history, horizon) (in the app: "
+                "Predict > Forecast) instead of predicting rows one by one."
             )
         prepared = self.prepare(df)
         report = self.preprocessor.check_columns(prepared)

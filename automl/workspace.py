@@ -276,7 +276,7 @@ class Workspace:
             str(Path(path).relative_to(self.root)),
             dataset,
             model.target,
-            model.task,
+            model.problem_type,
             meta["metric"],
             model.metrics.get(meta["metric"]),
             time.time(),

@@ -2,8 +2,9 @@
 
     python sample_data/generate.py [--out DIR]
 
-Writes customer_churn.csv (2 categories), support_tickets.csv (3 categories) and house_prices.csv
-(numeric). The same seeds give byte-identical files. Only numpy and pandas are needed.
+Writes customer_churn.csv (2 categories), support_tickets.csv (3 categories), house_prices.csv
+(numeric) and store_sales.csv (time series). The same seeds give byte-identical files. Only numpy
+and pandas are needed.
 """
 
 from __future__ import annotations
@@ -241,10 +242,50 @@ def house_prices(n: int = 3000, seed: int = 13) -> pd.DataFrame:
     return df
 
 
+def store_sales(seed: int = 14) -> pd.DataFrame:
+    """Daily units sold by 6 stores over two years: trend, weekly and yearly seasons, promotions,
+    a few days without a record."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2023-01-01", "2024-12-31", freq="D")
+    t = np.arange(len(days))
+    dow = days.day_of_week.to_numpy()
+    doy = days.day_of_year.to_numpy()
+    week = np.array([0.85, 0.8, 0.85, 0.95, 1.15, 1.35, 1.05])[dow]
+    year = 1 + 0.12 * np.sin(2 * np.pi * (doy - 100) / 365.25)
+    december = 1 + 0.35 * np.exp(-(((doy - 355) / 9.0) ** 2))
+    stores = [  # name, city, size in sqft, base units, yearly growth
+        ("Harbor Point", "Seaport", 12000, 420, 0.10),
+        ("Maple Street", "Midvale", 8000, 260, 0.04),
+        ("Northgate Mall", "Northgate", 20000, 610, 0.07),
+        ("Old Mill", "Midvale", 6000, 150, -0.05),
+        ("Riverside Plaza", "Seaport", 15000, 480, 0.15),
+        ("Sunset Outlet", "Westbrook", 10000, 330, 0.02),
+    ]
+    frames = []
+    for name, city, size, base, growth in stores:
+        promo = rng.random(len(days)) < 0.08
+        level = base * (1 + growth) ** (t / 365.25)
+        mean = level * week * year * december * np.where(promo, 1.25, 1.0)
+        units = rng.poisson(mean * rng.lognormal(0, 0.06, len(days)))
+        frame = pd.DataFrame(
+            {
+                "date": days.strftime("%Y-%m-%d"),
+                "store": name,
+                "city": city,
+                "store_size_sqft": size,
+                "promotion": np.where(promo, "yes", "no"),
+                "units_sold": units,
+            }
+        )
+        frames.append(frame.drop(index=rng.choice(len(days), 3, replace=False)))
+    return pd.concat(frames, ignore_index=True)
+
+
 DATASETS = {
     "customer_churn.csv": customer_churn,
     "support_tickets.csv": support_tickets,
     "house_prices.csv": house_prices,
+    "store_sales.csv": store_sales,
 }
 
 

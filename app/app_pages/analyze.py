@@ -27,6 +27,17 @@ metrics = model.metrics
 
 def headline() -> str:
     held = meta["rows"]["holdout"]
+    if model.is_forecast:
+        ts = meta["timeseries"]
+        naive = ts["baselines"].get("seasonal_naive") or ts["baselines"]["naive"]
+        better = 1 - metrics["mae"] / max(naive["holdout_metrics"].get("mae", 0), 1e-12)
+        return (
+            f"Forecasts **{model.target}** {ts['horizon_text']} ahead with a "
+            f"typical error of **{fmt_number(metrics['mae'])}** (mean absolute error) on the "
+            f"last {ts['horizon_text']} of {len(ts['series']['keys'])} series, "
+            f"which it never saw: **{abs(better):.0%} {'smaller' if better >= 0 else 'larger'}** "
+            f"than {naive['description']}."
+        )
     if model.task == "regression":
         return (
             f"Predicts **{model.target}** with a typical error of **{fmt_number(metrics['mae'])}** "
@@ -47,7 +58,8 @@ with c1:
     st.subheader("Hold-out metrics")
     st.dataframe(
         pd.DataFrame(
-            {"metric": METRICS[k].label, "value": round(v, 4)} for k, v in metrics.items()
+            {"metric": METRICS[k].label if k in METRICS else k.upper(), "value": round(v, 4)}
+            for k, v in metrics.items()
         ),
         hide_index=True,
         width="stretch",
@@ -74,8 +86,12 @@ if model.holdout is not None:
         report = _performance(str(ws.model_dir(rec)), model.default_id, meta["created_at"])
 if report is not None:
     st.subheader("How good, in detail")
-    for line in report.summary[2:]:
+    for line in report.summary[1 + (not model.is_forecast) :]:
         st.markdown(line)
+    if model.is_forecast:
+        fsec = next(x for x in report.sections if x.title == "Forecast against actual")
+        st.markdown("**Forecast of the held-out periods against what happened**")
+        st.dataframe(fsec.tables[0][1], hide_index=True, width="stretch")
     if model.task != "regression":
         st.markdown("**Actual (left) against predicted (right) on the hold-out rows**")
         st.plotly_chart(sankey(model), width="stretch", key="analyze_sankey")
@@ -83,7 +99,8 @@ if report is not None:
     for section in report.sections:
         if section.title in skip or not section.figures:
             continue
-        with st.expander(section.title, expanded=section.title.startswith("Right")):
+        opened = section.title.startswith("Right") or section.title.startswith("Forecast")
+        with st.expander(section.title, expanded=opened):
             for t in section.text:
                 st.markdown(t)
             cols_ = st.columns(2)

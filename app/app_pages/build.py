@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pandas as pd
 import plotly.express as px
@@ -16,9 +17,20 @@ from automl.jobs import cancel_job, job_status, start_training_job
 from automl.metrics import DEFAULT_METRIC, METRICS
 from automl.presets import PRESETS
 from automl.task import detect_task
+from automl.timeseries import METRICS as FORECAST_METRICS
+from automl.timeseries import describe as describe_series
+from automl.timeseries import preview as preview_forecast
+from automl.timeseries import suggest as suggest_series
 
 ws = ui.workspace()
 st.title("Build a model")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _suggest(dataset: str, rows: int, target: str) -> tuple[str, list[str], str] | None:
+    """A time series set-up when the data looks like one (cached per dataset and target)."""
+    hint = suggest_series(ui.load_dataset(dataset), target)
+    return None if hint is None else (hint.time_column, hint.id_columns, hint.reason)
 
 
 @st.fragment(run_every=1.5)
@@ -101,14 +113,18 @@ with ui.guarded("checking the target"):
 if info is None:
     st.stop()
 
+numeric_target = pd.api.types.is_numeric_dtype(df[target].dtype) and info.task == "regression"
+hint = _suggest(dataset, len(df), target) if numeric_target else None
+detected = "timeseries" if hint else info.task
 left, right = st.columns([1, 1])
 with left:
-    st.markdown(f"**Problem type:** {ui.TASK_WORDS[info.task]} ({info.reason}).")
-    options = ["binary", "multiclass", "regression"]
+    why = f"{hint[2]}: numbers over time" if hint else info.reason
+    st.markdown(f"**Problem type:** {ui.TASK_WORDS[detected]} ({why}).")
+    options = ["binary", "multiclass", "regression"] + (["timeseries"] if numeric_target else [])
     task = st.selectbox(
         "Problem type",
         options,
-        index=options.index(info.task),
+        index=options.index(detected),
         format_func=lambda t: ui.TASK_WORDS[t],
         key="build_task",
         help="Change it if the detected type is wrong, e.g. numeric codes that are categories.",
@@ -117,17 +133,6 @@ with left:
         st.warning(
             f"{info.rows_dropped_missing_target} rows have no '{target}' and will be left out."
         )
-with right:
-    y = df[target].dropna()
-    if task == "regression":
-        fig = px.histogram(y, nbins=40, title=f"Distribution of {target}")
-    else:
-        counts = y.astype(str).value_counts().reset_index()
-        counts.columns = [target, "rows"]
-        fig = px.bar(counts, x=target, y="rows", title=f"Rows per value of {target}")
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
-    st.plotly_chart(fig, width="stretch")
-
 features = df.drop(columns=[target])
 saved_types = {
     c: t
@@ -135,20 +140,138 @@ saved_types = {
     if c in features.columns
 }  # types chosen on the Import page
 types = infer_types(features, saved_types)
-usable = [c.name for c in types.values() if c.used]
-with st.expander(f"Columns to use ({len(usable)} of {features.shape[1]})"):
-    chosen = st.multiselect("Columns", list(features.columns), default=usable, key="build_columns")
-    skipped = [c for c in types.values() if not c.used]
-    if skipped:
-        st.caption(
-            "Left out by default: " + "; ".join(f"{c.name} ({c.type}: {c.reason})" for c in skipped)
+series_setup: dict[str, object] = {}
+if task == "timeseries":
+    dates = [c for c, t in types.items() if t.type == "datetime"]
+    if hint and hint[0] not in dates:
+        dates.insert(0, hint[0])
+    if not dates:
+        st.error(
+            "A time series forecast needs a column with dates or times, and this dataset has "
+            "none. On the Import page, set the type of the column that holds dates to 'datetime', "
+            "or choose another problem type."
         )
-excluded = [c for c in features.columns if c not in chosen and types[c].used]
-# Columns the user chose although typed identifier/constant are used as categories.
-overrides = {**saved_types, **{c: "categorical" for c in chosen if not types[c].used}}
+        st.stop()
+    t1, t2, t3 = st.columns(3)
+    time_col = t1.selectbox(
+        "Time column",
+        dates,
+        index=dates.index(hint[0]) if hint and hint[0] in dates else 0,
+        key="build_time_column",
+    )
+    id_options = [
+        c
+        for c in features.columns
+        if c != time_col and not pd.api.types.is_float_dtype(features[c].dtype)
+    ]
+    series_ids = t2.multiselect(
+        "Series ID (one forecast per value)",
+        id_options,
+        default=[c for c in (hint[1] if hint else []) if c in id_options],
+        key="build_series",
+        help="Columns that tell the series apart, e.g. store or product. Empty: one series.",
+    )
+    agg_words = {"": "stop and tell me", "sum": "add them up", "mean": "average them"}
+    aggregate = t3.selectbox(
+        "Several rows in one period",
+        list(agg_words),
+        format_func=lambda a: agg_words[a],
+        key="build_aggregate",
+    )
+    desc: dict[str, Any] | None = None
+    with ui.guarded("checking the time series"):
+        desc = describe_series(df, target, time_col, series_ids, aggregate or None)
+    if desc is None:
+        st.stop()
+    st.caption(
+        f"One value per {desc['frequency']}; {desc['series']} series of "
+        + (
+            f"{desc['longest']:,}"
+            if desc["shortest"] == desc["longest"]
+            else f"{desc['shortest']:,} to {desc['longest']:,}"
+        )
+        + f" {desc['frequency']}s, from {desc['first']} to {desc['last']}."
+        + (
+            f" Used to describe each series: {', '.join(desc['static_columns'])}."
+            if desc["static_columns"]
+            else ""
+        )
+        + (
+            " Not used (they change over time, so their future values are unknown): "
+            + ", ".join(desc["ignored_columns"])
+            + "."
+            if desc["ignored_columns"]
+            else ""
+        )
+    )
+    for note in desc["notes"]:
+        st.info(note)
+    series_setup = {
+        "time_column": time_col,
+        "series_columns": series_ids,
+        "aggregate": aggregate or None,
+    }
 
-metric_names = [m for m, spec in METRICS.items() if task in spec.tasks and m != "mape"]
+with right:
+    y = df[target].dropna()
+    if task == "timeseries":
+        tcol = str(series_setup["time_column"])
+        ids = list(series_setup["series_columns"])  # type: ignore[call-overload]
+        plot = df[[tcol, target, *ids]].copy()
+        plot[tcol] = pd.to_datetime(plot[tcol], errors="coerce", format="mixed")
+        plot["series"] = plot[ids].astype(str).agg(" / ".join, axis=1) if ids else target
+        top = plot["series"].value_counts().index[:6]
+        plot = plot[plot["series"].isin(top)].sort_values(tcol)
+        fig = px.line(plot, x=tcol, y=target, color="series", title=f"{target} over time")
+        fig.update_layout(showlegend=bool(ids))
+    elif task == "regression":
+        fig = px.histogram(y, nbins=40, title=f"Distribution of {target}")
+    else:
+        counts = y.astype(str).value_counts().reset_index()
+        counts.columns = [target, "rows"]
+        fig = px.bar(counts, x=target, y="rows", title=f"Rows per value of {target}")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
+    if task != "timeseries":
+        fig.update_layout(showlegend=False)
+    st.plotly_chart(fig, width="stretch")
+
+usable = [c.name for c in types.values() if c.used]
+excluded: list[str] = []
+overrides = dict(saved_types)
+if task != "timeseries":  # a forecast picks its columns itself (see the caption above)
+    with st.expander(f"Columns to use ({len(usable)} of {features.shape[1]})"):
+        chosen = st.multiselect(
+            "Columns", list(features.columns), default=usable, key="build_columns"
+        )
+        skipped = [c for c in types.values() if not c.used]
+        if skipped:
+            st.caption(
+                "Left out by default: "
+                + "; ".join(f"{c.name} ({c.type}: {c.reason})" for c in skipped)
+            )
+    excluded = [c for c in features.columns if c not in chosen and types[c].used]
+    # Columns the user chose although typed identifier/constant are used as categories.
+    overrides = {**saved_types, **{c: "categorical" for c in chosen if not types[c].used}}
+
+if task == "timeseries":
+    metric_names = list(FORECAST_METRICS)
+    default_metric = "rmse"
+else:
+    metric_names = [m for m, spec in METRICS.items() if task in spec.tasks and m != "mape"]
+    default_metric = DEFAULT_METRIC[task]
 with st.form("build_form"):
+    if task == "timeseries":
+        series_setup["horizon"] = int(
+            st.number_input(
+                f"Forecast horizon ({desc['frequency']}s ahead)",
+                min_value=1,
+                max_value=int(desc["max_horizon"]),
+                value=int(desc["default_horizon"]),
+                key="build_horizon",
+                help="How far ahead to forecast. The last this-many periods are held out to "
+                "check the forecast.",
+            )
+        )
     c1, c2, c3 = st.columns(3)
     preset = c1.radio(
         "Build",
@@ -168,7 +291,7 @@ with st.form("build_form"):
     metric = c3.selectbox(
         "Optimize for",
         metric_names,
-        index=metric_names.index(DEFAULT_METRIC[task]),
+        index=metric_names.index(default_metric),
         format_func=lambda m: METRICS[m].label,
         key="build_metric",
     )
@@ -179,13 +302,33 @@ with st.form("build_form"):
 
 if do_preview:
     with ui.guarded("previewing"), st.spinner("Training a fast model on a sample..."):
-        res = automl.preview(
-            df, target, task=task, metric=metric, column_types=overrides, exclude_columns=excluded
-        )
+        if task == "timeseries":
+            res = preview_forecast(
+                df,
+                target,
+                str(series_setup["time_column"]),
+                list(series_setup["series_columns"]),  # type: ignore[call-overload]
+                horizon=int(series_setup["horizon"]),  # type: ignore[call-overload]
+                aggregate=series_setup["aggregate"],  # type: ignore[arg-type]
+                metric=metric,
+            )
+        else:
+            res = automl.preview(
+                df,
+                target,
+                task=task,
+                metric=metric,
+                column_types=overrides,
+                exclude_columns=excluded,
+            )
         st.subheader("Preview")
         c1, c2 = st.columns(2)
         c1.metric(f"Estimated {res.metric_label}", f"{res.estimated_score:.3f}")
-        c2.metric("Without a model (baseline)", f"{res.baseline_score:.3f}")
+        c2.metric(
+            "Without a model (baseline)",
+            f"{res.baseline_score:.3f}",
+            help="For a forecast: repeating the last season (or the last value).",
+        )
         fig = px.bar(
             res.column_impact.head(15).iloc[::-1],
             x="impact",
@@ -206,6 +349,7 @@ if do_build:
             "metric": metric,
             "column_types": overrides,
             "exclude_columns": excluded,
+            **series_setup,
         }
         job_id = start_training_job(ws, dataset, target, model_name, settings)
         st.session_state[state.CURRENT_JOB] = job_id

@@ -4,14 +4,142 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import ui
 from automl.batch import predict_file
 from automl.recipe import fmt_number
+from automl.timeseries import MAX_HORIZON_FACTOR, history_frame
+from connectors import read_file
+
+
+def forecast_page(ws: Any, rec: Any, model: Any) -> None:
+    """Time series models: forecast the next periods of the series, from the training data's
+    end or from newer history the analyst uploads."""
+    ts = model.meta["timeseries"]
+    time_col = ts["layout"]["time_column"]
+    keys = list(ts["series"]["keys"])
+    freq = ts["frequency"]
+    trained = int(ts["horizon"])
+    st.caption(
+        f"Forecasts of {model.target}, one per {freq}, for {len(keys)} series. The shaded band "
+        "is the 80% range seen on the held-out periods."
+    )
+    latest, upload_tab = st.tabs(["Forecast", "Forecast from newer history"])
+    with latest:
+        c1, c2 = st.columns([2, 1])
+        chosen = c1.multiselect(
+            "Series",
+            keys,
+            default=keys[: min(3, len(keys))],
+            key=f"fc_series_{rec.name}@{rec.version}",
+        )
+        horizon = int(
+            c2.number_input(
+                f"{freq.title()}s ahead",
+                min_value=1,
+                max_value=MAX_HORIZON_FACTOR * trained,
+                value=trained,
+                key=f"fc_h_{rec.name}@{rec.version}",
+                help=f"The model was checked on {trained} {freq}s ahead; further out is less sure.",
+            )
+        )
+        with ui.guarded("forecasting"):
+            everything = model.forecast(horizon=horizon)
+            history = history_frame(model)
+            if chosen:
+                _forecast_chart(model, everything, history, chosen, time_col)
+            shown = (
+                everything if not chosen else everything[_series_of(everything, model).isin(chosen)]
+            )
+            st.dataframe(shown, hide_index=True, width="stretch")
+            st.download_button(
+                f"Download the forecast of all {len(keys)} series (CSV)",
+                data=everything.to_csv(index=False).encode(),
+                file_name=f"{rec.name}-v{rec.version}-forecast.csv",
+                mime="text/csv",
+                key="fc_download",
+            )
+    with upload_tab:
+        st.caption(
+            "Upload rows like the training data, with the newest values, to forecast from their "
+            "end. Needed columns: " + ", ".join(model.input_columns)
+        )
+        upload = st.file_uploader(
+            "History", type=["csv", "tsv", "parquet", "xlsx", "json", "jsonl"], key="fc_upload"
+        )
+        if upload is not None:
+            folder = ws.root / "uploads" / ui.session_id()
+            folder.mkdir(parents=True, exist_ok=True)
+            src = folder / Path(upload.name).name
+            src.write_bytes(upload.getbuffer())
+            with ui.guarded(f"forecasting from {src.name}"):
+                new = model.forecast(read_file(src), horizon=trained)
+                st.success(f"{len(new):,} forecasts for {_series_of(new, model).nunique()} series.")
+                st.dataframe(new.head(500), hide_index=True, width="stretch")
+                st.download_button(
+                    "Download forecast (CSV)",
+                    data=new.to_csv(index=False).encode(),
+                    file_name=f"{src.stem}-forecast.csv",
+                    mime="text/csv",
+                    key="fc_upload_download",
+                )
+
+
+def _series_of(frame: pd.DataFrame, model: Any) -> pd.Series:
+    ids = model.meta["timeseries"]["layout"]["id_columns"]
+    if "series" in frame.columns:
+        return frame["series"].astype(str)
+    if ids:
+        return frame[ids[0]].astype(str)
+    return pd.Series(["all"] * len(frame), index=frame.index)
+
+
+def _forecast_chart(
+    model: Any, fc: pd.DataFrame, history: pd.DataFrame, chosen: list[str], time_col: str
+) -> None:
+    fig = go.Figure()
+    keys = _series_of(fc, model)
+    for i, key in enumerate(chosen):
+        colour = px.colors.qualitative.Plotly[i % 10]
+        h = history[history["series"].astype(str) == key]
+        f = fc[keys == key]
+        fig.add_trace(
+            go.Scatter(x=h[time_col], y=h[model.target], name=f"{key}", line=dict(color=colour))
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=list(f[time_col]) + list(f[time_col])[::-1],
+                y=list(f["high"]) + list(f["low"])[::-1],
+                fill="toself",
+                fillcolor=colour,
+                opacity=0.15,
+                line=dict(width=0),
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=f[time_col],
+                y=f["forecast"],
+                name=f"{key} forecast",
+                line=dict(color=colour, dash="dash"),
+            )
+        )
+    fig.update_layout(
+        height=420,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis_title=time_col,
+        yaxis_title=model.target,
+    )
+    st.plotly_chart(fig, width="stretch", key="fc_chart")
+
 
 ws = ui.workspace()
 st.title("Predict")
@@ -20,6 +148,10 @@ if picked is None:
     st.stop()
 rec, model = picked
 pick = f"{rec.name}@{rec.version}"
+
+if model.is_forecast:
+    forecast_page(ws, rec, model)
+    st.stop()
 
 single, batch = st.tabs(["Single prediction", "Batch prediction"])
 

@@ -28,7 +28,12 @@ SHAP_ROWS = 1000
 PDP_ROWS = 300
 PDP_POINTS = 20
 SCATTER_POINTS = 5000
-TASK_WORDS = {"binary": "2 category", "multiclass": "3+ category", "regression": "numeric"}
+TASK_WORDS = {
+    "binary": "2 category",
+    "multiclass": "3+ category",
+    "regression": "numeric",
+    "timeseries": "time series forecast",
+}
 
 
 def _scores(model: Model, hold: pd.DataFrame, cid: int) -> np.ndarray:
@@ -40,6 +45,9 @@ def _scores(model: Model, hold: pd.DataFrame, cid: int) -> np.ndarray:
 
 
 def _baseline_scores(model: Model, n: int) -> np.ndarray:
+    hold = model.holdout
+    if model.is_forecast and hold is not None and "__naive__" in hold.columns:
+        return hold["__naive__"].to_numpy(dtype=float)  # the naive forecast
     summary = model.meta.get("train_target_summary", {})
     if model.task == "regression":
         return np.full(n, float(summary.get("mean", 0.0)))
@@ -107,7 +115,9 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
                 ),
                 "The model-free guess is "
                 + (
-                    "always predicting the training rows' average."
+                    "the naive forecast: repeating each series' last known value."
+                    if model.is_forecast
+                    else "always predicting the training rows' average."
                     if task == "regression"
                     else "always the class shares of the training rows (its accuracy is that "
                     "of always answering the most frequent class)."
@@ -124,6 +134,8 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
             data={"metrics": table.to_dict("records"), "rows": int(len(y))},
         )
     ]
+    if model.is_forecast:
+        sections += _forecast_sections(model, hold, y, s)
     if task == "binary":
         sections += _binary(model, y, s)
     elif task == "multiclass":
@@ -135,7 +147,7 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
     sections.append(_data_in(model))
     return Report(
         "performance",
-        f"Model performance: {model.target} ({TASK_WORDS[task]})",
+        f"Model performance: {model.target} ({TASK_WORDS[model.problem_type]})",
         summary,
         sections,
         notes=[f"Predictor: candidate {cid} ({meta['kept'][str(cid)]['candidate']})."],
@@ -145,6 +157,25 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
 def _headline(model: Model, y: np.ndarray, s: np.ndarray, base: dict[str, float]) -> list[str]:
     n = len(y)
     t = model.target
+    if model.is_forecast:
+        ts = model.meta["timeseries"]
+        mae = float(np.mean(np.abs(y - s)))
+        out = [
+            f"Forecasts **{t}** up to {ts['horizon_text']} ahead with a typical "
+            f"error of **{fmt(mae)}** (mean absolute error) on the last {ts['horizon_text']} "
+            f"of {len(ts['series']['keys'])} series, which it never saw.",
+        ]
+        for b in ts["baselines"].values():
+            bm = b["holdout_metrics"].get("mae")
+            if bm:
+                out.append(
+                    f"Forecasting by {b['description']} would be off by {fmt(bm)} on average: "
+                    f"the model's error is {1 - mae / max(bm, 1e-12):.0%} smaller."
+                    if mae <= bm
+                    else f"Forecasting by {b['description']} would be off by only {fmt(bm)} on "
+                    "average: that simple rule beats this model here."
+                )
+        return out
     if model.task == "regression":
         mae = float(np.mean(np.abs(y - s)))
         r2 = float(skm.r2_score(y, s)) if n > 1 else float("nan")
@@ -413,6 +444,105 @@ def _regression(model: Model, hold: pd.DataFrame, y: np.ndarray, s: np.ndarray) 
     return sections
 
 
+def _forecast_sections(
+    model: Model, hold: pd.DataFrame, y: np.ndarray, s: np.ndarray
+) -> list[Section]:
+    """Forecast against actual per series, and the error by how far ahead the forecast is."""
+    from automl.timeseries import history_frame
+
+    ts = model.meta["timeseries"]
+    target = model.target
+    time_col = ts["layout"]["time_column"]
+    naive = hold["__naive__"].to_numpy(dtype=float)
+    frame = pd.DataFrame(
+        {
+            "series": hold["__series__"],
+            "time": pd.to_datetime(hold["__time__"]),
+            "actual": y,
+            "forecast": s,
+            "naive": naive,
+            "step": hold["__step__"],
+        }
+    )
+    hist = history_frame(model)
+    # the series with the most volume first; at most 6 charts
+    order = frame.groupby("series")["actual"].apply(lambda v: np.abs(v).sum()).sort_values()
+    figs = []
+    for key in list(order.index[::-1])[:6]:
+        f = frame[frame["series"] == key].sort_values("time")
+        h = hist[hist["series"] == key]
+        h = h[pd.to_datetime(h[time_col]) < f["time"].min()] if len(h) else h
+        fig = go.Figure()
+        if len(h):
+            fig.add_trace(go.Scatter(x=h[time_col], y=h[target], name="history", mode="lines"))
+        fig.add_trace(go.Scatter(x=f["time"], y=f["actual"], name="actual", mode="lines+markers"))
+        fig.add_trace(
+            go.Scatter(
+                x=f["time"],
+                y=f["forecast"],
+                name="forecast",
+                mode="lines+markers",
+                line=dict(dash="dash"),
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=f["time"],
+                y=f["naive"],
+                name="naive (last value)",
+                mode="lines",
+                line=dict(dash="dot"),
+                opacity=0.6,
+            )
+        )
+        fig.update_layout(xaxis_title=time_col, yaxis_title=target)
+        figs.append((f"Series {key}" if key != "all" else "Forecast vs actual", fig))
+    by_step = (
+        frame.assign(
+            model=np.abs(frame["actual"] - frame["forecast"]),
+            naive_err=np.abs(frame["actual"] - frame["naive"]),
+        )
+        .groupby("step")[["model", "naive_err"]]
+        .mean()
+        .reset_index()
+        .rename(columns={"model": "model MAE", "naive_err": "naive MAE"})
+    )
+    step_fig = go.Figure()
+    step_fig.add_trace(go.Bar(x=by_step["step"], y=by_step["model MAE"], name="model"))
+    step_fig.add_trace(go.Bar(x=by_step["step"], y=by_step["naive MAE"], name="naive"))
+    step_fig.update_layout(
+        xaxis_title=f"{ts['frequency']}s ahead", yaxis_title="mean absolute error"
+    )
+    base_rows = [
+        {
+            "forecast": f"model (candidate {model.default_id})",
+            **model.meta["kept"][str(model.default_id)]["holdout_metrics"],
+        }
+    ] + [{"forecast": b["description"], **b["holdout_metrics"]} for b in ts["baselines"].values()]
+    return [
+        Section(
+            "Forecast against actual",
+            text=[
+                f"Each series was forecast {ts['horizon_text']} ahead from the "
+                "history before the held-out periods, one step at a time (each forecast feeds "
+                "the next), exactly as new forecasts are made. WAPE is the total error over the "
+                "total actual; MASE is the error relative to a one-step naive forecast (below 1 "
+                "beats it).",
+            ],
+            tables=[("Model against simple forecasts", pd.DataFrame(base_rows))],
+            figures=figs,
+            data={"baselines": base_rows},
+        ),
+        Section(
+            "Error by forecast step",
+            text=["Forecasts further ahead are usually less accurate; this is how much."],
+            tables=[("Mean absolute error by step", by_step)],
+            figures=[("Error by step", step_fig)],
+            data={"by_step": by_step.to_dict("records")},
+        ),
+    ]
+
+
 def _segments(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) and s.nunique() > 10:
         return pd.qcut(s.astype(float), 5, duplicates="drop").astype(str)
@@ -457,7 +587,15 @@ def _impact(model: Model, hold: pd.DataFrame) -> Section:
             "the hold-out score worsens when the column is shuffled).",
             "The curves show the average prediction when one column is set to each value and "
             "everything else is kept as it is (partial dependence).",
-        ],
+        ]
+        + (
+            [
+                "For a forecast, the model predicts the next period's change from the recent "
+                "average, so contributions and curves are in that change (the target's units)."
+            ]
+            if model.is_forecast
+            else []
+        ),
         tables=[("Column impact", table)],
         figures=figures,
         data={"impact": table.to_dict("records"), "partial_dependence": pdp_data},
@@ -497,7 +635,8 @@ def _pdp(model: Model, rows: pd.DataFrame, col: str) -> tuple[go.Figure | None, 
         for k, c in enumerate(model.classes):
             fig.add_trace(kind(x=xvals, y=arr[:, k], name=f"P({c})"))
         ys = arr.tolist()
-    fig.update_layout(xaxis_title=col, yaxis_title="average prediction")
+    ytitle = "change from the recent average" if model.is_forecast else "average prediction"
+    fig.update_layout(xaxis_title=col, yaxis_title=ytitle)
     return fig, {"grid": [str(g) for g in grid], "average": ys}
 
 
@@ -578,9 +717,23 @@ def holdout_predictions(model: Model) -> pd.DataFrame:
     hold = model.holdout
     if hold is None:
         raise ParameterError("This model has no stored hold-out rows; retrain it.")
-    features = hold[[c for c in hold.columns if not c.startswith("__")]].copy()
     y = hold["__target__"].to_numpy()
     s = _scores(model, hold, model.default_id)
+    if model.is_forecast:
+        ts = model.meta["timeseries"]["layout"]
+        out = pd.DataFrame(
+            {
+                "series": hold["__series__"],
+                ts["time_column"]: hold["__time__"],
+                "step": hold["__step__"],
+                "actual": y,
+                "forecast": s,
+                "error": y - s,
+                "naive forecast": hold["__naive__"],
+            }
+        )
+        return out.sort_values(["series", ts["time_column"]]).reset_index(drop=True)
+    features = hold[[c for c in hold.columns if not c.startswith("__")]].copy()
     if model.task == "regression":
         features["actual"] = y
         features["predicted"] = s

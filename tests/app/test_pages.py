@@ -64,9 +64,9 @@ def test_home_empty_state_and_sample_import(empty_ws: Workspace) -> None:
     at = app()
     assert "No datasets yet" in texts(at)
     at.button(key="home_samples").click().run()
-    assert "Added: customer churn, support tickets, house prices" in texts(at)
-    assert len(empty_ws.list_datasets()) == 3
-    assert at.dataframe[0].value.shape[0] == 3
+    assert "Added: customer churn, support tickets, house prices, store sales" in texts(at)
+    assert len(empty_ws.list_datasets()) == 4
+    assert at.dataframe[0].value.shape[0] == 4
 
 
 def test_empty_pages_explain_what_to_do(empty_ws: Workspace) -> None:
@@ -331,3 +331,45 @@ def test_column_types_chosen_at_import_are_used_by_build(empty_ws: Workspace) ->
     body = texts(at)
     assert "city (excluded: chosen by the user)" in body
     assert "age" in at.multiselect(key="build_columns").value
+
+
+def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> None:
+    load_samples(empty_ws)
+    at = app("build")
+    at.selectbox(key="build_dataset").select("store sales").run()
+    at.selectbox(key="build_target").select("units_sold").run()
+    body = texts(at)
+    assert "Problem type:** time series" in body
+    assert "6 series of 731 days, from 2023-01-01 to 2024-12-31" in body
+    assert "Not used (they change over time" in body and "promotion" in body
+    assert at.selectbox(key="build_time_column").value == "date"
+    assert at.multiselect(key="build_series").value == ["store"]
+    assert at.number_input(key="build_horizon").value == 14
+    at.number_input(key="build_horizon").set_value(7)
+    at.button[0].click().run()  # Preview
+    assert not at.exception and not at.error
+    assert any(m.label.startswith("Estimated") for m in at.metric)
+    # a text target cannot be a time series: the option is not offered
+    at.selectbox(key="build_target").select("store").run()
+    assert "timeseries" not in at.selectbox(key="build_task").options
+
+    df = empty_ws.load_dataset("store sales")
+    fit = automl.AutoML(
+        task="timeseries", time_column="date", series_columns=["store"], time_budget=6
+    ).fit(df, "units_sold")
+    name, version, path = empty_ws.new_model_path("sales forecast")
+    fit.save(path)
+    empty_ws.add_model(name, version, path, "store sales", fit.model_)
+    assert empty_ws.list_models()[0].task == "timeseries"
+    at = app("analyze")
+    assert "Forecasts **units_sold** 14 days ahead" in texts(at)
+    at = app("predict")
+    assert not at.exception
+    assert "for 6 series" in texts(at)
+    assert at.multiselect(key="fc_series_sales forecast@1").value == [
+        "Harbor Point",
+        "Maple Street",
+        "Northgate Mall",
+    ]
+    at.number_input(key="fc_h_sales forecast@1").set_value(3).run()
+    assert at.dataframe[0].value.shape[0] == 9  # 3 series x 3 days

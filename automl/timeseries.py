@@ -1,0 +1,1274 @@
+"""Time series forecasting: numbers over time, one or many series, forecast a few periods ahead.
+
+How it works (the same candidates and search as the other problem types):
+
+1. **Clock.** The time column is read as dates; the period (minute ... year, or business days) is
+   found from the most common gap between rows. Each series is laid on a regular grid of periods;
+   missing periods are gaps (never training targets, skipped by the features). Several rows in one
+   period of a series are an error unless the user chose to add them up or average them.
+2. **Features.** For every period, what was known just before it: the recent level (average of the
+   last few periods), earlier values and rolling averages *relative to that level*, the recent
+   spread, calendar parts (day of week, month ...), the series ID and columns that are constant
+   within a series. The model predicts the change from the level, so trends and series of very
+   different size share one model.
+3. **Honest check.** The last ``horizon`` periods are held out. Candidates are tuned on
+   one-step-ahead validation windows before them; the kept candidates then *forecast* the held-out
+   periods recursively (each forecast feeds the next step, as in real use) and that is the
+   reported score, next to the naive forecasts (repeat the last value; repeat last season).
+4. **Forecast.** The chosen candidate is refit on all periods and forecasts from the end of each
+   series (or from new history), with an 80% range from the hold-out forecast errors.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from automl import metrics as M
+from automl._versions import package_versions
+from automl.candidates import Candidate, FitContext, get_candidate
+from automl.coltypes import infer_types
+from automl.errors import BudgetError, DataError, ParameterError, TargetError
+from automl.preprocess import InputReport, Preprocessor
+from automl.search import Search, SearchData, TrialRecord
+
+if TYPE_CHECKING:
+    from automl.automl import AutoML
+    from automl.model import Model
+
+DAY = 86_400
+AGGREGATIONS = ("sum", "mean")
+MAX_HORIZON_FACTOR = 5  # forecasts may go this many times past the trained horizon
+INTERVAL = (0.1, 0.9)  # the forecast range: 80% of hold-out errors fall inside
+METRICS = ("rmse", "mae")  # what the search can optimize for a forecast
+
+
+# ---------------------------------------------------------------------------------- the clock
+@dataclass
+class Clock:
+    """Maps timestamps to whole period numbers and back.
+
+    ``kind``: "fixed" (a fixed number of seconds per period), "business" (Monday to Friday) or
+    "months" (1 = monthly, 3 = quarterly, 12 = yearly; ``anchor`` "start" or "end" of the month).
+    """
+
+    kind: str
+    step: int
+    origin: str
+    anchor: str = "start"
+
+    @property
+    def words(self) -> str:
+        if self.kind == "business":
+            return "business day"
+        if self.kind == "months":
+            return {1: "month", 3: "quarter", 12: "year"}.get(self.step, f"{self.step} months")
+        for unit, secs in (("week", 7 * DAY), ("day", DAY), ("hour", 3600), ("minute", 60)):
+            if self.step % secs == 0:
+                n = self.step // secs
+                return unit if n == 1 else f"{n} {unit}s"
+        return f"{self.step} seconds"
+
+    @property
+    def daily_or_coarser(self) -> bool:
+        return self.kind != "fixed" or self.step % DAY == 0
+
+    def plural(self, n: int) -> str:
+        """``n`` periods in words: "1 day", "14 days", "3 15-minute periods"."""
+        w = self.words
+        if w[0].isdigit():
+            return f"{n} x {w}"
+        return f"{n} {w}" + ("s" if n != 1 else "")
+
+    def label(self, times: pd.DatetimeIndex) -> list[str]:
+        """Times as text: dates for daily or coarser periods, date and time otherwise."""
+        fmt = "%Y-%m-%d" if self.daily_or_coarser else "%Y-%m-%d %H:%M"
+        return [str(x) for x in times.strftime(fmt)]
+
+    def index(self, times: pd.Series) -> np.ndarray:
+        """Whole period numbers (a time between two periods belongs to the earlier one)."""
+        t = pd.to_datetime(times)
+        if self.kind == "months":
+            o = pd.Timestamp(self.origin)
+            m = (t.dt.year * 12 + t.dt.month - 1) - (o.year * 12 + o.month - 1)
+            return np.floor_divide(m.to_numpy(np.int64), self.step)
+        if self.kind == "business":
+            days = t.dt.floor("D").to_numpy("datetime64[D]")
+            return np.busday_count(np.datetime64(self.origin[:10], "D"), days).astype(np.int64)
+        secs = (t - pd.Timestamp(self.origin)).dt.total_seconds().to_numpy()
+        return np.floor(secs / self.step + 1e-9).astype(np.int64)
+
+    def times(self, idx: np.ndarray) -> pd.DatetimeIndex:
+        idx = np.asarray(idx, dtype=np.int64)
+        if self.kind == "months":
+            o = pd.Timestamp(self.origin)
+            m = o.year * 12 + o.month - 1 + idx * self.step
+            start = pd.to_datetime(pd.DataFrame({"year": m // 12, "month": m % 12 + 1, "day": 1}))
+            if self.anchor == "end":
+                start = start + pd.offsets.MonthEnd(0)
+            return pd.DatetimeIndex(start)
+        if self.kind == "business":
+            d = np.busday_offset(np.datetime64(self.origin[:10], "D"), idx, roll="forward")
+            return pd.DatetimeIndex(d.astype("datetime64[ns]"))
+        return pd.Timestamp(self.origin) + pd.to_timedelta(idx * self.step, unit="s")
+
+
+def infer_clock(times: pd.Series, keys: pd.Series) -> Clock:
+    """The period of the data: the most common gap between consecutive times of a series."""
+    frame = pd.DataFrame({"t": times.to_numpy(), "k": keys.to_numpy()}).drop_duplicates()
+    frame = frame.sort_values(["k", "t"])
+    gaps = frame.groupby("k", sort=False)["t"].diff().dropna().dt.total_seconds()
+    gaps = gaps[gaps > 0]
+    if gaps.empty:
+        raise DataError(
+            "Every series has a single time, so there is no history to learn from. A time "
+            "series needs several rows per series at different times."
+        )
+    values, counts = np.unique(np.round(gaps.to_numpy()), return_counts=True)
+    gap = int(values[np.argmax(counts)])
+    t = frame["t"]
+    if 27 * DAY <= gap <= 31 * DAY or 89 * DAY <= gap <= 92 * DAY or 364 * DAY <= gap <= 366 * DAY:
+        step = 1 if gap <= 31 * DAY else (3 if gap <= 92 * DAY else 12)
+        first = t.min()
+        anchor = "end" if bool(t.dt.is_month_end.all()) else "start"
+        origin = pd.Timestamp(year=first.year, month=first.month, day=1)
+        return Clock("months", step, origin.isoformat(), anchor)
+    prev = frame.groupby("k", sort=False)["t"].shift()
+    fri_to_mon = (prev.dt.day_of_week == 4) & ((frame["t"] - prev) == pd.Timedelta(days=3))
+    if gap == DAY and not bool((t.dt.day_of_week >= 5).any()) and bool(fri_to_mon.any()):
+        first = t.min().floor("D")
+        return Clock("business", 1, first.isoformat())
+    unit = "D" if gap % DAY == 0 else ("h" if gap % 3600 == 0 else "min")
+    first = t.min().floor(unit) if gap >= 60 else t.min()
+    return Clock("fixed", gap, first.isoformat())
+
+
+@dataclass
+class Plan:
+    """What the features look back at, in periods, and the default horizon."""
+
+    season: int
+    lags: list[int]
+    windows: list[int]
+    level: int
+    horizon: int
+    calendar: list[str]
+
+    @property
+    def lookback(self) -> int:
+        return max([*self.lags, *self.windows, self.level])
+
+
+def plan_for(clock: Clock) -> Plan:
+    if clock.kind == "months":
+        if clock.step == 1:
+            return Plan(12, [1, 2, 3, 4, 6, 12, 24], [3, 12], 12, 6, ["month"])
+        if clock.step == 3:
+            return Plan(4, [1, 2, 3, 4, 8], [4], 4, 4, ["quarter"])
+        return Plan(1, [1, 2, 3], [3], 1, 3, [])
+    if clock.kind == "business":
+        return Plan(5, [1, 2, 3, 4, 5, 10, 20], [5, 20], 5, 10, ["day of week", "month"])
+    s = clock.step
+    if s == DAY:
+        lags = [1, 2, 3, 4, 5, 6, 7, 14, 21, 28, 364]
+        cal = ["day of week", "day of month", "month"]
+        return Plan(7, lags, [7, 28], 7, 14, cal)
+    if s == 7 * DAY:
+        return Plan(52, [1, 2, 3, 4, 8, 13, 26, 52], [4, 13, 52], 4, 8, ["week of year", "month"])
+    if s == 3600:
+        lags = [1, 2, 3, 4, 5, 6, 12, 24, 48, 168]
+        return Plan(24, lags, [6, 24, 168], 24, 24, ["hour", "day of week"])
+    if s < DAY and DAY % s == 0:
+        per_day = DAY // s
+        season = per_day if per_day <= 288 else max(1, 3600 // s)
+        lags = sorted({1, 2, 3, 4, 6, 12, season})
+        return Plan(
+            season,
+            lags,
+            sorted({min(12, season), season}),
+            min(4, season),
+            min(season, 48),
+            ["hour", "day of week"],
+        )
+    return Plan(1, [1, 2, 3, 4, 6, 8], [4], 3, 6, ["month"])
+
+
+def fit_plan(plan: Plan, typical_length: int, horizon: int | None) -> Plan:
+    """Keep what the series are long enough to use."""
+    cap = max(1, typical_length // 2)
+    lags = [k for k in plan.lags if k <= cap] or [1]
+    windows = [w for w in plan.windows if 2 <= w <= cap]
+    h = plan.horizon if horizon is None else horizon
+    return Plan(plan.season, lags, windows, min(plan.level, cap), h, plan.calendar)
+
+
+# ---------------------------------------------------------------------------------- features
+def _calendar(times: pd.DatetimeIndex, parts: list[str]) -> dict[str, np.ndarray]:
+    get = {
+        "day of week": lambda t: t.day_of_week,
+        "day of month": lambda t: t.day,
+        "month": lambda t: t.month,
+        "quarter": lambda t: t.quarter,
+        "week of year": lambda t: t.isocalendar().week.to_numpy(),
+        "hour": lambda t: t.hour,
+    }
+    return {p: np.asarray(get[p](times), dtype=np.float64) for p in parts}
+
+
+def feature_names(target: str, plan: Plan, unit: str) -> dict[str, str]:
+    """Readable names of the generated columns (they appear in column impact and reasons)."""
+    unit1 = unit if " " not in unit else unit.split(" ", 1)[1].rstrip("s")
+
+    def n(k: int) -> str:
+        return f"{k} {unit1}" + ("s" if k > 1 else "")
+
+    names = {"level": f"{target}: average of last {n(plan.level)}"}
+    names["spread"] = f"{target}: spread of last {n(plan.level)}"
+    for k in plan.lags:
+        names[f"lag{k}"] = f"{target}: {n(k)} before, vs average"
+    for w in plan.windows:
+        names[f"roll{w}"] = f"{target}: average of last {n(w)}, vs average"
+    return names
+
+
+def window_features(
+    windows: np.ndarray, plan: Plan, names: dict[str, str]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Features from each row's look-back window (oldest ... newest value before the period).
+
+    Returns the features and the level they are relative to (NaN where nothing is known)."""
+    L = windows.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-gap windows give NaN, on purpose
+        recent = np.nanmean(windows[:, L - plan.level :], axis=1)
+        fallback = np.asarray(np.nanmean(windows, axis=1), dtype=float)
+        level = np.asarray(np.where(np.isnan(recent), fallback, recent), dtype=float)
+        out: dict[str, np.ndarray] = {names["level"]: level}
+        out[names["spread"]] = (
+            np.nanstd(windows[:, L - plan.level :], axis=1)
+            if plan.level > 1
+            else np.abs(windows[:, -1] - windows[:, -2])
+            if L > 1
+            else np.zeros(len(windows))
+        )
+        for k in plan.lags:
+            out[names[f"lag{k}"]] = windows[:, L - k] - level
+        for w in plan.windows:
+            out[names[f"roll{w}"]] = np.nanmean(windows[:, L - w :], axis=1) - level
+    return out, level
+
+
+# ---------------------------------------------------------------------------------- the spec
+@dataclass
+class SeriesData:
+    """The data on its grid: one row per (series, period); ``y`` is NaN in gaps."""
+
+    keys: list[str]
+    ids: pd.DataFrame  # one row per series: the ID columns' values
+    static: pd.DataFrame  # one row per series: columns constant within each series
+    start: np.ndarray  # first period of each series
+    values: list[np.ndarray]  # per series, from its first to its last period
+    clock: Clock
+    notes: list[str] = field(default_factory=list)
+    ignored: dict[str, str] = field(default_factory=dict)
+
+
+def series_key(ids: pd.DataFrame) -> pd.Series:
+    if ids.shape[1] == 0:
+        return pd.Series(["all"] * len(ids), index=ids.index, dtype=object)
+    text = ids.astype("string").fillna("(missing)")
+    key = text.iloc[:, 0].astype(str)
+    for c in text.columns[1:]:
+        key = key + " / " + text[c].astype(str)
+    return key.astype(object)
+
+
+def parse_times(s: pd.Series, column: str) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        t = s
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = pd.to_datetime(s, errors="coerce", format="mixed")
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_convert(None)
+    bad = t.isna() & s.notna()
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"The time column '{column}' has {int(bad.sum())} value(s) that are not dates or "
+            f"times, e.g. {s.iloc[first]!r} in row {first + 1}. Fix them, or choose another time "
+            "column."
+        )
+    return t.astype("datetime64[ns]")
+
+
+def to_series(
+    df: pd.DataFrame,
+    target: str,
+    time_column: str,
+    id_columns: list[str],
+    aggregate: str | None = None,
+    clock: Clock | None = None,
+    numeric_target: bool = True,
+) -> SeriesData:
+    """Check the columns and lay every series on a regular grid of periods."""
+    for col, role in [(target, "target"), (time_column, "time")] + [
+        (c, "series ID") for c in id_columns
+    ]:
+        if col not in df.columns:
+            raise DataError(
+                f"The {role} column '{col}' is not in the data. The columns are: "
+                f"{', '.join(map(str, df.columns))}."
+            )
+    if time_column == target or time_column in id_columns or target in id_columns:
+        raise ParameterError(
+            "The target, the time column and the series ID columns must be different columns."
+        )
+    if aggregate is not None and aggregate not in AGGREGATIONS:
+        raise ParameterError(
+            f"'aggregate' must be one of {', '.join(AGGREGATIONS)} or None. Got {aggregate!r}."
+        )
+    notes: list[str] = []
+    times = parse_times(df[time_column], time_column)
+    y = df[target]
+    if numeric_target:
+        if pd.api.types.is_bool_dtype(y.dtype) or pd.api.types.is_datetime64_any_dtype(y.dtype):
+            y = pd.Series(np.nan, index=df.index)
+        num = pd.to_numeric(y, errors="coerce")
+        bad = num.isna() & y.notna()
+        if bad.all() or (bad.any() and bad.mean() > 0.05):
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            raise TargetError(
+                f"A time series forecast predicts numbers, but the target '{target}' has "
+                f"{int(bad.sum())} value(s) that are not numbers, e.g. {df[target].iloc[first]!r} "
+                f"in row {first + 1}. Choose a numeric target, or fix those values."
+            )
+        if bad.any():
+            notes.append(
+                f"{int(bad.sum())} value(s) of '{target}' are not numbers and were treated as "
+                "missing."
+            )
+        y = num.astype("float64")
+    keep = times.notna().to_numpy()
+    if not keep.all():
+        notes.append(
+            f"{int((~keep).sum())} row(s) without a time in '{time_column}' were left out (a row "
+            "needs a time to be placed in its series)."
+        )
+    frame = df.loc[keep, id_columns].copy()
+    frame["__t"] = times[keep]
+    frame["__y"] = y[keep]
+    frame["__k"] = series_key(frame[id_columns])
+    if frame.empty:
+        raise DataError(f"No row has a time in '{time_column}'; choose another time column.")
+    if clock is None:
+        clock = infer_clock(frame["__t"], frame["__k"])
+    frame["__i"] = clock.index(frame["__t"])
+    dup = frame.duplicated(["__k", "__i"], keep=False)
+    if dup.any():
+        if aggregate is None:
+            ex = frame.loc[dup].iloc[0]
+            where = "" if not id_columns else f" of series {ex['__k']}"
+            raise DataError(
+                f"{int(dup.sum())} rows share a {clock.words} with another row of the same series, "
+                f"e.g. {ex['__t']}{where}. A forecast needs one value per {clock.words}: choose "
+                "to add them up or average them, or pick the column that tells those rows apart "
+                "as a series ID."
+            )
+        notes.append(
+            f"{int(dup.sum())} rows that share a {clock.words} within a series were combined "
+            f"({'added up' if aggregate == 'sum' else 'averaged'})."
+        )
+    grouped = frame.groupby(["__k", "__i"], sort=True)["__y"]
+    agg = grouped.sum(min_count=1) if aggregate == "sum" else grouped.mean()
+    keys: list[str] = []
+    values: list[np.ndarray] = []
+    starts: list[int] = []
+    gaps = 0
+    for key, s in agg.groupby(level=0, sort=False):
+        idx = s.index.get_level_values(1).to_numpy(np.int64)
+        grid = np.full(int(idx.max() - idx.min() + 1), np.nan)
+        grid[idx - idx.min()] = s.to_numpy(dtype=float)
+        gaps += int(np.isnan(grid).sum())
+        keys.append(str(key))
+        values.append(grid)
+        starts.append(int(idx.min()))
+    if gaps:
+        notes.append(
+            f"{gaps} period(s) ({clock.words}s) have no value (gaps or missing '{target}'); they "
+            "are not used as targets and the features skip them."
+        )
+    first = frame.drop_duplicates("__k").set_index("__k")
+    ids = first.loc[keys, id_columns].reset_index(drop=True)
+    others = [c for c in df.columns if c not in (target, time_column, *id_columns)]
+    static_cols: list[str] = []
+    ignored: dict[str, str] = {}
+    if others:
+        sub = df.loc[keep, others].copy()
+        sub["__k"] = frame["__k"].to_numpy()
+        varying = sub.groupby("__k", sort=False)[others].nunique(dropna=True).max()
+        for c in others:
+            if int(varying[c]) <= 1:
+                static_cols.append(c)
+            else:
+                ignored[c] = (
+                    "changes over time within a series; its future values are not known when "
+                    "forecasting"
+                )
+        static = (
+            sub.groupby("__k", sort=False)[static_cols].first().loc[keys].reset_index(drop=True)
+        )
+    else:
+        static = pd.DataFrame(index=range(len(keys)))
+    return SeriesData(
+        keys, ids, static, np.asarray(starts, np.int64), values, clock, notes, ignored
+    )
+
+
+# ---------------------------------------------------------------------------------- fitting
+@dataclass
+class Layout:
+    """How one model's features are made (stored in the artifact)."""
+
+    target: str
+    time_column: str
+    id_columns: list[str]
+    static_columns: list[str]
+    plan: Plan
+    clock: Clock
+    names: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Layout:
+        return cls(
+            d["target"],
+            d["time_column"],
+            list(d["id_columns"]),
+            list(d["static_columns"]),
+            Plan(**d["plan"]),
+            Clock(**d["clock"]),
+            dict(d["names"]),
+        )
+
+    def frame(
+        self,
+        windows: np.ndarray,
+        periods: np.ndarray,
+        ids: pd.DataFrame,
+        static: pd.DataFrame,
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """Feature rows (one per window) and their levels."""
+        feats, level = window_features(windows, self.plan, self.names)
+        out = {c: ids[c].to_numpy() for c in self.id_columns}
+        out.update({c: static[c].to_numpy() for c in self.static_columns})
+        out.update(_calendar(self.clock.times(periods), self.plan.calendar))
+        out.update(feats)
+        return pd.DataFrame(out), level
+
+
+def training_rows(
+    sd: SeriesData, layout: Layout, upto: int | None = None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Supervised rows of every series: features, change-from-level target, actual value,
+    period and series position. Rows need a value and a known level."""
+    L = layout.plan.lookback
+    w_all, p_all, s_all, y_all = [], [], [], []
+    for j, vals in enumerate(sd.values):
+        n = len(vals)
+        if upto is not None:
+            n = min(n, int(upto - sd.start[j] + 1))
+        if n <= 1:
+            continue
+        pad = np.concatenate([np.full(L, np.nan), vals[:n]])
+        win = np.lib.stride_tricks.sliding_window_view(pad, L)[:n]
+        ok = ~np.isnan(vals[:n])
+        ok[0] = False  # nothing is known before the first period
+        w_all.append(win[ok])
+        p_all.append(sd.start[j] + np.flatnonzero(ok))
+        s_all.append(np.full(int(ok.sum()), j))
+        y_all.append(vals[:n][ok])
+    if not w_all:
+        e = np.empty(0)
+        return pd.DataFrame(), e, e, e, e
+    windows = np.concatenate(w_all)
+    periods = np.concatenate(p_all)
+    pos = np.concatenate(s_all).astype(np.int64)
+    y = np.concatenate(y_all)
+    X, level = layout.frame(
+        windows,
+        periods,
+        sd.ids.iloc[pos].reset_index(drop=True),
+        sd.static.iloc[pos].reset_index(drop=True),
+    )
+    good = ~np.isnan(level)
+    X = X.loc[good].reset_index(drop=True)
+    return X, (y - level)[good], y[good], periods[good], pos[good]
+
+
+def recursive_forecast(
+    predict: Any,
+    layout: Layout,
+    tails: np.ndarray,
+    next_period: np.ndarray,
+    ids: pd.DataFrame,
+    static: pd.DataFrame,
+    steps: int,
+) -> np.ndarray:
+    """Forecast ``steps`` periods for every series from its look-back window ``tails``
+    (rows: series; columns: oldest ... newest). Each forecast feeds the next step."""
+    W = tails.astype(float).copy()
+    out = np.empty((len(W), steps))
+    for h in range(steps):
+        X, level = layout.frame(W, next_period + h, ids, static)
+        change = np.asarray(predict(X), dtype=float)
+        base = np.where(np.isnan(level), 0.0, level)
+        out[:, h] = base + change
+        W = np.concatenate([W[:, 1:], out[:, h : h + 1]], axis=1)
+    return out
+
+
+def _tails(sd: SeriesData, L: int, upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Look-back windows ending at ``upto`` (or at each series' end) and the next periods."""
+    W = np.full((len(sd.values), L), np.nan)
+    nxt = np.empty(len(sd.values), dtype=np.int64)
+    for j, vals in enumerate(sd.values):
+        end = len(vals) if upto is None else int(min(len(vals), upto - sd.start[j] + 1))
+        piece = vals[max(0, end - L) : max(end, 0)]
+        if len(piece):
+            W[j, L - len(piece) :] = piece
+        nxt[j] = sd.start[j] + end
+    return W, nxt
+
+
+def _actuals(sd: SeriesData, first: np.ndarray, steps: int) -> np.ndarray:
+    out = np.full((len(sd.values), steps), np.nan)
+    for j, vals in enumerate(sd.values):
+        for h in range(steps):
+            i = int(first[j] + h - sd.start[j])
+            if 0 <= i < len(vals):
+                out[j, h] = vals[i]
+    return out
+
+
+def _naive(W: np.ndarray, steps: int, season: int) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat the last known value; repeat the last season (gaps skipped)."""
+    last = pd.DataFrame(W.T).ffill().to_numpy().T[:, -1]
+    naive = np.repeat(last[:, None], steps, axis=1)
+    if season <= 1 or W.shape[1] < season:
+        return naive, naive
+    season_vals = W[:, -season:]
+    seasonal = np.stack([season_vals[:, h % season] for h in range(steps)], axis=1)
+    seasonal = np.where(np.isnan(seasonal), naive, seasonal)
+    return naive, seasonal
+
+
+def forecast_metrics(actual: np.ndarray, pred: np.ndarray, scale: float) -> dict[str, float]:
+    """RMSE, MAE, WAPE (total error / total actual) and MASE (MAE / in-sample naive MAE)."""
+    a, p = actual.ravel(), pred.ravel()
+    ok = ~np.isnan(a) & ~np.isnan(p)
+    a, p = a[ok], p[ok]
+    if len(a) == 0:
+        return {}
+    err = np.abs(a - p)
+    out = {
+        "rmse": round(float(np.sqrt(np.mean((a - p) ** 2))), 6),
+        "mae": round(float(np.mean(err)), 6),
+    }
+    total = float(np.sum(np.abs(a)))
+    if total > 0:
+        out["wape"] = round(float(np.sum(err) / total), 6)
+    if scale > 0:
+        out["mase"] = round(float(np.mean(err) / scale), 6)
+    return out
+
+
+def _naive_scale(sd: SeriesData, upto: int) -> float:
+    diffs = []
+    for j, vals in enumerate(sd.values):
+        v = vals[: max(0, int(upto - sd.start[j] + 1))]
+        d = np.abs(np.diff(v))
+        diffs.append(d[~np.isnan(d)])
+    allv = np.concatenate(diffs) if diffs else np.empty(0)
+    return float(np.mean(allv)) if len(allv) else 0.0
+
+
+def fit_forecaster(
+    automl: AutoML, df: pd.DataFrame, target: str, recipe_meta: dict[str, Any] | None = None
+) -> Model:
+    """The time series branch of :meth:`AutoML.fit` (see the module docstring)."""
+    from automl.automl import BUDGET_HEADROOM, AutoML
+    from automl.model import SCHEMA_VERSION, Model
+
+    start = automl._start
+    settings = automl._settings()
+    budget = settings["time_budget"]
+    end = start + budget * BUDGET_HEADROOM
+    if not automl.time_column:
+        raise ParameterError(
+            "A time series forecast needs the time column: set 'time_column' to the column that "
+            "holds the dates or times."
+        )
+    metric_name = automl.metric or "rmse"
+    if metric_name not in METRICS:
+        raise ParameterError(
+            f"The 'metric' parameter of AutoML must be one of {', '.join(METRICS)} for a time "
+            f"series forecast. Got {metric_name!r} instead."
+        )
+    metric = M.get_metric(metric_name, "regression")
+    ids = list(automl.series_columns or [])
+    automl._emit("prepare", "placing the rows on a regular calendar", 0.0)
+    sd = to_series(df, target, automl.time_column, ids, automl.aggregate)
+    excluded = set(automl.exclude_columns or [])
+    static_cols = [c for c in sd.static.columns if c not in excluded]
+    lengths = np.asarray([len(v) for v in sd.values])
+    base_plan = plan_for(sd.clock)
+    horizon = automl.horizon or base_plan.horizon
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
+        raise ParameterError(f"'horizon' must be a positive whole number. Got {horizon!r}.")
+    need = 2 * horizon + 8
+    if lengths.max() < need:
+        raise DataError(
+            f"The series are too short to forecast {sd.clock.plural(horizon)} ahead and check "
+            f"it: the longest has {sd.clock.plural(int(lengths.max()))}, at least {need} are "
+            f"needed. Choose a shorter horizon (at most {max(1, (int(lengths.max()) - 8) // 2)}) "
+            "or add history."
+        )
+    short = lengths < horizon + 4
+    if short.any():
+        dropped = [sd.keys[j] for j in np.flatnonzero(short)]
+        sd.notes.append(
+            f"{len(dropped)} series with fewer than {horizon + 4} {sd.clock.words}s were left "
+            f"out: {', '.join(dropped[:5])}{' ...' if len(dropped) > 5 else ''}."
+        )
+        keepj = np.flatnonzero(~short)
+        sd = SeriesData(
+            [sd.keys[j] for j in keepj],
+            sd.ids.iloc[keepj].reset_index(drop=True),
+            sd.static.iloc[keepj].reset_index(drop=True),
+            sd.start[keepj],
+            [sd.values[j] for j in keepj],
+            sd.clock,
+            sd.notes,
+            sd.ignored,
+        )
+        lengths = lengths[keepj]
+    last = int(max(s + len(v) - 1 for s, v in zip(sd.start, sd.values, strict=True)))
+    cutoff = last - horizon  # the held-out periods are (cutoff, last]
+    plan = fit_plan(base_plan, int(np.median(lengths)) - horizon, horizon)
+    names = feature_names(target, plan, sd.clock.words)
+    layout = Layout(target, automl.time_column, ids, static_cols, plan, sd.clock, names)
+
+    X_all, dev_all, y_all, per_all, pos_all = training_rows(sd, layout)
+    train_mask = per_all <= cutoff
+    if train_mask.sum() < 10:
+        raise DataError(
+            f"Only {int(train_mask.sum())} periods with a value come before the last "
+            f"{sd.clock.plural(horizon)}; at least 10 are needed to learn from. Add history or "
+            "shorten the horizon."
+        )
+    overrides = {c: "numeric" for c in X_all.columns if c not in ids + static_cols}
+    overrides.update({c: "categorical" for c in ids})
+    for c, t in (automl.column_types or {}).items():
+        if c in static_cols:
+            overrides[c] = t
+    columns = list(infer_types(X_all, overrides).values())
+    train_idx = np.flatnonzero(train_mask)
+    search_idx = train_idx[-settings["max_search_rows"] :]  # the most recent rows
+    pre = Preprocessor(columns, [c.name for c in columns]).fit(X_all.iloc[search_idx])
+    families = settings["families"]
+    encodings = {get_candidate(f).encoding for f in families}
+    X = AutoML._encode(pre, X_all.iloc[search_idx], encodings)
+    y = dev_all[search_idx]
+    per = per_all[search_idx]
+    folds = []
+    for k in (1, 2):  # validation windows of `horizon` periods just before the hold-out
+        lo, hi = cutoff - k * horizon, cutoff - (k - 1) * horizon
+        tr = np.flatnonzero(per <= lo)
+        va = np.flatnonzero((per > lo) & (per <= hi))
+        if len(va) and len(tr) >= max(10, 0.5 * len(per)):
+            folds.append((tr, va))
+    if not folds:
+        raise DataError(
+            f"The series are too short to validate a {horizon}-{sd.clock.words} forecast before "
+            "the held-out periods. Shorten the horizon or add history."
+        )
+    _, _, cats = pre.tree_features()
+    sdata = SearchData(X=X, y=y, categorical=cats, folds=folds)
+
+    def deadline() -> float:
+        ranked = search.ranked()
+        reserve = 0.06 * budget + 0.5
+        if ranked:
+            reserve += sum(r.fit_seconds for r in AutoML._choose_kept(ranked, 3)) * 2.0
+        return max(end - reserve, start + 0.5)
+
+    search = Search(
+        "regression",
+        1,
+        metric,
+        families,
+        automl.seed,
+        start,
+        deadline,
+        automl.progress,
+        settings["tuning_share"],
+        automl.max_trials,
+    )
+    timings = {"prepare": time.monotonic() - start}
+    automl._emit("search", f"searching {', '.join(families)} ({len(folds)} window(s))", 0.05)
+    t_phase = time.monotonic()
+    records = search.run(sdata, len(search_idx))
+    timings["search"] = time.monotonic() - t_phase
+    ranked = search.ranked()
+    if not ranked:
+        raise BudgetError(
+            f"No model could be trained within the time budget of {budget:g} seconds. "
+            "Give a larger time budget."
+        )
+
+    # Kept candidates: trained on every period before the hold-out, then forecast it.
+    automl._emit("finalize", "forecasting the held-out periods with the best candidates", 0.9)
+    t_phase = time.monotonic()
+    L = plan.lookback
+    W_cut, nxt_cut = _tails(sd, L, cutoff)
+    has_history = ~np.all(np.isnan(W_cut), axis=1)
+    actual = _actuals(sd, np.full(len(sd.keys), cutoff + 1), horizon)
+    actual[~has_history] = np.nan
+    first_hold = np.full(len(sd.keys), cutoff + 1)
+    X_train = AutoML._encode(pre, X_all.iloc[train_idx], encodings)
+    kept: dict[int, Candidate] = {}
+    kept_meta: dict[str, Any] = {}
+    forecasts: dict[int, np.ndarray] = {}
+    scale = _naive_scale(sd, cutoff)
+    for i, rec in enumerate(AutoML._choose_kept(ranked, settings["keep_top"])):
+        if i > 0 and time.monotonic() > end - 0.5:
+            break
+        cls = get_candidate(rec.candidate)
+        params = dict(rec.params)
+        if rec.iterations:
+            params["n_estimators"] = rec.iterations
+        ctx = FitContext("regression", 1, end if i == 0 else end - 0.5, automl.seed)
+        t_fit = time.monotonic()
+        cand = cls(params).fit(X_train[cls.encoding], dev_all[train_idx], ctx, categorical=cats)
+        fit_s = time.monotonic() - t_fit
+        t_pred = time.monotonic()
+        fc = recursive_forecast(
+            _predictor(pre, cand), layout, W_cut, first_hold, sd.ids, sd.static, horizon
+        )
+        pred_s = time.monotonic() - t_pred
+        forecasts[rec.id] = fc
+        kept[rec.id] = cand
+        kept_meta[str(rec.id)] = {
+            "candidate": rec.candidate,
+            "params": cand.fixed_iterations(),
+            "holdout_metrics": forecast_metrics(actual, fc, scale),
+            "predict_ms_per_1000_rows": round(1e6 * pred_s / max(1, len(sd.keys) * horizon), 3),
+            "trained_on": "periods before the hold-out",
+            "fit_seconds_final": round(fit_s, 3),
+        }
+    default_id = next(iter(kept))
+    naive, seasonal = _naive(W_cut, horizon, plan.season)
+    baselines = {
+        "naive": {
+            "description": "repeating the last known value",
+            "holdout_metrics": forecast_metrics(actual, naive, scale),
+        }
+    }
+    if plan.season > 1:
+        baselines["seasonal_naive"] = {
+            "description": f"repeating the last {plan.season} {sd.clock.words}s",
+            "holdout_metrics": forecast_metrics(actual, seasonal, scale),
+        }
+    timings["holdout_scoring"] = time.monotonic() - t_phase
+
+    # Refit the default on every period (the forecast starts where the data ends).
+    t_phase = time.monotonic()
+    refit_note = (
+        "not refit on all periods: there was no time left in the budget, so the model trained "
+        "before the hold-out is used"
+    )
+    refit_ok = False
+    left = end - time.monotonic()
+    cand0 = kept[default_id]
+    if left > max(0.5, 1.5 * kept_meta[str(default_id)]["fit_seconds_final"]):
+        cls0 = type(cand0)
+        X_full = AutoML._encode(pre, X_all, {cls0.encoding})[cls0.encoding]
+        ctx = FitContext("regression", 1, end, automl.seed)
+        refit = cls0(cand0.fixed_iterations()).fit(X_full, dev_all, ctx, categorical=cats)
+        planned = cand0.fixed_iterations().get("n_estimators")
+        if not (planned and refit.n_iterations_ is not None and refit.n_iterations_ < planned):
+            kept[default_id] = refit
+            kept_meta[str(default_id)]["trained_on"] = "all periods"
+            refit_ok = True
+            refit_note = (
+                "refit on all periods (including the held-out ones) so the forecast starts from "
+                "the latest data; the hold-out metrics come from the same configuration trained "
+                "before them"
+            )
+    timings["refit"] = time.monotonic() - t_phase
+
+    errors = actual - forecasts[default_id]
+    W_end, nxt_end = _tails(sd, L)
+    meta_ts = {
+        "layout": layout.to_dict(),
+        "frequency": sd.clock.words,
+        "horizon_text": sd.clock.plural(horizon),
+        "horizon": horizon,
+        "series": {
+            "keys": sd.keys,
+            "ids": sd.ids.astype(object).where(sd.ids.notna(), None).to_dict("list"),
+            "static": sd.static[static_cols]
+            .astype(object)
+            .where(sd.static[static_cols].notna(), None)
+            .to_dict("list"),
+            "next_period": nxt_end.tolist(),
+            "tails": [[None if np.isnan(v) else float(v) for v in row] for row in W_end],
+            "first_time": sd.clock.times(sd.start).astype(str).tolist(),
+            "last_time": sd.clock.times(nxt_end - 1).astype(str).tolist(),
+        },
+        "holdout_periods": sd.clock.label(sd.clock.times(np.arange(cutoff + 1, last + 1))),
+        "interval": interval_table(errors),
+        "baselines": baselines,
+        "mase_scale": scale,
+        "ignored_columns": sd.ignored,
+    }
+    column_rows = [c.to_dict() for c in columns]
+    for c, why in sd.ignored.items():
+        column_rows.append(
+            {
+                "name": c,
+                "type": "excluded",
+                "reason": why,
+                "missing": 0,
+                "distinct": 0,
+                "overridden": False,
+            }
+        )
+    hold_rows = (per_all > cutoff) & np.isin(pos_all, np.flatnonzero(has_history))
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        "task": "regression",
+        "problem_type": "timeseries",
+        "target": {
+            "name": target,
+            "task": "regression",
+            "classes": [],
+            "positive_label": None,
+            "rows_dropped_missing_target": 0,
+            "detected_task": "timeseries",
+            "reason": (
+                f"numbers over time in '{automl.time_column}' (one value per {sd.clock.words}"
+                + (f" and {' / '.join(ids)})" if ids else ")")
+            ),
+        },
+        "metric": metric.name,
+        "metric_greater_is_better": metric.greater_is_better,
+        "columns": column_rows,
+        "recipe": recipe_meta,
+        "timeseries": meta_ts,
+        "rows": {
+            "total": int(len(df)),
+            "with_target": int(len(y_all)),
+            "search": int(len(search_idx)),
+            "train": int(train_mask.sum()),
+            "holdout": int(hold_rows.sum()),
+            "series": len(sd.keys),
+        },
+        "validation": (
+            f"one-step-ahead on the last {len(folds)} window(s) of {horizon} {sd.clock.words}s "
+            "before the hold-out"
+        ),
+        "holdout_description": (
+            f"the last {horizon} {sd.clock.words}s of every series ({int(hold_rows.sum())} "
+            "values), forecast step by step from the history before them and never seen by the "
+            "search"
+        ),
+        "refit_on_all_rows": refit_ok,
+        "refit_note": refit_note,
+        "leaderboard": [r.to_dict() for r in records],
+        "kept": kept_meta,
+        "default_candidate": default_id,
+        "preset": automl.preset,
+        "time_budget": budget,
+        "seed": automl.seed,
+        "warnings": list(sd.notes),
+    }
+    model = Model(meta, pre, kept)
+    model.holdout = _holdout_frame(
+        X_all, y_all, per_all, pos_all, hold_rows, sd, cutoff, forecasts, naive
+    )
+    meta["holdout_rows_kept"] = int(len(model.holdout))
+    meta["train_target_summary"] = {
+        "mean": float(np.mean(y_all[train_mask])),
+        "median": float(np.median(y_all[train_mask])),
+    }
+    t_phase = time.monotonic()
+    meta["column_impact"] = _impact(
+        model, X_all, dev_all, hold_rows, start + budget * 0.99, automl.seed
+    )
+    timings["column_impact"] = time.monotonic() - t_phase
+    meta["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    meta["fit_seconds"] = round(time.monotonic() - start, 3)
+    return model
+
+
+def _predictor(pre: Preprocessor, cand: Candidate) -> Any:
+    def predict(X: pd.DataFrame) -> np.ndarray:
+        report = InputReport()
+        enc = (
+            pre.transform_tree(X, report)
+            if cand.encoding == "tree"
+            else pre.transform_linear(X, report)
+        )
+        return np.asarray(cand.predict_scores(enc), dtype=float)
+
+    return predict
+
+
+def interval_table(errors: np.ndarray) -> list[list[float]]:
+    """Per forecast step, the 10% and 90% quantiles of the hold-out errors (actual - forecast).
+    Steps with fewer than 20 errors use all steps' errors, widened like a random walk (sqrt h)."""
+    steps = errors.shape[1]
+    pooled = []
+    for h in range(steps):
+        e = errors[:, h]
+        e = e[~np.isnan(e)]
+        pooled.append(e / np.sqrt(h + 1))
+    base = np.concatenate(pooled) if pooled else np.empty(0)
+    out = []
+    for h in range(steps):
+        e = errors[:, h]
+        e = e[~np.isnan(e)]
+        if len(e) >= 20:
+            q = np.quantile(e, INTERVAL)
+        elif len(base):
+            q = np.quantile(base, INTERVAL) * np.sqrt(h + 1)
+        else:
+            q = np.zeros(2)
+        out.append([round(float(q[0]), 6), round(float(q[1]), 6)])
+    return out
+
+
+def _holdout_frame(
+    X_all: pd.DataFrame,
+    y_all: np.ndarray,
+    per_all: np.ndarray,
+    pos_all: np.ndarray,
+    hold_rows: np.ndarray,
+    sd: SeriesData,
+    cutoff: int,
+    forecasts: dict[int, np.ndarray],
+    naive: np.ndarray,
+) -> pd.DataFrame:
+    """Held-out periods: the feature rows (for explanations), the actual value, each kept
+    candidate's forecast and the naive forecast, with series, time and step."""
+    rows = X_all.loc[hold_rows].reset_index(drop=True)
+    pos = pos_all[hold_rows]
+    step = per_all[hold_rows] - cutoff - 1
+    rows["__target__"] = y_all[hold_rows]
+    for cid, fc in forecasts.items():
+        rows[f"__score_{cid}"] = fc[pos, step]
+    rows["__naive__"] = naive[pos, step]
+    rows["__series__"] = [sd.keys[j] for j in pos]
+    rows["__time__"] = sd.clock.times(per_all[hold_rows])
+    rows["__step__"] = step + 1
+    return rows
+
+
+def _impact(
+    model: Model,
+    X_all: pd.DataFrame,
+    dev_all: np.ndarray,
+    rows: np.ndarray,
+    deadline: float,
+    seed: int,
+) -> list[list[Any]]:
+    """Permutation impact on the one-step-ahead rows of the hold-out periods."""
+    from automl.impact import column_impact
+
+    idx = np.flatnonzero(rows)
+    if len(idx) < 5:
+        return []
+    return column_impact(
+        model, X_all.iloc[idx], pd.Series(dev_all[idx], index=X_all.index[idx]), deadline, seed
+    )
+
+
+# ---------------------------------------------------------------------------------- forecasting
+def forecast(
+    model: Model,
+    history: pd.DataFrame | None = None,
+    horizon: int | None = None,
+    series: list[str] | None = None,
+) -> pd.DataFrame:
+    """Forecast the next ``horizon`` periods of every series (or of ``series``).
+
+    ``history``: rows like the training data (time, series IDs, target, constant columns) to
+    forecast from instead of the stored end of the training data."""
+    ts = model.meta["timeseries"]
+    layout = Layout.from_dict(ts["layout"])
+    trained_h = int(ts["horizon"])
+    h = trained_h if horizon is None else horizon
+    if not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1:
+        raise ParameterError(f"The horizon must be a positive whole number. Got {h!r}.")
+    if h > MAX_HORIZON_FACTOR * trained_h:
+        raise ParameterError(
+            f"This model was checked on {trained_h} {ts['frequency']}(s) ahead; forecasts go at "
+            f"most {MAX_HORIZON_FACTOR * trained_h} ahead. Ask for fewer, or build a model with a "
+            "longer horizon."
+        )
+    L = layout.plan.lookback
+    if history is None:
+        s = ts["series"]
+        keys = list(s["keys"])
+        ids = pd.DataFrame(s["ids"], columns=layout.id_columns)
+        static = pd.DataFrame(s["static"], columns=layout.static_columns)
+        W = np.asarray(s["tails"], dtype=float).reshape(len(keys), L)
+        nxt = np.asarray(s["next_period"], dtype=np.int64)
+    else:
+        if not isinstance(history, pd.DataFrame):
+            raise ParameterError(
+                f"The history must be a pandas DataFrame. Got {type(history).__name__} instead."
+            )
+        history = history.rename(columns=str)
+        need = [layout.time_column, layout.target, *layout.id_columns, *layout.static_columns]
+        missing = [c for c in need if c not in history.columns]
+        if missing:
+            raise DataError(
+                f"The history is missing {len(missing)} column(s) the model needs: "
+                f"{', '.join(missing)}. It needs the time, the target, the series IDs and the "
+                "columns that describe each series."
+            )
+        sd = to_series(
+            history[need],
+            layout.target,
+            layout.time_column,
+            layout.id_columns,
+            aggregate="mean",
+            clock=layout.clock,
+        )
+        keys = sd.keys
+        ids = sd.ids
+        static = sd.static.reindex(columns=layout.static_columns)
+        W, nxt = _tails(sd, L)
+    if series is not None:
+        unknown = [k for k in series if k not in keys]
+        if unknown:
+            raise ParameterError(
+                f"Unknown series: {', '.join(map(str, unknown[:5]))}. Known series: "
+                f"{', '.join(keys[:10])}{' ...' if len(keys) > 10 else ''}."
+            )
+        pick = [keys.index(k) for k in series]
+        keys = [keys[j] for j in pick]
+        ids = ids.iloc[pick].reset_index(drop=True)
+        static = static.iloc[pick].reset_index(drop=True)
+        W, nxt = W[pick], nxt[pick]
+    cand = model.candidates[model.default_id]
+    fc = recursive_forecast(_predictor(model.preprocessor, cand), layout, W, nxt, ids, static, h)
+    q = np.asarray(ts["interval"], dtype=float)
+    if h > len(q):  # past the checked horizon: widen like a random walk
+        extra = [q[-1] * np.sqrt((k + 1) / len(q)) for k in range(len(q), h)]
+        q = np.vstack([q, extra]) if len(q) else np.zeros((h, 2))
+    rows = []
+    for j, key in enumerate(keys):
+        times = layout.clock.times(nxt[j] + np.arange(h))
+        for k in range(h):
+            row = {c: ids[c].iloc[j] for c in layout.id_columns}
+            row.update(
+                {
+                    layout.time_column: times[k],
+                    "series": key,
+                    "step": k + 1,
+                    "forecast": fc[j, k],
+                    "low": fc[j, k] + q[k, 0],
+                    "high": fc[j, k] + q[k, 1],
+                }
+            )
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if layout.clock.daily_or_coarser:  # dates, not midnight timestamps
+        out[layout.time_column] = pd.to_datetime(out[layout.time_column]).dt.date
+    if len(layout.id_columns) <= 1:
+        out = out.drop(columns="series")
+    return out
+
+
+def history_frame(model: Model) -> pd.DataFrame:
+    """The stored end of each series (its last look-back window) as rows: series, time, value."""
+    ts = model.meta["timeseries"]
+    layout = Layout.from_dict(ts["layout"])
+    L = layout.plan.lookback
+    rows = []
+    for key, tail, nxt in zip(
+        ts["series"]["keys"], ts["series"]["tails"], ts["series"]["next_period"], strict=True
+    ):
+        times = layout.clock.times(np.arange(nxt - L, nxt))
+        for t, v in zip(times, tail, strict=True):
+            if v is not None:
+                rows.append({"series": key, layout.time_column: t, layout.target: v})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------- detection
+@dataclass
+class Suggestion:
+    time_column: str
+    id_columns: list[str]
+    reason: str
+
+
+def suggest(df: pd.DataFrame, target: str, max_ids: int = 1) -> Suggestion | None:
+    """A time series set-up when the data looks like one: a numeric target, a date column, and
+    (nearly) one row per date or per date and a small-cardinality ID column."""
+    if target not in df.columns or not pd.api.types.is_numeric_dtype(df[target].dtype):
+        return None
+    if pd.api.types.is_bool_dtype(df[target].dtype) or df[target].nunique() <= 10:
+        return None
+    sample = df.head(50_000)
+    for col in sample.columns:
+        if col == target:
+            continue
+        s = sample[col]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            t = s
+        elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = pd.to_datetime(s, errors="coerce", format="mixed")
+            if t.notna().mean() < 0.95:
+                continue
+        else:
+            continue
+        n_times = t.nunique()
+        if n_times < 12:
+            continue
+        if t.duplicated().mean() < 0.05:
+            return Suggestion(str(col), [], f"one '{target}' value per '{col}'")
+        candidates = [
+            c
+            for c in sample.columns
+            if c not in (col, target)
+            and not pd.api.types.is_float_dtype(sample[c].dtype)
+            and 2 <= sample[c].nunique() <= max(2, len(sample) // 12)
+        ]
+        for c in candidates[:20]:
+            if not pd.DataFrame({"t": t, "k": sample[c]}).duplicated().any():
+                return Suggestion(
+                    str(col), [str(c)], f"one '{target}' value per '{col}' for each '{c}'"
+                )
+    return None
+
+
+def describe(
+    df: pd.DataFrame,
+    target: str,
+    time_column: str,
+    id_columns: list[str],
+    aggregate: str | None = None,
+) -> dict[str, Any]:
+    """What a forecast set-up looks like before building: the period, the series, their
+    lengths, the default and largest horizon, the columns used and ignored, and notes."""
+    sd = to_series(df, target, time_column, id_columns, aggregate)
+    lengths = np.asarray([len(v) for v in sd.values])
+    plan = plan_for(sd.clock)
+    longest = int(lengths.max())
+    last = max(s + len(v) - 1 for s, v in zip(sd.start, sd.values, strict=True))
+    max_h = max(1, (longest - 8) // 2)
+    return {
+        "frequency": sd.clock.words,
+        "series": len(sd.keys),
+        "shortest": int(lengths.min()),
+        "longest": longest,
+        "first": sd.clock.label(sd.clock.times(np.asarray([sd.start.min()])))[0],
+        "last": sd.clock.label(sd.clock.times(np.asarray([last])))[0],
+        "default_horizon": min(plan.horizon, max_h),
+        "max_horizon": max_h,
+        "static_columns": list(sd.static.columns),
+        "ignored_columns": sd.ignored,
+        "notes": sd.notes,
+    }
+
+
+def preview(
+    df: pd.DataFrame,
+    target: str,
+    time_column: str,
+    id_columns: list[str],
+    horizon: int | None = None,
+    aggregate: str | None = None,
+    metric: str | None = None,
+    seconds: float = 6.0,
+) -> Any:
+    """A fast forecast check (a few seconds, few candidates) with the same honest hold-out."""
+    from automl.automl import AutoML
+    from automl.preview import PreviewResult
+
+    t0 = time.monotonic()
+    fit = AutoML(
+        task="timeseries",
+        time_column=time_column,
+        series_columns=id_columns,
+        horizon=horizon,
+        aggregate=aggregate,
+        metric=metric,
+        time_budget=seconds,
+        max_trials=4,
+    ).fit(df, target)
+    m = fit.model_
+    name = m.meta["metric"]
+    ts = m.meta["timeseries"]
+    base = ts["baselines"].get("seasonal_naive") or ts["baselines"]["naive"]
+    return PreviewResult(
+        task="timeseries",
+        metric=name,
+        metric_label=M.METRICS[name].label,
+        estimated_score=float(m.metrics.get(name, float("nan"))),
+        baseline_score=float(base["holdout_metrics"].get(name, float("nan"))),
+        rows_used=int(m.meta["rows"]["with_target"]),
+        seconds=time.monotonic() - t0,
+        column_impact=m.column_impact,
+        notes=[
+            f"forecast of the last {ts['horizon']} {ts['frequency']}(s) of "
+            f"{len(ts['series']['keys'])} series; the baseline is {base['description']}",
+            *m.meta["warnings"],
+        ],
+    )
+
+
+def meta_summary(meta: dict[str, Any]) -> dict[str, Any]:
+    ts = meta.get("timeseries") or {}
+    lay = ts.get("layout", {})
+    return {
+        "time_column": lay.get("time_column"),
+        "id_columns": lay.get("id_columns", []),
+        "frequency": ts.get("frequency"),
+        "horizon": ts.get("horizon"),
+        "series": len(ts.get("series", {}).get("keys", [])),
+    }
+
+
+__all__ = [
+    "Clock",
+    "Layout",
+    "Plan",
+    "Suggestion",
+    "TrialRecord",
+    "forecast",
+    "history_frame",
+    "infer_clock",
+    "suggest",
+    "to_series",
+]
