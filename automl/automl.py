@@ -296,10 +296,14 @@ class AutoML:
             predict_seconds = time.monotonic() - t_pred
             holdout_scores[rec.id] = np.asarray(scores)
             kept[rec.id] = cand
+            threshold = 0.5
+            if tinfo.task == "binary" and search.oof_y is not None and rec.id in search.oof:
+                threshold = M.best_threshold(metric, search.oof_y, search.oof[rec.id])
             kept_meta[str(rec.id)] = {
                 "candidate": rec.candidate,
                 "params": cand.fixed_iterations(),
-                "holdout_metrics": M.report(tinfo.task, y_hold, scores),
+                "threshold": threshold,
+                "holdout_metrics": M.report(tinfo.task, y_hold, scores, threshold),
                 "predict_ms_per_1000_rows": round(
                     1000 * predict_seconds * 1000 / max(1, len(y_hold)), 3
                 ),

@@ -425,6 +425,8 @@ def _summary(m: Any, full: bool = False) -> str:
     lines.append(f"final model: {meta['refit_note']}")
     if m.classes:
         lines.append(f"classes: {', '.join(map(str, m.classes))}")
+    if m.task == "binary":
+        lines.append(f"decision threshold: P({m.classes[1]}) >= {m.threshold:.4g}")
     if full:
         used = [
             c for c in meta["columns"] if c["type"] not in ("identifier", "constant", "excluded")

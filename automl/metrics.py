@@ -141,11 +141,42 @@ def get_metric(name: str | None, task: str) -> Metric:
     return METRICS[name]
 
 
-def report(task: str, y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """Every reported metric for the task on the hold-out (MAPE only for a positive target)."""
+LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1", "precision", "recall")
+# binary metrics whose decision threshold is tuned on validation predictions (precision and recall
+# alone are maximized by a degenerate threshold, so they keep 0.5)
+TUNED_THRESHOLD = ("accuracy", "balanced_accuracy", "f1")
+
+
+def at_threshold(p: np.ndarray, threshold: float) -> np.ndarray:
+    """Binary scores moved so that P >= ``threshold`` becomes >= 0.5 (order kept): the label
+    metrics, which cut at 0.5, then cut at ``threshold``."""
+    t = float(np.clip(threshold, 1e-6, 1 - 1e-6))
+    p = np.asarray(p, dtype=float)
+    return np.where(p < t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1 - t))
+
+
+def report(
+    task: str, y: np.ndarray, scores: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
+    """Every reported metric for the task on the hold-out (MAPE only for a positive target);
+    binary label metrics cut at ``threshold``."""
     out = {}
+    cut = at_threshold(scores, threshold) if task == "binary" and threshold != 0.5 else scores
     for name in REPORTED[task]:
         if name == "mape" and not np.all(y > 0):
             continue
-        out[name] = round(METRICS[name](y, scores), 6)
+        out[name] = round(METRICS[name](y, cut if name in LABEL_METRICS else scores), 6)
     return out
+
+
+def best_threshold(metric: Metric, y: np.ndarray, p: np.ndarray) -> float:
+    """The decision threshold that maximizes ``metric`` on validation predictions (binary); 0.5
+    when the metric does not depend on one. Ties go to the threshold closest to 0.5."""
+    if metric.name not in TUNED_THRESHOLD or p.ndim != 1 or len(np.unique(y)) < 2:
+        return 0.5
+    grid = np.unique(np.concatenate([np.quantile(p, np.linspace(0.01, 0.99, 99)), [0.5]]))
+    grid = grid[(grid > 0) & (grid < 1)]
+    scores = np.asarray([metric(y, at_threshold(p, t)) for t in grid])
+    best = scores.max()
+    ties = grid[np.isclose(scores, best, rtol=0, atol=1e-12)]
+    return round(float(ties[np.argmin(np.abs(ties - 0.5))]), 6)

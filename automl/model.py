@@ -155,6 +155,12 @@ class Model:
         return int(self.meta["default_candidate"])
 
     @property
+    def threshold(self) -> float:
+        """2-category models: a row is the positive class when its probability is at least this
+        (tuned on validation predictions for accuracy, balanced accuracy and F1; else 0.5)."""
+        return float(self.meta["kept"][str(self.default_id)].get("threshold", 0.5))
+
+    @property
     def metrics(self) -> dict[str, float]:
         """Hold-out metrics of the default candidate."""
         return dict(self.meta["kept"][str(self.default_id)]["holdout_metrics"])
@@ -226,7 +232,8 @@ class Model:
         if self.task == "regression":
             return np.asarray(scores, dtype=float), None, report
         proba = np.column_stack([1 - scores, scores]) if scores.ndim == 1 else scores
-        labels = np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+        picked = (scores >= self.threshold).astype(int) if scores.ndim == 1 else proba.argmax(1)
+        labels = np.asarray(self.classes, dtype=object)[picked]
         if all(isinstance(c, (bool, np.bool_)) for c in self.classes):
             labels = labels.astype(bool)
         elif all(isinstance(c, (int, np.integer)) for c in self.classes):

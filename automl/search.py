@@ -22,6 +22,7 @@ from automl.candidates import Candidate, FitContext, get_candidate
 from automl.metrics import Metric
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+MAX_KEPT_PREDICTIONS = 40  # validation predictions kept for the best trials
 
 
 @dataclass
@@ -110,6 +111,11 @@ class Search:
         self.max_trials = max_trials
         self.records: list[TrialRecord] = []
         self.cost: dict[str, list[float]] = {f: [] for f in families}
+        # validation predictions of the best complete trials (all folds, concatenated in fold
+        # order) and their true values: for threshold tuning and ensembles
+        self.oof: dict[int, np.ndarray] = {}
+        self.oof_y: np.ndarray | None = None
+        self._last_preds: np.ndarray | None = None
 
     # ------------------------------------------------------------------ one trial
     def evaluate(
@@ -139,6 +145,9 @@ class Search:
                 break
         if not preds:
             return None, status, None
+        self._last_preds = np.concatenate(preds) if len(preds) == len(data.folds) else None
+        if self.oof_y is None and self._last_preds is not None:
+            self.oof_y = np.concatenate(truth)
         score = self.metric(np.concatenate(truth), np.concatenate(preds))
         iters = int(np.mean(iterations)) if iterations else None
         return score, status, iters
@@ -149,6 +158,7 @@ class Search:
         cls = get_candidate(family)
         t0 = time.monotonic()
         message = ""
+        self._last_preds = None
         try:
             score, status, iters = self.evaluate(cls, params, data)
         except (ValueError, MemoryError, ArithmeticError) as exc:  # a bad configuration
@@ -168,6 +178,12 @@ class Search:
             message=message,
         )
         self.records.append(record)
+        if score is not None and self._last_preds is not None:
+            self.oof[record.id] = self._last_preds
+            if len(self.oof) > MAX_KEPT_PREDICTIONS:  # drop the worst
+                by_id = {r.id: r for r in self.records}
+                worst = max(self.oof, key=lambda i: self._loss(by_id[i].score))
+                del self.oof[worst]
         self._report(record)
         return record
 

@@ -52,6 +52,17 @@ def headline() -> str:
 
 st.markdown(headline())
 st.caption(f"{meta['holdout_description']}. Final model: {meta['refit_note']}.")
+if model.task == "binary":
+    tuned = model.threshold != 0.5
+    st.caption(
+        f"A row is predicted '{model.classes[1]}' when its probability is at least "
+        f"{model.threshold:.3g}"
+        + (
+            f" (tuned on the validation rows to maximize {METRICS[meta['metric']].label})."
+            if tuned
+            else "."
+        )
+    )
 
 c1, c2 = st.columns([1, 1])
 with c1:

@@ -57,16 +57,18 @@ def _baseline_scores(model: Model, n: int) -> np.ndarray:
     return np.tile(shares, (n, 1))
 
 
-def _bootstrap(task: str, y: np.ndarray, s: np.ndarray, reps: int, seed: int) -> pd.DataFrame:
+def _bootstrap(
+    task: str, y: np.ndarray, s: np.ndarray, reps: int, seed: int, threshold: float = 0.5
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = len(y)
     values: dict[str, list[float]] = {}
     for _ in range(reps):
         idx = rng.integers(0, n, n)
-        for k, v in M.report(task, y[idx], s[idx]).items():
+        for k, v in M.report(task, y[idx], s[idx], threshold).items():
             values.setdefault(k, []).append(v)
     rows = []
-    for k, v in M.report(task, y, s).items():
+    for k, v in M.report(task, y, s, threshold).items():
         lo, hi = np.percentile(values.get(k, [v]), [2.5, 97.5])
         rows.append({"metric": M.METRICS[k].label, "key": k, "value": v, "low": lo, "high": hi})
     return pd.DataFrame(rows)
@@ -88,7 +90,8 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
     s = _scores(model, hold, cid)
     base = _baseline_scores(model, len(y))
     reps = bootstrap if len(y) <= 5000 else max(50, bootstrap // 4)
-    table = _bootstrap(task, y, s, reps, seed)
+    thr = model.threshold if task == "binary" else 0.5
+    table = _bootstrap(task, y, s, reps, seed, thr)
     base_metrics = M.report(task, y, base)
     table["model-free guess"] = [base_metrics.get(k) for k in table["key"]]
     metric = meta["metric"]
@@ -186,7 +189,7 @@ def _headline(model: Model, y: np.ndarray, s: np.ndarray, base: dict[str, float]
             f"{fmt(base['mae'])}: the model's error is {1 - mae / max(base['mae'], 1e-12):.0%} "
             "smaller.",
         ]
-    labels = M._labels(s)
+    labels = M._labels(M.at_threshold(s, model.threshold) if s.ndim == 1 else s)
     acc = float(np.mean(labels == y))
     return [
         f"Predicts **{t}** correctly for **{acc:.0%}** of {n:,} rows it never saw during training.",
@@ -197,7 +200,7 @@ def _headline(model: Model, y: np.ndarray, s: np.ndarray, base: dict[str, float]
 # ------------------------------------------------------------------------------ binary
 def _binary(model: Model, y: np.ndarray, p: np.ndarray) -> list[Section]:
     pos, neg = str(model.classes[1]), str(model.classes[0])
-    thr = float(model.meta.get("threshold", 0.5))
+    thr = model.threshold
     pred = (p >= thr).astype(int)
     cm = skm.confusion_matrix(y, pred, labels=[0, 1])
     cm_df = pd.DataFrame(
@@ -741,8 +744,9 @@ def holdout_predictions(model: Model) -> pd.DataFrame:
         return features
     classes = np.asarray(model.classes, dtype=object)
     proba = np.column_stack([1 - s, s]) if s.ndim == 1 else s
+    picked = (s >= model.threshold).astype(int) if s.ndim == 1 else proba.argmax(axis=1)
     features["actual"] = classes[y.astype(np.int64)]
-    features["predicted"] = classes[proba.argmax(axis=1)]
+    features["predicted"] = classes[picked]
     for k, c in enumerate(model.classes):
         features[f"probability_{c}"] = proba[:, k]
     return features
