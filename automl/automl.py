@@ -18,6 +18,7 @@ from automl import metrics as M
 from automl._versions import package_versions
 from automl.candidates import REGISTRY, Candidate, FitContext, get_candidate
 from automl.coltypes import ColumnInfo, infer_types
+from automl.ensemble import average, greedy_weights, selection_metric
 from automl.errors import (
     BudgetError,
     DataError,
@@ -30,7 +31,14 @@ from automl.model import SCHEMA_VERSION, Model
 from automl.preprocess import Preprocessor
 from automl.presets import get_preset
 from automl.recipe import Recipe
-from automl.search import ProgressCallback, ProgressEvent, Search, SearchData, make_folds
+from automl.search import (
+    ProgressCallback,
+    ProgressEvent,
+    Search,
+    SearchData,
+    TrialRecord,
+    make_folds,
+)
 from automl.task import detect_task
 
 HOLDOUT_FRACTION = 0.2
@@ -58,6 +66,7 @@ class AutoML:
         candidates: list[str] | None = None,
         max_trials: int | None = None,
         progress: ProgressCallback | None = None,
+        ensemble: bool = True,
         time_column: str | None = None,
         series_columns: list[str] | None = None,
         horizon: int | None = None,
@@ -74,6 +83,7 @@ class AutoML:
         self.candidates = candidates
         self.max_trials = max_trials
         self.progress = progress
+        self.ensemble = ensemble  # try a weighted ensemble of the best trials
         # time series forecasting (task="timeseries"): see automl.timeseries
         self.time_column = time_column
         self.series_columns = series_columns
@@ -276,9 +286,23 @@ class AutoML:
         X_hold = self._encode(pre, holdout, encodings)
         y_hold = y_all[hold_idx]
         kept_records = self._choose_kept(ranked, settings["keep_top"])
+        # An ensemble of the best trials when averaging their validation predictions beats the
+        # best single one; its members are kept (trained and scored) like any candidate.
+        ens = None
+        if self.ensemble and search.oof_y is not None:
+            ens = greedy_weights(
+                search.oof,
+                search.oof_y,
+                [r.id for r in ranked],
+                selection_metric(metric, tinfo.task),
+            )
+        if ens is not None:
+            by_id = {r.id: r for r in ranked}
+            kept_records += [by_id[i] for i in ens[0] if by_id[i] not in kept_records]
         kept: dict[int, Candidate] = {}
         kept_meta: dict[str, Any] = {}
         holdout_scores: dict[int, np.ndarray] = {}
+        fit_seconds: dict[int, float] = {}
         for i, rec in enumerate(kept_records):
             if i > 0 and time.monotonic() > end - 0.5:
                 break
@@ -289,8 +313,9 @@ class AutoML:
             ctx = FitContext(tinfo.task, n_classes, end if i == 0 else end - 0.5, self.seed)
             t_fit = time.monotonic()
             cand = cls(params).fit(X[cls.encoding], y, ctx, categorical=cats)
+            fit_seconds[rec.id] = time.monotonic() - t_fit
             if i == 0:
-                default_fit_seconds = time.monotonic() - t_fit
+                default_fit_seconds = fit_seconds[rec.id]
             t_pred = time.monotonic()
             scores = cand.predict_scores(X_hold[cls.encoding])
             predict_seconds = time.monotonic() - t_pred
@@ -310,25 +335,86 @@ class AutoML:
                 "trained_on": "search rows",
             }
         default_id = kept_records[0].id
+        if ens is not None and all(i in kept for i in ens[0]):
+            weights, ens_loss, _ = ens
+            oof_y = search.oof_y
+            assert oof_y is not None
+            ens_id = len(records) + 1
+            scores = average(holdout_scores, weights)
+            oof_avg = average(search.oof, weights)
+            threshold = 0.5
+            if tinfo.task == "binary":
+                threshold = M.best_threshold(metric, oof_y, oof_avg)
+            records.append(
+                TrialRecord(
+                    id=ens_id,
+                    candidate="ensemble",
+                    params={"members": {str(k): w for k, w in weights.items()}},
+                    score=round(float(metric(oof_y, oof_avg)), 6),
+                    fit_seconds=round(sum(r.fit_seconds for r in records if r.id in weights), 3),
+                    status="ok",
+                    source="ensemble",
+                    finished_at=round(time.monotonic() - start, 3),
+                    message="weighted average of trials "
+                    + ", ".join(f"{k} ({w:.0%})" for k, w in weights.items()),
+                )
+            )
+            holdout_scores[ens_id] = scores
+            kept_meta[str(ens_id)] = {
+                "candidate": "ensemble",
+                "members": {str(k): w for k, w in weights.items()},
+                "params": {"members": {str(k): w for k, w in weights.items()}},
+                "threshold": threshold,
+                "holdout_metrics": M.report(tinfo.task, y_hold, scores, threshold),
+                "predict_ms_per_1000_rows": round(
+                    sum(kept_meta[str(k)]["predict_ms_per_1000_rows"] for k in weights), 3
+                ),
+                "trained_on": "search rows",
+            }
+            default_id = ens_id
 
-        # Refit the default on every row when there is time for it.
+        # Refit the default (each member of an ensemble) on every row when there is time.
         timings["holdout_scoring"] = time.monotonic() - t_phase
         t_phase = time.monotonic()
-        refit, refit_note = self._refit_all(
-            kept[default_id],
-            pre,
-            features,
-            y_all,
-            cats,
-            tinfo.task,
-            n_classes,
-            end,
-            default_fit_seconds * ratio_all,
+        members = (
+            [int(k) for k in kept_meta[str(default_id)]["members"]]
+            if kept_meta[str(default_id)]["candidate"] == "ensemble"
+            else [default_id]
         )
-        if refit is not None:
-            kept[default_id] = refit
-            kept_meta[str(default_id)]["trained_on"] = "all rows"
-            kept_meta[str(default_id)]["params"] = refit.fixed_iterations()
+        refit_count = 0
+        refit_note = ""
+        for mid in members:
+            refit, refit_note = self._refit_all(
+                kept[mid],
+                pre,
+                features,
+                y_all,
+                cats,
+                tinfo.task,
+                n_classes,
+                end,
+                fit_seconds.get(mid, default_fit_seconds) * ratio_all,
+            )
+            if refit is not None:
+                refit_count += 1
+                kept[mid] = refit
+                kept_meta[str(mid)]["trained_on"] = "all rows"
+                kept_meta[str(mid)]["params"] = refit.fixed_iterations()
+        if len(members) > 1:
+            kept_meta[str(default_id)]["trained_on"] = (
+                f"{refit_count} of {len(members)} members refit on all rows"
+            )
+            refit = kept[members[0]] if refit_count == len(members) else None
+            refit_note = (
+                f"{refit_count} of the ensemble's {len(members)} members refit on all rows "
+                "(search + hold-out) after scoring"
+                + (
+                    "; the others had no time left in the budget and use the search rows"
+                    if refit_count < len(members)
+                    else ""
+                )
+                + "; the hold-out metrics come from the members trained without the hold-out rows"
+            )
 
         meta = {
             "schema_version": SCHEMA_VERSION,

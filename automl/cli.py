@@ -120,6 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         exclude_columns=args.exclude,
         positive_label=args.positive_label,
         progress=progress,
+        ensemble=not args.no_ensemble,
         time_column=args.time_column,
         series_columns=_names(args.series),
         horizon=args.horizon,
@@ -568,6 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="time series: column(s) that tell the series apart, e.g. store (repeatable)",
     )
     t.add_argument("--horizon", type=int, default=None, help="time series: periods to forecast")
+    t.add_argument(
+        "--no-ensemble", action="store_true", help="do not average the best trials (one model)"
+    )
     t.add_argument(
         "--aggregate",
         choices=["sum", "mean"],

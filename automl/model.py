@@ -172,10 +172,14 @@ class Model:
         metric = self.meta["metric"]
         for r in self.meta["leaderboard"]:
             kept = self.meta["kept"].get(str(r["id"]))
+            name = r["candidate"]
+            if name == "ensemble":
+                parts = r["params"].get("members", {})
+                name = "ensemble of " + ", ".join(f"{k} ({w:.0%})" for k, w in parts.items())
             rows.append(
                 {
                     "id": r["id"],
-                    "candidate": r["candidate"],
+                    "candidate": name,
                     f"validation_{metric}": r["score"],
                     f"holdout_{metric}": (kept or {}).get("holdout_metrics", {}).get(metric),
                     "fit_seconds": r["fit_seconds"],
@@ -202,13 +206,35 @@ class Model:
             )
         return self.preprocessor.check_columns(self.prepare(df))
 
+    def members(self, candidate_id: int | None = None) -> dict[int, float]:
+        """The trained candidates behind a kept candidate (the default if None), with weights:
+        an ensemble's members, or the candidate itself with weight 1."""
+        cid = self.default_id if candidate_id is None else int(candidate_id)
+        info = self.meta["kept"][str(cid)]
+        if info.get("candidate") == "ensemble":
+            return {int(k): float(w) for k, w in info["members"].items()}
+        return {cid: 1.0}
+
+    def _encoded(
+        self, df: pd.DataFrame, report: InputReport, cache: dict[str, Any], encoding: str
+    ) -> Any:
+        if encoding not in cache:
+            cache[encoding] = (
+                self.preprocessor.transform_tree(df, report)
+                if encoding == "tree"
+                else self.preprocessor.transform_linear(df, report)
+            )
+        return cache[encoding]
+
     def _scores(self, df: pd.DataFrame, report: InputReport) -> np.ndarray:
-        cand = self.candidates[self.default_id]
-        if cand.encoding == "tree":
-            X = self.preprocessor.transform_tree(df, report)
-        else:
-            X = self.preprocessor.transform_linear(df, report)
-        return cand.predict_scores(X)
+        """The default candidate's scores (an ensemble: the weighted average of its members')."""
+        cache: dict[str, Any] = {}
+        out: Any = None
+        for cid, w in self.members().items():
+            cand = self.candidates[cid]
+            part = np.asarray(cand.predict_scores(self._encoded(df, report, cache, cand.encoding)))
+            out = part if w == 1.0 else (w * part if out is None else out + w * part)
+        return np.asarray(out)
 
     def score_frame(
         self, df: pd.DataFrame, warn: bool = True
@@ -267,26 +293,35 @@ class Model:
             )
         prepared = _str_columns(df) if prepared_rows else self.prepare(df)
         report = self.preprocessor.check_columns(prepared)
-        cand = self.candidates[self.default_id]
-        if cand.encoding == "tree":
-            X = self.preprocessor.transform_tree(prepared, report)
-            sources = self.preprocessor.tree_features()[1]
-        else:
-            X = self.preprocessor.transform_linear(prepared, report)
-            sources = self.preprocessor.linear_sources()
-        contrib = cand.contributions(X)  # (rows, features + 1, outputs)
-        if contrib.shape[1] - 1 != len(sources):  # pragma: no cover - an encoding bug
-            raise AssertionError("feature sources do not match the encoded features")
-        if contrib.shape[2] > 1:  # multiclass: explain the predicted class
-            chosen = np.asarray(cand.predict_scores(X)).argmax(axis=1)
-            contrib = contrib[np.arange(len(chosen)), :, chosen]
-        else:
-            contrib = contrib[:, :, 0]
-        columns = list(dict.fromkeys(sources))
-        pos = np.asarray([columns.index(src) for src in sources], dtype=np.int64)
-        agg = np.zeros((contrib.shape[0], len(columns)))
-        np.add.at(agg.T, pos, contrib[:, :-1].T)
-        return columns, agg, prepared
+        cache: dict[str, Any] = {}
+        chosen = None
+        if self.task == "multiclass":  # explain the predicted class
+            chosen = np.asarray(self._scores(prepared, report)).argmax(axis=1)
+        totals: dict[str, np.ndarray] = {}
+        for cid, w in self.members().items():  # an ensemble: weighted sum of its members'
+            cand = self.candidates[cid]
+            X = self._encoded(prepared, report, cache, cand.encoding)
+            sources = (
+                self.preprocessor.tree_features()[1]
+                if cand.encoding == "tree"
+                else self.preprocessor.linear_sources()
+            )
+            contrib = cand.contributions(X)  # (rows, features + 1, outputs)
+            if contrib.shape[1] - 1 != len(sources):  # pragma: no cover - an encoding bug
+                raise AssertionError("feature sources do not match the encoded features")
+            if contrib.shape[2] > 1:
+                assert chosen is not None
+                contrib = contrib[np.arange(len(chosen)), :, chosen]
+            else:
+                contrib = contrib[:, :, 0]
+            columns = list(dict.fromkeys(sources))
+            pos = np.asarray([columns.index(src) for src in sources], dtype=np.int64)
+            agg = np.zeros((contrib.shape[0], len(columns)))
+            np.add.at(agg.T, pos, contrib[:, :-1].T)
+            for j, c in enumerate(columns):
+                totals[c] = totals.get(c, 0.0) + w * agg[:, j]
+        names = list(totals)
+        return names, np.column_stack([totals[c] for c in names]), prepared
 
     def explain(self, df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
         """Why each row got its prediction: the ``top`` columns that moved it most.
@@ -359,7 +394,10 @@ class Model:
                 f"There is no candidate {candidate_id} on the leaderboard (ids run from "
                 f"{min(ids)} to {max(ids)}). Pick an id from the leaderboard's 'id' column."
             )
-        if int(candidate_id) not in self.candidates:
+        if (
+            int(candidate_id) not in self.candidates
+            and str(int(candidate_id)) not in self.meta["kept"]
+        ):
             kept = ", ".join(str(k) for k in sorted(self.candidates))
             raise ParameterError(
                 f"Candidate {candidate_id} cannot be made the default: only kept candidates have a "
@@ -466,6 +504,8 @@ class Model:
             pre = Preprocessor.from_dict(meta.pop("preprocessing"))
             candidates: dict[int, Candidate] = {}
             for cid, info in meta["kept"].items():
+                if info["candidate"] == "ensemble":  # no files: a weighted average of others
+                    continue
                 klass = get_candidate(info["candidate"])
                 candidates[int(cid)] = klass.load(p / "candidates" / cid, info["params"])
         except Exception as exc:  # any damage (including LightGBM's own errors) -> one message

@@ -212,11 +212,11 @@ def test_preview(binary_df):
 
 def test_same_seed_same_leaderboard_when_not_cut_by_time(multiclass_df):
     def board():  # type: ignore[no-untyped-def]
-        m = automl.AutoML(time_budget=120, seed=3, max_trials=7).fit(multiclass_df, "segment")
+        m = automl.AutoML(time_budget=600, seed=3, max_trials=7).fit(multiclass_df, "segment")
         b = m.leaderboard
         return b[["candidate", "validation_log_loss", "params", "status"]], m.metrics
 
     (b1, m1), (b2, m2) = board(), board()
-    assert len(b1) == 7
+    assert len(b1) - b1["candidate"].str.startswith("ensemble").sum() == 7
     pd.testing.assert_frame_equal(b1, b2)
     assert m1 == m2

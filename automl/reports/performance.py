@@ -577,11 +577,16 @@ def _impact(model: Model, hold: pd.DataFrame) -> Section:
         if fig is not None:
             figures.append((f"How the prediction changes with {col}", fig))
             pdp_data[str(col)] = data
+    encodings = {model.candidates[c].encoding for c in model.members()}
     method = (
         "TreeSHAP values"
-        if model.candidates[model.default_id].encoding == "tree"
+        if encodings == {"tree"}
         else "coefficient x value"
+        if encodings == {"linear"}
+        else "TreeSHAP values and coefficient x value"
     )
+    if len(model.members()) > 1:
+        method += ", weighted as in the ensemble"
     return Section(
         "What drives the predictions",
         text=[
