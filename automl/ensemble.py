@@ -17,6 +17,7 @@ from automl.metrics import LABEL_METRICS, METRICS, Metric
 
 POOL = 8  # best trials considered
 ROUNDS = 15  # greedy rounds (picks, with replacement)
+MAX_MEMBERS = 4  # distinct members at most (each one costs prediction time and a refit)
 MIN_GAIN = 1e-4  # relative improvement over the best single candidate needed to keep it
 
 
@@ -44,8 +45,9 @@ def greedy_weights(
     best_loss, best_n = single, 1
     for _ in range(ROUNDS):
         n = len(picks)
-        trial = {i: metric.loss(y, (total + preds[i]) / (n + 1)) for i in pool}
-        pick = min(pool, key=lambda i: (trial[i], pool.index(i)))
+        allowed = [i for i in pool if i in picks] if len(set(picks)) >= MAX_MEMBERS else pool
+        trial = {i: metric.loss(y, (total + preds[i]) / (n + 1)) for i in allowed}
+        pick = min(allowed, key=lambda i: (trial[i], pool.index(i)))
         picks.append(pick)
         total += preds[pick]
         if trial[pick] < best_loss - 1e-12:

@@ -52,7 +52,10 @@ def test_ids_and_constants_excluded_with_reason(binary_model):
 def test_leaderboard_lists_every_trial(binary_model):
     board = binary_model.leaderboard
     assert len(board) >= 3
-    assert set(board["candidate"]) == {"lightgbm", "linear"}
+    singles = board[board["source"] != "ensemble"]
+    assert set(singles["candidate"]) == {"lightgbm", "linear"}
+    for name in board[board["source"] == "ensemble"]["candidate"]:
+        assert name.startswith("ensemble of ") and name.count("%") <= 4  # at most 4 members
     assert board["default"].sum() == 1 and board["kept"].sum() >= 2
     assert (board["fit_seconds"] >= 0).all()
     assert "validation_roc_auc" in board.columns

@@ -44,7 +44,7 @@ def test_an_ensemble_is_kept_scored_and_predicts_the_weighted_average(
     info = m.meta["kept"][str(m.default_id)]
     assert info["candidate"] == "ensemble"
     weights = m.members()
-    assert len(weights) >= 2 and all(str(k) in m.meta["kept"] for k in weights)
+    assert 2 <= len(weights) <= 4 and all(str(k) in m.meta["kept"] for k in weights)
     board = m.leaderboard
     row = board[board["default"]].iloc[0]
     assert row["candidate"].startswith("ensemble of ") and row["source"] == "ensemble"
