@@ -1,6 +1,7 @@
 """Run one framework on one dataset in this process and print one JSON line of results.
 
-Used by engine_vs_lightgbm.py, which starts a fresh process per run so peak memory is per run.
+Used by engine_vs_lightgbm.py and peers.py, which start a fresh process per run so peak memory is
+per run. The other frameworks of peers.py run in their own venvs through _run_peer.py.
 """
 
 from __future__ import annotations
@@ -11,38 +12,12 @@ import resource
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
-from sklearn.model_selection import train_test_split
 
+from benchmarks._common import score, split, split_id
 from benchmarks.datasets import DATASETS
 
-
-def split(df: pd.DataFrame, target: str, task: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    strat = df[target] if task != "regression" else None
-    train, test = train_test_split(df, test_size=0.25, random_state=seed, stratify=strat)
-    return train.reset_index(drop=True), test.reset_index(drop=True)
-
-
-def _label(v: object) -> str:
-    """One spelling per class, whatever the type: 1, 1.0 and '1' are the same label."""
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(v)
-    return str(int(f)) if f.is_integer() else str(f)
-
-
-def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | None) -> float:
-    if task == "regression":
-        return float(np.sqrt(mean_squared_error(y_true, pred)))
-    assert proba is not None
-    labels = [_label(c) for c in proba.columns]
-    y = y_true.map(_label)
-    if task == "binary":
-        return float(roc_auc_score((y == labels[1]).astype(int), proba.iloc[:, 1]))
-    return float(log_loss(y, np.clip(proba.to_numpy(), 1e-15, 1), labels=labels))
+__all__ = ["score", "split"]  # re-exported: older scripts import them from here
 
 
 def run_easel(train, test, target, task, budget, seed):  # type: ignore[no-untyped-def]
@@ -73,7 +48,7 @@ def run_lightgbm(train, test, target, task, budget, seed):  # type: ignore[no-un
 
     x, y = train.drop(columns=[target]), train[target]
     cats = {
-        c: sorted(x[c].astype(str).unique())
+        c: sorted(x[c].dropna().astype(str).unique())  # missing stays missing
         for c in x.columns
         if not pd.api.types.is_numeric_dtype(x[c]) or pd.api.types.is_bool_dtype(x[c])
     }
@@ -114,6 +89,7 @@ def main() -> None:
         "rows": len(df),
         "columns": df.shape[1] - 1,
         "seed": a.seed,
+        "split": split_id(df, target, task, a.seed),
         "score": score(task, test[target], pred, proba),
         "fit_s": fit_s,
         "predict_s": predict_s,

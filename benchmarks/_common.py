@@ -1,0 +1,58 @@
+"""Split and score helpers shared by every benchmark runner.
+
+Imports nothing from automl, so the peer frameworks' own venvs (benchmarks/setup_peers.sh) can use
+it: every framework gets the same split of the same data and is scored by the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
+
+
+def split(df: pd.DataFrame, target: str, task: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The fixed 75/25 split of a seed (stratified on the target for classification)."""
+    strat = df[target] if task != "regression" else None
+    train, test = train_test_split(df, test_size=0.25, random_state=seed, stratify=strat)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def split_id(df: pd.DataFrame, target: str, task: str, seed: int) -> str:
+    """A short fingerprint of the test rows, to check that every venv made the same split."""
+    strat = df[target] if task != "regression" else None
+    index = df.index.to_numpy()
+    _, test = train_test_split(index, test_size=0.25, random_state=seed, stratify=strat)
+    return hashlib.sha1(np.asarray(test, dtype=np.int64).tobytes()).hexdigest()[:10]
+
+
+def label(v: object) -> str:
+    """One spelling per class, whatever the type: 1, 1.0 and '1' are the same label."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(v)
+    return str(int(f)) if f.is_integer() else str(f)
+
+
+def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | None) -> float:
+    """ROC AUC (binary; column 1 of proba is the positive class), log loss, or RMSE."""
+    if task == "regression":
+        return float(np.sqrt(mean_squared_error(y_true, np.asarray(pred, dtype=float))))
+    assert proba is not None
+    labels = [label(c) for c in proba.columns]
+    y = y_true.map(label)
+    if task == "binary":
+        return float(roc_auc_score((y == labels[1]).astype(int), proba.iloc[:, 1]))
+    p = np.clip(proba.to_numpy(dtype=float), 1e-15, 1)
+    return float(log_loss(y, p / p.sum(axis=1, keepdims=True), labels=labels))
+
+
+def error(task: str, score: float) -> float:
+    """Lower is better: 1 - ROC AUC, log loss, RMSE."""
+    return 1.0 - score if task == "binary" else score

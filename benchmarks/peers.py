@@ -1,0 +1,263 @@
+"""Easel vs peer AutoML frameworks on public datasets shipped in installed packages.
+
+    bash benchmarks/setup_peers.sh          # once: the peers' own venvs
+    python -m benchmarks.peers --budget 60 [--datasets a,b] [--seeds 0] \\
+        [--frameworks easel,flaml,ag_medium,ag_best,lightgbm,constant]
+    python -m benchmarks.peers --summary-only benchmarks/results/peers-60s.jsonl
+
+Each (dataset, framework, seed) runs in its own process, killed (with its process group) after
+--timeout seconds (default 3 x budget + 120); a failure or a timeout is an error row and the run
+goes on. easel and lightgbm run in this venv (_run_one.py); flaml and AutoGluon in their own venvs
+(_run_peer.py), so they never touch the project's dependencies; constant runs here too.
+
+Metric: ROC AUC for 2 classes, log loss for 3+ classes, RMSE for numeric targets, on the same 25%
+test split for every framework. wall_s is the whole process (start-up, data load, fit, predict);
+fit_s the framework's fit alone; peak_MB the child's ru_maxrss from wait4 (its largest process,
+reaped descendants included: ray workers started by AutoGluon are not counted). Raw rows go to a
+JSON-lines file (--out) from which --summary-only reprints the tables.
+
+Summary per framework, over (dataset, seed) problems: geometric mean of error / best error on that
+problem (error = 1 - AUC, log loss or RMSE, both floored at EPS), mean rank (ties share), wins
+(rank 1, ties included), failures; a failed run counts with the constant baseline's error when
+constant was run (as in the AutoML benchmark), else it is left out. Max fit / budget and max
+wall / budget over the framework's successful runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import METRIC, error
+from benchmarks.datasets import DATASETS
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+EPS = 1e-4
+Row = dict[str, Any]
+
+# framework -> (python, runner module)
+FRAMEWORKS: dict[str, tuple[str, str]] = {
+    "easel": (sys.executable, "benchmarks._run_one"),
+    "flaml": (str(HERE / ".venv-flaml" / "bin" / "python"), "benchmarks._run_peer"),
+    "ag_medium": (str(HERE / ".venv-autogluon" / "bin" / "python"), "benchmarks._run_peer"),
+    "ag_best": (str(HERE / ".venv-autogluon" / "bin" / "python"), "benchmarks._run_peer"),
+    "lightgbm": (sys.executable, "benchmarks._run_one"),
+    "constant": (sys.executable, "benchmarks._run_peer"),
+}
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def run(dataset: str, framework: str, budget: float, seed: int, timeout: float) -> Row:
+    """One run in a fresh process (its own session, so the kill reaches its children too)."""
+    python, module = FRAMEWORKS[framework]
+    base: Row = {"dataset": dataset, "framework": framework, "seed": seed, "budget": budget}
+    if not Path(python).exists():
+        return base | {"error": f"{python} missing: run bash benchmarks/setup_peers.sh"}
+    cmd = [python, "-m", module, "--dataset", dataset, "--framework", framework]
+    cmd += ["--budget", str(budget), "--seed", str(seed)]
+    env = os.environ | {"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=out, stderr=err, env=env, start_new_session=True
+        )
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - t0 > timeout:
+                timed_out = True
+                _kill_group(proc.pid)
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.1)
+        wall = time.monotonic() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped by wait4
+        _kill_group(proc.pid)  # whatever it left behind (ray, loky workers)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    base |= {"wall_s": wall, "peak_mb": usage.ru_maxrss / 1024, "load": os.getloadavg()[0]}
+    if timed_out:
+        return base | {"error": f"timeout after {timeout:.0f} s"}
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        last = (stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return base | {"error": last.strip()[:300]}
+    child = json.loads(lines[-1])
+    return child | base | {"child_peak_mb": child["peak_mb"]}
+
+
+def _fmt_score(task: str, s: float) -> str:
+    return f"{s:.4f}" if task != "regression" or abs(s) < 10 else f"{s:.4g}"
+
+
+HEADER = (
+    f"{'dataset':<14}{'task':<11}{'rows':>7}{'cols':>5}{'metric':>9}  {'framework':<10}{'seed':>4}"
+    f"{'score':>10}{'err/best':>9}{'rank':>5}{'fit_s':>7}{'wall_s':>7}{'peak_MB':>8}"
+)
+
+
+def _problems(rows: list[Row]) -> dict[tuple[str, int], list[Row]]:
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["seed"]), []).append(r)
+    return groups
+
+
+def _errors(group: list[Row]) -> dict[str, float]:
+    """Error per framework on one problem; failures take the constant baseline's error if any."""
+    ok = {r["framework"]: max(error(r["task"], r["score"]), EPS) for r in group if "error" not in r}
+    fallback = ok.get("constant")
+    if fallback is not None:
+        for r in group:
+            ok.setdefault(r["framework"], fallback)
+    return ok
+
+
+def _ranks(errs: dict[str, float]) -> dict[str, float]:
+    return {
+        fw: 1 + sum(o < e for o in errs.values()) + (sum(o == e for o in errs.values()) - 1) / 2
+        for fw, e in errs.items()
+    }
+
+
+def print_rows(rows: list[Row]) -> None:
+    print(HEADER)
+    for group in _problems(rows).values():
+        errs = _errors(group)
+        best = min(errs.values()) if errs else float("nan")
+        ranks = _ranks(errs)
+        for r in group:
+            print(_row_line(r, errs, best, ranks))
+
+
+def _row_line(r: Row, errs: dict[str, float], best: float, ranks: dict[str, float]) -> str:
+    head = f"{r['dataset']:<14}"
+    if "error" in r:
+        pad = " " * 32
+        return f"{head}{pad}  {r['framework']:<10}{r['seed']:>4}  FAILED: {r['error'][:100]}"
+    task = r["task"]
+    return (
+        f"{head}{task:<11}{r['rows']:>7}{r['columns']:>5}{METRIC[task]:>9}  {r['framework']:<10}"
+        f"{r['seed']:>4}{_fmt_score(task, r['score']):>10}{errs[r['framework']] / best:>9.3f}"
+        f"{ranks[r['framework']]:>5.1f}{r['fit_s']:>7.1f}{r['wall_s']:>7.1f}{r['peak_mb']:>8.0f}"
+    )
+
+
+def print_summary(rows: list[Row], frameworks: Iterable[str]) -> None:
+    ratios: dict[str, list[float]] = {}
+    ranks: dict[str, list[float]] = {}
+    for group in _problems(rows).values():
+        errs = _errors(group)
+        if not errs:
+            continue
+        best = min(errs.values())
+        for fw, rank in _ranks(errs).items():
+            ratios.setdefault(fw, []).append(errs[fw] / best)
+            ranks.setdefault(fw, []).append(rank)
+    splits = {}
+    for r in rows:
+        if "split" in r and splits.setdefault((r["dataset"], r["seed"]), r["split"]) != r["split"]:
+            print(f"WARNING: {r['framework']} saw a different split of {r['dataset']}")
+    print(
+        f"\n{'framework':<10}{'problems':>9}{'failed':>7}{'geo err/best':>13}{'mean rank':>10}"
+        f"{'wins':>5}{'max fit/budget':>15}{'max wall/budget':>16}{'median wall_s':>14}"
+        f"{'max peak_MB':>12}"
+    )
+    for fw in frameworks:
+        mine = [r for r in rows if r["framework"] == fw]
+        if not mine:
+            continue
+        ok = [r for r in mine if "error" not in r]
+        fit = max((r["fit_s"] / r["budget"] for r in ok), default=float("nan"))
+        wall = max((r["wall_s"] / r["budget"] for r in ok), default=float("nan"))
+        med = statistics.median(r["wall_s"] for r in ok) if ok else float("nan")
+        peak = max((r["peak_mb"] for r in ok), default=float("nan"))
+        geo = statistics.geometric_mean(ratios[fw]) if ratios.get(fw) else float("nan")
+        rk = statistics.mean(ranks[fw]) if ranks.get(fw) else float("nan")
+        wins = sum(x == 1.0 for x in ratios.get(fw, []))
+        print(
+            f"{fw:<10}{len(mine):>9}{len(mine) - len(ok):>7}{geo:>13.3f}{rk:>10.2f}{wins:>5}"
+            f"{fit:>15.2f}{wall:>16.2f}{med:>14.1f}{peak:>12.0f}"
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--budget", type=float, default=60)
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    p.add_argument("--timeout", type=float, default=None, help="default: 3 x budget + 120 s")
+    p.add_argument("--out", default=None, help="default: benchmarks/results/peers-<budget>s.jsonl")
+    p.add_argument("--resume", action="store_true", help="skip runs already in --out")
+    p.add_argument("--summary-only", metavar="FILE", help="reprint the tables of a results file")
+    a = p.parse_args()
+
+    if a.summary_only:
+        rows = [json.loads(ln) for ln in Path(a.summary_only).read_text().splitlines() if ln]
+        print_rows(rows)
+        print_summary(rows, dict.fromkeys(r["framework"] for r in rows))
+        return
+
+    frameworks = a.frameworks.split(",")
+    unknown = set(frameworks) - set(FRAMEWORKS) | set(a.datasets.split(",")) - set(DATASETS)
+    if unknown:
+        p.error(f"unknown framework or dataset: {', '.join(sorted(unknown))}")
+    seeds = [int(s) for s in a.seeds.split(",")]
+    timeout = a.timeout if a.timeout is not None else 3 * a.budget + 120
+    out = Path(a.out or HERE / "results" / f"peers-{a.budget:g}s.jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    if a.resume and out.exists():
+        rows = [json.loads(ln) for ln in out.read_text().splitlines() if ln]
+    elif out.exists():
+        out.unlink()
+    done = {(r["dataset"], r["framework"], r["seed"]) for r in rows}
+    print(f"budget {a.budget:g} s, timeout {timeout:g} s, results -> {out}", flush=True)
+    for dataset in a.datasets.split(","):
+        for seed in seeds:
+            for fw in frameworks:
+                if (dataset, fw, seed) in done:
+                    continue
+                row = run(dataset, fw, a.budget, seed, timeout)
+                rows.append(row)
+                with out.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                line = f"{row['dataset']:<14}  {fw:<10} {seed:>3}"
+                if "error" in row:
+                    line += f"  FAILED: {row['error'][:100]}"
+                else:
+                    line += (
+                        f"  {METRIC[row['task']]} {_fmt_score(row['task'], row['score'])}"
+                        f"  fit {row['fit_s']:.1f} s  wall {row['wall_s']:.1f} s"
+                        f"  peak {row['peak_mb']:.0f} MB  load {row['load']:.1f}"
+                    )
+                print(line, flush=True)
+    print()
+    print_rows(rows)
+    print_summary(rows, frameworks)
+
+
+if __name__ == "__main__":
+    main()

