@@ -18,7 +18,7 @@ from automl import metrics as M
 from automl._versions import package_versions
 from automl.candidates import REGISTRY, Candidate, FitContext, get_candidate
 from automl.coltypes import ColumnInfo, infer_types
-from automl.ensemble import average, greedy_weights, selection_metric
+from automl.ensemble import average, candidate_pool, greedy_weights, selection_metric
 from automl.errors import (
     BudgetError,
     DataError,
@@ -233,6 +233,8 @@ class AutoML:
         X = self._encode(pre, search_rows, encodings)
         y = y_all[search_idx]
         n_folds = settings["cv_folds"] if len(search_idx) <= settings["cv_max_rows"] else 1
+        if len(search_idx) <= settings["small_rows"]:
+            n_folds = max(n_folds, settings["small_cv_folds"])
         folds = make_folds(y, tinfo.task, n_folds, self.seed)
         _, _, cats = pre.tree_features()
         sdata = SearchData(X=X, y=y, categorical=cats, folds=folds)
@@ -293,7 +295,7 @@ class AutoML:
             ens = greedy_weights(
                 search.oof,
                 search.oof_y,
-                [r.id for r in ranked],
+                candidate_pool(ranked),
                 selection_metric(metric, tinfo.task),
             )
         if ens is not None:

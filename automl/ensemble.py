@@ -15,7 +15,7 @@ import numpy as np
 
 from automl.metrics import LABEL_METRICS, METRICS, Metric
 
-POOL = 8  # best trials considered
+POOL = 8  # best trials considered, plus the best trial of each other model family
 ROUNDS = 15  # greedy rounds (picks, with replacement)
 MAX_MEMBERS = 4  # distinct members at most (each one costs prediction time and a refit)
 MIN_GAIN = 1e-4  # relative improvement over the best single candidate needed to keep it
@@ -28,12 +28,24 @@ def selection_metric(metric: Metric, task: str) -> Metric:
     return metric
 
 
+def candidate_pool(ranked: list[Any]) -> list[int]:
+    """Trial ids the ensemble may use: the POOL best, then the best of every family not among
+    them (a different family often helps an average more than a near-copy of the winner)."""
+    ids = [r.id for r in ranked[:POOL]]
+    families = {r.candidate for r in ranked[:POOL]}
+    for r in ranked[POOL:]:
+        if r.candidate not in families:
+            families.add(r.candidate)
+            ids.append(r.id)
+    return ids
+
+
 def greedy_weights(
     oof: dict[int, np.ndarray], y: np.ndarray, ranked_ids: list[int], metric: Metric
 ) -> tuple[dict[int, float], float, float] | None:
     """``{trial id: weight}``, the ensemble's validation loss and the best single loss; None when
     averaging does not beat the best single candidate."""
-    pool = [i for i in ranked_ids if i in oof][:POOL]
+    pool = [i for i in ranked_ids if i in oof]
     if len(pool) < 2:
         return None
     preds = {i: np.asarray(oof[i], dtype=float) for i in pool}

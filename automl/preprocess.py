@@ -234,9 +234,10 @@ class Preprocessor:
 
     @staticmethod
     def _count(store: dict[str, int], name: str, mask: np.ndarray) -> None:
+        # Both encodings read the same rows (an ensemble may use both): count them once.
         n = int(mask.sum())
         if n:
-            store[name] = store.get(name, 0) + n
+            store[name] = max(store.get(name, 0), n)
 
     def _tfidf(self, df: pd.DataFrame, col: str, n_terms: int) -> sp.csr_matrix | None:
         p = self.params_[col]

@@ -12,9 +12,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "time_budget": 60.0,  # seconds for the whole fit, everything included
         "cv_folds": 3,  # folds when the search rows fit under cv_max_rows
         "cv_max_rows": 10_000,  # above this, one 80/20 validation split instead of folds
+        # small tables: more folds, so that picking the best of many trials is less of a lottery
+        "small_rows": 2_000,
+        "small_cv_folds": 5,
         "max_search_rows": 50_000,  # the search uses a stratified sample of at most this many rows
-        "families": ["lightgbm", "linear"],  # model families searched
-        "tuning_share": {"lightgbm": 3, "linear": 1},  # trials per family in each search cycle
+        "families": ["lightgbm", "linear", "forest"],  # model families searched
+        # trials per family in each search cycle
+        # (forests only run their default configurations: tuning them rarely pays at this budget)
+        "tuning_share": {"lightgbm": 3, "linear": 1, "forest": 0},
         "keep_top": 3,  # candidates kept in the artifact (plus the best of each family)
     },
     # More time, more folds and more rows in the search: the better model when you can wait.
@@ -22,9 +27,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "time_budget": 300.0,
         "cv_folds": 5,
         "cv_max_rows": 20_000,
+        "small_rows": 2_000,
+        "small_cv_folds": 5,
         "max_search_rows": 200_000,
-        "families": ["lightgbm", "linear"],
-        "tuning_share": {"lightgbm": 4, "linear": 1},
+        "families": ["lightgbm", "linear", "forest"],
+        "tuning_share": {"lightgbm": 4, "linear": 1, "forest": 1},
         "keep_top": 5,
     },
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from automl.candidates._base import Candidate, FitContext
+from automl.candidates._forest import ForestCandidate
 from automl.candidates._lightgbm import LightGBMCandidate
 from automl.candidates._linear import LinearCandidate
 from automl.errors import ParameterError
@@ -10,6 +11,7 @@ from automl.errors import ParameterError
 REGISTRY: dict[str, type[Candidate]] = {
     LightGBMCandidate.name: LightGBMCandidate,
     LinearCandidate.name: LinearCandidate,
+    ForestCandidate.name: ForestCandidate,
 }
 
 

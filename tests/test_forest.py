@@ -1,0 +1,76 @@
+"""The forest family: flattened trees predict exactly like scikit-learn, handle missing values,
+stop growing at the deadline, save without pickles, and train through AutoML."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestRegressor
+
+import automl
+from automl.candidates import FitContext, get_candidate
+from automl.candidates._forest import Forest
+from tests.conftest import make_table
+
+
+def _data(n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(n, 5)).astype("float32")
+    X[rng.random(X.shape) < 0.15] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + 0.5 * np.nan_to_num(X[:, 1]) > 0).astype(int)
+    y[rng.random(n) < 0.1] = 2  # a third class
+    return X, y
+
+
+def test_flattened_trees_match_scikit_learn_with_missing_values() -> None:
+    X, y = _data()
+    clf = ExtraTreesClassifier(n_estimators=20, random_state=0).fit(X, y)
+    forest = Forest.from_sklearn(clf, 3, np.asarray(clf.classes_))
+    np.testing.assert_allclose(forest.predict(X), clf.predict_proba(X), atol=1e-6)
+    reg = RandomForestRegressor(n_estimators=15, min_samples_leaf=3, random_state=0)
+    reg.fit(X, X[:, 2] if False else np.nan_to_num(X[:, 2]) * 2)
+    forest = Forest.from_sklearn(reg, 1, None)
+    np.testing.assert_allclose(forest.predict(X)[:, 0], reg.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_a_class_missing_from_the_training_rows_gets_zero_probability() -> None:
+    X, y = _data()
+    keep = y != 1
+    cand = get_candidate("forest")({"kind": "random", "n_estimators": 10})
+    cand.fit(X[keep], y[keep], FitContext("multiclass", 3, time.monotonic() + 30))
+    p = cand.predict_scores(X)
+    assert p.shape == (len(X), 3)
+    assert np.all(p[:, 1] < 1e-5) and np.allclose(p.sum(axis=1), 1)
+
+
+def test_growing_stops_at_the_deadline() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 20)).astype("float32")
+    y = X[:, 0] + rng.normal(size=20_000)
+    cand = get_candidate("forest")({"kind": "random", "n_estimators": 300})
+    t0 = time.monotonic()
+    cand.fit(X, y, FitContext("regression", 1, t0 + 1.0))
+    assert cand.n_iterations_ is not None and 10 <= cand.n_iterations_ < 300
+    assert cand.fixed_iterations()["n_estimators"] == cand.n_iterations_
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_automl_trains_saves_and_reloads_a_forest(task: str, tmp_path) -> None:
+    df = make_table(300, 2, task)
+    target = {"binary": "churn", "multiclass": "segment", "regression": "spend"}[task]
+    fitted = automl.AutoML(time_budget=20, seed=0, candidates=["forest"], max_trials=3)
+    model = fitted.fit(df, target).model_
+    board = model.leaderboard
+    assert set(board["candidate"].str.split().str[0]) <= {"forest", "ensemble"}
+    rows = make_table(50, 5, task).drop(columns=[target])
+    path = model.save(tmp_path / "m")
+    files = {p.name for p in (tmp_path / "m").rglob("*")}
+    assert "forest.npz" in files and not any(f.endswith((".pkl", ".joblib")) for f in files)
+    again = automl.load(path)
+    if task == "regression":
+        np.testing.assert_allclose(again.predict(rows), model.predict(rows))
+    else:
+        np.testing.assert_allclose(again.predict_proba(rows), model.predict_proba(rows))
+    assert len(again.explain(rows.head(3), top=2)) == 6
