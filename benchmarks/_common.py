@@ -6,7 +6,13 @@ it: every framework gets the same split of the same data and is scored by the sa
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
+import resource
+import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,3 +62,39 @@ def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | 
 def error(task: str, score: float) -> float:
     """Lower is better: 1 - ROC AUC, log loss, RMSE."""
     return 1.0 - score if task == "binary" else score
+
+
+def run_main(runners: dict[str, Callable[..., Any]]) -> None:
+    """Command line of a runner: load the dataset, split it, fit and predict with
+    ``runners[--framework](train, test, target, task, budget, seed)`` (which returns predictions,
+    class probabilities or None, fit seconds, predict seconds, extra fields) and print a JSON line.
+    """
+    from benchmarks.datasets import DATASETS
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--dataset", required=True, choices=list(DATASETS))
+    p.add_argument("--framework", choices=list(runners), required=True)
+    p.add_argument("--budget", type=float, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    warnings.simplefilter("ignore")
+    df, target, task = DATASETS[a.dataset]()
+    train, test = split(df, target, task, a.seed)
+    pred, proba, fit_s, predict_s, extra = runners[a.framework](
+        train, test, target, task, a.budget, a.seed
+    )
+    result = {
+        "dataset": a.dataset,
+        "framework": a.framework,
+        "task": task,
+        "rows": len(df),
+        "columns": df.shape[1] - 1,
+        "seed": a.seed,
+        "split": split_id(df, target, task, a.seed),
+        "score": score(task, test[target], pred, proba),
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **extra,
+    }
+    print(json.dumps(result))

@@ -6,16 +6,11 @@ per run. The other frameworks of peers.py run in their own venvs through _run_pe
 
 from __future__ import annotations
 
-import argparse
-import json
-import resource
 import time
-import warnings
 
 import pandas as pd
 
-from benchmarks._common import score, split, split_id
-from benchmarks.datasets import DATASETS
+from benchmarks._common import run_main, score, split
 
 __all__ = ["score", "split"]  # re-exported: older scripts import them from here
 
@@ -71,32 +66,7 @@ def run_lightgbm(train, test, target, task, budget, seed):  # type: ignore[no-un
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--framework", choices=["easel", "lightgbm"], required=True)
-    p.add_argument("--budget", type=float, default=60)
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
-    warnings.simplefilter("ignore")
-    df, target, task = DATASETS[a.dataset]()
-    train, test = split(df, target, task, a.seed)
-    runner = run_easel if a.framework == "easel" else run_lightgbm
-    pred, proba, fit_s, predict_s, extra = runner(train, test, target, task, a.budget, a.seed)
-    result = {
-        "dataset": a.dataset,
-        "framework": a.framework,
-        "task": task,
-        "rows": len(df),
-        "columns": df.shape[1] - 1,
-        "seed": a.seed,
-        "split": split_id(df, target, task, a.seed),
-        "score": score(task, test[target], pred, proba),
-        "fit_s": fit_s,
-        "predict_s": predict_s,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        **extra,
-    }
-    print(json.dumps(result))
+    run_main({"easel": run_easel, "lightgbm": run_lightgbm})
 
 
 if __name__ == "__main__":

@@ -9,20 +9,15 @@ split, same scorer and same output fields as _run_one.py.
 
 from __future__ import annotations
 
-import argparse
-import json
-import resource
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmarks._common import label, score, split, split_id
-from benchmarks.datasets import DATASETS
+from benchmarks._common import label, run_main
 
 # (predictions, class probabilities or None, fit seconds, predict seconds, extra fields)
 Result = tuple[np.ndarray, pd.DataFrame | None, float, float, dict[str, Any]]
@@ -118,33 +113,7 @@ RUNNERS: dict[str, Callable[..., Result]] = {
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--dataset", required=True, choices=list(DATASETS))
-    p.add_argument("--framework", choices=list(RUNNERS), required=True)
-    p.add_argument("--budget", type=float, default=60)
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
-    warnings.simplefilter("ignore")
-    df, target, task = DATASETS[a.dataset]()
-    train, test = split(df, target, task, a.seed)
-    pred, proba, fit_s, predict_s, extra = RUNNERS[a.framework](
-        train, test, target, task, a.budget, a.seed
-    )
-    result = {
-        "dataset": a.dataset,
-        "framework": a.framework,
-        "task": task,
-        "rows": len(df),
-        "columns": df.shape[1] - 1,
-        "seed": a.seed,
-        "split": split_id(df, target, task, a.seed),
-        "score": score(task, test[target], pred, proba),
-        "fit_s": fit_s,
-        "predict_s": predict_s,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        **extra,
-    }
-    print(json.dumps(result))
+    run_main(RUNNERS)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ stop growing at the deadline, save without pickles, and train through AutoML."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -74,3 +75,13 @@ def test_automl_trains_saves_and_reloads_a_forest(task: str, tmp_path) -> None:
     else:
         np.testing.assert_allclose(again.predict_proba(rows), model.predict_proba(rows))
     assert len(again.explain(rows.head(3), top=2)) == 6
+
+
+def test_the_performance_report_names_the_forest_explanation_method() -> None:
+    from automl.reports import performance_report
+
+    df = make_table(300, 4, "binary")
+    fitted = automl.AutoML(time_budget=20, seed=0, candidates=["forest"], max_trials=2)
+    model = fitted.fit(df, "churn").model_
+    text = json.dumps(performance_report(model).to_dict(), default=str)
+    assert "path contributions" in text and "TreeSHAP" not in text

@@ -38,6 +38,7 @@ class Candidate(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
     encoding: ClassVar[str]  # "tree" or "linear"
+    explained_by: ClassVar[str]  # how contributions() is computed, in words for reports
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = dict(params)

@@ -164,6 +164,7 @@ class ForestCandidate(Candidate):
     name = "forest"
     label = "Extra trees / random forest"
     encoding = "tree"
+    explained_by = "path contributions"
 
     @classmethod
     def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:

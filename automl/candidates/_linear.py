@@ -28,6 +28,7 @@ class LinearCandidate(Candidate):
     name = "linear"
     label = "Regularized linear model"
     encoding = "linear"
+    explained_by = "coefficient x value"
 
     @classmethod
     def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:

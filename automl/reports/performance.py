@@ -577,13 +577,8 @@ def _impact(model: Model, hold: pd.DataFrame) -> Section:
         if fig is not None:
             figures.append((f"How the prediction changes with {col}", fig))
             pdp_data[str(col)] = data
-    encodings = {model.candidates[c].encoding for c in model.members()}
-    method = (
-        "TreeSHAP values"
-        if encodings == {"tree"}
-        else "coefficient x value"
-        if encodings == {"linear"}
-        else "TreeSHAP values and coefficient x value"
+    method = " and ".join(
+        sorted({type(model.candidates[c]).explained_by for c in model.members()})
     )
     if len(model.members()) > 1:
         method += ", weighted as in the ensemble"
