@@ -577,9 +577,7 @@ def _impact(model: Model, hold: pd.DataFrame) -> Section:
         if fig is not None:
             figures.append((f"How the prediction changes with {col}", fig))
             pdp_data[str(col)] = data
-    method = " and ".join(
-        sorted({type(model.candidates[c]).explained_by for c in model.members()})
-    )
+    method = " and ".join(sorted({type(model.candidates[c]).explained_by for c in model.members()}))
     if len(model.members()) > 1:
         method += ", weighted as in the ensemble"
     return Section(
