@@ -254,6 +254,8 @@ class Search:
                     cls.suggest(trial, self.task, n_rows)
                 study.tell(trial, self._loss(r.score))
         cycle = [f for f in self.families for _ in range(self.tuning_share.get(f, 1))]
+        if not cycle:  # only families that run their defaults were chosen: tune them anyway
+            cycle = list(self.families)
         step = 0
         stalled = 0
         while (

@@ -65,6 +65,7 @@ def test_automl_trains_saves_and_reloads_a_forest(task: str, tmp_path) -> None:
     model = fitted.fit(df, target).model_
     board = model.leaderboard
     assert set(board["candidate"].str.split().str[0]) <= {"forest", "ensemble"}
+    assert "search" in set(board["source"])  # a forest-only search tunes beyond the defaults
     rows = make_table(50, 5, task).drop(columns=[target])
     path = model.save(tmp_path / "m")
     files = {p.name for p in (tmp_path / "m").rglob("*")}
