@@ -20,7 +20,6 @@ from automl.candidates import REGISTRY, Candidate, FitContext, get_candidate
 from automl.coltypes import ColumnInfo, infer_types
 from automl.ensemble import average, candidate_pool, greedy_weights, selection_metric
 from automl.errors import (
-    BudgetError,
     DataError,
     NotFittedError,
     ParameterError,
@@ -275,12 +274,7 @@ class AutoML:
         records = search.run(sdata, len(search_idx))
         timings["search"] = time.monotonic() - t_phase
         t_phase = time.monotonic()
-        ranked = search.ranked()
-        if not ranked:
-            raise BudgetError(
-                f"No model could be trained within the time budget of {budget:g} seconds. "
-                "Give a larger time budget."
-            )
+        ranked = search.ranked_or_raise(budget)
 
         # Kept candidates: trained on all search rows, scored on the hold-out.
         self._emit("finalize", "scoring the best candidates on the hold-out rows", 0.9)

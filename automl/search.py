@@ -19,6 +19,7 @@ import optuna
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from automl.candidates import Candidate, FitContext, get_candidate
+from automl.errors import BudgetError
 from automl.metrics import Metric
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -209,6 +210,16 @@ class Search:
     def best(self) -> TrialRecord | None:
         ranked = self.ranked()
         return ranked[0] if ranked else None
+
+    def ranked_or_raise(self, budget: float) -> list[TrialRecord]:
+        """:meth:`ranked`, or a clear error when no trial could be trained in the budget."""
+        ranked = self.ranked()
+        if not ranked:
+            raise BudgetError(
+                f"No model could be trained within the time budget of {budget:g} seconds. "
+                "Give a larger time budget."
+            )
+        return ranked
 
     def ranked(self) -> list[TrialRecord]:
         scored = [r for r in self.records if r.score is not None and r.status != "failed"]

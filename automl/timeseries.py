@@ -34,7 +34,7 @@ from automl import metrics as M
 from automl._versions import package_versions
 from automl.candidates import Candidate, FitContext, get_candidate
 from automl.coltypes import infer_types
-from automl.errors import BudgetError, DataError, ParameterError, TargetError
+from automl.errors import DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
 from automl.search import Search, SearchData, TrialRecord
 
@@ -730,12 +730,7 @@ def fit_forecaster(
     t_phase = time.monotonic()
     records = search.run(sdata, len(search_idx))
     timings["search"] = time.monotonic() - t_phase
-    ranked = search.ranked()
-    if not ranked:
-        raise BudgetError(
-            f"No model could be trained within the time budget of {budget:g} seconds. "
-            "Give a larger time budget."
-        )
+    ranked = search.ranked_or_raise(budget)
 
     # Kept candidates: trained on every period before the hold-out, then forecast it.
     automl._emit("finalize", "forecasting the held-out periods with the best candidates", 0.9)

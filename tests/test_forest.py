@@ -31,7 +31,7 @@ def test_flattened_trees_match_scikit_learn_with_missing_values() -> None:
     forest = Forest.from_sklearn(clf, 3, np.asarray(clf.classes_))
     np.testing.assert_allclose(forest.predict(X), clf.predict_proba(X), atol=1e-6)
     reg = RandomForestRegressor(n_estimators=15, min_samples_leaf=3, random_state=0)
-    reg.fit(X, X[:, 2] if False else np.nan_to_num(X[:, 2]) * 2)
+    reg.fit(X, np.nan_to_num(X[:, 2]) * 2)
     forest = Forest.from_sklearn(reg, 1, None)
     np.testing.assert_allclose(forest.predict(X)[:, 0], reg.predict(X), rtol=1e-5, atol=1e-5)
 

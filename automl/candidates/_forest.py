@@ -52,6 +52,7 @@ class Forest:
     """All trees of a forest as flat arrays; leaves point to themselves."""
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self._arrays = arrays
         self.left = arrays["left"]
         self.right = arrays["right"]
         self.feature = arrays["feature"]
@@ -101,17 +102,8 @@ class Forest:
         return cls(arrays)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "left": self.left,
-            "right": self.right,
-            "feature": self.feature,
-            "threshold": self.threshold,
-            "nan_left": self.nan_left,
-            "value": self.value,
-            "roots": self.roots,
-            "depth": np.asarray([self.depth], dtype=np.int64),
-            "importance": self.importance,
-        }
+        """What the artifact stores (``forest.npz``)."""
+        return dict(self._arrays)
 
     def _step(self, X: np.ndarray, rows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         x = X[rows, self.feature[nodes]].astype(np.float64)

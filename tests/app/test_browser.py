@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,6 +83,24 @@ JOURNEYS = {
 }
 
 
+def build(page: Any, seconds: int, shot: str) -> None:
+    """On the Build page (dataset and target chosen): set the budget, build, wait until the model
+    is ready, and keep a screenshot."""
+    from playwright.sync_api import expect
+
+    budget = page.get_by_label("Time budget (seconds, optional)", exact=True).and_(
+        page.get_by_test_id("stNumberInputField")
+    )
+    budget.fill(str(seconds))
+    budget.press("Enter")
+    page.get_by_role("button", name="Build", exact=True).click()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "is ready", timeout=120_000
+    )
+    wait_idle(page)
+    page.screenshot(path=str(SHOTS / shot), full_page=True)
+
+
 @pytest.mark.parametrize("kind", sorted(JOURNEYS))
 def test_full_journey_in_the_browser(server: str, tmp_path: Path, kind: str) -> None:
     """Upload a CSV -> quick build (small budget) -> hold-out metrics -> single prediction and
@@ -126,17 +145,7 @@ def test_full_journey_in_the_browser(server: str, tmp_path: Path, kind: str) -> 
         page.get_by_role("option", name=target, exact=True).click()
         expect(page.get_by_text("Problem type:")).to_be_visible(timeout=30_000)
         wait_idle(page)
-        budget = page.get_by_label("Time budget (seconds, optional)", exact=True).and_(
-            page.get_by_test_id("stNumberInputField")
-        )
-        budget.fill("6")
-        budget.press("Enter")
-        page.get_by_role("button", name="Build", exact=True).click()
-        expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
-            "is ready", timeout=120_000
-        )
-        wait_idle(page)
-        page.screenshot(path=str(SHOTS / f"{kind}-2-build.png"), full_page=True)
+        build(page, 6, f"{kind}-2-build.png")
 
         page.goto(f"{server}/analyze")
         expect(page.get_by_text("never saw").first).to_be_visible(timeout=30_000)
@@ -300,17 +309,7 @@ def test_time_series_journey_in_the_browser(server: str, tmp_path: Path) -> None
         expect(page.get_by_text("Problem type: time series")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("6 series of").first).to_be_visible(timeout=30_000)
         wait_idle(page)
-        budget = page.get_by_label("Time budget (seconds, optional)", exact=True).and_(
-            page.get_by_test_id("stNumberInputField")
-        )
-        budget.fill("8")
-        budget.press("Enter")
-        page.get_by_role("button", name="Build", exact=True).click()
-        expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
-            "is ready", timeout=120_000
-        )
-        wait_idle(page)
-        page.screenshot(path=str(SHOTS / "timeseries-1-build.png"), full_page=True)
+        build(page, 8, "timeseries-1-build.png")
 
         page.goto(f"{server}/analyze")
         expect(page.get_by_text("Forecasts units_sold").first).to_be_visible(timeout=30_000)
