@@ -95,12 +95,13 @@ def to_number(s: pd.Series) -> pd.Series:
 
 
 def to_boolean(s: pd.Series) -> pd.Series:
-    """1.0 / 0.0 / NaN from any boolean-looking column."""
-    if pd.api.types.is_bool_dtype(s.dtype):
+    """1.0 / 0.0 / NaN from any boolean-looking column.
+
+    A numeric column keeps its numbers: one typed boolean because it held only 0 and 1 may later
+    bring a 2 (a rare count), which is still a readable number, not a missing value.
+    """
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         return s.astype("float64")
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        num = s.astype("float64")
-        return num.where(num.isin([0.0, 1.0]))
     low = as_text(s).str.lower()
     out = pd.Series(np.nan, index=s.index, dtype="float64")
     out[low.isin(TRUE_WORDS).fillna(False).to_numpy(bool)] = 1.0

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from automl.coltypes import infer_types
-from automl.preprocess import OTHER, Preprocessor
+from automl.preprocess import OTHER, InputReport, Preprocessor
 
 
 def fitted(df: pd.DataFrame) -> Preprocessor:
@@ -93,3 +93,15 @@ def test_unreadable_values_are_counted_as_missing():
     X = pre.transform_tree(bad, report)
     assert np.isnan(X[0, 0])
     assert report.unreadable == {"amount": 1, "when": 1}
+
+
+def test_a_numeric_zero_one_column_reads_later_numbers_as_numbers():
+    df = pd.DataFrame({"visits": [0, 1] * 50, "amount": np.arange(100.0)})
+    pre = fitted(df)
+    assert pre.columns[0].type == "boolean"
+    new = pd.DataFrame({"visits": [2, 1, None], "amount": [1.0, 2.0, 3.0]})
+    report = InputReport()
+    X = pre.transform_tree(new, report)
+    col = pre.tree_features()[0].index("visits")
+    assert X[0, col] == 2.0 and X[1, col] == 1.0 and np.isnan(X[2, col])
+    assert report.unreadable == {}
