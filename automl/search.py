@@ -24,6 +24,10 @@ from automl.metrics import Metric
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 MAX_KEPT_PREDICTIONS = 40  # validation predictions kept for the best trials
+# A trial may use at most this share of the search time (or twice the family's fastest trial, if
+# more), split over its folds: one slow configuration (a low learning rate on ten classes) must not
+# eat the budget of dozens of others. Boosting and forests stop early and still give a model.
+TRIAL_SHARE = 0.15
 
 
 @dataclass
@@ -117,6 +121,7 @@ class Search:
         self.oof: dict[int, np.ndarray] = {}
         self.oof_y: np.ndarray | None = None
         self._last_preds: np.ndarray | None = None
+        self.span = 0.0  # seconds of search time when the run started
 
     # ------------------------------------------------------------------ one trial
     def evaluate(
@@ -129,8 +134,11 @@ class Search:
         truth: list[np.ndarray] = []
         iterations: list[int] = []
         status = "ok"
-        for train_idx, val_idx in data.folds:
-            ctx = FitContext(self.task, self.n_classes, self.deadline(), self.seed)
+        trial_end = time.monotonic() + self._trial_allowance(cls.name)
+        for k, (train_idx, val_idx) in enumerate(data.folds):
+            now = time.monotonic()
+            fold_end = now + (trial_end - now) / (len(data.folds) - k)
+            ctx = FitContext(self.task, self.n_classes, min(self.deadline(), fold_end), self.seed)
             if ctx.seconds_left() <= 0:
                 status = "stopped at deadline"
                 break
@@ -153,6 +161,13 @@ class Search:
         iters = int(np.mean(iterations)) if iterations else None
         return score, status, iters
 
+    def _trial_allowance(self, family: str) -> float:
+        """Seconds the next trial of ``family`` may take (no limit before its first trial)."""
+        done = [r.fit_seconds for r in self.records if r.candidate == family and r.status == "ok"]
+        if not done:
+            return float("inf")
+        return max(TRIAL_SHARE * self.span, 2.0 * min(done))
+
     def _run_one(
         self, family: str, params: dict[str, Any], source: str, data: SearchData
     ) -> TrialRecord:
@@ -160,11 +175,14 @@ class Search:
         t0 = time.monotonic()
         message = ""
         self._last_preds = None
+        allowance = self._trial_allowance(family)
         try:
             score, status, iters = self.evaluate(cls, params, data)
         except (ValueError, MemoryError, ArithmeticError) as exc:  # a bad configuration
             score, status, iters, message = None, "failed", None, str(exc)[:300]
         took = time.monotonic() - t0
+        if status == "ok" and took >= 0.95 * allowance:
+            message = f"stopped growing at its time share ({allowance:.1f} s)"
         self.cost[family].append(took)
         record = TrialRecord(
             id=len(self.records) + 1,
@@ -222,9 +240,14 @@ class Search:
         return ranked
 
     def ranked(self) -> list[TrialRecord]:
+        """Scored trials, best first; trials cut short by the deadline (scored on fewer folds,
+        so not comparable) after every complete one."""
         scored = [r for r in self.records if r.score is not None and r.status != "failed"]
         sign = -1.0 if self.metric.greater_is_better else 1.0
-        return sorted(scored, key=lambda r: (sign * float(r.score or 0.0), r.fit_seconds))
+        return sorted(
+            scored,
+            key=lambda r: (r.status != "ok", sign * float(r.score or 0.0), r.fit_seconds),
+        )
 
     def _can_afford(self, family: str) -> bool:
         if not self.records:  # a tiny budget still gets one model
@@ -236,6 +259,7 @@ class Search:
         return left > 0 and (not costs or left >= 0.5 * expected)
 
     def run(self, data: SearchData, n_rows: int) -> list[TrialRecord]:
+        self.span = max(self.deadline() - time.monotonic(), 0.0)
         queue: list[tuple[str, dict[str, Any]]] = []
         defaults = {f: get_candidate(f).default_configs(self.task, n_rows) for f in self.families}
         for i in range(max(len(v) for v in defaults.values())):
