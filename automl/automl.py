@@ -303,12 +303,9 @@ class AutoML:
             if i > 0 and time.monotonic() > end - 0.5:
                 break
             cls = get_candidate(rec.candidate)
-            params = dict(rec.params)
-            if rec.iterations:
-                params["n_estimators"] = rec.iterations
             ctx = FitContext(tinfo.task, n_classes, end if i == 0 else end - 0.5, self.seed)
             t_fit = time.monotonic()
-            cand = cls(params).fit(X[cls.encoding], y, ctx, categorical=cats)
+            cand = cls(rec.fit_params()).fit(X[cls.encoding], y, ctx, categorical=cats)
             fit_seconds[rec.id] = time.monotonic() - t_fit
             if i == 0:
                 default_fit_seconds = fit_seconds[rec.id]

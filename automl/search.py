@@ -48,6 +48,13 @@ class TrialRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def fit_params(self) -> dict[str, Any]:
+        """Parameters that refit this trial without validation data (its mean iterations)."""
+        params = dict(self.params)
+        if self.iterations:
+            params["n_estimators"] = self.iterations
+        return params
+
 
 @dataclass
 class ProgressEvent:

@@ -750,12 +750,11 @@ def fit_forecaster(
         if i > 0 and time.monotonic() > end - 0.5:
             break
         cls = get_candidate(rec.candidate)
-        params = dict(rec.params)
-        if rec.iterations:
-            params["n_estimators"] = rec.iterations
         ctx = FitContext("regression", 1, end if i == 0 else end - 0.5, automl.seed)
         t_fit = time.monotonic()
-        cand = cls(params).fit(X_train[cls.encoding], dev_all[train_idx], ctx, categorical=cats)
+        cand = cls(rec.fit_params()).fit(
+            X_train[cls.encoding], dev_all[train_idx], ctx, categorical=cats
+        )
         fit_s = time.monotonic() - t_fit
         t_pred = time.monotonic()
         fc = recursive_forecast(
