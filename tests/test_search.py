@@ -1,0 +1,57 @@
+"""The search's own rules: the time share of one trial, the ranking of trials cut short."""
+
+import time
+
+import numpy as np
+
+from automl.metrics import METRICS
+from automl.search import TRIAL_SHARE, Search, SearchData, TrialRecord, make_folds
+
+
+def record(i: int, family: str, score: float, seconds: float, status: str = "ok") -> TrialRecord:
+    return TrialRecord(i, family, {}, score, seconds, status, "search")
+
+
+def search(deadline: float = 1e12) -> Search:
+    return Search(
+        "regression", 1, METRICS["rmse"], ["lightgbm"], 0, time.monotonic(), lambda: deadline
+    )
+
+
+def test_a_trial_gets_a_share_of_the_time_after_the_first_of_its_family():
+    s = search()
+    s.span = 100.0
+    assert s._trial_allowance("lightgbm") == float("inf")  # the first one always gets a chance
+    s.records.append(record(1, "lightgbm", 1.0, 2.0))
+    assert s._trial_allowance("lightgbm") == TRIAL_SHARE * 100.0
+    s.records[0] = record(1, "lightgbm", 1.0, 9.0)
+    assert s._trial_allowance("lightgbm") == 18.0  # twice the fastest trial, when that is more
+
+
+def test_a_slow_configuration_stops_at_its_share_and_still_gives_a_model():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 20))
+    y = X[:, 0] * 3 + np.sin(X[:, 1] * 3) + rng.normal(size=3000)
+    data = SearchData(X={"tree": X}, y=y, categorical=[], folds=make_folds(y, "regression", 3, 0))
+    s = search()
+    s.span = 4.0
+    s.records.append(record(1, "lightgbm", 9.9, 0.1))  # allowance: max(0.6, 0.2) seconds
+    slow = {"learning_rate": 0.002, "num_leaves": 63, "min_child_samples": 2}
+    t0 = time.monotonic()
+    rec = s._run_one("lightgbm", slow, "search", data)
+    took = time.monotonic() - t0
+    assert took < 0.6 + 1.0, took
+    assert rec.status == "ok" and rec.score is not None and rec.iterations
+    assert "time share" in rec.message
+    assert rec.score < float(np.std(y))  # a real, if short, model
+
+
+def test_trials_cut_by_the_deadline_rank_after_complete_ones():
+    s = search()
+    s.records += [
+        record(1, "lightgbm", 3.0, 1.0),
+        record(2, "lightgbm", 1.0, 1.0, "stopped at deadline"),  # scored on fewer folds
+        record(3, "lightgbm", 2.0, 1.0),
+        record(4, "lightgbm", None, 1.0, "failed"),  # type: ignore[arg-type]
+    ]
+    assert [r.id for r in s.ranked()] == [3, 1, 2]
