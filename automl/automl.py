@@ -256,6 +256,8 @@ class AutoML:
                 reserve += plan[0].fit_seconds * scale * 1.2 * ratio_all**REFIT_ROWS_EXPONENT + 0.2
             return max(end - reserve, start + 0.5)
 
+        trial_cap = max(settings["min_trials"], int(settings["trials_per_row"] * len(search_idx)))
+        max_trials = trial_cap if self.max_trials is None else min(self.max_trials, trial_cap)
         search = Search(
             tinfo.task,
             n_classes,
@@ -266,12 +268,15 @@ class AutoML:
             search_deadline,
             self.progress,
             settings["tuning_share"],
-            self.max_trials,
+            max_trials,
         )
         self._emit("search", f"searching {', '.join(families)} ({len(folds)} fold(s))", 0.05)
         timings = {"prepare": time.monotonic() - start}
         t_phase = time.monotonic()
         records = search.run(sdata, len(search_idx))
+        stopped_by_cap = len(records) >= trial_cap and trial_cap < (
+            self.max_trials or trial_cap + 1
+        )
         timings["search"] = time.monotonic() - t_phase
         t_phase = time.monotonic()
         ranked = search.ranked_or_raise(budget)
@@ -430,6 +435,13 @@ class AutoML:
                 f"{n_folds}-fold cross-validation on {len(search_idx)} rows"
                 if n_folds > 1
                 else f"one 80/20 validation split of {len(search_idx)} rows"
+            )
+            + (
+                f"; the search stopped after {trial_cap} trials, about one per "
+                f"{1 / settings['trials_per_row']:g} rows (on a table this small, more tuning "
+                "mostly fits the validation noise)"
+                if stopped_by_cap
+                else ""
             ),
             "holdout_description": (
                 f"{len(hold_idx)} rows ({len(hold_idx) / n:.0%}) held out before the search and "

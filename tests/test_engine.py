@@ -223,3 +223,16 @@ def test_same_seed_same_leaderboard_when_not_cut_by_time(multiclass_df):
     assert len(b1) - b1["candidate"].str.startswith("ensemble").sum() == 7
     pd.testing.assert_frame_equal(b1, b2)
     assert m1 == m2
+
+
+def test_a_tiny_table_stops_tuning_at_one_trial_per_four_rows():
+    rng = np.random.default_rng(1)
+    n = 200  # 160 search rows: a cap of max(30, 40) = 40 trials
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    df["y"] = df["x1"] * 2 + rng.normal(size=n)
+    m = automl.AutoML(time_budget=600, seed=0).fit(df, "y")
+    trials = m.leaderboard[~m.leaderboard["candidate"].str.startswith("ensemble")]
+    assert len(trials) == 40
+    assert "stopped after 40 trials" in m.model_.meta["validation"]
+    capped_by_user = automl.AutoML(time_budget=600, seed=0, max_trials=5).fit(df, "y")
+    assert "stopped after" not in capped_by_user.model_.meta["validation"]

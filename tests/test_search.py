@@ -40,7 +40,7 @@ def test_a_slow_configuration_stops_at_its_share_and_still_gives_a_model():
     t0 = time.monotonic()
     rec = s._run_one("lightgbm", slow, "search", data)
     took = time.monotonic() - t0
-    assert took < 0.6 + 1.0, took
+    assert took < 0.6 + 4.0, took  # uncapped, this configuration takes about 20 s
     assert rec.status == "ok" and rec.score is not None and rec.iterations
     assert "time share" in rec.message
     assert rec.score < float(np.std(y))  # a real, if short, model
