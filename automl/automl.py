@@ -274,8 +274,8 @@ class AutoML:
         timings = {"prepare": time.monotonic() - start}
         t_phase = time.monotonic()
         records = search.run(sdata, len(search_idx))
-        stopped_by_cap = len(records) >= trial_cap and trial_cap < (
-            self.max_trials or trial_cap + 1
+        stopped_by_cap = len(records) >= trial_cap and (
+            self.max_trials is None or trial_cap < self.max_trials
         )
         timings["search"] = time.monotonic() - t_phase
         t_phase = time.monotonic()

@@ -39,7 +39,7 @@ class TrialRecord:
     params: dict[str, Any]
     score: float | None
     fit_seconds: float
-    status: str  # "ok", "stopped at deadline", "failed"
+    status: str  # "ok", "stopped at deadline", "stopped at its time share", "failed"
     source: str  # "default" or "search"
     iterations: int | None = None
     finished_at: float = 0.0
@@ -146,8 +146,9 @@ class Search:
             now = time.monotonic()
             fold_end = now + (trial_end - now) / (len(data.folds) - k)
             ctx = FitContext(self.task, self.n_classes, min(self.deadline(), fold_end), self.seed)
-            if ctx.seconds_left() <= 0:
-                status = "stopped at deadline"
+            if ctx.seconds_left() <= 0:  # earlier folds used up the trial's share, or the search's
+                late = time.monotonic() >= self.deadline()
+                status = "stopped at deadline" if late else "stopped at its time share"
                 break
             model = cls(params).fit(
                 X[train_idx], y[train_idx], ctx, X[val_idx], y[val_idx], data.categorical
@@ -247,8 +248,8 @@ class Search:
         return ranked
 
     def ranked(self) -> list[TrialRecord]:
-        """Scored trials, best first; trials cut short by the deadline (scored on fewer folds,
-        so not comparable) after every complete one."""
+        """Scored trials, best first; trials cut short before their last fold (by the deadline
+        or their time share: scored on fewer folds, so not comparable) after every complete one."""
         scored = [r for r in self.records if r.score is not None and r.status != "failed"]
         sign = -1.0 if self.metric.greater_is_better else 1.0
         return sorted(
