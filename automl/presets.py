@@ -34,9 +34,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cv_max_rows": 20_000,
         "small_rows": 2_000,
         "small_cv_folds": 5,
-        # tiny tables: at most one trial per 4 search rows (never fewer than 30); past that, more
-        # tuning mostly picks configurations that fit the validation noise (measured: the test
-        # error grew from 25 to 800 trials on searches of 146 and 265 rows)
         "trials_per_row": 0.25,
         "min_trials": 30,
         "max_search_rows": 200_000,

@@ -132,16 +132,21 @@ class Search:
 
     # ------------------------------------------------------------------ one trial
     def evaluate(
-        self, cls: type[Candidate], params: dict[str, Any], data: SearchData
+        self,
+        cls: type[Candidate],
+        params: dict[str, Any],
+        data: SearchData,
+        allowance: float = float("inf"),
     ) -> tuple[float | None, str, int | None]:
-        """Score ``params`` on the folds; returns (score, status, mean iterations)."""
+        """Score ``params`` on the folds within ``allowance`` seconds (split over the folds);
+        returns (score, status, mean iterations)."""
         X = data.X[cls.encoding]
         y = data.y
         preds: list[np.ndarray] = []
         truth: list[np.ndarray] = []
         iterations: list[int] = []
         status = "ok"
-        trial_end = time.monotonic() + self._trial_allowance(cls.name)
+        trial_end = time.monotonic() + allowance
         for k, (train_idx, val_idx) in enumerate(data.folds):
             now = time.monotonic()
             fold_end = now + (trial_end - now) / (len(data.folds) - k)
@@ -185,7 +190,7 @@ class Search:
         self._last_preds = None
         allowance = self._trial_allowance(family)
         try:
-            score, status, iters = self.evaluate(cls, params, data)
+            score, status, iters = self.evaluate(cls, params, data, allowance)
         except (ValueError, MemoryError, ArithmeticError) as exc:  # a bad configuration
             score, status, iters, message = None, "failed", None, str(exc)[:300]
         took = time.monotonic() - t0
