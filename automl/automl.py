@@ -239,9 +239,26 @@ class AutoML:
         sdata = SearchData(X=X, y=y, categorical=cats, folds=folds)
 
         n_classes = max(len(tinfo.classes), 1)
+        sel_metric = selection_metric(metric, tinfo.task)
         ratio_all = n / max(len(search_idx), 1)
         fold_share = 1.0 if n_folds == 1 else (n_folds - 1) / n_folds
         search: Search
+
+        members_cache: dict[int, list[Any]] = {}
+
+        def likely_members(ranked: list[Any]) -> list[Any]:
+            # recomputed once per finished trial (a cheap greedy pass over kept predictions)
+            key = len(search.records)
+            if key not in members_cache:
+                ens = None
+                if self.ensemble and search.oof_y is not None:
+                    ens = greedy_weights(
+                        search.oof, search.oof_y, candidate_pool(ranked), sel_metric
+                    )
+                by_id = {r.id: r for r in ranked}
+                members_cache.clear()
+                members_cache[key] = [by_id[i] for i in ens[0]] if ens else ranked[:1]
+            return members_cache[key]
 
         def search_deadline() -> float:
             # Reserve time for the final fits: the kept candidates on the search rows, then the
@@ -251,9 +268,17 @@ class AutoML:
             if ranked:
                 scale = 1.0 / max(len(folds), 1) / (0.8 if n_folds == 1 else fold_share)
                 plan = self._choose_kept(ranked, settings["keep_top"])
-                reserve += sum(r.fit_seconds for r in plan) * scale * 1.3
+                # a kept trial model (one validation split) is scored as it is: no fit to reserve
+                reserve += (
+                    sum(r.fit_seconds for r in plan if r.id not in search.models) * scale * 1.3
+                )
                 # Boosting time grows more slowly than the row count (binning is sample-based).
-                reserve += plan[0].fit_seconds * scale * 1.2 * ratio_all**REFIT_ROWS_EXPONENT + 0.2
+                # With folds, the fits above leave room for an ensemble's other members; with
+                # one split (kept models need no fit), each member of the ensemble the search
+                # would build now is refit.
+                refits = plan[:1] if n_folds > 1 else likely_members(ranked)
+                per_fit = scale * 1.2 * ratio_all**REFIT_ROWS_EXPONENT
+                reserve += sum(r.fit_seconds for r in refits) * per_fit + 0.2
             return max(end - reserve, start + 0.5)
 
         trial_cap = max(settings["min_trials"], int(settings["trials_per_row"] * len(search_idx)))
@@ -295,7 +320,7 @@ class AutoML:
                 search.oof,
                 search.oof_y,
                 candidate_pool(ranked),
-                selection_metric(metric, tinfo.task),
+                sel_metric,
             )
         if ens is not None:
             by_id = {r.id: r for r in ranked}
@@ -308,10 +333,16 @@ class AutoML:
             if i > 0 and time.monotonic() > end - 0.5:
                 break
             cls = get_candidate(rec.candidate)
-            ctx = FitContext(tinfo.task, n_classes, end if i == 0 else end - 0.5, self.seed)
-            t_fit = time.monotonic()
-            cand = cls(rec.fit_params()).fit(X[cls.encoding], y, ctx, categorical=cats)
-            fit_seconds[rec.id] = time.monotonic() - t_fit
+            trained_on = "search rows"
+            if rec.id in search.models:  # the trial's own model, trained on 80% of the rows
+                cand = search.models[rec.id]
+                fit_seconds[rec.id] = rec.fit_seconds / 0.8
+                trained_on = "80% of the search rows (the search's own fit)"
+            else:
+                ctx = FitContext(tinfo.task, n_classes, end if i == 0 else end - 0.5, self.seed)
+                t_fit = time.monotonic()
+                cand = cls(rec.fit_params()).fit(X[cls.encoding], y, ctx, categorical=cats)
+                fit_seconds[rec.id] = time.monotonic() - t_fit
             if i == 0:
                 default_fit_seconds = fit_seconds[rec.id]
             t_pred = time.monotonic()
@@ -330,7 +361,7 @@ class AutoML:
                 "predict_ms_per_1000_rows": round(
                     1000 * predict_seconds * 1000 / max(1, len(y_hold)), 3
                 ),
-                "trained_on": "search rows",
+                "trained_on": trained_on,
             }
         default_id = kept_records[0].id
         if ens is not None and all(i in kept for i in ens[0]):

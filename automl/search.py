@@ -24,6 +24,9 @@ from automl.metrics import Metric
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 MAX_KEPT_PREDICTIONS = 40  # validation predictions kept for the best trials
+# With one validation split, the fitted models of the best trials (and the best of each family)
+# are kept, so the final phase scores them on the hold-out rows instead of training them again.
+MAX_KEPT_MODELS = 8
 # A trial may use at most this share of the search time (or twice the family's fastest trial, if
 # more), split over its folds: one slow configuration (a low learning rate on ten classes) must not
 # eat the budget of dozens of others. Boosting and forests stop early and still give a model.
@@ -128,6 +131,9 @@ class Search:
         self.oof: dict[int, np.ndarray] = {}
         self.oof_y: np.ndarray | None = None
         self._last_preds: np.ndarray | None = None
+        # one-split searches: fitted models of the best trials, trained on the split's 80%
+        self.models: dict[int, Candidate] = {}
+        self._last_model: Candidate | None = None
         self.span = 0.0  # seconds of search time when the run started
 
     # ------------------------------------------------------------------ one trial
@@ -162,6 +168,8 @@ class Search:
                 iterations.append(model.n_iterations_)
             preds.append(model.predict_scores(X[val_idx]))
             truth.append(y[val_idx])
+            if len(data.folds) == 1:
+                self._last_model = model
             if time.monotonic() >= self.deadline():
                 status = "stopped at deadline"
                 break
@@ -188,6 +196,7 @@ class Search:
         t0 = time.monotonic()
         message = ""
         self._last_preds = None
+        self._last_model = None
         allowance = self._trial_allowance(family)
         try:
             score, status, iters = self.evaluate(cls, params, data, allowance)
@@ -216,8 +225,22 @@ class Search:
                 by_id = {r.id: r for r in self.records}
                 worst = max(self.oof, key=lambda i: self._loss(by_id[i].score))
                 del self.oof[worst]
+        if status == "ok" and self._last_model is not None:
+            self._keep_model(record, self._last_model)
         self._report(record)
         return record
+
+    def _keep_model(self, record: TrialRecord, model: Candidate) -> None:
+        self.models[record.id] = model
+        if len(self.models) <= MAX_KEPT_MODELS:
+            return
+        by_id = {r.id: r for r in self.records}
+        best_of_family = {}
+        for r in self.ranked():
+            best_of_family.setdefault(r.candidate, r.id)
+        spare = [i for i in self.models if i not in best_of_family.values()]
+        if spare:  # drop the worst model that is not the best of its family
+            del self.models[max(spare, key=lambda i: self._loss(by_id[i].score))]
 
     def _report(self, record: TrialRecord) -> None:
         if self.progress is None:

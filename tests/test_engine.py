@@ -67,6 +67,23 @@ def test_holdout_is_honest_and_refit_is_stated(binary_model):
     assert isinstance(meta["refit_on_all_rows"], bool) and meta["refit_note"]
 
 
+def test_one_split_search_scores_its_own_trial_models_on_the_holdout(binary_df, monkeypatch):
+    from automl import presets
+
+    quick = {**presets.PRESETS["quick"], "cv_max_rows": 100, "small_rows": 100}
+    monkeypatch.setitem(presets.PRESETS, "quick", quick)
+    m = automl.AutoML(time_budget=8, seed=0, max_trials=12).fit(binary_df, target="churn")
+    meta = m.model_.meta
+    assert meta["validation"].startswith("one 80/20 validation split of 320 rows")
+    trained_on = {k: v["trained_on"] for k, v in meta["kept"].items() if "members" not in v}
+    reused = [k for k, v in trained_on.items() if v.startswith("80% of the search rows")]
+    assert reused, trained_on  # kept trials are scored as the search fit them, not trained again
+    default = meta["kept"][str(meta["default_candidate"])]
+    assert meta["refit_on_all_rows"] and "all rows" in default["trained_on"]
+    proba = m.predict_proba(binary_df.head(5))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
 def test_multiclass_end_to_end(multiclass_df):
     m = automl.AutoML(time_budget=5, seed=0).fit(multiclass_df, target="segment")
     assert m.model_.task == "multiclass"

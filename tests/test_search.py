@@ -55,3 +55,44 @@ def test_trials_cut_by_the_deadline_rank_after_complete_ones():
         record(4, "lightgbm", None, 1.0, "failed"),  # type: ignore[arg-type]
     ]
     assert [r.id for r in s.ranked()] == [3, 1, 2]
+
+
+def test_a_one_split_search_keeps_the_models_of_its_best_trials():
+    from automl.search import MAX_KEPT_MODELS
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1500, 6))
+    y = X[:, 0] * 2 + np.abs(X[:, 1]) + rng.normal(size=1500) * 0.3
+    folds = make_folds(y, "regression", 1, 0)
+    data = SearchData(X={"tree": X, "linear": X}, y=y, categorical=[], folds=folds)
+    s = Search(
+        "regression",
+        1,
+        METRICS["rmse"],
+        ["lightgbm", "linear"],
+        0,
+        time.monotonic(),
+        lambda: 1e12,
+        max_trials=MAX_KEPT_MODELS + 6,
+    )
+    records = s.run(data, len(y))
+    assert len(records) == MAX_KEPT_MODELS + 6
+    assert len(s.models) == MAX_KEPT_MODELS
+    ranked = s.ranked()
+    for family in ("lightgbm", "linear"):  # the best of each family is never dropped
+        best = next(r for r in ranked if r.candidate == family)
+        assert best.id in s.models
+    val = folds[0][1]
+    for i, model in s.models.items():  # each is the trial's own fit: same validation predictions
+        np.testing.assert_allclose(model.predict_scores(X[val]), s.oof[i])
+
+
+def test_a_cross_validated_search_keeps_no_models():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 4))
+    y = X[:, 0] + rng.normal(size=400) * 0.1
+    data = SearchData(X={"tree": X}, y=y, categorical=[], folds=make_folds(y, "regression", 3, 0))
+    s = search()
+    s.max_trials = 3
+    s.run(data, len(y))
+    assert s.models == {}  # fold models are trained on part of the rows only

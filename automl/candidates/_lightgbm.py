@@ -129,6 +129,7 @@ class LightGBMCandidate(Candidate):
             params, train, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
         )
         best = booster.best_iteration or booster.current_iteration()
+        booster.free_dataset()  # predictions need only the trees; the search may keep this model
         self.fitted_ = booster
         self.n_iterations_ = max(int(best), 1)
         return self
