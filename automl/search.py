@@ -235,7 +235,7 @@ class Search:
         if len(self.models) <= MAX_KEPT_MODELS:
             return
         by_id = {r.id: r for r in self.records}
-        best_of_family = {}
+        best_of_family: dict[str, int] = {}
         for r in self.ranked():
             best_of_family.setdefault(r.candidate, r.id)
         spare = [i for i in self.models if i not in best_of_family.values()]
