@@ -59,6 +59,29 @@ def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | 
     return float(log_loss(y, p / p.sum(axis=1, keepdims=True), labels=labels))
 
 
+def row_values(
+    task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | None
+) -> dict[str, list[float]]:
+    """Per test row, what :func:`score` averages (squared error, log loss of the true class) or,
+    for ROC AUC, the positive-class score and the truth: for paired bootstrap intervals."""
+
+    def short(v: np.ndarray) -> list[float]:
+        return [float(f"{x:.6g}") for x in np.asarray(v, dtype=float)]
+
+    if task == "regression":
+        return {"row_values": short((np.asarray(pred, dtype=float) - y_true.to_numpy(float)) ** 2)}
+    assert proba is not None
+    labels = [label(c) for c in proba.columns]
+    y = y_true.map(label)
+    if task == "binary":
+        truth = (y == labels[1]).astype(int).tolist()
+        return {"row_values": short(proba.iloc[:, 1].to_numpy(float)), "row_truth": truth}
+    p = np.clip(proba.to_numpy(dtype=float), 1e-15, 1)
+    p = p / p.sum(axis=1, keepdims=True)
+    col = pd.Index(labels).get_indexer(y)
+    return {"row_values": short(-np.log(p[np.arange(len(p)), col]))}
+
+
 def error(task: str, score: float) -> float:
     """Lower is better: 1 - ROC AUC, log loss, RMSE."""
     return 1.0 - score if task == "binary" else score
@@ -92,6 +115,7 @@ def run_main(runners: dict[str, Callable[..., Any]]) -> None:
         "seed": a.seed,
         "split": split_id(df, target, task, a.seed),
         "score": score(task, test[target], pred, proba),
+        **row_values(task, test[target], pred, proba),
         "fit_s": fit_s,
         "predict_s": predict_s,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

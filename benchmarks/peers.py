@@ -21,6 +21,11 @@ problem (error = 1 - AUC, log loss or RMSE, both floored at EPS), mean rank (tie
 (rank 1, ties included), failures; a failed run counts with the constant baseline's error when
 constant was run (as in the AutoML benchmark), else it is left out. Max fit / budget and max
 wall / budget over the framework's successful runs.
+
+Noise check: for every problem where both Easel and default LightGBM ran, a paired bootstrap over
+the test rows (each runner stores its per-row losses, or for ROC AUC its scores) gives a 95%
+interval of Easel's error minus LightGBM's: "worse beyond noise" only when the whole interval is
+above zero.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from benchmarks._common import METRIC, error
 from benchmarks.datasets import DATASETS
@@ -200,6 +207,63 @@ def print_summary(rows: list[Row], frameworks: Iterable[str]) -> None:
         )
 
 
+def _bootstrap_diff(task: str, a: Row, b: Row, n_boot: int, seed: int) -> list[float]:
+    """Error(a) - error(b) on ``n_boot`` resamples of the test rows (the same rows for both)."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    va, vb = np.asarray(a["row_values"], float), np.asarray(b["row_values"], float)
+    n = len(va)
+    out = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        if task == "binary":
+            y = np.asarray(a["row_truth"])[idx]
+            if y.min() == y.max():  # one class only: no AUC on this resample
+                continue
+            out.append(float(roc_auc_score(y, vb[idx]) - roc_auc_score(y, va[idx])))
+        elif task == "regression":
+            out.append(float(np.sqrt(va[idx].mean()) - np.sqrt(vb[idx].mean())))
+        else:
+            out.append(float(va[idx].mean() - vb[idx].mean()))
+    return out
+
+
+def print_noise(rows: list[Row], a: str = "easel", b: str = "lightgbm", n_boot: int = 1000) -> None:
+    """Is ``a`` worse than ``b`` beyond the noise of the test set? A paired bootstrap over the test
+    rows (both scored on the same resampled rows) gives a 95% interval of error(a) - error(b):
+    above 0, ``a`` is worse beyond noise; below 0, better; containing 0, within noise."""
+    lines = []
+    for (dataset, seed), group in _problems(rows).items():
+        by_fw = {r["framework"]: r for r in group if "error" not in r and "row_values" in r}
+        if a not in by_fw or b not in by_fw:
+            continue
+        ra, rb = by_fw[a], by_fw[b]
+        task = ra["task"]
+        diffs = _bootstrap_diff(task, ra, rb, n_boot, seed)
+        lo, hi = (float(np.percentile(diffs, q)) for q in (2.5, 97.5))
+        ea, eb = error(task, ra["score"]), error(task, rb["score"])
+        verdict = (
+            "worse beyond noise" if lo > 0 else "better beyond noise" if hi < 0 else "within noise"
+        )
+        lines.append(
+            f"{dataset:<14}{seed:>4}{METRIC[task]:>9}{ea:>11.4g}{eb:>11.4g}{ea - eb:>+11.4g}"
+            f"   [{lo:+.4g}, {hi:+.4g}]  {verdict}"
+        )
+    if not lines:
+        return
+    print(
+        f"\n{a} vs {b}: error difference with a 95% paired bootstrap interval over the test rows "
+        f"({n_boot} resamples)"
+    )
+    print(
+        f"{'dataset':<14}{'seed':>4}{'metric':>9}{'err ' + a:>11}{'err ' + b:>11}{'diff':>11}"
+        "   interval and verdict"
+    )
+    for line in lines:
+        print(line)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -218,6 +282,7 @@ def main() -> None:
         rows = [json.loads(ln) for ln in Path(a.summary_only).read_text().splitlines() if ln]
         print_rows(rows)
         print_summary(rows, dict.fromkeys(r["framework"] for r in rows))
+        print_noise(rows)
         return
 
     frameworks = a.frameworks.split(",")
@@ -257,6 +322,7 @@ def main() -> None:
     print()
     print_rows(rows)
     print_summary(rows, frameworks)
+    print_noise(rows)
 
 
 if __name__ == "__main__":

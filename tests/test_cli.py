@@ -36,7 +36,7 @@ def data_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained(data_csv: Path) -> Path:
     out = data_csv.parent / "model"
-    res = run("train", str(data_csv), "--target", "churn", "--time-budget", "5", "--out", str(out))
+    res = run("train", str(data_csv), "--target", "churn", "--time-budget", "10", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert "hold-out metrics" in res.stdout
     assert "trial" in res.stderr  # progress on stderr

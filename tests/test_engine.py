@@ -53,7 +53,7 @@ def test_leaderboard_lists_every_trial(binary_model):
     board = binary_model.leaderboard
     assert len(board) >= 3
     singles = board[board["source"] != "ensemble"]
-    assert set(singles["candidate"]) == {"lightgbm", "linear", "forest"}
+    assert set(singles["candidate"]) == {"lightgbm", "xgboost", "linear", "forest"}
     for name in board[board["source"] == "ensemble"]["candidate"]:
         assert name.startswith("ensemble of ") and name.count("%") <= 4  # at most 4 members
     assert board["default"].sum() == 1 and board["kept"].sum() >= 2
@@ -141,7 +141,7 @@ def test_parameter_validation():
     with pytest.raises(ParameterError, match="'metric'"):
         automl.AutoML(metric="rmse").fit(df, target="y")
     with pytest.raises(ParameterError, match="'candidates'"):
-        automl.AutoML(candidates=["xgboost"]).fit(df, target="y")
+        automl.AutoML(candidates=["catboost"]).fit(df, target="y")
     with pytest.raises(NotFittedError, match="not fitted"):
         automl.AutoML().predict(df)
 

@@ -31,7 +31,7 @@ def margin(model: automl.Model, rows: pd.DataFrame) -> np.ndarray:
     return np.asarray(scores)
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "linear", "forest"])
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "linear", "forest"])
 @pytest.mark.parametrize("task", ["binary", "regression"])
 def test_contributions_add_up_to_the_score(task: str, family: str) -> None:
     model = fitted(task, family)

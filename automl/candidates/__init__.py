@@ -6,12 +6,14 @@ from automl.candidates._base import Candidate, FitContext
 from automl.candidates._forest import ForestCandidate
 from automl.candidates._lightgbm import LightGBMCandidate
 from automl.candidates._linear import LinearCandidate
+from automl.candidates._xgboost import XGBoostCandidate
 from automl.errors import ParameterError
 
 REGISTRY: dict[str, type[Candidate]] = {
     LightGBMCandidate.name: LightGBMCandidate,
     LinearCandidate.name: LinearCandidate,
     ForestCandidate.name: ForestCandidate,
+    XGBoostCandidate.name: XGBoostCandidate,
 }
 
 
