@@ -247,7 +247,7 @@ def print_noise(rows: list[Row], a: str = "easel", b: str = "lightgbm", n_boot: 
             "worse beyond noise" if lo > 0 else "better beyond noise" if hi < 0 else "within noise"
         )
         lines.append(
-            f"{dataset:<14}{seed:>4}{METRIC[task]:>9}{ea:>11.4g}{eb:>11.4g}{ea - eb:>+11.4g}"
+            f"{dataset:<14}{seed:>4}{METRIC[task]:>9}{ea:>14.4g}{eb:>14.4g}{ea - eb:>+11.4g}"
             f"   [{lo:+.4g}, {hi:+.4g}]  {verdict}"
         )
     if not lines:
@@ -257,7 +257,7 @@ def print_noise(rows: list[Row], a: str = "easel", b: str = "lightgbm", n_boot: 
         f"({n_boot} resamples)"
     )
     print(
-        f"{'dataset':<14}{'seed':>4}{'metric':>9}{'err ' + a:>11}{'err ' + b:>11}{'diff':>11}"
+        f"{'dataset':<14}{'seed':>4}{'metric':>9}{'err ' + a:>14}{'err ' + b:>14}{'diff':>11}"
         "   interval and verdict"
     )
     for line in lines:
