@@ -2,8 +2,8 @@
 
 XGBoost grows each tree level by level (LightGBM grows the best leaf first), so on the same data
 the two make different mistakes: averaging them often beats either (measured with one
-configuration of each on the peer benchmark's tables: diamonds, randhie, ames, anes96). The artifact is XGBoost's own JSON model, cut to the
-trees in use; loading it runs no code.
+configuration of each on the peer benchmark's tables: diamonds, randhie, ames, anes96). The
+artifact is XGBoost's own JSON model, cut to the trees in use; loading it runs no code.
 """
 
 from __future__ import annotations
