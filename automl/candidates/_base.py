@@ -32,6 +32,18 @@ class FitContext:
         return self.deadline - time.monotonic()
 
 
+class RoundClock:
+    """For boosting callbacks: is the next round likely to finish after ``deadline``?"""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.start = time.monotonic()
+
+    def next_round_late(self, rounds_done: int) -> bool:
+        now = time.monotonic()
+        return now + (now - self.start) / max(rounds_done, 1) > self.deadline
+
+
 class Candidate(ABC):
     """One model family: search space, fit, predict, save and load."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 
-from automl.candidates._base import Candidate, FitContext
+from automl.candidates._base import Candidate, FitContext, RoundClock
 
 MAX_ROUNDS = 3000
 EARLY_STOP_ROUNDS = 50
@@ -19,13 +18,10 @@ _OBJECTIVE = {"binary": "binary", "multiclass": "multiclass", "regression": "reg
 
 def deadline_callback(deadline: float) -> Any:
     """Stop boosting when the next round would likely finish after ``deadline``."""
-    state = {"start": time.monotonic()}
+    clock = RoundClock(deadline)
 
     def _callback(env: lgb.callback.CallbackEnv) -> None:
-        now = time.monotonic()
-        done = env.iteration - env.begin_iteration + 1
-        per_round = (now - state["start"]) / max(done, 1)
-        if now + per_round > deadline:
+        if clock.next_round_late(env.iteration - env.begin_iteration + 1):
             best = env.iteration
             raise lgb.callback.EarlyStopException(best, env.evaluation_result_list or [])
 

@@ -8,7 +8,6 @@ artifact is XGBoost's own JSON model, cut to the trees in use; loading it runs n
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 import optuna
 import xgboost as xgb
 
-from automl.candidates._base import Candidate, FitContext
+from automl.candidates._base import Candidate, FitContext, RoundClock
 
 MAX_ROUNDS = 3000
 EARLY_STOP_ROUNDS = 50
@@ -33,15 +32,12 @@ class _Deadline(xgb.callback.TrainingCallback):
 
     def __init__(self, deadline: float) -> None:
         super().__init__()
-        self.deadline = deadline
-        self.start = time.monotonic()
+        self.clock = RoundClock(deadline)
         self.rounds = 0
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
         self.rounds += 1
-        now = time.monotonic()
-        per_round = (now - self.start) / self.rounds
-        return now + per_round > self.deadline
+        return self.clock.next_round_late(self.rounds)
 
 
 def _matrix(X: Any, categorical: list[int] | None, label: np.ndarray | None = None) -> xgb.DMatrix:
