@@ -67,6 +67,12 @@ def load_dataset(name: str, version: int | None = None) -> pd.DataFrame:
     return _read_parquet(str(ws.root / rec.path))
 
 
+def form_number(value: float) -> float:
+    """A typical value for a number field, rounded to 6 significant digits: medians of money
+    columns come out as 50.614999999999995, which the field would show digit for digit."""
+    return float(f"{float(value):.6g}")
+
+
 def model_label(name: str, version: int | str) -> str:
     return f"{name} (version {version})"
 

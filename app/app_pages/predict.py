@@ -172,7 +172,9 @@ with single:
         key = f"predict_raw_{pick}_{name}"
         with grid[i % 3]:
             if info["kind"] == "number":
-                row[name] = st.number_input(name, value=float(info["value"]), format="%g", key=key)
+                row[name] = st.number_input(
+                    name, value=ui.form_number(info["value"]), format="%g", key=key
+                )
             elif info["kind"] == "date" and info["value"]:
                 row[name] = st.date_input(
                     name, value=dt.date.fromisoformat(str(info["value"])[:10]), key=key
@@ -187,7 +189,7 @@ with single:
         with grid[i % 3]:
             if col.type == "numeric":
                 row[col.name] = st.number_input(
-                    col.name, value=float(p["median"]), format="%g", key=key
+                    col.name, value=ui.form_number(p["median"]), format="%g", key=key
                 )
             elif col.type == "boolean":
                 options = ["yes", "no"]

@@ -127,6 +127,10 @@ def test_predict_single_what_if(use_trained: Workspace) -> None:
     assert "Predicted churned" in labels
     before = at.metric[0].value
     assert before in ("yes", "no")
+    # typical values read as numbers a person would type (a median of 50.614999999999995 shows
+    # as 50.615)
+    typical = {n.key: n.value for n in at.number_input}
+    assert typical and all(float(f"{v:.6g}") == v for v in typical.values()), typical
     at.number_input(key="predict_in_churn model@1_support_calls").set_value(9).run()
     at.number_input(key="predict_in_churn model@1_satisfaction_score").set_value(1).run()
     assert not at.exception
