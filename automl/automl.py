@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from automl import metrics as M
 from automl._versions import package_versions
-from automl.candidates import REGISTRY, Candidate, FitContext, get_candidate
+from automl.candidates import REGISTRY, Candidate, FitContext, families_for, get_candidate
 from automl.coltypes import ColumnInfo, infer_types
 from automl.ensemble import average, candidate_pool, greedy_weights, selection_metric
 from automl.errors import (
@@ -226,7 +226,10 @@ class AutoML:
         self._emit("prepare", f"preparing {len(used)} columns", 0.02)
         known = [c.name for c in columns] + [tinfo.name]
         pre = Preprocessor(columns, known).fit(features.iloc[search_idx])
-        families = settings["families"]
+        families, notes = families_for(
+            settings["families"], len(search_idx), self.candidates is not None
+        )
+        warnings_out += notes
         encodings = {get_candidate(f).encoding for f in families}
         search_rows = features.iloc[search_idx]
         X = self._encode(pre, search_rows, encodings)

@@ -21,10 +21,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "trials_per_row": 0.25,
         "min_trials": 30,
         "max_search_rows": 50_000,  # the search uses a stratified sample of at most this many rows
-        "families": ["lightgbm", "xgboost", "linear", "forest"],  # model families searched
-        # trials per family in each search cycle
-        # (forests only run their default configurations: tuning them rarely pays at this budget)
-        "tuning_share": {"lightgbm": 3, "xgboost": 1, "linear": 1, "forest": 0},
+        # model families searched (k-NN only on tables of at most 10,000 search rows)
+        "families": ["lightgbm", "xgboost", "linear", "forest", "knn"],
+        # trials per family in each search cycle (forests and k-NN only run their default
+        # configurations: tuning them rarely pays at this budget)
+        "tuning_share": {"lightgbm": 3, "xgboost": 1, "linear": 1, "forest": 0, "knn": 0},
         "keep_top": 3,  # candidates kept in the artifact (plus the best of each family)
     },
     # More time, more folds and more rows in the search: the better model when you can wait.
@@ -37,8 +38,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "trials_per_row": 0.25,
         "min_trials": 30,
         "max_search_rows": 200_000,
-        "families": ["lightgbm", "xgboost", "linear", "forest"],
-        "tuning_share": {"lightgbm": 4, "xgboost": 2, "linear": 1, "forest": 1},
+        "families": ["lightgbm", "xgboost", "linear", "forest", "knn"],
+        "tuning_share": {"lightgbm": 4, "xgboost": 2, "linear": 1, "forest": 1, "knn": 1},
         "keep_top": 5,
     },
 }

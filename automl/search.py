@@ -299,7 +299,7 @@ class Search:
         queue: list[tuple[str, dict[str, Any]]] = []
         defaults = {f: get_candidate(f).default_configs(self.task, n_rows) for f in self.families}
         for i in range(max(len(v) for v in defaults.values())):
-            for f in sorted(self.families, key=lambda f: f != "linear"):  # cheap family first
+            for f in sorted(self.families, key=lambda f: not get_candidate(f).cheap):
                 if i < len(defaults[f]):
                     queue.append((f, defaults[f][i]))
         for family, params in queue:

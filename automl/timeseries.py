@@ -32,7 +32,7 @@ import pandas as pd
 
 from automl import metrics as M
 from automl._versions import package_versions
-from automl.candidates import Candidate, FitContext, get_candidate
+from automl.candidates import Candidate, FitContext, families_for, get_candidate
 from automl.coltypes import infer_types
 from automl.errors import DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
@@ -686,7 +686,10 @@ def fit_forecaster(
     train_idx = np.flatnonzero(train_mask)
     search_idx = train_idx[-settings["max_search_rows"] :]  # the most recent rows
     pre = Preprocessor(columns, [c.name for c in columns]).fit(X_all.iloc[search_idx])
-    families = settings["families"]
+    families, notes = families_for(
+        settings["families"], len(search_idx), automl.candidates is not None
+    )
+    sd.notes.extend(notes)
     encodings = {get_candidate(f).encoding for f in families}
     X = AutoML._encode(pre, X_all.iloc[search_idx], encodings)
     y = dev_all[search_idx]

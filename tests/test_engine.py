@@ -53,7 +53,7 @@ def test_leaderboard_lists_every_trial(binary_model):
     board = binary_model.leaderboard
     assert len(board) >= 3
     singles = board[board["source"] != "ensemble"]
-    assert set(singles["candidate"]) == {"lightgbm", "xgboost", "linear", "forest"}
+    assert set(singles["candidate"]) == {"lightgbm", "xgboost", "linear", "forest", "knn"}
     for name in board[board["source"] == "ensemble"]["candidate"]:
         assert name.startswith("ensemble of ") and name.count("%") <= 4  # at most 4 members
     assert board["default"].sum() == 1 and board["kept"].sum() >= 2

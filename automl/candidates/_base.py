@@ -51,6 +51,10 @@ class Candidate(ABC):
     label: ClassVar[str]
     encoding: ClassVar[str]  # "tree" or "linear"
     explained_by: ClassVar[str]  # how contributions() is computed, in words for reports
+    # Search rows above which the family is not searched (its cost grows too fast); None: any.
+    max_rows: ClassVar[int | None] = None
+    # Trials take a fraction of a second: its default configurations run before the others'.
+    cheap: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = dict(params)

@@ -29,6 +29,7 @@ class LinearCandidate(Candidate):
     label = "Regularized linear model"
     encoding = "linear"
     explained_by = "coefficient x value"
+    cheap = True
 
     @classmethod
     def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:

@@ -1,0 +1,125 @@
+"""The k-NN family: predicts like scikit-learn's neighbours on range-scaled columns, never gives a
+class probability 0, explains additively, saves without pickles, and is left out of searches on
+tables too large for it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.preprocessing import MinMaxScaler
+
+import automl
+from automl.candidates import FitContext, families_for, get_candidate
+from automl.candidates._knn import PRIOR_SHARE
+from automl.errors import ParameterError
+from tests.conftest import make_table
+
+
+def _data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4)) * np.asarray([1.0, 10.0, 0.1, 3.0])
+    y_num = X[:, 0] + 0.1 * X[:, 1] + rng.normal(0, 0.3, n)
+    y_cls = np.digitize(y_num, np.quantile(y_num, [0.33, 0.66]))
+    return X, y_num, y_cls
+
+
+def _ctx(task: str, n_classes: int = 1) -> FitContext:
+    return FitContext(task, n_classes, time.monotonic() + 60)
+
+
+@pytest.mark.parametrize("weights", ["distance", "uniform"])
+def test_predictions_match_scikit_learn_on_range_scaled_columns(weights: str) -> None:
+    X, y_num, y_cls = _data()
+    Xt = _data(80, seed=1)[0]
+    scaler = MinMaxScaler().fit(X)
+    params = {"n_neighbors": 7, "weights": weights, "scaling": "range"}
+
+    reg = get_candidate("knn")(params).fit(X, y_num, _ctx("regression"))
+    ref = KNeighborsRegressor(7, weights=weights).fit(scaler.transform(X), y_num)
+    np.testing.assert_allclose(reg.predict_scores(Xt), ref.predict(scaler.transform(Xt)), rtol=1e-4)
+
+    clf = get_candidate("knn")(params).fit(X, y_cls, _ctx("multiclass", 3))
+    ref_c = KNeighborsClassifier(7, weights=weights).fit(scaler.transform(X), y_cls)
+    prior = (np.bincount(y_cls, minlength=3) + 1) / (len(y_cls) + 3)
+    expected = (1 - PRIOR_SHARE) * ref_c.predict_proba(scaler.transform(Xt)) + PRIOR_SHARE * prior
+    np.testing.assert_allclose(clf.predict_scores(Xt), expected, atol=1e-5)
+
+
+def test_no_class_gets_probability_zero() -> None:
+    X, _, y_cls = _data()
+    keep = y_cls != 1  # a class missing from these training rows (as in a cross-validation fold)
+    clf = get_candidate("knn")({"n_neighbors": 3}).fit(X[keep], y_cls[keep], _ctx("multiclass", 3))
+    far = np.full((5, 4), 1e3)  # every neighbour is of one class
+    p = clf.predict_scores(np.vstack([X[:20], far]))
+    assert p.min() > 0 and np.allclose(p.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_contributions_add_up_to_the_raw_score(task: str) -> None:
+    X, y_num, y_cls = _data()
+    X = np.column_stack([X, np.ones(len(X))])  # a constant column cannot move anything
+    y = y_num if task == "regression" else (y_cls > 0).astype(int) if task == "binary" else y_cls
+    k = {"binary": 2, "multiclass": 3, "regression": 1}[task]
+    cand = get_candidate("knn")({"n_neighbors": 5}).fit(X, y, _ctx(task, k))
+    rows = X[:40]
+    contrib = cand.contributions(rows)
+    assert contrib.shape == (40, X.shape[1] + 1, 1 if task != "multiclass" else 3)
+    p = cand.predict_scores(rows)
+    if task == "regression":
+        raw = p[:, None]
+    elif task == "binary":
+        raw = np.log(p / (1 - p))[:, None]
+    else:
+        raw = np.log(p)
+    np.testing.assert_allclose(contrib.sum(axis=1), raw, atol=1e-6)
+    assert np.all(contrib[:, -2, :] == 0)  # the constant column
+    assert np.abs(contrib[:, :-2, :]).sum() > 0
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_automl_trains_saves_and_reloads_knn(task: str, tmp_path) -> None:
+    df = make_table(300, 2, task)
+    target = {"binary": "churn", "multiclass": "segment", "regression": "spend"}[task]
+    model = automl.AutoML(time_budget=20, seed=0, candidates=["knn"], max_trials=4).fit(df, target)
+    m = model.model_
+    assert set(m.leaderboard["candidate"].str.split().str[0]) <= {"knn", "ensemble"}
+    rows = make_table(50, 5, task).drop(columns=[target])
+    path = m.save(tmp_path / "m")
+    files = {p.name for p in (tmp_path / "m").rglob("*")}
+    assert "knn.npz" in files and not any(f.endswith((".pkl", ".joblib")) for f in files)
+    again = automl.load(path)
+    if task == "regression":
+        np.testing.assert_allclose(again.predict(rows), m.predict(rows))
+    else:
+        np.testing.assert_allclose(again.predict_proba(rows), m.predict_proba(rows))
+    assert len(again.explain(rows.head(3), top=2)) == 6
+
+
+def test_the_performance_report_names_the_knn_explanation_method() -> None:
+    from automl.reports import performance_report
+
+    df = make_table(300, 4, "binary")
+    model = automl.AutoML(time_budget=20, seed=0, candidates=["knn"], max_trials=2).fit(df, "churn")
+    text = json.dumps(performance_report(model.model_).to_dict(), default=str)
+    assert "set to its average" in text
+
+
+def test_large_tables_leave_knn_out_and_say_so_when_it_was_chosen() -> None:
+    families = ["lightgbm", "knn"]
+    assert families_for(families, 10_000, chosen=True) == (families, [])
+    assert families_for(families, 10_001, chosen=False) == (["lightgbm"], [])
+    usable, notes = families_for(families, 10_001, chosen=True)
+    assert usable == ["lightgbm"]
+    assert notes and "'knn'" in notes[0] and "10,000 rows" in notes[0] and "10,001" in notes[0]
+    with pytest.raises(ParameterError, match="Add another family"):
+        families_for(["knn"], 20_000, chosen=True)
+
+
+def test_a_knn_only_search_on_a_large_table_is_a_clear_error() -> None:
+    df = make_table(13_000, 0, "binary")
+    with pytest.raises(ParameterError, match="at most 10,000 rows"):
+        automl.AutoML(time_budget=10, seed=0, candidates=["knn"]).fit(df, "churn")
