@@ -13,7 +13,7 @@ import os
 from automl.automl import AutoML
 from automl.errors import EaselError, EaselWarning
 from automl.model import Model
-from automl.preview import PreviewResult, preview
+from automl.training.preview import PreviewResult, preview
 
 __version__ = "0.1.0"
 

@@ -18,19 +18,20 @@ from automl import metrics as M
 from automl._versions import package_versions
 from automl.candidates import REGISTRY, Candidate, FitContext, families_for, get_candidate
 from automl.coltypes import ColumnInfo, infer_types
-from automl.ensemble import average, candidate_pool, greedy_weights, selection_metric
 from automl.errors import (
     DataError,
     NotFittedError,
     ParameterError,
     invalid_parameter,
 )
-from automl.impact import column_impact
 from automl.model import SCHEMA_VERSION, Model
+from automl.prep.recipe import Recipe
 from automl.preprocess import Preprocessor
 from automl.presets import get_preset
-from automl.recipe import Recipe
-from automl.search import (
+from automl.task import detect_task
+from automl.training.ensemble import average, candidate_pool, greedy_weights, selection_metric
+from automl.training.impact import column_impact
+from automl.training.search import (
     ProgressCallback,
     ProgressEvent,
     Search,
@@ -38,7 +39,6 @@ from automl.search import (
     TrialRecord,
     make_folds,
 )
-from automl.task import detect_task
 
 HOLDOUT_FRACTION = 0.2
 MAX_HOLDOUT_ROWS = 100_000

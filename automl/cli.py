@@ -44,14 +44,14 @@ class _Progress:
 
 
 def _workspace(args: argparse.Namespace) -> Any:
-    from automl.workspace import Workspace
+    from automl.workspace.catalog import Workspace
 
     return Workspace(getattr(args, "workspace", None))
 
 
 def _read(path: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
     """A DATA argument: a file, a database URL with --table/--query, s3://..., or dataset:NAME."""
-    from automl.data import DATASET_PREFIX, load_data
+    from automl.workspace.data import DATASET_PREFIX, load_data
 
     if path.startswith(DATASET_PREFIX):
         return load_data(path, _workspace(args) if args is not None else None)
@@ -100,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data.startswith("dataset:") and recipe is None:
         # a prepared dataset trains on its raw source with its recipe (as in the app), so the
         # model takes raw rows
-        from automl.data import training_input
+        from automl.workspace.data import training_input
 
         ws = _workspace(args)
         name, version = ws.resolve_dataset(args.data[len("dataset:") :])
@@ -145,7 +145,7 @@ def _names(values: list[str] | None) -> list[str] | None:
 def _load_recipe(path: str | None) -> Any:
     if path is None:
         return None
-    from automl.recipe import Recipe
+    from automl.prep.recipe import Recipe
 
     return Recipe.from_json(Path(path).read_text(encoding="utf-8"))
 
@@ -194,7 +194,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     history = None
     if args.history:
         if args.history.startswith("dataset:"):
-            from automl.data import load_data
+            from automl.workspace.data import load_data
 
             history = load_data(args.history, _workspace(args))
         else:
@@ -258,7 +258,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from automl.data import import_dataset
+    from automl.workspace.data import import_dataset
 
     rec = import_dataset(_workspace(args), args.source, args.name, **_source_options(args))
     print(
@@ -324,7 +324,7 @@ def cmd_datasets_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_join(args: argparse.Namespace) -> int:
-    from automl.join import JoinSpec, join_datasets
+    from automl.prep.join import JoinSpec, join_datasets
 
     spec = JoinSpec.on(args.on, args.how)
     rec, pv = join_datasets(_workspace(args), args.left, args.right, spec, args.name)
@@ -341,7 +341,7 @@ def cmd_join(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from automl.clean import auto_clean, find_issues
+    from automl.prep.clean import auto_clean, find_issues
 
     ws = _workspace(args)
     name, version = ws.resolve_dataset(args.dataset.removeprefix("dataset:"))

@@ -24,8 +24,8 @@ import pandas as pd
 
 from automl.candidates import Candidate, get_candidate
 from automl.errors import ArtifactError, EaselWarning, ParameterError, SchemaError
+from automl.prep.recipe import Recipe
 from automl.preprocess import InputReport, Preprocessor
-from automl.recipe import Recipe
 
 SCHEMA_VERSION = 1
 META_FILE = "easel_model.json"
@@ -434,7 +434,7 @@ class Model:
                 d.mkdir()
                 cand.save(d)
             if self.holdout is not None:
-                from automl.workspace import parquet_safe
+                from automl.workspace.catalog import parquet_safe
 
                 parquet_safe(self.holdout).to_parquet(tmp / HOLDOUT_FILE, index=False)
             old_reports = target / "reports"

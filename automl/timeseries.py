@@ -36,7 +36,7 @@ from automl.candidates import Candidate, FitContext, families_for, get_candidate
 from automl.coltypes import infer_types
 from automl.errors import DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
-from automl.search import Search, SearchData, TrialRecord
+from automl.training.search import Search, SearchData, TrialRecord
 
 if TYPE_CHECKING:
     from automl.automl import AutoML
@@ -994,7 +994,7 @@ def _impact(
     seed: int,
 ) -> list[list[Any]]:
     """Permutation impact on the one-step-ahead rows of the hold-out periods."""
-    from automl.impact import column_impact
+    from automl.training.impact import column_impact
 
     idx = np.flatnonzero(rows)
     if len(idx) < 5:
@@ -1211,7 +1211,7 @@ def preview(
 ) -> Any:
     """A fast forecast check (a few seconds, few candidates) with the same honest hold-out."""
     from automl.automl import AutoML
-    from automl.preview import PreviewResult
+    from automl.training.preview import PreviewResult
 
     t0 = time.monotonic()
     fit = AutoML(

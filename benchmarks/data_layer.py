@@ -30,7 +30,7 @@ import json, resource, sys, time
 import pandas, pyarrow.csv  # imported before the clock starts: every mode pays the same
 mode, path, ws_dir = sys.argv[1], sys.argv[2], sys.argv[3]
 if mode != "pyarrow":
-    import automl.data, connectors  # noqa: F401
+    import automl.workspace.data, connectors  # noqa: F401
 t0 = time.perf_counter()
 extra = {}
 if mode == "pyarrow":
@@ -44,7 +44,7 @@ elif mode == "easel_read":
     extra["rows"] = len(df)
     extra["pandas_bytes"] = int(df.memory_usage(deep=True).sum())
 else:
-    from automl.data import import_dataset
+    from automl.workspace.data import import_dataset
     from automl.workspace import Workspace
     rec = import_dataset(Workspace(ws_dir), path, "big")
     extra["rows"] = rec.rows
@@ -136,7 +136,7 @@ def bench_import(csv_mb: float, runs: int) -> None:
 
 
 def bench_join(rows: int, runs: int) -> None:
-    from automl.join import JoinSpec, join
+    from automl.prep.join import JoinSpec, join
 
     rng = np.random.default_rng(1)
     customers = pd.DataFrame(

@@ -11,9 +11,9 @@ import pytest
 
 import automl
 from automl.cli import main
-from automl.data import import_dataset, load_data
 from automl.errors import EaselError
 from automl.workspace import Workspace
+from automl.workspace.data import import_dataset, load_data
 from tests.conftest import make_table
 from tests.pg_server import PgServer
 
@@ -195,7 +195,7 @@ def test_postgres_import_keeps_no_password(
 def test_train_on_a_prepared_dataset_replays_its_recipe(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from automl.recipe import Formula, Recipe
+    from automl.prep.recipe import Formula, Recipe
 
     ws = Workspace(tmp_path / "ws")
     raw = make_table(200, 6)

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 import automl
-from automl.clean import auto_clean, find_issues
 from automl.cli import main
 from automl.errors import ParameterError, SchemaError
-from automl.recipe import ChangeType, DropMissingRows, FillMissing, FilterRows, Formula, Recipe
+from automl.prep.clean import auto_clean, find_issues
+from automl.prep.recipe import ChangeType, DropMissingRows, FillMissing, FilterRows, Formula, Recipe
 from automl.workspace import Workspace
 from tests.conftest import make_table
 
@@ -162,7 +162,7 @@ def test_model_replays_recipe_on_raw_rows(tmp_path: Path) -> None:
 
 def test_recipe_that_drops_the_target_is_refused() -> None:
     from automl.errors import DataError
-    from automl.recipe import DropColumns
+    from automl.prep.recipe import DropColumns
 
     with pytest.raises(DataError, match="removes or renames the target 'churn'"):
         automl.AutoML(time_budget=5, max_trials=1).fit(
@@ -190,7 +190,7 @@ def test_placeholders_are_offered_as_missing() -> None:
 
 
 def test_columns_a_recipe_drops_are_not_needed_to_predict() -> None:
-    from automl.recipe import DropColumns
+    from automl.prep.recipe import DropColumns
 
     df = make_table(300, 4)
     recipe = Recipe([DropColumns(["notes", "city"]), FillMissing("income", "median")])

@@ -9,7 +9,7 @@ import pytest
 
 import automl
 from automl import metrics as M
-from automl.ensemble import average, greedy_weights
+from automl.training.ensemble import average, greedy_weights
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from automl.errors import ParameterError
-from automl.explore import correlation, count_rows, mutual_information, sample_rows
+from automl.prep.explore import correlation, count_rows, mutual_information, sample_rows
 
 
 def frame(n: int = 2000) -> pd.DataFrame:

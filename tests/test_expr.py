@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from automl.errors import ParameterError
-from automl.expr import FUNCTIONS, Binary, Column, Expression, Literal, Node, Unary
+from automl.prep.expr import FUNCTIONS, Binary, Column, Expression, Literal, Node, Unary
 
 DF = pd.DataFrame(
     {

@@ -95,7 +95,7 @@ def _big_regression() -> pd.DataFrame:
 
 
 def _recipe() -> Any:
-    from automl.recipe import Recipe
+    from automl.prep.recipe import Recipe
 
     return Recipe.from_dict(
         {

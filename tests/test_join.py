@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from automl.cli import main
 from automl.errors import DataError, ParameterError
-from automl.join import HOWS, JoinSpec, join, preview_join, suggest_keys
+from automl.prep.join import HOWS, JoinSpec, join, preview_join, suggest_keys
 from automl.workspace import Workspace
 
 

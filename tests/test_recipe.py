@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames
 
 from automl.errors import ParameterError, SchemaError
-from automl.recipe import (
+from automl.prep.recipe import (
     STEPS,
     Bin,
     ChangeCase,

@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from automl.metrics import METRICS
-from automl.search import TRIAL_SHARE, Search, SearchData, TrialRecord, make_folds
+from automl.training.search import TRIAL_SHARE, Search, SearchData, TrialRecord, make_folds
 
 
 def record(i: int, family: str, score: float, seconds: float, status: str = "ok") -> TrialRecord:
@@ -58,7 +58,7 @@ def test_trials_cut_by_the_deadline_rank_after_complete_ones():
 
 
 def test_a_one_split_search_keeps_the_models_of_its_best_trials():
-    from automl.search import MAX_KEPT_MODELS
+    from automl.training.search import MAX_KEPT_MODELS
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(1500, 6))

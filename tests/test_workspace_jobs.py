@@ -10,8 +10,8 @@ import pytest
 
 import automl
 from automl.errors import EaselError, ParameterError
-from automl.jobs import cancel_job, job_status, start_training_job
 from automl.workspace import Workspace
+from automl.workspace.jobs import cancel_job, job_status, start_training_job
 from tests.conftest import make_table
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 import automl
 from app import ui
 from automl.metrics import METRICS
-from automl.recipe import fmt_number
+from automl.prep.recipe import fmt_number
 from automl.reports import performance_report
 from automl.reports.performance import holdout_predictions, sankey
 

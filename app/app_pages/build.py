@@ -13,7 +13,6 @@ import automl
 from app import state, ui
 from automl.coltypes import infer_types
 from automl.errors import EaselError
-from automl.jobs import cancel_job, job_status, start_training_job
 from automl.metrics import DEFAULT_METRIC, METRICS
 from automl.presets import PRESETS
 from automl.task import detect_task
@@ -21,6 +20,7 @@ from automl.timeseries import METRICS as FORECAST_METRICS
 from automl.timeseries import describe as describe_series
 from automl.timeseries import preview as preview_forecast
 from automl.timeseries import suggest as suggest_series
+from automl.workspace.jobs import cancel_job, job_status, start_training_job
 
 ws = ui.workspace()
 st.title("Build a model")

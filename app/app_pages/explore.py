@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import ui
-from automl.explore import (
+from automl.prep.explore import (
     correlation,
     count_rows,
     mutual_information,

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import ui
 from app.bootstrap import SAMPLE_FILES, load_samples
-from automl.jobs import job_status
+from automl.workspace.jobs import job_status
 
 ws = ui.workspace()
 st.title("Easel")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from app import ui
 from automl.batch import predict_file
-from automl.recipe import fmt_number
+from automl.prep.recipe import fmt_number
 from automl.timeseries import MAX_HORIZON_FACTOR, history_frame
 from connectors import read_file
 

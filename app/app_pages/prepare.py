@@ -10,10 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from automl.clean import find_issues, fix_steps
 from automl.errors import EaselError, ParameterError
-from automl.expr import FUNCTIONS
-from automl.recipe import STEPS, Recipe, Step, StepReport, parameters, sample_for_preview
+from automl.prep.clean import find_issues, fix_steps
+from automl.prep.expr import FUNCTIONS
+from automl.prep.recipe import STEPS, Recipe, Step, StepReport, parameters, sample_for_preview
 
 PREVIEW_ROWS = 5000
 COLUMN_FIELDS = ("column", "start", "end")

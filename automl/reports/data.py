@@ -26,9 +26,9 @@ from sklearn.ensemble import IsolationForest
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from automl.clean import placeholders
 from automl.coltypes import infer_types
 from automl.errors import EaselError, ParameterError
+from automl.prep.clean import placeholders
 from automl.reports._base import Report, Section, fmt
 
 SAMPLE_ROWS = 50_000
@@ -526,7 +526,7 @@ def _relation(df: pd.DataFrame, col: str, target: str, task: str, kind: str) -> 
 
 # ---------------------------------------------------------------------- relationships
 def _relationships(sample: pd.DataFrame) -> Section | None:
-    from automl.explore import correlation, mutual_information
+    from automl.prep.explore import correlation, mutual_information
 
     figures: list[tuple[str, go.Figure]] = []
     data: dict[str, Any] = {}

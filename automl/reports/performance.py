@@ -701,7 +701,7 @@ def _data_in(model: Model) -> Section:
     recipe = (meta.get("recipe") or {}).get("steps") or []
     tables = [("Columns used", used), ("Columns not used, and why", dropped)]
     if recipe:
-        from automl.recipe import Recipe
+        from automl.prep.recipe import Recipe
 
         steps = Recipe.from_dict(meta["recipe"]).describe()
         text.append(

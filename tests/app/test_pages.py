@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 import automl
 from app.bootstrap import load_samples
-from automl.jobs import job_status
 from automl.workspace import Workspace
+from automl.workspace.jobs import job_status
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 
@@ -216,7 +216,7 @@ def test_prepare_page_clean_transform_undo_save_and_build_on_raw_rows(
 ) -> None:
     import pandas as pd
 
-    from automl.data import training_input
+    from automl.workspace.data import training_input
     from tests.conftest import make_table
 
     df = make_table(300, 3)
@@ -256,7 +256,7 @@ def test_prepare_page_clean_transform_undo_save_and_build_on_raw_rows(
 
 
 def test_predict_form_asks_for_raw_columns_of_a_model_with_a_recipe(empty_ws: Workspace) -> None:
-    from automl.recipe import ChangeType, Formula, Recipe
+    from automl.prep.recipe import ChangeType, Formula, Recipe
     from tests.conftest import make_table
 
     df = make_table(300, 5)

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from automl.errors import ParameterError
-from automl.recipe import (
+from automl.prep.recipe import (
     Clip,
     DropColumns,
     DropDuplicates,
@@ -287,7 +287,7 @@ def _step(f: Finding, action: str, value: Any) -> Step | None:
     if f.kind == "duplicates":
         return DropDuplicates()
     if f.kind == "placeholder":
-        from automl.recipe import _text
+        from automl.prep.recipe import _text
 
         keys = _text(pd.Series(f.params["values"])).tolist()
         return ReplaceValues(str(f.column), {str(k): None for k in keys})

@@ -655,7 +655,7 @@ class Formula(Step):
     group: ClassVar[str] = "Calculate"
 
     def _expr(self, columns: list[str] | None = None) -> Any:
-        from automl.expr import Expression
+        from automl.prep.expr import Expression
 
         return Expression.parse(self.expression, columns)
 
@@ -894,17 +894,17 @@ class FilterRows(Step):
     row_step: ClassVar[bool] = True
 
     def inputs(self) -> list[str]:
-        from automl.expr import Expression
+        from automl.prep.expr import Expression
 
         return sorted(Expression.parse(self.condition).columns)
 
     def validate(self, columns: list[str]) -> None:
-        from automl.expr import Expression
+        from automl.prep.expr import Expression
 
         Expression.parse(self.condition, columns)
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
-        from automl.expr import Expression
+        from automl.prep.expr import Expression
 
         keep = Expression.parse(self.condition).evaluate(df)
         if not pd.api.types.is_bool_dtype(keep):

@@ -1,7 +1,7 @@
 """Training as a background job in its own process, so a browser can close or refresh.
 
 The job's state, progress, best score and leaderboard so far live in the workspace catalog; the app
-polls them. ``python -m automl.jobs WORKSPACE JOB_ID`` runs one job.
+polls them. ``python -m automl.workspace.jobs WORKSPACE JOB_ID`` runs one job.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import traceback
 from typing import Any
 
 from automl.errors import EaselError
-from automl.search import ProgressEvent
-from automl.workspace import Workspace
+from automl.training.search import ProgressEvent
+from automl.workspace.catalog import Workspace
 
 log = logging.getLogger("easel.jobs")
 FINAL_STATES = ("succeeded", "failed", "cancelled")
@@ -38,7 +38,7 @@ def start_training_job(
     job = ws.get_job(job_id)
     with open(job["log_path"], "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "automl.jobs", str(ws.root), str(job_id)],
+            [sys.executable, "-m", "automl.workspace.jobs", str(ws.root), str(job_id)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -134,7 +134,7 @@ def run_job(root: str, job_id: int) -> int:
     p = job["params"]
     ws.update_job(job_id, status="running", started_at=time.time(), message="starting")
     try:
-        from automl.data import training_input
+        from automl.workspace.data import training_input
 
         df, recipe, _ = training_input(ws, p["dataset"])
         settings = dict(p["settings"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from automl.workspace import DatasetRecord, Workspace
+from automl.workspace.catalog import DatasetRecord, Workspace
 
 DATASET_PREFIX = "dataset:"
 
@@ -63,7 +63,7 @@ def training_input(
     the catalog trains on that raw source with the recipe, so the model takes raw rows and replays
     the preparation itself when it predicts. Otherwise: the dataset as it is, and no recipe.
     """
-    from automl.recipe import Recipe
+    from automl.prep.recipe import Recipe
 
     rec = ws.get_dataset(name, version)
     lineage = rec.lineage or {}
