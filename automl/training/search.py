@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from automl.candidates import Candidate, FitContext, get_candidate
 from automl.errors import BudgetError
 from automl.metrics import Metric
+from automl.progress import ProgressCallback, ProgressEvent, TrialRecord
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 MAX_KEPT_PREDICTIONS = 40  # validation predictions kept for the best trials
@@ -31,47 +32,6 @@ MAX_KEPT_MODELS = 8
 # more), split over its folds: one slow configuration (a low learning rate on ten classes) must not
 # eat the budget of dozens of others. Boosting and forests stop early and still give a model.
 TRIAL_SHARE = 0.15
-
-
-@dataclass
-class TrialRecord:
-    """One candidate configuration tried by the search (a leaderboard row)."""
-
-    id: int
-    candidate: str
-    params: dict[str, Any]
-    score: float | None
-    fit_seconds: float
-    status: str  # "ok", "stopped at deadline", "stopped at its time share", "failed"
-    source: str  # "default" or "search"
-    iterations: int | None = None
-    finished_at: float = 0.0
-    message: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def fit_params(self) -> dict[str, Any]:
-        """Parameters that refit this trial without validation data (its mean iterations)."""
-        params = dict(self.params)
-        if self.iterations:
-            params["n_estimators"] = self.iterations
-        return params
-
-
-@dataclass
-class ProgressEvent:
-    """Reported to the ``progress`` callback at every step of a fit."""
-
-    phase: str
-    message: str
-    fraction: float
-    elapsed: float
-    best_score: float | None = None
-    trial: TrialRecord | None = None
-
-
-ProgressCallback = Callable[[ProgressEvent], None]
 
 
 @dataclass

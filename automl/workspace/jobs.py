@@ -17,7 +17,7 @@ import traceback
 from typing import Any
 
 from automl.errors import EaselError
-from automl.training.search import ProgressEvent
+from automl.progress import ProgressEvent
 from automl.workspace.catalog import Workspace
 
 log = logging.getLogger("easel.jobs")
