@@ -1,5 +1,7 @@
-"""Time series forecasting: numbers over time, one or many series, forecast a few periods ahead.
+"""Time series: the clock, the series layout, the features, and forecasting with a trained model.
 
+Numbers over time, one or many series, forecast a few periods ahead. Training lives in
+:mod:`automl.training.forecast`; this module is what both training and a saved model use.
 How it works (the same candidates and search as the other problem types):
 
 1. **Clock.** The time column is read as dates; the period (minute ... year, or business days) is
@@ -21,25 +23,18 @@ How it works (the same candidates and search as the other problem types):
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from automl import metrics as M
-from automl._versions import package_versions
-from automl.candidates import Candidate, FitContext, families_for, get_candidate
-from automl.coltypes import infer_types
+from automl.candidates import Candidate
 from automl.errors import DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
-from automl.training.search import Search, SearchData, TrialRecord
 
 if TYPE_CHECKING:
-    from automl.automl import AutoML
     from automl.model import Model
 
 DAY = 86_400
@@ -603,325 +598,6 @@ def _naive_scale(sd: SeriesData, upto: int) -> float:
     return float(np.mean(allv)) if len(allv) else 0.0
 
 
-def fit_forecaster(
-    automl: AutoML, df: pd.DataFrame, target: str, recipe_meta: dict[str, Any] | None = None
-) -> Model:
-    """The time series branch of :meth:`AutoML.fit` (see the module docstring)."""
-    from automl.automl import BUDGET_HEADROOM, AutoML
-    from automl.model import SCHEMA_VERSION, Model
-
-    start = automl._start
-    settings = automl._settings()
-    budget = settings["time_budget"]
-    end = start + budget * BUDGET_HEADROOM
-    if not automl.time_column:
-        raise ParameterError(
-            "A time series forecast needs the time column: set 'time_column' to the column that "
-            "holds the dates or times."
-        )
-    metric_name = automl.metric or "rmse"
-    if metric_name not in METRICS:
-        raise ParameterError(
-            f"The 'metric' parameter of AutoML must be one of {', '.join(METRICS)} for a time "
-            f"series forecast. Got {metric_name!r} instead."
-        )
-    metric = M.get_metric(metric_name, "regression")
-    ids = list(automl.series_columns or [])
-    automl._emit("prepare", "placing the rows on a regular calendar", 0.0)
-    sd = to_series(df, target, automl.time_column, ids, automl.aggregate)
-    excluded = set(automl.exclude_columns or [])
-    static_cols = [c for c in sd.static.columns if c not in excluded]
-    lengths = np.asarray([len(v) for v in sd.values])
-    base_plan = plan_for(sd.clock)
-    horizon = automl.horizon or base_plan.horizon
-    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
-        raise ParameterError(f"'horizon' must be a positive whole number. Got {horizon!r}.")
-    need = 2 * horizon + 8
-    if lengths.max() < need:
-        raise DataError(
-            f"The series are too short to forecast {sd.clock.plural(horizon)} ahead and check "
-            f"it: the longest has {sd.clock.plural(int(lengths.max()))}, at least {need} are "
-            f"needed. Choose a shorter horizon (at most {max(1, (int(lengths.max()) - 8) // 2)}) "
-            "or add history."
-        )
-    short = lengths < horizon + 4
-    if short.any():
-        dropped = [sd.keys[j] for j in np.flatnonzero(short)]
-        sd.notes.append(
-            f"{len(dropped)} series with fewer than {horizon + 4} {sd.clock.words}s were left "
-            f"out: {', '.join(dropped[:5])}{' ...' if len(dropped) > 5 else ''}."
-        )
-        keepj = np.flatnonzero(~short)
-        sd = SeriesData(
-            [sd.keys[j] for j in keepj],
-            sd.ids.iloc[keepj].reset_index(drop=True),
-            sd.static.iloc[keepj].reset_index(drop=True),
-            sd.start[keepj],
-            [sd.values[j] for j in keepj],
-            sd.clock,
-            sd.notes,
-            sd.ignored,
-        )
-        lengths = lengths[keepj]
-    last = int(max(s + len(v) - 1 for s, v in zip(sd.start, sd.values, strict=True)))
-    cutoff = last - horizon  # the held-out periods are (cutoff, last]
-    plan = fit_plan(base_plan, int(np.median(lengths)) - horizon, horizon)
-    names = feature_names(target, plan, sd.clock.words)
-    layout = Layout(target, automl.time_column, ids, static_cols, plan, sd.clock, names)
-
-    X_all, dev_all, y_all, per_all, pos_all = training_rows(sd, layout)
-    train_mask = per_all <= cutoff
-    if train_mask.sum() < 10:
-        raise DataError(
-            f"Only {int(train_mask.sum())} periods with a value come before the last "
-            f"{sd.clock.plural(horizon)}; at least 10 are needed to learn from. Add history or "
-            "shorten the horizon."
-        )
-    overrides = {c: "numeric" for c in X_all.columns if c not in ids + static_cols}
-    overrides.update({c: "categorical" for c in ids})
-    for c, t in (automl.column_types or {}).items():
-        if c in static_cols:
-            overrides[c] = t
-    columns = list(infer_types(X_all, overrides).values())
-    train_idx = np.flatnonzero(train_mask)
-    search_idx = train_idx[-settings["max_search_rows"] :]  # the most recent rows
-    pre = Preprocessor(columns, [c.name for c in columns]).fit(X_all.iloc[search_idx])
-    families, notes = families_for(
-        settings["families"], len(search_idx), automl.candidates is not None
-    )
-    sd.notes.extend(notes)
-    encodings = {get_candidate(f).encoding for f in families}
-    X = AutoML._encode(pre, X_all.iloc[search_idx], encodings)
-    y = dev_all[search_idx]
-    per = per_all[search_idx]
-    folds = []
-    for k in (1, 2):  # validation windows of `horizon` periods just before the hold-out
-        lo, hi = cutoff - k * horizon, cutoff - (k - 1) * horizon
-        tr = np.flatnonzero(per <= lo)
-        va = np.flatnonzero((per > lo) & (per <= hi))
-        if len(va) and len(tr) >= max(10, 0.5 * len(per)):
-            folds.append((tr, va))
-    if not folds:
-        raise DataError(
-            f"The series are too short to validate a {horizon}-{sd.clock.words} forecast before "
-            "the held-out periods. Shorten the horizon or add history."
-        )
-    _, _, cats = pre.tree_features()
-    sdata = SearchData(X=X, y=y, categorical=cats, folds=folds)
-
-    def deadline() -> float:
-        ranked = search.ranked()
-        reserve = 0.06 * budget + 0.5
-        if ranked:
-            reserve += sum(r.fit_seconds for r in AutoML._choose_kept(ranked, 3)) * 2.0
-        return max(end - reserve, start + 0.5)
-
-    search = Search(
-        "regression",
-        1,
-        metric,
-        families,
-        automl.seed,
-        start,
-        deadline,
-        automl.progress,
-        settings["tuning_share"],
-        automl.max_trials,
-    )
-    timings = {"prepare": time.monotonic() - start}
-    automl._emit("search", f"searching {', '.join(families)} ({len(folds)} window(s))", 0.05)
-    t_phase = time.monotonic()
-    records = search.run(sdata, len(search_idx))
-    timings["search"] = time.monotonic() - t_phase
-    ranked = search.ranked_or_raise(budget)
-
-    # Kept candidates: trained on every period before the hold-out, then forecast it.
-    automl._emit("finalize", "forecasting the held-out periods with the best candidates", 0.9)
-    t_phase = time.monotonic()
-    L = plan.lookback
-    W_cut, nxt_cut = _tails(sd, L, cutoff)
-    has_history = ~np.all(np.isnan(W_cut), axis=1)
-    actual = _actuals(sd, np.full(len(sd.keys), cutoff + 1), horizon)
-    actual[~has_history] = np.nan
-    first_hold = np.full(len(sd.keys), cutoff + 1)
-    X_train = AutoML._encode(pre, X_all.iloc[train_idx], encodings)
-    kept: dict[int, Candidate] = {}
-    kept_meta: dict[str, Any] = {}
-    forecasts: dict[int, np.ndarray] = {}
-    scale = _naive_scale(sd, cutoff)
-    for i, rec in enumerate(AutoML._choose_kept(ranked, settings["keep_top"])):
-        if i > 0 and time.monotonic() > end - 0.5:
-            break
-        cls = get_candidate(rec.candidate)
-        ctx = FitContext("regression", 1, end if i == 0 else end - 0.5, automl.seed)
-        t_fit = time.monotonic()
-        cand = cls(rec.fit_params()).fit(
-            X_train[cls.encoding], dev_all[train_idx], ctx, categorical=cats
-        )
-        fit_s = time.monotonic() - t_fit
-        t_pred = time.monotonic()
-        fc = recursive_forecast(
-            _predictor(pre, cand), layout, W_cut, first_hold, sd.ids, sd.static, horizon
-        )
-        pred_s = time.monotonic() - t_pred
-        forecasts[rec.id] = fc
-        kept[rec.id] = cand
-        kept_meta[str(rec.id)] = {
-            "candidate": rec.candidate,
-            "params": cand.fixed_iterations(),
-            "holdout_metrics": forecast_metrics(actual, fc, scale),
-            "predict_ms_per_1000_rows": round(1e6 * pred_s / max(1, len(sd.keys) * horizon), 3),
-            "trained_on": "periods before the hold-out",
-            "fit_seconds_final": round(fit_s, 3),
-        }
-    default_id = next(iter(kept))
-    naive, seasonal = _naive(W_cut, horizon, plan.season)
-    baselines = {
-        "naive": {
-            "description": "repeating the last known value",
-            "holdout_metrics": forecast_metrics(actual, naive, scale),
-        }
-    }
-    if plan.season > 1:
-        baselines["seasonal_naive"] = {
-            "description": f"repeating the last {plan.season} {sd.clock.words}s",
-            "holdout_metrics": forecast_metrics(actual, seasonal, scale),
-        }
-    timings["holdout_scoring"] = time.monotonic() - t_phase
-
-    # Refit the default on every period (the forecast starts where the data ends).
-    t_phase = time.monotonic()
-    refit_note = (
-        "not refit on all periods: there was no time left in the budget, so the model trained "
-        "before the hold-out is used"
-    )
-    refit_ok = False
-    left = end - time.monotonic()
-    cand0 = kept[default_id]
-    if left > max(0.5, 1.5 * kept_meta[str(default_id)]["fit_seconds_final"]):
-        cls0 = type(cand0)
-        X_full = AutoML._encode(pre, X_all, {cls0.encoding})[cls0.encoding]
-        ctx = FitContext("regression", 1, end, automl.seed)
-        refit = cls0(cand0.fixed_iterations()).fit(X_full, dev_all, ctx, categorical=cats)
-        planned = cand0.fixed_iterations().get("n_estimators")
-        if not (planned and refit.n_iterations_ is not None and refit.n_iterations_ < planned):
-            kept[default_id] = refit
-            kept_meta[str(default_id)]["trained_on"] = "all periods"
-            refit_ok = True
-            refit_note = (
-                "refit on all periods (including the held-out ones) so the forecast starts from "
-                "the latest data; the hold-out metrics come from the same configuration trained "
-                "before them"
-            )
-    timings["refit"] = time.monotonic() - t_phase
-
-    errors = actual - forecasts[default_id]
-    W_end, nxt_end = _tails(sd, L)
-    meta_ts = {
-        "layout": layout.to_dict(),
-        "frequency": sd.clock.words,
-        "horizon_text": sd.clock.plural(horizon),
-        "horizon": horizon,
-        "series": {
-            "keys": sd.keys,
-            "ids": sd.ids.astype(object).where(sd.ids.notna(), None).to_dict("list"),
-            "static": sd.static[static_cols]
-            .astype(object)
-            .where(sd.static[static_cols].notna(), None)
-            .to_dict("list"),
-            "next_period": nxt_end.tolist(),
-            "tails": [[None if np.isnan(v) else float(v) for v in row] for row in W_end],
-            "first_time": sd.clock.times(sd.start).astype(str).tolist(),
-            "last_time": sd.clock.times(nxt_end - 1).astype(str).tolist(),
-        },
-        "holdout_periods": sd.clock.label(sd.clock.times(np.arange(cutoff + 1, last + 1))),
-        "interval": interval_table(errors),
-        "baselines": baselines,
-        "mase_scale": scale,
-        "ignored_columns": sd.ignored,
-    }
-    column_rows = [c.to_dict() for c in columns]
-    for c, why in sd.ignored.items():
-        column_rows.append(
-            {
-                "name": c,
-                "type": "excluded",
-                "reason": why,
-                "missing": 0,
-                "distinct": 0,
-                "overridden": False,
-            }
-        )
-    hold_rows = (per_all > cutoff) & np.isin(pos_all, np.flatnonzero(has_history))
-    meta = {
-        "schema_version": SCHEMA_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": package_versions(),
-        "task": "regression",
-        "problem_type": "timeseries",
-        "target": {
-            "name": target,
-            "task": "regression",
-            "classes": [],
-            "positive_label": None,
-            "rows_dropped_missing_target": 0,
-            "detected_task": "timeseries",
-            "reason": (
-                f"numbers over time in '{automl.time_column}' (one value per {sd.clock.words}"
-                + (f" and {' / '.join(ids)})" if ids else ")")
-            ),
-        },
-        "metric": metric.name,
-        "metric_greater_is_better": metric.greater_is_better,
-        "columns": column_rows,
-        "recipe": recipe_meta,
-        "timeseries": meta_ts,
-        "rows": {
-            "total": int(len(df)),
-            "with_target": int(len(y_all)),
-            "search": int(len(search_idx)),
-            "train": int(train_mask.sum()),
-            "holdout": int(hold_rows.sum()),
-            "series": len(sd.keys),
-        },
-        "validation": (
-            f"one-step-ahead on the last {len(folds)} window(s) of {horizon} {sd.clock.words}s "
-            "before the hold-out"
-        ),
-        "holdout_description": (
-            f"the last {horizon} {sd.clock.words}s of every series ({int(hold_rows.sum())} "
-            "values), forecast step by step from the history before them and never seen by the "
-            "search"
-        ),
-        "refit_on_all_rows": refit_ok,
-        "refit_note": refit_note,
-        "leaderboard": [r.to_dict() for r in records],
-        "kept": kept_meta,
-        "default_candidate": default_id,
-        "preset": automl.preset,
-        "time_budget": budget,
-        "seed": automl.seed,
-        "warnings": list(sd.notes),
-    }
-    model = Model(meta, pre, kept)
-    model.holdout = _holdout_frame(
-        X_all, y_all, per_all, pos_all, hold_rows, sd, cutoff, forecasts, naive
-    )
-    meta["holdout_rows_kept"] = int(len(model.holdout))
-    meta["train_target_summary"] = {
-        "mean": float(np.mean(y_all[train_mask])),
-        "median": float(np.median(y_all[train_mask])),
-    }
-    t_phase = time.monotonic()
-    meta["column_impact"] = _impact(
-        model, X_all, dev_all, hold_rows, start + budget * 0.99, automl.seed
-    )
-    timings["column_impact"] = time.monotonic() - t_phase
-    meta["timings"] = {k: round(v, 3) for k, v in timings.items()}
-    meta["fit_seconds"] = round(time.monotonic() - start, 3)
-    return model
-
-
 def _predictor(pre: Preprocessor, cand: Candidate) -> Any:
     def predict(X: pd.DataFrame) -> np.ndarray:
         report = InputReport()
@@ -933,75 +609,6 @@ def _predictor(pre: Preprocessor, cand: Candidate) -> Any:
         return np.asarray(cand.predict_scores(enc), dtype=float)
 
     return predict
-
-
-def interval_table(errors: np.ndarray) -> list[list[float]]:
-    """Per forecast step, the 10% and 90% quantiles of the hold-out errors (actual - forecast).
-    Steps with fewer than 20 errors use all steps' errors, widened like a random walk (sqrt h)."""
-    steps = errors.shape[1]
-    pooled = []
-    for h in range(steps):
-        e = errors[:, h]
-        e = e[~np.isnan(e)]
-        pooled.append(e / np.sqrt(h + 1))
-    base = np.concatenate(pooled) if pooled else np.empty(0)
-    out = []
-    for h in range(steps):
-        e = errors[:, h]
-        e = e[~np.isnan(e)]
-        if len(e) >= 20:
-            q = np.quantile(e, INTERVAL)
-        elif len(base):
-            q = np.quantile(base, INTERVAL) * np.sqrt(h + 1)
-        else:
-            q = np.zeros(2)
-        out.append([round(float(q[0]), 6), round(float(q[1]), 6)])
-    return out
-
-
-def _holdout_frame(
-    X_all: pd.DataFrame,
-    y_all: np.ndarray,
-    per_all: np.ndarray,
-    pos_all: np.ndarray,
-    hold_rows: np.ndarray,
-    sd: SeriesData,
-    cutoff: int,
-    forecasts: dict[int, np.ndarray],
-    naive: np.ndarray,
-) -> pd.DataFrame:
-    """Held-out periods: the feature rows (for explanations), the actual value, each kept
-    candidate's forecast and the naive forecast, with series, time and step."""
-    rows = X_all.loc[hold_rows].reset_index(drop=True)
-    pos = pos_all[hold_rows]
-    step = per_all[hold_rows] - cutoff - 1
-    rows["__target__"] = y_all[hold_rows]
-    for cid, fc in forecasts.items():
-        rows[f"__score_{cid}"] = fc[pos, step]
-    rows["__naive__"] = naive[pos, step]
-    rows["__series__"] = [sd.keys[j] for j in pos]
-    rows["__time__"] = sd.clock.times(per_all[hold_rows])
-    rows["__step__"] = step + 1
-    return rows
-
-
-def _impact(
-    model: Model,
-    X_all: pd.DataFrame,
-    dev_all: np.ndarray,
-    rows: np.ndarray,
-    deadline: float,
-    seed: int,
-) -> list[list[Any]]:
-    """Permutation impact on the one-step-ahead rows of the hold-out periods."""
-    from automl.training.impact import column_impact
-
-    idx = np.flatnonzero(rows)
-    if len(idx) < 5:
-        return []
-    return column_impact(
-        model, X_all.iloc[idx], pd.Series(dev_all[idx], index=X_all.index[idx]), deadline, seed
-    )
 
 
 # ---------------------------------------------------------------------------------- forecasting
@@ -1199,52 +806,6 @@ def describe(
     }
 
 
-def preview(
-    df: pd.DataFrame,
-    target: str,
-    time_column: str,
-    id_columns: list[str],
-    horizon: int | None = None,
-    aggregate: str | None = None,
-    metric: str | None = None,
-    seconds: float = 6.0,
-) -> Any:
-    """A fast forecast check (a few seconds, few candidates) with the same honest hold-out."""
-    from automl.automl import AutoML
-    from automl.training.preview import PreviewResult
-
-    t0 = time.monotonic()
-    fit = AutoML(
-        task="timeseries",
-        time_column=time_column,
-        series_columns=id_columns,
-        horizon=horizon,
-        aggregate=aggregate,
-        metric=metric,
-        time_budget=seconds,
-        max_trials=4,
-    ).fit(df, target)
-    m = fit.model_
-    name = m.meta["metric"]
-    ts = m.meta["timeseries"]
-    base = ts["baselines"].get("seasonal_naive") or ts["baselines"]["naive"]
-    return PreviewResult(
-        task="timeseries",
-        metric=name,
-        metric_label=M.METRICS[name].label,
-        estimated_score=float(m.metrics.get(name, float("nan"))),
-        baseline_score=float(base["holdout_metrics"].get(name, float("nan"))),
-        rows_used=int(m.meta["rows"]["with_target"]),
-        seconds=time.monotonic() - t0,
-        column_impact=m.column_impact,
-        notes=[
-            f"forecast of the last {ts['horizon']} {ts['frequency']}(s) of "
-            f"{len(ts['series']['keys'])} series; the baseline is {base['description']}",
-            *m.meta["warnings"],
-        ],
-    )
-
-
 def meta_summary(meta: dict[str, Any]) -> dict[str, Any]:
     ts = meta.get("timeseries") or {}
     lay = ts.get("layout", {})
@@ -1262,7 +823,6 @@ __all__ = [
     "Layout",
     "Plan",
     "Suggestion",
-    "TrialRecord",
     "forecast",
     "history_frame",
     "infer_clock",

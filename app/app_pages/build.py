@@ -18,8 +18,8 @@ from automl.presets import PRESETS
 from automl.task import detect_task
 from automl.timeseries import METRICS as FORECAST_METRICS
 from automl.timeseries import describe as describe_series
-from automl.timeseries import preview as preview_forecast
 from automl.timeseries import suggest as suggest_series
+from automl.training.preview import preview_forecast
 from automl.workspace.jobs import cancel_job, job_status, start_training_job
 
 ws = ui.workspace()

@@ -16,7 +16,11 @@ from automl.candidates._lightgbm import LightGBMCandidate
 from automl.coltypes import infer_types
 from automl.errors import DataError
 from automl.preprocess import Preprocessor
+from automl.presets import get_preset
 from automl.task import detect_task
+from automl.training.common import check_frame
+from automl.training.forecast import fit_forecast
+from automl.training.run import FitOptions, FitRun
 
 PREVIEW_ROWS = 5000
 PREVIEW_SECONDS = 8.0
@@ -129,4 +133,47 @@ def preview(
         column_impact=impact,
         column_types={c.name: c.type for c in columns},
         notes=notes,
+    )
+
+
+def preview_forecast(
+    df: pd.DataFrame,
+    target: str,
+    time_column: str,
+    id_columns: list[str],
+    horizon: int | None = None,
+    aggregate: str | None = None,
+    metric: str | None = None,
+    seconds: float = 6.0,
+) -> PreviewResult:
+    """A fast forecast check (a few seconds, few candidates) with the same honest hold-out."""
+    t0 = time.monotonic()
+    options = FitOptions(
+        task="timeseries",
+        time_column=time_column,
+        series_columns=id_columns,
+        horizon=horizon,
+        aggregate=aggregate,
+        metric=metric,
+        max_trials=4,
+    )
+    settings = {**get_preset(options.preset), "time_budget": float(seconds)}
+    m = fit_forecast(FitRun(options, settings), check_frame(df), str(target), None)
+    name = m.meta["metric"]
+    ts = m.meta["timeseries"]
+    base = ts["baselines"].get("seasonal_naive") or ts["baselines"]["naive"]
+    return PreviewResult(
+        task="timeseries",
+        metric=name,
+        metric_label=M.METRICS[name].label,
+        estimated_score=float(m.metrics.get(name, float("nan"))),
+        baseline_score=float(base["holdout_metrics"].get(name, float("nan"))),
+        rows_used=int(m.meta["rows"]["with_target"]),
+        seconds=time.monotonic() - t0,
+        column_impact=m.column_impact,
+        notes=[
+            f"forecast of the last {ts['horizon']} {ts['frequency']}(s) of "
+            f"{len(ts['series']['keys'])} series; the baseline is {base['description']}",
+            *m.meta["warnings"],
+        ],
     )

@@ -1,0 +1,90 @@
+"""``FitRun``: everything one fit needs besides the data, made once by :class:`automl.AutoML`.
+
+The user's options (validated at the public boundary), the preset's settings, the clock (start,
+budget, the deadline with headroom), the seed and the progress callback. Both pipelines
+(:mod:`automl.training.tabular`, :mod:`automl.training.forecast`) take a ``FitRun``; neither reads
+the estimator that made it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from automl.progress import ProgressCallback, ProgressEvent
+
+BUDGET_HEADROOM = 0.95  # plan to finish at 95% of the budget
+IMPACT_SHARE = 0.99  # column impact may run until 99% of the budget
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The options of :class:`automl.AutoML` that shape a fit (see its docstring)."""
+
+    preset: str = "quick"
+    seed: int = 0
+    task: str | None = None
+    metric: str | None = None
+    column_types: dict[str, str] | None = None
+    exclude_columns: list[str] | None = None
+    positive_label: Any = None
+    candidates: list[str] | None = None
+    max_trials: int | None = None
+    ensemble: bool = True
+    time_column: str | None = None
+    series_columns: list[str] | None = None
+    horizon: int | None = None
+    aggregate: str | None = None
+
+
+@dataclass
+class FitRun:
+    """One fit: options, the preset's settings, the clock and progress reporting."""
+
+    options: FitOptions
+    settings: dict[str, Any]
+    progress: ProgressCallback | None = None
+    start: float = field(default_factory=time.monotonic)
+    timings: dict[str, float] = field(default_factory=dict)
+    _lap: float | None = None
+
+    @property
+    def budget(self) -> float:
+        """Seconds for the whole fit (from the preset, or the user's ``time_budget``)."""
+        return float(self.settings["time_budget"])
+
+    @property
+    def end(self) -> float:
+        """When the planned work should be done: the budget less its headroom."""
+        return self.start + self.budget * BUDGET_HEADROOM
+
+    @property
+    def impact_deadline(self) -> float:
+        return self.start + self.budget * IMPACT_SHARE
+
+    @property
+    def seed(self) -> int:
+        return self.options.seed
+
+    @property
+    def families_named(self) -> bool:
+        """The user chose the model families (so an unusable one is an error, not a note)."""
+        return self.options.candidates is not None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def emit(self, phase: str, message: str, fraction: float) -> None:
+        """Report progress to the callback, if there is one."""
+        if self.progress is not None:
+            self.progress(ProgressEvent(phase, message, fraction, self.elapsed()))
+
+    def lap(self, phase: str) -> None:
+        """Record the time since the previous lap (or since the start) as ``phase``."""
+        now = time.monotonic()
+        self.timings[phase] = now - (self.start if self._lap is None else self._lap)
+        self._lap = now
+
+    def rounded_timings(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.timings.items()}

@@ -1,0 +1,461 @@
+"""The tabular pipeline: 2-category, 3+ category and numeric targets from rows.
+
+Type the columns, detect the task, hold out rows for honest metrics, search the model families on
+the other rows, keep the best candidates (and an ensemble when it helps) scored on the hold-out,
+refit the default on every row when there is time, and measure column impact.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from automl import metrics as M
+from automl.candidates import Candidate, FitContext, families_for, get_candidate
+from automl.coltypes import ColumnInfo, infer_types
+from automl.errors import DataError, ParameterError
+from automl.model import Model
+from automl.preprocess import Preprocessor
+from automl.progress import TrialRecord
+from automl.task import TargetInfo, detect_task
+from automl.training.common import (
+    Description,
+    Kept,
+    choose_kept,
+    encode,
+    finish_model,
+    keep_candidates,
+    model_meta,
+    refit,
+)
+from automl.training.ensemble import average, candidate_pool, greedy_weights, selection_metric
+from automl.training.impact import column_impact
+from automl.training.run import FitRun
+from automl.training.search import Search, SearchData, make_folds
+
+HOLDOUT_FRACTION = 0.2
+MAX_HOLDOUT_ROWS = 100_000
+REFIT_ROWS_EXPONENT = 0.8  # refit time ~ (rows ratio) ** 0.8, measured on 50k -> 1M rows
+HOLDOUT_KEEP = 20_000  # hold-out rows kept in the artifact for its performance report
+
+
+@dataclass
+class TabularData:
+    """The rows split and encoded: what the search, the kept candidates and the refit use."""
+
+    tinfo: TargetInfo
+    metric: M.Metric
+    data: pd.DataFrame  # rows with a target
+    features: pd.DataFrame
+    columns: list[ColumnInfo]
+    y_all: np.ndarray
+    train_idx: np.ndarray
+    hold_idx: np.ndarray
+    search_idx: np.ndarray
+    pre: Preprocessor
+    families: list[str]
+    sdata: SearchData
+    n_folds: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_classes(self) -> int:
+        return max(len(self.tinfo.classes), 1)
+
+    @property
+    def encodings(self) -> set[str]:
+        return {get_candidate(f).encoding for f in self.families}
+
+    @property
+    def ratio_all(self) -> float:
+        """All rows over search rows (how much longer a refit on every row takes)."""
+        return len(self.data) / max(len(self.search_idx), 1)
+
+
+def fit_tabular(
+    run: FitRun, df: pd.DataFrame, target: str, recipe_meta: dict[str, Any] | None
+) -> Model:
+    """Train a model for ``target`` on the rows of ``df`` (after the recipe, if any)."""
+    d = prepare(run, df, target)
+    search, trial_cap = make_search(run, d)
+    run.emit("search", f"searching {', '.join(d.families)} ({len(d.sdata.folds)} fold(s))", 0.05)
+    run.lap("prepare")
+    records = search.run(d.sdata, len(d.search_idx))
+    stopped_by_cap = len(records) >= trial_cap and (
+        run.options.max_trials is None or trial_cap < run.options.max_trials
+    )
+    run.lap("search")
+    ranked = search.ranked_or_raise(run.budget)
+    run.emit("finalize", "scoring the best candidates on the hold-out rows", 0.9)
+    kept = keep_best(run, d, search, ranked, records)
+    run.lap("holdout_scoring")
+    refit_ok, refit_note = refit_default(run, d, kept)
+    about = describe(run, d, len(df), trial_cap if stopped_by_cap else None)
+    meta = model_meta(run, about, recipe_meta, records, kept, refit_ok, refit_note)
+    holdout = d.features.iloc[d.hold_idx]
+    y_hold = d.y_all[d.hold_idx]
+    return finish_model(
+        run,
+        meta,
+        d.pre,
+        kept,
+        holdout_frame(holdout, y_hold, kept.scores, run.seed),
+        target_summary(d.tinfo.task, d.y_all[d.train_idx], d.n_classes),
+        lambda model: column_impact(
+            model, holdout, d.data[d.tinfo.name].iloc[d.hold_idx], run.impact_deadline, run.seed
+        ),
+    )
+
+
+def prepare(run: FitRun, df: pd.DataFrame, target: str) -> TabularData:
+    """Detect the task, type the columns, split off the hold-out and encode the search rows."""
+    opts, settings = run.options, run.settings
+    run.emit("prepare", "checking the target and typing columns", 0.0)
+    data, tinfo = detect_task(df, target, opts.task, opts.positive_label)
+    metric = M.get_metric(opts.metric, tinfo.task)
+    features = data.drop(columns=[tinfo.name])
+    columns = type_columns(features, opts.column_types, opts.exclude_columns)
+    used = [c for c in columns if c.used]
+    if not used:
+        raise DataError(
+            "No column can be used to predict the target: every column is an identifier, "
+            "constant or excluded. Add columns with information about the rows."
+        )
+    warnings_out: list[str] = []
+    if tinfo.rows_dropped_missing_target:
+        warnings_out.append(
+            f"{tinfo.rows_dropped_missing_target} row(s) with a missing '{tinfo.name}' were "
+            "dropped (a row needs a target value to learn from)."
+        )
+    y_all = encode_target(data[tinfo.name], tinfo.task, tinfo.classes)
+    train_idx, hold_idx, search_idx = split_rows(y_all, tinfo, settings, run.seed)
+    run.emit("prepare", f"preparing {len(used)} columns", 0.02)
+    known = [c.name for c in columns] + [tinfo.name]
+    pre = Preprocessor(columns, known).fit(features.iloc[search_idx])
+    families, notes = families_for(settings["families"], len(search_idx), run.families_named)
+    warnings_out += notes
+    encodings = {get_candidate(f).encoding for f in families}
+    X = encode(pre, features.iloc[search_idx], encodings)
+    y = y_all[search_idx]
+    n_folds = settings["cv_folds"] if len(search_idx) <= settings["cv_max_rows"] else 1
+    if len(search_idx) <= settings["small_rows"]:
+        n_folds = max(n_folds, settings["small_cv_folds"])
+    folds = make_folds(y, tinfo.task, n_folds, run.seed)
+    _, _, cats = pre.tree_features()
+    sdata = SearchData(X=X, y=y, categorical=cats, folds=folds)
+    return TabularData(
+        tinfo, metric, data, features, columns, y_all, train_idx, hold_idx, search_idx, pre,
+        families, sdata, n_folds, warnings_out,
+    )  # fmt: skip
+
+
+def split_rows(
+    y_all: np.ndarray, tinfo: TargetInfo, settings: dict[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training, hold-out and search rows. The search never sees the hold-out rows; they give
+    the reported metrics. The search uses a (stratified) sample of the training rows."""
+    n = len(y_all)
+    n_hold = int(min(max(round(n * HOLDOUT_FRACTION), 1), MAX_HOLDOUT_ROWS))
+    strat = y_all if tinfo.task != "regression" else None
+    if strat is not None:
+        n_hold = max(n_hold, len(tinfo.classes))
+    train_idx, hold_idx = train_test_split(
+        np.arange(n), test_size=n_hold, random_state=seed, stratify=strat
+    )
+    search_idx = train_idx
+    if len(train_idx) > settings["max_search_rows"]:
+        search_idx, _ = train_test_split(
+            train_idx,
+            train_size=settings["max_search_rows"],
+            random_state=seed,
+            stratify=None if strat is None else strat[train_idx],
+        )
+    return train_idx, hold_idx, search_idx
+
+
+def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
+    """The search, with a deadline that reserves time for the final fits, and its trial cap."""
+    settings = run.settings
+    n_folds = d.n_folds
+    n_search = len(d.search_idx)
+    fold_share = 1.0 if n_folds == 1 else (n_folds - 1) / n_folds
+    sel_metric = selection_metric(d.metric, d.tinfo.task)
+    members_cache: dict[int, list[TrialRecord]] = {}
+
+    def likely_members(ranked: list[TrialRecord]) -> list[TrialRecord]:
+        # recomputed once per finished trial (a cheap greedy pass over kept predictions)
+        key = len(search.records)
+        if key not in members_cache:
+            ens = None
+            if run.options.ensemble and search.oof_y is not None:
+                ens = greedy_weights(search.oof, search.oof_y, candidate_pool(ranked), sel_metric)
+            by_id = {r.id: r for r in ranked}
+            members_cache.clear()
+            members_cache[key] = [by_id[i] for i in ens[0]] if ens else ranked[:1]
+        return members_cache[key]
+
+    def search_deadline() -> float:
+        # Reserve time for the final fits: the kept candidates on the search rows, then the
+        # default on all rows (its cost scales with the row count).
+        reserve = 0.04 * run.budget + 0.5
+        ranked = search.ranked()
+        if ranked:
+            scale = 1.0 / max(len(d.sdata.folds), 1) / (0.8 if n_folds == 1 else fold_share)
+            plan = choose_kept(ranked, settings["keep_top"])
+            # a kept trial model (one validation split) is scored as it is: no fit to reserve
+            reserve += sum(r.fit_seconds for r in plan if r.id not in search.models) * scale * 1.3
+            # Boosting time grows more slowly than the row count (binning is sample-based).
+            # With folds, the fits above leave room for an ensemble's other members; with one
+            # split (kept models need no fit), each member of the ensemble the search would
+            # build now is refit.
+            refits = plan[:1] if n_folds > 1 else likely_members(ranked)
+            per_fit = scale * 1.2 * d.ratio_all**REFIT_ROWS_EXPONENT
+            reserve += sum(r.fit_seconds for r in refits) * per_fit + 0.2
+        return max(run.end - reserve, run.start + 0.5)
+
+    trial_cap = max(settings["min_trials"], int(settings["trials_per_row"] * n_search))
+    max_trials = run.options.max_trials
+    max_trials = trial_cap if max_trials is None else min(max_trials, trial_cap)
+    search = Search(
+        d.tinfo.task, d.n_classes, d.metric, d.families, run.seed, run.start, search_deadline,
+        run.progress, settings["tuning_share"], max_trials,
+    )  # fmt: skip
+    return search, trial_cap
+
+
+def keep_best(
+    run: FitRun, d: TabularData, search: Search, ranked: list[TrialRecord], records: list[Any]
+) -> Kept:
+    """Kept candidates trained on the search rows and scored on the hold-out; an ensemble of the
+    best trials when averaging their validation predictions beats the best single one (its
+    members are kept like any candidate, and it is then the default)."""
+    task, X, cats = d.tinfo.task, d.sdata.X, d.sdata.categorical
+    X_hold = encode(d.pre, d.features.iloc[d.hold_idx], d.encodings)
+    y_hold = d.y_all[d.hold_idx]
+    plan = choose_kept(ranked, run.settings["keep_top"])
+    ens = None
+    if run.options.ensemble and search.oof_y is not None:
+        sel = selection_metric(d.metric, task)
+        ens = greedy_weights(search.oof, search.oof_y, candidate_pool(ranked), sel)
+    if ens is not None:
+        by_id = {r.id: r for r in ranked}
+        plan += [by_id[i] for i in ens[0] if by_id[i] not in plan]
+
+    def train(rec: TrialRecord, deadline: float) -> tuple[Candidate, float, str]:
+        if rec.id in search.models:  # the trial's own model, trained on 80% of the rows
+            trained = "80% of the search rows (the search's own fit)"
+            return search.models[rec.id], rec.fit_seconds / 0.8, trained
+        cls = get_candidate(rec.candidate)
+        ctx = FitContext(task, d.n_classes, deadline, run.seed)
+        t_fit = time.monotonic()
+        cand = cls(rec.fit_params()).fit(X[cls.encoding], d.sdata.y, ctx, categorical=cats)
+        return cand, time.monotonic() - t_fit, "search rows"
+
+    def evaluate(rec: TrialRecord, cand: Candidate) -> tuple[np.ndarray, dict[str, Any], int]:
+        scores = np.asarray(cand.predict_scores(X_hold[cand.encoding]))
+        threshold = 0.5
+        if task == "binary" and search.oof_y is not None and rec.id in search.oof:
+            threshold = M.best_threshold(d.metric, search.oof_y, search.oof[rec.id])
+        report = M.report(task, y_hold, scores, threshold)
+        return scores, {"threshold": threshold, "holdout_metrics": report}, len(y_hold)
+
+    kept = keep_candidates(run, plan, train, evaluate)
+    if ens is not None and all(i in kept.models for i in ens[0]):
+        add_ensemble(d, search, kept, ens[0], records, y_hold, run.elapsed())
+    return kept
+
+
+def add_ensemble(
+    d: TabularData,
+    search: Search,
+    kept: Kept,
+    weights: dict[int, float],
+    records: list[TrialRecord],
+    y_hold: np.ndarray,
+    elapsed: float,
+) -> None:
+    """Add the weighted ensemble of kept members to the leaderboard and make it the default."""
+    oof_y = search.oof_y
+    if oof_y is None:  # pragma: no cover - an ensemble is only chosen with validation rows
+        raise ParameterError("an ensemble needs validation predictions")
+    ens_id = len(records) + 1
+    scores = average(kept.scores, weights)
+    oof_avg = average(search.oof, weights)
+    threshold = 0.5
+    if d.tinfo.task == "binary":
+        threshold = M.best_threshold(d.metric, oof_y, oof_avg)
+    members = {str(k): w for k, w in weights.items()}
+    records.append(
+        TrialRecord(
+            id=ens_id,
+            candidate="ensemble",
+            params={"members": members},
+            score=round(float(d.metric(oof_y, oof_avg)), 6),
+            fit_seconds=round(sum(r.fit_seconds for r in records if r.id in weights), 3),
+            status="ok",
+            source="ensemble",
+            finished_at=round(elapsed, 3),
+            message="weighted average of trials "
+            + ", ".join(f"{k} ({w:.0%})" for k, w in weights.items()),
+        )
+    )
+    kept.scores[ens_id] = scores
+    kept.meta[str(ens_id)] = {
+        "candidate": "ensemble",
+        "members": members,
+        "params": {"members": dict(members)},
+        "threshold": threshold,
+        "holdout_metrics": M.report(d.tinfo.task, y_hold, scores, threshold),
+        "predict_ms_per_1000_rows": round(
+            sum(kept.meta[str(k)]["predict_ms_per_1000_rows"] for k in weights), 3
+        ),
+        "trained_on": "search rows",
+    }
+    kept.default_id = ens_id
+
+
+def refit_default(run: FitRun, d: TabularData, kept: Kept) -> tuple[bool, str]:
+    """Refit the default (each member of an ensemble) on every row when there is time; returns
+    whether the model that predicts was refit, and the note that says so."""
+    members = kept.members(kept.default_id)
+    refit_count = 0
+    note = ""
+    done = False
+    for mid in members:
+        cand = kept.models[mid]
+        expected = kept.fit_seconds[mid] * d.ratio_all
+        model, why = refit(
+            run, cand, lambda enc: encode(d.pre, d.features, {enc})[enc], d.y_all,
+            d.sdata.categorical, d.tinfo.task, d.n_classes,
+            expected if cand.encoding == "linear" else 0.0,
+        )  # fmt: skip
+        done = model is not None
+        note = REFIT_NOTES[why]
+        if model is not None:
+            refit_count += 1
+            kept.models[mid] = model
+            kept.meta[str(mid)]["trained_on"] = "all rows"
+            kept.meta[str(mid)]["params"] = model.fixed_iterations()
+    if len(members) > 1:
+        kept.meta[str(kept.default_id)]["trained_on"] = (
+            f"{refit_count} of {len(members)} members refit on all rows"
+        )
+        done = refit_count == len(members)
+        note = (
+            f"{refit_count} of the ensemble's {len(members)} members refit on all rows "
+            "(search + hold-out) after scoring"
+            + (
+                "; the others had no time left in the budget and use the search rows"
+                if not done
+                else ""
+            )
+            + "; the hold-out metrics come from the members trained without the hold-out rows"
+        )
+    return done, note
+
+
+REFIT_NOTES = {
+    "no time": (
+        "not refit on all rows: there was no time left in the budget, so the model trained on "
+        "the search rows is used"
+    ),
+    "unfinished": (
+        "not refit on all rows: the refit could not finish within the time budget, so the model "
+        "trained on the search rows is used"
+    ),
+    "refit": (
+        "refit on all rows (search + hold-out) after scoring; the hold-out metrics come from the "
+        "same configuration trained without the hold-out rows"
+    ),
+}
+
+
+def describe(run: FitRun, d: TabularData, total_rows: int, trial_cap: int | None) -> Description:
+    """What the model file says about the data, its rows and how they were used."""
+    n, n_search, n_hold = len(d.data), len(d.search_idx), len(d.hold_idx)
+    validation = (
+        f"{d.n_folds}-fold cross-validation on {n_search} rows"
+        if d.n_folds > 1
+        else f"one 80/20 validation split of {n_search} rows"
+    )
+    if trial_cap is not None:
+        validation += (
+            f"; the search stopped after {trial_cap} trials, about one per "
+            f"{1 / run.settings['trials_per_row']:g} rows (on a table this small, more tuning "
+            "mostly fits the validation noise)"
+        )
+    return Description(
+        task=d.tinfo.task,
+        target={**asdict(d.tinfo), "name": d.tinfo.name},
+        metric=d.metric,
+        columns=[c.to_dict() for c in d.columns],
+        rows={
+            "total": int(total_rows),
+            "with_target": int(n),
+            "search": int(n_search),
+            "train": int(len(d.train_idx)),
+            "holdout": int(n_hold),
+        },
+        validation=validation,
+        holdout_description=(
+            f"{n_hold} rows ({n_hold / n:.0%}) held out before the search and never seen by it"
+        ),
+        warnings=d.warnings,
+    )
+
+
+def type_columns(
+    features: pd.DataFrame, column_types: dict[str, str] | None, exclude: list[str] | None
+) -> list[ColumnInfo]:
+    """Each column's type (detected, or the user's override); excluded columns are kept, typed
+    "excluded", so the model file says why they were not used."""
+    overrides = dict(column_types or {})
+    excluded = list(exclude or [])
+    missing = [c for c in excluded if c not in features.columns]
+    if missing:
+        raise ParameterError(
+            f"exclude_columns names columns that are not in the data (or are the target): "
+            f"{', '.join(missing)}."
+        )
+    for c in excluded:
+        overrides[c] = "excluded"
+    return list(infer_types(features, overrides).values())
+
+
+def encode_target(y: pd.Series, task: str, classes: list[Any]) -> np.ndarray:
+    """Numbers as floats; class labels as their index in ``classes``."""
+    if task == "regression":
+        return y.to_numpy(dtype="float64")
+    index = {c: i for i, c in enumerate(classes)}
+    return np.asarray([index[v] for v in y.tolist()], dtype=np.int64)
+
+
+def holdout_frame(
+    rows: pd.DataFrame, y: np.ndarray, scores: dict[int, np.ndarray], seed: int
+) -> pd.DataFrame:
+    """The hold-out rows (a sample above HOLDOUT_KEEP), their encoded target, and every kept
+    candidate's scores, as stored in the artifact (``holdout.parquet``)."""
+    out = rows.reset_index(drop=True).copy()
+    out["__target__"] = y
+    for cid, sc in scores.items():
+        if sc.ndim == 1:
+            out[f"__score_{cid}"] = sc
+        else:
+            for k in range(sc.shape[1]):
+                out[f"__score_{cid}__{k}"] = sc[:, k]
+    if len(out) > HOLDOUT_KEEP:
+        out = out.sample(HOLDOUT_KEEP, random_state=seed).reset_index(drop=True)
+    return out
+
+
+def target_summary(task: str, y: np.ndarray, n_classes: int) -> dict[str, Any]:
+    """What a model-free guess would use: class shares, or the mean (training rows only)."""
+    if task == "regression":
+        return {"mean": float(np.mean(y)), "median": float(np.median(y))}
+    counts = np.bincount(y.astype(np.int64), minlength=n_classes)
+    return {"shares": (counts / max(1, counts.sum())).tolist()}
