@@ -297,7 +297,7 @@ def cmd_datasets_show(args: argparse.Namespace) -> int:
     )
     print(f"rows: {rec.rows:,}   columns: {rec.columns}")
     print(f"source: {rec.source}")
-    print(f"imported: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(rec.created_at))}")
+    print(f"created: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(rec.created_at))}")
     print(f"made by: {lineage.describe(rec.lineage)}")
     for change in rec.lineage.get("changes") or []:
         print(f"  {change}")
