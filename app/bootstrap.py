@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from automl.workspace import Workspace
-from connectors import read_file
+from automl.workspace.data import read_source, save_source
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = {
@@ -22,7 +22,7 @@ def load_samples(ws: Workspace) -> list[str]:
     done = []
     for name, file in SAMPLE_FILES.items():
         if name not in have:
-            ws.add_dataset(name, read_file(SAMPLES / file), f"sample file {file}")
+            save_source(ws, read_source(SAMPLES / file, label=f"sample file {file}"), name)
             done.append(name)
     return done
 

@@ -59,21 +59,15 @@ def _read(path: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
 
 
 def _source_options(args: argparse.Namespace | None) -> dict[str, Any]:
-    import os
-
+    """The source options given on the command line, as :func:`read_source` takes them (the
+    password is read from --password-env there, never typed)."""
     if args is None:
         return {}
-    opts = {
+    return {
         k: getattr(args, k, None)
-        for k in ("table", "query", "sheet", "limit", "endpoint_url")
+        for k in ("table", "query", "sheet", "limit", "endpoint_url", "password_env")
         if getattr(args, k, None) is not None
     }
-    env = getattr(args, "password_env", None)
-    if env:
-        if env not in os.environ:
-            raise _usage(f"--password-env names {env}, but that environment variable is not set.")
-        opts["password"] = os.environ[env]
-    return opts
 
 
 def _column_types(pairs: list[str]) -> dict[str, str]:
@@ -98,13 +92,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     recipe = _load_recipe(args.recipe)
     if args.data.startswith("dataset:") and recipe is None:
-        # a prepared dataset trains on its raw source with its recipe (as in the app), so the
-        # model takes raw rows
-        from automl.workspace.data import training_input
+        # the data service decides what a dataset trains on, as for a build in the app: a
+        # prepared dataset trains on its raw source with its recipe, so the model takes raw rows
+        from automl.workspace.data import resolve, training_input
 
         ws = _workspace(args)
-        name, version = ws.resolve_dataset(args.data[len("dataset:") :])
-        df, recipe, note = training_input(ws, name, version)
+        rec = resolve(ws, args.data)
+        df, recipe, note = training_input(ws, rec.name, rec.version)
         if note and not args.quiet:
             print(f"training on {note}", file=sys.stderr)
     else:
@@ -291,18 +285,22 @@ def cmd_datasets_list(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets_show(args: argparse.Namespace) -> int:
+    from automl.workspace import lineage
+    from automl.workspace.data import resolve
+
     ws = _workspace(args)
-    name, version = ws.resolve_dataset(args.name)
-    rec = ws.get_dataset(name, version)
+    rec = resolve(ws, args.name)
+    name, version = rec.name, rec.version
     versions = [v.version for v in ws.dataset_versions(name)]
     print(
         f"dataset: {rec.name}   version: {rec.version} (versions: {', '.join(map(str, versions))})"
     )
     print(f"rows: {rec.rows:,}   columns: {rec.columns}")
     print(f"source: {rec.source}")
-    print(f"imported: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(rec.created_at))}")
-    if rec.lineage and rec.lineage.get("kind") != "import":
-        print(f"made by: {json.dumps(rec.lineage, default=str)[:400]}")
+    print(f"created: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(rec.created_at))}")
+    print(f"made by: {lineage.describe(rec.lineage)}")
+    for change in rec.lineage.get("changes") or []:
+        print(f"  {change}")
     print("schema:")
     for col, dtype in rec.schema.items():
         print(f"  {col:<32} {dtype}")
@@ -324,7 +322,8 @@ def cmd_datasets_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_join(args: argparse.Namespace) -> int:
-    from automl.prep.join import JoinSpec, join_datasets
+    from automl.prep.join import JoinSpec
+    from automl.workspace.data import join_datasets
 
     spec = JoinSpec.on(args.on, args.how)
     rec, pv = join_datasets(_workspace(args), args.left, args.right, spec, args.name)
@@ -341,13 +340,11 @@ def cmd_join(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from automl.prep.clean import auto_clean, find_issues
+    from automl.workspace.data import clean_dataset, dataset_ref, find_issues, resolve
 
     ws = _workspace(args)
-    name, version = ws.resolve_dataset(args.dataset.removeprefix("dataset:"))
-    rec = ws.get_dataset(name, version)
-    df = ws.load_dataset(rec.name, rec.version)
-    findings = find_issues(df, args.target)
+    rec = resolve(ws, args.dataset)
+    findings = find_issues(ws.load_dataset(rec.name, rec.version), args.target)
     print(f"{rec.name} version {rec.version}: {rec.rows:,} rows x {rec.columns} columns")
     if not findings:
         print("nothing to clean: no missing values, far outliers or duplicate rows found")
@@ -372,20 +369,15 @@ def cmd_clean(args: argparse.Namespace) -> int:
         if action.startswith("constant:"):
             action, values[fid] = "constant", action.split(":", 1)[1]
         decisions[fid] = action
-    result = auto_clean(df, args.target, decisions, values, findings)
+    # the same function and the same saved recipe as the Prepare page, so a model trained on the
+    # result takes raw rows of the source and replays the fixes
+    done = clean_dataset(ws, dataset_ref(rec), args.name, args.target, decisions, values)
     print("applied:")
-    for line in result.summary() or ["(every fix was rejected)"]:
+    for line in done.summary():
         print(f"  {line}")
-    lineage = {
-        "kind": "clean",
-        "from": f"{rec.name}@{rec.version}",
-        "recipe": result.recipe.to_dict(),
-        "changes": result.summary(),
-    }
-    new = ws.add_dataset(
-        args.name, result.data, f"cleaned {rec.name}@{rec.version}", lineage=lineage
-    )
+    new = done.record
     print(f"saved {new.name} version {new.version}: {new.rows:,} rows x {new.columns} columns")
+    print(f"a model trained on dataset:{new.name} takes raw rows of {dataset_ref(rec)}")
     return 0
 
 

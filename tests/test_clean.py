@@ -118,7 +118,7 @@ def test_cli_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tidy = ws.load_dataset("tidy")
     assert (tidy["plan"] == "unknown").sum() == 1 and tidy["income"].max() < 1e6
     rec = ws.get_dataset("tidy")
-    assert rec.lineage["kind"] == "clean" and rec.lineage["from"] == "messy@1"
+    assert rec.lineage["kind"] == "recipe" and rec.lineage["from"] == "messy@1"
     assert main(["clean", "messy", "--auto", "--workspace", str(w)]) == 2
     assert "--name" in capsys.readouterr().err
     assert (

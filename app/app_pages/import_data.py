@@ -11,9 +11,17 @@ import streamlit as st
 from app import ui
 from app.bootstrap import SAMPLE_FILES, load_samples
 from automl.coltypes import COLUMN_TYPES, infer_types
-from connectors import SUPPORTED_EXTENSIONS, read_file
-from connectors.s3 import S3Connector, S3Options
-from connectors.sql import SqlConnector, SqlOptions, list_tables, safe_url
+from automl.workspace.data import (
+    SourceData,
+    list_sheets,
+    list_tables,
+    read_source,
+    read_upload,
+    safe_url,
+    save_source,
+    store_upload,
+)
+from connectors import SUPPORTED_EXTENSIONS
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 PREVIEW_ROWS = 100
@@ -22,8 +30,9 @@ ws = ui.workspace()
 st.title("Import data")
 
 
-def show_and_save(df: pd.DataFrame, source: str, default_name: str, key: str) -> None:
+def show_and_save(src: SourceData, default_name: str, key: str) -> None:
     """Preview, detected column types, and the save form shared by every source."""
+    df, source = src.data, src.source
     st.success(f"**{source}**: {len(df):,} rows, {df.shape[1]} columns.")
     st.dataframe(df.head(PREVIEW_ROWS), width="stretch")
     if len(df) > PREVIEW_ROWS:
@@ -66,8 +75,7 @@ def show_and_save(df: pd.DataFrame, source: str, default_name: str, key: str) ->
     name = st.text_input("Dataset name", value=default_name[:60], key=f"{key}_name")
     if st.button("Save dataset", type="primary", key=f"{key}_save"):
         with ui.guarded("saving the dataset"):
-            lineage = {"kind": "import", "source": source, "column_types": chosen}
-            rec = ws.add_dataset(name, df, source, lineage=lineage)
+            rec = save_source(ws, src, name, column_types=chosen)
             st.success(
                 f"Saved **{rec.name}** (version {rec.version}, {rec.rows:,} rows). Next: "
                 "**Prepare** to clean it, **Join** to add columns, or **Build** to train a model."
@@ -90,26 +98,20 @@ with tab_file:
     )
     if upload is not None:
         # Write the upload to this session's folder at once, so it does not stay in memory.
-        folder = ws.root / "uploads" / ui.session_id()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / Path(upload.name).name
-        path.write_bytes(upload.getbuffer())
+        path = store_upload(ws, upload.name, upload.getbuffer(), ui.session_id())
         st.session_state["import_path"] = str(path)
     path_str = st.session_state.get("import_path")
     if path_str and upload is not None:
         path = Path(path_str)
         sheet = None
-        if path.suffix.lower() == ".xlsx":
-            with ui.guarded("listing the workbook's sheets"):
-                sheets = pd.ExcelFile(path).sheet_names
-                sheet = (
-                    st.selectbox("Sheet", sheets, key="import_sheet") if len(sheets) > 1 else None
-                )
-        df = None
+        with ui.guarded("listing the workbook's sheets"):
+            sheets = list_sheets(path)
+            sheet = st.selectbox("Sheet", sheets, key="import_sheet") if len(sheets) > 1 else None
+        src = None
         with ui.guarded(f"reading {path.name}"):
-            df = read_file(path, max_bytes=MAX_UPLOAD_BYTES, sheet=sheet)
-        if df is not None:
-            show_and_save(df, f"uploaded file {path.name}", path.stem.replace("_", " "), "import")
+            src = read_upload(path, sheet=sheet, max_bytes=MAX_UPLOAD_BYTES)
+        if src is not None:
+            show_and_save(src, path.stem.replace("_", " "), "import")
 
 with tab_db:
     st.write(
@@ -151,16 +153,21 @@ with tab_db:
                 frac = min(rows / limit, 1.0) if limit else 0.5
                 bar.progress(frac, text=f"{rows:,} rows read")
 
-            conn = SqlConnector(
-                SqlOptions(url, table, query, int(limit) or None, password or None, progress)
+            src = read_source(
+                url,
+                table=table,
+                query=query,
+                limit=int(limit) or None,
+                password=password or None,
+                progress=progress,
             )
             wanted = (url, table, query, int(limit))
-            st.session_state["db_df"] = (conn.read(), conn.describe(), table or "query", wanted)
+            st.session_state["db_df"] = (src, table or "query", wanted)
             bar.empty()
     if "db_df" in st.session_state:
-        df, source, default, read_for = st.session_state["db_df"]
+        src, default, read_for = st.session_state["db_df"]
         if read_for == (url, table, query, int(limit)):  # only what the inputs still describe
-            show_and_save(df, source, default.split(".")[-1], "db")
+            show_and_save(src, default.split(".")[-1], "db")
     if url:
         st.caption(f"Connecting to {safe_url(url)}")
 
@@ -181,20 +188,17 @@ with tab_s3:
     )
     if uri and st.button("Read", key="s3_read"):
         with ui.guarded("reading from object storage"), st.spinner("Reading..."):
-            conn3 = S3Connector(
-                S3Options(
-                    uri,
-                    endpoint_url=endpoint or None,
-                    access_key=access or None,
-                    secret_key=secret or None,
-                    max_bytes=None,
-                )
+            src = read_source(
+                uri,
+                endpoint_url=endpoint or None,
+                access_key=access or None,
+                secret_key=secret or None,
             )
-            st.session_state["s3_df"] = (conn3.read(), conn3.describe(), (uri, endpoint))
+            st.session_state["s3_df"] = (src, (uri, endpoint))
     if "s3_df" in st.session_state:
-        df, source, read_for = st.session_state["s3_df"]
+        src, read_for = st.session_state["s3_df"]
         if read_for == (uri, endpoint):
-            show_and_save(df, source, Path(uri.rstrip("/")).stem or "dataset", "s3")
+            show_and_save(src, Path(uri.rstrip("/")).stem or "dataset", "s3")
 
 with tab_samples:
     st.write(

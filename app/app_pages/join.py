@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import ui
-from automl.prep.join import HOWS, JoinSpec, join_datasets, preview_join, suggest_keys
+from automl.prep.join import HOWS, JoinSpec, preview_join, suggest_keys
+from automl.workspace.data import join_datasets
 
 HOW_WORDS = {
     "inner": "Inner: only rows whose keys match in both",

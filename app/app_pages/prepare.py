@@ -10,10 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from automl.errors import EaselError, ParameterError
-from automl.prep.clean import find_issues, fix_steps
+from automl.errors import ParameterError
 from automl.prep.expr import FUNCTIONS
 from automl.prep.recipe import STEPS, Recipe, Step, StepReport, parameters, sample_for_preview
+from automl.workspace.data import apply_recipe, cleaning_steps, find_issues, prepare_dataset
 
 PREVIEW_ROWS = 5000
 COLUMN_FIELDS = ("column", "start", "end")
@@ -49,12 +49,11 @@ st.caption(
 
 
 def run_recipe(r: Recipe, df: pd.DataFrame) -> tuple[pd.DataFrame, list[StepReport]]:
-    report: list[StepReport] = []
-    clone = Recipe.from_dict(r.to_dict())
-    return clone.fit_apply(df, report), report
+    return apply_recipe(r, df)  # a copy is fitted: the page's recipe stays as the user built it
 
 
-prepared, report = sample, []
+prepared: pd.DataFrame = sample
+report: list[StepReport] = []
 with ui.guarded("applying the recipe"):
     prepared, report = run_recipe(recipe, sample)
 columns = [str(c) for c in prepared.columns]
@@ -89,9 +88,7 @@ if findings is not None:
                 values[f.id] = c2.text_input("Value", key=f"prep_val_{f.id}")
         if st.button("Add these fixes to the recipe", type="primary", key="prep_apply_fixes"):
             with ui.guarded("adding the fixes"):
-                for f, action, step in fix_steps(findings, decisions, values):
-                    if action == "constant" and not values.get(f.id):
-                        raise ParameterError(f"Give the value to fill {f.column} with.")
+                for _f, _action, step in cleaning_steps(findings, decisions, values):
                     recipe.add(step)
                 run_recipe(recipe, sample)  # check it runs before keeping it
                 st.session_state.pop("prep_findings", None)
@@ -242,15 +239,7 @@ if len(recipe):
     )
     if st.button("Apply to all rows and save", type="primary", key="prep_save"):
         with ui.guarded("saving the prepared dataset"), st.spinner("Applying to all rows..."):
-            full, _ = run_recipe(recipe, raw)
-            if len(full) == 0:
-                raise EaselError("The recipe removes every row; nothing was saved.")
-            saved = ws.add_dataset(
-                new_name,
-                full,
-                f"prepared from {key} ({len(recipe)} steps)",
-                lineage={"kind": "recipe", "from": key, "recipe": recipe.to_dict()},
-            )
+            saved = prepare_dataset(ws, key, recipe, new_name).record
             st.success(
                 f"Saved **{saved.name}** version {saved.version}: {saved.rows:,} rows, "
                 f"{saved.columns} columns. A model built on it takes raw rows of {rec.name} and "

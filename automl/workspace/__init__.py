@@ -1,7 +1,9 @@
 """The workspace: datasets, models, uploads and build jobs under one folder, with a catalog.
 
-``catalog`` keeps the records (SQLite), ``data`` is the one data service that the CLI and every
-page call to import, clean, prepare and save data, and ``jobs`` runs builds in their own processes.
+``catalog`` keeps the records (SQLite); ``data`` (with ``sources``) is the one data service that
+the CLI and every page call to import, join, clean, prepare and save data and to get a build's
+training input; ``lineage`` names how each dataset version was made; ``jobs`` is the build queue
+(the build itself runs in :mod:`automl.builds`, in its own process).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""Training as a background job in its own process, so a browser can close or refresh.
+"""The build queue: training jobs run in their own processes, so a browser can close or refresh.
 
-The job's state, progress, best score and leaderboard so far live in the workspace catalog; the app
-polls them. ``python -m automl.workspace.jobs WORKSPACE JOB_ID`` runs one job.
+This module creates a job, starts its process, reports its status and cancels it; the job's state,
+progress, best score and trials so far live in the workspace catalog, and the app polls them.
+The build itself runs in :mod:`automl.builds`, which the queue starts by name
+(``python -m automl.builds WORKSPACE JOB_ID``) and never imports: the workspace layer sits below
+training.
 """
 
 from __future__ import annotations
@@ -13,15 +16,14 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from typing import Any
 
-from automl.errors import EaselError
 from automl.progress import ProgressEvent
 from automl.workspace.catalog import Workspace
 
 log = logging.getLogger("easel.jobs")
 FINAL_STATES = ("succeeded", "failed", "cancelled")
+BUILD_MODULE = "automl.builds"  # run as ``python -m automl.builds WORKSPACE JOB_ID``
 
 
 class JobCancelled(Exception):
@@ -38,7 +40,7 @@ def start_training_job(
     job = ws.get_job(job_id)
     with open(job["log_path"], "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "automl.workspace.jobs", str(ws.root), str(job_id)],
+            [sys.executable, "-m", BUILD_MODULE, str(ws.root), str(job_id)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -90,8 +92,9 @@ def cancel_job(ws: Workspace, job_id: int) -> None:
             os.killpg(job["pid"], signal.SIGTERM)
 
 
-class _Reporter:
-    """Progress callback writing to the catalog (throttled) and checking for cancellation."""
+class JobProgress:
+    """The build's progress callback: writes progress to the job's catalog row (at most twice a
+    second during the search) and raises :class:`JobCancelled` when the user asked to cancel."""
 
     def __init__(self, ws: Workspace, job_id: int) -> None:
         self.ws = ws
@@ -118,61 +121,3 @@ class _Reporter:
         )
         if self.ws.get_job(self.job_id)["cancel_requested"]:
             raise JobCancelled()
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise JobCancelled()
-
-
-def run_job(root: str, job_id: int) -> int:
-    """Run one training job (in its own process)."""
-    import automl
-
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    ws = Workspace(root)
-    job = ws.get_job(job_id)
-    p = job["params"]
-    ws.update_job(job_id, status="running", started_at=time.time(), message="starting")
-    try:
-        from automl.workspace.data import training_input
-
-        df, recipe, _ = training_input(ws, p["dataset"])
-        settings = dict(p["settings"])
-        reporter = _Reporter(ws, job_id)
-        model = automl.AutoML(progress=reporter, **settings).fit(
-            df, target=p["target"], recipe=recipe
-        )
-        name, version, path = ws.new_model_path(p["model_name"])
-        reporter(ProgressEvent("finalize", "writing the model and its reports", 0.99, 0.0))
-        model.save(path, reports=True, data=df)
-        rec = ws.add_model(name, version, path, p["dataset"], model.model_)
-        ws.update_job(
-            job_id,
-            status="succeeded",
-            progress=1.0,
-            message=f"model '{name}' version {version} is ready",
-            trials=reporter.trials,
-            result={"model": rec.name, "version": rec.version},
-            finished_at=time.time(),
-        )
-        return 0
-    except JobCancelled:
-        ws.update_job(job_id, status="cancelled", message="cancelled", finished_at=time.time())
-        return 1
-    except EaselError as exc:
-        ws.update_job(job_id, status="failed", error=str(exc), finished_at=time.time())
-        return 1
-    except Exception as exc:  # unexpected: short message for the user, traceback to the log
-        traceback.print_exc()
-        ws.update_job(
-            job_id,
-            status="failed",
-            error=f"The build failed unexpectedly ({type(exc).__name__}). Details are in the job "
-            "log.",
-            finished_at=time.time(),
-        )
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(run_job(sys.argv[1], int(sys.argv[2])))

@@ -174,7 +174,9 @@ def test_import_from_a_database_table_and_query(empty_ws: Workspace, tmp_path: P
     assert "120 rows, 10 columns" in texts(at)
     at.text_input(key="db_name").input("db customers").run()
     at.button(key="db_save").click().run()
-    assert empty_ws.get_dataset("db customers").rows == 120
+    saved = empty_ws.get_dataset("db customers")
+    assert saved.rows == 120 and saved.lineage["kind"] == "import"
+    assert saved.lineage["options"] == {"table": "customers"}  # recorded as `automl import` does
     at.radio(key="db_mode").set_value("A SELECT query").run()
     at.text_area(key="db_query").input("DELETE FROM customers").run()
     at.button(key="db_read").click().run()
@@ -253,6 +255,37 @@ def test_prepare_page_clean_transform_undo_save_and_build_on_raw_rows(
     assert rec.rows == 300 and "income_per_age" in rec.schema
     raw, recipe, note = training_input(empty_ws, "customers clean")
     assert len(raw) == 305 and recipe is not None and "recipe" in note
+
+
+def test_prepare_page_auto_clean_saves_what_automl_clean_saves(
+    empty_ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from automl.cli import main
+    from tests.conftest import make_table
+
+    df = make_table(200, 8)
+    df.loc[[3, 50], "income"] = [5e6, 8e6]
+    empty_ws.add_dataset("customers", pd.concat([df, df.head(3)], ignore_index=True), "t")
+    argv = ["clean", "customers", "--target", "churn", "--auto", "--name", "cli clean"]
+    assert main([*argv, "--workspace", str(empty_ws.root)]) == 0
+    capsys.readouterr()
+    at = app("prepare")
+    at.selectbox(key="prep_dataset").set_value("customers").run()
+    at.selectbox(key="prep_target").set_value("churn").run()
+    at.button(key="prep_find").click().run()
+    at.button(key="prep_apply_fixes").click().run()  # the proposed fixes, as --auto applies
+    at.text_input(key="prep_name").input("app clean").run()
+    at.button(key="prep_save").click().run()
+    assert not at.exception, at.exception
+    cli, page = empty_ws.get_dataset("cli clean"), empty_ws.get_dataset("app clean")
+    assert cli.lineage["kind"] == page.lineage["kind"] == "recipe"
+    assert cli.lineage["from"] == page.lineage["from"] == "customers@1"
+    assert cli.lineage["recipe"]["steps"] == page.lineage["recipe"]["steps"]
+    pd.testing.assert_frame_equal(
+        empty_ws.load_dataset("cli clean"), empty_ws.load_dataset("app clean")
+    )
 
 
 def test_predict_form_asks_for_raw_columns_of_a_model_with_a_recipe(empty_ws: Workspace) -> None:

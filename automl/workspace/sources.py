@@ -1,0 +1,170 @@
+"""Getting rows in: read a source (a file, an upload, a database table or query, object storage),
+look at it before saving, and save it as a dataset version with an ``import`` lineage.
+
+Part of the data service (:mod:`automl.workspace.data` re-exports it): ``automl import`` and the
+Import page both read with :func:`read_source` and save with :func:`save_source`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from automl.errors import ParameterError
+from automl.workspace.catalog import DatasetRecord, Workspace, check_name
+from automl.workspace.lineage import import_lineage
+
+RECORDED_OPTIONS = ("table", "query", "sheet", "limit", "endpoint_url")  # never credentials
+_SAFE_FILE = re.compile(r"[^A-Za-z0-9 _.\-]")
+
+
+@dataclass
+class SourceData:
+    """Rows read from a source, not saved yet: what the Import page previews and the CLI saves.
+
+    ``source`` describes where they came from without credentials; ``options`` are the reading
+    options worth recording (table, query, sheet, limit, endpoint), never a password or key.
+    """
+
+    data: pd.DataFrame = field(repr=False)
+    source: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return len(self.data)
+
+
+def password_from_env(var: str) -> str:
+    """The password in environment variable ``var`` (so it is never typed on a command line)."""
+    if var not in os.environ:
+        raise ParameterError(
+            f"--password-env names {var}, but that environment variable is not set."
+        )
+    return os.environ[var]
+
+
+def read_source(
+    source: str | os.PathLike[str],
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    sheet: str | int | None = None,
+    limit: int | None = None,
+    password: str | None = None,
+    password_env: str | None = None,
+    endpoint_url: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    max_bytes: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    label: str | None = None,
+) -> SourceData:
+    """Read every row of ``source``: a file path, a SQLAlchemy URL with ``table`` or ``query``,
+    or an ``s3://`` URI (see :func:`connectors.open_source`).
+
+    The password comes from ``password`` or from the environment variable ``password_env``;
+    ``progress`` gets the number of rows read so far (databases); ``label`` replaces the source's
+    own description (e.g. "uploaded file churn.csv").
+    """
+    from connectors import open_source
+    from connectors.sql import SqlConnector
+
+    if password is None and password_env:
+        password = password_from_env(password_env)
+    conn = open_source(
+        source,
+        table=table,
+        query=query,
+        sheet=sheet,
+        limit=limit,
+        password=password,
+        endpoint_url=endpoint_url,
+        access_key=access_key,
+        secret_key=secret_key,
+        max_bytes=max_bytes,
+    )
+    if progress is not None and isinstance(conn, SqlConnector):
+        conn = SqlConnector(replace(conn.options, progress=progress))
+    df = conn.read()
+    given = {
+        "table": table,
+        "query": query,
+        "sheet": sheet,
+        "limit": limit,
+        "endpoint_url": endpoint_url,
+    }
+    recorded = {k: v for k, v in given.items() if k in RECORDED_OPTIONS and v is not None}
+    return SourceData(df, label or conn.describe(), recorded)
+
+
+def save_source(
+    ws: Workspace, src: SourceData, name: str, column_types: dict[str, str] | None = None
+) -> DatasetRecord:
+    """Save rows read by :func:`read_source` as the next version of dataset ``name``.
+
+    ``column_types`` (column -> type) are the types the user chose; builds on this dataset use
+    them.
+    """
+    lineage = import_lineage(src.source, src.options, column_types)
+    return ws.add_dataset(name, src.data, src.source, lineage=lineage)
+
+
+def import_dataset(
+    ws: Workspace,
+    source: str | os.PathLike[str],
+    name: str,
+    **options: Any,
+) -> DatasetRecord:
+    """Read ``source`` (``options`` as for :func:`read_source`) and save it as the next version of
+    dataset ``name``. The catalog records a description of the source without credentials."""
+    check_name(name, "dataset")  # before reading, which can take long
+    return save_source(ws, read_source(source, **options), name)
+
+
+def store_upload(ws: Workspace, filename: str, data: bytes | memoryview, folder: str) -> Path:
+    """Write uploaded bytes to ``uploads/FOLDER/NAME`` in the workspace (so they do not stay in
+    memory) and return the path; the file name is reduced to safe characters."""
+    safe_folder = _SAFE_FILE.sub("_", folder)[:64] or "upload"
+    safe_name = _SAFE_FILE.sub("_", Path(filename).name)[:128] or "upload"
+    target = ws.root / "uploads" / safe_folder
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / safe_name
+    path.write_bytes(bytes(data))
+    return path
+
+
+def read_upload(
+    path: str | os.PathLike[str], *, sheet: str | int | None = None, max_bytes: int | None = None
+) -> SourceData:
+    """An uploaded file (stored with :func:`store_upload`), described as "uploaded file NAME"."""
+    p = Path(path)
+    return read_source(p, sheet=sheet, max_bytes=max_bytes, label=f"uploaded file {p.name}")
+
+
+def list_sheets(path: str | os.PathLike[str]) -> list[str]:
+    """The sheet names of an Excel workbook (one sheet or none for other files)."""
+    p = Path(path)
+    if p.suffix.lower() not in (".xlsx", ".xlsm"):
+        return []
+    return [str(s) for s in pd.ExcelFile(p).sheet_names]
+
+
+def list_tables(url: str, password: str | None = None) -> list[str]:
+    """The tables (and views) a database URL can read."""
+    from connectors.sql import list_tables as _list
+
+    return _list(url, password)
+
+
+def safe_url(url: str) -> str:
+    """A database URL as it may be shown: the password masked."""
+    from connectors.sql import safe_url as _safe
+
+    return _safe(url)
