@@ -359,28 +359,3 @@ def _key_like(a: pd.Series, b: pd.Series) -> bool:
 def _norm(name: str) -> str:
     return name.lower().replace("_", "").replace(" ", "").replace("-", "")
 
-
-def join_datasets(
-    ws: Any,
-    left: str,
-    right: str,
-    spec: JoinSpec,
-    name: str,
-    max_rows: int = MAX_RESULT_ROWS,
-) -> tuple[Any, JoinPreview]:
-    """Join two catalog datasets (``NAME`` or ``NAME@VERSION``) and save the result as ``name``,
-    with the join recorded as its lineage."""
-    refs = []
-    frames = []
-    for ref in (left, right):
-        dname, version = ws.resolve_dataset(ref.removeprefix("dataset:"))
-        rec = ws.get_dataset(dname, version)
-        refs.append(f"{rec.name}@{rec.version}")
-        frames.append(ws.load_dataset(rec.name, rec.version))
-    out, pv = join(frames[0], frames[1], spec, max_rows=max_rows)
-    if len(out) == 0:
-        raise DataError("The join produced no rows, so nothing was saved. " + " ".join(pv.warnings))
-    lineage = {"kind": "join", "left": refs[0], "right": refs[1], **spec.to_dict()}
-    desc = f"{spec.how} join of {refs[0]} and {refs[1]} on {', '.join(spec.left_on)}"
-    rec = ws.add_dataset(name, out, desc, lineage=lineage)
-    return rec, pv
