@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +46,13 @@ def _loaded_after(statement: str) -> list[str]:
     ],
 )
 def test_light_imports_load_no_ml_library(statement: str) -> None:
+    assert _loaded_after(statement) == []
+
+
+def test_opening_a_file_source_loads_no_database_or_ml_library(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    statement = f"from connectors import open_source\nopen_source({str(path)!r}).read()"
     assert _loaded_after(statement) == []
 
 
