@@ -383,5 +383,5 @@ class FileConnector(Connector):
                 raise DataError(
                     f"'{self.name}' is not valid JSON Lines: {str(exc)[:160]}."
                 ) from None
-        else:
-            yield self.read()
+        else:  # JSON and Excel have no streaming reader: cut one read into chunks
+            yield from super().iter_chunks(chunk_rows)

@@ -294,6 +294,13 @@ def _parse_url(url: str, password: str | None) -> sa.URL:
         ) from None
     if password:
         parsed = parsed.set(password=password)
+    if parsed.get_backend_name() == "sqlite" and (
+        parsed.username or parsed.password or parsed.host or parsed.port
+    ):
+        raise DataError(
+            "A SQLite database is a file: its URL takes no user, password, host or port. Write "
+            "it as sqlite:///relative/path.db or sqlite:////absolute/path.db, without a password."
+        )
     return parsed
 
 
