@@ -241,3 +241,33 @@ def test_register_names_missing_methods() -> None:
         register(Half)
     with pytest.raises(ParameterError, match="subclass of Candidate"):
         register(dict)  # type: ignore[type-var]
+
+
+def test_presets_name_only_registered_families() -> None:
+    from automl.presets import PRESETS
+
+    for name, preset in PRESETS.items():
+        assert set(preset["families"]) <= set(REGISTRY), name
+        assert set(preset["tuning_share"]) <= set(REGISTRY), name
+
+
+def test_a_registered_family_is_searched_saved_and_loaded_with_no_other_edit(
+    tmp_path: Path,
+) -> None:
+    """One module and one registration: a family no preset names is searched when asked for
+    (its tuning share defaults), saved, and loaded by name."""
+    import automl
+    from tests.conftest import make_table
+
+    custom = register(_family())
+    try:
+        df = make_table(200, 3, "binary")
+        model = automl.AutoML(time_budget=10, seed=0, candidates=["custom"], max_trials=3)
+        fitted = model.fit(df, "churn").model_
+        assert set(fitted.leaderboard["candidate"].str.split().str[0]) <= {"custom", "ensemble"}
+        rows = df.drop(columns=["churn"]).head(20)
+        again = automl.load(fitted.save(tmp_path / "m"))
+        assert type(again.candidates[again.default_id]) is custom
+        np.testing.assert_allclose(again.predict_proba(rows), fitted.predict_proba(rows))
+    finally:
+        REGISTRY.pop("custom", None)
