@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors._base import Connector
-from connectors._registry import REGISTRY, get_connector, register
+from connectors._base import Connector, SourceRequest
+from connectors._registry import REGISTRY, SourceKind, connect, get_connector, register
 from connectors.files import SUPPORTED_EXTENSIONS, FileConnector, FileOptions
 
 
@@ -50,47 +50,30 @@ def open_source(
     secret_key: str | None = None,
     max_bytes: int | None = None,
 ) -> Connector:
-    """The connector for ``source``: a file path, a SQLAlchemy URL or an ``s3://`` URI."""
-    from automl.errors import DataError
-
-    text = str(source).strip()
-    if text.lower().startswith("s3://"):
-        if table or query or sheet is not None:
-            raise DataError("Object storage sources take no table, query or sheet: drop them.")
-        from connectors.s3 import S3Connector, S3Options
-
-        return S3Connector(
-            S3Options(
-                text,
-                endpoint_url=endpoint_url,
-                access_key=access_key,
-                secret_key=secret_key,
-                max_bytes=max_bytes,
-                nrows=limit,
-            )
-        )
-    from connectors.sql import SqlConnector, SqlOptions, is_database_url
-
-    if is_database_url(text):
-        if table is None and query is None:
-            raise DataError(
-                "A database source needs a table (--table NAME) or a SELECT query (--query SQL)."
-            )
-        return SqlConnector(
-            SqlOptions(text, table=table, query=query, limit=limit, password=password)
-        )
-    if table or query:
-        raise DataError(
-            f"'{text}' is a file, so --table and --query do not apply. For a database, give a "
-            "URL such as sqlite:///shop.db or postgresql://user@host/db."
-        )
-    return FileConnector(FileOptions(Path(text), sheet=sheet, max_bytes=max_bytes, nrows=limit))
+    """The connector for ``source``: a file path, a SQLAlchemy URL or an ``s3://`` URI (any
+    kind in :data:`REGISTRY`, tried in order). Options that do not apply to the source's kind are
+    errors; an unknown kind of source is an error listing the supported ones."""
+    request = SourceRequest(
+        str(source).strip(),
+        table=table,
+        query=query,
+        sheet=sheet,
+        limit=limit,
+        password=password,
+        endpoint_url=endpoint_url,
+        access_key=access_key,
+        secret_key=secret_key,
+        max_bytes=max_bytes,
+    )
+    return connect(request)
 
 
 __all__ = [
     "REGISTRY",
     "SUPPORTED_EXTENSIONS",
     "Connector",
+    "SourceKind",
+    "SourceRequest",
     "FileConnector",
     "FileOptions",
     "get_connector",

@@ -4,14 +4,38 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pandas as pd
+
+
+@dataclass(frozen=True)
+class SourceRequest:
+    """What :func:`connectors.open_source` was given: the source text and every option a front
+    door can pass. Each connector takes the options that apply to it and rejects the ones that
+    cannot (a table for a file, a sheet for a database ...). Secrets are left out of ``repr``."""
+
+    source: str
+    table: str | None = None
+    query: str | None = None
+    sheet: str | int | None = None
+    limit: int | None = None
+    password: str | None = field(default=None, repr=False)
+    endpoint_url: str | None = None
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    max_bytes: int | None = None
 
 
 class Connector(ABC):
     """Reads one source into a pandas DataFrame. Options live in a small typed dataclass."""
 
     kind: str
+
+    @classmethod
+    @abstractmethod
+    def from_request(cls, request: SourceRequest) -> Connector:
+        """The connector for ``request`` (errors for options that do not apply to this kind)."""
 
     @abstractmethod
     def read(self) -> pd.DataFrame:
@@ -22,5 +46,8 @@ class Connector(ABC):
         """A human description of the source, never containing credentials."""
 
     def iter_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
-        """The source in chunks of at most ``chunk_rows`` rows (default: one chunk)."""
-        yield self.read()
+        """The source in chunks of at most ``chunk_rows`` rows. This default cuts one whole read
+        into pieces (no memory saved); sources that can stream override it."""
+        df = self.read()
+        for start in range(0, max(len(df), 1), chunk_rows):
+            yield df.iloc[start : start + chunk_rows]

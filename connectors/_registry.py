@@ -1,22 +1,81 @@
-"""Registry: a source kind maps to ``"module:Class"``; new sources register without core changes."""
+"""Registry: each source kind maps to ``"module:Class"`` and says how it recognizes a source.
+
+:func:`connectors.open_source` walks the registry, newest registration first, and builds the first
+kind whose ``recognizes`` accepts the source text, so a new kind can claim sources that a built-in
+fallback (a database URL, a local path) would otherwise take. Recognizers are cheap tests on the
+text (a scheme, a URL shape, "a local path") that import nothing, so opening a CSV file never loads
+a database driver; the connector module is imported only when its kind is chosen. Adding a source
+is one module with a :class:`~connectors._base.Connector` subclass plus one :func:`register` call.
+"""
 
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from automl.errors import DataError
-from connectors._base import Connector
+from connectors._base import Connector, SourceRequest
 
-REGISTRY: dict[str, str] = {
-    "file": "connectors.files:FileConnector",
-    "sql": "connectors.sql:SqlConnector",
-    "s3": "connectors.s3:S3Connector",
-}
+_DATABASE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://")
+# schemes that look like ``dialect://`` but are never databases
+_NOT_DATABASES = ("s3://", "http://", "https://", "file://")
 
 
-def register(kind: str, target: str) -> None:
-    """Register ``target`` (``"module:Class"``) for sources of ``kind``."""
-    REGISTRY[kind] = target
+@dataclass(frozen=True)
+class SourceKind:
+    """One registered kind of source.
+
+    ``target`` is ``"module:Class"`` (imported on first use); ``recognizes`` tells from the source
+    text whether this kind reads it; ``example`` shows the user what such a source looks like;
+    ``requires`` names the package to install when the module cannot be imported.
+    """
+
+    kind: str
+    target: str
+    recognizes: Callable[[str], bool]
+    example: str
+    requires: str | None = None
+
+
+def has_scheme(*schemes: str) -> Callable[[str], bool]:
+    """A recognizer for sources written ``scheme://...`` (case-insensitive)."""
+    prefixes = tuple(f"{s.lower()}://" for s in schemes)
+    return lambda text: text.strip().lower().startswith(prefixes)
+
+
+def is_database_url(source: str) -> bool:
+    """Whether ``source`` looks like a SQLAlchemy URL (``dialect[+driver]://...``)."""
+    text = source.strip()
+    return _DATABASE_URL.match(text) is not None and not text.lower().startswith(_NOT_DATABASES)
+
+
+def is_local_path(source: str) -> bool:
+    """Whether ``source`` is a path on this machine (anything without a ``scheme://``)."""
+    return "://" not in source
+
+
+REGISTRY: dict[str, SourceKind] = {}
+
+
+def register(
+    kind: str,
+    target: str,
+    *,
+    recognizes: Callable[[str], bool],
+    example: str,
+    requires: str | None = None,
+) -> None:
+    """Register ``target`` (``"module:Class"``) for sources of ``kind``.
+
+    Kinds are tried newest first; registering an existing kind again replaces it and keeps its
+    place. ``recognizes`` must import nothing (it runs for every source opened).
+    """
+    module, sep, name = target.partition(":")
+    if not (module and sep and name):
+        raise ValueError(f"A connector target is written 'module:Class'; got {target!r}.")
+    REGISTRY[kind] = SourceKind(kind, target, recognizes, example, requires)
 
 
 def get_connector(kind: str) -> type[Connector]:
@@ -25,6 +84,54 @@ def get_connector(kind: str) -> type[Connector]:
         raise DataError(
             f"Source kind not known: {kind!r}. Known kinds: {', '.join(sorted(REGISTRY))}."
         )
-    module, _, name = REGISTRY[kind].partition(":")
-    cls: type[Connector] = getattr(importlib.import_module(module), name)
+    entry = REGISTRY[kind]
+    module, _, name = entry.target.partition(":")
+    try:
+        imported = importlib.import_module(module)
+    except ImportError as exc:
+        if entry.requires is None:
+            raise
+        raise DataError(
+            f"Reading {kind} sources needs the package '{entry.requires}' ({exc}). Install it "
+            f"with 'pip install {entry.requires}'."
+        ) from None
+    cls: type[Connector] = getattr(imported, name)
     return cls
+
+
+def kind_of(source: str) -> str:
+    """The first registered kind that recognizes ``source``; a clear error listing the supported
+    kinds of source when none does."""
+    order = list(reversed(REGISTRY.values()))
+    for entry in order:
+        if entry.recognizes(source):
+            return entry.kind
+    supported = "; ".join(f"{e.kind}: {e.example}" for e in order)
+    raise DataError(f"Source not known: '{source}'. Supported sources are {supported}.")
+
+
+def connect(request: SourceRequest) -> Connector:
+    """The connector for ``request``, built by the kind that recognizes its source."""
+    return get_connector(kind_of(request.source)).from_request(request)
+
+
+# Built-in sources, tried in the reverse order: s3, then any other URL as a database, then a path.
+register(
+    "file",
+    "connectors.files:FileConnector",
+    recognizes=is_local_path,
+    example="a file path such as data/sales.csv (.csv, .parquet, .json, .xlsx ...)",
+)
+register(
+    "sql",
+    "connectors.sql:SqlConnector",
+    recognizes=is_database_url,
+    example="a database URL such as sqlite:///shop.db or postgresql://user@host/db",
+    requires="sqlalchemy",
+)
+register(
+    "s3",
+    "connectors.s3:S3Connector",
+    recognizes=has_scheme("s3"),
+    example="an object storage address such as s3://bucket/path/file.csv",
+)

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from automl.errors import DataError
-from connectors._base import Connector
+from connectors._base import Connector, SourceRequest
 
 CSV_EXT = (".csv", ".tsv", ".txt", ".tab")
 PARQUET_EXT = (".parquet", ".pq")
@@ -131,6 +131,17 @@ class FileConnector(Connector):
         self.options = options
         self.path = Path(options.path)
         self.name = self.path.name
+
+    @classmethod
+    def from_request(cls, request: SourceRequest) -> FileConnector:
+        r = request
+        if r.table or r.query:
+            raise DataError(
+                f"'{r.source}' is a file, so --table and --query do not apply. For a database, "
+                "give a URL such as sqlite:///shop.db or postgresql://user@host/db."
+            )
+        options = FileOptions(Path(r.source), sheet=r.sheet, max_bytes=r.max_bytes, nrows=r.limit)
+        return cls(options)
 
     def describe(self) -> str:
         return f"file {self.name}"
@@ -372,5 +383,5 @@ class FileConnector(Connector):
                 raise DataError(
                     f"'{self.name}' is not valid JSON Lines: {str(exc)[:160]}."
                 ) from None
-        else:
-            yield self.read()
+        else:  # JSON and Excel have no streaming reader: cut one read into chunks
+            yield from super().iter_chunks(chunk_rows)

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from automl.errors import DataError, invalid_parameter
-from connectors._base import Connector
+from connectors._base import Connector, SourceRequest
 from connectors.files import CSV_EXT, PARQUET_EXT, FileConnector, FileOptions
 
 SUPPORTED = CSV_EXT + PARQUET_EXT
@@ -120,6 +120,21 @@ class S3Connector(Connector):
                 "Anonymous access takes no keys: drop the keys, or turn anonymous access off."
             )
         self._fs: pafs.S3FileSystem | None = None
+
+    @classmethod
+    def from_request(cls, request: SourceRequest) -> S3Connector:
+        r = request
+        if r.table or r.query or r.sheet is not None:
+            raise DataError("Object storage sources take no table, query or sheet: drop them.")
+        options = S3Options(
+            r.source,
+            endpoint_url=r.endpoint_url,
+            access_key=r.access_key,
+            secret_key=r.secret_key,
+            max_bytes=r.max_bytes,
+            nrows=r.limit,
+        )
+        return cls(options)
 
     def _endpoint(self) -> str | None:
         """The endpoint as given, without any ``user:password@`` part, for messages."""

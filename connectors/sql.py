@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from automl.errors import DataError
-from connectors._base import Connector
+from connectors._base import Connector, SourceRequest
+from connectors._registry import is_database_url  # noqa: F401 (kept importable from here)
 
 DEFAULT_CHUNK_ROWS = 50_000
 CONNECT_TIMEOUT_S = 5
@@ -202,6 +203,15 @@ class SqlConnector(Connector):
         self.options = options
         self._url = _parse_url(options.url, options.password)
 
+    @classmethod
+    def from_request(cls, request: SourceRequest) -> SqlConnector:
+        r = request
+        if r.table is None and r.query is None:
+            raise DataError(
+                "A database source needs a table (--table NAME) or a SELECT query (--query SQL)."
+            )
+        return cls(SqlOptions(r.source, r.table, r.query, r.limit, password=r.password))
+
     # ---------------------------------------------------------------- description, secrets
     def describe(self) -> str:
         o = self.options
@@ -284,6 +294,13 @@ def _parse_url(url: str, password: str | None) -> sa.URL:
         ) from None
     if password:
         parsed = parsed.set(password=password)
+    if parsed.get_backend_name() == "sqlite" and (
+        parsed.username or parsed.password or parsed.host or parsed.port
+    ):
+        raise DataError(
+            "A SQLite database is a file: its URL takes no user, password, host or port. Write "
+            "it as sqlite:///relative/path.db or sqlite:////absolute/path.db, without a password."
+        )
     return parsed
 
 
@@ -425,10 +442,3 @@ def read_sql(
 ) -> pd.DataFrame:
     """Read a table or one read-only SELECT query into a DataFrame."""
     return SqlConnector(SqlOptions(url, table, query, limit, password)).read()
-
-
-def is_database_url(source: str) -> bool:
-    """Whether ``source`` looks like a SQLAlchemy URL (``dialect[+driver]://...``)."""
-    return re.match(r"^[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://", source.strip()) is not None and (
-        not source.strip().lower().startswith(("s3://", "http://", "https://", "file://"))
-    )

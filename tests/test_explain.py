@@ -1,5 +1,5 @@
 """Model.explain: contributions add up to the model's own score, speak in raw columns, follow the
-predicted class, and work for tree and linear candidates, with a recipe too."""
+predicted class, and work for every registered model family."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import automl
+from automl.candidates import REGISTRY
 from automl.errors import ParameterError, SchemaError
 from tests.conftest import make_table
 
@@ -31,7 +32,7 @@ def margin(model: automl.Model, rows: pd.DataFrame) -> np.ndarray:
     return np.asarray(scores)
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "linear", "forest"])
+@pytest.mark.parametrize("family", sorted(REGISTRY))
 @pytest.mark.parametrize("task", ["binary", "regression"])
 def test_contributions_add_up_to_the_score(task: str, family: str) -> None:
     model = fitted(task, family)

@@ -1,22 +1,88 @@
-"""Registry of model families. Adding one is one module and one line here."""
+"""Registry of model families. Adding one is one module and one :func:`register` line here.
+
+A family is a :class:`Candidate` subclass: :func:`register` checks it once, with a clear error
+for what is missing, so a family that registers runs in every search and every contract test
+(``tests/contract/test_families.py`` runs over :data:`REGISTRY`). Presets name the families they
+search (``automl/presets.py``); a family they do not name is searched when a user asks for it
+(``candidates=[...]``), with one tuning share per search cycle unless the preset gives another.
+"""
 
 from __future__ import annotations
 
-from automl.candidates._base import Candidate, FitContext
+import inspect
+import re
+from typing import TypeVar
+
+from automl.candidates._base import ENCODINGS, Candidate, FitContext
 from automl.candidates._forest import ForestCandidate
 from automl.candidates._knn import KNNCandidate
 from automl.candidates._lightgbm import LightGBMCandidate
 from automl.candidates._linear import LinearCandidate
 from automl.candidates._xgboost import XGBoostCandidate
-from automl.errors import ParameterError
+from automl.errors import ParameterError, invalid_parameter
 
-REGISTRY: dict[str, type[Candidate]] = {
-    LightGBMCandidate.name: LightGBMCandidate,
-    LinearCandidate.name: LinearCandidate,
-    ForestCandidate.name: ForestCandidate,
-    XGBoostCandidate.name: XGBoostCandidate,
-    KNNCandidate.name: KNNCandidate,
-}
+REGISTRY: dict[str, type[Candidate]] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_TEXT_ATTRIBUTES = ("label", "explained_by")
+C = TypeVar("C", bound=type[Candidate])
+
+
+def _check(cls: type[Candidate]) -> None:
+    """Raise ParameterError naming the first rule the family ``cls`` breaks."""
+    if not (inspect.isclass(cls) and issubclass(cls, Candidate)):
+        raise invalid_parameter("family", "register", "a subclass of Candidate", cls)
+    owner = f"the model family {cls.__name__}"
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise invalid_parameter(
+            "name", owner, "a short lower-case name (letters, digits, '_'; e.g. 'lightgbm')", name
+        )
+    for attr in _TEXT_ATTRIBUTES:
+        value = getattr(cls, attr, None)
+        if not isinstance(value, str) or not value.strip():
+            raise invalid_parameter(attr, owner, "a non-empty text", value)
+    encoding = getattr(cls, "encoding", None)
+    if encoding not in ENCODINGS:
+        rule = "one of " + ", ".join(repr(e) for e in ENCODINGS)
+        raise invalid_parameter("encoding", owner, rule, encoding)
+    max_rows = cls.max_rows
+    if max_rows is not None and (
+        isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1
+    ):
+        raise invalid_parameter("max_rows", owner, "a positive whole number or None", max_rows)
+    if not isinstance(cls.cheap, bool):
+        raise invalid_parameter("cheap", owner, "True or False", cls.cheap)
+    missing = set(getattr(cls, "__abstractmethods__", ()))
+    if cls.contributions is Candidate.contributions:
+        missing.add("contributions")  # not abstract in the ABC, but explanations need it
+    if missing:
+        raise ParameterError(
+            f"The model family {cls.__name__} must implement {', '.join(sorted(missing))} (see "
+            "automl/candidates/_base.py); they are missing."
+        )
+    if name in REGISTRY and REGISTRY[name] is not cls:
+        raise ParameterError(
+            f"A model family named {name!r} is already registered ({REGISTRY[name].__name__}); "
+            f"give {cls.__name__} another name."
+        )
+
+
+def register(cls: C) -> C:
+    """Check the model family ``cls`` and add it to :data:`REGISTRY` under ``cls.name``.
+
+    Returns ``cls``, so it can decorate the class. Registering the same class twice is harmless;
+    another class under a taken name is an error.
+    """
+    _check(cls)
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+register(LightGBMCandidate)
+register(LinearCandidate)
+register(ForestCandidate)
+register(XGBoostCandidate)
+register(KNNCandidate)
 
 
 def get_candidate(name: str) -> type[Candidate]:
@@ -52,4 +118,12 @@ def families_for(families: list[str], n_rows: int, chosen: bool) -> tuple[list[s
     return usable, notes
 
 
-__all__ = ["REGISTRY", "Candidate", "FitContext", "families_for", "get_candidate"]
+__all__ = [
+    "ENCODINGS",
+    "REGISTRY",
+    "Candidate",
+    "FitContext",
+    "families_for",
+    "get_candidate",
+    "register",
+]

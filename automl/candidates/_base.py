@@ -17,6 +17,10 @@ from typing import Any, ClassVar
 import numpy as np
 import optuna
 
+# How a family wants its features: "tree" (ordinal codes, missing values kept) or "linear"
+# (one-hot, centred and scaled); the preprocessor builds one matrix per encoding in use.
+ENCODINGS = ("tree", "linear")
+
 
 @dataclass(frozen=True)
 class FitContext:
@@ -49,7 +53,7 @@ class Candidate(ABC):
 
     name: ClassVar[str]
     label: ClassVar[str]
-    encoding: ClassVar[str]  # "tree" or "linear"
+    encoding: ClassVar[str]  # one of ENCODINGS
     explained_by: ClassVar[str]  # how contributions() is computed, in words for reports
     # Search rows above which the family is not searched (its cost grows too fast); None: any.
     max_rows: ClassVar[int | None] = None

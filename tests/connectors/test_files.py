@@ -11,7 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from automl.errors import DataError
-from connectors import get_connector, iter_file_chunks, read_file
+from connectors import (
+    REGISTRY,
+    Connector,
+    SourceRequest,
+    get_connector,
+    iter_file_chunks,
+    open_source,
+    read_file,
+    register,
+)
+from connectors.files import FileConnector
 
 FRAME = pd.DataFrame(
     {
@@ -143,6 +153,65 @@ def test_registry_lists_known_kinds() -> None:
     assert get_connector("file").kind == "file"
     with pytest.raises(DataError, match="Source kind not known: 'ftp'. Known kinds: file"):
         get_connector("ftp")
+
+
+@pytest.mark.parametrize("source", ["http://example.com/sales.csv", "file:///tmp/sales.csv"])
+def test_unknown_source_lists_the_supported_ones(source: str) -> None:
+    with pytest.raises(DataError, match="Source not known") as info:
+        open_source(source)
+    message = str(info.value)
+    assert "s3://bucket" in message and "sqlite:///shop.db" in message and ".csv" in message
+
+
+def test_open_source_rejects_options_that_do_not_apply(tmp_path: Path) -> None:
+    path = write(FRAME, tmp_path / "f.csv")
+    assert isinstance(open_source(f"  {path} "), FileConnector)
+    with pytest.raises(DataError, match="is a file, so --table and --query do not apply"):
+        open_source(path, table="t")
+    with pytest.raises(DataError, match="needs a table"):
+        open_source("sqlite:///shop.db")
+    with pytest.raises(DataError, match="take no table, query or sheet"):
+        open_source("s3://lake/x.csv", sheet=0)
+
+
+class _Constant(Connector):
+    """A source kind added by a plugin: ``const://N`` is a table of N rows."""
+
+    kind = "const"
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+
+    @classmethod
+    def from_request(cls, request: SourceRequest) -> _Constant:
+        return cls(int(request.source.split("://", 1)[1]))
+
+    def read(self) -> pd.DataFrame:
+        return pd.DataFrame({"x": range(self.rows)})
+
+    def describe(self) -> str:
+        return f"{self.rows} constant rows"
+
+
+def test_a_new_kind_is_one_registration() -> None:
+    from connectors._registry import has_scheme
+
+    register(
+        "const",
+        f"{__name__}:_Constant",
+        recognizes=has_scheme("const"),
+        example="const://ROWS",
+    )
+    try:
+        # Registered later, it is tried before the database-URL fallback that would take it.
+        conn = open_source("const://3")
+        assert isinstance(conn, _Constant) and len(conn.read()) == 3
+        with pytest.raises(DataError, match="const: const://ROWS"):
+            open_source("http://x/y.csv")
+    finally:
+        del REGISTRY["const"]
+    with pytest.raises(ValueError, match="module:Class"):
+        register("bad", "connectors.files.FileConnector", recognizes=bool, example="-")
 
 
 @settings(max_examples=25, deadline=None)

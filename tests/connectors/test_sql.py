@@ -227,3 +227,9 @@ def test_unreachable_host_fails_fast() -> None:
     with pytest.raises(DataError, match=f"Could not reach the database server at 127.0.0.1:{port}"):
         read_sql(f"postgresql://u:pw@127.0.0.1:{port}/db", table="t")
     assert time.monotonic() - start < 15
+
+
+def test_a_sqlite_url_with_a_password_is_a_clear_error(sqlite_url: str) -> None:
+    with pytest.raises(DataError, match="SQLite database is a file") as info:
+        read_sql(sqlite_url, table="customers", password="Hunter2-secret")
+    assert "Hunter2-secret" not in str(info.value)
