@@ -42,7 +42,7 @@ def test_categories_missing_and_unseen_values_predict() -> None:
 
 def test_automl_tunes_xgboost_and_reloads_it(tmp_path) -> None:
     df = make_table(300, 2, "binary")
-    fitted = automl.AutoML(time_budget=20, seed=0, candidates=["xgboost"], max_trials=4)
+    fitted = automl.AutoML(time_budget=300, seed=0, candidates=["xgboost"], max_trials=4)
     model = fitted.fit(df, "churn").model_
     board = model.leaderboard
     assert set(board["candidate"].str.split().str[0]) <= {"xgboost", "ensemble"}
