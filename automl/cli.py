@@ -106,6 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress = _Progress(args.quiet)
     model = automl.AutoML(
         time_budget=args.time_budget,
+        max_trials=args.max_trials,
         preset=args.preset,
         seed=args.seed,
         task=args.task,
@@ -546,6 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target", required=True, help="the column to predict")
     t.add_argument("--out", required=True, help="directory to write the model to")
     t.add_argument("--time-budget", type=float, default=None, help="seconds for the whole build")
+    t.add_argument(
+        "--max-trials",
+        type=int,
+        default=None,
+        help="stop the search after this many trials (the same data, seed and max trials give "
+        "the same model on any machine)",
+    )
     t.add_argument("--preset", default="quick", help="quick (default) or standard")
     t.add_argument(
         "--task", choices=["binary", "multiclass", "regression", "timeseries"], default=None
