@@ -185,7 +185,7 @@ class AutoML:
             model = fit_forecaster(self, df, str(target), recipe_meta)
             self.model_ = model
             self.target_ = str(target)
-            self._emit("done", f"done in {model.meta['fit_seconds']:.1f} s", 1.0)
+            self._emit("done", f"done in {model.meta.fit_seconds:.1f} s", 1.0)
             return self
         self._emit("prepare", "checking the target and typing columns", 0.0)
         data, tinfo = detect_task(df, str(target), self.task, self.positive_label)
@@ -493,20 +493,20 @@ class AutoML:
         }
         model = Model(meta, pre, kept)
         model.holdout = holdout_frame(holdout, y_hold, holdout_scores, self.seed)
-        meta["holdout_rows_kept"] = int(len(model.holdout))
-        meta["train_target_summary"] = _target_summary(tinfo.task, y_all[train_idx], n_classes)
+        model.meta.holdout_rows_kept = int(len(model.holdout))
+        model.meta.train_target_summary = _target_summary(tinfo.task, y_all[train_idx], n_classes)
         timings["refit"] = time.monotonic() - t_phase
         t_phase = time.monotonic()
         impact_deadline = start + budget * 0.99
-        meta["column_impact"] = column_impact(
+        model.meta.column_impact = column_impact(
             model, holdout, data[tinfo.name].iloc[hold_idx], impact_deadline, self.seed
         )
         timings["column_impact"] = time.monotonic() - t_phase
-        meta["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        meta["fit_seconds"] = round(time.monotonic() - start, 3)
+        model.meta.timings = {k: round(v, 3) for k, v in timings.items()}
+        model.meta.fit_seconds = round(time.monotonic() - start, 3)
         self.model_ = model
         self.target_ = tinfo.name
-        self._emit("done", f"done in {meta['fit_seconds']:.1f} s", 1.0)
+        self._emit("done", f"done in {model.meta.fit_seconds:.1f} s", 1.0)
         return self
 
     # ------------------------------------------------------------------ helpers
