@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from automl.workspace import Workspace
+from automl.workspace.catalog import Workspace
 from connectors import read_file
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"

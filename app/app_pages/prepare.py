@@ -54,7 +54,8 @@ def run_recipe(r: Recipe, df: pd.DataFrame) -> tuple[pd.DataFrame, list[StepRepo
     return clone.fit_apply(df, report), report
 
 
-prepared, report = sample, []
+prepared: pd.DataFrame = sample
+report: list[StepReport] = []
 with ui.guarded("applying the recipe"):
     prepared, report = run_recipe(recipe, sample)
 columns = [str(c) for c in prepared.columns]
