@@ -14,7 +14,7 @@ import automl
 from app import state
 from automl.errors import EaselError
 from automl.model import Model
-from automl.workspace import ModelRecord, Workspace
+from automl.workspace.catalog import ModelRecord, Workspace
 
 log = logging.getLogger("easel.app")
 

@@ -211,7 +211,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     m = automl.load(args.model)
     if args.json:
-        info = {k: v for k, v in m.meta.items() if k != "preprocessing"}
+        info = m.meta.to_dict()  # the saved metadata, without the fitted preparation
         print(json.dumps(info, indent=1, default=str))
     else:
         print(_summary(m, full=True))
@@ -224,10 +224,7 @@ def cmd_use(args: argparse.Namespace) -> int:
     m = automl.load(args.model)
     m.set_default(args.candidate)
     m.save(args.model)
-    print(
-        f"candidate {args.candidate} "
-        f"({m.meta['kept'][str(args.candidate)]['candidate']}) now predicts"
-    )
+    print(f"candidate {args.candidate} ({m.candidate_name(args.candidate)}) now predicts")
     return 0
 
 
@@ -410,35 +407,33 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _summary(m: Any, full: bool = False) -> str:
     meta = m.meta
     lines = [
-        f"target: {m.target}   task: {m.problem_type} ({meta['target']['reason']})",
-        f"metric optimized: {meta['metric']}   validation: {meta['validation']}",
-        f"hold-out: {meta['holdout_description']}",
+        f"target: {m.target}   task: {m.problem_type} ({meta.target.reason})",
+        f"metric optimized: {meta.metric}   validation: {meta.validation}",
+        f"hold-out: {meta.holdout_description}",
         "hold-out metrics of the default candidate:",
     ]
     lines += [f"  {k:<18} {v:.4f}" for k, v in m.metrics.items()]
-    lines.append(f"final model: {meta['refit_note']}")
+    lines.append(f"final model: {meta.refit_note}")
     if m.classes:
         lines.append(f"classes: {', '.join(map(str, m.classes))}")
     if m.task == "binary":
         lines.append(f"decision threshold: P({m.classes[1]}) >= {m.threshold:.4g}")
     if full:
-        used = [
-            c for c in meta["columns"] if c["type"] not in ("identifier", "constant", "excluded")
-        ]
-        ignored = [c for c in meta["columns"] if c not in used]
+        used = [c for c in meta.columns if c.type not in ("identifier", "constant", "excluded")]
+        ignored = [c for c in meta.columns if c not in used]
         lines.append(f"columns used ({len(used)}):")
-        lines += [f"  {c['name']:<28} {c['type']:<12} {c['reason']}" for c in used]
+        lines += [f"  {c.name:<28} {c.type:<12} {c.reason}" for c in used]
         lines.append(f"columns ignored ({len(ignored)}):")
-        lines += [f"  {c['name']:<28} {c['type']:<12} {c['reason']}" for c in ignored]
+        lines += [f"  {c.name:<28} {c.type:<12} {c.reason}" for c in ignored]
         impact = m.column_impact.head(10)
         if len(impact):
             lines.append("column impact (hold-out, permutation):")
             lines += [f"  {r.column:<28} {r.impact:6.1%}" for r in impact.itertuples()]
-        for w in meta.get("warnings", []):
+        for w in meta.warnings:
             lines.append(f"warning: {w}")
         lines.append(
-            f"built in {meta.get('fit_seconds', 0):.1f} s (budget {meta['time_budget']:g} s, "
-            f"preset {meta['preset']}, seed {meta['seed']})"
+            f"built in {meta.fit_seconds:.1f} s (budget {meta.time_budget:g} s, "
+            f"preset {meta.preset}, seed {meta.seed})"
         )
     board = m.leaderboard.drop(columns=["params"])
     lines.append("leaderboard:")

@@ -1,12 +1,7 @@
 """The trained model: predict from raw rows, explain which columns matter, save and load.
 
-An artifact is a directory::
-
-    easel_model.json          metadata: schema version, package versions, columns and their
-                              preparation, target, task, classes, metrics, leaderboard
-    candidates/<id>/...       one folder per kept candidate (LightGBM text model or linear JSON)
-
-Nothing in it is pickled: loading runs no code from the files.
+The folder it is saved to, and its typed metadata (:class:`automl.artifact.ModelMeta`), are
+described in :mod:`automl.artifact`. Nothing in it is pickled: loading runs no code from the files.
 """
 
 from __future__ import annotations
@@ -16,30 +11,30 @@ import os
 import shutil
 import uuid
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from automl.artifact import (
+    HOLDOUT_FILE,
+    META_FILE,
+    SCHEMA_VERSION,
+    KeptCandidate,
+    ModelMeta,
+    RowCounts,
+    TimeSeriesMeta,
+    _json_default,
+    parquet_safe,
+    read_meta_file,
+    write_meta_file,
+)
 from automl.candidates import Candidate, get_candidate
 from automl.errors import ArtifactError, EaselWarning, ParameterError, SchemaError
 from automl.prep.recipe import Recipe
 from automl.preprocess import InputReport, Preprocessor
-
-SCHEMA_VERSION = 1
-META_FILE = "easel_model.json"
-HOLDOUT_FILE = "holdout.parquet"
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (pd.Timestamp,)):
-        return o.isoformat()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
 def _str_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -60,13 +55,32 @@ def _short(value: Any) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
+@dataclass
+class InputField:
+    """One raw input of a prediction form: its column, the widget kind, a typical value.
+
+    ``kind`` is "number" (``value`` a float), "date" (``value`` an ISO date), "choice" (one of
+    ``options``; ``value`` is the most frequent) or "text" (``value`` a string)."""
+
+    name: str
+    kind: str
+    value: Any
+    options: list[str] = field(default_factory=list)
+
+
 class Model:
-    """A trained Easel model. Build one with :class:`automl.AutoML`, or :func:`automl.load`."""
+    """A trained Easel model. Build one with :class:`automl.AutoML`, or :func:`automl.load`.
+
+    ``meta`` is its typed metadata (:class:`automl.artifact.ModelMeta`; a plain dict of the
+    file's format is converted)."""
 
     def __init__(
-        self, meta: dict[str, Any], preprocessor: Preprocessor, candidates: dict[int, Candidate]
+        self,
+        meta: ModelMeta | dict[str, Any],
+        preprocessor: Preprocessor,
+        candidates: dict[int, Candidate],
     ) -> None:
-        self.meta = meta
+        self.meta = meta if isinstance(meta, ModelMeta) else ModelMeta.from_dict(meta)
         self.preprocessor = preprocessor
         self.candidates = candidates
         self._recipe: Recipe | None = None
@@ -76,19 +90,57 @@ class Model:
     @property
     def recipe(self) -> Recipe | None:
         """The preparation recipe replayed on raw rows before prediction (None if there is none)."""
-        if self._recipe is None and self.meta.get("recipe"):
-            self._recipe = Recipe.from_dict(self.meta["recipe"])
+        if self._recipe is None and self.meta.recipe:
+            self._recipe = Recipe.from_dict(self.meta.recipe)
         return self._recipe
 
     @property
     def input_columns(self) -> list[str]:
         """The raw columns rows to predict must have (for a forecast: the history's columns)."""
-        if self.is_forecast:
-            lay = self.meta["timeseries"]["layout"]
-            return [lay["time_column"], *lay["id_columns"], lay["target"], *lay["static_columns"]]
-        if self.meta.get("recipe"):
-            return list(self.meta["recipe"].get("raw_columns", []))
+        ts = self.meta.timeseries
+        if ts is not None:
+            return [ts.time_column, *ts.id_columns, ts.target, *ts.static_columns]
+        if self.meta.recipe:
+            return list(self.meta.recipe.get("raw_columns", []))
         return [c.name for c in self.preprocessor.columns]
+
+    def input_form(self) -> list[InputField]:
+        """The raw inputs a one-row prediction form asks for, each with a typical value (the
+        median or the most frequent) and, for a few known values, the options to pick from."""
+        if self.meta.recipe:  # the recipe prepares rows: ask for the raw columns
+            typical = self.meta.recipe.get("raw_typical", {})
+            out = []
+            for name in self.input_columns:
+                info = typical.get(name, {"kind": "text", "value": "", "options": []})
+                options = [str(o) for o in info.get("options") or []]
+                if info["kind"] == "number":
+                    out.append(InputField(name, "number", float(info["value"])))
+                elif info["kind"] == "date" and info["value"]:
+                    out.append(InputField(name, "date", str(info["value"])[:10]))
+                elif options:
+                    value = str(info["value"]) if str(info["value"]) in options else options[0]
+                    out.append(InputField(name, "choice", value, options))
+                else:
+                    out.append(InputField(name, "text", str(info["value"] or "")))
+            return out
+        fields = []
+        for col in self.preprocessor.columns:
+            p = self.preprocessor.params_[col.name]
+            if col.type == "numeric":
+                fields.append(InputField(col.name, "number", float(p["median"])))
+            elif col.type == "boolean":
+                value = "yes" if p["median"] >= 0.5 else "no"
+                fields.append(InputField(col.name, "choice", value, ["yes", "no"]))
+            elif col.type == "categorical":
+                options = [str(c) for c in p["categories"]] or [""]
+                fields.append(InputField(col.name, "choice", options[0], options))
+            elif col.type == "datetime":
+                days = int(p["parts"]["days"]["median"])
+                day = pd.Timestamp("1970-01-01") + pd.Timedelta(days=days)
+                fields.append(InputField(col.name, "date", day.date().isoformat()))
+            else:
+                fields.append(InputField(col.name, "text", ""))
+        return fields
 
     def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
         """Raw rows -> the columns the model was trained on (replays the recipe's column steps)."""
@@ -109,16 +161,27 @@ class Model:
     def task(self) -> str:
         """What the candidates learn: binary, multiclass or regression (a forecast learns
         numbers: see :attr:`problem_type`)."""
-        return str(self.meta["task"])
+        return self.meta.task
 
     @property
     def problem_type(self) -> str:
         """binary, multiclass, regression or timeseries."""
-        return str(self.meta.get("problem_type") or self.meta["task"])
+        return self.meta.problem_type
 
     @property
     def is_forecast(self) -> bool:
-        return self.meta.get("problem_type") == "timeseries"
+        return self.meta.is_forecast
+
+    @property
+    def timeseries(self) -> TimeSeriesMeta:
+        """A forecast model's series, frequency, horizon and baselines (see :attr:`is_forecast`;
+        a model that predicts rows has none and raises ParameterError)."""
+        if self.meta.timeseries is None:
+            raise ParameterError(
+                f"This is not a time series model: it predicts {self.problem_type} targets "
+                "from rows, so it has no series, frequency or horizon."
+            )
+        return self.meta.timeseries
 
     def forecast(
         self,
@@ -138,64 +201,93 @@ class Model:
             )
         from automl.timeseries import forecast
 
-        if history is not None and self.meta.get("recipe"):
+        if history is not None and self.meta.recipe:
             history = self.prepare(history)
         return forecast(self, history, horizon, series)
 
     @property
     def target(self) -> str:
-        return str(self.meta["target"]["name"])
+        return self.meta.target.name
 
     @property
     def classes(self) -> list[Any]:
-        return list(self.meta["target"].get("classes") or [])
+        return list(self.meta.target.classes or [])
 
     @property
     def default_id(self) -> int:
-        return int(self.meta["default_candidate"])
+        return self.meta.default_candidate
 
     @property
     def threshold(self) -> float:
         """2-category models: a row is the positive class when its probability is at least this
         (tuned on validation predictions for accuracy, balanced accuracy and F1; else 0.5)."""
-        return float(self.meta["kept"][str(self.default_id)].get("threshold", 0.5))
+        t = self.meta.default.threshold
+        return 0.5 if t is None else float(t)
+
+    @property
+    def metric(self) -> str:
+        """The name of the metric the search optimized (see :attr:`metrics` for the values)."""
+        return self.meta.metric
 
     @property
     def metrics(self) -> dict[str, float]:
         """Hold-out metrics of the default candidate."""
-        return dict(self.meta["kept"][str(self.default_id)]["holdout_metrics"])
+        return dict(self.meta.default.holdout_metrics)
+
+    @property
+    def kept(self) -> dict[int, KeptCandidate]:
+        """The candidates kept with a trained model (or an ensemble of them), by id."""
+        return self.meta.kept
+
+    def candidate_name(self, candidate_id: int | None = None) -> str:
+        """The family of a kept candidate (the default if None): lightgbm, linear, ensemble..."""
+        cid = self.default_id if candidate_id is None else int(candidate_id)
+        return self.meta.kept[cid].candidate
+
+    @property
+    def rows(self) -> RowCounts:
+        """How many rows the data had and how they were split (search, train, hold-out)."""
+        return self.meta.rows
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the build noticed about the data and wants the analyst to know."""
+        return list(self.meta.warnings)
 
     @property
     def leaderboard(self) -> pd.DataFrame:
         """Every candidate tried: validation score, fit time, status, and whether it was kept."""
         rows = []
-        metric = self.meta["metric"]
-        for r in self.meta["leaderboard"]:
-            kept = self.meta["kept"].get(str(r["id"]))
-            name = r["candidate"]
+        metric = self.meta.metric
+        for r in self.meta.leaderboard:
+            kept = self.meta.kept.get(int(r.id))
+            name = r.candidate
             if name == "ensemble":
-                parts = r["params"].get("members", {})
+                parts = r.params.get("members", {})
                 name = "ensemble of " + ", ".join(f"{k} ({w:.0%})" for k, w in parts.items())
             rows.append(
                 {
-                    "id": r["id"],
+                    "id": r.id,
                     "candidate": name,
-                    f"validation_{metric}": r["score"],
-                    f"holdout_{metric}": (kept or {}).get("holdout_metrics", {}).get(metric),
-                    "fit_seconds": r["fit_seconds"],
-                    "predict_ms_per_1000_rows": (kept or {}).get("predict_ms_per_1000_rows"),
-                    "status": r["status"],
-                    "source": r["source"],
+                    f"validation_{metric}": r.score,
+                    f"holdout_{metric}": kept.holdout_metrics.get(metric) if kept else None,
+                    "fit_seconds": r.fit_seconds,
+                    "predict_ms_per_1000_rows": kept.predict_ms_per_1000_rows if kept else None,
+                    "status": r.status,
+                    "source": r.source,
                     "kept": kept is not None,
-                    "default": r["id"] == self.default_id,
-                    "params": json.dumps(r["params"], default=_json_default),
+                    "default": r.id == self.default_id,
+                    "params": json.dumps(r.params, default=_json_default),
                 }
             )
         return pd.DataFrame(rows)
 
     @property
     def column_impact(self) -> pd.DataFrame:
-        return pd.DataFrame(self.meta.get("column_impact", []), columns=["column", "impact"])
+        """How much each column matters (hold-out permutation impact), largest first."""
+        return pd.DataFrame(
+            [list(r) for r in self.meta.column_impact], columns=["column", "impact"]
+        )
 
     # ------------------------------------------------------------------ prediction
     def check_input(self, df: pd.DataFrame) -> InputReport:
@@ -210,9 +302,9 @@ class Model:
         """The trained candidates behind a kept candidate (the default if None), with weights:
         an ensemble's members, or the candidate itself with weight 1."""
         cid = self.default_id if candidate_id is None else int(candidate_id)
-        info = self.meta["kept"][str(cid)]
-        if info.get("candidate") == "ensemble":
-            return {int(k): float(w) for k, w in info["members"].items()}
+        info = self.meta.kept[cid]
+        if info.is_ensemble and info.members is not None:
+            return {int(k): float(w) for k, w in info.members.items()}
         return {cid: 1.0}
 
     def _encoded(
@@ -225,6 +317,16 @@ class Model:
                 else self.preprocessor.transform_linear(df, report)
             )
         return cache[encoding]
+
+    def scores(self, df: pd.DataFrame) -> np.ndarray:
+        """The default candidate's raw scores for raw rows: the positive class's probability
+        (2 categories), one column per class (3+), or the predicted number (regression)."""
+        if not isinstance(df, pd.DataFrame):
+            raise ParameterError(
+                f"Rows to score must be a pandas DataFrame. Got {type(df).__name__} instead."
+            )
+        prepared = self.prepare(df)
+        return self._scores(prepared, self.preprocessor.check_columns(prepared))
 
     def _scores(self, df: pd.DataFrame, report: InputReport) -> np.ndarray:
         """The default candidate's scores (an ensemble: the weighted average of its members')."""
@@ -282,7 +384,7 @@ class Model:
         assert proba is not None
         return proba
 
-    def _contributions(
+    def contributions(
         self, df: pd.DataFrame, prepared_rows: bool = False
     ) -> tuple[list[str], np.ndarray, pd.DataFrame]:
         """(columns, per-row contribution of each column, prepared rows). ``prepared_rows``:
@@ -335,7 +437,7 @@ class Model:
         """
         if top < 1:
             raise ParameterError(f"top must be at least 1. Got {top}.")
-        columns, agg, prepared = self._contributions(df)
+        columns, agg, prepared = self.contributions(df)
         k = min(top, len(columns))
         order = np.argsort(-np.abs(agg), axis=1)[:, :k]
         n = len(df)
@@ -388,22 +490,19 @@ class Model:
     # ------------------------------------------------------------------ choice
     def set_default(self, candidate_id: int) -> Model:
         """Make a kept leaderboard candidate the one that predicts."""
-        ids = [int(r["id"]) for r in self.meta["leaderboard"]]
+        ids = [int(r.id) for r in self.meta.leaderboard]
         if int(candidate_id) not in ids:
             raise ParameterError(
                 f"There is no candidate {candidate_id} on the leaderboard (ids run from "
                 f"{min(ids)} to {max(ids)}). Pick an id from the leaderboard's 'id' column."
             )
-        if (
-            int(candidate_id) not in self.candidates
-            and str(int(candidate_id)) not in self.meta["kept"]
-        ):
+        if int(candidate_id) not in self.candidates and int(candidate_id) not in self.meta.kept:
             kept = ", ".join(str(k) for k in sorted(self.candidates))
             raise ParameterError(
                 f"Candidate {candidate_id} cannot be made the default: only kept candidates have a "
                 f"trained model. Kept candidates: {kept}."
             )
-        self.meta["default_candidate"] = int(candidate_id)
+        self.meta.default_candidate = int(candidate_id)
         return self
 
     # ------------------------------------------------------------------ persistence
@@ -434,8 +533,6 @@ class Model:
                 d.mkdir()
                 cand.save(d)
             if self.holdout is not None:
-                from automl.workspace.catalog import parquet_safe
-
                 parquet_safe(self.holdout).to_parquet(tmp / HOLDOUT_FILE, index=False)
             old_reports = target / "reports"
             if reports or (old_reports / "performance.html").exists():
@@ -446,9 +543,7 @@ class Model:
                     if not (tmp / "reports" / f.name).exists():
                         (tmp / "reports").mkdir(exist_ok=True)
                         shutil.copy2(f, tmp / "reports" / f.name)
-            meta = {**self.meta, "preprocessing": self.preprocessor.to_dict()}
-            text = json.dumps(meta, indent=1, default=_json_default, allow_nan=True)
-            (tmp / META_FILE).write_text(text, encoding="utf-8")
+            write_meta_file(tmp, self.meta, self.preprocessor.to_dict())
             old = None
             if target.exists():
                 old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
@@ -487,27 +582,15 @@ class Model:
                 f"'{p}' is not an Easel model: it has no {META_FILE}. Give the folder that "
                 "'automl train --out' created."
             )
+        meta, pre_dict = read_meta_file(p)  # checked and upgraded to this schema version
         try:
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ArtifactError(
-                f"The model file '{meta_file}' is damaged ({exc}). Retrain the model."
-            ) from None
-        version = meta.get("schema_version") if isinstance(meta, dict) else None
-        if version != SCHEMA_VERSION:
-            raise ArtifactError(
-                f"The model in '{p}' has schema version {version!r}, but this Easel reads version "
-                f"{SCHEMA_VERSION}. Retrain the model with this Easel, or use the Easel version "
-                "that saved it."
-            )
-        try:
-            pre = Preprocessor.from_dict(meta.pop("preprocessing"))
+            pre = Preprocessor.from_dict(pre_dict)
             candidates: dict[int, Candidate] = {}
-            for cid, info in meta["kept"].items():
-                if info["candidate"] == "ensemble":  # no files: a weighted average of others
+            for cid, info in meta.kept.items():
+                if info.is_ensemble:  # no files: a weighted average of others
                     continue
-                klass = get_candidate(info["candidate"])
-                candidates[int(cid)] = klass.load(p / "candidates" / cid, info["params"])
+                klass = get_candidate(info.candidate)
+                candidates[cid] = klass.load(p / "candidates" / str(cid), info.params)
         except Exception as exc:  # any damage (including LightGBM's own errors) -> one message
             raise ArtifactError(
                 f"The model in '{p}' is incomplete or damaged ({type(exc).__name__}: {exc}). "
@@ -520,3 +603,7 @@ class Model:
             except Exception:  # reports need it; predictions do not: load without it
                 model.holdout = None
         return model
+
+
+# SCHEMA_VERSION, META_FILE and HOLDOUT_FILE live in automl.artifact; re-exported for old imports.
+__all__ = ["HOLDOUT_FILE", "META_FILE", "SCHEMA_VERSION", "InputField", "Model"]

@@ -35,6 +35,7 @@ from automl.errors import DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
 
 if TYPE_CHECKING:
+    from automl.artifact import ModelMeta
     from automl.model import Model
 
 DAY = 86_400
@@ -622,26 +623,26 @@ def forecast(
 
     ``history``: rows like the training data (time, series IDs, target, constant columns) to
     forecast from instead of the stored end of the training data."""
-    ts = model.meta["timeseries"]
-    layout = Layout.from_dict(ts["layout"])
-    trained_h = int(ts["horizon"])
+    ts = model.timeseries
+    layout = Layout.from_dict(ts.layout)
+    trained_h = ts.horizon
     h = trained_h if horizon is None else horizon
     if not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1:
         raise ParameterError(f"The horizon must be a positive whole number. Got {h!r}.")
     if h > MAX_HORIZON_FACTOR * trained_h:
         raise ParameterError(
-            f"This model was checked on {trained_h} {ts['frequency']}(s) ahead; forecasts go at "
+            f"This model was checked on {trained_h} {ts.frequency}(s) ahead; forecasts go at "
             f"most {MAX_HORIZON_FACTOR * trained_h} ahead. Ask for fewer, or build a model with a "
             "longer horizon."
         )
     L = layout.plan.lookback
     if history is None:
-        s = ts["series"]
-        keys = list(s["keys"])
-        ids = pd.DataFrame(s["ids"], columns=layout.id_columns)
-        static = pd.DataFrame(s["static"], columns=layout.static_columns)
-        W = np.asarray(s["tails"], dtype=float).reshape(len(keys), L)
-        nxt = np.asarray(s["next_period"], dtype=np.int64)
+        s = ts.series
+        keys = list(s.keys)
+        ids = pd.DataFrame(s.ids, columns=layout.id_columns)
+        static = pd.DataFrame(s.static, columns=layout.static_columns)
+        W = np.asarray(s.tails, dtype=float).reshape(len(keys), L)
+        nxt = np.asarray(s.next_period, dtype=np.int64)
     else:
         if not isinstance(history, pd.DataFrame):
             raise ParameterError(
@@ -682,7 +683,7 @@ def forecast(
         W, nxt = W[pick], nxt[pick]
     cand = model.candidates[model.default_id]
     fc = recursive_forecast(_predictor(model.preprocessor, cand), layout, W, nxt, ids, static, h)
-    q = np.asarray(ts["interval"], dtype=float)
+    q = np.asarray(ts.interval, dtype=float)
     if h > len(q):  # past the checked horizon: widen like a random walk
         extra = [q[-1] * np.sqrt((k + 1) / len(q)) for k in range(len(q), h)]
         q = np.vstack([q, extra]) if len(q) else np.zeros((h, 2))
@@ -712,13 +713,11 @@ def forecast(
 
 def history_frame(model: Model) -> pd.DataFrame:
     """The stored end of each series (its last look-back window) as rows: series, time, value."""
-    ts = model.meta["timeseries"]
-    layout = Layout.from_dict(ts["layout"])
+    ts = model.timeseries
+    layout = Layout.from_dict(ts.layout)
     L = layout.plan.lookback
     rows = []
-    for key, tail, nxt in zip(
-        ts["series"]["keys"], ts["series"]["tails"], ts["series"]["next_period"], strict=True
-    ):
+    for key, tail, nxt in zip(ts.series.keys, ts.series.tails, ts.series.next_period, strict=True):
         times = layout.clock.times(np.arange(nxt - L, nxt))
         for t, v in zip(times, tail, strict=True):
             if v is not None:
@@ -806,15 +805,16 @@ def describe(
     }
 
 
-def meta_summary(meta: dict[str, Any]) -> dict[str, Any]:
-    ts = meta.get("timeseries") or {}
-    lay = ts.get("layout", {})
+def meta_summary(meta: ModelMeta) -> dict[str, Any]:
+    """A forecast model's time column, series ID columns, frequency, horizon and series count
+    (empty values for a tabular model)."""
+    ts = meta.timeseries
     return {
-        "time_column": lay.get("time_column"),
-        "id_columns": lay.get("id_columns", []),
-        "frequency": ts.get("frequency"),
-        "horizon": ts.get("horizon"),
-        "series": len(ts.get("series", {}).get("keys", [])),
+        "time_column": ts.time_column if ts else None,
+        "id_columns": ts.id_columns if ts else [],
+        "frequency": ts.frequency if ts else None,
+        "horizon": ts.horizon if ts else None,
+        "series": len(ts.series.keys) if ts else 0,
     }
 
 

@@ -141,9 +141,9 @@ def test_model_replays_recipe_on_raw_rows(tmp_path: Path) -> None:
     )
     model = automl.AutoML(time_budget=5, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
     m = model.model_
-    assert m.meta["recipe"]["raw_columns"][:2] == ["income", "age"]
-    assert "income_per_year" in [c["name"] for c in m.meta["columns"]]
-    assert m.meta["rows"]["total"] == int((df["age"] < 75).sum())
+    assert m.input_columns[:2] == ["income", "age"]
+    assert "income_per_year" in [c.name for c in m.meta.columns]
+    assert m.rows.total == int((df["age"] < 75).sum())
     m.save(tmp_path / "m")
     loaded = automl.load(tmp_path / "m")
     raw = make_table(50, 9).drop(columns=["churn"])

@@ -41,12 +41,12 @@ def test_binary_end_to_end(binary_model, binary_df):
 
 
 def test_ids_and_constants_excluded_with_reason(binary_model):
-    cols = {c["name"]: c for c in binary_model.model_.meta["columns"]}
-    assert cols["customer_id"]["type"] == "identifier"
-    assert cols["country"]["type"] == "constant" and "US" in cols["country"]["reason"]
-    assert cols["signup"]["type"] == "datetime"
-    assert cols["notes"]["type"] == "text"
-    assert cols["member"]["type"] == "boolean"
+    cols = {c.name: c for c in binary_model.model_.meta.columns}
+    assert cols["customer_id"].type == "identifier"
+    assert cols["country"].type == "constant" and "US" in cols["country"].reason
+    assert cols["signup"].type == "datetime"
+    assert cols["notes"].type == "text"
+    assert cols["member"].type == "boolean"
 
 
 def test_leaderboard_lists_every_trial(binary_model):
@@ -63,8 +63,8 @@ def test_leaderboard_lists_every_trial(binary_model):
 
 def test_holdout_is_honest_and_refit_is_stated(binary_model):
     meta = binary_model.model_.meta
-    assert meta["rows"]["holdout"] == 80 and meta["rows"]["search"] == 320
-    assert isinstance(meta["refit_on_all_rows"], bool) and meta["refit_note"]
+    assert meta.rows.holdout == 80 and meta.rows.search == 320
+    assert isinstance(meta.refit_on_all_rows, bool) and meta.refit_note
 
 
 def test_one_split_search_scores_its_own_trial_models_on_the_holdout(binary_df, monkeypatch):
@@ -74,12 +74,12 @@ def test_one_split_search_scores_its_own_trial_models_on_the_holdout(binary_df, 
     monkeypatch.setitem(presets.PRESETS, "quick", quick)
     m = automl.AutoML(time_budget=8, seed=0, max_trials=12).fit(binary_df, target="churn")
     meta = m.model_.meta
-    assert meta["validation"].startswith("one 80/20 validation split of 320 rows")
-    trained_on = {k: v["trained_on"] for k, v in meta["kept"].items() if "members" not in v}
+    assert meta.validation.startswith("one 80/20 validation split of 320 rows")
+    trained_on = {k: v.trained_on for k, v in meta.kept.items() if v.members is None}
     reused = [k for k, v in trained_on.items() if v.startswith("80% of the search rows")]
     assert reused, trained_on  # kept trials are scored as the search fit them, not trained again
-    default = meta["kept"][str(meta["default_candidate"])]
-    assert meta["refit_on_all_rows"] and "all rows" in default["trained_on"]
+    default = meta.default
+    assert meta.refit_on_all_rows and "all rows" in default.trained_on
     proba = m.predict_proba(binary_df.head(5))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
@@ -118,7 +118,7 @@ def test_numeric_labels_round_trip(tmp_path):
 def test_missing_target_rows_reported():
     df = pd.DataFrame({"x": np.arange(100.0), "y": ["a", "b", None, "b"] * 25})
     m = automl.AutoML(time_budget=3).fit(df, target="y")
-    assert any("25 row(s)" in w for w in m.model_.meta["warnings"])
+    assert any("25 row(s)" in w for w in m.model_.warnings)
 
 
 def test_column_impact_finds_the_signal():
@@ -160,9 +160,9 @@ def test_chosen_metric_and_excluded_columns(binary_df):
     m = automl.AutoML(time_budget=3, metric="f1", exclude_columns=["notes"]).fit(
         binary_df, target="churn"
     )
-    assert m.model_.meta["metric"] == "f1"
+    assert m.model_.metric == "f1"
     assert "validation_f1" in m.leaderboard.columns
-    cols = {c["name"]: c["type"] for c in m.model_.meta["columns"]}
+    cols = {c.name: c.type for c in m.model_.meta.columns}
     assert cols["notes"] == "excluded"
     # the excluded column is not required at prediction time
     m.predict(binary_df.drop(columns=["notes", "churn"]).head(3))
@@ -202,7 +202,7 @@ def test_save_load_round_trip(binary_model, binary_df, tmp_path):
     rows = binary_df.drop(columns=["churn"])
     pd.testing.assert_frame_equal(loaded.predict_proba(rows), binary_model.predict_proba(rows))
     meta = json.loads((path / "easel_model.json").read_text())
-    assert meta["schema_version"] == 1 and "lightgbm" in meta["versions"]
+    assert meta["schema_version"] == 2 and "lightgbm" in meta["versions"]
     assert not list(path.rglob("*.pkl")) and not list(path.rglob("*.joblib"))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
 
@@ -250,6 +250,6 @@ def test_a_tiny_table_stops_tuning_at_one_trial_per_four_rows():
     m = automl.AutoML(time_budget=600, seed=0).fit(df, "y")
     trials = m.leaderboard[~m.leaderboard["candidate"].str.startswith("ensemble")]
     assert len(trials) == 40
-    assert "stopped after 40 trials" in m.model_.meta["validation"]
+    assert "stopped after 40 trials" in m.model_.meta.validation
     capped_by_user = automl.AutoML(time_budget=600, seed=0, max_trials=5).fit(df, "y")
-    assert "stopped after" not in capped_by_user.model_.meta["validation"]
+    assert "stopped after" not in capped_by_user.model_.meta.validation

@@ -41,10 +41,10 @@ def test_an_ensemble_is_kept_scored_and_predicts_the_weighted_average(
     ensembled: automl.AutoML, tmp_path
 ) -> None:
     m = ensembled.model_
-    info = m.meta["kept"][str(m.default_id)]
-    assert info["candidate"] == "ensemble"
+    info = m.kept[m.default_id]
+    assert info.candidate == "ensemble"
     weights = m.members()
-    assert 2 <= len(weights) <= 4 and all(str(k) in m.meta["kept"] for k in weights)
+    assert 2 <= len(weights) <= 4 and all(int(k) in m.kept for k in weights)
     board = m.leaderboard
     row = board[board["default"]].iloc[0]
     assert row["candidate"].startswith("ensemble of ") and row["source"] == "ensemble"

@@ -69,12 +69,12 @@ def test_threshold_is_tuned_stored_and_used(tuned: automl.AutoML, tmp_path) -> N
 
 def test_each_kept_candidate_has_its_own_threshold(tuned: automl.AutoML) -> None:
     m = tuned.model_
-    others = [int(k) for k in m.meta["kept"] if int(k) != m.default_id]
+    others = [k for k in m.kept if k != m.default_id]
     assert others
     for k in others:
-        assert "threshold" in m.meta["kept"][str(k)]
+        assert m.kept[k].threshold is not None
     m.set_default(others[0])
-    assert m.threshold == m.meta["kept"][str(others[0])]["threshold"]
+    assert m.threshold == m.kept[others[0]].threshold
 
 
 def test_metrics_without_a_threshold_keep_one_half() -> None:

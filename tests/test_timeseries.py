@@ -117,15 +117,15 @@ def test_suggest_recognises_series_and_ignores_plain_tables() -> None:
 def test_forecast_beats_the_naive_forecasts_on_the_held_out_periods(fitted: automl.AutoML) -> None:
     m = fitted.model_
     assert m.is_forecast and m.problem_type == "timeseries"
-    base = m.meta["timeseries"]["baselines"]
-    assert m.metrics["mae"] < base["naive"]["holdout_metrics"]["mae"]
-    assert m.metrics["mae"] < base["seasonal_naive"]["holdout_metrics"]["mae"]
+    base = m.timeseries.baselines
+    assert m.metrics["mae"] < base["naive"].holdout_metrics["mae"]
+    assert m.metrics["mae"] < base["seasonal_naive"].holdout_metrics["mae"]
     # the noise has sd 2: a good forecast is close to that
     assert m.metrics["rmse"] < 6
     # the hold-out is the last 14 days of every series
-    assert m.meta["timeseries"]["holdout_periods"][-1].startswith("2024-02-04")
-    assert len(m.meta["timeseries"]["holdout_periods"]) == 14
-    assert m.meta["rows"]["holdout"] == 3 * 14
+    assert m.timeseries.holdout_periods[-1].startswith("2024-02-04")
+    assert len(m.timeseries.holdout_periods) == 14
+    assert m.rows.holdout == 3 * 14
 
 
 def test_reported_metrics_are_the_stored_forecasts_errors(fitted: automl.AutoML) -> None:
@@ -135,7 +135,7 @@ def test_reported_metrics_are_the_stored_forecasts_errors(fitted: automl.AutoML)
     mae = float(np.mean(np.abs(pred["actual"] - pred["forecast"])))
     assert mae == pytest.approx(m.metrics["mae"], rel=1e-5)
     naive_mae = float(np.mean(np.abs(pred["actual"] - pred["naive forecast"])))
-    base = m.meta["timeseries"]["baselines"]["naive"]["holdout_metrics"]["mae"]
+    base = m.timeseries.baselines["naive"].holdout_metrics["mae"]
     assert naive_mae == pytest.approx(base, rel=1e-5)
 
 

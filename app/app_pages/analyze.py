@@ -26,17 +26,17 @@ metrics = model.metrics
 
 
 def headline() -> str:
-    held = meta["rows"]["holdout"]
+    held = model.rows.holdout
     if model.is_forecast:
-        ts = meta["timeseries"]
-        naive = ts["baselines"].get("seasonal_naive") or ts["baselines"]["naive"]
-        better = 1 - metrics["mae"] / max(naive["holdout_metrics"].get("mae", 0), 1e-12)
+        ts = model.timeseries
+        naive = ts.baseline
+        better = 1 - metrics["mae"] / max(naive.holdout_metrics.get("mae", 0), 1e-12)
         return (
-            f"Forecasts **{model.target}** {ts['horizon_text']} ahead with a "
+            f"Forecasts **{model.target}** {ts.horizon_text} ahead with a "
             f"typical error of **{fmt_number(metrics['mae'])}** (mean absolute error) on the "
-            f"last {ts['horizon_text']} of {len(ts['series']['keys'])} series, "
+            f"last {ts.horizon_text} of {len(ts.series.keys)} series, "
             f"which it never saw: **{abs(better):.0%} {'smaller' if better >= 0 else 'larger'}** "
-            f"than {naive['description']}."
+            f"than {naive.description}."
         )
     if model.task == "regression":
         return (
@@ -51,14 +51,14 @@ def headline() -> str:
 
 
 st.markdown(headline())
-st.caption(f"{meta['holdout_description']}. Final model: {meta['refit_note']}.")
+st.caption(f"{meta.holdout_description}. Final model: {meta.refit_note}.")
 if model.task == "binary":
     tuned = model.threshold != 0.5
     st.caption(
         f"A row is predicted '{model.classes[1]}' when its probability is at least "
         f"{model.threshold:.3g}"
         + (
-            f" (tuned on the validation rows to maximize {METRICS[meta['metric']].label})."
+            f" (tuned on the validation rows to maximize {METRICS[model.metric].label})."
             if tuned
             else "."
         )
@@ -94,7 +94,7 @@ def _performance(path: str, default_id: int, created: str) -> Any:
 report = None
 if model.holdout is not None:
     with ui.guarded("preparing the performance report"):
-        report = _performance(str(ws.model_dir(rec)), model.default_id, meta["created_at"])
+        report = _performance(str(ws.model_dir(rec)), model.default_id, meta.created_at)
 if report is not None:
     st.subheader("How good, in detail")
     for line in report.summary[1 + (not model.is_forecast) :]:
@@ -156,20 +156,21 @@ else:
 
 st.subheader("Leaderboard")
 board = model.leaderboard.drop(columns=["params"])
-score_col = f"validation_{meta['metric']}"
+score_col = f"validation_{model.metric}"
 board = board.sort_values(
-    ["default", "kept", score_col], ascending=[False, False, not meta["metric_greater_is_better"]]
+    ["default", "kept", score_col], ascending=[False, False, not meta.metric_greater_is_better]
 )
 st.dataframe(board, hide_index=True, width="stretch")
-kept = [int(i) for i in board[board["kept"]]["id"]]
-choice = st.selectbox(
+kept: list[int] = [int(i) for i in board[board["kept"]]["id"]]
+choice: int | None = st.selectbox(
     "Make another kept candidate the model's predictor",
     kept,
     index=kept.index(model.default_id),
-    format_func=lambda i: f"candidate {i} ({meta['kept'][str(i)]['candidate']})",
+    format_func=lambda i: f"candidate {i} ({model.candidate_name(i)})",
     key="analyze_default",
 )
-if choice != model.default_id and st.button("Use this candidate", key="analyze_use"):
+other = choice is not None and choice != model.default_id
+if other and choice is not None and st.button("Use this candidate", key="analyze_use"):
     with ui.guarded("changing the default candidate"):
         model.set_default(choice)
         model.save(ws.model_dir(rec))
@@ -177,13 +178,14 @@ if choice != model.default_id and st.button("Use this candidate", key="analyze_u
         st.rerun()
 
 st.subheader("Data that went in")
-cols = pd.DataFrame(meta["columns"])[["name", "type", "reason", "missing", "distinct"]]
+cols = pd.DataFrame([c.to_dict() for c in meta.columns])
+cols = cols[["name", "type", "reason", "missing", "distinct"]]
 st.dataframe(cols, hide_index=True, width="stretch")
-r = meta["rows"]
+r = model.rows
 st.caption(
-    f"{r['total']:,} rows in the dataset, {r['with_target']:,} with a target value; "
-    f"validation: {meta['validation']}; built in {meta.get('fit_seconds', 0):.0f} s "
-    f"(budget {meta['time_budget']:.0f} s)."
+    f"{r.total:,} rows in the dataset, {r.with_target:,} with a target value; "
+    f"validation: {meta.validation}; built in {meta.fit_seconds:.0f} s "
+    f"(budget {meta.time_budget:.0f} s)."
 )
-for w in meta.get("warnings", []):
+for w in model.warnings:
     st.warning(w)

@@ -260,7 +260,7 @@ else:
     metric_names = [m for m, spec in METRICS.items() if task in spec.tasks and m != "mape"]
     default_metric = DEFAULT_METRIC[task]
 with st.form("build_form"):
-    if task == "timeseries":
+    if task == "timeseries" and desc is not None:
         series_setup["horizon"] = int(
             st.number_input(
                 f"Forecast horizon ({desc['frequency']}s ahead)",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 import automl
 from app import ui
+from automl.artifact import ModelMeta, read_meta
+from automl.errors import EaselError
 
 ws = ui.workspace()
 st.title("Models")
@@ -17,9 +20,18 @@ if not models:
     st.info("No models yet. Pick a dataset and a column to predict on the **Build** page.")
     st.stop()
 
+
+def _meta(folder: Path) -> ModelMeta | None:
+    """A model's metadata; None for a damaged or newer one (it still gets a row, to delete)."""
+    try:
+        return read_meta(folder)
+    except EaselError:
+        return None
+
+
 rows = []
 for m in models:
-    meta = ws.model_meta(m)  # a damaged artifact still gets a row (and can be deleted)
+    meta = _meta(ws.model_dir(m))
     rows.append(
         {
             "model": f"{m.name}@{m.version}",
@@ -30,9 +42,9 @@ for m in models:
             "problem": ui.TASK_WORDS.get(m.task, m.task),
             "metric": m.metric,
             "hold-out score": None if m.score is None else round(float(m.score), 4),
-            "build seconds": meta.get("fit_seconds"),
-            "training rows": (meta.get("rows") or {}).get("with_target"),
-            "candidates tried": len(meta.get("leaderboard", [])),
+            "build seconds": meta.fit_seconds if meta else None,
+            "training rows": meta.rows.with_target if meta else None,
+            "candidates tried": len(meta.leaderboard) if meta else 0,
             "built": dt.datetime.fromtimestamp(m.created_at).strftime("%Y-%m-%d %H:%M"),
         }
     )
@@ -51,22 +63,22 @@ if picked:
     side: dict[str, dict[str, object]] = {}
     for rec in chosen:
         with ui.guarded(f"loading {rec.name}"):
-            m = automl.load(ws.model_dir(rec))
+            loaded = automl.load(ws.model_dir(rec))
             col: dict[str, object] = {
                 "dataset": rec.dataset,
-                "target": m.target,
-                "problem": ui.TASK_WORDS.get(m.task, m.task),
-                "metric optimized": m.meta["metric"],
-                "predictor": m.meta["kept"][str(m.default_id)]["candidate"],
-                "build seconds": m.meta.get("fit_seconds"),
-                "training rows": m.meta["rows"]["with_target"],
+                "target": loaded.target,
+                "problem": ui.TASK_WORDS.get(loaded.task, loaded.task),
+                "metric optimized": loaded.metric,
+                "predictor": loaded.candidate_name(),
+                "build seconds": loaded.meta.fit_seconds,
+                "training rows": loaded.rows.with_target,
                 "columns used": sum(
-                    c["type"] not in ("identifier", "constant", "excluded")
-                    for c in m.meta["columns"]
+                    c.type not in ("identifier", "constant", "excluded")
+                    for c in loaded.meta.columns
                 ),
-                "preparation recipe steps": len((m.meta.get("recipe") or {}).get("steps", [])),
+                "preparation recipe steps": len(loaded.recipe) if loaded.recipe is not None else 0,
             }
-            col.update({f"hold-out {k}": round(v, 4) for k, v in m.metrics.items()})
+            col.update({f"hold-out {k}": round(v, 4) for k, v in loaded.metrics.items()})
             side[f"{rec.name}@{rec.version}"] = col
     st.dataframe(pd.DataFrame(side).astype(str), width="stretch")
 

@@ -21,11 +21,11 @@ from connectors import read_file
 def forecast_page(ws: Any, rec: Any, model: Any) -> None:
     """Time series models: forecast the next periods of the series, from the training data's
     end or from newer history the analyst uploads."""
-    ts = model.meta["timeseries"]
-    time_col = ts["layout"]["time_column"]
-    keys = list(ts["series"]["keys"])
-    freq = ts["frequency"]
-    trained = int(ts["horizon"])
+    ts = model.timeseries
+    time_col = ts.time_column
+    keys = list(ts.series.keys)
+    freq = ts.frequency
+    trained = ts.horizon
     st.caption(
         f"Forecasts of {model.target}, one per {freq}, for {len(keys)} series. The shaded band "
         "is the 80% range seen on the held-out periods."
@@ -92,7 +92,7 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
 
 
 def _series_of(frame: pd.DataFrame, model: Any) -> pd.Series:
-    ids = model.meta["timeseries"]["layout"]["id_columns"]
+    ids = model.timeseries.id_columns
     if "series" in frame.columns:
         return frame["series"].astype(str)
     if ids:
@@ -159,51 +159,28 @@ with single:
     st.caption(
         "Inputs start at typical values (median or most frequent). Change any to see what-if."
     )
-    params = model.preprocessor.params_
     row: dict[str, object] = {}
     grid = st.columns(3)
-    raw_inputs = model.meta["recipe"].get("raw_typical", {}) if model.recipe else {}
     if model.recipe is not None:
         st.caption(
             "This model prepares rows itself (its recipe), so the form asks for the raw columns."
         )
-    for i, name in enumerate(model.input_columns if model.recipe is not None else []):
-        info = raw_inputs.get(name, {"kind": "text", "value": "", "options": []})
-        key = f"predict_raw_{pick}_{name}"
+    prefix = f"predict_raw_{pick}_" if model.recipe is not None else f"predict_in_{pick}_"
+    for i, field in enumerate(model.input_form()):
+        key = prefix + field.name
         with grid[i % 3]:
-            if info["kind"] == "number":
-                row[name] = st.number_input(
-                    name, value=ui.form_number(info["value"]), format="%g", key=key
+            if field.kind == "number":
+                row[field.name] = st.number_input(
+                    field.name, value=ui.form_number(field.value), format="%g", key=key
                 )
-            elif info["kind"] == "date" and info["value"]:
-                row[name] = st.date_input(
-                    name, value=dt.date.fromisoformat(str(info["value"])[:10]), key=key
-                ).isoformat()
-            elif info["options"]:
-                row[name] = st.selectbox(name, info["options"], key=key)
+            elif field.kind == "date":
+                day = dt.date.fromisoformat(field.value)
+                row[field.name] = st.date_input(field.name, value=day, key=key).isoformat()
+            elif field.kind == "choice":
+                index = field.options.index(field.value) if field.value in field.options else 0
+                row[field.name] = st.selectbox(field.name, field.options, index=index, key=key)
             else:
-                row[name] = st.text_input(name, value=str(info["value"] or ""), key=key)
-    for i, col in enumerate([] if model.recipe is not None else model.preprocessor.columns):
-        p = params[col.name]
-        key = f"predict_in_{pick}_{col.name}"
-        with grid[i % 3]:
-            if col.type == "numeric":
-                row[col.name] = st.number_input(
-                    col.name, value=ui.form_number(p["median"]), format="%g", key=key
-                )
-            elif col.type == "boolean":
-                options = ["yes", "no"]
-                row[col.name] = st.selectbox(
-                    col.name, options, index=0 if p["median"] >= 0.5 else 1, key=key
-                )
-            elif col.type == "categorical":
-                row[col.name] = st.selectbox(col.name, p["categories"] or [""], key=key)
-            elif col.type == "datetime":
-                days = p["parts"]["days"]["median"]
-                default = dt.date(1970, 1, 1) + dt.timedelta(days=int(days))
-                row[col.name] = st.date_input(col.name, value=default, key=key).isoformat()
-            else:
-                row[col.name] = st.text_input(col.name, value="", key=key)
+                row[field.name] = st.text_input(field.name, value=str(field.value), key=key)
     with ui.guarded("predicting"):
         table, _ = model.predict_table(pd.DataFrame([row]))
         pred = table["prediction"].iloc[0]
@@ -266,12 +243,16 @@ with batch:
         src.write_bytes(upload.getbuffer())
         out = ws.root / "predictions" / f"{ui.session_id()}-{src.stem}-scored.csv"
         bar = st.progress(0.0, text="Scoring...")
+
+        def _progress(n: int) -> None:
+            bar.progress(0.5, text=f"{n:,} rows scored")
+
         with ui.guarded(f"scoring {src.name}"):
             result = predict_file(
                 model,
                 src,
                 out,
-                progress=lambda n: bar.progress(0.5, text=f"{n:,} rows scored"),
+                progress=_progress,
                 reasons=3 if add_reasons else 0,
             )
             bar.progress(1.0, text=f"{result.rows:,} rows scored in {result.seconds:.1f} s")

@@ -358,4 +358,3 @@ def _key_like(a: pd.Series, b: pd.Series) -> bool:
 
 def _norm(name: str) -> str:
     return name.lower().replace("_", "").replace(" ", "").replace("-", "")
-

@@ -48,7 +48,7 @@ def _baseline_scores(model: Model, n: int) -> np.ndarray:
     hold = model.holdout
     if model.is_forecast and hold is not None and "__naive__" in hold.columns:
         return hold["__naive__"].to_numpy(dtype=float)  # the naive forecast
-    summary = model.meta.get("train_target_summary", {})
+    summary = model.meta.train_target_summary
     if model.task == "regression":
         return np.full(n, float(summary.get("mean", 0.0)))
     shares = np.asarray(summary.get("shares") or [1 / len(model.classes)] * len(model.classes))
@@ -82,7 +82,6 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
             "This model has no stored hold-out predictions (it was saved by an older Easel), so "
             "its performance report cannot be made. Retrain it to get the report."
         )
-    meta = model.meta
     cid = model.default_id
     y = hold["__target__"].to_numpy()
     task = model.task
@@ -94,7 +93,7 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
     table = _bootstrap(task, y, s, reps, seed, thr)
     base_metrics = M.report(task, y, base)
     table["model-free guess"] = [base_metrics.get(k) for k in table["key"]]
-    metric = meta["metric"]
+    metric = model.metric
 
     summary = _headline(model, y, s, base_metrics)
     main_row = table[table["key"] == metric]
@@ -110,10 +109,10 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
         Section(
             "Scores on the hold-out rows",
             text=[
-                f"{meta['holdout_description']}. "
+                f"{model.meta.holdout_description}. "
                 + (
                     f"This report uses a random sample of {len(hold):,} of them."
-                    if len(hold) < meta["rows"]["holdout"]
+                    if len(hold) < model.rows.holdout
                     else f"All {len(hold):,} of them are used here."
                 ),
                 "The model-free guess is "
@@ -153,7 +152,7 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
         f"Model performance: {model.target} ({TASK_WORDS[model.problem_type]})",
         summary,
         sections,
-        notes=[f"Predictor: candidate {cid} ({meta['kept'][str(cid)]['candidate']})."],
+        notes=[f"Predictor: candidate {cid} ({model.candidate_name(cid)})."],
     )
 
 
@@ -161,21 +160,21 @@ def _headline(model: Model, y: np.ndarray, s: np.ndarray, base: dict[str, float]
     n = len(y)
     t = model.target
     if model.is_forecast:
-        ts = model.meta["timeseries"]
+        ts = model.timeseries
         mae = float(np.mean(np.abs(y - s)))
         out = [
-            f"Forecasts **{t}** up to {ts['horizon_text']} ahead with a typical "
-            f"error of **{fmt(mae)}** (mean absolute error) on the last {ts['horizon_text']} "
-            f"of {len(ts['series']['keys'])} series, which it never saw.",
+            f"Forecasts **{t}** up to {ts.horizon_text} ahead with a typical "
+            f"error of **{fmt(mae)}** (mean absolute error) on the last {ts.horizon_text} "
+            f"of {len(ts.series.keys)} series, which it never saw.",
         ]
-        for b in ts["baselines"].values():
-            bm = b["holdout_metrics"].get("mae")
+        for b in ts.baselines.values():
+            bm = b.holdout_metrics.get("mae")
             if bm:
                 out.append(
-                    f"Forecasting by {b['description']} would be off by {fmt(bm)} on average: "
+                    f"Forecasting by {b.description} would be off by {fmt(bm)} on average: "
                     f"the model's error is {1 - mae / max(bm, 1e-12):.0%} smaller."
                     if mae <= bm
-                    else f"Forecasting by {b['description']} would be off by only {fmt(bm)} on "
+                    else f"Forecasting by {b.description} would be off by only {fmt(bm)} on "
                     "average: that simple rule beats this model here."
                 )
         return out
@@ -453,9 +452,9 @@ def _forecast_sections(
     """Forecast against actual per series, and the error by how far ahead the forecast is."""
     from automl.timeseries import history_frame
 
-    ts = model.meta["timeseries"]
+    ts = model.timeseries
     target = model.target
-    time_col = ts["layout"]["time_column"]
+    time_col = ts.time_column
     naive = hold["__naive__"].to_numpy(dtype=float)
     frame = pd.DataFrame(
         {
@@ -513,20 +512,18 @@ def _forecast_sections(
     step_fig = go.Figure()
     step_fig.add_trace(go.Bar(x=by_step["step"], y=by_step["model MAE"], name="model"))
     step_fig.add_trace(go.Bar(x=by_step["step"], y=by_step["naive MAE"], name="naive"))
-    step_fig.update_layout(
-        xaxis_title=f"{ts['frequency']}s ahead", yaxis_title="mean absolute error"
-    )
+    step_fig.update_layout(xaxis_title=f"{ts.frequency}s ahead", yaxis_title="mean absolute error")
     base_rows = [
         {
             "forecast": f"model (candidate {model.default_id})",
-            **model.meta["kept"][str(model.default_id)]["holdout_metrics"],
+            **model.metrics,
         }
-    ] + [{"forecast": b["description"], **b["holdout_metrics"]} for b in ts["baselines"].values()]
+    ] + [{"forecast": b.description, **b.holdout_metrics} for b in ts.baselines.values()]
     return [
         Section(
             "Forecast against actual",
             text=[
-                f"Each series was forecast {ts['horizon_text']} ahead from the "
+                f"Each series was forecast {ts.horizon_text} ahead from the "
                 "history before the held-out periods, one step at a time (each forecast feeds "
                 "the next), exactly as new forecasts are made. WAPE is the total error over the "
                 "total actual; MASE is the error relative to a one-step naive forecast (below 1 "
@@ -557,7 +554,7 @@ def _segments(s: pd.Series) -> pd.Series:
 def _impact(model: Model, hold: pd.DataFrame) -> Section:
     features = hold[[c.name for c in model.preprocessor.columns]]
     rows = features.sample(min(SHAP_ROWS, len(features)), random_state=0)
-    columns, agg, _ = model._contributions(rows, prepared_rows=True)
+    columns, agg, _ = model.contributions(rows, prepared_rows=True)
     shap = (
         pd.DataFrame({"column": columns, "mean |contribution|": np.abs(agg).mean(axis=0)})
         .sort_values("mean |contribution|", ascending=False)
@@ -645,14 +642,14 @@ def _pdp(model: Model, rows: pd.DataFrame, col: str) -> tuple[go.Figure | None, 
 def _leaderboard(model: Model) -> Section:
     board = model.leaderboard.drop(columns=["params"], errors="ignore")
     meta = model.meta
-    metric = meta["metric"]
+    metric = meta.metric
     vcol = f"validation_{metric}"
-    hist = pd.DataFrame(meta["leaderboard"])
+    hist = pd.DataFrame([r.to_dict() for r in meta.leaderboard])
     fig = None
     if len(hist) and "score" in hist.columns:
         timed = "finished_at" in hist.columns and bool((hist["finished_at"] > 0).any())
         hist = hist.sort_values("finished_at" if timed else "id")
-        better = meta.get("metric_greater_is_better", True)
+        better = meta.metric_greater_is_better
         scores = hist["score"].astype(float)
         best = scores.cummax() if better else scores.cummin()
         x = hist["finished_at"] if timed else hist["id"]
@@ -664,13 +661,13 @@ def _leaderboard(model: Model) -> Section:
             xaxis_title="seconds into the search" if timed else "candidate (in the order tried)",
             yaxis_title=M.METRICS[metric].label + " (validation)",
         )
-    timings = meta.get("timings", {})
+    timings = meta.timings
     return Section(
         "Candidates tried",
         text=[
-            f"{len(board)} candidates were trained and scored by {meta['validation']}; the best "
-            f"{len(meta['kept'])} were also scored on the hold-out rows. The build took "
-            f"{fmt(float(meta.get('fit_seconds', 0)))} s of a {fmt(float(meta['time_budget']))} s "
+            f"{len(board)} candidates were trained and scored by {meta.validation}; the best "
+            f"{len(meta.kept)} were also scored on the hold-out rows. The build took "
+            f"{fmt(float(meta.fit_seconds))} s of a {fmt(float(meta.time_budget))} s "
             "budget.",
         ],
         tables=[
@@ -687,23 +684,20 @@ def _leaderboard(model: Model) -> Section:
 
 def _data_in(model: Model) -> Section:
     meta = model.meta
-    cols = pd.DataFrame(meta["columns"])
+    cols = pd.DataFrame([c.to_dict() for c in meta.columns])
     keep = [c for c in ("name", "type", "reason", "missing", "distinct") if c in cols.columns]
     cols = cols[keep]
     used = cols[~cols["type"].isin(["identifier", "constant", "excluded"])]
     dropped = cols[cols["type"].isin(["identifier", "constant", "excluded"])]
-    rows = meta["rows"]
+    rows = meta.rows.to_dict()
     text = [
         f"{rows['total']:,} rows, {rows['with_target']:,} with a value for {model.target}; "
         f"{rows['search']:,} used by the search, {rows['holdout']:,} held out.",
-        f"Final model: {meta['refit_note']}.",
+        f"Final model: {meta.refit_note}.",
     ]
-    recipe = (meta.get("recipe") or {}).get("steps") or []
     tables = [("Columns used", used), ("Columns not used, and why", dropped)]
-    if recipe:
-        from automl.prep.recipe import Recipe
-
-        steps = Recipe.from_dict(meta["recipe"]).describe()
+    if model.recipe is not None and len(model.recipe):
+        steps = model.recipe.describe()
         text.append(
             f"The data was prepared by a recipe of {len(steps)} steps, replayed on new rows."
         )
@@ -721,11 +715,11 @@ def holdout_predictions(model: Model) -> pd.DataFrame:
     y = hold["__target__"].to_numpy()
     s = _scores(model, hold, model.default_id)
     if model.is_forecast:
-        ts = model.meta["timeseries"]["layout"]
+        time_col = model.timeseries.time_column
         out = pd.DataFrame(
             {
                 "series": hold["__series__"],
-                ts["time_column"]: hold["__time__"],
+                time_col: hold["__time__"],
                 "step": hold["__step__"],
                 "actual": y,
                 "forecast": s,
@@ -733,7 +727,7 @@ def holdout_predictions(model: Model) -> pd.DataFrame:
                 "naive forecast": hold["__naive__"],
             }
         )
-        return out.sort_values(["series", ts["time_column"]]).reset_index(drop=True)
+        return out.sort_values(["series", time_col]).reset_index(drop=True)
     features = hold[[c for c in hold.columns if not c.startswith("__")]].copy()
     if model.task == "regression":
         features["actual"] = y

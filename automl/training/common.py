@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from automl._versions import package_versions
+from automl.artifact import SCHEMA_VERSION
 from automl.candidates import Candidate, FitContext
 from automl.errors import DataError, ParameterError
 from automl.metrics import Metric
-from automl.model import SCHEMA_VERSION, Model
+from automl.model import Model
 from automl.prep.recipe import Recipe
 from automl.preprocess import Preprocessor
 from automl.progress import TrialRecord
@@ -201,7 +202,7 @@ def model_meta(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": package_versions(),
         "task": about.task,
-        **{k: v for k, v in about.extra.items() if k == "problem_type"},
+        "problem_type": about.extra.get("problem_type", about.task),
         "target": about.target,
         "metric": about.metric.name,
         "metric_greater_is_better": about.metric.greater_is_better,

@@ -159,21 +159,21 @@ def preview_forecast(
     )
     settings = {**get_preset(options.preset), "time_budget": float(seconds)}
     m = fit_forecast(FitRun(options, settings), check_frame(df), str(target), None)
-    name = m.meta["metric"]
-    ts = m.meta["timeseries"]
-    base = ts["baselines"].get("seasonal_naive") or ts["baselines"]["naive"]
+    name = m.metric
+    ts = m.timeseries
+    base = ts.baseline
     return PreviewResult(
         task="timeseries",
         metric=name,
         metric_label=M.METRICS[name].label,
         estimated_score=float(m.metrics.get(name, float("nan"))),
-        baseline_score=float(base["holdout_metrics"].get(name, float("nan"))),
-        rows_used=int(m.meta["rows"]["with_target"]),
+        baseline_score=float(base.holdout_metrics.get(name, float("nan"))),
+        rows_used=m.rows.with_target,
         seconds=time.monotonic() - t0,
         column_impact=m.column_impact,
         notes=[
-            f"forecast of the last {ts['horizon']} {ts['frequency']}(s) of "
-            f"{len(ts['series']['keys'])} series; the baseline is {base['description']}",
-            *m.meta["warnings"],
+            f"forecast of the last {ts.horizon} {ts.frequency}(s) of "
+            f"{len(ts.series.keys)} series; the baseline is {base.description}",
+            *m.warnings,
         ],
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from automl.artifact import parquet_safe
 from automl.errors import DataError, EaselError, ParameterError
 
 ENV_VAR = "EASEL_WORKSPACE"
@@ -67,20 +68,6 @@ class ModelRecord:
     metric: str
     score: float | None
     created_at: float
-
-
-def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns that mix numbers and text (common in spreadsheets) are stored as text."""
-    out = df
-    for col in df.columns:
-        if pd.api.types.is_object_dtype(df[col].dtype):
-            kind = pd.api.types.infer_dtype(df[col], skipna=True)
-            if kind.startswith("mixed") or kind in ("integer-na", "decimal", "bytes"):
-                if out is df:
-                    out = df.copy()
-                text = df[col].astype("string")
-                out[col] = text.where(df[col].notna())
-    return out
 
 
 def check_name(name: str, what: str) -> str:
@@ -269,7 +256,6 @@ class Workspace:
     def add_model(
         self, name: str, version: int, path: Path, dataset: str, model: Any
     ) -> ModelRecord:
-        meta = model.meta
         rec = ModelRecord(
             name,
             version,
@@ -277,8 +263,8 @@ class Workspace:
             dataset,
             model.target,
             model.problem_type,
-            meta["metric"],
-            model.metrics.get(meta["metric"]),
+            model.metric,
+            model.metrics.get(model.metric),
             time.time(),
         )
         with self._db() as db:

@@ -1,0 +1,513 @@
+"""The model file format: typed metadata with a schema version, read, upgraded and written here.
+
+A model is a folder::
+
+    easel_model.json          the metadata below (``ModelMeta.to_dict()``) plus the fitted
+                              preparation under "preprocessing" (owned by ``Preprocessor``)
+    candidates/<id>/...       one folder per kept candidate, in its library's own format
+    holdout.parquet           the hold-out rows with every kept candidate's scores (reports)
+    reports/                  optional performance and data reports (HTML and JSON)
+
+Schema versions:
+
+1. The first format (never declared as it grew hold-out rows, time series and ensembles).
+2. Today's format, declared: every file says ``problem_type`` (binary, multiclass, regression
+   or timeseries). A version-1 file is upgraded on load by :func:`upgrade`, the one place that
+   knows older formats.
+
+Raise :data:`SCHEMA_VERSION` whenever a field is added, removed, renamed or changes meaning, and
+teach :func:`upgrade` to turn the previous version into the new one. A file of a newer version
+is refused with a clear message. Reading is strict: a field this Easel does not know is an error
+(the version would have been raised had a newer Easel added it), so a damaged or hand-edited
+file never half-loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.coltypes import ColumnInfo
+from automl.errors import ArtifactError
+from automl.progress import TrialRecord
+from automl.task import TargetInfo
+
+SCHEMA_VERSION = 2
+META_FILE = "easel_model.json"
+HOLDOUT_FILE = "holdout.parquet"
+PREPROCESSING_KEY = "preprocessing"
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (pd.Timestamp,)):
+        return o.isoformat()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns that mix numbers and text (common in spreadsheets) are stored as text."""
+    out = df
+    for col in df.columns:
+        if pd.api.types.is_object_dtype(df[col].dtype):
+            kind = pd.api.types.infer_dtype(df[col], skipna=True)
+            if kind.startswith("mixed") or kind in ("integer-na", "decimal", "bytes"):
+                if out is df:
+                    out = df.copy()
+                text = df[col].astype("string")
+                out[col] = text.where(df[col].notna())
+    return out
+
+
+# ---------------------------------------------------------------------------- reading helpers
+def _fields(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """``data`` checked against the dataclass ``cls``: a dict, no unknown and no missing keys."""
+    if not isinstance(data, dict):
+        raise ArtifactError(
+            f"The model metadata is damaged: '{where}' should be an object, not "
+            f"{type(data).__name__}. Retrain the model."
+        )
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in known]
+    if unknown:
+        raise ArtifactError(
+            f"The model metadata has field(s) this Easel does not know in '{where}': "
+            f"{', '.join(map(str, unknown))}. The file was edited or written by another Easel "
+            f"without a new schema version; retrain the model."
+        )
+    missing = [
+        name
+        for name, f in known.items()
+        if name not in data
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ArtifactError(
+            f"The model metadata is incomplete: '{where}' lacks {', '.join(missing)}. "
+            "Retrain the model."
+        )
+    return dict(data)
+
+
+def _dict(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ArtifactError(
+            f"The model metadata is damaged: '{where}' should be an object, not "
+            f"{type(data).__name__}. Retrain the model."
+        )
+    return data
+
+
+def _list(data: Any, where: str) -> list[Any]:
+    if not isinstance(data, list):
+        raise ArtifactError(
+            f"The model metadata is damaged: '{where}' should be a list, not "
+            f"{type(data).__name__}. Retrain the model."
+        )
+    return data
+
+
+def _drop_none(d: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if not (k in optional and v is None)}
+
+
+# ---------------------------------------------------------------------------- typed records
+@dataclass
+class RowCounts:
+    """How many rows the data had and where they went."""
+
+    total: int
+    with_target: int
+    search: int
+    train: int
+    holdout: int
+    series: int | None = None  # time series: how many series
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RowCounts:
+        return cls(**_fields(cls, data, "rows"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(dataclasses.asdict(self), ("series",))
+
+
+@dataclass
+class KeptCandidate:
+    """A leaderboard candidate that was kept with a trained model (or an ensemble of them)."""
+
+    candidate: str
+    params: dict[str, Any]
+    holdout_metrics: dict[str, float]
+    trained_on: str
+    members: dict[str, float] | None = None  # an ensemble: member id -> weight
+    threshold: float | None = None  # 2-category: the decision threshold (tabular models)
+    predict_ms_per_1000_rows: float | None = None
+    fit_seconds_final: float | None = None  # time series: the kept model's own fit time
+
+    _ORDER = (
+        "candidate",
+        "members",
+        "params",
+        "threshold",
+        "holdout_metrics",
+        "predict_ms_per_1000_rows",
+        "trained_on",
+        "fit_seconds_final",
+    )
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.candidate == "ensemble"
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "kept") -> KeptCandidate:
+        d = _fields(cls, data, where)
+        d["params"] = _dict(d["params"], f"{where}.params")
+        d["holdout_metrics"] = _dict(d["holdout_metrics"], f"{where}.holdout_metrics")
+        if d.get("members") is not None:
+            d["members"] = {str(k): float(w) for k, w in _dict(d["members"], where).items()}
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self._ORDER}
+        return _drop_none(
+            d, ("members", "threshold", "predict_ms_per_1000_rows", "fit_seconds_final")
+        )
+
+
+@dataclass
+class Baseline:
+    """A model-free forecast the time series model is compared with."""
+
+    description: str
+    holdout_metrics: dict[str, float]
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Baseline:
+        return cls(**_fields(cls, data, where))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class SeriesState:
+    """Every series of a forecast model: its key, IDs, constant columns and stored end."""
+
+    keys: list[str]
+    ids: dict[str, list[Any]]
+    static: dict[str, list[Any]]
+    next_period: list[int]
+    tails: list[list[float | None]]
+    first_time: list[str]
+    last_time: list[str]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SeriesState:
+        return cls(**_fields(cls, data, "timeseries.series"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class TimeSeriesMeta:
+    """What a forecast model knows about its series (absent for tabular models)."""
+
+    layout: dict[str, Any]  # automl.timeseries.Layout.to_dict(): columns, clock, lags
+    frequency: str
+    horizon_text: str
+    horizon: int
+    series: SeriesState
+    holdout_periods: list[str]
+    interval: list[list[float]]  # per step ahead: the 80% range of hold-out errors
+    baselines: dict[str, Baseline]
+    mase_scale: float
+    ignored_columns: dict[str, str]
+
+    @property
+    def time_column(self) -> str:
+        return str(self.layout["time_column"])
+
+    @property
+    def id_columns(self) -> list[str]:
+        return list(self.layout["id_columns"])
+
+    @property
+    def static_columns(self) -> list[str]:
+        return list(self.layout["static_columns"])
+
+    @property
+    def target(self) -> str:
+        return str(self.layout["target"])
+
+    @property
+    def baseline(self) -> Baseline:
+        """The baseline to beat: the seasonal one when there is a season, else the naive one."""
+        return self.baselines.get("seasonal_naive") or self.baselines["naive"]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TimeSeriesMeta:
+        d = _fields(cls, data, "timeseries")
+        d["layout"] = _dict(d["layout"], "timeseries.layout")
+        d["series"] = SeriesState.from_dict(d["series"])
+        d["horizon"] = int(d["horizon"])
+        d["baselines"] = {
+            str(k): Baseline.from_dict(v, f"timeseries.baselines.{k}")
+            for k, v in _dict(d["baselines"], "timeseries.baselines").items()
+        }
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["series"] = self.series.to_dict()
+        d["baselines"] = {k: b.to_dict() for k, b in self.baselines.items()}
+        return d
+
+
+def _target_from_dict(data: Any) -> TargetInfo:
+    return TargetInfo(**_fields(TargetInfo, data, "target"))
+
+
+def _column_from_dict(data: Any, i: int) -> ColumnInfo:
+    return ColumnInfo(**_fields(ColumnInfo, data, f"columns[{i}]"))
+
+
+def _trial_from_dict(data: Any, i: int) -> TrialRecord:
+    return TrialRecord(**_fields(TrialRecord, data, f"leaderboard[{i}]"))
+
+
+@dataclass
+class ModelMeta:
+    """Everything a model says about itself (``easel_model.json`` without the preparation).
+
+    Field names are the file's keys. The fields the training code fills last (after the model
+    exists) have defaults: ``holdout_rows_kept``, ``train_target_summary``, ``column_impact``,
+    ``timings`` and ``fit_seconds``.
+    """
+
+    created_at: str
+    versions: dict[str, str]
+    task: str  # what the candidates learn: binary, multiclass or regression
+    target: TargetInfo
+    metric: str
+    metric_greater_is_better: bool
+    columns: list[ColumnInfo]
+    rows: RowCounts
+    validation: str
+    holdout_description: str
+    refit_on_all_rows: bool
+    refit_note: str
+    leaderboard: list[TrialRecord]
+    kept: dict[int, KeptCandidate]
+    default_candidate: int
+    preset: str
+    time_budget: float
+    seed: int | None
+    problem_type: str = ""  # binary, multiclass, regression or timeseries ("" -> the task)
+    recipe: dict[str, Any] | None = None  # Recipe.to_dict() plus raw_columns and raw_typical
+    timeseries: TimeSeriesMeta | None = None
+    warnings: list[str] = field(default_factory=list)
+    holdout_rows_kept: int = 0
+    train_target_summary: dict[str, Any] = field(default_factory=dict)
+    column_impact: list[list[Any]] = field(default_factory=list)  # [column, impact] pairs
+    timings: dict[str, float] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    schema_version: int = SCHEMA_VERSION
+
+    # the file's key order (as the training code writes it)
+    _ORDER = (
+        "schema_version",
+        "created_at",
+        "versions",
+        "task",
+        "problem_type",
+        "target",
+        "metric",
+        "metric_greater_is_better",
+        "columns",
+        "recipe",
+        "timeseries",
+        "rows",
+        "validation",
+        "holdout_description",
+        "refit_on_all_rows",
+        "refit_note",
+        "leaderboard",
+        "kept",
+        "default_candidate",
+        "preset",
+        "time_budget",
+        "seed",
+        "warnings",
+        "holdout_rows_kept",
+        "train_target_summary",
+        "column_impact",
+        "timings",
+        "fit_seconds",
+    )
+
+    def __post_init__(self) -> None:
+        if not self.problem_type:
+            self.problem_type = self.task
+
+    @property
+    def is_forecast(self) -> bool:
+        return self.problem_type == "timeseries"
+
+    @property
+    def default(self) -> KeptCandidate:
+        """The kept candidate that predicts."""
+        return self.kept[self.default_candidate]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelMeta:
+        """Typed metadata from a file's dict of any known schema version (upgraded first).
+
+        The file's ``preprocessing`` block is not part of it (the ``Preprocessor`` reads it)."""
+        data = _dict(data, "the metadata")
+        if check_version(data.get("schema_version")) < SCHEMA_VERSION:
+            data = upgrade(data)
+        data = {k: v for k, v in data.items() if k != PREPROCESSING_KEY}
+        d = _fields(cls, data, "the metadata")
+        d["schema_version"] = SCHEMA_VERSION
+        d["target"] = _target_from_dict(d["target"])
+        d["columns"] = [
+            _column_from_dict(c, i) for i, c in enumerate(_list(d["columns"], "columns"))
+        ]
+        d["rows"] = RowCounts.from_dict(d["rows"])
+        d["leaderboard"] = [
+            _trial_from_dict(r, i) for i, r in enumerate(_list(d["leaderboard"], "leaderboard"))
+        ]
+        d["kept"] = {
+            int(k): KeptCandidate.from_dict(v, f"kept.{k}")
+            for k, v in _dict(d["kept"], "kept").items()
+        }
+        d["default_candidate"] = int(d["default_candidate"])
+        if d["default_candidate"] not in d["kept"]:
+            raise ArtifactError(
+                f"The model metadata is damaged: its default candidate {d['default_candidate']} "
+                "is not among the kept ones. Retrain the model."
+            )
+        d["time_budget"] = float(d["time_budget"])
+        if d.get("recipe") is not None:
+            d["recipe"] = _dict(d["recipe"], "recipe")
+        if d.get("timeseries") is not None:
+            d["timeseries"] = TimeSeriesMeta.from_dict(d["timeseries"])
+        for key in ("warnings", "column_impact"):
+            if key in d:
+                d[key] = list(_list(d[key], key))
+        for key in ("versions", "train_target_summary", "timings"):
+            if key in d:
+                d[key] = dict(_dict(d[key], key))
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's metadata as plain JSON-ready data, in the file's key order."""
+        out: dict[str, Any] = {}
+        for key in self._ORDER:
+            value = getattr(self, key)
+            if key == "timeseries":
+                if value is None:
+                    continue
+                value = value.to_dict()
+            elif key in ("target", "rows"):
+                value = dataclasses.asdict(value) if key == "target" else value.to_dict()
+            elif key in ("columns", "leaderboard"):
+                value = [v.to_dict() for v in value]
+            elif key == "kept":
+                value = {str(k): v.to_dict() for k, v in value.items()}
+            out[key] = value
+        return out
+
+
+# ---------------------------------------------------------------------------- versions
+def check_version(version: Any) -> int:
+    """The schema version of a file this Easel can read; a clear error for any other."""
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ArtifactError(
+            f"The model metadata has no valid schema version (found {version!r}); it is "
+            "damaged or not an Easel model file. Retrain the model."
+        )
+    if version > SCHEMA_VERSION:
+        raise ArtifactError(
+            f"This model was made by a newer Easel (schema {version}); this Easel reads schema "
+            f"{SCHEMA_VERSION} and older. Upgrade Easel to use it."
+        )
+    if version < 1:
+        raise ArtifactError(
+            f"The model metadata has schema version {version}, which no Easel writes; it is "
+            "damaged. Retrain the model."
+        )
+    return version
+
+
+def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
+    """A metadata dict of any older schema version, as this Easel writes it (a new dict).
+
+    Version 1 -> 2: ``problem_type`` is always written (it was only written for time series);
+    fields that early version-1 files lack get the values a model without them means.
+    """
+    version = check_version(meta.get("schema_version"))
+    out = dict(meta)
+    if version < 2:
+        out.setdefault("problem_type", out.get("task"))
+        out.setdefault("recipe", None)
+        out.setdefault("warnings", [])
+        out.setdefault("refit_on_all_rows", False)
+        out.setdefault("refit_note", "")
+        out.setdefault("holdout_description", "")
+        out.setdefault("holdout_rows_kept", 0)
+        out.setdefault("train_target_summary", {})
+        out.setdefault("column_impact", [])
+        out.setdefault("timings", {})
+        out.setdefault("fit_seconds", 0.0)
+        out["schema_version"] = 2
+    return out
+
+
+# ---------------------------------------------------------------------------- files
+def read_meta_file(folder: str | Path) -> tuple[ModelMeta, dict[str, Any]]:
+    """A model folder's typed metadata and its preparation dict (read, checked, upgraded)."""
+    p = Path(folder)
+    meta_file = p / META_FILE
+    try:
+        data = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(
+            f"The model file '{meta_file}' is damaged ({exc}). Retrain the model."
+        ) from None
+    data = _dict(data, "the metadata")
+    check_version(data.get("schema_version"))
+    try:
+        meta = ModelMeta.from_dict(data)
+        pre = _dict(data[PREPROCESSING_KEY], PREPROCESSING_KEY)
+    except ArtifactError:
+        raise
+    except Exception as exc:
+        raise ArtifactError(
+            f"The model metadata in '{meta_file}' is incomplete or damaged "
+            f"({type(exc).__name__}: {exc}). Retrain the model."
+        ) from None
+    return meta, pre
+
+
+def read_meta(folder: str | Path) -> ModelMeta:
+    """A model folder's typed metadata, without loading its candidates."""
+    return read_meta_file(folder)[0]
+
+
+def write_meta_file(folder: str | Path, meta: ModelMeta, preprocessing: dict[str, Any]) -> None:
+    data = {**meta.to_dict(), PREPROCESSING_KEY: preprocessing}
+    text = json.dumps(data, indent=1, default=_json_default, allow_nan=True)
+    (Path(folder) / META_FILE).write_text(text, encoding="utf-8")
