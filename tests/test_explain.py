@@ -25,7 +25,7 @@ def fitted(task: str, family: str) -> automl.Model:
 
 def margin(model: automl.Model, rows: pd.DataFrame) -> np.ndarray:
     """The default candidate's raw score (log-odds / value) computed without explain."""
-    scores = model._scores(model.prepare(rows), model.check_input(rows))
+    scores = model.scores(rows)
     if model.task == "binary":
         p = np.clip(scores, 1e-12, 1 - 1e-12)
         return np.log(p / (1 - p))
@@ -37,7 +37,7 @@ def margin(model: automl.Model, rows: pd.DataFrame) -> np.ndarray:
 def test_contributions_add_up_to_the_score(task: str, family: str) -> None:
     model = fitted(task, family)
     rows = make_table(60, 7, task).drop(columns=[model.target])
-    columns, agg, _ = model._contributions(rows)
+    columns, agg, _ = model.contributions(rows)
     assert set(columns) == {c.name for c in model.preprocessor.columns}
     cand = model.candidates[model.default_id]
     enc = (
@@ -69,7 +69,7 @@ def test_explain_long_format_ranks_and_values() -> None:
 def test_multiclass_explains_the_predicted_class() -> None:
     model = fitted("multiclass", "lightgbm")
     rows = make_table(30, 9, "multiclass").drop(columns=["segment"])
-    columns, agg, _ = model._contributions(rows)
+    columns, agg, _ = model.contributions(rows)
     cand = model.candidates[model.default_id]
     X = model.preprocessor.transform_tree(model.prepare(rows))
     full = cand.contributions(X)
