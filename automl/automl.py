@@ -16,6 +16,7 @@ from automl.model import Model
 from automl.prep.recipe import Recipe
 from automl.presets import get_preset
 from automl.progress import ProgressCallback
+from automl.reports import save_model
 from automl.training.common import apply_recipe, check_frame
 from automl.training.forecast import fit_forecast
 from automl.training.run import FitOptions, FitRun
@@ -223,5 +224,6 @@ class AutoML:
     def save(
         self, path: str | os.PathLike[str], reports: bool = False, data: pd.DataFrame | None = None
     ) -> Any:
-        """Save the fitted model (see :meth:`automl.model.Model.save`)."""
-        return self._check_fitted().save(path, reports=reports, data=data)
+        """Save the fitted model; ``reports=True`` adds its reports (see
+        :func:`automl.reports.save_model`)."""
+        return save_model(self._check_fitted(), path, reports=reports, data=data)

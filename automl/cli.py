@@ -220,10 +220,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_use(args: argparse.Namespace) -> int:
     import automl
+    from automl.reports import save_model
 
     m = automl.load(args.model)
     m.set_default(args.candidate)
-    m.save(args.model)
+    save_model(m, args.model)
     print(f"candidate {args.candidate} ({m.candidate_name(args.candidate)}) now predicts")
     return 0
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -509,14 +510,13 @@ class Model:
     def save(
         self,
         path: str | os.PathLike[str],
-        reports: bool = False,
-        data: pd.DataFrame | None = None,
+        extras: Callable[[Path], None] | None = None,
     ) -> Path:
         """Write the artifact atomically: a temporary directory renamed into place.
 
-        ``reports=True`` also writes the performance report (``reports/performance.html`` and
-        ``.json``) and, given the training rows as ``data``, their data report
-        (``reports/data.html`` and ``.json``).
+        ``extras(folder)`` may add files to the new folder before it replaces the old one (the
+        reports: :func:`automl.reports.save_model` saves a model with its reports, and
+        refreshes them when it had some). Files of an earlier save are not kept.
         """
         target = Path(path)
         if target.exists() and not (target / META_FILE).exists() and any(target.iterdir()):
@@ -534,15 +534,8 @@ class Model:
                 cand.save(d)
             if self.holdout is not None:
                 parquet_safe(self.holdout).to_parquet(tmp / HOLDOUT_FILE, index=False)
-            old_reports = target / "reports"
-            if reports or (old_reports / "performance.html").exists():
-                # re-saving a model that had reports (e.g. after set_default) refreshes them
-                self._write_reports(tmp / "reports", data)
-            if old_reports.is_dir():
-                for f in old_reports.glob("data.*"):  # the data did not change: keep its report
-                    if not (tmp / "reports" / f.name).exists():
-                        (tmp / "reports").mkdir(exist_ok=True)
-                        shutil.copy2(f, tmp / "reports" / f.name)
+            if extras is not None:
+                extras(tmp)
             write_meta_file(tmp, self.meta, self.preprocessor.to_dict())
             old = None
             if target.exists():
@@ -555,18 +548,6 @@ class Model:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return target
-
-    def _write_reports(self, folder: Path, data: pd.DataFrame | None) -> None:
-        from automl.reports import data_report, performance_report
-
-        folder.mkdir(parents=True, exist_ok=True)
-        perf = performance_report(self)
-        perf.to_html(folder / "performance.html")
-        (folder / "performance.json").write_text(perf.to_json(), encoding="utf-8")
-        if data is not None:
-            rep = data_report(data, self.target)
-            rep.to_html(folder / "data.html")
-            (folder / "data.json").write_text(rep.to_json(), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Model:

@@ -12,7 +12,7 @@ import automl
 from app import ui
 from automl.metrics import METRICS
 from automl.prep.recipe import fmt_number
-from automl.reports import performance_report
+from automl.reports import performance_report, save_model
 from automl.reports.performance import holdout_predictions, sankey
 
 ws = ui.workspace()
@@ -173,7 +173,7 @@ other = choice is not None and choice != model.default_id
 if other and choice is not None and st.button("Use this candidate", key="analyze_use"):
     with ui.guarded("changing the default candidate"):
         model.set_default(choice)
-        model.save(ws.model_dir(rec))
+        save_model(model, ws.model_dir(rec))
         st.success(f"Candidate {choice} now makes this model's predictions.")
         st.rerun()
 
