@@ -312,14 +312,6 @@ class Workspace:
             db.execute("DELETE FROM models WHERE name=? AND version=?", (name, version))
         shutil.rmtree(self.root / rec.path, ignore_errors=True)
 
-    def model_meta(self, rec: ModelRecord) -> dict[str, Any]:
-        """A model's metadata (easel_model.json) without loading its candidates; {} if damaged."""
-        try:
-            data = json.loads((self.root / rec.path / "easel_model.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
     def model_versions(self, name: str) -> list[ModelRecord]:
         with self._db() as db:
             rows = db.execute(
