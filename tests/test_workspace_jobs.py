@@ -50,7 +50,7 @@ def test_names_are_validated(ws: Workspace) -> None:
 
 
 def test_training_job_end_to_end(ws: Workspace) -> None:
-    settings = {"time_budget": 4.0, "preset": "quick"}
+    settings = {"time_budget": 600.0, "max_trials": 3, "preset": "quick"}
     job_id = start_training_job(ws, "customers", "churn", "churn model", settings)
     job = wait(ws, job_id)
     assert job["status"] == "succeeded", (job["error"], Path(job["log_path"]).read_text())
