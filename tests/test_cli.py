@@ -18,7 +18,8 @@ from tests.conftest import make_table
 AUTOML = str(Path(sys.executable).parent / "automl")
 
 
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+# generous: a busy machine makes a new process (imports, reports) many times slower than an idle one
+def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     res = subprocess.run(
         [AUTOML, *args], capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -194,7 +195,7 @@ def test_interrupted_training_leaves_nothing(data_csv: Path, tmp_path: Path, how
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 200  # generous, for a busy machine
     while time.monotonic() < deadline and "trial" not in proc.stderr.readline():
         pass  # wait until the search runs
     proc.send_signal(getattr(signal, how))
