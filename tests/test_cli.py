@@ -37,14 +37,14 @@ def data_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained(data_csv: Path) -> Path:
     # The model the other commands read is bounded by max_trials, never by the clock (the CLI has
-    # no --max-trials yet): trained through the API on the rows `automl train` reads, saved as it
-    # saves them (with reports). test_train_prints_metrics_and_progress runs `automl train` itself.
+    # no --max-trials yet): trained through the API on the rows `automl train` reads (no reports:
+    # no test here reads them). test_train_prints_metrics_and_progress runs `automl train` itself.
     import automl
     from automl.workspace.data import load_data
 
     out = data_csv.parent / "model"
     df = load_data(str(data_csv))
-    automl.AutoML(time_budget=600, seed=0, max_trials=8).fit(df, "churn").save(out, True, df)
+    automl.AutoML(time_budget=600, seed=0, max_trials=8).fit(df, "churn").save(out)
     return out
 
 
