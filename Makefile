@@ -1,14 +1,20 @@
 # The two commands of the README: `make run` (app on sample data) and `make test` (whole suite).
 # Both create ./.venv and install everything on first use; later runs reuse it.
+# Also: `make lint` (ruff and mypy only) and `make test-fast` (the suite without the browser,
+# PostgreSQL, S3 and slow end-to-end tests; no system packages needed).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+SOURCES := automl connectors app tests benchmarks sample_data
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+# pytest-xdist workers for `make test` (`make test WORKERS=0` runs in one process)
+WORKERS ?= 2
 export EASEL_WORKSPACE ?= $(CURDIR)/workspace
 
-.PHONY: run test install lint clean
+.PHONY: run test test-fast install lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,12 +28,18 @@ run: $(STAMP)
 	$(BIN)/python -m app.bootstrap
 	$(BIN)/streamlit run app/main.py --server.port $(PORT) --browser.gatherUsageStats false
 
-test: $(STAMP)
-	bash scripts/install_test_deps.sh
-	$(BIN)/ruff check automl connectors app tests benchmarks sample_data
-	$(BIN)/ruff format --check automl connectors app tests benchmarks sample_data
+lint: $(STAMP)
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# one test module per worker (--dist loadfile), so module fixtures are built once
+test: lint
+	bash scripts/install_test_deps.sh
+	$(PYTEST) -n $(WORKERS) --dist loadfile
+
+test-fast: $(STAMP)
+	$(PYTEST) -m "not browser and not postgres and not s3 and not slow"
 
 clean:
 	rm -rf $(VENV) workspace

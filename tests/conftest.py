@@ -49,6 +49,23 @@ def make_table(n: int = 400, seed: int = 0, task: str = "binary") -> pd.DataFram
     return df
 
 
+# Tests that need a service beside Python: selected out by ``make test-fast``.
+SERVICE_MODULES = {
+    "test_browser.py": "browser",  # a Streamlit server driven by Debian's Chromium
+    "test_s3.py": "s3",  # a local S3-compatible server (moto)
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the browser and S3 modules, and every test that uses the PostgreSQL server."""
+    for item in items:
+        marker = SERVICE_MODULES.get(item.path.name)
+        if marker:
+            item.add_marker(marker)
+        if "pg" in getattr(item, "fixturenames", ()):
+            item.add_marker("postgres")
+
+
 @pytest.fixture(scope="session")
 def binary_df() -> pd.DataFrame:
     return make_table(400, 0, "binary")
@@ -68,7 +85,8 @@ def regression_df() -> pd.DataFrame:
 def binary_model(binary_df: pd.DataFrame):  # type: ignore[no-untyped-def]
     import automl
 
-    return automl.AutoML(time_budget=8, seed=0).fit(binary_df, target="churn")
+    # bounded by max_trials, never by the clock: 8 trials run every family's default first
+    return automl.AutoML(time_budget=600, seed=0, max_trials=8).fit(binary_df, target="churn")
 
 
 @pytest.fixture(scope="session")

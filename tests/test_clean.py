@@ -139,7 +139,7 @@ def test_model_replays_recipe_on_raw_rows(tmp_path: Path) -> None:
             DropMissingRows(["churn"]),
         ]
     )
-    model = automl.AutoML(time_budget=5, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
+    model = automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
     m = model.model_
     assert m.input_columns[:2] == ["income", "age"]
     assert "income_per_year" in [c.name for c in m.meta.columns]
@@ -165,7 +165,7 @@ def test_recipe_that_drops_the_target_is_refused() -> None:
     from automl.prep.recipe import DropColumns
 
     with pytest.raises(DataError, match="removes or renames the target 'churn'"):
-        automl.AutoML(time_budget=5, max_trials=1).fit(
+        automl.AutoML(time_budget=600, max_trials=1).fit(
             make_table(100), "churn", recipe=Recipe([DropColumns(["churn"])])
         )
 
@@ -194,7 +194,7 @@ def test_columns_a_recipe_drops_are_not_needed_to_predict() -> None:
 
     df = make_table(300, 4)
     recipe = Recipe([DropColumns(["notes", "city"]), FillMissing("income", "median")])
-    model = automl.AutoML(time_budget=5, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
+    model = automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
     m = model.model_
     assert "notes" not in m.input_columns and "city" not in m.input_columns
     rows = make_table(20, 5).drop(columns=["churn", "notes", "city"])

@@ -72,7 +72,7 @@ def test_one_split_search_scores_its_own_trial_models_on_the_holdout(binary_df, 
 
     quick = {**presets.PRESETS["quick"], "cv_max_rows": 100, "small_rows": 100}
     monkeypatch.setitem(presets.PRESETS, "quick", quick)
-    m = automl.AutoML(time_budget=8, seed=0, max_trials=12).fit(binary_df, target="churn")
+    m = automl.AutoML(time_budget=600, seed=0, max_trials=12).fit(binary_df, target="churn")
     meta = m.model_.meta
     assert meta.validation.startswith("one 80/20 validation split of 320 rows")
     trained_on = {k: v.trained_on for k, v in meta.kept.items() if v.members is None}
@@ -85,7 +85,7 @@ def test_one_split_search_scores_its_own_trial_models_on_the_holdout(binary_df, 
 
 
 def test_multiclass_end_to_end(multiclass_df):
-    m = automl.AutoML(time_budget=5, seed=0).fit(multiclass_df, target="segment")
+    m = automl.AutoML(time_budget=600, seed=0, max_trials=6).fit(multiclass_df, "segment")
     assert m.model_.task == "multiclass"
     assert set(m.metrics) == {"accuracy", "f1_macro", "log_loss"}
     assert m.metrics["accuracy"] > 0.6
@@ -94,7 +94,7 @@ def test_multiclass_end_to_end(multiclass_df):
 
 
 def test_regression_end_to_end(regression_df):
-    m = automl.AutoML(time_budget=5, seed=0).fit(regression_df, target="spend")
+    m = automl.AutoML(time_budget=600, seed=0, max_trials=6).fit(regression_df, "spend")
     assert m.model_.task == "regression"
     assert {"rmse", "mae", "r2", "mape"} <= set(m.metrics)
     assert m.metrics["r2"] > 0.5
@@ -108,7 +108,7 @@ def test_numeric_labels_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=300)
     df = pd.DataFrame({"x": x, "y": (x > 0).astype(int)})
-    m = automl.AutoML(time_budget=4).fit(df, target="y")
+    m = automl.AutoML(time_budget=600, max_trials=3).fit(df, target="y")
     assert m.model_.classes == [0, 1]
     assert m.predict(df.head(3)).dtype == np.int64
     m.save(tmp_path / "m")
@@ -117,7 +117,7 @@ def test_numeric_labels_round_trip(tmp_path):
 
 def test_missing_target_rows_reported():
     df = pd.DataFrame({"x": np.arange(100.0), "y": ["a", "b", None, "b"] * 25})
-    m = automl.AutoML(time_budget=3).fit(df, target="y")
+    m = automl.AutoML(time_budget=600, max_trials=2).fit(df, target="y")
     assert any("25 row(s)" in w for w in m.model_.warnings)
 
 
@@ -125,7 +125,7 @@ def test_column_impact_finds_the_signal():
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"signal": rng.normal(size=400), "noise": rng.normal(size=400)})
     df["y"] = df["signal"] * 3 + rng.normal(0, 0.1, 400)
-    m = automl.AutoML(time_budget=4).fit(df, target="y")
+    m = automl.AutoML(time_budget=600, max_trials=3).fit(df, target="y")
     impact = m.model_.column_impact
     assert impact.iloc[0]["column"] == "signal" and impact.iloc[0]["impact"] > 0.8
 
@@ -157,7 +157,7 @@ def test_data_errors():
 
 
 def test_chosen_metric_and_excluded_columns(binary_df):
-    m = automl.AutoML(time_budget=3, metric="f1", exclude_columns=["notes"]).fit(
+    m = automl.AutoML(time_budget=600, max_trials=3, metric="f1", exclude_columns=["notes"]).fit(
         binary_df, target="churn"
     )
     assert m.model_.metric == "f1"

@@ -34,7 +34,7 @@ def test_greedy_weights_average_complementary_predictions() -> None:
 @pytest.fixture(scope="module")
 def ensembled() -> automl.AutoML:
     df = pd.read_csv(ROOT / "sample_data" / "house_prices.csv").head(1500)
-    return automl.AutoML(time_budget=60, seed=0, max_trials=6).fit(df, "sale_price")
+    return automl.AutoML(time_budget=600, seed=0, max_trials=6).fit(df, "sale_price")
 
 
 def test_an_ensemble_is_kept_scored_and_predicts_the_weighted_average(

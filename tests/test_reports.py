@@ -95,7 +95,7 @@ def models() -> dict[str, automl.Model]:
     out = {}
     for task, target in [("binary", "churn"), ("multiclass", "segment"), ("regression", "spend")]:
         out[task] = (
-            automl.AutoML(time_budget=8, seed=0, max_trials=6)
+            automl.AutoML(time_budget=600, seed=0, max_trials=6)
             .fit(make_table(500, 4, task), target)
             .model_
         )

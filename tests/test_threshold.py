@@ -42,7 +42,7 @@ def rare_positives(n: int = 3000, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def tuned() -> automl.AutoML:
-    return automl.AutoML(metric="balanced_accuracy", time_budget=20, max_trials=4).fit(
+    return automl.AutoML(metric="balanced_accuracy", time_budget=600, max_trials=4).fit(
         rare_positives(), "flag"
     )
 
@@ -78,5 +78,5 @@ def test_each_kept_candidate_has_its_own_threshold(tuned: automl.AutoML) -> None
 
 
 def test_metrics_without_a_threshold_keep_one_half() -> None:
-    m = automl.AutoML(time_budget=10, max_trials=2).fit(rare_positives(800), "flag").model_
+    m = automl.AutoML(time_budget=600, max_trials=2).fit(rare_positives(800), "flag").model_
     assert m.threshold == 0.5

@@ -46,7 +46,7 @@ def fitted() -> automl.AutoML:
         time_column="date",
         series_columns=["store"],
         horizon=14,
-        time_budget=30,
+        time_budget=600,
         max_trials=6,
     ).fit(daily_sales(), "sales")
 
@@ -145,8 +145,8 @@ def test_held_out_values_never_reach_the_checked_forecast() -> None:
     changed = df.copy()
     changed.loc[late, "sales"] = changed.loc[late, "sales"] * 10
     kw = dict(task="timeseries", time_column="date", series_columns=["store"], horizon=14)
-    a = automl.AutoML(**kw, time_budget=30, max_trials=3).fit(df, "sales").model_
-    b = automl.AutoML(**kw, time_budget=30, max_trials=3).fit(changed, "sales").model_
+    a = automl.AutoML(**kw, time_budget=600, max_trials=3).fit(df, "sales").model_
+    b = automl.AutoML(**kw, time_budget=600, max_trials=3).fit(changed, "sales").model_
     fa = a.holdout[f"__score_{a.default_id}"].to_numpy()
     fb = b.holdout[f"__score_{b.default_id}"].to_numpy()
     assert np.allclose(fa, fb)  # same forecasts: they only saw the periods before

@@ -37,7 +37,7 @@ def trained_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     ws = Workspace(tmp_path_factory.mktemp("ws"))
     load_samples(ws)
     df = ws.load_dataset("customer churn")
-    model = automl.AutoML(time_budget=5, seed=0).fit(df, target="churned")
+    model = automl.AutoML(time_budget=600, seed=0, max_trials=6).fit(df, "churned")
     name, version, path = ws.new_model_path("churn model")
     model.save(path)
     ws.add_model(name, version, path, "customer churn", model.model_)
@@ -295,7 +295,7 @@ def test_predict_form_asks_for_raw_columns_of_a_model_with_a_recipe(empty_ws: Wo
     df = make_table(300, 5)
     df["income"] = df["income"].map(lambda v: f"${v:,.0f}", na_action="ignore")
     recipe = Recipe([ChangeType("income", "number"), Formula("ratio", "income / age")])
-    model = automl.AutoML(time_budget=5, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
+    model = automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
     name, version, path = empty_ws.new_model_path("recipe model")
     model.save(path)
     empty_ws.add_model(name, version, path, "customers", model.model_)
@@ -392,7 +392,11 @@ def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> No
 
     df = empty_ws.load_dataset("store sales")
     fit = automl.AutoML(
-        task="timeseries", time_column="date", series_columns=["store"], time_budget=6
+        task="timeseries",
+        time_column="date",
+        series_columns=["store"],
+        time_budget=600,
+        max_trials=3,
     ).fit(df, "units_sold")
     name, version, path = empty_ws.new_model_path("sales forecast")
     fit.save(path)
