@@ -112,9 +112,8 @@ def test_cli_and_prepare_page_cleaning_train_the_same_model(
     cols = [c for c in a.leaderboard.columns if not TIMING.search(c)]
     pd.testing.assert_frame_equal(a.leaderboard[cols], b.leaderboard[cols])
     assert strip_timings(a.model_.meta.to_dict()) == strip_timings(b.model_.meta.to_dict())
-    assert (
-        a.model_.meta.recipe and a.model_.meta.recipe["steps"]
-    )  # the model replays the cleaning on raw rows
+    recipe = a.model_.meta.recipe
+    assert recipe and recipe["steps"]  # the model replays the cleaning on raw rows
 
 
 def test_legacy_clean_lineage_is_read_like_a_recipe(tmp_path: Path) -> None:
