@@ -1,6 +1,6 @@
 # The two commands of the README: `make run` (app on sample data) and `make test` (whole suite).
 # Both create ./.venv and install everything on first use; later runs reuse it.
-# Also: `make lint` (ruff and mypy only) and `make test-fast` (the suite without the browser,
+# Also: `make lint` (ruff, mypy and the import contracts only) and `make test-fast` (the suite without the browser,
 # PostgreSQL, S3 and slow end-to-end tests; no system packages needed).
 
 PYTHON ?= python3
@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # one test module per worker (--dist loadfile), so module fixtures are built once
 test: lint

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from automl.model import Model
     from automl.training.preview import PreviewResult, preview
 
-__version__ = "0.1.0"
+from automl._version import __version__
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {
