@@ -49,11 +49,15 @@ def trained(data_csv: Path) -> Path:
 
 
 def test_train_prints_metrics_and_progress(data_csv: Path, tmp_path: Path):
-    # A short budget on purpose, and nothing here depends on how many trials fit in it: the first
-    # trial of a family always runs, so a model comes out however busy the machine is.
+    # bounded by --max-trials, with a budget it never reaches: the same trials on any machine
     out = tmp_path / "model"
-    res = run("train", str(data_csv), "--target", "churn", "--time-budget", "5", "--out", str(out))
+    res = run(
+        "train", str(data_csv), "--target", "churn", "--max-trials", "2", "--time-budget", "600",
+        "--out", str(out),
+    )  # fmt: skip
     assert res.returncode == 0, res.stderr
+    trials = json.loads((out / "easel_model.json").read_text())["leaderboard"]
+    assert len([t for t in trials if t["source"] != "ensemble"]) == 2
     assert "hold-out metrics" in res.stdout
     assert "trial" in res.stderr  # progress on stderr
     assert (out / "easel_model.json").exists()

@@ -17,7 +17,7 @@ def fitted(task: str, family: str) -> automl.Model:
     df = make_table(400, 1, task)
     target = {"binary": "churn", "multiclass": "segment", "regression": "spend"}[task]
     return (
-        automl.AutoML(time_budget=10, seed=0, candidates=[family], max_trials=2, ensemble=False)
+        automl.AutoML(time_budget=600, seed=0, candidates=[family], max_trials=2, ensemble=False)
         .fit(df, target)
         .model_
     )

@@ -217,7 +217,8 @@ def test_cli_trains_and_forecasts(tmp_path) -> None:
     train = subprocess.run(
         run
         + ["train", str(data), "--target", "sales", "--task", "timeseries", "--time-column"]
-        + ["date", "--series", "store", "--horizon", "7", "--time-budget", "8", "--out"]
+        + ["date", "--series", "store", "--horizon", "7", "--max-trials", "3"]
+        + ["--time-budget", "600", "--out"]
         + [str(tmp_path / "m"), "--quiet", "--no-reports"],
         capture_output=True,
         text=True,

@@ -28,7 +28,7 @@ def _data(n: int = 600) -> tuple[np.ndarray, np.ndarray]:
 def test_categories_missing_and_unseen_values_predict() -> None:
     X, y = _data()
     cand = get_candidate("xgboost")({"learning_rate": 0.1, "max_depth": 3})
-    ctx = FitContext("binary", 2, time.monotonic() + 30)
+    ctx = FitContext("binary", 2, time.monotonic() + 600)
     cand.fit(X[:450], y[:450], ctx, X[450:], y[450:], categorical=[3])
     assert cand.n_iterations_ is not None and 1 <= cand.n_iterations_ < 3000  # stopped early
     p = cand.predict_scores(X[450:])
@@ -42,7 +42,7 @@ def test_categories_missing_and_unseen_values_predict() -> None:
 
 def test_automl_tunes_xgboost_and_reloads_it(tmp_path) -> None:
     df = make_table(300, 2, "binary")
-    fitted = automl.AutoML(time_budget=300, seed=0, candidates=["xgboost"], max_trials=4)
+    fitted = automl.AutoML(time_budget=600, seed=0, candidates=["xgboost"], max_trials=4)
     model = fitted.fit(df, "churn").model_
     board = model.leaderboard
     assert set(board["candidate"].str.split().str[0]) <= {"xgboost", "ensemble"}

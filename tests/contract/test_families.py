@@ -29,7 +29,8 @@ TASKS = ["binary", "multiclass", "regression"]
 N_CLASSES = {"binary": 2, "multiclass": 3, "regression": 1}
 FAR = 120.0  # seconds: a deadline no fit here comes near
 NEAR = 0.25  # seconds: a deadline a fit without it would pass
-MARGIN = 10.0  # seconds past the deadline a fit may take to stop (generous: a shared CI machine)
+MARGIN = 60.0  # seconds past the deadline a fit may take to stop: catches a fit that ignores
+# its deadline (hangs), never a slow machine (the rounds check below is what tests the rule)
 REQUESTED_ROUNDS = 2000  # rounds/trees asked of iterative families in the deadline check
 CATEGORY = 5  # the column holding category codes in the tree encoding
 
@@ -262,7 +263,7 @@ def test_a_registered_family_is_searched_saved_and_loaded_with_no_other_edit(
     custom = register(_family())
     try:
         df = make_table(200, 3, "binary")
-        model = automl.AutoML(time_budget=10, seed=0, candidates=["custom"], max_trials=3)
+        model = automl.AutoML(time_budget=600, seed=0, candidates=["custom"], max_trials=3)
         fitted = model.fit(df, "churn").model_
         assert set(fitted.leaderboard["candidate"].str.split().str[0]) <= {"custom", "ensemble"}
         rows = df.drop(columns=["churn"]).head(20)
