@@ -9,6 +9,7 @@ import pytest
 
 import automl
 from automl import metrics as M
+from automl.reports import save_model
 from automl.training.ensemble import average, greedy_weights
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ def test_an_ensemble_is_kept_scored_and_predicts_the_weighted_average(
         single[k] = m.predict(rows)
     m.set_default(int(row["id"]))
     assert np.allclose(m.predict(rows), sum(w * single[k] for k, w in weights.items()))
-    m.save(tmp_path / "m", reports=True)
+    save_model(m, tmp_path / "m", reports=True)
     loaded = automl.load(tmp_path / "m")
     assert np.allclose(loaded.predict(rows), m.predict(rows))
     why = loaded.explain(rows.head(3), top=3)

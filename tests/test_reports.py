@@ -15,7 +15,7 @@ from sklearn import metrics as skm
 import automl
 from automl.cli import main
 from automl.errors import ParameterError
-from automl.reports import data_report, performance_report
+from automl.reports import data_report, performance_report, save_model
 from tests.conftest import make_table
 
 CHROMIUM = "/usr/bin/chromium"
@@ -118,7 +118,7 @@ def test_performance_numbers_match_sklearn(models: dict[str, automl.Model], tmp_
         max(np.mean(y), 1 - np.mean(y)), abs=0.1
     )
     # the saved artifact carries the hold-out rows and both reports
-    path = m.save(tmp_path / "m", reports=True, data=make_table(500, 4))
+    path = save_model(m, tmp_path / "m", reports=True, data=make_table(500, 4))
     assert (path / "reports" / "performance.html").exists() and (
         path / "reports" / "data.json"
     ).exists()

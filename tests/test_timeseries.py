@@ -11,7 +11,7 @@ import pytest
 
 import automl
 from automl.errors import DataError, ParameterError, TargetError
-from automl.reports import performance_report
+from automl.reports import performance_report, save_model
 from automl.reports.performance import holdout_predictions
 from automl.timeseries import infer_clock, suggest, to_series
 
@@ -166,7 +166,7 @@ def test_forecast_continues_each_series_and_survives_save_and_load(
     # store 2 sells most, store 0 least
     means = fc.groupby("store")["forecast"].mean()
     assert means["store 0"] < means["store 1"] < means["store 2"]
-    m.save(tmp_path / "m", reports=True)
+    save_model(m, tmp_path / "m", reports=True)
     loaded = automl.load(tmp_path / "m")
     pd.testing.assert_frame_equal(loaded.forecast(), fc)
     assert (tmp_path / "m" / "reports" / "performance.html").exists()
