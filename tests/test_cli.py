@@ -59,7 +59,7 @@ def test_train_prints_metrics_and_progress(data_csv: Path, tmp_path: Path):
     trials = json.loads((out / "easel_model.json").read_text())["leaderboard"]
     assert len([t for t in trials if t["source"] != "ensemble"]) == 2
     assert "hold-out metrics" in res.stdout
-    assert "trial" in res.stderr  # progress on stderr
+    assert "checking the target" in res.stderr  # progress on stderr
     assert (out / "easel_model.json").exists()
 
 
