@@ -13,7 +13,14 @@ from app import ui
 from automl.errors import ParameterError
 from automl.prep.expr import FUNCTIONS
 from automl.prep.recipe import STEPS, Recipe, Step, StepReport, parameters, sample_for_preview
-from automl.workspace.data import apply_recipe, cleaning_steps, find_issues, prepare_dataset
+from automl.workspace.data import (
+    NOTHING_CHANGED,
+    apply_recipe,
+    change_line,
+    cleaning_steps,
+    find_issues,
+    prepare_dataset,
+)
 
 PREVIEW_ROWS = 5000
 COLUMN_FIELDS = ("column", "start", "end")
@@ -190,18 +197,8 @@ else:
     for i, line in enumerate(recipe.describe()):
         c1, c2 = st.columns([6, 1])
         rep = report[i] if i < len(report) else None
-        detail = ""
-        if rep is not None:
-            bits = []
-            if rep.rows_before != rep.rows_after:
-                bits.append(f"{rep.rows_before - rep.rows_after:,} rows removed")
-            if rep.cells_changed:
-                bits.append(f"{rep.cells_changed:,} cells changed")
-            if rep.columns_added:
-                bits.append(f"new: {', '.join(rep.columns_added)}")
-            if rep.columns_removed:
-                bits.append(f"removed: {', '.join(rep.columns_removed)}")
-            detail = f" — {'; '.join(bits)}" if bits else ""
+        changed = change_line(rep) if rep is not None else NOTHING_CHANGED
+        detail = "" if changed == NOTHING_CHANGED else f" — {changed}"
         c1.markdown(f"{line}{detail}")
         if c2.button("Remove", key=f"prep_remove_{i}"):
             recipe.remove(i)

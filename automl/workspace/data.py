@@ -43,6 +43,7 @@ from automl.workspace.sources import (
 )
 
 DATASET_PREFIX = "dataset:"
+NOTHING_CHANGED = "nothing changed"  # what change_line says of a step that changed nothing
 MAX_RECIPE_CHAIN = 20  # prepared versions of prepared versions followed back to raw rows
 
 
@@ -139,7 +140,7 @@ def change_line(rep: StepReport) -> str:
         parts.append(f"new: {', '.join(rep.columns_added)}")
     if rep.columns_removed:
         parts.append(f"removed: {', '.join(rep.columns_removed)}")
-    return "; ".join(parts) or "nothing changed"
+    return "; ".join(parts) or NOTHING_CHANGED
 
 
 @dataclass
@@ -256,6 +257,7 @@ def training_input(
 
 __all__ = [
     "DATASET_PREFIX",
+    "NOTHING_CHANGED",
     "Prepared",
     "SourceData",
     "apply_recipe",
