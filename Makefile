@@ -40,7 +40,7 @@ test: lint
 	$(PYTEST) -n $(WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
-	$(PYTEST) -m "not browser and not postgres and not s3 and not slow"
+	$(PYTEST) -n $(WORKERS) --dist loadfile -m "not browser and not postgres and not s3 and not slow"
 
 clean:
 	rm -rf $(VENV) workspace
