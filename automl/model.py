@@ -22,7 +22,6 @@ import pandas as pd
 from automl.artifact import (
     HOLDOUT_FILE,
     META_FILE,
-    SCHEMA_VERSION,
     KeptCandidate,
     ModelMeta,
     RowCounts,
@@ -586,5 +585,4 @@ class Model:
         return model
 
 
-# SCHEMA_VERSION, META_FILE and HOLDOUT_FILE live in automl.artifact; re-exported for old imports.
-__all__ = ["HOLDOUT_FILE", "META_FILE", "SCHEMA_VERSION", "InputField", "Model"]
+__all__ = ["InputField", "Model"]

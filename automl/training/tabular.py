@@ -265,27 +265,26 @@ def keep_best(
         return scores, {"threshold": threshold, "holdout_metrics": report}, len(y_hold)
 
     kept = keep_candidates(run, plan, train, evaluate)
-    if ens is not None and all(i in kept.models for i in ens[0]):
-        add_ensemble(d, search, kept, ens[0], records, y_hold, run.elapsed())
+    if ens is not None and search.oof_y is not None and all(i in kept.models for i in ens[0]):
+        add_ensemble(d, search.oof, search.oof_y, kept, ens[0], records, y_hold, run.elapsed())
     return kept
 
 
 def add_ensemble(
     d: TabularData,
-    search: Search,
+    oof: dict[int, np.ndarray],
+    oof_y: np.ndarray,
     kept: Kept,
     weights: dict[int, float],
     records: list[TrialRecord],
     y_hold: np.ndarray,
     elapsed: float,
 ) -> None:
-    """Add the weighted ensemble of kept members to the leaderboard and make it the default."""
-    oof_y = search.oof_y
-    if oof_y is None:  # pragma: no cover - an ensemble is only chosen with validation rows
-        raise ParameterError("an ensemble needs validation predictions")
+    """Add the weighted ensemble of kept members (chosen on the validation predictions ``oof``
+    of labels ``oof_y``) to the leaderboard and make it the default."""
     ens_id = len(records) + 1
     scores = average(kept.scores, weights)
-    oof_avg = average(search.oof, weights)
+    oof_avg = average(oof, weights)
     threshold = 0.5
     if d.tinfo.task == "binary":
         threshold = M.best_threshold(d.metric, oof_y, oof_avg)
