@@ -30,8 +30,8 @@ def run_job(root: str, job_id: int) -> int:
     import automl
 
     signal.signal(signal.SIGTERM, _on_sigterm)
-    ws = Workspace(root)
-    job = ws.get_job(job_id)
+    job = Workspace(root, admin=True).get_job(job_id)
+    ws = Workspace(root, user=job["owner"])  # the build reads and writes as its owner
     p = job["params"]
     ws.update_job(job_id, status="running", started_at=time.time(), message="starting")
     try:

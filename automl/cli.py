@@ -43,10 +43,31 @@ class _Progress:
         print(f"[{event.elapsed:6.1f}s {pct}] {event.message}{best}", file=sys.stderr, flush=True)
 
 
-def _workspace(args: argparse.Namespace) -> Any:
+def _workspace(args: argparse.Namespace, need: str = "predict") -> Any:
+    """The workspace as seen by ``--user`` (required once the workspace has users), checked
+    for the permission ``need`` (see :data:`automl.workspace.users.PERMISSIONS`)."""
     from automl.workspace.catalog import Workspace
+    from automl.workspace.users import Team
 
-    return Workspace(getattr(args, "workspace", None))
+    ws = Workspace(getattr(args, "workspace", None))
+    team = Team(ws)
+    name = getattr(args, "user", None)
+    if not name:
+        if team.active():
+            raise _usage(
+                "This workspace has users (team mode): say whose work this is with --user NAME."
+            )
+        return ws
+    user = team.get(name)
+    if not user.can(need):
+        raise _usage(
+            f"{user.name} is a {user.role}, who may not {_NEEDS.get(need, need)}. An admin can "
+            f"change the role: automl users role {user.name} analyst."
+        )
+    return team.workspace(user)
+
+
+_NEEDS = {"import": "import or change data", "build": "build models", "predict": "predict"}
 
 
 def _read(path: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
@@ -96,9 +117,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         # prepared dataset trains on its raw source with its recipe, so the model takes raw rows
         from automl.workspace.data import resolve, training_input
 
-        ws = _workspace(args)
+        ws = _workspace(args, "build")
         rec = resolve(ws, args.data)
-        df, recipe, note = training_input(ws, rec.name, rec.version)
+        df, recipe, note = training_input(ws, ws.key(rec), rec.version)
         if note and not args.quiet:
             print(f"training on {note}", file=sys.stderr)
     else:
@@ -165,7 +186,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     data = args.data
     if data.startswith("dataset:"):  # a catalog dataset is a Parquet file: score it in chunks
-        ws = _workspace(args)
+        ws = _workspace(args, "import")
         name, version = ws.resolve_dataset(data[len("dataset:") :])
         data = str(ws.root / ws.get_dataset(name, version).path)
     if args.reasons < 0:
@@ -253,7 +274,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from automl.workspace.data import import_dataset
 
-    rec = import_dataset(_workspace(args), args.source, args.name, **_source_options(args))
+    rec = import_dataset(
+        _workspace(args, "import"), args.source, args.name, **_source_options(args)
+    )
     print(
         f"imported {rec.name} version {rec.version}: {rec.rows:,} rows x {rec.columns} columns "
         f"from {rec.source}"
@@ -262,14 +285,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets_list(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
-    recs = ws.list_datasets()
+    ws = _workspace(args, "import")
+    recs = ws.list_datasets() + ws.shared_datasets()
     if not recs:
         print("no datasets yet: import one with 'automl import FILE --name NAME'")
         return 0
     table = pd.DataFrame(
         {
-            "name": [r.name for r in recs],
+            "name": [ws.key(r) for r in recs],
             "version": [r.version for r in recs],
             "rows": [f"{r.rows:,}" for r in recs],
             "columns": [r.columns for r in recs],
@@ -287,13 +310,11 @@ def cmd_datasets_show(args: argparse.Namespace) -> int:
     from automl.workspace import lineage
     from automl.workspace.data import resolve
 
-    ws = _workspace(args)
+    ws = _workspace(args, "import")
     rec = resolve(ws, args.name)
-    name, version = rec.name, rec.version
+    name, version = ws.key(rec), rec.version
     versions = [v.version for v in ws.dataset_versions(name)]
-    print(
-        f"dataset: {rec.name}   version: {rec.version} (versions: {', '.join(map(str, versions))})"
-    )
+    print(f"dataset: {name}   version: {rec.version} (versions: {', '.join(map(str, versions))})")
     print(f"rows: {rec.rows:,}   columns: {rec.columns}")
     print(f"source: {rec.source}")
     print(f"created: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(rec.created_at))}")
@@ -311,7 +332,7 @@ def cmd_datasets_show(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets_delete(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = _workspace(args, "import")
     name, version = ws.resolve_dataset(args.name)
     version = args.version if args.version is not None else version
     n = ws.delete_dataset(name, version)
@@ -325,7 +346,7 @@ def cmd_join(args: argparse.Namespace) -> int:
     from automl.workspace.data import join_datasets
 
     spec = JoinSpec.on(args.on, args.how)
-    rec, pv = join_datasets(_workspace(args), args.left, args.right, spec, args.name)
+    rec, pv = join_datasets(_workspace(args, "import"), args.left, args.right, spec, args.name)
     print(
         f"{spec.how} join: {pv.left_rows:,} left rows x {pv.right_rows:,} right rows -> "
         f"{pv.rows:,} rows ({pv.left_matched:,} left and {pv.right_matched:,} right rows matched)"
@@ -341,9 +362,9 @@ def cmd_join(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     from automl.workspace.data import clean_dataset, dataset_ref, find_issues, resolve
 
-    ws = _workspace(args)
+    ws = _workspace(args, "import")
     rec = resolve(ws, args.dataset)
-    findings = find_issues(ws.load_dataset(rec.name, rec.version), args.target)
+    findings = find_issues(ws.read(rec), args.target)
     print(f"{rec.name} version {rec.version}: {rec.rows:,} rows x {rec.columns} columns")
     if not findings:
         print("nothing to clean: no missing values, far outliers or duplicate rows found")
@@ -370,13 +391,13 @@ def cmd_clean(args: argparse.Namespace) -> int:
         decisions[fid] = action
     # the same function and the same saved recipe as the Prepare page, so a model trained on the
     # result takes raw rows of the source and replays the fixes
-    done = clean_dataset(ws, dataset_ref(rec), args.name, args.target, decisions, values)
+    done = clean_dataset(ws, dataset_ref(rec, ws), args.name, args.target, decisions, values)
     print("applied:")
     for line in done.summary():
         print(f"  {line}")
     new = done.record
     print(f"saved {new.name} version {new.version}: {new.rows:,} rows x {new.columns} columns")
-    print(f"a model trained on dataset:{new.name} takes raw rows of {dataset_ref(rec)}")
+    print(f"a model trained on dataset:{new.name} takes raw rows of {dataset_ref(rec, ws)}")
     return 0
 
 
@@ -452,6 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace",
         default=None,
         help="workspace folder (default: $EASEL_WORKSPACE or ./workspace)",
+    )
+    common.add_argument(
+        "--user",
+        default=None,
+        metavar="NAME",
+        help="whose work this is (required once the workspace has users); OWNER/NAME names "
+        "a dataset another user shared with you",
     )
     source = argparse.ArgumentParser(add_help=False)
     source.add_argument("--table", default=None, help="database table (schema.table allowed)")
@@ -647,6 +675,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--metric", default=None)
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_preview)
+    from automl.team_cli import add_team_commands
+
+    add_team_commands(sub, common)
     return p
 
 

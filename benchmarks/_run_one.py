@@ -26,7 +26,7 @@ def run_easel(train, test, target, task, budget, seed):  # type: ignore[no-untyp
     pred = m.predict(x_test)
     proba = None if task == "regression" else m.predict_proba(x_test)
     predict_s = time.monotonic() - t0
-    extra = {"trials": len(m.leaderboard), "refit": m.model_.meta["refit_on_all_rows"]}
+    extra = {"trials": len(m.leaderboard), "refit": m.model_.meta.refit_on_all_rows}
     return pred, proba, fit_s, predict_s, extra
 
 

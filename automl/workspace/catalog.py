@@ -26,21 +26,44 @@ ENV_VAR = "EASEL_WORKSPACE"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
-    name TEXT NOT NULL, version INTEGER NOT NULL, path TEXT NOT NULL, source TEXT NOT NULL,
-    rows INTEGER NOT NULL, columns INTEGER NOT NULL, schema TEXT NOT NULL, created_at REAL NOT NULL,
-    PRIMARY KEY (name, version));
+    owner TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL,
+    path TEXT NOT NULL, source TEXT NOT NULL, rows INTEGER NOT NULL, columns INTEGER NOT NULL,
+    schema TEXT NOT NULL, created_at REAL NOT NULL, lineage TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (owner, name, version));
 CREATE TABLE IF NOT EXISTS models (
-    name TEXT NOT NULL, version INTEGER NOT NULL, path TEXT NOT NULL, dataset TEXT NOT NULL,
-    target TEXT NOT NULL, task TEXT NOT NULL, metric TEXT NOT NULL, score REAL,
-    created_at REAL NOT NULL, PRIMARY KEY (name, version));
+    owner TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL,
+    path TEXT NOT NULL, dataset TEXT NOT NULL, target TEXT NOT NULL, task TEXT NOT NULL,
+    metric TEXT NOT NULL, score REAL, created_at REAL NOT NULL,
+    PRIMARY KEY (owner, name, version));
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, params TEXT NOT NULL,
     status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
     best_score REAL, trials TEXT NOT NULL DEFAULT '[]', error TEXT NOT NULL DEFAULT '',
     result TEXT NOT NULL DEFAULT '', log_path TEXT NOT NULL DEFAULT '', pid INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, started_at REAL,
-    finished_at REAL);
+    finished_at REAL, owner TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS shares (
+    kind TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL, grantee TEXT NOT NULL,
+    created_at REAL NOT NULL, PRIMARY KEY (kind, owner, name, grantee));
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS signin_failures (
+    name TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, user TEXT NOT NULL,
+    action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',
+    ok INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# tables written before objects had owners: rebuilt with the owner in the primary key
+_OWNERLESS = {
+    "datasets": "name, version, path, source, rows, columns, schema, created_at, lineage",
+    "models": "name, version, path, dataset, target, task, metric, score, created_at",
+}
+EVERYONE = "*"  # a share's grantee meaning every user
+KINDS = ("dataset", "model")  # what can be shared
+_DAMAGED = ("file is not a database", "database disk image is malformed", "malformed")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 
 
@@ -55,6 +78,16 @@ class DatasetRecord:
     schema: dict[str, str]
     created_at: float
     lineage: dict[str, Any] = field(default_factory=dict)
+    owner: str = ""  # the user who made it ('' in personal mode)
+
+    @property
+    def ref(self) -> str:
+        """``NAME@VERSION``, or ``OWNER/NAME@VERSION`` for another user's dataset."""
+        return (
+            f"{self.owner}/{self.name}@{self.version}"
+            if self.owner
+            else f"{self.name}@{self.version}"
+        )
 
 
 @dataclass
@@ -68,6 +101,13 @@ class ModelRecord:
     metric: str
     score: float | None
     created_at: float
+    owner: str = ""  # the user who built it ('' in personal mode)
+
+
+def split_ref(ref: str) -> tuple[str | None, str]:
+    """``OWNER/NAME`` -> (OWNER, NAME); a plain ``NAME`` -> (None, NAME). Names never hold '/'."""
+    owner, sep, name = str(ref).strip().partition("/")
+    return (owner.strip(), name.strip()) if sep else (None, owner.strip())
 
 
 def check_name(name: str, what: str) -> str:
@@ -81,28 +121,179 @@ def check_name(name: str, what: str) -> str:
 
 
 class Workspace:
-    """One user's datasets, models and jobs; ``root`` defaults to $EASEL_WORKSPACE/./workspace."""
+    """One user's view of the workspace: the datasets, models and jobs they own, and what other
+    users shared with them (read-only). ``root`` defaults to $EASEL_WORKSPACE or ./workspace.
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    ``user`` is the owner of everything this object creates and lists ('' in personal mode, where
+    there are no users); ``admin`` lets it read every user's objects. Another user's object is
+    named ``OWNER/NAME``; it is reachable only when shared with this user or with everyone, and
+    an unreachable object reads exactly like one that does not exist.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        user: str | None = None,
+        admin: bool = False,
+    ) -> None:
         self.root = Path(root or os.environ.get(ENV_VAR) or "workspace").resolve()
+        self.user = str(user or "")
+        self.admin = bool(admin)
+        if self.root.exists() and not self.root.is_dir():
+            raise ParameterError(
+                f"The workspace {self.root} is a file, not a folder. Give --workspace (or "
+                f"{ENV_VAR}) a folder; it is created when missing."
+            )
         for sub in ("datasets", "models", "jobs", "uploads", "predictions"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.executescript(_SCHEMA)
-            cols = {r[1] for r in db.execute("PRAGMA table_info(datasets)")}
-            if "lineage" not in cols:  # catalogs written before lineage was recorded
-                db.execute("ALTER TABLE datasets ADD COLUMN lineage TEXT NOT NULL DEFAULT '{}'")
+        self._check_catalog_file()
+        self._migrate()
+
+    def as_user(self, user: str | None, admin: bool = False) -> Workspace:
+        """The same workspace seen by another user (no folders or tables touched)."""
+        ws = object.__new__(Workspace)
+        ws.root, ws.user, ws.admin = self.root, str(user or ""), bool(admin)
+        return ws
+
+    # ------------------------------------------------------------------ catalog
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "catalog.sqlite"
+
+    def _check_catalog_file(self) -> None:
+        path = self.catalog_path
+        if path.exists() and path.stat().st_size == 0:
+            held = sum(1 for _ in (self.root / "datasets").glob("*.parquet")) + sum(
+                1 for _ in (self.root / "models").iterdir()
+            )
+            if held:
+                raise DataError(
+                    f"The workspace catalog {path} is empty, but the workspace holds {held} "
+                    "dataset and model files: the catalog was lost or truncated. Restore the "
+                    "workspace from a backup (automl workspace restore FILE), or move the "
+                    "workspace folder aside and start a new one."
+                )
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> DataError:
+        return DataError(
+            f"The workspace catalog {self.catalog_path} is damaged and cannot be read "
+            f"({exc}). Restore the workspace from a backup (automl workspace restore FILE), "
+            "or move the workspace folder aside and start a new one."
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.catalog_path, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise self._damaged(exc) from None
+        return conn
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.root / "catalog.sqlite", timeout=30)
-        conn.row_factory = sqlite3.Row
+    def _db(self, lock: bool = False) -> Iterator[sqlite3.Connection]:
+        """A catalog connection; one transaction, committed on success. ``lock`` takes the write
+        lock at once (BEGIN IMMEDIATE), so a read-then-write (the next version number, then the
+        row) cannot interleave with another process doing the same."""
+        conn = self._connect()
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            with conn:
-                yield conn
+            if lock:
+                conn.isolation_level = None
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            else:
+                with conn:
+                    yield conn
+        except sqlite3.DatabaseError as exc:
+            if any(m in str(exc) for m in _DAMAGED):
+                raise self._damaged(exc) from None
+            raise
         finally:
             conn.close()
+
+    def _migrate(self) -> None:
+        """Create the tables; rebuild catalogs written before objects had owners."""
+        with self._db(lock=True) as db:
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            rebuilt = []
+            for table in _OWNERLESS:
+                cols = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                if cols and "owner" not in cols:
+                    if table == "datasets" and "lineage" not in cols:
+                        db.execute(
+                            "ALTER TABLE datasets ADD COLUMN lineage TEXT NOT NULL DEFAULT '{}'"
+                        )
+                    db.execute(f"ALTER TABLE {table} RENAME TO {table}_ownerless")
+                    rebuilt.append(table)
+            if "jobs" in names:
+                cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+                if "owner" not in cols:
+                    db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            for table in rebuilt:
+                names_ = _OWNERLESS[table]
+                db.execute(
+                    f"INSERT INTO {table} (owner, {names_}) SELECT '', {names_} "
+                    f"FROM {table}_ownerless"
+                )
+                db.execute(f"DROP TABLE {table}_ownerless")
+
+    def audit(
+        self,
+        action: str,
+        target: str = "",
+        detail: str = "",
+        ok: bool = True,
+        user: str | None = None,
+    ) -> None:
+        """Add a line to the audit log (who did what to which object, and whether it worked)."""
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO audit (at, user, action, target, detail, ok) VALUES (?,?,?,?,?,?)",
+                (time.time(), self.user if user is None else user, action, target, detail, int(ok)),
+            )
+
+    def key(self, rec: DatasetRecord | ModelRecord) -> str:
+        """How this user names ``rec``: ``NAME`` for their own, ``OWNER/NAME`` for a shared one."""
+        return rec.name if rec.owner == self.user else f"{rec.owner}/{rec.name}"
+
+    # ------------------------------------------------------------------ access
+    def _readable_owner(self, kind: str, ref: str) -> tuple[str, str] | None:
+        """(owner, name) for a reference this user may read, or None (shown as 'no such')."""
+        owner, name = split_ref(ref)
+        if owner is None or owner == self.user:
+            return self.user, name
+        if self.admin:
+            return owner, name
+        with self._db() as db:
+            row = db.execute(
+                "SELECT 1 FROM shares WHERE kind=? AND owner=? AND name=? AND grantee IN (?,?)",
+                (kind, owner, name, self.user, EVERYONE),
+            ).fetchone()
+        return (owner, name) if row else None
+
+    def _own(self, kind: str, ref: str) -> str:
+        """The name of one of this user's own objects; changing another's is refused."""
+        owner, name = split_ref(ref)
+        if owner is not None and owner != self.user:
+            with self._db() as db:
+                known = db.execute("SELECT 1 FROM users WHERE name=?", (owner,)).fetchone()
+            if not known:  # not OWNER/NAME: a name with a '/' in it
+                check_name(ref, kind)
+            raise ParameterError(
+                f"'{ref}' belongs to {owner}: you can only change your own {kind}s. Ask {owner} "
+                "to do it, or make a copy of your own."
+            )
+        return name
 
     # ------------------------------------------------------------------ datasets
     def add_dataset(
@@ -112,63 +303,90 @@ class Workspace:
         source: str,
         lineage: dict[str, Any] | None = None,
     ) -> DatasetRecord:
-        """Save ``df`` as the next version of dataset ``name``.
+        """Save ``df`` as the next version of this user's dataset ``name``.
 
         ``source`` describes where the rows came from, in words and without credentials;
         ``lineage`` records how a derived dataset was made (join, cleaning, recipe) as JSON.
+        The version number is taken and the row written in one locked transaction, so two
+        imports under the same name at once get two versions; a failed write leaves no file.
         """
-        name = check_name(name, "dataset")
+        name = check_name(self._own("dataset", name), "dataset")
         if len(df) == 0:
             raise DataError("The dataset has no rows; nothing was saved.")
         df = parquet_safe(df.rename(columns=str))
-        version = self._next_version("datasets", name)
         path = self.root / "datasets" / f"{uuid.uuid4().hex}.parquet"
         tmp = path.with_suffix(".tmp")
-        # no per-column statistics: Easel never filters on read, and writing is 20-25% faster
-        df.to_parquet(tmp, index=False, write_statistics=False)
-        os.replace(tmp, path)
-        rec = DatasetRecord(
-            name,
-            version,
-            str(path.relative_to(self.root)),
-            source,
-            len(df),
-            df.shape[1],
-            {str(c): str(t) for c, t in df.dtypes.items()},
-            time.time(),
-            lineage or {},
-        )
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO datasets (name, version, path, source, rows, columns, schema, "
-                "created_at, lineage) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    rec.name,
-                    rec.version,
-                    rec.path,
-                    rec.source,
-                    rec.rows,
-                    rec.columns,
-                    json.dumps(rec.schema),
-                    rec.created_at,
-                    json.dumps(rec.lineage, default=str),
-                ),
-            )
+        try:
+            # no per-column statistics: Easel never filters on read, and writing is 20-25% faster
+            df.to_parquet(tmp, index=False, write_statistics=False)
+            os.replace(tmp, path)
+            with self._db(lock=True) as db:
+                version = self._next_version(db, "datasets", name)
+                rec = DatasetRecord(
+                    name,
+                    version,
+                    str(path.relative_to(self.root)),
+                    source,
+                    len(df),
+                    df.shape[1],
+                    {str(c): str(t) for c, t in df.dtypes.items()},
+                    time.time(),
+                    lineage or {},
+                    self.user,
+                )
+                db.execute(
+                    "INSERT INTO datasets (owner, name, version, path, source, rows, columns, "
+                    "schema, created_at, lineage) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        rec.owner,
+                        rec.name,
+                        rec.version,
+                        rec.path,
+                        rec.source,
+                        rec.rows,
+                        rec.columns,
+                        json.dumps(rec.schema),
+                        rec.created_at,
+                        json.dumps(rec.lineage, default=str),
+                    ),
+                )
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+            raise
+        self.audit("import", f"dataset {name}@{rec.version}", f"{rec.rows} rows from {source}")
         return rec
 
-    def _next_version(self, table: str, name: str) -> int:
-        with self._db() as db:
-            row = db.execute(f"SELECT MAX(version) FROM {table} WHERE name=?", (name,)).fetchone()
+    def _next_version(self, db: sqlite3.Connection, table: str, name: str) -> int:
+        row = db.execute(
+            f"SELECT MAX(version) FROM {table} WHERE owner=? AND name=?", (self.user, name)
+        ).fetchone()
         return int(row[0] or 0) + 1
 
     def list_datasets(self) -> list[DatasetRecord]:
-        """The newest version of every dataset, newest first."""
+        """The newest version of each of this user's datasets, newest first."""
+        return self._newest("datasets", "owner=?", (self.user,))
+
+    def shared_datasets(self) -> list[DatasetRecord]:
+        """The newest version of each dataset other users shared with this one."""
+        return self._newest("datasets", *self._shared_where("dataset"))
+
+    def _shared_where(self, kind: str) -> tuple[str, tuple[Any, ...]]:
+        return (
+            "owner<>? AND EXISTS (SELECT 1 FROM shares s WHERE s.kind=? AND s.owner=d.owner "
+            "AND s.name=d.name AND s.grantee IN (?,?))",
+            (self.user, kind, self.user, EVERYONE),
+        )
+
+    def _newest(self, table: str, where: str, args: tuple[Any, ...]) -> list[Any]:
         with self._db() as db:
             rows = db.execute(
-                "SELECT * FROM datasets d WHERE version = (SELECT MAX(version) FROM datasets "
-                "WHERE name = d.name) ORDER BY created_at DESC"
+                f"SELECT * FROM {table} d WHERE {where} AND version = (SELECT MAX(version) FROM "
+                f"{table} WHERE owner=d.owner AND name=d.name) ORDER BY created_at DESC",
+                args,
             ).fetchall()
-        return [self._dataset(r) for r in rows]
+        convert = self._dataset if table == "datasets" else self._model
+        return [convert(r) for r in rows]
 
     @staticmethod
     def _dataset(r: sqlite3.Row) -> DatasetRecord:
@@ -177,20 +395,37 @@ class Workspace:
             **{**d, "schema": json.loads(d["schema"]), "lineage": json.loads(d["lineage"] or "{}")}
         )
 
-    def get_dataset(self, name: str, version: int | None = None) -> DatasetRecord:
+    @staticmethod
+    def _model(r: sqlite3.Row) -> ModelRecord:
+        return ModelRecord(**dict(r))
+
+    def _get(self, kind: str, ref: str, version: int | None) -> sqlite3.Row | None:
+        table = f"{kind}s"
+        found = self._readable_owner(kind, ref)
+        if found is None:
+            return None
+        owner, name = found
         with self._db() as db:
             if version is None:
-                r = db.execute(
-                    "SELECT * FROM datasets WHERE name=? ORDER BY version DESC LIMIT 1", (name,)
+                return db.execute(
+                    f"SELECT * FROM {table} WHERE owner=? AND name=? ORDER BY version DESC LIMIT 1",
+                    (owner, name),
                 ).fetchone()
-            else:
-                r = db.execute(
-                    "SELECT * FROM datasets WHERE name=? AND version=?", (name, version)
-                ).fetchone()
+            return db.execute(
+                f"SELECT * FROM {table} WHERE owner=? AND name=? AND version=?",
+                (owner, name, version),
+            ).fetchone()
+
+    def get_dataset(self, name: str, version: int | None = None) -> DatasetRecord:
+        """A dataset this user may read: ``NAME`` (their own) or ``OWNER/NAME`` (shared)."""
+        r = self._get("dataset", name, version)
         if r is None:
-            if version is not None and self.dataset_versions(name):
-                have = ", ".join(str(v.version) for v in self.dataset_versions(name))
-                raise EaselError(f"Dataset '{name}' has no version {version}. Versions: {have}.")
+            have = self.dataset_versions(name) if version is not None else []
+            if have:
+                versions = ", ".join(str(v.version) for v in have)
+                raise EaselError(
+                    f"Dataset '{name}' has no version {version}. Versions: {versions}."
+                )
             names = [d.name for d in self.list_datasets()]
             near = difflib.get_close_matches(name, names, n=3)
             hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
@@ -198,12 +433,17 @@ class Workspace:
         return self._dataset(r)
 
     def dataset_versions(self, name: str) -> list[DatasetRecord]:
-        """Every version of ``name``, newest first."""
+        """Every version of ``name`` (own, or shared), newest first."""
+        return [self._dataset(r) for r in self._versions("dataset", name)]
+
+    def _versions(self, kind: str, ref: str) -> list[sqlite3.Row]:
+        found = self._readable_owner(kind, ref)
+        if found is None:
+            return []
         with self._db() as db:
-            rows = db.execute(
-                "SELECT * FROM datasets WHERE name=? ORDER BY version DESC", (name,)
+            return db.execute(
+                f"SELECT * FROM {kind}s WHERE owner=? AND name=? ORDER BY version DESC", found
             ).fetchall()
-        return [self._dataset(r) for r in rows]
 
     def preview_dataset(
         self, name: str, version: int | None = None, rows: int = 20
@@ -217,60 +457,85 @@ class Workspace:
         return first.to_pandas() if first is not None else pd.DataFrame()
 
     def resolve_dataset(self, ref: str) -> tuple[str, int | None]:
-        """``NAME`` or ``NAME@VERSION`` (as written after ``dataset:``) -> (name, version)."""
+        """``NAME`` or ``NAME@VERSION`` (as written after ``dataset:``) -> (name, version);
+        ``NAME`` may be ``OWNER/NAME`` for a dataset shared with this user."""
         name, sep, ver = ref.strip().rpartition("@")
         if sep and ver.isdigit():
+            if len(ver) > 9:
+                raise ParameterError(
+                    f"'{ref}': version {ver[:12]}... is not a version number Easel could have "
+                    "given. Versions count 1, 2, 3, ...; see them with `automl datasets show NAME`."
+                )
             return name, int(ver)
         return ref.strip(), None
 
     def load_dataset(self, name: str, version: int | None = None) -> pd.DataFrame:
-        return pd.read_parquet(self.root / self.get_dataset(name, version).path)
+        return self.read(self.get_dataset(name, version))
+
+    def read(self, rec: DatasetRecord) -> pd.DataFrame:
+        """The rows of a dataset record this workspace returned (so already allowed)."""
+        return pd.read_parquet(self.root / rec.path)
 
     def delete_dataset(self, name: str, version: int | None = None) -> int:
-        """Delete one version, or every version, of a dataset (models trained on it are kept).
-
-        Returns the number of versions deleted.
-        """
+        """Delete one version, or every version, of one of this user's datasets (models trained
+        on it are kept). Returns the number of versions deleted."""
+        name = self._own("dataset", name)
         self.get_dataset(name, version)  # clear error when it does not exist
-        where, args = (
-            ("name=?", (name,))
-            if version is None
-            else (
-                "name=? AND version=?",
-                (name, version),
-            )
-        )
+        where, args = "owner=? AND name=?", (self.user, name)
+        args_t: tuple[Any, ...] = args
+        if version is not None:
+            where, args_t = where + " AND version=?", (*args, version)
         with self._db() as db:
-            rows = db.execute(f"SELECT path FROM datasets WHERE {where}", args).fetchall()
-            db.execute(f"DELETE FROM datasets WHERE {where}", args)
+            rows = db.execute(f"SELECT path FROM datasets WHERE {where}", args_t).fetchall()
+            db.execute(f"DELETE FROM datasets WHERE {where}", args_t)
+            left = db.execute(
+                "SELECT 1 FROM datasets WHERE owner=? AND name=?", (self.user, name)
+            ).fetchone()
+            if not left:
+                db.execute(
+                    "DELETE FROM shares WHERE kind='dataset' AND owner=? AND name=?",
+                    (self.user, name),
+                )
         for r in rows:
             (self.root / r["path"]).unlink(missing_ok=True)
+        what = f"dataset {name}" + ("" if version is None else f"@{version}")
+        self.audit("delete", what, f"{len(rows)} version(s)")
         return len(rows)
 
     # ------------------------------------------------------------------ models
     def new_model_path(self, name: str) -> tuple[str, int, Path]:
-        name = check_name(name, "model")
-        version = self._next_version("models", name)
+        """A name check, the version the model will probably get (the final number is taken
+        when it is added), and a fresh folder path to save it to."""
+        name = check_name(self._own("model", name), "model")
+        with self._db() as db:
+            version = self._next_version(db, "models", name)
         return name, version, self.root / "models" / f"{uuid.uuid4().hex}"
 
     def add_model(
         self, name: str, version: int, path: Path, dataset: str, model: Any
     ) -> ModelRecord:
-        rec = ModelRecord(
-            name,
-            version,
-            str(Path(path).relative_to(self.root)),
-            dataset,
-            model.target,
-            model.problem_type,
-            model.metric,
-            model.metrics.get(model.metric),
-            time.time(),
-        )
-        with self._db() as db:
+        """Record a saved model as the next version of ``name``. The version is taken in the
+        same locked transaction as the insert (``version`` is only the expected number), so two
+        builds with one model name both succeed."""
+        name = check_name(self._own("model", name), "model")
+        with self._db(lock=True) as db:
+            rec = ModelRecord(
+                name,
+                self._next_version(db, "models", name),
+                str(Path(path).relative_to(self.root)),
+                dataset,
+                model.target,
+                model.problem_type,
+                model.metric,
+                model.metrics.get(model.metric),
+                time.time(),
+                self.user,
+            )
             db.execute(
-                "INSERT INTO models VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO models (owner, name, version, path, dataset, target, task, metric, "
+                "score, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
+                    rec.owner,
                     rec.name,
                     rec.version,
                     rec.path,
@@ -282,53 +547,78 @@ class Workspace:
                     rec.created_at,
                 ),
             )
+        self.audit("build", f"model {name}@{rec.version}", f"from {dataset}, target {rec.target}")
         return rec
 
     def list_models(self) -> list[ModelRecord]:
+        """Every version of this user's models, newest first."""
         with self._db() as db:
-            rows = db.execute("SELECT * FROM models ORDER BY created_at DESC").fetchall()
-        return [ModelRecord(**dict(r)) for r in rows]
+            rows = db.execute(
+                "SELECT * FROM models WHERE owner=? ORDER BY created_at DESC", (self.user,)
+            ).fetchall()
+        return [self._model(r) for r in rows]
+
+    def shared_models(self) -> list[ModelRecord]:
+        """Every version of each model other users shared with this one, newest first."""
+        where, args = self._shared_where("model")
+        with self._db() as db:
+            rows = db.execute(
+                f"SELECT * FROM models d WHERE {where} ORDER BY created_at DESC", args
+            ).fetchall()
+        return [self._model(r) for r in rows]
 
     def get_model(self, name: str, version: int | None = None) -> ModelRecord:
-        with self._db() as db:
-            if version is None:
-                r = db.execute(
-                    "SELECT * FROM models WHERE name=? ORDER BY version DESC LIMIT 1", (name,)
-                ).fetchone()
-            else:
-                r = db.execute(
-                    "SELECT * FROM models WHERE name=? AND version=?", (name, version)
-                ).fetchone()
+        """A model this user may read: ``NAME`` (their own) or ``OWNER/NAME`` (shared)."""
+        r = self._get("model", name, version)
         if r is None:
+            if version is not None and self._versions("model", name):
+                raise EaselError(f"Model '{name}' has no version {version}.")
             raise EaselError(f"There is no model named '{name}'. Build one on the Build page.")
-        return ModelRecord(**dict(r))
+        return self._model(r)
 
     def model_dir(self, rec: ModelRecord) -> Path:
         return self.root / rec.path
 
     def delete_model(self, name: str, version: int) -> None:
+        name = self._own("model", name)
         rec = self.get_model(name, version)
         with self._db() as db:
-            db.execute("DELETE FROM models WHERE name=? AND version=?", (name, version))
+            db.execute(
+                "DELETE FROM models WHERE owner=? AND name=? AND version=?",
+                (self.user, name, version),
+            )
+            if not db.execute(
+                "SELECT 1 FROM models WHERE owner=? AND name=?", (self.user, name)
+            ).fetchone():
+                db.execute(
+                    "DELETE FROM shares WHERE kind='model' AND owner=? AND name=?",
+                    (self.user, name),
+                )
         shutil.rmtree(self.root / rec.path, ignore_errors=True)
+        self.audit("delete", f"model {name}@{version}")
 
     def model_versions(self, name: str) -> list[ModelRecord]:
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT * FROM models WHERE name=? ORDER BY version DESC", (name,)
-            ).fetchall()
-        return [ModelRecord(**dict(r)) for r in rows]
+        return [self._model(r) for r in self._versions("model", name)]
 
     def rename_model(self, name: str, new_name: str) -> int:
-        """Give every version of model ``name`` a new name; returns the number of versions."""
+        """Give every version of this user's model ``name`` a new name; returns the number of
+        versions. Its shares follow the new name."""
+        name = self._own("model", name)
         new_name = check_name(new_name, "model")
         self.get_model(name)  # clear error when it does not exist
         if new_name != name and self.model_versions(new_name):
             raise ParameterError(
                 f"There is already a model named '{new_name}'. Choose another name."
             )
-        with self._db() as db:
-            cur = db.execute("UPDATE models SET name=? WHERE name=?", (new_name, name))
+        with self._db(lock=True) as db:
+            cur = db.execute(
+                "UPDATE models SET name=? WHERE owner=? AND name=?", (new_name, self.user, name)
+            )
+            db.execute(
+                "UPDATE shares SET name=? WHERE kind='model' AND owner=? AND name=?",
+                (new_name, self.user, name),
+            )
+        self.audit("rename", f"model {name}", f"now {new_name}")
         return int(cur.rowcount)
 
     def export_model(self, name: str, version: int) -> bytes:
@@ -342,15 +632,71 @@ class Workspace:
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in sorted(folder.rglob("*")):
                 if f.is_file():
-                    zf.write(f, f"{name}-v{version}/{f.relative_to(folder)}")
+                    zf.write(f, f"{rec.name}-v{version}/{f.relative_to(folder)}")
         return buf.getvalue()
+
+    # ------------------------------------------------------------------ sharing
+    def share(self, kind: str, name: str, grantee: str) -> None:
+        """Let ``grantee`` (a user name, or ``*`` for everyone) read every version of one of
+        this user's datasets or models."""
+        kind, name, grantee = self._share_args(kind, name, grantee)
+        with self._db() as db:
+            if (
+                grantee != EVERYONE
+                and not db.execute("SELECT 1 FROM users WHERE name=?", (grantee,)).fetchone()
+            ):
+                raise ParameterError(
+                    f"There is no user named '{grantee}'. Share with an existing user, or with "
+                    "everyone."
+                )
+            db.execute(
+                "INSERT OR IGNORE INTO shares (kind, owner, name, grantee, created_at) "
+                "VALUES (?,?,?,?,?)",
+                (kind, self.user, name, grantee, time.time()),
+            )
+        self.audit(
+            "share", f"{kind} {name}", f"with {'everyone' if grantee == EVERYONE else grantee}"
+        )
+
+    def unshare(self, kind: str, name: str, grantee: str) -> None:
+        kind, name, grantee = self._share_args(kind, name, grantee)
+        with self._db() as db:
+            db.execute(
+                "DELETE FROM shares WHERE kind=? AND owner=? AND name=? AND grantee=?",
+                (kind, self.user, name, grantee),
+            )
+        self.audit(
+            "unshare", f"{kind} {name}", f"from {'everyone' if grantee == EVERYONE else grantee}"
+        )
+
+    def _share_args(self, kind: str, name: str, grantee: str) -> tuple[str, str, str]:
+        if kind not in KINDS:
+            raise ParameterError(f"Only datasets and models can be shared, not {kind!r}.")
+        name = self._own(kind, name)
+        if kind == "dataset":
+            self.get_dataset(name)
+        else:
+            self.get_model(name)
+        grantee = str(grantee).strip()
+        if grantee in ("", self.user):
+            raise ParameterError("Share with another user, or with everyone.")
+        return kind, name, grantee
+
+    def shared_with(self, kind: str, name: str) -> list[str]:
+        """Who one of this user's datasets or models is shared with (``*`` = everyone)."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT grantee FROM shares WHERE kind=? AND owner=? AND name=? ORDER BY grantee",
+                (kind, self.user, self._own(kind, name)),
+            ).fetchall()
+        return [r[0] for r in rows]
 
     # ------------------------------------------------------------------ jobs
     def create_job(self, kind: str, params: dict[str, Any]) -> int:
         with self._db() as db:
             cur = db.execute(
-                "INSERT INTO jobs (kind, params, status, created_at) VALUES (?,?,?,?)",
-                (kind, json.dumps(params), "queued", time.time()),
+                "INSERT INTO jobs (kind, params, status, created_at, owner) VALUES (?,?,?,?,?)",
+                (kind, json.dumps(params), "queued", time.time(), self.user),
             )
             job_id = int(cur.lastrowid or 0)
         log = self.root / "jobs" / f"job-{job_id}.log"
@@ -366,10 +712,12 @@ class Workspace:
             db.execute(f"UPDATE jobs SET {cols} WHERE id=?", (*values, job_id))
 
     def get_job(self, job_id: int) -> dict[str, Any]:
+        """One of this user's jobs (an admin reaches every job); another user's job reads as
+        missing, whatever its number."""
         with self._db() as db:
             r = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        if r is None:
-            raise EaselError(f"There is no job {job_id}.")
+        if r is None or (r["owner"] != self.user and not self.admin):
+            raise EaselError(f"There is no build {job_id}.")
         job = dict(r)
         job["params"] = json.loads(job["params"])
         job["trials"] = json.loads(job["trials"] or "[]")
@@ -379,6 +727,10 @@ class Workspace:
     def list_jobs(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._db() as db:
             ids = [
-                r[0] for r in db.execute("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM jobs WHERE owner=? ORDER BY id DESC LIMIT ?",
+                    (self.user, limit),
+                )
             ]
         return [self.get_job(i) for i in ids]

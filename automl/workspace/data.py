@@ -55,9 +55,10 @@ def resolve(ws: Workspace, ref: str) -> DatasetRecord:
     return ws.get_dataset(name, version)
 
 
-def dataset_ref(rec: DatasetRecord) -> str:
-    """``NAME@VERSION``: how lineage names a dataset version."""
-    return f"{rec.name}@{rec.version}"
+def dataset_ref(rec: DatasetRecord, ws: Workspace | None = None) -> str:
+    """``NAME@VERSION``: how lineage names a dataset version (``OWNER/NAME@VERSION`` for a
+    dataset another user shared with ``ws``'s user)."""
+    return f"{ws.key(rec) if ws else rec.name}@{rec.version}"
 
 
 def load_data(
@@ -68,8 +69,7 @@ def load_data(
     text = str(ref)
     if text.startswith(DATASET_PREFIX):
         ws = ws or Workspace()
-        rec = resolve(ws, text)
-        return ws.load_dataset(rec.name, rec.version)
+        return ws.read(resolve(ws, text))
     return read_source(text, **options).data
 
 
@@ -86,11 +86,11 @@ def join_datasets(
     version of ``name``, with a ``join`` lineage."""
     name = check_name(name, "dataset")
     recs = [resolve(ws, ref) for ref in (left, right)]
-    frames = [ws.load_dataset(r.name, r.version) for r in recs]
+    frames = [ws.read(r) for r in recs]
     out, pv = join(frames[0], frames[1], spec, max_rows=max_rows)
     if len(out) == 0:
         raise DataError("The join produced no rows, so nothing was saved. " + " ".join(pv.warnings))
-    refs = [dataset_ref(r) for r in recs]
+    refs = [dataset_ref(r, ws) for r in recs]
     desc = f"{spec.how} join of {refs[0]} and {refs[1]} on {', '.join(spec.left_on)}"
     lineage = history.join_lineage(refs[0], refs[1], spec.to_dict())
     return ws.add_dataset(name, out, desc, lineage=lineage), pv
@@ -180,12 +180,12 @@ def prepare_dataset(
     if not len(recipe):
         raise ParameterError("The recipe has no steps: there is nothing to prepare.")
     rec = resolve(ws, source)
-    raw = ws.load_dataset(rec.name, rec.version)
+    raw = ws.read(rec)
     data, report, fitted = _fit_copy(recipe, raw)
     if len(data) == 0:
         raise DataError("The recipe removes every row; nothing was saved.")
     out = Prepared(rec, fitted, report, list(applied or []))
-    ref = dataset_ref(rec)
+    ref = dataset_ref(rec, ws)
     lineage = history.recipe_lineage(ref, fitted.to_dict(), out.summary())
     out.record = ws.add_dataset(
         name, data, f"prepared from {ref} ({len(recipe)} steps)", lineage=lineage
@@ -205,17 +205,25 @@ def clean_dataset(
     and ``values`` as in :func:`cleaning_steps`) and save the result as ``name``: a recipe of the
     fixes over ``source``, exactly as the Prepare page saves it."""
     rec = resolve(ws, source)
-    findings = find_issues(ws.load_dataset(rec.name, rec.version), target)
+    findings = find_issues(ws.read(rec), target)
     steps = cleaning_steps(findings, decisions, values)
     if not steps:
         raise ParameterError("Every fix was rejected, so there is nothing to save.")
     recipe = Recipe([s for _, _, s in steps], target=target)
     return prepare_dataset(
-        ws, dataset_ref(rec), recipe, name, applied=[(f, a) for f, a, _ in steps]
+        ws, dataset_ref(rec, ws), recipe, name, applied=[(f, a) for f, a, _ in steps]
     )
 
 
 # ---------------------------------------------------------------------- training
+def _unreadable(ws: Workspace, rec: DatasetRecord) -> bool:
+    try:
+        ws.get_dataset(ws.key(rec), rec.version)
+    except EaselError:
+        return True
+    return False
+
+
 def training_input(
     ws: Workspace, name: str, version: int | None = None
 ) -> tuple[pd.DataFrame, Recipe | None, str]:
@@ -236,8 +244,10 @@ def training_input(
         if not history.replays(lin):
             break
         try:
-            src = resolve(ws, str(lin["from"]))
-            gone = not (ws.root / src.path).is_file()
+            # lineage names versions as their owner sees them; another user's raw rows are
+            # used only when they are shared with this user too
+            src = resolve(ws.as_user(current.owner), str(lin["from"]))
+            gone = not (ws.root / src.path).is_file() or _unreadable(ws, src)
         except EaselError:
             gone = True
         if gone:  # the source was deleted: the prepared rows are all we have
@@ -248,11 +258,15 @@ def training_input(
             break
         steps = Recipe.from_dict(lin["recipe"]).steps + steps
         current = src
-    rows = ws.load_dataset(current.name, current.version)
+    rows = ws.read(current)
     if not steps:
         return rows, None, note
     recipe = Recipe(steps)
-    return rows, recipe, f"raw rows of {dataset_ref(current)} with the {len(recipe)}-step recipe"
+    return (
+        rows,
+        recipe,
+        f"raw rows of {dataset_ref(current, ws)} with the {len(recipe)}-step recipe",
+    )
 
 
 __all__ = [
