@@ -8,6 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+# personal mode serves this computer only; another ADDRESS (e.g. 0.0.0.0) needs team mode (users)
+ADDRESS ?= 127.0.0.1
 SOURCES := automl connectors app tests benchmarks sample_data
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 # pytest-xdist workers for `make test` (`make test WORKERS=0` runs in one process)
@@ -25,8 +27,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m app.bootstrap
-	$(BIN)/streamlit run app/main.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(BIN)/python -m app.bootstrap $(ADDRESS)
+	$(BIN)/streamlit run app/main.py --server.port $(PORT) --server.address $(ADDRESS) \
+		--browser.gatherUsageStats false
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)

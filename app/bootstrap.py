@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from automl.workspace import Workspace
@@ -27,9 +28,39 @@ def load_samples(ws: Workspace) -> list[str]:
     return done
 
 
-if __name__ == "__main__":
-    ws = Workspace()
+def main(argv: list[str]) -> int:
+    """``python -m app.bootstrap [ADDRESS]``: refuse to serve other computers in personal mode,
+    and load the samples into a personal workspace."""
+    from app.auth import is_loopback
+    from automl.errors import EaselError
+    from automl.workspace.users import Team
+
+    address = argv[0] if argv else "127.0.0.1"
+    try:
+        ws = Workspace()
+        team = Team(ws).active()
+    except EaselError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not team and not is_loopback(address):
+        print(
+            f"error: refusing to serve on {address}: this workspace has no users, so anyone "
+            "reaching that address could see and delete everything. Add an administrator first "
+            "(automl users add NAME --role admin --password-env VAR), or use 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 2
+    if team:
+        print(f"workspace {ws.root}: team mode (sign-in required), serving on {address}")
+        return 0
     names = load_samples(ws)
     print(
-        f"workspace {ws.root}: " + (f"imported {', '.join(names)}" if names else "samples present")
+        f"workspace {ws.root}: "
+        + (f"imported {', '.join(names)}" if names else "samples present")
+        + f"; personal mode, serving this computer only ({address})"
     )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

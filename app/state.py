@@ -7,3 +7,4 @@ SESSION_ID = "session_id"  # per-browser-session id (keeps uploads apart)
 CURRENT_JOB = "current_job"  # id of the build job this session is following
 CURRENT_MODEL = "current_model"  # "name@version" picked on Analyze/Predict
 CURRENT_DATASET = "current_dataset"  # dataset picked on Build
+USER = "user"  # automl.workspace.users.User signed in (team mode only)

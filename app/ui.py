@@ -14,7 +14,7 @@ import automl
 from app import state
 from automl.errors import EaselError
 from automl.model import Model
-from automl.workspace.catalog import ModelRecord, Workspace
+from automl.workspace.catalog import DatasetRecord, ModelRecord, Workspace
 
 log = logging.getLogger("easel.app")
 
@@ -27,16 +27,37 @@ TASK_WORDS = {
 
 
 def workspace() -> Workspace:
+    """The workspace as the signed-in user sees it (everything, in personal mode)."""
     if state.WORKSPACE not in st.session_state:
-        st.session_state[state.WORKSPACE] = Workspace()
+        fresh = Workspace()
+        user = st.session_state.get(state.USER)
+        if user is not None:
+            fresh = fresh.as_user(user.name, admin=user.admin)
+        st.session_state[state.WORKSPACE] = fresh
     ws: Workspace = st.session_state[state.WORKSPACE]
     return ws
+
+
+def datasets() -> list[DatasetRecord]:
+    """The user's own datasets, then those shared with them (named ``OWNER/NAME``)."""
+    ws = workspace()
+    return ws.list_datasets() + ws.shared_datasets()
+
+
+def dataset_names() -> list[str]:
+    ws = workspace()
+    return [ws.key(d) for d in datasets()]
 
 
 def session_id() -> str:
     if state.SESSION_ID not in st.session_state:
         st.session_state[state.SESSION_ID] = uuid.uuid4().hex[:12]
     return str(st.session_state[state.SESSION_ID])
+
+
+def _permissions() -> set[str]:
+    user = st.session_state.get(state.USER)
+    return {"predict", "build", "import", "share"} if user is None else set(user.permissions)
 
 
 @contextmanager
@@ -74,17 +95,26 @@ def form_number(value: float) -> float:
 
 
 def model_label(name: str, version: int | str) -> str:
+    """``NAME (version N)``; a shared model's ``OWNER/NAME`` reads ``NAME (version N, shared
+    by OWNER)``."""
+    owner, sep, plain = name.partition("/")
+    if sep:
+        return f"{plain} (version {version}, shared by {owner})"
     return f"{name} (version {version})"
 
 
 def pick_model(key: str) -> tuple[ModelRecord, Model] | None:
     """A model chooser shared by pages; returns the catalog record and the loaded model."""
     ws = workspace()
-    models = ws.list_models()
+    models = ws.list_models() + ws.shared_models()
     if not models:
-        st.info("No models yet. Build one on the **Build** page.")
+        st.info(
+            "No models yet. Build one on the **Build** page."
+            if "build" in _permissions()
+            else "No model is shared with you yet. Ask an analyst to share one."
+        )
         return None
-    labels = [f"{m.name}@{m.version}" for m in models]
+    labels = [f"{ws.key(m)}@{m.version}" for m in models]
     current = st.session_state.get(state.CURRENT_MODEL)
     pick = st.selectbox(
         "Model",
@@ -99,3 +129,31 @@ def pick_model(key: str) -> tuple[ModelRecord, Model] | None:
     with guarded("loading the model"):
         return rec, automl.load(ws.model_dir(rec))
     return None
+
+
+def share_box(kind: str, names: list[str], key: str) -> None:
+    """Share one of the user's datasets or models (every version, read-only) with a user or
+    with everyone, or stop sharing it; team mode only."""
+    from automl.workspace.catalog import EVERYONE
+    from automl.workspace.users import Team
+
+    user = st.session_state.get(state.USER)
+    if user is None or not user.can("share") or not names:
+        return
+    ws = workspace()
+    name = st.selectbox(f"Your {kind} (every version)", sorted(set(names)), key=f"{key}_name")
+    now = ws.shared_with(kind, name)
+    words = ["everyone" if g == EVERYONE else g for g in now]
+    st.caption(f"**{name}** is shared with: {', '.join(words) if words else 'nobody'}.")
+    others = [u.name for u in Team(ws).users() if u.name != user.name]
+    who = st.selectbox("With", ["everyone", *others], key=f"{key}_who")
+    grantee = EVERYONE if who == "everyone" else who
+    c1, c2 = st.columns(2)
+    if c1.button("Share (read-only)", key=f"{key}_share"):
+        with guarded(f"sharing the {kind}"):
+            ws.share(kind, name, grantee)
+            st.success(f"Shared {kind} {name} with {who}: they can use it but not change it.")
+    if c2.button("Stop sharing", key=f"{key}_unshare", disabled=grantee not in now):
+        with guarded(f"unsharing the {kind}"):
+            ws.unshare(kind, name, grantee)
+            st.success(f"{kind.capitalize()} {name} is no longer shared with {who}.")

@@ -69,6 +69,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the browser and S3 modules, and every test that uses the PostgreSQL server."""
     for item in items:
         marker = SERVICE_MODULES.get(item.path.name)
+        if item.path.name.startswith("test_browser"):
+            marker = "browser"
         if marker:
             item.add_marker(marker)
         if "pg" in getattr(item, "fixturenames", ()):

@@ -84,14 +84,14 @@ def job_panel() -> None:
 job_panel()  # the build this browser follows, shown above everything else
 
 
-datasets = ws.list_datasets()
+datasets = ui.datasets()
 if not datasets:
     st.info(
         "There is no dataset yet. Add one on the **Import** page or the sample data on **Home**."
     )
     st.stop()
 
-names = [d.name for d in datasets]
+names = [ws.key(d) for d in datasets]
 current = st.session_state.get(state.CURRENT_DATASET)
 dataset = st.selectbox(
     "Dataset", names, index=names.index(current) if current in names else 0, key="build_dataset"

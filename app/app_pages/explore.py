@@ -19,12 +19,12 @@ SCATTER_POINTS = 2000
 
 ws = ui.workspace()
 st.title("Explore data")
-datasets = ws.list_datasets()
+datasets = ui.datasets()
 if not datasets:
     st.info("No datasets yet. Import one on the **Import** page first.")
     st.stop()
 
-name = st.selectbox("Dataset", [d.name for d in datasets], key="explore_dataset")
+name = st.selectbox("Dataset", [ws.key(d) for d in datasets], key="explore_dataset")
 sample = sample_rows(ui.load_dataset(name))
 df = sample.data
 st.caption(sample.note)

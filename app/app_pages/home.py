@@ -7,13 +7,49 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app import ui
+from app import state, ui
 from app.bootstrap import SAMPLE_FILES, load_samples
 from automl.workspace.jobs import job_status
 
 ws = ui.workspace()
 st.title("Easel")
 st.caption("From a table to a trustworthy prediction model, without code.")
+user = st.session_state.get(state.USER)
+if user is None:
+    st.caption("Personal mode: nobody signs in, and only this computer can open Easel (127.0.0.1).")
+
+
+def shared_with_me() -> None:
+    """What other users shared with this one, and by whom."""
+    rows = [
+        {
+            "what": "dataset",
+            "name": d.name,
+            "version": d.version,
+            "shared by": d.owner,
+            "details": f"{d.rows:,} rows, {d.columns} columns",
+        }
+        for d in (ws.shared_datasets() if user is None or user.can("import") else [])
+    ] + [
+        {
+            "what": "model",
+            "name": m.name,
+            "version": m.version,
+            "shared by": m.owner,
+            "details": f"predicts {m.target} ({ui.TASK_WORDS.get(m.task, m.task)})",
+        }
+        for m in ws.shared_models()
+    ]
+    st.subheader("Shared with you")
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.info("Nothing is shared with you yet.")
+
+
+if user is not None and user.role == "viewer":  # viewers predict with shared models only
+    shared_with_me()
+    st.stop()
 
 datasets = ws.list_datasets()
 models = ws.list_models()
@@ -53,6 +89,10 @@ if datasets:
         width="stretch",
     )
 
+if datasets and user is not None:
+    with st.expander("Share a dataset"):
+        ui.share_box("dataset", [d.name for d in datasets], key="home_sharing")
+
 st.subheader("Models")
 if not models:
     st.info("No models yet. Pick a dataset and a column to predict on the **Build** page.")
@@ -73,6 +113,9 @@ else:
         hide_index=True,
         width="stretch",
     )
+
+if user is not None:
+    shared_with_me()
 
 jobs = ws.list_jobs(limit=10)
 if jobs:

@@ -21,7 +21,7 @@ st.write(
     "Add columns from one dataset to another by matching key columns, e.g. orders and customers "
     "on a customer id."
 )
-datasets = [d.name for d in ws.list_datasets()]
+datasets = ui.dataset_names()
 if len(datasets) < 2:
     st.info("A join needs two datasets. Import another one on the **Import** page.")
     st.stop()

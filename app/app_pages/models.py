@@ -9,15 +9,34 @@ import pandas as pd
 import streamlit as st
 
 import automl
-from app import ui
+from app import state, ui
 from automl.artifact import ModelMeta, read_meta
 from automl.errors import EaselError
 
 ws = ui.workspace()
 st.title("Models")
 models = ws.list_models()
+shared = ws.shared_models()
+if shared:
+    st.subheader("Shared with you")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "name": m.name,
+                "version": m.version,
+                "shared by": m.owner,
+                "predicts": m.target,
+                "problem": ui.TASK_WORDS.get(m.task, m.task),
+                "hold-out score": None if m.score is None else round(float(m.score), 4),
+            }
+            for m in shared
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption("Use them on **Analyze** and **Predict**; only their owner can change them.")
 if not models:
-    st.info("No models yet. Pick a dataset and a column to predict on the **Build** page.")
+    st.info("No models of yours yet. Pick a dataset and a column to predict on the **Build** page.")
     st.stop()
 
 
@@ -110,3 +129,7 @@ with c3:
             ws.delete_model(name, int(version))
             st.success(f"Deleted {target}.")
             st.rerun()
+
+if st.session_state.get(state.USER) is not None:
+    st.subheader("Share")
+    ui.share_box("model", [m.name for m in models], key="models_sharing")

@@ -27,22 +27,22 @@ COLUMN_FIELDS = ("column", "start", "end")
 
 ws = ui.workspace()
 st.title("Prepare data")
-datasets = ws.list_datasets()
+datasets = ui.datasets()
 if not datasets:
     st.info("No datasets yet. Import one on the **Import** page first.")
     st.stop()
 
-names = [d.name for d in datasets]
+names = [ws.key(d) for d in datasets]
 name = st.selectbox("Dataset", names, key="prep_dataset")
 rec = ws.get_dataset(name)
-key = f"{rec.name}@{rec.version}"
+key = f"{ws.key(rec)}@{rec.version}"
 if st.session_state.get("prep_for") != key:  # a new dataset starts a new recipe
     st.session_state["prep_for"] = key
     st.session_state["prep_recipe"] = Recipe()
     st.session_state.pop("prep_findings", None)
 recipe: Recipe = st.session_state["prep_recipe"]
 
-raw = ui.load_dataset(rec.name, rec.version)
+raw = ui.load_dataset(ws.key(rec), rec.version)
 sample = sample_for_preview(raw, PREVIEW_ROWS)
 sampled = len(sample) < len(raw)
 st.caption(

@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS audit (
     action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',
     ok INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL,
+    expires_at REAL NOT NULL);
 """
 # tables written before objects had owners: rebuilt with the owner in the primary key
 _OWNERLESS = {

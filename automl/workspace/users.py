@@ -21,8 +21,10 @@ must wait twice as long as the last (up to :data:`MAX_WAIT` seconds).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +39,7 @@ PERMISSIONS = {
     "viewer": {"predict"},
 }
 MIN_PASSWORD = 10
+SESSION_SECONDS = 12 * 3600  # a browser stays signed in this long (or until it signs out)
 FREE_FAILURES = 3
 MAX_WAIT = 60.0
 SSO_ROLE_SETTING = "sso_default_role"
@@ -57,6 +60,10 @@ class User:
 
     def can(self, action: str) -> bool:
         return action in PERMISSIONS.get(self.role, set())
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return frozenset(PERMISSIONS.get(self.role, set()))
 
     @property
     def admin(self) -> bool:
@@ -170,6 +177,7 @@ class Team:
                     )
             db.execute("DELETE FROM users WHERE name=?", (user.name,))
             db.execute("DELETE FROM shares WHERE grantee=?", (user.name,))
+            self._end_sessions(db, user.name)
         self.ws.audit("user remove", user.name, user=by)
 
     def set_password(self, name: str, password: str, by: str = "") -> None:
@@ -178,6 +186,7 @@ class Team:
         with self.ws._db() as db:
             db.execute("UPDATE users SET password_hash=? WHERE name=?", (digest, user.name))
             db.execute("DELETE FROM signin_failures WHERE name=?", (user.name.lower(),))
+            self._end_sessions(db, user.name)  # signed-in browsers must sign in again
         self.ws.audit("user password", user.name, user=by)
 
     def set_role(self, name: str, role: str, by: str = "") -> None:
@@ -264,6 +273,45 @@ class Team:
         self.ws.audit("sign in", user.name, f"single sign-on {email}", user=user.name)
         return user
 
+    # ------------------------------------------------------------------ browser sessions
+    def new_session(self, name: str) -> str:
+        """A random token that keeps a browser signed in as ``name`` for
+        :data:`SESSION_SECONDS`; only its hash is stored."""
+        user = self.get(name)
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.ws._db() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+            db.execute(
+                "INSERT INTO sessions (token_hash, user, created_at, expires_at) VALUES (?,?,?,?)",
+                (_digest(token), user.name, now, now + SESSION_SECONDS),
+            )
+        return token
+
+    def session_user(self, token: str | None) -> User | None:
+        """The user a browser's token belongs to, while it is valid (else None)."""
+        if not token or len(token) > 200:
+            return None
+        with self.ws._db() as db:
+            r = db.execute(
+                "SELECT user FROM sessions WHERE token_hash=? AND expires_at >= ?",
+                (_digest(token), time.time()),
+            ).fetchone()
+        if r is None:
+            return None
+        try:
+            return self.get(r["user"])
+        except EaselError:
+            return None
+
+    def end_session(self, token: str | None) -> None:
+        if token:
+            with self.ws._db() as db:
+                db.execute("DELETE FROM sessions WHERE token_hash=?", (_digest(token),))
+
+    def _end_sessions(self, db: Any, name: str) -> None:
+        db.execute("DELETE FROM sessions WHERE user=?", (name,))
+
     # ------------------------------------------------------------------ settings
     def setting(self, key: str, default: Any = None) -> Any:
         with self.ws._db() as db:
@@ -291,6 +339,10 @@ class Team:
                 (since or 0.0, int(limit)),
             ).fetchall()
         return [dict(r) for r in rows]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class _Dummy:
