@@ -84,7 +84,8 @@ def build(rows: int, budget: float, workdir: Path) -> Path:
         "t = time.monotonic();"
         f"m = automl.AutoML(time_budget={budget}, seed=0).fit(df, target='target');"
         "fit = time.monotonic() - t; m.save(sys.argv[2]); meta = m.model_.meta;"
-        "print(json.dumps({'fit_s': fit, 'rows': meta.rows.to_dict(), 'refit': meta.refit_on_all_rows,"
+        "print(json.dumps({'fit_s': fit, 'rows': meta.rows.to_dict(),"
+        "'refit': meta.refit_on_all_rows,"
         "'trials': len(meta.leaderboard), 'metrics': m.metrics, 'timings': meta.timings}),"
         "file=sys.stderr)"
     )
