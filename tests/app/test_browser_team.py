@@ -130,9 +130,7 @@ def test_two_users_never_see_each_others_work(team_app: tuple[str, int]) -> None
         alice.get_by_role("option", name="bob", exact=True).click()
         wait_idle(alice)
         alice.get_by_role("button", name="Share (read-only)").click()
-        expect(alice.get_by_text("Shared model alice churn with bob")).to_be_visible(
-            timeout=30_000
-        )
+        expect(alice.get_by_text("Shared model alice churn with bob")).to_be_visible(timeout=30_000)
         bob.goto(f"{url}/predict")
         expect(bob.get_by_role("combobox", name="Model")).to_have_value(
             re.compile("alice churn .*shared by alice"), timeout=30_000
@@ -187,9 +185,7 @@ def test_personal_mode_line_and_address(tmp_path: Path) -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()
             page.goto(url)
-            expect(page.get_by_text("Personal mode: nobody signs in")).to_be_visible(
-                timeout=30_000
-            )
+            expect(page.get_by_text("Personal mode: nobody signs in")).to_be_visible(timeout=30_000)
             assert not page.get_by_role("button", name="Sign in").count()
             page.goto(wide_url)
             expect(page.get_by_text("This Easel has no users")).to_be_visible(timeout=30_000)
