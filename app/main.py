@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,28 +21,47 @@ ui.session_id()
 auth.sidebar(user)
 
 PAGES = Path(__file__).resolve().parent / "app_pages"
-HOME = st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True)
-PREDICT = st.Page(PAGES / "predict.py", title="Predict", icon=":material/online_prediction:")
-if user is not None and user.role == "viewer":  # predicts with what is shared, nothing else
-    pages = [HOME, PREDICT]
-else:
-    pages = [
-        HOME,
+# (file, title, icon, url path, what the page needs: a permission of automl.workspace.users)
+SPECS = [
+    ("home.py", "Home", "home", "", None),
+    ("import_data.py", "Import", "upload_file", "import", "import"),
+    ("join.py", "Join", "join", "join", "import"),
+    ("prepare.py", "Prepare", "cleaning_services", "prepare", "import"),
+    ("explore.py", "Explore", "insights", "explore", "import"),
+    ("build.py", "Build", "model_training", "build", "build"),
+    ("analyze.py", "Analyze", "analytics", "analyze", "build"),
+    ("predict.py", "Predict", "online_prediction", "predict", "predict"),
+    ("models.py", "Models", "inventory_2", "models", "build"),
+    ("admin.py", "Admin", "admin_panel_settings", "admin", "manage_users"),
+]
+
+
+def refused(title: str) -> Callable[[], None]:
+    """What a page someone's role does not allow shows instead (hidden from the menu)."""
+
+    def page() -> None:
+        st.title(title)
+        role = user.role if user is not None else "personal"
+        st.warning(
+            f"Your role ({role}) does not include the {title} page. Ask an administrator of "
+            "this Easel if you need it."
+        )
+
+    return page
+
+
+pages = []
+for file, title, icon, path, needs in SPECS:
+    allowed = needs is None or (user.can(needs) if user is not None else needs != "manage_users")
+    pages.append(
         st.Page(
-            PAGES / "import_data.py",
-            title="Import",
-            icon=":material/upload_file:",
-            url_path="import",
-        ),
-        st.Page(PAGES / "join.py", title="Join", icon=":material/join:"),
-        st.Page(PAGES / "prepare.py", title="Prepare", icon=":material/cleaning_services:"),
-        st.Page(PAGES / "explore.py", title="Explore", icon=":material/insights:"),
-        st.Page(PAGES / "build.py", title="Build", icon=":material/model_training:"),
-        st.Page(PAGES / "analyze.py", title="Analyze", icon=":material/analytics:"),
-        PREDICT,
-        st.Page(PAGES / "models.py", title="Models", icon=":material/inventory_2:"),
-    ]
-if user is not None and user.admin:
-    pages.append(st.Page(PAGES / "admin.py", title="Admin", icon=":material/admin_panel_settings:"))
+            PAGES / file if allowed else refused(title),
+            title=title,
+            icon=f":material/{icon}:",
+            url_path=path or None,
+            default=not path,
+            visibility="visible" if allowed else "hidden",
+        )
+    )
 nav = st.navigation(pages)
 nav.run()

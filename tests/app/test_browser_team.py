@@ -157,12 +157,14 @@ def test_wrong_password_viewer_and_sign_out(team_app: tuple[str, int]) -> None:
 
         vera = sign_in(browser, url, "vera")
         assert nav_links(vera) == ["Home", "Predict"]
-        vera.goto(f"{url}/build")
-        wait_idle(vera)
-        time.sleep(0.5)
-        assert not vera.get_by_role("button", name="Build", exact=True).count()
-        assert "Time budget" not in vera.locator("body").inner_text()
-        vera.keyboard.press("Escape")  # Streamlit's "page not found" notice
+        for page_path, title in (("build", "Build"), ("admin", "Admin"), ("import", "Import")):
+            vera.goto(f"{url}/{page_path}")
+            expect(vera.get_by_text(f"does not include the {title} page")).to_be_visible(
+                timeout=30_000
+            )
+            assert not vera.get_by_role("button", name="Build", exact=True).count()
+            assert "Time budget" not in vera.locator("body").inner_text()
+        assert nav_links(vera) == ["Home", "Predict"]
         vera.get_by_role("button", name="Sign out").click()
         expect(vera.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
 
