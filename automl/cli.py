@@ -84,10 +84,12 @@ def _source_options(args: argparse.Namespace | None) -> dict[str, Any]:
     password is read from --password-env there, never typed)."""
     if args is None:
         return {}
+    keys = ("table", "query", "sheet", "limit", "endpoint_url", "password_env")
+    flags = ("anonymous", "server_credentials")
     return {
         k: getattr(args, k, None)
-        for k in ("table", "query", "sheet", "limit", "endpoint_url", "password_env")
-        if getattr(args, k, None) is not None
+        for k in keys + flags
+        if getattr(args, k, None) not in (None, False)
     }
 
 
@@ -494,6 +496,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source.add_argument(
         "--endpoint-url", default=None, help="S3-compatible endpoint (e.g. http://host:9000)"
+    )
+    source.add_argument(
+        "--aws-settings",
+        dest="server_credentials",
+        action="store_true",
+        help="read object storage with this machine's AWS settings (AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws, an instance role)",
+    )
+    source.add_argument(
+        "--anonymous", action="store_true", help="read a public bucket without any keys"
     )
     sub = p.add_subparsers(dest="command", required=True)
     data_help = (

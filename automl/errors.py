@@ -38,6 +38,10 @@ class BudgetError(EaselError):
     """The time budget is too small to train even one model."""
 
 
+class PolicyError(EaselError):
+    """The server's administrator does not allow this (a data source, a host, a credential)."""
+
+
 class EaselWarning(UserWarning):
     """Something was done to the input that the user should know about (e.g. values ignored)."""
 

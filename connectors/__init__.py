@@ -14,7 +14,9 @@ import pandas as pd
 
 from connectors._base import Connector, SourceRequest
 from connectors._registry import REGISTRY, SourceKind, connect, get_connector, register
+from connectors._secrets import redact_url
 from connectors.files import SUPPORTED_EXTENSIONS, FileConnector, FileOptions
+from connectors.policy import PERMISSIVE, SourcePolicy
 
 
 def read_file(
@@ -49,10 +51,18 @@ def open_source(
     access_key: str | None = None,
     secret_key: str | None = None,
     max_bytes: int | None = None,
+    anonymous: bool = False,
+    server_credentials: bool = False,
+    policy: SourcePolicy | None = None,
 ) -> Connector:
     """The connector for ``source``: a file path, a SQLAlchemy URL or an ``s3://`` URI (any
     kind in :data:`REGISTRY`, tried in order). Options that do not apply to the source's kind are
-    errors; an unknown kind of source is an error listing the supported ones."""
+    errors; an unknown kind of source is an error listing the supported ones.
+
+    Object storage needs keys, ``anonymous=True`` (a public bucket) or ``server_credentials=True``
+    (the explicit choice of this server's own AWS settings). ``policy`` says where this server may
+    read from (None: anywhere); a source it does not allow is a
+    :class:`~automl.errors.PolicyError`, raised before anything is opened."""
     request = SourceRequest(
         str(source).strip(),
         table=table,
@@ -64,15 +74,20 @@ def open_source(
         access_key=access_key,
         secret_key=secret_key,
         max_bytes=max_bytes,
+        anonymous=anonymous,
+        server_credentials=server_credentials,
+        policy=policy,
     )
     return connect(request)
 
 
 __all__ = [
+    "PERMISSIVE",
     "REGISTRY",
     "SUPPORTED_EXTENSIONS",
     "Connector",
     "SourceKind",
+    "SourcePolicy",
     "SourceRequest",
     "FileConnector",
     "FileOptions",
@@ -80,5 +95,6 @@ __all__ = [
     "open_source",
     "iter_file_chunks",
     "read_file",
+    "redact_url",
     "register",
 ]

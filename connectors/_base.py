@@ -5,15 +5,23 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from connectors.policy import SourcePolicy
 
 
 @dataclass(frozen=True)
 class SourceRequest:
     """What :func:`connectors.open_source` was given: the source text and every option a front
     door can pass. Each connector takes the options that apply to it and rejects the ones that
-    cannot (a table for a file, a sheet for a database ...). Secrets are left out of ``repr``."""
+    cannot (a table for a file, a sheet for a database ...). Secrets are left out of ``repr``.
+
+    ``anonymous`` reads a public bucket without keys; ``server_credentials`` is the explicit
+    choice of the server's own cloud credentials when no keys are given; ``policy`` says where
+    this server may read from (None: anywhere, as in personal mode)."""
 
     source: str
     table: str | None = None
@@ -25,12 +33,21 @@ class SourceRequest:
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     max_bytes: int | None = None
+    anonymous: bool = False
+    server_credentials: bool = False
+    policy: SourcePolicy | None = field(default=None, repr=False)
 
 
 class Connector(ABC):
-    """Reads one source into a pandas DataFrame. Options live in a small typed dataclass."""
+    """Reads one source into a pandas DataFrame. Options live in a small typed dataclass.
+
+    A connector that checks a :class:`~connectors.policy.SourcePolicy` before it opens anything
+    sets ``enforces_policy``; :func:`connectors.open_source` refuses a restricting policy for a
+    kind that does not, so a new connector cannot become a way around the administrator's rules.
+    """
 
     kind: str
+    enforces_policy: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

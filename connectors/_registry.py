@@ -15,8 +15,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from automl.errors import DataError
+from automl.errors import DataError, PolicyError
 from connectors._base import Connector, SourceRequest
+from connectors._secrets import redact_url
+from connectors.policy import effective
 
 _DATABASE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\+[A-Za-z0-9_]+)?://")
 # schemes that look like ``dialect://`` but are never databases
@@ -107,12 +109,22 @@ def kind_of(source: str) -> str:
         if entry.recognizes(source):
             return entry.kind
     supported = "; ".join(f"{e.kind}: {e.example}" for e in order)
-    raise DataError(f"Source not known: '{source}'. Supported sources are {supported}.")
+    shown = redact_url(source[:300], drop_user=True)
+    raise DataError(f"Source not known: '{shown}'. Supported sources are {supported}.")
 
 
 def connect(request: SourceRequest) -> Connector:
-    """The connector for ``request``, built by the kind that recognizes its source."""
-    return get_connector(kind_of(request.source)).from_request(request)
+    """The connector for ``request``, built by the kind that recognizes its source. The
+    connector checks ``request.policy`` before it opens anything; a kind that cannot check a
+    policy is refused under a restricting one."""
+    kind = kind_of(request.source)
+    cls = get_connector(kind)
+    if not effective(request.policy).is_permissive and not cls.enforces_policy:
+        raise PolicyError(
+            f"This server's administrator restricts where data may be read from, and {kind} "
+            "sources cannot be checked against those rules, so they are not allowed here."
+        )
+    return cls.from_request(request)
 
 
 # Built-in sources, tried in the reverse order: s3, then any other URL as a database, then a path.

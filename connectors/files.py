@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from automl.errors import DataError
 from connectors._base import Connector, SourceRequest
+from connectors.policy import effective
 
 CSV_EXT = (".csv", ".tsv", ".txt", ".tab")
 PARQUET_EXT = (".parquet", ".pq")
@@ -126,6 +127,7 @@ def _iso_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 class FileConnector(Connector):
     kind = "file"
+    enforces_policy = True  # a path on the server: refused unless the policy allows local files
 
     def __init__(self, options: FileOptions) -> None:
         self.options = options
@@ -140,6 +142,7 @@ class FileConnector(Connector):
                 f"'{r.source}' is a file, so --table and --query do not apply. For a database, "
                 "give a URL such as sqlite:///shop.db or postgresql://user@host/db."
             )
+        effective(r.policy).check_local_file()
         options = FileOptions(Path(r.source), sheet=r.sheet, max_bytes=r.max_bytes, nrows=r.limit)
         return cls(options)
 

@@ -2,10 +2,13 @@
 for many files of one format and one set of columns (e.g. the parts a Spark job writes).
 
 Works with AWS S3 and S3-compatible services (MinIO, Ceph, Cloudflare R2, ...) through
-``endpoint_url``, using pyarrow's S3 filesystem (no extra dependency). Credentials come from the
-options or, when not given, from the standard AWS settings (``AWS_ACCESS_KEY_ID``,
-``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, instance roles); they never appear in
-:meth:`S3Connector.describe` or in errors. Each object is checked against ``max_bytes`` before it
+``endpoint_url``, using pyarrow's S3 filesystem (no extra dependency). Access is one explicit
+choice: keys given in the options, ``anonymous`` for a public bucket, or
+``use_server_credentials`` for the standard AWS settings of the machine Easel runs on
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, ``~/.aws``, instance roles),
+which a :class:`~connectors.policy.SourcePolicy` can forbid; empty keys never fall back to them
+silently. Keys never appear in :meth:`S3Connector.describe` or in errors, nor does a
+``user:password@`` part of the endpoint. Each object is checked against ``max_bytes`` before it
 is downloaded, copied to a temporary file, read by the files connector (so delimiter and encoding
 detection and the errors are the same as for uploads, but name the ``s3://`` object) and deleted.
 """
@@ -26,13 +29,16 @@ import pyarrow.fs as pafs
 
 from automl.errors import DataError, invalid_parameter
 from connectors._base import Connector, SourceRequest
+from connectors._secrets import redact_url
 from connectors.files import CSV_EXT, PARQUET_EXT, FileConnector, FileOptions
+from connectors.policy import SourcePolicy, effective, split_host_port
 
 SUPPORTED = CSV_EXT + PARQUET_EXT
 TIMEOUT_S = 5.0
 MAX_ATTEMPTS = 2
 _COPY_BLOCK = 8 * 1024 * 1024
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENDPOINT_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$")
 _AWS_CODE = re.compile(r"AWS Error ([A-Z_]+)")
 _REQUEST_ID = re.compile(r"\s*\(Request ID: [^)]*\)")
 
@@ -42,9 +48,11 @@ class S3Options:
     """An ``s3://`` URI and how to reach it.
 
     ``endpoint_url`` is for S3-compatible services (``http://host:9000``; without a scheme,
-    https is used). Keys left out come from the standard AWS settings; ``anonymous`` reads public
-    buckets without any keys; the keys are left out of ``repr``. ``max_bytes`` limits the total
-    size of the objects read (checked before downloading); ``nrows`` the number of rows.
+    https is used). Give the keys, or ``anonymous`` to read a public bucket without keys, or
+    ``use_server_credentials`` to use the standard AWS settings of this machine (exactly one of
+    the three); the keys are left out of ``repr``. ``max_bytes`` limits the total size of the
+    objects read (checked before downloading); ``nrows`` the number of rows. ``policy`` says
+    which endpoints, and whether the server's own credentials, may be used.
     """
 
     uri: str
@@ -55,23 +63,26 @@ class S3Options:
     max_bytes: int | None = None
     nrows: int | None = None
     anonymous: bool = False
+    use_server_credentials: bool = False
+    policy: SourcePolicy | None = field(default=None, repr=False, compare=False)
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> (bucket, key); a clear error for anything else."""
     text = uri.strip()
+    shown = redact_url(text[:300], drop_user=True)
     if not text.lower().startswith("s3://"):
         raise DataError(
-            f"'{uri}' is not an object storage address. Write it as s3://bucket/path/file.csv "
+            f"'{shown}' is not an object storage address. Write it as s3://bucket/path/file.csv "
             "(or s3://bucket/folder/ for every file in a folder)."
         )
     bucket, _, key = text[5:].partition("/")
     if not bucket:
-        raise DataError(f"'{uri}' has no bucket name: write it as s3://bucket/path/file.csv.")
+        raise DataError(f"'{shown}' has no bucket name: write it as s3://bucket/path/file.csv.")
     if not _BUCKET.match(bucket):
         raise DataError(
-            f"'{bucket}' in '{uri}' is not a valid bucket name (use letters, digits, '.', '-' "
-            "and '_' only). Write the address as s3://bucket/path/file.csv."
+            f"The first part of '{shown}' is not a valid bucket name (use letters, digits, '.', "
+            "'-' and '_' only). Write the address as s3://bucket/path/file.csv."
         )
     return bucket, key
 
@@ -101,6 +112,7 @@ def _is_marker(name: str, size: int) -> bool:
 
 class S3Connector(Connector):
     kind = "s3"
+    enforces_policy = True
 
     def __init__(self, options: S3Options) -> None:
         self.options = options
@@ -112,12 +124,29 @@ class S3Connector(Connector):
                 raise invalid_parameter(name, "S3Options", "a positive whole number or None", value)
         if bool(o.access_key) != bool(o.secret_key):
             raise DataError(
-                "Give both the access key and the secret key, or neither (then the standard AWS "
-                "settings, such as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, are used)."
+                "Give both the access key and the secret key, or neither (then choose anonymous "
+                "access for a public bucket, or this server's own AWS settings)."
             )
         if o.anonymous and o.access_key:
             raise DataError(
                 "Anonymous access takes no keys: drop the keys, or turn anonymous access off."
+            )
+        if o.use_server_credentials and (o.access_key or o.anonymous):
+            raise DataError(
+                "Choose one way to reach the bucket: keys, anonymous access, or this server's own "
+                "AWS settings."
+            )
+        rules = effective(o.policy)
+        self._scheme, self._host = self._check_endpoint()
+        host, port = split_host_port(self._host) if self._host else (None, None)
+        rules.check_s3_endpoint(host, port, self._scheme or "https")
+        if o.use_server_credentials:
+            rules.check_server_credentials()
+        elif not (o.access_key or o.anonymous):
+            raise DataError(
+                f"No keys were given for {self.describe()}. Give the access key and secret key, "
+                "choose anonymous access for a public bucket, or choose to use this server's own "
+                "AWS settings (on the command line: --aws-settings)."
             )
         self._fs: pafs.S3FileSystem | None = None
 
@@ -133,18 +162,40 @@ class S3Connector(Connector):
             secret_key=r.secret_key,
             max_bytes=r.max_bytes,
             nrows=r.limit,
+            anonymous=r.anonymous,
+            use_server_credentials=r.server_credentials,
+            policy=r.policy,
         )
         return cls(options)
 
-    def _endpoint(self) -> str | None:
-        """The endpoint as given, without any ``user:password@`` part, for messages."""
+    def _check_endpoint(self) -> tuple[str | None, str | None]:
+        """(scheme, host:port) of the endpoint; (None, None) for Amazon S3 itself."""
+        if not self.options.endpoint_url:
+            return None, None
+        scheme, host = _split_endpoint(self.options.endpoint_url)
+        if scheme not in (None, "http", "https"):
+            raise DataError(
+                f"The endpoint must start with http:// or https:// (got {scheme[:20]}://). "
+                "Write it as http://host:9000."
+            )
+        if not _ENDPOINT_HOST.match(host):
+            raise DataError(
+                f"The endpoint '{self.endpoint()}' should be a host and port only, such as "
+                "http://host:9000 (no path or options)."
+            )
+        return scheme, host
+
+    def endpoint(self) -> str | None:
+        """The endpoint as given, without any ``user:password@`` part, for messages and for the
+        catalog."""
         if not self.options.endpoint_url:
             return None
         scheme, host = _split_endpoint(self.options.endpoint_url)
-        return f"{scheme}://{host}" if scheme else host
+        shown = redact_url(f"{scheme}://{host}" if scheme else host, drop_user=True)
+        return shown[:200]
 
     def describe(self) -> str:
-        endpoint = self._endpoint()
+        endpoint = self.endpoint()
         where = f" (endpoint {endpoint})" if endpoint else ""
         return f"s3://{self.bucket}/{self.key}{where}"
 
@@ -161,20 +212,9 @@ class S3Connector(Connector):
             "request_timeout": TIMEOUT_S,
             "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=MAX_ATTEMPTS),
         }
-        if o.endpoint_url:
-            scheme, host = _split_endpoint(o.endpoint_url)
-            if scheme not in (None, "http", "https"):
-                raise DataError(
-                    f"The endpoint must start with http:// or https:// (got {scheme}://). "
-                    "Write it as http://host:9000."
-                )
-            if not host or "/" in host:
-                raise DataError(
-                    f"The endpoint '{self._endpoint()}' should be a host and port only, such as "
-                    "http://host:9000 (no path)."
-                )
-            kwargs["endpoint_override"] = host
-            kwargs["scheme"] = scheme or "https"
+        if self._host:
+            kwargs["endpoint_override"] = self._host
+            kwargs["scheme"] = self._scheme or "https"
         if o.region:
             kwargs["region"] = o.region
         elif o.endpoint_url:

@@ -1,12 +1,14 @@
 """SQL databases through SQLAlchemy URLs: SQLite (embedded, the default), PostgreSQL, and any other
 database with a SQLAlchemy dialect (MySQL, Redshift, Snowflake, Athena: see docs/connectors.md).
 
-A source is a table or one read-only ``SELECT`` query. Queries are checked before they reach the
-database (a single statement, starting with SELECT or WITH, no data-changing keywords) and run
-inside a read-only transaction where the database offers one, so an import can never change data.
+A source is a table or one read-only ``SELECT`` query. Queries are parsed in the database's own
+dialect before they reach it (:func:`check_select`: one statement, nothing that writes, no function
+with side effects) and run in a read-only session and transaction where the database offers one
+(PostgreSQL, MySQL; SQLite files are opened read-only), so an import can never change data.
 Rows are streamed in chunks (server-side cursors on PostgreSQL), so a row limit stops early and
-progress can be reported. Passwords never appear in :meth:`SqlConnector.describe`, in errors or
-in the catalog.
+progress can be reported. Passwords, in the URL or in its parameters, never appear in
+:meth:`SqlConnector.describe`, in errors or in the catalog. A
+:class:`~connectors.policy.SourcePolicy` is checked before anything is opened.
 """
 
 from __future__ import annotations
@@ -14,49 +16,40 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import difflib
-import re
+import os
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from automl.errors import DataError
+from automl.errors import DataError, PolicyError
 from connectors._base import Connector, SourceRequest
 from connectors._registry import is_database_url  # noqa: F401 (kept importable from here)
+from connectors._secrets import is_secret_name, redact_url, scrub
+from connectors._sqlcheck import check_select
+from connectors.policy import SourcePolicy, effective
 
 DEFAULT_CHUNK_ROWS = 50_000
 CONNECT_TIMEOUT_S = 5
-_FORBIDDEN = [
-    "insert",
-    "update",
-    "delete",
-    "merge",
-    "upsert",
-    "drop",
-    "alter",
-    "create",
-    "truncate",
-    "grant",
-    "revoke",
-    "copy",
-    "call",
-    "exec",
-    "execute",
-    "attach",
-    "detach",
-    "pragma",
-    "vacuum",
-    "reindex",
-    "into",
-    "begin",
-    "commit",
-    "rollback",
-    "savepoint",
-]
+FILE_BACKENDS = ("sqlite", "duckdb")  # databases that are files on this server
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# URL parameters that point the driver at another server than the URL's host (refused when the
+# policy lists the allowed hosts), and a database name that is itself a connection string
+_TARGET_PARAMS = frozenset(
+    {
+        "host", "hostaddr", "port", "service", "servicefile", "unix_socket", "unix_sock", "socket",
+        "dsn", "odbc_connect", "server", "address", "addr", "connect_string", "account", "passfile",
+    }
+)  # fmt: skip
+# PostgreSQL (libpq drivers): every transaction of the session is read-only, and quotes are read
+# as the query check reads them (backslashes are plain characters in '...')
+_PG_SESSION = "-c default_transaction_read_only=on -c standard_conforming_strings=on"
 # Optional driver packages per dialect, named in the error when one is missing.
 _DRIVERS = {
     "mysql": "pymysql (URL mysql+pymysql://...)",
@@ -74,7 +67,8 @@ _DRIVERS = {
 class SqlOptions:
     """Where the rows come from: a SQLAlchemy URL plus a table or a read-only query.
 
-    ``password`` may be given apart from the URL (so the URL can be stored and shown as is).
+    ``password`` may be given apart from the URL (so the URL can be stored and shown as is);
+    ``policy`` says which database servers (and whether database files) may be read.
     """
 
     url: str
@@ -83,82 +77,13 @@ class SqlOptions:
     limit: int | None = None
     password: str | None = field(default=None, repr=False)
     progress: Callable[[int], None] | None = field(default=None, repr=False, compare=False)
+    policy: SourcePolicy | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return (
             f"SqlOptions(url={safe_url(self.url)!r}, table={self.table!r}, "
             f"query={self.query!r}, limit={self.limit!r})"
         )
-
-
-def _strip_literals(sql: str) -> str:
-    """The query with comments removed and string literals / quoted names blanked out."""
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j
-            out.append(" ")
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            if j < 0:
-                raise DataError("The query has a comment that is never closed ('/*' without '*/').")
-            i = j + 2
-            out.append(" ")
-        elif c in "'\"`[":
-            close = "]" if c == "[" else c
-            j = i + 1
-            while True:
-                j = sql.find(close, j)
-                if j < 0:
-                    what = "text value" if c == "'" else "quoted name"
-                    raise DataError(
-                        f"The query has a {what} that is never closed (the {c} at character "
-                        f"{i + 1}). Close it and try again."
-                    )
-                if close != "]" and sql.startswith(close * 2, j):
-                    j += 2
-                    continue
-                break
-            out.append(" '' " if c == "'" else " q ")
-            i = j + 1
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def check_select(query: str) -> str:
-    """Return ``query`` without a trailing ';' if it is a single read-only SELECT, else raise."""
-    text = query.strip()
-    bare = _strip_literals(text).strip()
-    while bare.endswith(";"):
-        bare = bare[:-1].rstrip()
-        text = text.rstrip()[:-1].rstrip() if text.rstrip().endswith(";") else text
-    if not bare:
-        raise DataError("The query is empty. Write one SELECT statement, e.g. SELECT * FROM sales.")
-    if ";" in bare:
-        raise DataError(
-            "The query holds more than one statement (a ';' in the middle). Easel runs exactly one "
-            "SELECT statement: remove everything after the first ';'."
-        )
-    words = re.findall(r"[A-Za-z_]+", bare.lower())
-    if not words or words[0] not in ("select", "with"):
-        first = words[0].upper() if words else bare[:20]
-        raise DataError(
-            f"Only read-only SELECT queries can be imported; this query starts with {first}. "
-            "To import a whole table, pick the table instead of writing a query."
-        )
-    bad = sorted({w for w in words if w in _FORBIDDEN})
-    if bad:
-        raise DataError(
-            "Only read-only SELECT queries can be imported; this query contains "
-            f"{', '.join(w.upper() for w in bad)}, which could change data or the database. "
-            "Remove it (a column of that name can be written in double quotes)."
-        )
-    return text
 
 
 def _plain(value: Any) -> Any:
@@ -194,6 +119,7 @@ class SqlConnector(Connector):
     """Rows of one table or one SELECT query from a database reached by a SQLAlchemy URL."""
 
     kind = "sql"
+    enforces_policy = True
 
     def __init__(self, options: SqlOptions) -> None:
         if (options.table is None) == (options.query is None):
@@ -201,7 +127,13 @@ class SqlConnector(Connector):
         if options.limit is not None and options.limit < 1:
             raise DataError(f"The row limit must be a positive number; got {options.limit}.")
         self.options = options
-        self._url = _parse_url(options.url, options.password)
+        self._url = _parse_url(options.url, options.password, options.policy)
+        self._query = (
+            None if options.query is None else check_select(options.query, self._backend())
+        )
+
+    def _backend(self) -> str:
+        return str(self._url.get_backend_name())
 
     @classmethod
     def from_request(cls, request: SourceRequest) -> SqlConnector:
@@ -210,7 +142,8 @@ class SqlConnector(Connector):
             raise DataError(
                 "A database source needs a table (--table NAME) or a SELECT query (--query SQL)."
             )
-        return cls(SqlOptions(r.source, r.table, r.query, r.limit, password=r.password))
+        options = SqlOptions(r.source, r.table, r.query, r.limit, password=r.password)
+        return cls(replace(options, policy=r.policy))
 
     # ---------------------------------------------------------------- description, secrets
     def describe(self) -> str:
@@ -259,8 +192,8 @@ class SqlConnector(Connector):
 
     def _statement(self, conn: sa.Connection) -> sa.Executable:
         o = self.options
-        if o.query is not None:
-            return sa.text(check_select(o.query))
+        if self._query is not None:
+            return sa.text(self._query)
         assert o.table is not None
         schema, _, name = o.table.rpartition(".")
         try:
@@ -278,13 +211,12 @@ class SqlConnector(Connector):
 
     def preview(self, rows: int = 100) -> pd.DataFrame:
         """The first ``rows`` rows (reads no more than that)."""
-        opts = SqlOptions(
-            self.options.url, self.options.table, self.options.query, rows, self.options.password
-        )
-        return next(iter(SqlConnector(opts).iter_chunks(rows)))
+        return next(iter(SqlConnector(replace(self.options, limit=rows)).iter_chunks(rows)))
 
 
-def _parse_url(url: str, password: str | None) -> sa.URL:
+def _parse_url(url: str, password: str | None, policy: SourcePolicy | None = None) -> sa.URL:
+    """The URL parsed, with ``password`` set, checked against ``policy`` (before anything is
+    opened); a SQLite URL must name an existing file (see :func:`sqlite_path`)."""
     try:
         parsed = sa.make_url(url.strip())
     except (sa_exc.ArgumentError, ValueError):
@@ -301,36 +233,134 @@ def _parse_url(url: str, password: str | None) -> sa.URL:
             "A SQLite database is a file: its URL takes no user, password, host or port. Write "
             "it as sqlite:///relative/path.db or sqlite:////absolute/path.db, without a password."
         )
+    check_policy(parsed, policy)
+    if parsed.get_backend_name() == "sqlite":
+        sqlite_path(parsed)
     return parsed
 
 
+def check_policy(url: sa.URL, policy: SourcePolicy | None) -> None:
+    """Refuse a URL the administrator's policy does not allow: a database file when local files
+    are not allowed; a server not in the allowed list (also when a URL parameter or the database
+    name would point the driver elsewhere)."""
+    rules = effective(policy)
+    backend = str(url.get_backend_name())
+    if backend in FILE_BACKENDS:
+        rules.check_local_file()
+        return
+    if rules.allowed_sql_hosts is None:
+        return
+    elsewhere = sorted(k for k in url.query if k.lower() in _TARGET_PARAMS)
+    database = url.database or ""
+    if elsewhere or "=" in database or "://" in database:
+        what = f"the option {elsewhere[0]}=" if elsewhere else "the database name"
+        raise PolicyError(
+            f"This server's administrator allows only some database servers, and {what} in "
+            "this URL could point the connection at another server. Write the server only in "
+            "the URL itself: postgresql://user@host:5432/database."
+        )
+    hosts = (url.host or "").split(",")
+    for host in hosts:
+        rules.check_sql_host(host, url.port, scheme=backend)
+
+
+def sqlite_path(url: sa.URL) -> Path:
+    """The existing SQLite file a URL names. No ``file:`` addresses, ``:memory:`` or options
+    after '?': Easel opens the file itself, read-only, so nothing can create or change a file."""
+    if url.drivername not in ("sqlite", "sqlite+pysqlite"):
+        raise DataError(
+            f"Easel reads SQLite files with Python's own driver, not {url.drivername}. Write the "
+            "URL as sqlite:///relative/path.db or sqlite:////absolute/path.db."
+        )
+    if url.query:
+        raise DataError(
+            "A SQLite URL takes no options after '?': Easel opens the file read-only itself. "
+            "Write it as sqlite:///relative/path.db or sqlite:////absolute/path.db."
+        )
+    db = (url.database or "").strip()
+    if not db or db == ":memory:" or db.lower().startswith("file:"):
+        raise DataError(
+            "A SQLite source is an existing database file: write its path, as "
+            "sqlite:///relative/path.db or sqlite:////absolute/path.db (not ':memory:' or a "
+            "'file:' address)."
+        )
+    path = Path(db)
+    if not path.is_file():
+        if path.exists():
+            raise DataError(f"'{db}' is not a database file (it is a folder or a device).")
+        raise DataError(
+            f"The SQLite database file '{db}' does not exist. Check the path "
+            "(sqlite:///relative/path.db or sqlite:////absolute/path.db)."
+        )
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        raise DataError(
+            f"Could not open the SQLite database file '{path.name}'. Check its permissions."
+        ) from None
+    if head and not head.startswith(SQLITE_MAGIC):
+        raise DataError(
+            f"'{path.name}' is not a SQLite database file. Check the path, or import the file "
+            "itself if it is a CSV, Excel or Parquet file."
+        )
+    return path.resolve()
+
+
+def _sqlite_uri(path: Path) -> str:
+    """A read-only address for the file: ``mode=ro`` (a read never checkpoints a WAL file into
+    the database, so its bytes never change), plus ``immutable=1`` where that changes nothing: a
+    WAL database in a folder this process cannot write (SQLite could not create its index file
+    there) and with no pending changes in a ``-wal`` file."""
+    uri = f"{path.as_uri()}?mode=ro"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(20)
+    except OSError:
+        return uri
+    wal_mode = len(head) == 20 and head[18] == 2
+    wal = path.with_name(path.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    if wal_mode and not os.access(path.parent, os.W_OK) and not pending:
+        uri += "&immutable=1"
+    return uri
+
+
 def safe_url(url: str | sa.URL) -> str:
-    """The URL with any password replaced by ***."""
+    """The URL as it may be shown: the password and every secret-looking parameter (password=,
+    sslpassword=, token=, ...) replaced by ***."""
     if isinstance(url, str):
         try:
             url = sa.make_url(url)
         except (sa_exc.ArgumentError, ValueError):
             return "(invalid database URL)"
-    return url.render_as_string(hide_password=True)
+    return redact_url(url.render_as_string(hide_password=True))
+
+
+def _secrets(url: sa.URL) -> list[str]:
+    """The secret values in a URL: its password and secret-looking parameters."""
+    found = [str(url.password)] if url.password else []
+    for name, value in url.query.items():
+        if is_secret_name(name):
+            found.extend([value] if isinstance(value, str) else list(value))
+    return found
 
 
 def make_engine(url: sa.URL) -> sa.Engine:
     backend = url.get_backend_name()
     connect_args: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     if backend == "postgresql":
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        if url.get_driver_name() in ("psycopg", "psycopg2", "psycopg2cffi"):
+            given = url.query.get("options")  # the user's own options come first: ours win
+            parts = [given] if isinstance(given, str) else list(given or ())
+            connect_args["options"] = " ".join([*parts, _PG_SESSION])
     elif backend == "sqlite":
-        db = url.database or ""
-        if db and db != ":memory:" and not db.startswith("file:"):
-            from pathlib import Path
-
-            if not Path(db).exists():
-                raise DataError(
-                    f"The SQLite database file '{db}' does not exist. Check the path "
-                    "(sqlite:///relative/path.db or sqlite:////absolute/path.db)."
-                )
+        uri = _sqlite_uri(sqlite_path(url))
+        extra["creator"] = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
     try:
-        return sa.create_engine(url, connect_args=connect_args, poolclass=sa.pool.NullPool)
+        return sa.create_engine(url, connect_args=connect_args, poolclass=sa.pool.NullPool, **extra)
     except sa_exc.NoSuchModuleError:
         driver = _DRIVERS.get(backend, "the SQLAlchemy dialect package for this database")
         raise DataError(
@@ -345,10 +375,14 @@ def make_engine(url: sa.URL) -> sa.Engine:
 
 
 def _read_only(conn: sa.Connection) -> None:
-    """Ask the database to refuse writes for this connection's transaction."""
+    """Ask the database to refuse writes: for the whole session where it can (so a COMMIT
+    slipped into a query does not end the protection) and for the current transaction."""
     backend = conn.dialect.name
     if backend == "postgresql":
+        conn.execute(sa.text("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"))
         conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+    elif backend in ("mysql", "mariadb"):
+        conn.execute(sa.text("SET SESSION TRANSACTION READ ONLY"))
     elif backend == "sqlite":
         conn.execute(sa.text("PRAGMA query_only = ON"))
 
@@ -365,10 +399,7 @@ class _guard:
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: Any) -> None:
         if ev is None or not isinstance(ev, sa_exc.SQLAlchemyError):
             return None
-        text = _explain(ev, self.url)
-        if self.url.password:
-            text = text.replace(str(self.url.password), "***")
-        raise DataError(text) from None
+        raise DataError(scrub(_explain(ev, self.url), _secrets(self.url))) from None
 
 
 def _explain(err: sa_exc.SQLAlchemyError, url: sa.URL) -> str:
@@ -421,9 +452,11 @@ def list_tables_on(conn: sa.Connection) -> list[str]:
     return sorted(set(names), key=str.lower)
 
 
-def list_tables(url: str, password: str | None = None) -> list[str]:
+def list_tables(
+    url: str, password: str | None = None, *, policy: SourcePolicy | None = None
+) -> list[str]:
     """Tables and views of the database (other schemas than the default are prefixed)."""
-    parsed = _parse_url(url, password)
+    parsed = _parse_url(url, password, policy)
     engine = make_engine(parsed)
     try:
         with _guard(parsed), engine.connect() as conn:
@@ -439,6 +472,7 @@ def read_sql(
     query: str | None = None,
     limit: int | None = None,
     password: str | None = None,
+    policy: SourcePolicy | None = None,
 ) -> pd.DataFrame:
     """Read a table or one read-only SELECT query into a DataFrame."""
-    return SqlConnector(SqlOptions(url, table, query, limit, password)).read()
+    return SqlConnector(SqlOptions(url, table, query, limit, password, policy=policy)).read()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("lightgbm", "xgboost", "optuna", "sklearn", "scipy", "sqlalchemy", "boto3")
+HEAVY = ("lightgbm", "xgboost", "optuna", "sklearn", "scipy", "sqlalchemy", "boto3", "sqlglot")
 PUBLIC = [
     "AutoML",
     "EaselError",

@@ -21,10 +21,18 @@ from automl.workspace.data import (
     save_source,
     store_upload,
 )
-from connectors import SUPPORTED_EXTENSIONS
+from connectors import SUPPORTED_EXTENSIONS, SourcePolicy
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 PREVIEW_ROWS = 100
+# Where this server may read from: anywhere in personal mode (team mode passes the
+# administrator's policy). Uploads are stored by Easel and always allowed.
+POLICY = SourcePolicy()
+S3_KEYS, S3_PUBLIC, S3_SERVER = (
+    "Access key and secret key",
+    "Public bucket (no keys)",
+    "This server's own AWS settings",
+)
 
 ws = ui.workspace()
 st.title("Import data")
@@ -134,7 +142,7 @@ with tab_db:
             cache = st.session_state.setdefault("db_tables", {})
             with ui.guarded("listing the tables"):
                 if (url, password) not in cache:  # one round trip per URL, not per rerun
-                    cache[(url, password)] = list_tables(url, password or None)
+                    cache[(url, password)] = list_tables(url, password or None, policy=POLICY)
                 tables = cache[(url, password)]
             if tables:
                 table = st.selectbox(f"Table ({len(tables)} found)", tables, key="db_table")
@@ -159,6 +167,7 @@ with tab_db:
                 query=query,
                 limit=int(limit) or None,
                 password=password or None,
+                policy=POLICY,
                 progress=progress,
             )
             wanted = (url, table, query, int(limit))
@@ -175,17 +184,21 @@ with tab_s3:
     st.write(
         "`s3://bucket/path/file.csv` (or `.parquet`) for one file; `s3://bucket/folder/` for "
         "every file in a folder (same columns). For MinIO and other S3-compatible services, give "
-        "the endpoint. Leave the keys empty to use this server's AWS settings."
+        "the endpoint."
     )
     uri = st.text_input("Address", key="s3_uri", placeholder="s3://bucket/path/data.csv")
     endpoint = st.text_input(
         "Endpoint (optional)", key="s3_endpoint", placeholder="http://host:9000"
     )
-    c1, c2 = st.columns(2)
-    access = c1.text_input("Access key (optional)", key="s3_access")
-    secret = c2.text_input(
-        "Secret key (optional)", type="password", key="s3_secret", help="Never saved or shown."
-    )
+    ways = [S3_KEYS, S3_PUBLIC] + ([S3_SERVER] if POLICY.allow_server_credentials else [])
+    way = st.radio("Sign in with", ways, horizontal=True, key="s3_way")
+    access = secret = ""
+    if way == S3_KEYS:
+        c1, c2 = st.columns(2)
+        access = c1.text_input("Access key", key="s3_access")
+        secret = c2.text_input(
+            "Secret key", type="password", key="s3_secret", help="Never saved or shown."
+        )
     if uri and st.button("Read", key="s3_read"):
         with ui.guarded("reading from object storage"), st.spinner("Reading..."):
             src = read_source(
@@ -193,6 +206,9 @@ with tab_s3:
                 endpoint_url=endpoint or None,
                 access_key=access or None,
                 secret_key=secret or None,
+                anonymous=way == S3_PUBLIC,
+                server_credentials=way == S3_SERVER,
+                policy=POLICY,
             )
             st.session_state["s3_df"] = (src, (uri, endpoint))
     if "s3_df" in st.session_state:

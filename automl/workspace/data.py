@@ -4,7 +4,8 @@ combine it, clean and prepare it, and hand it to a build.
 * Get rows in: :func:`read_source` (a file, an upload, a database table or query, object storage;
   nothing saved, so a page can preview it), :func:`save_source`, :func:`import_dataset` (both at
   once), :func:`store_upload` / :func:`read_upload` for uploaded bytes (see
-  :mod:`automl.workspace.sources`).
+  :mod:`automl.workspace.sources`). Each reading function takes ``policy=`` (a
+  :class:`connectors.SourcePolicy`: where this server may read from; None in personal mode).
 * Name a version: :func:`resolve` turns ``dataset:NAME[@VERSION]`` (or ``NAME[@VERSION]``) into
   its catalog record; :func:`load_data` reads any DATA argument.
 * Combine: :func:`join_datasets`.

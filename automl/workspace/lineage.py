@@ -8,8 +8,9 @@ trains on.
 ``import`` (:data:`IMPORT`)
     Rows read from a source (a file, an upload, a database table or query, object storage, a
     bundled sample). Fields: ``source`` (described without credentials), ``options`` (table,
-    query, sheet, limit, endpoint; never a password or key), ``column_types`` (types the user
-    chose on the Import page; builds use them). Training: the stored rows as they are.
+    query, sheet, limit, endpoint without its user part; never a password or key),
+    ``column_types`` (types the user chose on the Import page; builds use them). Training: the
+    stored rows as they are.
 ``join`` (:data:`JOIN`)
     Two catalog datasets joined on key columns. Fields: ``left``, ``right`` (``NAME@VERSION``),
     ``left_on``, ``right_on``, ``how``. Training: the stored rows as they are (a join combines

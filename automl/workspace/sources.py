@@ -12,13 +12,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from automl.errors import ParameterError
 from automl.workspace.catalog import DatasetRecord, Workspace, check_name
 from automl.workspace.lineage import import_lineage
+
+if TYPE_CHECKING:
+    from connectors.policy import SourcePolicy
 
 RECORDED_OPTIONS = ("table", "query", "sheet", "limit", "endpoint_url")  # never credentials
 _SAFE_FILE = re.compile(r"[^A-Za-z0-9 _.\-]")
@@ -29,7 +32,8 @@ class SourceData:
     """Rows read from a source, not saved yet: what the Import page previews and the CLI saves.
 
     ``source`` describes where they came from without credentials; ``options`` are the reading
-    options worth recording (table, query, sheet, limit, endpoint), never a password or key.
+    options worth recording (table, query, sheet, limit, endpoint), never a password or key (an
+    endpoint is recorded without its ``user:password@`` part and secret parameters).
     """
 
     data: pd.DataFrame = field(repr=False)
@@ -63,6 +67,9 @@ def read_source(
     access_key: str | None = None,
     secret_key: str | None = None,
     max_bytes: int | None = None,
+    anonymous: bool = False,
+    server_credentials: bool = False,
+    policy: SourcePolicy | None = None,
     progress: Callable[[int], None] | None = None,
     label: str | None = None,
 ) -> SourceData:
@@ -70,10 +77,13 @@ def read_source(
     or an ``s3://`` URI (see :func:`connectors.open_source`).
 
     The password comes from ``password`` or from the environment variable ``password_env``;
-    ``progress`` gets the number of rows read so far (databases); ``label`` replaces the source's
-    own description (e.g. "uploaded file churn.csv").
+    object storage needs keys, ``anonymous`` or ``server_credentials`` (this server's own AWS
+    settings, chosen explicitly); ``policy`` says where this server may read from (None:
+    anywhere, as in personal mode; team mode passes the administrator's); ``progress`` gets the
+    number of rows read so far (databases); ``label`` replaces the source's own description
+    (e.g. "uploaded file churn.csv").
     """
-    from connectors import open_source
+    from connectors import open_source, redact_url
     from connectors.sql import SqlConnector
 
     if password is None and password_env:
@@ -89,6 +99,9 @@ def read_source(
         access_key=access_key,
         secret_key=secret_key,
         max_bytes=max_bytes,
+        anonymous=anonymous,
+        server_credentials=server_credentials,
+        policy=policy,
     )
     if progress is not None and isinstance(conn, SqlConnector):
         conn = SqlConnector(replace(conn.options, progress=progress))
@@ -98,7 +111,7 @@ def read_source(
         "query": query,
         "sheet": sheet,
         "limit": limit,
-        "endpoint_url": endpoint_url,
+        "endpoint_url": None if endpoint_url is None else redact_url(endpoint_url, drop_user=True),
     }
     recorded = {k: v for k, v in given.items() if k in RECORDED_OPTIONS and v is not None}
     return SourceData(df, label or conn.describe(), recorded)
@@ -143,7 +156,9 @@ def store_upload(ws: Workspace, filename: str, data: bytes | memoryview, folder:
 def read_upload(
     path: str | os.PathLike[str], *, sheet: str | int | None = None, max_bytes: int | None = None
 ) -> SourceData:
-    """An uploaded file (stored with :func:`store_upload`), described as "uploaded file NAME"."""
+    """An uploaded file (stored with :func:`store_upload`), described as "uploaded file NAME".
+    Easel wrote the file itself, so a policy that forbids reading the server's files does not
+    apply: call it only with a path :func:`store_upload` returned."""
     p = Path(path)
     return read_source(p, sheet=sheet, max_bytes=max_bytes, label=f"uploaded file {p.name}")
 
@@ -156,15 +171,17 @@ def list_sheets(path: str | os.PathLike[str]) -> list[str]:
     return [str(s) for s in pd.ExcelFile(p).sheet_names]
 
 
-def list_tables(url: str, password: str | None = None) -> list[str]:
-    """The tables (and views) a database URL can read."""
+def list_tables(
+    url: str, password: str | None = None, *, policy: SourcePolicy | None = None
+) -> list[str]:
+    """The tables (and views) a database URL can read (``policy`` as for :func:`read_source`)."""
     from connectors.sql import list_tables as _list
 
-    return _list(url, password)
+    return _list(url, password, policy=policy)
 
 
 def safe_url(url: str) -> str:
-    """A database URL as it may be shown: the password masked."""
+    """A database URL as it may be shown: the password and secret-looking parameters masked."""
     from connectors.sql import safe_url as _safe
 
     return _safe(url)

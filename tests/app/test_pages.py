@@ -188,6 +188,27 @@ def test_import_from_a_database_table_and_query(empty_ws: Workspace, tmp_path: P
     assert not at.exception
 
 
+def test_object_storage_asks_how_to_sign_in(empty_ws: Workspace) -> None:
+    at = app("import_data")
+    way = at.radio(key="s3_way")
+    assert way.options == [
+        "Access key and secret key",
+        "Public bucket (no keys)",
+        "This server's own AWS settings",
+    ]
+    assert way.value == "Access key and secret key"
+    at.text_input(key="s3_uri").input("s3://lake/sales.csv").run()
+    at.text_input(key="s3_secret").input("only-the-secret").run()
+    at.button(key="s3_read").click().run()
+    assert "both the access key and the secret key" in texts(at)
+    at.text_input(key="s3_secret").input("").run()
+    at.button(key="s3_read").click().run()  # empty keys: no fallback to the server's settings
+    assert "No keys were given for s3://lake/sales.csv" in texts(at)
+    at.radio(key="s3_way").set_value("Public bucket (no keys)").run()
+    assert not [t for t in at.text_input if t.key in ("s3_access", "s3_secret")]
+    assert not at.exception
+
+
 def test_join_page_suggests_keys_previews_and_saves(empty_ws: Workspace) -> None:
     import pandas as pd
 

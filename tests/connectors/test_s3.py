@@ -7,10 +7,12 @@ rather than skipping. boto3 only seeds the server here; the connector itself use
 from __future__ import annotations
 
 import io
+import json
 import socket
 import tempfile
 import time
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,8 @@ import pytest
 from moto.core import enable_iam_authentication
 from moto.server import ThreadedMotoServer
 
-from automl.errors import DataError, ParameterError
-from connectors import get_connector, open_source
+from automl.errors import DataError, ParameterError, PolicyError
+from connectors import SourcePolicy, get_connector, open_source
 from connectors.s3 import S3Connector, S3Options, parse_uri, read_s3
 
 KEY = "AKIAEASELTEST0000000"
@@ -167,10 +169,59 @@ def test_registry_convenience_and_open_source(endpoint: str) -> None:
     assert isinstance(via, S3Connector) and len(via.read()) == 6
 
 
-def test_credentials_from_environment(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_credentials_only_when_chosen(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    assert len(S3Connector(S3Options("s3://lake/sales.csv", endpoint_url=endpoint)).read()) == 6
+    # empty keys never fall back to this machine's AWS settings on their own
+    with pytest.raises(DataError, match="No keys were given for s3://lake/sales.csv"):
+        S3Connector(S3Options("s3://lake/sales.csv", endpoint_url=endpoint))
+    with pytest.raises(DataError, match="No keys were given"):
+        open_source("s3://lake/sales.csv", endpoint_url=endpoint, access_key="", secret_key="")
+    chosen = S3Options("s3://lake/sales.csv", endpoint_url=endpoint, use_server_credentials=True)
+    assert len(S3Connector(chosen).read()) == 6
+    via = open_source("s3://lake/sales.csv", endpoint_url=endpoint, server_credentials=True)
+    assert len(via.read()) == 6
+    no_server = SourcePolicy(allow_server_credentials=False)
+    with pytest.raises(PolicyError, match="server's own cloud credentials"):
+        S3Connector(replace(chosen, policy=no_server))
+    with pytest.raises(DataError, match="one way to reach the bucket"):
+        S3Connector(replace(chosen, access_key=KEY, secret_key=SECRET))
+    keys = open_source(
+        "s3://lake/sales.csv", endpoint_url=endpoint, access_key=KEY, secret_key=SECRET,
+        policy=no_server,
+    )  # fmt: skip
+    assert len(keys.read()) == 6
+
+
+def test_policy_limits_the_endpoints(endpoint: str) -> None:
+    host = endpoint.removeprefix("http://")
+    allowed = SourcePolicy(allowed_s3_endpoints=(host,))
+    assert len(S3Connector(replace(opts(endpoint, "s3://lake/pq/"), policy=allowed)).read()) == 6
+    other = SourcePolicy(allowed_s3_endpoints=("minio.example.com:9000",))
+    with pytest.raises(PolicyError, match=f"storage service at {host}"):
+        S3Connector(replace(opts(endpoint, "s3://lake/pq/"), policy=other))
+
+
+def test_endpoint_credentials_are_never_recorded(endpoint: str, tmp_path: Path) -> None:
+    from automl.workspace.catalog import Workspace
+    from automl.workspace.data import import_dataset
+
+    with_user = endpoint.replace("http://", f"http://reader:{SECRET}@")
+    ws = Workspace(tmp_path / "ws")
+    rec = import_dataset(
+        ws, "s3://lake/sales.csv", "sales", endpoint_url=with_user, access_key=KEY,
+        secret_key=SECRET,
+    )  # fmt: skip
+    assert rec.rows == 6
+    assert rec.lineage["options"]["endpoint_url"] == endpoint
+    stored = (
+        rec.source
+        + json.dumps(rec.lineage)
+        + (ws.root / "catalog.sqlite").read_text(errors="replace")
+    )
+    assert SECRET not in stored and "reader" not in stored
 
 
 def test_temporary_copies_are_deleted(
@@ -260,7 +311,9 @@ def test_secrets_never_shown(endpoint: str) -> None:
     conn = S3Connector(opts(endpoint, "s3://lake/sales.csv"))
     assert conn.describe() == f"s3://lake/sales.csv (endpoint {endpoint})"
     assert SECRET not in repr(conn.options) and KEY not in repr(conn.options)
-    creds = S3Connector(S3Options("s3://lake/x.csv", endpoint_url=f"http://u:{SECRET}@h:9"))
+    creds = S3Connector(
+        S3Options("s3://lake/x.csv", endpoint_url=f"http://u:{SECRET}@h:9", anonymous=True)
+    )
     assert creds.describe() == "s3://lake/x.csv (endpoint http://h:9)"
     with pytest.raises(DataError, match="both the access key and the secret key"):
         S3Connector(S3Options("s3://lake/x.csv", secret_key=SECRET))
@@ -309,6 +362,9 @@ def test_cli_import_from_object_storage(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     argv = ["import", "s3://lake/parts/", "--endpoint-url", endpoint, "--name", "parts"]
+    assert main([*argv, "--workspace", str(tmp_path)]) == 2  # keys must be chosen explicitly
+    assert "--aws-settings" in capsys.readouterr().err.replace("\n", "")
+    argv.append("--aws-settings")
     code = main([*argv, "--workspace", str(tmp_path)])
     out = capsys.readouterr()
     assert code == 0, out.err

@@ -73,6 +73,7 @@ def _sql_cases(tmp: Path, request: pytest.FixtureRequest, reads: bool) -> list[C
         # described without connecting: the password in the URL, or given apart
         Case(remote.format(PASSWORD), {"table": "t"}, (PASSWORD,), readable=False),
         Case(remote.format("x"), {"query": "SELECT 1", "password": PASSWORD}, (PASSWORD,), False),
+        Case(remote.format("x") + f"?sslpassword={PASSWORD}", {"table": "t"}, (PASSWORD,), False),
     ]
 
 
