@@ -252,3 +252,17 @@ def test_cli_users_and_team_rules(
         assert line in out
     assert _cli(tmp_path, "audit", "--since", "last tuesday") == 2
     assert "is not a time" in capsys.readouterr().err
+
+
+def test_source_policy_in_team_mode(tmp_path: Path) -> None:
+    from connectors.policy import SourcePolicy
+
+    team = Team(Workspace(tmp_path))
+    assert team.source_policy() == SourcePolicy()  # personal mode: anything
+    team.add("ada", "admin", PW)
+    default = team.source_policy()  # team mode: not the server's own files or credentials
+    assert not default.allow_local_files and not default.allow_server_credentials
+    assert default.allowed_sql_hosts is None
+    team.set_source_policy(SourcePolicy(allowed_sql_hosts=("db.example.com",)), by="ada")
+    assert team.source_policy().allowed_sql_hosts == ("db.example.com",)
+    assert any(r["action"] == "setting" for r in team.audit_log())

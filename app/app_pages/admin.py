@@ -89,6 +89,54 @@ if sso_role != current and st.button("Save", key="admin_sso_save"):
         team.set_setting(SSO_ROLE_SETTING, sso_role, by=me.name)
         st.success(f"New single sign-on users start as {sso_role}.")
 
+st.subheader("Where the server may read from")
+st.caption(
+    "What people may import on the Import page (uploads are always allowed). Leave a list empty "
+    "to allow any database host or S3 endpoint; otherwise one host per line, e.g. "
+    "db.example.com, db.example.com:5432, *.corp.example.com or 10.0.0.5. IP addresses, "
+    "localhost and the cloud's metadata address are refused unless listed exactly."
+)
+policy = team.source_policy()
+with st.form("admin_policy"):
+    sql_hosts = st.text_area(
+        "Database hosts allowed (empty: any)",
+        "\n".join(policy.allowed_sql_hosts or ()),
+        key="admin_sql_hosts",
+    )
+    s3_hosts = st.text_area(
+        "S3 endpoints allowed (empty: any; s3.amazonaws.com is Amazon S3 itself)",
+        "\n".join(policy.allowed_s3_endpoints or ()),
+        key="admin_s3_hosts",
+    )
+    local = st.checkbox(
+        "Allow reading files and SQLite databases on the server's own disk",
+        value=policy.allow_local_files,
+        key="admin_local_files",
+    )
+    server_keys = st.checkbox(
+        "Allow S3 reads with the server's own AWS credentials",
+        value=policy.allow_server_credentials,
+        key="admin_server_keys",
+    )
+    if st.form_submit_button("Save where the server may read from"):
+        with ui.guarded("saving the source policy"):
+            from connectors.policy import SourcePolicy
+
+            lines = [
+                [x.strip() for x in text.splitlines() if x.strip()]
+                for text in (sql_hosts, s3_hosts)
+            ]
+            new = SourcePolicy.from_dict(
+                {
+                    "allowed_sql_hosts": lines[0] or None,
+                    "allowed_s3_endpoints": lines[1] or None,
+                    "allow_local_files": local,
+                    "allow_server_credentials": server_keys,
+                }
+            )
+            team.set_source_policy(new, by=me.name)
+            st.success("Saved. The Import page follows it from now on.")
+
 st.subheader("Audit log")
 days = st.number_input("Days to show", min_value=1, max_value=3650, value=7, key="admin_days")
 since = dt.datetime.now().timestamp() - days * 86400

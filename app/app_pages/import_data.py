@@ -21,13 +21,14 @@ from automl.workspace.data import (
     save_source,
     store_upload,
 )
+from automl.workspace.users import Team
 from connectors import SUPPORTED_EXTENSIONS, SourcePolicy
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 PREVIEW_ROWS = 100
-# Where this server may read from: anywhere in personal mode (team mode passes the
-# administrator's policy). Uploads are stored by Easel and always allowed.
-POLICY = SourcePolicy()
+# Where this server may read from: anywhere in personal mode, the administrator's policy in team
+# mode. Uploads are stored by Easel and always allowed.
+POLICY: SourcePolicy = Team(ui.workspace()).source_policy()
 S3_KEYS, S3_PUBLIC, S3_SERVER = (
     "Access key and secret key",
     "Public bucket (no keys)",

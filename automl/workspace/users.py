@@ -43,6 +43,10 @@ SESSION_SECONDS = 12 * 3600  # a browser stays signed in this long (or until it 
 FREE_FAILURES = 3
 MAX_WAIT = 60.0
 SSO_ROLE_SETTING = "sso_default_role"
+POLICY_SETTING = "source_policy"
+# team mode until an admin says otherwise: any database host or S3 endpoint, but never the
+# server's own files or its own cloud credentials (the users are not the server's operators)
+TEAM_POLICY = {"allow_local_files": False, "allow_server_credentials": False}
 WRONG = "Wrong user name or password."
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
@@ -328,6 +332,18 @@ class Team:
                 (key, json.dumps(value)),
             )
         self.ws.audit("setting", key, json.dumps(value)[:200], user=by)
+
+    def source_policy(self) -> Any:
+        """Where this server may read from (:class:`connectors.policy.SourcePolicy`): the
+        admin's policy in team mode (:data:`TEAM_POLICY` until set), anything in personal mode."""
+        from connectors.policy import SourcePolicy
+
+        if not self.active():
+            return SourcePolicy()
+        return SourcePolicy.from_dict(self.setting(POLICY_SETTING, TEAM_POLICY))
+
+    def set_source_policy(self, policy: Any, by: str = "") -> None:
+        self.set_setting(POLICY_SETTING, policy.to_dict(), by=by)
 
     # ------------------------------------------------------------------ audit
     def audit_log(self, since: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:

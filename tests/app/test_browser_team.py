@@ -174,6 +174,17 @@ def test_wrong_password_viewer_and_sign_out(team_app: tuple[str, int]) -> None:
         expect(ada.get_by_text("Audit log")).to_be_visible(timeout=30_000)
         expect(ada.get_by_text("wrong user name or password").first).to_be_attached()
         ada.screenshot(path=str(SHOTS / "team-admin.png"), full_page=True)
+
+        # team mode: the server's own files are off limits on the Import page until allowed
+        alice = sign_in(browser, url, "alice")
+        alice.goto(f"{url}/import")
+        alice.get_by_role("tab", name="Database").click()
+        alice.get_by_label("Database URL").fill(f"sqlite:///{ROOT / 'tests' / 'nothing.db'}")
+        alice.get_by_label("Database URL").press("Enter")
+        expect(alice.get_by_test_id("stAlertContentError").first).to_contain_text(
+            "administrator", timeout=30_000
+        )
+        assert str(ROOT) not in alice.get_by_test_id("stAlertContentError").first.inner_text()
         browser.close()
 
 
