@@ -15,6 +15,7 @@ from app import state
 from automl.errors import EaselError
 from automl.model import Model
 from automl.workspace.catalog import ModelRecord, Workspace
+from automl.workspace.jobs import recover_interrupted
 
 log = logging.getLogger("easel.app")
 
@@ -29,8 +30,15 @@ TASK_WORDS = {
 def workspace() -> Workspace:
     if state.WORKSPACE not in st.session_state:
         st.session_state[state.WORKSPACE] = Workspace()
+        _recover_builds(str(st.session_state[state.WORKSPACE].root))
     ws: Workspace = st.session_state[state.WORKSPACE]
     return ws
+
+
+@st.cache_resource(show_spinner=False)
+def _recover_builds(root: str) -> list[int]:
+    """Once per server start and workspace: builds whose process is gone are "interrupted"."""
+    return recover_interrupted(Workspace(root))
 
 
 def session_id() -> str:

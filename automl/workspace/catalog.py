@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +40,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     result TEXT NOT NULL DEFAULT '', log_path TEXT NOT NULL DEFAULT '', pid INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, started_at REAL,
     finished_at REAL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+_ACTIVE_JOBS = (
+    "SELECT id, status, pid, pid_start, created_at FROM jobs "
+    "WHERE status IN ('queued', 'running') ORDER BY id"
+)
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 
 
 @dataclass
@@ -92,6 +97,12 @@ class Workspace:
             cols = {r[1] for r in db.execute("PRAGMA table_info(datasets)")}
             if "lineage" not in cols:  # catalogs written before lineage was recorded
                 db.execute("ALTER TABLE datasets ADD COLUMN lineage TEXT NOT NULL DEFAULT '{}'")
+            cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+            if "pid_start" not in cols:  # catalogs written before the build queue
+                # the build process's start time (/proc/PID/stat), so a reused pid is not taken
+                # for it; the size in memory of the data it trains on, for an out-of-memory note
+                db.execute("ALTER TABLE jobs ADD COLUMN pid_start INTEGER")
+                db.execute("ALTER TABLE jobs ADD COLUMN data_bytes INTEGER")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -382,3 +393,47 @@ class Workspace:
                 r[0] for r in db.execute("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
             ]
         return [self.get_job(i) for i in ids]
+
+    # ------------------------------------------------------------------ build queue, settings
+    def active_jobs(self) -> list[dict[str, Any]]:
+        """The queued and running jobs, oldest first (id, status, pid, pid_start, created_at)."""
+        with self._db() as db:
+            return [dict(r) for r in db.execute(_ACTIVE_JOBS)]
+
+    def claim_job_slot(
+        self, job_id: int, limit: int, alive: Callable[[dict[str, Any]], bool]
+    ) -> bool:
+        """Start queued job ``job_id`` (status "running") if fewer than ``limit`` live jobs run and
+        it is the oldest live queued job; ``alive`` tells a job whose process is gone. One
+        ``BEGIN IMMEDIATE`` transaction, so two build processes never both take the last slot."""
+        with self._db() as db:
+            db.isolation_level = None  # the transaction below is explicit
+            db.execute("BEGIN IMMEDIATE")
+            live = [r for r in map(dict, db.execute(_ACTIVE_JOBS)) if r["id"] == job_id or alive(r)]
+            running = sum(r["status"] == "running" for r in live)
+            queued = [r["id"] for r in live if r["status"] == "queued"]
+            if running >= limit or not queued or queued[0] != job_id:
+                return False  # the context commits the empty transaction
+            db.execute(
+                "UPDATE jobs SET status='running', started_at=?, message='starting' WHERE id=?",
+                (time.time(), job_id),
+            )
+            return True
+
+    def get_setting(self, key: str) -> str | None:
+        """A workspace setting (e.g. ``max_builds``), or None when it was never set."""
+        with self._db() as db:
+            r = db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Set a workspace setting; None removes it (back to the default)."""
+        with self._db() as db:
+            if value is None:
+                db.execute("DELETE FROM settings WHERE key=?", (key,))
+            else:
+                db.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (key, value),
+                )
