@@ -20,7 +20,7 @@ from automl.errors import EaselError
 from automl.progress import ProgressEvent
 from automl.workspace.catalog import Workspace
 from automl.workspace.data import training_input
-from automl.workspace.jobs import JobCancelled, JobProgress, run_queued
+from automl.workspace.jobs import JobCancelled, JobProgress, record_stopped, run_queued
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -67,8 +67,8 @@ def run_job(root: str, job_id: int) -> int:
             finished_at=time.time(),
         )
         return 0
-    except JobCancelled:
-        ws.update_job(job_id, status="cancelled", message="cancelled", finished_at=time.time())
+    except JobCancelled:  # cancelled, or the server is stopping
+        record_stopped(ws, job_id)
         return 1
     except EaselError as exc:
         ws.update_job(job_id, status="failed", error=str(exc), finished_at=time.time())

@@ -56,7 +56,17 @@ VANISHED = "The build stopped unexpectedly (its process ended). Try again."
 
 
 class JobCancelled(Exception):
-    """Raised inside a job when the user asked to cancel it."""
+    """Raised inside a job when the user asked to cancel it, or the server is stopping it."""
+
+
+def record_stopped(ws: Workspace, job_id: int) -> None:
+    """Record a build stopped by SIGTERM: "cancelled" when a user asked for it, else
+    "interrupted" (the server is stopping, e.g. a service manager ending every process)."""
+    now = time.time()
+    if ws.get_job(job_id)["cancel_requested"]:
+        ws.update_job(job_id, status="cancelled", message="cancelled", finished_at=now)
+    else:
+        ws.update_job(job_id, status="interrupted", error=INTERRUPTED, finished_at=now)
 
 
 # ---------------------------------------------------------------------- how many builds at once
@@ -280,7 +290,7 @@ def run_queued(ws: Workspace, job_id: int, work: Callable[[], int]) -> int:
     except JobCancelled:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if ws.get_job(job_id)["status"] in ("queued", "running"):
-            ws.update_job(job_id, status="cancelled", message="cancelled", finished_at=time.time())
+            record_stopped(ws, job_id)
         return 1
     except Exception as exc:  # a bad limit setting, a catalog error: the build cannot start
         ws.update_job(job_id, status="failed", error=str(exc), finished_at=time.time())
@@ -331,8 +341,8 @@ def record_exit(ws: Workspace, job_id: int, code: int) -> int:
     if job["status"] not in ("queued", "running"):
         return code  # the process wrote its outcome
     now = time.time()
-    if job["cancel_requested"]:
-        ws.update_job(job_id, status="cancelled", message="cancelled", finished_at=now)
+    if job["cancel_requested"] or code == -signal.SIGTERM:
+        record_stopped(ws, job_id)
     elif code == -signal.SIGKILL:
         error = out_of_memory_message(ws, job)
         ws.update_job(job_id, status="failed", error=error, finished_at=now)
