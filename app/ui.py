@@ -15,6 +15,7 @@ from app import state
 from automl.errors import EaselError
 from automl.model import Model
 from automl.workspace.catalog import DatasetRecord, ModelRecord, Workspace
+from automl.workspace.jobs import recover_interrupted
 
 log = logging.getLogger("easel.app")
 
@@ -30,6 +31,7 @@ def workspace() -> Workspace:
     """The workspace as the signed-in user sees it (everything, in personal mode)."""
     if state.WORKSPACE not in st.session_state:
         fresh = Workspace()
+        _recover_builds(str(fresh.root))
         user = st.session_state.get(state.USER)
         if user is not None:
             fresh = fresh.as_user(user.name, admin=user.admin)
@@ -47,6 +49,12 @@ def datasets() -> list[DatasetRecord]:
 def dataset_names() -> list[str]:
     ws = workspace()
     return [ws.key(d) for d in datasets()]
+
+
+@st.cache_resource(show_spinner=False)
+def _recover_builds(root: str) -> list[int]:
+    """Once per server start and workspace: builds whose process is gone are "interrupted"."""
+    return recover_interrupted(Workspace(root, admin=True))
 
 
 def session_id() -> str:

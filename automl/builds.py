@@ -1,7 +1,9 @@
 """Run one build (a training job) in its own process: ``python -m automl.builds WORKSPACE JOB_ID``.
 
 The queue (:mod:`automl.workspace.jobs`) creates the job and starts this module by name; it never
-imports it, so the workspace layer stays below the training layer. This module reads the job's
+imports it, so the workspace layer stays below the training layer. The process waits for its turn
+in the queue and runs the training in a worker it watches
+(:func:`automl.workspace.jobs.run_queued`); the worker, :func:`run_job`, reads the job's
 parameters from the catalog, trains with the public API on the dataset's training input (see
 :func:`automl.workspace.data.training_input`), saves the model and records the outcome.
 """
@@ -18,25 +20,34 @@ from automl.errors import EaselError
 from automl.progress import ProgressEvent
 from automl.workspace.catalog import Workspace
 from automl.workspace.data import training_input
-from automl.workspace.jobs import JobCancelled, JobProgress
+from automl.workspace.jobs import JobCancelled, JobProgress, record_stopped, run_queued
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise JobCancelled()
 
 
+def _frame_bytes(df: Any, sample: int = 50_000) -> int:
+    """The frame's size in memory, text included (measured on its first rows when it is long)."""
+    head = df.head(sample)
+    per_row = float(head.memory_usage(deep=True, index=False).sum()) / max(len(head), 1)
+    return int(per_row * len(df))
+
+
 def run_job(root: str, job_id: int) -> int:
-    """Run one training job; returns the process exit status (0 when a model was saved)."""
+    """Run one training job that left the queue (it is "running"); returns the process exit
+    status (0 when a model was saved). Its time budget starts here, not when it was queued."""
     import automl
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     job = Workspace(root, admin=True).get_job(job_id)
     ws = Workspace(root, user=job["owner"])  # the build reads and writes as its owner
     p = job["params"]
-    ws.update_job(job_id, status="running", started_at=time.time(), message="starting")
     try:
         name, version = ws.resolve_dataset(str(p["dataset"]))
         df, recipe, _ = training_input(ws, name, version)
+        # the size in memory, for the note if the kernel stops the build for lack of memory
+        ws.update_job(job_id, data_bytes=_frame_bytes(df))
         settings = dict(p["settings"])
         reporter = JobProgress(ws, job_id)
         model = automl.AutoML(progress=reporter, **settings).fit(
@@ -56,8 +67,8 @@ def run_job(root: str, job_id: int) -> int:
             finished_at=time.time(),
         )
         return 0
-    except JobCancelled:
-        ws.update_job(job_id, status="cancelled", message="cancelled", finished_at=time.time())
+    except JobCancelled:  # cancelled, or the server is stopping
+        record_stopped(ws, job_id)
         return 1
     except EaselError as exc:
         ws.update_job(job_id, status="failed", error=str(exc), finished_at=time.time())
@@ -75,4 +86,7 @@ def run_job(root: str, job_id: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job(sys.argv[1], int(sys.argv[2])))
+    root, job = sys.argv[1], int(sys.argv[2])
+    every = Workspace(root, admin=True)
+    owner = every.as_user(every.get_job(job)["owner"], admin=True)  # names resolve as the owner's
+    sys.exit(run_queued(owner, job, lambda: run_job(root, job)))

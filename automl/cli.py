@@ -403,6 +403,34 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _contents(s: Any) -> str:
+    def n(count: int, what: str) -> str:
+        return f"{count} {what}{'' if count == 1 else 's'}"
+
+    return (
+        f"{n(s.datasets, 'dataset version')}, {n(s.models, 'model version')} and "
+        f"{n(s.jobs, 'build')} ({n(s.files, 'file')}, {s.bytes / 1e6:,.1f} MB)"
+    )
+
+
+def cmd_workspace_backup(args: argparse.Namespace) -> int:
+    from automl.workspace.backup import backup_workspace
+
+    s = backup_workspace(_workspace(args), args.out)
+    for note in s.notes:
+        print(note, file=sys.stderr)
+    print(f"backed up {_contents(s)} to {s.path}")
+    return 0
+
+
+def cmd_workspace_restore(args: argparse.Namespace) -> int:
+    from automl.workspace.backup import default_root, restore_workspace
+
+    s = restore_workspace(args.file, default_root(args.workspace), force=args.force)
+    print(f"restored {_contents(s)} into {s.path}")
+    return 0
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     from automl.reports import data_report
 
@@ -532,6 +560,29 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("name", help="NAME or NAME@VERSION")
     dd.add_argument("--version", type=int, default=None, help="delete only this version")
     dd.set_defaults(func=cmd_datasets_delete)
+
+    wsp = sub.add_parser("workspace", help="back up or restore a whole workspace")
+    wsub = wsp.add_subparsers(dest="action", required=True)
+    wb = wsub.add_parser(
+        "backup",
+        parents=[common],
+        help="write the catalog, datasets, models and predictions to one .tar.gz file (safe "
+        "while the app and builds run)",
+    )
+    wb.add_argument("--out", required=True, metavar="FILE", help="the backup file to write")
+    wb.set_defaults(func=cmd_workspace_backup)
+    wr = wsub.add_parser(
+        "restore",
+        parents=[common],
+        help="restore a backup into --workspace (a new or empty folder), checking it first",
+    )
+    wr.add_argument("file", help="a backup written by 'automl workspace backup'")
+    wr.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a workspace that already has datasets, models or builds",
+    )
+    wr.set_defaults(func=cmd_workspace_restore)
 
     j = sub.add_parser("join", parents=[common], help="join two datasets into a new one")
     j.add_argument("left", help="left dataset: NAME or NAME@VERSION")

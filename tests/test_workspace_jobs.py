@@ -11,7 +11,7 @@ import pytest
 import automl
 from automl.errors import EaselError, ParameterError
 from automl.workspace import Workspace
-from automl.workspace.jobs import cancel_job, job_status, start_training_job
+from automl.workspace.jobs import cancel_job, job_status, process_start, start_training_job
 from tests.conftest import make_table
 
 
@@ -80,6 +80,11 @@ def test_cancel_leaves_nothing(ws: Workspace) -> None:
     job = wait(ws, job_id, timeout=60)
     assert job["status"] == "cancelled"
     assert ws.list_models() == [] and not any((ws.root / "models").iterdir())
+    # the process that started the build reaps it: no zombie is left until the server stops
+    deadline = time.monotonic() + 60
+    while process_start(job["pid"]) == job["pid_start"]:  # a zombie keeps it until reaped
+        assert time.monotonic() < deadline, f"build process {job['pid']} is left as a zombie"
+        time.sleep(0.2)
 
 
 def test_vanished_process_is_reported(ws: Workspace) -> None:

@@ -20,7 +20,13 @@ from automl.timeseries import METRICS as FORECAST_METRICS
 from automl.timeseries import describe as describe_series
 from automl.timeseries import suggest as suggest_series
 from automl.training.preview import preview_forecast
-from automl.workspace.jobs import cancel_job, job_status, start_training_job
+from automl.workspace.jobs import (
+    INTERRUPTED,
+    cancel_job,
+    job_status,
+    start_training_job,
+    waiting_text,
+)
 
 ws = ui.workspace()
 st.title("Build a model")
@@ -61,10 +67,12 @@ def job_panel() -> None:
     metric_name = job["params"]["settings"].get("metric")
     label = METRICS[metric_name].label if metric_name in METRICS else "score"
     c3.metric(f"Best {label} so far", "—" if best is None else f"{best:.4f}", help="validation")
-    if job["status"] in ("queued", "running"):
+    if job["status"] == "queued":
+        st.info(waiting_text(ws, job_id), icon=":material/hourglass_top:")
+    elif job["status"] == "running":
         st.caption(f"About {max(budget - elapsed, 0):.0f} s left.")
-        if st.button("Cancel build", key="build_cancel"):
-            cancel_job(ws, job_id)
+    if job["status"] in ("queued", "running") and st.button("Cancel build", key="build_cancel"):
+        cancel_job(ws, job_id)
     if job["trials"]:
         board = pd.DataFrame(job["trials"])[["id", "candidate", "score", "fit_seconds", "status"]]
         higher = metric_name not in METRICS or METRICS[metric_name].greater_is_better
@@ -79,6 +87,8 @@ def job_panel() -> None:
         st.error(job["error"])
     elif job["status"] == "cancelled":
         st.warning("The build was cancelled; nothing was saved.")
+    elif job["status"] == "interrupted":
+        st.warning(job["error"] or INTERRUPTED)
 
 
 job_panel()  # the build this browser follows, shown above everything else

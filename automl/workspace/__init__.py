@@ -3,7 +3,8 @@
 ``catalog`` keeps the records (SQLite); ``data`` (with ``sources``) is the one data service that
 the CLI and every page call to import, join, clean, prepare and save data and to get a build's
 training input; ``lineage`` names how each dataset version was made; ``jobs`` is the build queue
-(the build itself runs in :mod:`automl.builds`, in its own process).
+(the build itself runs in :mod:`automl.builds`, in its own process); ``backup`` writes a workspace
+to one archive and restores it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     best_score REAL, trials TEXT NOT NULL DEFAULT '[]', error TEXT NOT NULL DEFAULT '',
     result TEXT NOT NULL DEFAULT '', log_path TEXT NOT NULL DEFAULT '', pid INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, started_at REAL,
-    finished_at REAL, owner TEXT NOT NULL DEFAULT '');
+    finished_at REAL, owner TEXT NOT NULL DEFAULT '', pid_start INTEGER, data_bytes INTEGER);
 CREATE TABLE IF NOT EXISTS shares (
     kind TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL, grantee TEXT NOT NULL,
     created_at REAL NOT NULL, PRIMARY KEY (kind, owner, name, grantee));
@@ -67,7 +67,11 @@ _OWNERLESS = {
 EVERYONE = "*"  # a share's grantee meaning every user
 KINDS = ("dataset", "model")  # what can be shared
 _DAMAGED = ("file is not a database", "database disk image is malformed", "malformed")
-JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+_ACTIVE_JOBS = (
+    "SELECT id, status, pid, pid_start, created_at FROM jobs "
+    "WHERE status IN ('queued', 'running') ORDER BY id"
+)
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 
 
 @dataclass
@@ -239,6 +243,11 @@ class Workspace:
                 cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
                 if "owner" not in cols:
                     db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+                if "pid_start" not in cols:  # catalogs written before the build queue
+                    # the build process's start time (/proc/PID/stat), so a reused pid is not
+                    # taken for it; the in-memory size of its data, for an out-of-memory note
+                    db.execute("ALTER TABLE jobs ADD COLUMN pid_start INTEGER")
+                    db.execute("ALTER TABLE jobs ADD COLUMN data_bytes INTEGER")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -737,3 +746,45 @@ class Workspace:
                 )
             ]
         return [self.get_job(i) for i in ids]
+
+    # ------------------------------------------------------------------ build queue, settings
+    def active_jobs(self) -> list[dict[str, Any]]:
+        """The queued and running jobs, oldest first (id, status, pid, pid_start, created_at)."""
+        with self._db() as db:
+            return [dict(r) for r in db.execute(_ACTIVE_JOBS)]
+
+    def claim_job_slot(
+        self, job_id: int, limit: int, alive: Callable[[dict[str, Any]], bool]
+    ) -> bool:
+        """Start queued job ``job_id`` (status "running") if fewer than ``limit`` live jobs run and
+        it is the oldest live queued job; ``alive`` tells a job whose process is gone. One
+        ``BEGIN IMMEDIATE`` transaction, so two build processes never both take the last slot."""
+        with self._db(lock=True) as db:
+            live = [r for r in map(dict, db.execute(_ACTIVE_JOBS)) if r["id"] == job_id or alive(r)]
+            running = sum(r["status"] == "running" for r in live)
+            queued = [r["id"] for r in live if r["status"] == "queued"]
+            if running >= limit or not queued or queued[0] != job_id:
+                return False
+            db.execute(
+                "UPDATE jobs SET status='running', started_at=?, message='starting' WHERE id=?",
+                (time.time(), job_id),
+            )
+            return True
+
+    def get_setting(self, key: str) -> str | None:
+        """A workspace setting (e.g. ``max_builds``), or None when it was never set."""
+        with self._db() as db:
+            r = db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return None if r is None else str(r[0])
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Set a workspace setting; None removes it (back to the default)."""
+        with self._db() as db:
+            if value is None:
+                db.execute("DELETE FROM settings WHERE key=?", (key,))
+            else:
+                db.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (key, value),
+                )

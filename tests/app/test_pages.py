@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 import automl
 from app.bootstrap import load_samples
 from automl.workspace import Workspace
-from automl.workspace.jobs import job_status
+from automl.workspace.jobs import job_status, process_start
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 
@@ -137,6 +139,37 @@ def test_predict_single_what_if(use_trained: Workspace) -> None:
     assert at.metric[0].value == "yes"
     why = [m.value for m in at.markdown if m.value.startswith("- **")]
     assert len(why) == 5 and any("support_calls** = 9" in w for w in why)
+
+
+def test_build_page_shows_the_queue_and_builds_interrupted_by_a_restart(
+    empty_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EASEL_MAX_BUILDS", "1")
+    params = {"model_name": "m", "settings": {"preset": "quick"}}
+    me, gone = os.getpid(), subprocess.Popen(["true"])
+    gone.wait()
+    running, queued, dead = (empty_ws.create_job("train", params) for _ in range(3))
+    for job_id, pid, status in (
+        (running, me, "running"),
+        (queued, me, "queued"),
+        (dead, gone.pid, "running"),
+    ):
+        empty_ws.update_job(job_id, status=status, pid=pid, pid_start=process_start(pid))
+    at = AppTest.from_file(MAIN, default_timeout=60)  # the app starts: the dead build is found
+    at.query_params["job"] = str(queued)
+    at.switch_page("app_pages/build.py").run()
+    assert not at.exception
+    assert "Waiting: 1 build ahead of yours (1 build runs at a time)." in texts(at)
+    assert empty_ws.get_job(dead)["status"] == "interrupted"
+    assert empty_ws.get_job(running)["status"] == "running"
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.query_params["job"] = str(dead)
+    at.switch_page("app_pages/build.py").run()
+    assert [w.value for w in at.warning] == [
+        "Interrupted: the server restarted while this build was running. Start it again."
+    ]
+    for job_id in (running, queued):
+        empty_ws.update_job(job_id, status="succeeded")
 
 
 def test_build_page_finds_its_job_again_after_a_refresh(empty_ws: Workspace) -> None:
