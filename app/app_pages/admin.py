@@ -4,11 +4,13 @@ audit log."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pandas as pd
 import streamlit as st
 
 from app import state, ui
+from automl.workspace.jobs import max_builds, set_max_builds
 from automl.workspace.users import ROLES, SSO_ROLE_SETTING, Team
 
 ws = ui.workspace()
@@ -88,6 +90,22 @@ if sso_role != current and st.button("Save", key="admin_sso_save"):
     with ui.guarded("saving the setting"):
         team.set_setting(SSO_ROLE_SETTING, sso_role, by=me.name)
         st.success(f"New single sign-on users start as {sso_role}.")
+
+st.subheader("Builds at once")
+limit = max_builds(ws)
+new_limit = st.number_input(
+    f"Builds that may run at the same time (others wait in the queue; this server has "
+    f"{os.cpu_count()} cores, and each build uses two)",
+    min_value=1,
+    max_value=64,
+    value=limit,
+    key="admin_max_builds",
+)
+if new_limit != limit and st.button("Save the build limit", key="admin_max_builds_save"):
+    with ui.guarded("saving the build limit"):
+        set_max_builds(ws, int(new_limit))
+        ws.audit("setting", "max_builds", str(int(new_limit)))
+        st.success(f"Up to {int(new_limit)} builds now run at once.")
 
 st.subheader("Where the server may read from")
 st.caption(
