@@ -56,7 +56,13 @@ models = ws.list_models()
 c1, c2, c3 = st.columns(3)
 c1.metric("Datasets", len(datasets))
 c2.metric("Models", len(models))
-c3.metric("Builds running", sum(j["status"] in ("queued", "running") for j in ws.list_jobs()))
+recent_jobs = ws.list_jobs()
+waiting = sum(j["status"] == "queued" for j in recent_jobs)
+c3.metric(
+    "Builds running",
+    sum(j["status"] == "running" for j in recent_jobs),
+    help=f"{waiting} more waiting in the queue" if waiting else None,
+)
 
 st.subheader("Datasets")
 if not datasets:
