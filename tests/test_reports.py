@@ -69,6 +69,38 @@ def test_data_report_numbers_and_warnings() -> None:
     assert any("leakage" in s for s in rep.summary)
 
 
+def test_predictive_power_alone_is_measured_with_its_noise_not_clipped() -> None:
+    """A column that shifts the odds of a rarer class without ever making it the likelier one
+    (years married and an affair) has a real gain on its own; a noise column has none; the
+    report says the measure is of a column alone, and how it differs from the model's."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    years = rng.uniform(0, 25, n)
+    age = rng.uniform(18, 60, n)
+    risk = 0.05 + 0.016 * years  # 5% to 45%: "no" is always the likelier answer
+    df = pd.DataFrame(
+        {
+            "yrs_married": years.round(1),
+            "age": age.round(0),
+            "noise": rng.normal(size=n),
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "had_affair": np.where(rng.random(n) < risk, "yes", "no"),
+        }
+    )
+    rep = data_report(df, "had_affair")
+    sec = rep.section("Columns and the target")
+    rows = {p["column"]: p for p in sec.data["predictive_power"]}
+    years_row = rows["yrs_married"]
+    assert years_row["predictive power"] > years_row["noise (±)"] > 0
+    assert years_row["on its own"] == "helps on its own"
+    for col in ("noise", "region"):  # nothing to find: measured near 0, within its noise
+        assert abs(rows[col]["predictive power"]) <= max(2 * rows[col]["noise (±)"], 0.01)
+        assert rows[col]["on its own"] == "no clear gain on its own"
+    assert min(r["predictive power"] for r in rows.values()) < 0  # measured, not clipped
+    words = " ".join(sec.text)
+    assert "on its own" in words and "with all the others present" in words
+
+
 def test_data_report_blocked_target_imbalance_and_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
     df = make_table(300, 3)
     rep = data_report(df.assign(churn="yes"), "churn")
