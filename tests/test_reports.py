@@ -16,6 +16,8 @@ import automl
 from automl.cli import main
 from automl.errors import ParameterError
 from automl.reports import data_report, performance_report, save_model
+from automl.reports._base import fmt
+from automl.reports.performance import headline
 from tests.conftest import make_table
 
 CHROMIUM = "/usr/bin/chromium"
@@ -175,6 +177,39 @@ def test_multiclass_and_regression_sections(models: dict[str, automl.Model]) -> 
     assert "typical error" in reg.summary[0]
     impact = reg.section("What drives the predictions").data
     assert len(impact["impact"]) == len(r.preprocessor.columns) and impact["partial_dependence"]
+
+
+def test_headline_compares_with_the_model_free_guess(models: dict[str, automl.Model]) -> None:
+    """Each problem type's headline says what the model-free guess gets; the same lines start the
+    report (the Analyze page shows them), and the interval says what it covers."""
+    for task, m in models.items():
+        rep = performance_report(m, bootstrap=20)
+        head = headline(m)
+        assert rep.summary[: len(head)] == head
+        hold = m.holdout
+        y = hold["__target__"].to_numpy()
+        if task == "regression":
+            guess = np.mean(np.abs(y - m.meta.train_target_summary["mean"]))
+            assert f"against **{fmt(guess)}** when always guessing the training average" in head[0]
+        else:
+            shares = np.asarray(m.meta.train_target_summary["shares"])
+            frequent = int(np.argmax(shares))
+            right = np.mean(y == frequent)
+            assert (
+                f"always answering **{m.classes[frequent]}** (the most frequent answer) would be "
+                f"right for **{right:.0%}**"
+            ) in head[0]
+        interval = rep.summary[len(head)]
+        assert "95% confidence interval" in interval
+        assert "hold-out rows are resampled" in interval
+        assert "does not cover another sample" in interval and "change over time" in interval
+    # an older model without its hold-out rows keeps a headline from its stored metrics
+    m = models["binary"]
+    saved, m.holdout = m.holdout, None
+    try:
+        assert headline(m)[0].startswith(f"Predicts **{m.target}** correctly for")
+    finally:
+        m.holdout = saved
 
 
 def test_model_without_holdout_is_a_clear_error(models: dict[str, automl.Model]) -> None:

@@ -11,9 +11,8 @@ import streamlit as st
 import automl
 from app import ui
 from automl.metrics import METRICS
-from automl.prep.recipe import fmt_number
 from automl.reports import performance_report, save_model
-from automl.reports.performance import holdout_predictions, sankey
+from automl.reports.performance import headline, holdout_predictions, sankey
 
 ws = ui.workspace()
 st.title("Analyze a model")
@@ -25,32 +24,9 @@ meta = model.meta
 metrics = model.metrics
 
 
-def headline() -> str:
-    held = model.rows.holdout
-    if model.is_forecast:
-        ts = model.timeseries
-        naive = ts.baseline
-        better = 1 - metrics["mae"] / max(naive.holdout_metrics.get("mae", 0), 1e-12)
-        return (
-            f"Forecasts **{model.target}** {ts.horizon_text} ahead with a "
-            f"typical error of **{fmt_number(metrics['mae'])}** (mean absolute error) on the "
-            f"last {ts.horizon_text} of {len(ts.series.keys)} series, "
-            f"which it never saw: **{abs(better):.0%} {'smaller' if better >= 0 else 'larger'}** "
-            f"than {naive.description}."
-        )
-    if model.task == "regression":
-        return (
-            f"Predicts **{model.target}** with a typical error of **{fmt_number(metrics['mae'])}** "
-            f"(mean absolute error) on {held:,} rows it never saw; it explains "
-            f"**{metrics['r2']:.0%}** of the variation (R²)."
-        )
-    return (
-        f"Predicts **{model.target}** correctly for **{metrics['accuracy']:.0%}** of {held:,} rows "
-        "it never saw during training."
-    )
-
-
-st.markdown(headline())
+head = headline(model)
+for line in head:
+    st.markdown(line)
 st.caption(f"{meta.holdout_description}. Final model: {meta.refit_note}.")
 if model.task == "binary":
     tuned = model.threshold != 0.5
@@ -97,7 +73,7 @@ if model.holdout is not None:
         report = _performance(str(ws.model_dir(rec)), model.default_id, meta.created_at)
 if report is not None:
     st.subheader("How good, in detail")
-    for line in report.summary[1 + (not model.is_forecast) :]:
+    for line in report.summary[len(head) :]:
         st.markdown(line)
     if model.is_forecast:
         fsec = next(x for x in report.sections if x.title == "Forecast against actual")

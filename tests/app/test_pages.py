@@ -121,6 +121,17 @@ def test_analyze_shows_headline_metrics_and_leaderboard(use_trained: Workspace) 
     assert len(at.get("plotly_chart")) >= 4  # Sankey, confusion matrix, ROC, ...
 
 
+def test_analyze_headline_names_the_guess_to_beat_and_what_the_interval_covers(
+    use_trained: Workspace,
+) -> None:
+    at = app("analyze")
+    head = at.markdown[0].value
+    assert "correctly for" in head and "always answering **no**" in head, head
+    body = texts(at)
+    assert "95% confidence interval" in body and "hold-out rows are resampled" in body
+    assert "does not cover another sample" in body and "change over time" in body
+
+
 def test_predict_single_what_if(use_trained: Workspace) -> None:
     at = app("predict")
     labels = [m.label for m in at.metric]
@@ -403,7 +414,9 @@ def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> No
     empty_ws.add_model(name, version, path, "store sales", fit.model_)
     assert empty_ws.list_models()[0].task == "timeseries"
     at = app("analyze")
-    assert "Forecasts **units_sold** 14 days ahead" in texts(at)
+    head = at.markdown[0].value  # the report's headline, with the simple forecast to beat
+    assert "Forecasts **units_sold** up to 14 days ahead" in head
+    assert "when forecasting simply by repeating the last" in head
     at = app("predict")
     assert not at.exception
     assert "for 6 series" in texts(at)
