@@ -17,7 +17,7 @@ from automl.cli import main
 from automl.errors import ParameterError
 from automl.reports import data_report, performance_report, save_model
 from automl.reports._base import fmt
-from automl.reports.performance import headline
+from automl.reports.performance import headline, sankey
 from tests.conftest import make_table
 
 CHROMIUM = "/usr/bin/chromium"
@@ -210,6 +210,13 @@ def test_headline_compares_with_the_model_free_guess(models: dict[str, automl.Mo
         assert headline(m)[0].startswith(f"Predicts **{m.target}** correctly for")
     finally:
         m.holdout = saved
+
+
+def test_sankey_labels_are_large_and_dark(models: dict[str, automl.Model]) -> None:
+    fig = sankey(models["multiclass"])
+    trace = fig.data[0]
+    assert trace.textfont.size >= 14 and trace.textfont.color == "#1b1b1b"
+    assert all(": " in label for label in trace.node.label)  # each class with its row count
 
 
 def test_model_without_holdout_is_a_clear_error(models: dict[str, automl.Model]) -> None:

@@ -817,14 +817,25 @@ def sankey(model: Model) -> go.Figure:
                 src.append(i)
                 dst.append(k + j)
                 val.append(v)
-                colours.append("rgba(42,157,143,0.45)" if a == b else "rgba(231,111,81,0.45)")
+                colours.append("rgba(42,157,143,0.55)" if a == b else "rgba(231,111,81,0.55)")
+    actual = pred["actual"].astype(str).value_counts()
+    predicted = pred["predicted"].astype(str).value_counts()
+    labels = [f"actual {c}: {int(actual.get(c, 0)):,}" for c in classes] + [
+        f"predicted {c}: {int(predicted.get(c, 0)):,}" for c in classes
+    ]
     fig = go.Figure(
         go.Sankey(
             node=dict(
-                label=[f"actual {c}" for c in classes] + [f"predicted {c}" for c in classes], pad=18
+                label=labels,
+                pad=24,
+                thickness=22,
+                color="#264653",
+                line=dict(color="#1b1b1b", width=0.5),
             ),
             link=dict(source=src, target=dst, value=val, color=colours),
+            # large, dark labels without plotly's white halo, readable on a light page
+            textfont=dict(size=16, color="#1b1b1b", shadow="none"),
         )
     )
-    fig.update_layout(height=320 + 30 * k, margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_layout(height=340 + 40 * k, margin=dict(l=10, r=10, t=10, b=10), font_size=16)
     return fig
