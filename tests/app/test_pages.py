@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -333,6 +335,25 @@ def test_explore_page_charts_and_matrices(empty_ws: Workspace) -> None:
     for method in ("Pearson correlation", "Spearman correlation", "Mutual information"):
         at.radio(key="explore_method").set_value(method).run()
         assert not at.exception and not at.error, method
+
+
+def test_explore_scatter_does_not_default_to_an_id(empty_ws: Workspace) -> None:
+    rng = np.random.default_rng(0)
+    workers = pd.DataFrame(
+        {
+            "worker_id": np.arange(1, 301),
+            "age": rng.integers(18, 66, 300),
+            "hourly_wage": rng.uniform(12, 40, 300).round(2),
+            "is_manager": rng.integers(0, 2, 300),
+        }
+    )
+    empty_ws.add_dataset("workers", workers, "test")
+    at = app("explore")
+    assert (at.selectbox(key="explore_x").value, at.selectbox(key="explore_y").value) == (
+        "age",
+        "hourly_wage",
+    )
+    assert "worker_id" in at.selectbox(key="explore_x").options  # still there to choose
 
 
 def test_models_page_compare_rename_export_delete(use_trained: Workspace) -> None:
