@@ -10,6 +10,7 @@ import streamlit as st
 
 import automl
 from app import ui
+from app.tables import show_table
 from automl.metrics import METRICS
 from automl.reports import performance_report, save_model
 from automl.reports.performance import headline, holdout_predictions, sankey
@@ -43,7 +44,7 @@ if model.task == "binary":
 c1, c2 = st.columns([1, 1])
 with c1:
     st.subheader("Hold-out metrics")
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             {"metric": METRICS[k].label if k in METRICS else k.upper(), "value": round(v, 4)}
             for k, v in metrics.items()
@@ -78,7 +79,7 @@ if report is not None:
     if model.is_forecast:
         fsec = next(x for x in report.sections if x.title == "Forecast against actual")
         st.markdown("**Forecast of the held-out periods against what happened**")
-        st.dataframe(fsec.tables[0][1], hide_index=True, width="stretch")
+        show_table(fsec.tables[0][1], what="forecasts", hide_index=True, width="stretch")
     if model.task != "regression":
         st.markdown("**Actual (left) against predicted (right) on the hold-out rows**")
         st.plotly_chart(sankey(model), width="stretch", key="analyze_sankey")
@@ -136,7 +137,7 @@ score_col = f"validation_{model.metric}"
 board = board.sort_values(
     ["default", "kept", score_col], ascending=[False, False, not meta.metric_greater_is_better]
 )
-st.dataframe(board, hide_index=True, width="stretch")
+show_table(board, what="candidates", hide_index=True, width="stretch")
 kept: list[int] = [int(i) for i in board[board["kept"]]["id"]]
 choice: int | None = st.selectbox(
     "Make another kept candidate the model's predictor",
@@ -156,7 +157,7 @@ if other and choice is not None and st.button("Use this candidate", key="analyze
 st.subheader("Data that went in")
 cols = pd.DataFrame([c.to_dict() for c in meta.columns])
 cols = cols[["name", "type", "reason", "missing", "distinct"]]
-st.dataframe(cols, hide_index=True, width="stretch")
+show_table(cols, what="columns", hide_index=True, width="stretch")
 r = model.rows
 st.caption(
     f"{r.total:,} rows in the dataset, {r.with_target:,} with a target value; "

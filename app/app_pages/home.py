@@ -9,6 +9,7 @@ import streamlit as st
 
 from app import ui
 from app.bootstrap import SAMPLE_FILES, load_samples
+from app.tables import show_table
 from automl.workspace.jobs import job_status
 
 ws = ui.workspace()
@@ -37,7 +38,7 @@ if missing_samples and st.button("Add the sample datasets", key="home_samples"):
         )
         datasets = ws.list_datasets()
 if datasets:
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             {
                 "name": d.name,
@@ -49,6 +50,7 @@ if datasets:
             }
             for d in datasets
         ),
+        what="datasets",
         hide_index=True,
         width="stretch",
     )
@@ -57,7 +59,7 @@ st.subheader("Models")
 if not models:
     st.info("No models yet. Pick a dataset and a column to predict on the **Build** page.")
 else:
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             {
                 "name": m.name,
@@ -70,6 +72,7 @@ else:
             }
             for m in models
         ),
+        what="models",
         hide_index=True,
         width="stretch",
     )
@@ -90,4 +93,4 @@ if jobs:
                 "message": j["error"] or j["message"],
             }
         )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    show_table(pd.DataFrame(rows), what="builds", hide_index=True, width="stretch")

@@ -10,6 +10,7 @@ import streamlit as st
 
 import automl
 from app import ui
+from app.tables import show_table
 from automl.artifact import ModelMeta, read_meta
 from automl.errors import EaselError
 
@@ -49,7 +50,7 @@ for m in models:
         }
     )
 table = pd.DataFrame(rows)
-st.dataframe(table.drop(columns=["model"]), hide_index=True, width="stretch")
+show_table(table.drop(columns=["model"]), what="models", hide_index=True, width="stretch")
 
 st.subheader("Compare")
 picked = st.multiselect(
@@ -80,7 +81,7 @@ if picked:
             }
             col.update({f"hold-out {k}": round(v, 4) for k, v in loaded.metrics.items()})
             side[f"{rec.name}@{rec.version}"] = col
-    st.dataframe(pd.DataFrame(side).astype(str), width="stretch")
+    show_table(pd.DataFrame(side).astype(str), width="stretch")
 
 st.subheader("Manage")
 target = st.selectbox("Model", table["model"].tolist(), key="models_manage")
