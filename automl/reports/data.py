@@ -544,10 +544,12 @@ def _target(
             error_x=dict(type="data", array=shown["noise (±)"], visible=True),
         )
     )
+    ends = shown["predictive power"] + shown["noise (±)"]
     low = min(0.0, float((shown["predictive power"] - shown["noise (±)"]).min()))
+    high = min(1.0, 1.1 * max(0.2, float(ends.max()) if len(ends) else 0.0))  # small gains visible
     bar.update_layout(
         xaxis_title="predictive power alone (0 = no better than a guess, 1 = perfect)",
-        xaxis_range=[low - 0.02, 1],
+        xaxis_range=[low - 0.01, high],
     )
     rel_figs: list[tuple[str, go.Figure]] = []
     for col in power["column"].head(6):
