@@ -13,6 +13,11 @@ Rules (applied in this order; the user can override any column with ``column_typ
 6. ``identifier`` -- text where at least 95% of the values are distinct (keys, names, codes).
 7. ``categorical``-- everything else.
 
+Duplicated rows do not hide a key: in :func:`infer_types`, a column named like a key whose values
+are distinct once the rows that repeat an earlier row are set aside is ``identifier`` too (when
+at most 10% of the rows are such repeats). The name is required: in a narrow table, setting
+repeated rows aside can leave any column's values distinct.
+
 ``identifier`` and ``constant`` columns are not used for training; the reason is recorded.
 """
 
@@ -48,6 +53,9 @@ TYPING_SAMPLE_ROWS = 20_000
 DATE_PARSE_SHARE = 0.90
 NUMBER_PARSE_SHARE = 0.95
 IDENTIFIER_DISTINCT_SHARE = 0.95
+# at most this share of rows may repeat an earlier row for a key-named column to be judged on the
+# other rows (a file with a few duplicated records, not a table where every key repeats)
+REPEATED_ROWS_SHARE = 0.10
 TEXT_MIN_WORDS = 4.0
 
 
@@ -160,6 +168,12 @@ def _looks_like_dates(text: pd.Series) -> bool:
     return bool(to_datetime(sample).notna().mean() >= DATE_PARSE_SHARE)
 
 
+def named_like_key(name: str) -> bool:
+    """Whether a column name reads like a key: ``id``, ``*_id``, ``CustID``, ``key``, ``uuid``,
+    ``*_no``, ``*_code`` ..."""
+    return bool(_ID_NAME.search(name))
+
+
 def _integer_identifier(name: str, num: pd.Series, n_rows: int) -> bool:
     values = num.dropna()
     if len(values) < 20 or not np.all(np.mod(values.to_numpy(), 1) == 0):
@@ -170,9 +184,38 @@ def _integer_identifier(name: str, num: pd.Series, n_rows: int) -> bool:
     return bool(_ID_NAME.search(name)) or span <= 1.2 * len(values)
 
 
-def infer_column(name: str, s: pd.Series) -> ColumnInfo:
-    """Decide the type of one column (see the module docstring for the rules)."""
+def _key_despite_repeats(name: str, s: pd.Series, repeated: np.ndarray | None) -> bool:
+    """A column named like a key whose values are all distinct on the rows that do not repeat an
+    earlier row (a file with a few duplicated records): still an identifier."""
+    if repeated is None or not repeated.any() or not named_like_key(name):
+        return False
+    if repeated.mean() > REPEATED_ROWS_SHARE:
+        return False
+    first = s[~repeated]
+    values = first.dropna()
+    if len(values) < 20 or len(values) < 0.95 * len(first):
+        return False
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        num = values.astype("float64")
+    else:
+        text = as_text(values).dropna()
+        num = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        if num.notna().mean() < NUMBER_PARSE_SHARE:
+            return bool(text.nunique() == len(text) and len(text) == len(values))
+    if num.isna().any() or not np.all(np.mod(num.to_numpy(), 1) == 0):
+        return False
+    return bool(num.nunique() == len(num))
+
+
+def infer_column(name: str, s: pd.Series, repeated: np.ndarray | None = None) -> ColumnInfo:
+    """Decide the type of one column (see the module docstring for the rules).
+
+    ``repeated`` marks the rows that repeat an earlier row of the whole table (same length as
+    ``s``): :func:`infer_types` passes it so that duplicated records do not hide a key.
+    """
     if len(s) > TYPING_SAMPLE_ROWS:
+        if repeated is not None:
+            repeated = pd.Series(repeated).sample(TYPING_SAMPLE_ROWS, random_state=0).to_numpy(bool)
         s = s.sample(TYPING_SAMPLE_ROWS, random_state=0)
     n = len(s)
     missing = int(s.isna().sum())
@@ -196,6 +239,8 @@ def infer_column(name: str, s: pd.Series) -> ColumnInfo:
         num = s.astype("float64")
         if _integer_identifier(name, num, n):
             return info("identifier", "every value is a distinct whole number, like a row key")
+        if _key_despite_repeats(name, s, repeated):
+            return info("identifier", _REPEATED_KEY)
         return info("numeric", "numbers")
 
     text = as_text(s)
@@ -210,6 +255,8 @@ def infer_column(name: str, s: pd.Series) -> ColumnInfo:
     if len(parsed) and parsed.notna().mean() >= NUMBER_PARSE_SHARE:
         if _integer_identifier(name, parsed, n):
             return info("identifier", "every value is a distinct whole number, like a row key")
+        if _key_despite_repeats(name, s, repeated):
+            return info("identifier", _REPEATED_KEY)
         return info("numeric", "text that reads as numbers")
     non_null_text = text.dropna()
     words = non_null_text.str.count(r"\S+").mean() if len(non_null_text) else 0.0
@@ -218,7 +265,31 @@ def infer_column(name: str, s: pd.Series) -> ColumnInfo:
         return info("text", f"free text ({words:.1f} words per value on average)")
     if share_distinct >= IDENTIFIER_DISTINCT_SHARE and len(non_null_text) >= 20:
         return info("identifier", f"{share_distinct:.0%} of the values are distinct, like a key")
+    if _key_despite_repeats(name, s, repeated):
+        return info("identifier", _REPEATED_KEY)
     return info("categorical", f"{distinct} distinct values")
+
+
+_REPEATED_KEY = (
+    "named like a key, and its values are distinct apart from rows that repeat an earlier row"
+)
+
+
+def _repeated_rows(df: pd.DataFrame) -> np.ndarray | None:
+    """Which rows repeat an earlier row, judged on the rows :func:`infer_column` samples (the
+    others are False); None when the values cannot be compared (e.g. lists in a cell)."""
+    if len(df) <= TYPING_SAMPLE_ROWS:
+        positions = np.arange(len(df))
+    else:  # the positions s.sample(TYPING_SAMPLE_ROWS, random_state=0) takes in infer_column
+        every = pd.Series(np.arange(len(df)))
+        positions = every.sample(TYPING_SAMPLE_ROWS, random_state=0).to_numpy()
+    try:
+        repeated = df.iloc[positions].duplicated().to_numpy(bool)
+    except TypeError:
+        return None
+    out = np.zeros(len(df), dtype=bool)
+    out[positions] = repeated
+    return out
 
 
 def infer_types(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, ColumnInfo]:
@@ -231,6 +302,7 @@ def infer_types(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> di
             f"Check the spelling; the columns are: {', '.join(map(str, df.columns))}."
         )
     out: dict[str, ColumnInfo] = {}
+    repeated = _repeated_rows(df) if len(df.columns) > 1 else None
     for col in df.columns:
         name = str(col)
         if name in overrides:
@@ -250,5 +322,5 @@ def infer_types(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> di
                 overridden=True,
             )
         else:
-            out[name] = infer_column(name, df[col])
+            out[name] = infer_column(name, df[col], repeated)
     return out

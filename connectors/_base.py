@@ -62,6 +62,11 @@ class Connector(ABC):
     def describe(self) -> str:
         """A human description of the source, never containing credentials."""
 
+    def reading_note(self) -> str:
+        """After :meth:`read`, how the source was interpreted, in plain words (a text file's
+        separator, decimal mark and character encoding); "" when there is nothing to say."""
+        return ""
+
     def iter_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """The source in chunks of at most ``chunk_rows`` rows. This default cuts one whole read
         into pieces (no memory saved); sources that can stream override it."""

@@ -51,6 +51,37 @@ class CsvDialect:
     header: bool = True
     thousands: str | None = None
 
+    def describe(self) -> str:
+        """What was detected, in plain words, with what to do if it is wrong."""
+        mark = "a comma (1,5)" if self.decimal == "," else "a point (1.5)"
+        thousands = (
+            f", with {_MARK_WORDS.get(self.thousands, repr(self.thousands))} between thousands"
+            if self.thousands
+            else ""
+        )
+        header = (
+            "the first row holds the column names"
+            if self.header
+            else "no row of column names (the columns are named column_1, column_2 ...)"
+        )
+        return (
+            f"Read as text in {_ENCODING_WORDS.get(self.encoding, self.encoding)}, with "
+            f"{_SEP_WORDS.get(self.sep, repr(self.sep))} between columns and {mark} as the "
+            f"decimal mark{thousands}; {header}. If letters or numbers look wrong below, save "
+            "the file again as UTF-8 CSV from its program."
+        )
+
+
+_SEP_WORDS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars (|)"}
+_MARK_WORDS = {".": "points", ",": "commas"}
+_ENCODING_WORDS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 (with a byte order mark)",
+    "utf-16": "UTF-16",
+    "cp1252": "Windows-1252 (Western European)",
+    "latin-1": "Latin-1",
+}
+
 
 # pandas' default missing-value markers, used for the Arrow reader too so both agree
 NULL_VALUES = [
@@ -133,6 +164,7 @@ class FileConnector(Connector):
         self.options = options
         self.path = Path(options.path)
         self.name = self.path.name
+        self.dialect_: CsvDialect | None = None  # set by reading a delimited text file
 
     @classmethod
     def from_request(cls, request: SourceRequest) -> FileConnector:
@@ -148,6 +180,9 @@ class FileConnector(Connector):
 
     def describe(self) -> str:
         return f"file {self.name}"
+
+    def reading_note(self) -> str:
+        return self.dialect_.describe() if self.dialect_ is not None else ""
 
     # ------------------------------------------------------------------ checks
     def _check(self) -> str:
@@ -214,6 +249,7 @@ class FileConnector(Connector):
         d = sniff_csv(self.path, self.name)
         if d.header:
             self._check_unique(self._csv_header(d))
+        self.dialect_ = d
         return d
 
     @staticmethod

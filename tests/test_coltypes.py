@@ -70,3 +70,38 @@ def test_override_and_errors():
         infer_types(df, {"zz": "numeric"})
     with pytest.raises(ParameterError, match="Use one of"):
         infer_types(df, {"a": "fancy"})
+
+
+def test_a_key_with_duplicated_rows_is_still_an_identifier():
+    rng = np.random.default_rng(0)
+    n = 500
+    workers = pd.DataFrame(
+        {
+            "worker_id": rng.permutation(np.arange(1000, 1000 + 3 * n, 3))[:n],
+            "age": rng.integers(18, 66, n),
+            "tenure": rng.integers(0, 30, n),
+            "state": rng.choice(["CA", "NY", "TX", "WA"], n),
+            "store_no": rng.integers(1, 40, n),
+        }
+    )
+    # 20 records entered twice: 500 distinct IDs in 520 rows
+    df = pd.concat([workers, workers.sample(20, random_state=1)], ignore_index=True)
+    types = infer_types(df)
+    assert types["worker_id"].type == "identifier", types["worker_id"]
+    assert "repeat an earlier row" in types["worker_id"].reason
+    assert types["worker_id"].distinct == n and not types["worker_id"].used
+    # the same as text (numbers read from a text file)
+    as_text = infer_types(df.assign(worker_id=df["worker_id"].astype(str)))
+    assert as_text["worker_id"].type == "identifier"
+    # real numbers stay numbers, even one named like a key that repeats across distinct rows
+    assert {c: types[c].type for c in ("age", "tenure", "store_no")} == dict.fromkeys(
+        ("age", "tenure", "store_no"), "numeric"
+    )
+    # a measurement that is distinct apart from the repeated rows is not a key: no key name
+    counts = df.assign(monthly_minutes=df["worker_id"] * 7 + 3).drop(columns=["worker_id"])
+    assert infer_types(counts)["monthly_minutes"].type == "numeric"
+    # a key column that repeats across many different rows is a code, not a row key
+    orders = pd.DataFrame(
+        {"customer_id": rng.integers(1, 60, 400), "amount": rng.lognormal(3, 1, 400).round(2)}
+    )
+    assert infer_types(orders)["customer_id"].type == "numeric"

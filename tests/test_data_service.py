@@ -27,6 +27,7 @@ from automl.workspace.data import (
     join_datasets,
     prepare_dataset,
     read_source,
+    read_upload,
     resolve,
     save_source,
     store_upload,
@@ -224,3 +225,23 @@ def test_workspace_layer_imports_nothing_above_it() -> None:
                     )
     jobs = (ROOT / "automl" / "workspace" / "jobs.py").read_text(encoding="utf-8")
     assert '"automl.builds"' in jobs  # started by name, as a process
+
+
+def test_reading_a_text_file_says_how_it_was_read(tmp_path: Path) -> None:
+    """The Import page says which separator, decimal mark and encoding it found."""
+    eu = tmp_path / "eu.csv"
+    eu.write_bytes("name;price\nKöln;1.234,5\nZürich;2,25\n".encode("cp1252"))
+    src = read_upload(eu)
+    assert src.data["price"].tolist() == [1234.5, 2.25]
+    assert "semicolons between columns" in src.note
+    assert (
+        "a comma (1,5) as the decimal mark" in src.note and "points between thousands" in src.note
+    )
+    assert "Windows-1252" in src.note and "first row holds the column names" in src.note
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n1.5,2\n3,4\n", encoding="utf-8")
+    note = read_source(plain).note
+    assert "UTF-8, with commas between columns and a point (1.5) as the decimal mark" in note
+    parquet = tmp_path / "t.parquet"
+    pd.DataFrame({"a": [1, 2]}).to_parquet(parquet)
+    assert read_source(parquet).note == ""  # a typed file: nothing was guessed

@@ -167,3 +167,38 @@ def test_cli_join(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )
     err = capsys.readouterr().err
     assert code == 2 and "no column 'nope'" in err
+
+
+def test_suggestions_need_agreeing_names_or_key_types() -> None:
+    """A worker's ID shares every value with small whole numbers (age, tenure) and with a numeric
+    state code; only the real key, or a key named alike, is suggested, and it comes first."""
+    rng = np.random.default_rng(0)
+    workers = pd.DataFrame(
+        {
+            "worker_id": np.arange(1, 501),
+            "age": rng.integers(18, 66, 500),
+            "tenure": rng.integers(1, 40, 500),
+            "state": rng.integers(1, 51, 500),
+        }
+    )
+    shifts = pd.DataFrame(
+        {
+            "worker_id": rng.integers(1, 501, 2000),
+            "age": rng.integers(18, 66, 2000),
+            "tenure": rng.integers(1, 40, 2000),
+            "state": rng.integers(1, 51, 2000),
+            "hours": rng.integers(2, 12, 2000),
+        }
+    )
+    sugg = suggest_keys(shifts, workers)
+    # not worker_id = age / tenure / state, nor two measurements of the same name (age = age)
+    assert [(s.left, s.right) for s in sugg] == [("worker_id", "worker_id")], sugg
+    assert "same name" in sugg[0].reason
+    # names that are alike rank before values that merely overlap
+    left = pd.DataFrame({"cust_id": [f"C{i}" for i in range(40)], "x": range(40)})
+    right = pd.DataFrame(
+        {"code": [f"C{i}" for i in range(40)], "customer_id": [f"C{i}" for i in range(40)]}
+    )
+    top = suggest_keys(left, right)
+    assert (top[0].left, top[0].right) == ("cust_id", "customer_id")
+    assert "similar name" in top[0].reason

@@ -16,6 +16,8 @@ import automl
 from automl.cli import main
 from automl.errors import ParameterError
 from automl.reports import data_report, performance_report, save_model
+from automl.reports._base import fmt
+from automl.reports.performance import headline, sankey
 from tests.conftest import make_table
 
 CHROMIUM = "/usr/bin/chromium"
@@ -67,6 +69,38 @@ def test_data_report_numbers_and_warnings() -> None:
         ("city", "N/A"),
     }
     assert any("leakage" in s for s in rep.summary)
+
+
+def test_predictive_power_alone_is_measured_with_its_noise_not_clipped() -> None:
+    """A column that shifts the odds of a rarer class without ever making it the likelier one
+    (years married and an affair) has a real gain on its own; a noise column has none; the
+    report says the measure is of a column alone, and how it differs from the model's."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    years = rng.uniform(0, 25, n)
+    age = rng.uniform(18, 60, n)
+    risk = 0.05 + 0.016 * years  # 5% to 45%: "no" is always the likelier answer
+    df = pd.DataFrame(
+        {
+            "yrs_married": years.round(1),
+            "age": age.round(0),
+            "noise": rng.normal(size=n),
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "had_affair": np.where(rng.random(n) < risk, "yes", "no"),
+        }
+    )
+    rep = data_report(df, "had_affair")
+    sec = rep.section("Columns and the target")
+    rows = {p["column"]: p for p in sec.data["predictive_power"]}
+    years_row = rows["yrs_married"]
+    assert years_row["predictive power"] > years_row["noise (±)"] > 0
+    assert years_row["on its own"] == "helps on its own"
+    for col in ("noise", "region"):  # nothing to find: measured near 0, within its noise
+        assert abs(rows[col]["predictive power"]) <= max(2 * rows[col]["noise (±)"], 0.01)
+        assert rows[col]["on its own"] == "no clear gain on its own"
+    assert min(r["predictive power"] for r in rows.values()) < 0  # measured, not clipped
+    words = " ".join(sec.text)
+    assert "on its own" in words and "with all the others present" in words
 
 
 def test_data_report_blocked_target_imbalance_and_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,6 +177,46 @@ def test_multiclass_and_regression_sections(models: dict[str, automl.Model]) -> 
     assert "typical error" in reg.summary[0]
     impact = reg.section("What drives the predictions").data
     assert len(impact["impact"]) == len(r.preprocessor.columns) and impact["partial_dependence"]
+
+
+def test_headline_compares_with_the_model_free_guess(models: dict[str, automl.Model]) -> None:
+    """Each problem type's headline says what the model-free guess gets; the same lines start the
+    report (the Analyze page shows them), and the interval says what it covers."""
+    for task, m in models.items():
+        rep = performance_report(m, bootstrap=20)
+        head = headline(m)
+        assert rep.summary[: len(head)] == head
+        hold = m.holdout
+        y = hold["__target__"].to_numpy()
+        if task == "regression":
+            guess = np.mean(np.abs(y - m.meta.train_target_summary["mean"]))
+            assert f"against **{fmt(guess)}** when always guessing the training average" in head[0]
+        else:
+            shares = np.asarray(m.meta.train_target_summary["shares"])
+            frequent = int(np.argmax(shares))
+            right = np.mean(y == frequent)
+            assert (
+                f"always answering **{m.classes[frequent]}** (the most frequent answer) would be "
+                f"right for **{right:.0%}**"
+            ) in head[0]
+        interval = rep.summary[len(head)]
+        assert "95% confidence interval" in interval
+        assert "hold-out rows are resampled" in interval
+        assert "does not cover another sample" in interval and "change over time" in interval
+    # an older model without its hold-out rows keeps a headline from its stored metrics
+    m = models["binary"]
+    saved, m.holdout = m.holdout, None
+    try:
+        assert headline(m)[0].startswith(f"Predicts **{m.target}** correctly for")
+    finally:
+        m.holdout = saved
+
+
+def test_sankey_labels_are_large_and_dark(models: dict[str, automl.Model]) -> None:
+    fig = sankey(models["multiclass"])
+    trace = fig.data[0]
+    assert trace.textfont.size >= 14 and trace.textfont.color == "#1b1b1b"
+    assert all(": " in label for label in trace.node.label)  # each class with its row count
 
 
 def test_model_without_holdout_is_a_clear_error(models: dict[str, automl.Model]) -> None:

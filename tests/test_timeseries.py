@@ -12,7 +12,7 @@ import pytest
 import automl
 from automl.errors import DataError, ParameterError, TargetError
 from automl.reports import performance_report, save_model
-from automl.reports.performance import holdout_predictions
+from automl.reports.performance import headline, holdout_predictions
 from automl.timeseries import infer_clock, suggest, to_series
 
 
@@ -208,6 +208,10 @@ def test_performance_report_of_a_forecast(fitted: automl.AutoML) -> None:
     assert "time series forecast" in rep.title
     by_step = next(s for s in rep.sections if s.title == "Error by forecast step").data["by_step"]
     assert len(by_step) == 14
+    # the headline compares with the simple forecast to beat, as the Analyze page shows it
+    main = fitted.model_.timeseries.baseline
+    assert f"when forecasting simply by {main.description}" in rep.summary[0]
+    assert rep.summary[0] == headline(fitted.model_)[0]
 
 
 def test_cli_trains_and_forecasts(tmp_path) -> None:

@@ -10,10 +10,10 @@ import streamlit as st
 
 import automl
 from app import ui
+from app.tables import show_table
 from automl.metrics import METRICS
-from automl.prep.recipe import fmt_number
 from automl.reports import performance_report, save_model
-from automl.reports.performance import holdout_predictions, sankey
+from automl.reports.performance import headline, holdout_predictions, sankey
 
 ws = ui.workspace()
 st.title("Analyze a model")
@@ -25,32 +25,9 @@ meta = model.meta
 metrics = model.metrics
 
 
-def headline() -> str:
-    held = model.rows.holdout
-    if model.is_forecast:
-        ts = model.timeseries
-        naive = ts.baseline
-        better = 1 - metrics["mae"] / max(naive.holdout_metrics.get("mae", 0), 1e-12)
-        return (
-            f"Forecasts **{model.target}** {ts.horizon_text} ahead with a "
-            f"typical error of **{fmt_number(metrics['mae'])}** (mean absolute error) on the "
-            f"last {ts.horizon_text} of {len(ts.series.keys)} series, "
-            f"which it never saw: **{abs(better):.0%} {'smaller' if better >= 0 else 'larger'}** "
-            f"than {naive.description}."
-        )
-    if model.task == "regression":
-        return (
-            f"Predicts **{model.target}** with a typical error of **{fmt_number(metrics['mae'])}** "
-            f"(mean absolute error) on {held:,} rows it never saw; it explains "
-            f"**{metrics['r2']:.0%}** of the variation (R²)."
-        )
-    return (
-        f"Predicts **{model.target}** correctly for **{metrics['accuracy']:.0%}** of {held:,} rows "
-        "it never saw during training."
-    )
-
-
-st.markdown(headline())
+head = headline(model)
+for line in head:
+    st.markdown(line)
 st.caption(f"{meta.holdout_description}. Final model: {meta.refit_note}.")
 if model.task == "binary":
     tuned = model.threshold != 0.5
@@ -67,7 +44,7 @@ if model.task == "binary":
 c1, c2 = st.columns([1, 1])
 with c1:
     st.subheader("Hold-out metrics")
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             {"metric": METRICS[k].label if k in METRICS else k.upper(), "value": round(v, 4)}
             for k, v in metrics.items()
@@ -97,12 +74,12 @@ if model.holdout is not None:
         report = _performance(str(ws.model_dir(rec)), model.default_id, meta.created_at)
 if report is not None:
     st.subheader("How good, in detail")
-    for line in report.summary[1 + (not model.is_forecast) :]:
+    for line in report.summary[len(head) :]:
         st.markdown(line)
     if model.is_forecast:
         fsec = next(x for x in report.sections if x.title == "Forecast against actual")
         st.markdown("**Forecast of the held-out periods against what happened**")
-        st.dataframe(fsec.tables[0][1], hide_index=True, width="stretch")
+        show_table(fsec.tables[0][1], what="forecasts", hide_index=True, width="stretch")
     if model.task != "regression":
         st.markdown("**Actual (left) against predicted (right) on the hold-out rows**")
         st.plotly_chart(sankey(model), width="stretch", key="analyze_sankey")
@@ -160,7 +137,7 @@ score_col = f"validation_{model.metric}"
 board = board.sort_values(
     ["default", "kept", score_col], ascending=[False, False, not meta.metric_greater_is_better]
 )
-st.dataframe(board, hide_index=True, width="stretch")
+show_table(board, what="candidates", hide_index=True, width="stretch")
 kept: list[int] = [int(i) for i in board[board["kept"]]["id"]]
 choice: int | None = st.selectbox(
     "Make another kept candidate the model's predictor",
@@ -180,7 +157,7 @@ if other and choice is not None and st.button("Use this candidate", key="analyze
 st.subheader("Data that went in")
 cols = pd.DataFrame([c.to_dict() for c in meta.columns])
 cols = cols[["name", "type", "reason", "missing", "distinct"]]
-st.dataframe(cols, hide_index=True, width="stretch")
+show_table(cols, what="columns", hide_index=True, width="stretch")
 r = model.rows
 st.caption(
     f"{r.total:,} rows in the dataset, {r.with_target:,} with a target value; "

@@ -8,10 +8,10 @@ import streamlit as st
 
 from app import ui
 from automl.prep.explore import (
+    chart_numbers,
     correlation,
     count_rows,
     mutual_information,
-    numeric_columns,
     sample_rows,
 )
 
@@ -29,7 +29,7 @@ sample = sample_rows(ui.load_dataset(name))
 df = sample.data
 st.caption(sample.note)
 cols = [str(c) for c in df.columns]
-nums = numeric_columns(df)
+nums = chart_numbers(df)  # measurements first: the default scatter never plots an ID
 groupable = [c for c in cols if 1 < df[c].nunique(dropna=True) <= 30]
 
 chart, matrix = st.tabs(["Charts", "Relationships"])

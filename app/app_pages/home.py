@@ -9,6 +9,7 @@ import streamlit as st
 
 from app import state, ui
 from app.bootstrap import SAMPLE_FILES, load_samples
+from app.tables import show_table
 from automl.workspace.jobs import job_status
 
 ws = ui.workspace()
@@ -42,7 +43,7 @@ def shared_with_me() -> None:
     ]
     st.subheader("Shared with you")
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        show_table(pd.DataFrame(rows), what="items", hide_index=True, width="stretch")
     else:
         st.info("Nothing is shared with you yet.")
 
@@ -79,7 +80,7 @@ if missing_samples and st.button("Add the sample datasets", key="home_samples"):
         )
         datasets = ws.list_datasets()
 if datasets:
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             {
                 "name": d.name,
@@ -91,6 +92,7 @@ if datasets:
             }
             for d in datasets
         ),
+        what="datasets",
         hide_index=True,
         width="stretch",
     )
@@ -103,7 +105,7 @@ st.subheader("Models")
 if not models:
     st.info("No models yet. Pick a dataset and a column to predict on the **Build** page.")
 else:
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             {
                 "name": m.name,
@@ -116,6 +118,7 @@ else:
             }
             for m in models
         ),
+        what="models",
         hide_index=True,
         width="stretch",
     )
@@ -139,4 +142,4 @@ if jobs:
                 "message": j["error"] or j["message"],
             }
         )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    show_table(pd.DataFrame(rows), what="builds", hide_index=True, width="stretch")

@@ -43,6 +43,8 @@ def show_and_save(src: SourceData, default_name: str, key: str) -> None:
     """Preview, detected column types, and the save form shared by every source."""
     df, source = src.data, src.source
     st.success(f"**{source}**: {len(df):,} rows, {df.shape[1]} columns.")
+    if src.note:
+        st.info(src.note)
     st.dataframe(df.head(PREVIEW_ROWS), width="stretch")
     if len(df) > PREVIEW_ROWS:
         st.caption(f"Showing the first {PREVIEW_ROWS} of {len(df):,} rows.")

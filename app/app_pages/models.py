@@ -10,6 +10,7 @@ import streamlit as st
 
 import automl
 from app import state, ui
+from app.tables import show_table
 from automl.artifact import ModelMeta, read_meta
 from automl.errors import EaselError
 
@@ -19,7 +20,7 @@ models = ws.list_models()
 shared = ws.shared_models()
 if shared:
     st.subheader("Shared with you")
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             {
                 "name": m.name,
@@ -31,6 +32,7 @@ if shared:
             }
             for m in shared
         ),
+        what="models",
         hide_index=True,
         width="stretch",
     )
@@ -68,7 +70,7 @@ for m in models:
         }
     )
 table = pd.DataFrame(rows)
-st.dataframe(table.drop(columns=["model"]), hide_index=True, width="stretch")
+show_table(table.drop(columns=["model"]), what="models", hide_index=True, width="stretch")
 
 st.subheader("Compare")
 picked = st.multiselect(
@@ -99,7 +101,7 @@ if picked:
             }
             col.update({f"hold-out {k}": round(v, 4) for k, v in loaded.metrics.items()})
             side[f"{rec.name}@{rec.version}"] = col
-    st.dataframe(pd.DataFrame(side).astype(str), width="stretch")
+    show_table(pd.DataFrame(side).astype(str), width="stretch")
 
 st.subheader("Manage")
 target = st.selectbox("Model", table["model"].tolist(), key="models_manage")

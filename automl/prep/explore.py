@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import normalized_mutual_info_score
 
+from automl.coltypes import infer_types
 from automl.errors import ParameterError
 
 SAMPLE_ROWS = 20_000
@@ -44,6 +45,18 @@ def numeric_columns(df: pd.DataFrame) -> list[str]:
         for c in df.columns
         if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
     ]
+
+
+def chart_numbers(df: pd.DataFrame) -> list[str]:
+    """The number columns in the order a chart offers them: measurements first (in the table's
+    order), then row keys (an ID is a number, but plotting it shows nothing), 0/1 flags and
+    constants, so that the default scatter plots two informative columns."""
+    nums = numeric_columns(df)
+    if not nums:
+        return []
+    types = infer_types(df[nums])
+    measures = [c for c in nums if types[c].type == "numeric"]
+    return measures + [c for c in nums if c not in measures]
 
 
 def correlation(df: pd.DataFrame, method: str = "pearson") -> pd.DataFrame:

@@ -8,12 +8,15 @@ Non-key columns present on both sides keep their name on the left and get ``_rig
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from automl.coltypes import infer_column, named_like_key
 from automl.errors import DataError, ParameterError, invalid_parameter
 
 How = Literal["inner", "left", "right", "outer"]
@@ -83,8 +86,6 @@ def _validate(left: pd.DataFrame, right: pd.DataFrame, spec: JoinSpec) -> None:
     for side, df, keys in (("left", left, spec.left_on), ("right", right, spec.right_on)):
         for k in keys:
             if k not in df.columns:
-                import difflib
-
                 near = difflib.get_close_matches(k, [str(c) for c in df.columns], n=3)
                 hint = f" Did you mean {', '.join(near)}?" if near else ""
                 raise ParameterError(f"The {side} table has no column '{k}'.{hint}")
@@ -303,57 +304,124 @@ def _restore_dtype(values: pd.Series, *like: pd.Series) -> pd.Series:
 
 
 def suggest_keys(left: pd.DataFrame, right: pd.DataFrame, top: int = 5) -> list[KeySuggestion]:
-    """Likely key pairs, best first: same (or similar) names and overlapping values."""
+    """Likely key pairs, best first, ranked by name similarity and value overlap.
+
+    A pair is suggested only when the names agree (the same, or alike: ``CustID`` and
+    ``cust_id``, ``customer_id`` and ``customer``) and one side looks like a key (an identifier,
+    a code, a key name, or unique values), or when both columns are keys of the same kind (both
+    whole numbers or both text) whose values overlap. Shared values alone are not enough: every
+    small whole number (an age, a tenure in years) is also some worker's ID.
+    """
     ls = left.head(_SAMPLE) if len(left) > _SAMPLE else left
     rs = right.head(_SAMPLE) if len(right) > _SAMPLE else right
     out: list[KeySuggestion] = []
-    rvals: dict[str, set[str]] = {}
-    for rc in rs.columns:
-        rvals[str(rc)] = set(_as_text(rs[rc]).dropna().unique().tolist())
+    rinfo = {str(rc): _KeyColumn.of(str(rc), rs[rc]) for rc in rs.columns}
     for lc in ls.columns:
-        lv = set(_as_text(ls[lc]).dropna().unique().tolist())
-        if len(lv) < 2:
+        a = _KeyColumn.of(str(lc), ls[lc])
+        if len(a.values) < 2:
             continue
         for rc in rs.columns:
-            rv = rvals[str(rc)]
-            if len(rv) < 2:
+            b = rinfo[str(rc)]
+            if len(b.values) < 2 or (a.kind != b.kind and not _numbers_as_text(a, b)):
                 continue
-            name_same = str(lc).lower() == str(rc).lower()
-            name_like = name_same or _norm(str(lc)) == _norm(str(rc))
-            common = len(lv & rv)
+            common = len(a.values & b.values)
             if common == 0:
                 continue
-            overlap = common / min(len(lv), len(rv))
-            uniq = max(
-                ls[lc].nunique(dropna=True) / max(1, ls[lc].notna().sum()),
-                rs[rc].nunique(dropna=True) / max(1, rs[rc].notna().sum()),
-            )
-            if not name_like and (overlap < 0.8 or uniq < 0.9 or not _key_like(ls[lc], rs[rc])):
+            name = _name_similarity(a.name, b.name)
+            overlap = common / min(len(a.values), len(b.values))
+            uniq = max(a.unique_share, b.unique_share)
+            if name >= NAME_ALIKE:
+                # alike names, but two measurements (age and age) are not a key either
+                if not (a.key_like or b.key_like or uniq >= 0.9):
+                    continue
+            elif not (a.key_like and b.key_like) or overlap < 0.8 or uniq < 0.9:
                 continue
-            score = 0.5 * overlap + 0.3 * uniq + (0.2 if name_like else 0.0)
+            score = 0.45 * name + 0.4 * overlap + 0.15 * uniq
             why = []
-            if name_same:
+            if name == 1.0:
                 why.append("same name")
-            elif name_like:
+            elif name >= NAME_ALIKE:
                 why.append("similar name")
+            else:
+                why.append("both look like keys")
             why.append(f"{overlap:.0%} of values shared")
             if uniq > 0.95:
                 why.append("unique on one side")
-            out.append(KeySuggestion(str(lc), str(rc), round(score, 3), ", ".join(why)))
+            out.append(KeySuggestion(a.name, b.name, round(score, 3), ", ".join(why)))
     out.sort(key=lambda s: -s.score)
     return out[:top]
 
 
-def _key_like(a: pd.Series, b: pd.Series) -> bool:
-    """Identifiers are whole numbers or text, not measurements with decimals or dates."""
-    for s in (a, b):
-        if pd.api.types.is_float_dtype(s):
-            present = s.dropna()
-            if len(present) and not bool((present == np.round(present)).all()):
-                return False
-        elif pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_bool_dtype(s):
-            return False
-    return True
+NAME_ALIKE = 0.6  # name similarity from which two columns are "similar names"
+
+
+@dataclass
+class _KeyColumn:
+    """What key suggestion needs to know about one column."""
+
+    name: str
+    kind: str  # "whole" (whole numbers), "text", "date", or "other" (decimals, true/false)
+    key_like: bool  # typed as an identifier or a code, or named like a key
+    values: set[str]
+    unique_share: float
+
+    @classmethod
+    def of(cls, name: str, s: pd.Series) -> _KeyColumn:
+        present = s.dropna()
+        if pd.api.types.is_bool_dtype(s):
+            kind = "other"
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            kind = "date"
+        elif _is_num(s):
+            whole = bool(len(present) == 0 or (present == np.round(present)).all())
+            kind = "whole" if whole else "other"
+        else:
+            kind = "text"
+        typed = infer_column(name, s).type if kind in ("whole", "text") else "other"
+        key_like = typed in ("identifier", "categorical") or named_like_key(name)
+        values = set(_as_text(s).dropna().unique().tolist()) if kind != "other" else set()
+        share = s.nunique(dropna=True) / max(1, len(present))
+        return cls(name, kind, key_like, values, float(share))
+
+
+def _numbers_as_text(a: _KeyColumn, b: _KeyColumn) -> bool:
+    """Whole numbers on one side and text on the other still pair when the text is numbers (the
+    join compares them as numbers then)."""
+    kinds = {a.kind, b.kind}
+    if kinds != {"whole", "text"}:
+        return False
+    text = a if a.kind == "text" else b
+    return all(_WHOLE.match(v) for v in list(text.values)[:1000])
+
+
+_WHOLE = re.compile(r"^[-+]?\d+$")
+
+
+def _tokens(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+
+
+_KEY_WORDS = {"id", "key", "no", "nr", "number", "code", "uuid", "guid"}
+
+
+def _name_similarity(a: str, b: str) -> float:
+    """How alike two column names are, 0 to 1, the words for a key (id, key, no, code ...) set
+    aside: 1 for the same name (case, spaces and underscores aside: ``CustID`` / ``cust_id``),
+    0.9 when only a key word differs (``customer_id`` / ``customer``), 0.8 for an abbreviation
+    (``cust_id`` / ``customer_id``), else the share of letters in common (0 below one half:
+    ``worker_id`` / ``age``)."""
+    if _norm(a) == _norm(b):
+        return 1.0
+    ta, tb = _tokens(a), _tokens(b)
+    ca = "".join([t for t in ta if t not in _KEY_WORDS] or ta)
+    cb = "".join([t for t in tb if t not in _KEY_WORDS] or tb)
+    if ca == cb:
+        return 0.9
+    if min(len(ca), len(cb)) >= 3 and (ca.startswith(cb) or cb.startswith(ca)):
+        return 0.8
+    ratio = difflib.SequenceMatcher(None, ca, cb).ratio()
+    return round(ratio, 3) if ratio >= 0.5 else 0.0
 
 
 def _norm(name: str) -> str:

@@ -83,27 +83,25 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
             "its performance report cannot be made. Retrain it to get the report."
         )
     cid = model.default_id
-    y = hold["__target__"].to_numpy()
     task = model.task
-    y = y.astype(float) if task == "regression" else y.astype(np.int64)
-    s = _scores(model, hold, cid)
+    y, s = _target_and_scores(model, hold)
     base = _baseline_scores(model, len(y))
     reps = bootstrap if len(y) <= 5000 else max(50, bootstrap // 4)
-    thr = model.threshold if task == "binary" else 0.5
+    thr = _threshold(model)
     table = _bootstrap(task, y, s, reps, seed, thr)
     base_metrics = M.report(task, y, base)
     table["model-free guess"] = [base_metrics.get(k) for k in table["key"]]
     metric = model.metric
 
-    summary = _headline(model, y, s, base_metrics)
+    summary = _headline(model, len(y), M.report(task, y, s, thr), y)
     main_row = table[table["key"] == metric]
     if len(main_row):
         r = main_row.iloc[0]
         summary.append(
             f"{r['metric']} (the metric the search optimized): **{fmt(r['value'])}**, 95% "
             f"confidence interval {fmt(r['low'])} to {fmt(r['high'])} ({reps} bootstrap "
-            f"resamples of the hold-out rows); a model-free guess scores "
-            f"{fmt(r['model-free guess'])}."
+            f"resamples of the {len(y):,} hold-out rows); a model-free guess scores "
+            f"{fmt(r['model-free guess'])}. {INTERVAL_MEANING}"
         )
     sections = [
         Section(
@@ -124,6 +122,8 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
                     else "always the class shares of the training rows (its accuracy is that "
                     "of always answering the most frequent class)."
                 ),
+                f"The 95% intervals come from {reps} resamples of these hold-out rows. "
+                + INTERVAL_MEANING,
             ],
             tables=[
                 (
@@ -156,44 +156,101 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
     )
 
 
-def _headline(model: Model, y: np.ndarray, s: np.ndarray, base: dict[str, float]) -> list[str]:
-    n = len(y)
+INTERVAL_MEANING = (
+    "The interval shows how much the score moves when the hold-out rows are resampled: it covers "
+    "the luck of which rows were held out. It does not cover another sample from the same "
+    "population (other customers, another region) or a change over time: on such data the "
+    "score can fall outside it."
+)
+
+
+def headline(model: Model) -> list[str]:
+    """The report's first lines, shown on the Analyze page too: how often the model is right (or
+    how far off) on rows it never saw, beside a model-free guess: always the most frequent class,
+    always the training average, or the naive forecast of a series."""
+    hold = model.holdout
+    if hold is None or len(hold) == 0:  # an older model: its stored metrics, no hold-out rows
+        return _headline(model, model.rows.holdout, dict(model.metrics), None)
+    y, s = _target_and_scores(model, hold)
+    return _headline(model, len(y), M.report(model.task, y, s, _threshold(model)), y)
+
+
+def _threshold(model: Model) -> float:
+    return model.threshold if model.task == "binary" else 0.5
+
+
+def _target_and_scores(model: Model, hold: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    y = hold["__target__"].to_numpy()
+    y = y.astype(float) if model.task == "regression" else y.astype(np.int64)
+    return y, _scores(model, hold, model.default_id)
+
+
+def _headline(model: Model, n: int, metrics: dict[str, float], y: np.ndarray | None) -> list[str]:
+    """The wording of :func:`headline`: ``metrics`` of the model on ``n`` hold-out rows, and
+    their targets ``y`` to score the model-free guess on (None: no guess to compare)."""
     t = model.target
     if model.is_forecast:
         ts = model.timeseries
-        mae = float(np.mean(np.abs(y - s)))
+        mae = metrics["mae"]
+        main = ts.baseline
         out = [
-            f"Forecasts **{t}** up to {ts.horizon_text} ahead with a typical "
-            f"error of **{fmt(mae)}** (mean absolute error) on the last {ts.horizon_text} "
-            f"of {len(ts.series.keys)} series, which it never saw.",
+            f"Forecasts **{t}** up to {ts.horizon_text} ahead with a typical error of "
+            f"**{fmt(mae)}** (mean absolute error) on the last {ts.horizon_text} of "
+            f"{len(ts.series.keys)} series, which it never saw"
+            + _against(
+                mae, main.holdout_metrics.get("mae"), f"forecasting simply by {main.description}"
+            )
         ]
         for b in ts.baselines.values():
-            bm = b.holdout_metrics.get("mae")
-            if bm:
+            if b is not main and b.holdout_metrics.get("mae"):
                 out.append(
-                    f"Forecasting by {b.description} would be off by {fmt(bm)} on average: "
-                    f"the model's error is {1 - mae / max(bm, 1e-12):.0%} smaller."
-                    if mae <= bm
-                    else f"Forecasting by {b.description} would be off by only {fmt(bm)} on "
-                    "average: that simple rule beats this model here."
+                    f"Forecasting by {b.description} would be off by "
+                    f"{fmt(b.holdout_metrics['mae'])} on average."
                 )
         return out
+    base = None if y is None else M.report(model.task, y, _baseline_scores(model, len(y)))
     if model.task == "regression":
-        mae = float(np.mean(np.abs(y - s)))
-        r2 = float(skm.r2_score(y, s)) if n > 1 else float("nan")
         return [
-            f"Predicts **{t}** with a typical error of **{fmt(mae)}** (mean absolute error) on "
-            f"{n:,} rows it never saw, and explains **{r2:.0%}** of its variation (R²).",
-            f"Without a model (always predicting the average) the typical error would be "
-            f"{fmt(base['mae'])}: the model's error is {1 - mae / max(base['mae'], 1e-12):.0%} "
-            "smaller.",
+            f"Predicts **{t}** with a typical error of **{fmt(metrics['mae'])}** (mean absolute "
+            f"error) on {n:,} rows it never saw"
+            + (
+                _against(metrics["mae"], base["mae"], "always guessing the training average")
+                if base
+                else "."
+            )
+            + (
+                f" It explains **{metrics['r2']:.0%}** of the variation (R²)."
+                if "r2" in metrics
+                else ""
+            )
         ]
-    labels = M._labels(M.at_threshold(s, model.threshold) if s.ndim == 1 else s)
-    acc = float(np.mean(labels == y))
-    return [
-        f"Predicts **{t}** correctly for **{acc:.0%}** of {n:,} rows it never saw during training.",
-        f"Always answering the most frequent class would be right for {base['accuracy']:.0%}.",
-    ]
+    line = (
+        f"Predicts **{t}** correctly for **{metrics['accuracy']:.0%}** of {n:,} rows it never "
+        "saw during training"
+    )
+    if not base:
+        return [line + "."]
+    guess = _baseline_scores(model, 1)
+    label = str(model.classes[int(M._labels(guess)[0])])
+    line += (
+        f"; always answering **{label}** (the most frequent answer) would be right for "
+        f"**{base['accuracy']:.0%}**"
+    )
+    if metrics["accuracy"] <= base["accuracy"]:
+        line += ": the model is not right more often than that guess"
+    return [line + "."]
+
+
+def _against(mae: float, guess: float | None, how: str) -> str:
+    """The end of the headline's sentence: the model-free guess's error and how much smaller the
+    model's is (", against 9.8 when always guessing the training average: 58% smaller.")."""
+    if not guess:
+        return "."
+    if mae <= guess:
+        return (
+            f", against **{fmt(guess)}** when {how}: **{1 - mae / max(guess, 1e-12):.0%} smaller**."
+        )
+    return f", against only **{fmt(guess)}** when {how}: that simple rule beats this model here."
 
 
 # ------------------------------------------------------------------------------ binary
@@ -760,14 +817,25 @@ def sankey(model: Model) -> go.Figure:
                 src.append(i)
                 dst.append(k + j)
                 val.append(v)
-                colours.append("rgba(42,157,143,0.45)" if a == b else "rgba(231,111,81,0.45)")
+                colours.append("rgba(42,157,143,0.55)" if a == b else "rgba(231,111,81,0.55)")
+    actual = pred["actual"].astype(str).value_counts()
+    predicted = pred["predicted"].astype(str).value_counts()
+    labels = [f"actual {c}: {int(actual.get(c, 0)):,}" for c in classes] + [
+        f"predicted {c}: {int(predicted.get(c, 0)):,}" for c in classes
+    ]
     fig = go.Figure(
         go.Sankey(
             node=dict(
-                label=[f"actual {c}" for c in classes] + [f"predicted {c}" for c in classes], pad=18
+                label=labels,
+                pad=24,
+                thickness=22,
+                color="#264653",
+                line=dict(color="#1b1b1b", width=0.5),
             ),
             link=dict(source=src, target=dst, value=val, color=colours),
+            # large, dark labels without plotly's white halo, readable on a light page
+            textfont=dict(size=16, color="#1b1b1b", shadow="none"),
         )
     )
-    fig.update_layout(height=320 + 30 * k, margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_layout(height=340 + 40 * k, margin=dict(l=10, r=10, t=10, b=10), font_size=16)
     return fig

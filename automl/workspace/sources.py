@@ -39,6 +39,7 @@ class SourceData:
     data: pd.DataFrame = field(repr=False)
     source: str
     options: dict[str, Any] = field(default_factory=dict)
+    note: str = ""  # how the source was read (a text file's separator, decimal mark, encoding)
 
     @property
     def rows(self) -> int:
@@ -114,7 +115,7 @@ def read_source(
         "endpoint_url": None if endpoint_url is None else redact_url(endpoint_url, drop_user=True),
     }
     recorded = {k: v for k, v in given.items() if k in RECORDED_OPTIONS and v is not None}
-    return SourceData(df, label or conn.describe(), recorded)
+    return SourceData(df, label or conn.describe(), recorded, conn.reading_note())
 
 
 def save_source(

@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -121,6 +123,17 @@ def test_analyze_shows_headline_metrics_and_leaderboard(use_trained: Workspace) 
     assert len(at.get("download_button")) == 2  # performance report, hold-out predictions
     assert "No data report in this model" in body
     assert len(at.get("plotly_chart")) >= 4  # Sankey, confusion matrix, ROC, ...
+
+
+def test_analyze_headline_names_the_guess_to_beat_and_what_the_interval_covers(
+    use_trained: Workspace,
+) -> None:
+    at = app("analyze")
+    head = at.markdown[0].value
+    assert "correctly for" in head and "always answering **no**" in head, head
+    body = texts(at)
+    assert "95% confidence interval" in body and "hold-out rows are resampled" in body
+    assert "does not cover another sample" in body and "change over time" in body
 
 
 def test_predict_single_what_if(use_trained: Workspace) -> None:
@@ -378,6 +391,25 @@ def test_explore_page_charts_and_matrices(empty_ws: Workspace) -> None:
         assert not at.exception and not at.error, method
 
 
+def test_explore_scatter_does_not_default_to_an_id(empty_ws: Workspace) -> None:
+    rng = np.random.default_rng(0)
+    workers = pd.DataFrame(
+        {
+            "worker_id": np.arange(1, 301),
+            "age": rng.integers(18, 66, 300),
+            "hourly_wage": rng.uniform(12, 40, 300).round(2),
+            "is_manager": rng.integers(0, 2, 300),
+        }
+    )
+    empty_ws.add_dataset("workers", workers, "test")
+    at = app("explore")
+    assert (at.selectbox(key="explore_x").value, at.selectbox(key="explore_y").value) == (
+        "age",
+        "hourly_wage",
+    )
+    assert "worker_id" in at.selectbox(key="explore_x").options  # still there to choose
+
+
 def test_models_page_compare_rename_export_delete(use_trained: Workspace) -> None:
     import io
     import zipfile
@@ -457,7 +489,9 @@ def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> No
     empty_ws.add_model(name, version, path, "store sales", fit.model_)
     assert empty_ws.list_models()[0].task == "timeseries"
     at = app("analyze")
-    assert "Forecasts **units_sold** 14 days ahead" in texts(at)
+    head = at.markdown[0].value  # the report's headline, with the simple forecast to beat
+    assert "Forecasts **units_sold** up to 14 days ahead" in head
+    assert "when forecasting simply by repeating the last" in head
     at = app("predict")
     assert not at.exception
     assert "for 6 series" in texts(at)
