@@ -221,9 +221,25 @@ def infer_column(name: str, s: pd.Series) -> ColumnInfo:
     return info("categorical", f"{distinct} distinct values")
 
 
-def infer_types(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, ColumnInfo]:
-    """Type every column of ``df``; ``overrides`` maps column name to a type the user chose."""
+def check_not_target(overrides: dict[str, str] | None, target: str) -> None:
+    """``column_types`` sets how input columns are read; naming the target is a clear error."""
+    if target in (overrides or {}):
+        raise ParameterError(
+            f"column_types names '{target}', which is the target column. column_types sets how "
+            "the input columns are read; the target's values decide the problem type. Remove "
+            f"'{target}' from column_types, and choose the problem type with task (2-category, "
+            "3+ category or numbers) if the detected one is wrong."
+        )
+
+
+def infer_types(
+    df: pd.DataFrame, overrides: dict[str, str] | None = None, target: str | None = None
+) -> dict[str, ColumnInfo]:
+    """Type every column of ``df``; ``overrides`` maps column name to a type the user chose.
+    ``target`` (not in ``df``) may not be in ``overrides``."""
     overrides = dict(overrides or {})
+    if target is not None:
+        check_not_target(overrides, target)
     unknown = sorted(set(overrides) - set(map(str, df.columns)))
     if unknown:
         raise ParameterError(
