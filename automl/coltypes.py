@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.errors import ParameterError
+from automl.errors import DataError, ParameterError
 
 COLUMN_TYPES = (
     "numeric",
@@ -76,6 +76,36 @@ def _is_text_dtype(s: pd.Series) -> bool:
         or pd.api.types.is_string_dtype(s.dtype)
         or isinstance(s.dtype, pd.CategoricalDtype)
     )
+
+
+def check_text(df: pd.DataFrame) -> None:
+    """A clear :class:`DataError` for text that is not valid Unicode (a lone surrogate, as a
+    wrong decoding or a JSON escape such as \\ud800 leaves): text columns are stored as UTF-8, so
+    such a value would fail deep inside typing or prediction. Only text columns are looked at."""
+    for col in df.columns:
+        s = df[col]
+        if not isinstance(s, pd.Series) or not pd.api.types.is_object_dtype(s.dtype):
+            continue
+        try:
+            s.astype("string")
+        except UnicodeEncodeError:
+            for i, v in enumerate(s.tolist()):
+                if isinstance(v, str) and not _encodes(v):
+                    raise DataError(
+                        f"Column '{col}', row {i + 1}, holds text with characters that are not "
+                        "valid (broken Unicode, often from reading a file with the wrong "
+                        "encoding). Fix or remove that value, or save the file as UTF-8 and read "
+                        "it again."
+                    ) from None
+            raise
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def as_text(s: pd.Series) -> pd.Series:

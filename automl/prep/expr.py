@@ -425,7 +425,7 @@ def _text(v: Value) -> Value:
     if _is_series(v):
         if pd.api.types.is_float_dtype(v):
             whole = v.dropna()
-            if len(whole) and bool((whole == np.round(whole)).all()):
+            if len(whole) and bool(np.isfinite(whole).all() and (whole == np.round(whole)).all()):
                 return v.map(lambda x: str(int(x)), na_action="ignore").astype(object)
         return v.astype("string").astype(object).where(v.notna(), None)
     if v is None:

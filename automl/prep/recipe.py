@@ -103,7 +103,7 @@ def _text(s: pd.Series) -> pd.Series:
     """Text values with missing kept missing (numbers shown without a trailing .0)."""
     if pd.api.types.is_float_dtype(s):
         whole = s.dropna()
-        if len(whole) and bool((whole == np.round(whole)).all()):
+        if len(whole) and bool(np.isfinite(whole).all() and (whole == np.round(whole)).all()):
             return s.map(lambda v: str(int(v)), na_action="ignore").astype(object)
     return s.astype("string").astype(object).where(s.notna(), None)
 
