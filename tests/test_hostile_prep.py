@@ -233,3 +233,16 @@ def test_recipe_values_out_of_range_are_refused() -> None:
         Recipe([RoundNumbers("a", 10**400)]).fit_apply(df)
     with pytest.raises(ParameterError, match="Sample: the seed"):
         Recipe([SampleRows(rows=1, seed=-1)]).fit_apply(df)
+
+
+def test_recipe_json_takes_whole_numbers_written_as_floats_and_numpy_values() -> None:
+    r = Recipe.from_json(json.dumps({"steps": [{"kind": "sample", "rows": 3.0, "seed": 1}]}))
+    assert r.steps[0].rows == 3 and isinstance(r.steps[0].rows, int)
+    again = Recipe([RoundNumbers("a", np.int64(2))])
+    assert Recipe.from_dict(again.to_dict()).steps[0].digits == 2
+    with pytest.raises(ParameterError, match="'rows' must be a whole number"):
+        Recipe.from_json('{"steps": [{"kind": "sample", "rows": 2.5}]}')
+    with pytest.raises(ParameterError, match="'digits' must be a whole number"):
+        Recipe.from_json(
+            '{"steps": [{"kind": "round", "column": "a", "digits": 1' + "0" * 400 + "}]}"
+        )

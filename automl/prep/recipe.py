@@ -1160,23 +1160,42 @@ def step_from_dict(data: Any, number: int | None = None) -> Step:
                 f"{where} ('{kind}'): the parameter '{name}' must be {expected}, but it is "
                 f"{_json_shown(data[name])}."
             )
+        if str(f.type).removesuffix(" | None") == "int" and data[name] is not None:
+            data[name] = int(data[name])
     return cls(**data)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool | np.bool_)
+
+
+def _is_number(v: Any) -> bool:
+    """A number (numpy's too) a float can hold, not true/false and not NaN (JSON allows NaN)."""
+    if _is_bool(v) or not isinstance(v, int | float | np.number):
+        return False
+    try:
+        x = float(v)
+    except OverflowError:  # an integer of hundreds of digits
+        return False
+    return x == x
+
+
+def _is_whole(v: Any) -> bool:
+    """A whole number; 5.0 counts (a form or another JSON writer may write whole numbers so)."""
+    return _is_number(v) and float(v).is_integer()
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, str) or _is_bool(v) or _is_number(v)
 
 
 _PLAIN_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "str": ("a text", lambda v: isinstance(v, str)),
-    "bool": ("true or false", lambda v: isinstance(v, bool)),
-    "int": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "float": (
-        "a number",
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v == v,
-    ),
-    "Any": ("a text, a number, true or false", lambda v: _is_scalar(v)),
+    "bool": ("true or false", _is_bool),
+    "int": ("a whole number", _is_whole),
+    "float": ("a number", _is_number),
+    "Any": ("a text, a number, true or false", _is_scalar),
 }
-
-
-def _is_scalar(v: Any) -> bool:
-    return v is None or isinstance(v, str | bool | int) or (isinstance(v, float) and v == v)
 
 
 def _expected(annotation: str, value: Any) -> str:
