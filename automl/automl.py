@@ -19,7 +19,7 @@ from automl.progress import ProgressCallback
 from automl.reports import save_model
 from automl.training.common import apply_recipe, check_frame
 from automl.training.forecast import fit_forecast
-from automl.training.run import FitOptions, FitRun
+from automl.training.run import MIN_TIME_BUDGET, FitOptions, FitRun
 from automl.training.tabular import fit_tabular
 
 
@@ -34,7 +34,8 @@ class AutoML:
     ----------
     time_budget : float, optional
         Seconds for the whole fit, everything included (default: the preset's, 60 s for
-        "quick"). ``fit`` plans to finish at 95% of it.
+        "quick"); at least 5 (``MIN_TIME_BUDGET``), the least time a fit can keep to. ``fit``
+        plans to finish at 95% of it.
     preset : {"quick", "standard"}, default "quick"
         Settings as data (see :mod:`automl.presets`): folds, rows searched, model families,
         candidates kept. Aliases: "fast", "default" (quick), "best" (standard).
@@ -130,9 +131,12 @@ class AutoML:
             ok = isinstance(self.time_budget, (int, float)) and not isinstance(
                 self.time_budget, bool
             )
-            if not ok or not math.isfinite(self.time_budget) or self.time_budget <= 0:
+            if not ok or not math.isfinite(self.time_budget) or self.time_budget < MIN_TIME_BUDGET:
                 raise invalid_parameter(
-                    "time_budget", "AutoML", "a positive number", self.time_budget
+                    "time_budget",
+                    "AutoML",
+                    f"a positive number of seconds, at least {MIN_TIME_BUDGET:g}",
+                    self.time_budget,
                 )
             settings["time_budget"] = float(self.time_budget)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):

@@ -495,6 +495,8 @@ def _summary(m: Any, full: bool = False) -> str:
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from automl.training.run import MIN_TIME_BUDGET
+
     p = argparse.ArgumentParser(
         prog="automl", description="Easel AutoML: train, inspect and use models from tables."
     )
@@ -633,7 +635,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("data", help=data_help)
     t.add_argument("--target", required=True, help="the column to predict")
     t.add_argument("--out", required=True, help="directory to write the model to")
-    t.add_argument("--time-budget", type=float, default=None, help="seconds for the whole build")
+    t.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help=f"seconds for the whole build (at least {MIN_TIME_BUDGET:g}; default: the preset's)",
+    )
     t.add_argument(
         "--max-trials",
         type=int,

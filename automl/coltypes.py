@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.errors import ParameterError
+from automl.errors import DataError, ParameterError
 
 COLUMN_TYPES = (
     "numeric",
@@ -84,6 +84,36 @@ def _is_text_dtype(s: pd.Series) -> bool:
         or pd.api.types.is_string_dtype(s.dtype)
         or isinstance(s.dtype, pd.CategoricalDtype)
     )
+
+
+def check_text(df: pd.DataFrame) -> None:
+    """A clear :class:`DataError` for text that is not valid Unicode (a lone surrogate, as a
+    wrong decoding or a JSON escape such as \\ud800 leaves): text columns are stored as UTF-8, so
+    such a value would fail deep inside typing or prediction. Only text columns are looked at."""
+    for col in df.columns:
+        s = df[col]
+        if not isinstance(s, pd.Series) or not pd.api.types.is_object_dtype(s.dtype):
+            continue
+        try:
+            s.astype("string")
+        except UnicodeEncodeError:
+            for i, v in enumerate(s.tolist()):
+                if isinstance(v, str) and not _encodes(v):
+                    raise DataError(
+                        f"Column '{col}', row {i + 1}, holds text with characters that are not "
+                        "valid (broken Unicode, often from reading a file with the wrong "
+                        "encoding). Fix or remove that value, or save the file as UTF-8 and read "
+                        "it again."
+                    ) from None
+            raise
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def as_text(s: pd.Series) -> pd.Series:
@@ -292,9 +322,25 @@ def _repeated_rows(df: pd.DataFrame) -> np.ndarray | None:
     return out
 
 
-def infer_types(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, ColumnInfo]:
-    """Type every column of ``df``; ``overrides`` maps column name to a type the user chose."""
+def check_not_target(overrides: dict[str, str] | None, target: str) -> None:
+    """``column_types`` sets how input columns are read; naming the target is a clear error."""
+    if target in (overrides or {}):
+        raise ParameterError(
+            f"column_types names '{target}', which is the target column. column_types sets how "
+            "the input columns are read; the target's values decide the problem type. Remove "
+            f"'{target}' from column_types, and choose the problem type with task (2-category, "
+            "3+ category or numbers) if the detected one is wrong."
+        )
+
+
+def infer_types(
+    df: pd.DataFrame, overrides: dict[str, str] | None = None, target: str | None = None
+) -> dict[str, ColumnInfo]:
+    """Type every column of ``df``; ``overrides`` maps column name to a type the user chose.
+    ``target`` (not in ``df``) may not be in ``overrides``."""
     overrides = dict(overrides or {})
+    if target is not None:
+        check_not_target(overrides, target)
     unknown = sorted(set(overrides) - set(map(str, df.columns)))
     if unknown:
         raise ParameterError(

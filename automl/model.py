@@ -32,6 +32,7 @@ from automl.artifact import (
     write_meta_file,
 )
 from automl.candidates import Candidate, get_candidate
+from automl.coltypes import check_text
 from automl.errors import ArtifactError, EaselWarning, ParameterError, SchemaError
 from automl.prep.recipe import Recipe
 from automl.preprocess import InputReport, Preprocessor
@@ -145,6 +146,7 @@ class Model:
     def prepare(self, df: pd.DataFrame) -> pd.DataFrame:
         """Raw rows -> the columns the model was trained on (replays the recipe's column steps)."""
         df = _str_columns(df)
+        check_text(df)
         recipe = self.recipe
         if recipe is None:
             return df

@@ -8,7 +8,9 @@ Rules for the detected task (override with ``task=``):
 - **regression**: numbers otherwise (fractions, or many distinct whole numbers).
 
 Rows whose target is missing are dropped and counted. A target the rules cannot learn from gets a
-:class:`~automl.errors.TargetError` saying why and what to do.
+:class:`~automl.errors.TargetError` saying why and what to do; so does a numeric target with
+infinite values (``inf``, ``-inf``, or a number too large to hold such as ``1e400``), found before
+any model is trained (:func:`check_finite_target`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,33 @@ def _json_scalar(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def check_finite_target(values: pd.Series, target: str, rows: np.ndarray | None = None) -> None:
+    """A clear :class:`TargetError` when numeric target ``values`` hold infinite values: how many
+    rows, which values, and the first row (``rows``: each value's row number, 1 = first; default
+    its position)."""
+    num = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.isinf(num)
+    if not bad.any():
+        return
+    n_plus = int((num[bad] > 0).sum())
+    n_minus = int(bad.sum()) - n_plus
+    kinds = [
+        f"{n} row(s) {word}"
+        for n, word in (
+            (n_plus, "infinitely large (inf, or a number too large to hold, such as 1e400)"),
+            (n_minus, "infinitely small (-inf)"),
+        )
+        if n
+    ]
+    at = int(np.flatnonzero(bad)[0])
+    first = int(rows[at]) if rows is not None else at + 1
+    raise TargetError(
+        f"The target column '{target}' has {int(bad.sum())} value(s) that are not usable "
+        f"numbers: {' and '.join(kinds)}; the first is in row {first}. Fix or remove those rows "
+        "(or mark them as missing), then try again."
+    )
 
 
 def _numeric_target(y: pd.Series) -> pd.Series | None:
@@ -108,6 +137,8 @@ def detect_task(
             f"The target column '{target}' holds dates. Easel predicts categories or numbers; "
             "choose another target, or derive one from the dates (e.g. days until an event)."
         )
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        check_finite_target(raw, target)
     missing = raw.isna()
     if not pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         missing = missing | as_text(raw).isna()
@@ -117,6 +148,7 @@ def detect_task(
             f"Every value of the target column '{target}' is missing, so there is nothing to "
             "learn. Choose a column that has values, or fill this one in."
         )
+    rows = np.flatnonzero(~missing.to_numpy(bool)) + 1  # each kept row's number in the data
     kept = df.loc[~missing.to_numpy(bool)].reset_index(drop=True)
     y = kept[target]
     n_distinct = int(y.nunique())
@@ -136,7 +168,11 @@ def detect_task(
         detected, reason = "binary", "the target has exactly two values"
     elif numeric is None:
         detected, reason = "multiclass", f"the target has {n_distinct} categories"
-    elif np.all(np.mod(numeric.to_numpy(), 1) == 0) and n_distinct <= MAX_INTEGER_CLASSES:
+    elif (
+        np.isfinite(numeric.to_numpy()).all()
+        and np.all(np.mod(numeric.to_numpy(), 1) == 0)
+        and n_distinct <= MAX_INTEGER_CLASSES
+    ):
         detected, reason = (
             "multiclass",
             f"the target has only {n_distinct} distinct whole numbers, treated as categories",
@@ -162,6 +198,7 @@ def detect_task(
                 f"{bad.iloc[0]!r} (row {int(bad.index[0]) + 1}) is not a number. Choose a "
                 "2-category or 3+ category problem instead, or fix those values."
             )
+        check_finite_target(numeric, target, rows)  # text such as "inf" or "1e400"
         kept[target] = numeric
         return kept, info
 

@@ -33,6 +33,7 @@ import pandas as pd
 from automl.candidates import Candidate
 from automl.errors import DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
+from automl.task import check_finite_target
 
 if TYPE_CHECKING:
     from automl.artifact import ModelMeta
@@ -352,6 +353,7 @@ def to_series(
                 "missing."
             )
         y = num.astype("float64")
+        check_finite_target(y, target)
     keep = times.notna().to_numpy()
     if not keep.all():
         notes.append(

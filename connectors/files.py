@@ -273,6 +273,12 @@ class FileConnector(Connector):
                 "A value probably contains the delimiter without quotes; quote that value or fix "
                 "the line, then try again."
             )
+        if "EOF inside string" in msg:
+            return DataError(
+                f"'{self.name}' has a value that opens a quote (\") and never closes it, so the "
+                "rest of the file would be read as that one value. Add the closing quote, or "
+                "remove the stray one, then try again."
+            )
         if isinstance(exc, UnicodeDecodeError):
             return DataError(
                 f"'{self.name}' has characters that cannot be read as text. Save it as UTF-8 CSV "

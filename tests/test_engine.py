@@ -148,12 +148,12 @@ def test_parameter_validation():
 
 def test_data_errors():
     with pytest.raises(DataError, match="no rows"):
-        automl.AutoML(time_budget=2).fit(pd.DataFrame({"x": [], "y": []}), target="y")
+        automl.AutoML(time_budget=5).fit(pd.DataFrame({"x": [], "y": []}), target="y")
     with pytest.raises(TargetError, match="at least 20"):
-        automl.AutoML(time_budget=2).fit(pd.DataFrame({"x": range(8), "y": [0, 1] * 4}), "y")
+        automl.AutoML(time_budget=5).fit(pd.DataFrame({"x": range(8), "y": [0, 1] * 4}), "y")
     only_ids = pd.DataFrame({"id": [f"r{i}" for i in range(60)], "y": ["a", "b"] * 30})
     with pytest.raises(DataError, match="No column can be used"):
-        automl.AutoML(time_budget=2).fit(only_ids, target="y")
+        automl.AutoML(time_budget=5).fit(only_ids, target="y")
 
 
 def test_chosen_metric_and_excluded_columns(binary_df):

@@ -20,6 +20,7 @@ from automl.timeseries import METRICS as FORECAST_METRICS
 from automl.timeseries import describe as describe_series
 from automl.timeseries import suggest as suggest_series
 from automl.training.preview import preview_forecast
+from automl.training.run import MIN_TIME_BUDGET
 from automl.workspace.jobs import (
     INTERRUPTED,
     cancel_job,
@@ -295,7 +296,7 @@ with st.form("build_form"):
         max_value=24 * 3600,
         value=0,
         step=30,
-        help="0 uses the build type's time.",
+        help=f"0 uses the build type's time; otherwise at least {MIN_TIME_BUDGET:g} seconds.",
         key="build_budget",
     )
     metric = c3.selectbox(

@@ -18,6 +18,12 @@ Columns are bare names (letters, digits, _) or any name in square brackets (``[U
 ``]]`` inside brackets is a literal ``]``). Keywords and function names ignore case. Evaluation is
 vectorized over a whole DataFrame: missing values propagate through arithmetic, comparisons with a
 missing value are false, division by zero gives a missing value.
+
+Hostile formulas are refused with a clear error, quickly and in bounded memory: the text is at
+most ``MAX_LENGTH`` characters, brackets and functions nest at most ``MAX_DEPTH`` levels, the
+tree of operations (``1 + 1 + ...`` is one level per ``+``) is at most ``MAX_TREE_DEPTH`` deep,
+every function checks its arguments, and text results stay within the limits of
+:mod:`automl.prep.text` (checked before each text is built).
 """
 
 from __future__ import annotations
@@ -33,9 +39,14 @@ import numpy as np
 import pandas as pd
 
 from automl.errors import ParameterError
+from automl.prep.text import check_lengths, replace_text, text_lengths
 
 MAX_LENGTH = 2000
-MAX_DEPTH = 50
+MAX_DEPTH = 50  # brackets, functions and signs inside one another
+# Values and operations inside one another, chains included (a + b + c is three levels deep): the
+# evaluator takes two or three Python frames per level, so this stays far below Python's recursion
+# limit (1,000 frames) whoever calls it; row_sum(a, b, ...) adds more columns than that.
+MAX_TREE_DEPTH = 100
 
 _TOKEN = re.compile(
     r"""
@@ -281,6 +292,10 @@ class _Parser:
         tok = self.next()
         if tok.kind == "num":
             v = float(tok.text)
+            if not math.isfinite(v):
+                raise _syntax(
+                    self.text, tok.pos, "this number is too large", "Use a smaller number."
+                )
             return Literal(int(v) if re.fullmatch(r"\d+", tok.text) else v)
         if tok.kind == "str":
             return Literal(tok.text)
@@ -410,7 +425,7 @@ def _text(v: Value) -> Value:
     if _is_series(v):
         if pd.api.types.is_float_dtype(v):
             whole = v.dropna()
-            if len(whole) and bool((whole == np.round(whole)).all()):
+            if len(whole) and bool(np.isfinite(whole).all() and (whole == np.round(whole)).all()):
                 return v.map(lambda x: str(int(x)), na_action="ignore").astype(object)
         return v.astype("string").astype(object).where(v.notna(), None)
     if v is None:
@@ -449,10 +464,20 @@ def _is_textish(v: Value) -> bool:
     return isinstance(v, str)
 
 
-def _dates(v: Value) -> pd.Series:
+def _dates(v: Value, what: str = "this function") -> pd.Series:
+    if not _is_series(v) and v is not None and not isinstance(v, str):
+        raise ParameterError(
+            f"{what} needs dates, but got {_shown(v)}. Give a date column or a date in quotes, "
+            'e.g. "2024-01-31".'
+        )
     s = v if _is_series(v) else pd.Series([v])
     if pd.api.types.is_datetime64_any_dtype(s):
         return s
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise ParameterError(
+            f"{what} needs dates, but got a column of numbers. Give a column of dates, or change "
+            "its type to date first."
+        )
     import warnings
 
     with warnings.catch_warnings():
@@ -477,9 +502,9 @@ def _compare(op: str, a: Value, b: Value) -> Value:
             a, b = _text(a), _text(b)
     else:
         if _is_series(a) and pd.api.types.is_datetime64_any_dtype(a) and isinstance(b, str):
-            b = pd.Timestamp(b)
+            b = _timestamp(b, op)
         elif _is_series(b) and pd.api.types.is_datetime64_any_dtype(b) and isinstance(a, str):
-            a = pd.Timestamp(a)
+            a = _timestamp(a, op)
         elif not (_is_series(a) and pd.api.types.is_datetime64_any_dtype(a)):
             a, b = _num(a, f"'{op}'"), _num(b, f"'{op}'")
     fn: dict[str, Callable[[Any, Any], Any]] = {
@@ -515,6 +540,43 @@ def _compare(op: str, a: Value, b: Value) -> Value:
     return res & ~missing_a & ~missing_b
 
 
+def _timestamp(text: str, op: str) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        when = pd.to_datetime(pd.Series([text]), errors="coerce", format="mixed").iloc[0]
+    if text.strip() and pd.isna(when):
+        raise ParameterError(
+            f"'{op}' compares dates with the text {text!r}, which is not a date. Write a date such "
+            'as "2024-01-31".'
+        )
+    return when
+
+
+def _shown(v: Value) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "a missing value (null)"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f"the text {v[:40]!r}"
+    if isinstance(v, float):
+        return f"the number {v:g}"
+    return f"the number {v}" if isinstance(v, int) else "a value of another kind"
+
+
+def _join_text(ta: Value, tb: Value, what: str) -> Value:
+    la, lb = text_lengths(ta), text_lengths(tb)
+    if isinstance(la, pd.Series):
+        check_lengths(la + lb, what)
+    elif isinstance(lb, pd.Series):
+        check_lengths(lb + la, what)
+    else:
+        check_lengths(la + lb, what)
+    return ta + tb if _is_series(ta) else tb.radd(ta)
+
+
 def _arith(op: str, a: Value, b: Value) -> Value:
     if op == "&" or (op == "+" and (_is_textish(a) or _is_textish(b))):
         ta, tb = _text(a), _text(b)
@@ -524,10 +586,13 @@ def _arith(op: str, a: Value, b: Value) -> Value:
                 "number(...) to read the text as a number."
             )
         if not _is_series(ta) and not _is_series(tb):
-            return None if ta is None or tb is None else ta + tb
-        return ta + tb if _is_series(ta) else tb.radd(ta)
+            return None if ta is None or tb is None else _join_text(ta, tb, f"'{op}'")
+        return _join_text(ta, tb, f"'{op}'")
     if _is_series(a) and pd.api.types.is_datetime64_any_dtype(a) and op == "-":
-        return (a - _dates(b)).dt.total_seconds() / 86400.0
+        d = _dates(b, "'-' after a date")
+        if not _is_series(b):
+            d = pd.Series([d.iloc[0]] * len(a), index=a.index)
+        return (a - d.to_numpy()).dt.total_seconds() / 86400.0
     x, y = _num(a, f"'{op}'"), _num(b, f"'{op}'")
     with np.errstate(all="ignore"):
         if op == "+":
@@ -588,9 +653,60 @@ def _rowwise(args: list[Value], index: pd.Index, fn: str) -> pd.Series:
     )(axis=1, **({"min_count": 1} if fn == "row_sum" else {}))
 
 
-def _math1(fn: Callable[[Any], Any]) -> Callable[[list[Value], pd.Index], Value]:
+def _fixed(
+    v: Value,
+    fn: str,
+    what: str,
+    *,
+    whole: bool = True,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> float:
+    """A function argument that must be one fixed number (not a column): present, a number,
+    whole if ``whole``, between ``lo`` and ``hi``; else an error naming ``fn`` and ``what``."""
+    kind = "whole number" if whole else "number"
+    if _is_series(v):
+        raise ParameterError(
+            f"{fn}(): {what} must be a fixed {kind} such as 3, not a column or a value that "
+            "changes from row to row."
+        )
+    if v is None or isinstance(v, bool | str) or not isinstance(v, int | float) or math.isnan(v):
+        raise ParameterError(f"{fn}(): {what} must be a {kind} such as 3, but got {_shown(v)}.")
+    x = float(v)
+    bounded = math.isfinite(x) and (lo is None or x >= lo) and (hi is None or x <= hi)
+    if (whole and not x.is_integer()) or not bounded:
+        if lo is not None and hi is not None:
+            rule = f"a {kind} from {lo:g} to {hi:g}"
+        elif lo is not None:
+            rule = f"a {kind} of at least {lo:g}"
+        else:
+            rule = f"a {kind}"
+        raise ParameterError(f"{fn}(): {what} must be {rule}, but got {_shown(v)}.")
+    return x
+
+
+def _fixed_text(v: Value, fn: str, what: str, missing_ok: bool = False) -> str:
+    """A function argument that must be one fixed text (a number is read as its text)."""
+    if _is_series(v):
+        raise ParameterError(
+            f'{fn}(): {what} must be a fixed value in quotes, such as "abc", not a column.'
+        )
+    if v is None:
+        if missing_ok:
+            return ""
+        raise ParameterError(
+            f'{fn}(): {what} is missing (null); give a text in quotes, such as "abc".'
+        )
+    return str(_text(v))
+
+
+def _series(v: Value, index: pd.Index) -> pd.Series:
+    return v if _is_series(v) else pd.Series([v] * len(index), index=index, dtype=object)
+
+
+def _math1(name: str, fn: Callable[[Any], Any]) -> Callable[[list[Value], pd.Index], Value]:
     def run(args: list[Value], index: pd.Index) -> Value:
-        x = _num(args[0], "this function")
+        x = _num(args[0], f"{name}()")
         with np.errstate(all="ignore"):
             out = fn(pd.Series(x, index=index) if not _is_series(x) else x)
         return _nan_inf(pd.Series(out, index=index))
@@ -598,11 +714,15 @@ def _math1(fn: Callable[[Any], Any]) -> Callable[[list[Value], pd.Index], Value]
     return run
 
 
+def _count(v: Value, fn: str, what: str, least: int) -> int:
+    """A count of characters: a fixed whole number of at least ``least`` (no text is longer than
+    a billion characters, so a larger count means "all")."""
+    return int(min(_fixed(v, fn, what, lo=least), 1e9))
+
+
 def _str_fn(name: str) -> Callable[[list[Value], pd.Index], Value]:
     def run(args: list[Value], index: pd.Index) -> Value:
-        t = _text(args[0])
-        s = t if _is_series(t) else pd.Series([t] * len(index), index=index, dtype=object)
-        s = s.astype(object)
+        s = _series(_text(args[0]), index).astype(object)
         acc = s.str
         if name == "len":
             return acc.len().astype(float)
@@ -610,18 +730,17 @@ def _str_fn(name: str) -> Callable[[list[Value], pd.Index], Value]:
             return getattr(acc, name)()
         if name == "trim":
             return acc.strip()
-        n = lambda k: int(_num(args[k], f"{name}()"))  # noqa: E731
-        if name == "left":
-            return acc[: n(1)]
-        if name == "right":
-            k = n(1)
+        if name in ("left", "right"):
+            k = _count(args[1], name, "the number of characters (2nd value)", 0)
+            if name == "left":
+                return acc[:k]
             return acc[-k:] if k > 0 else acc[:0]
         if name == "substr":
-            start = max(1, n(1)) - 1
-            return acc[start : start + n(2)] if len(args) > 2 else acc[start:]
-        needle = _text(args[1])
-        if _is_series(needle):
-            raise ParameterError(f"{name}(): the text to look for must be a fixed value in quotes.")
+            start = _count(args[1], name, "the start (2nd value)", 1) - 1
+            if len(args) < 3:
+                return acc[start:]
+            return acc[start : start + _count(args[2], name, "the length (3rd value)", 0)]
+        needle = _fixed_text(args[1], name, "the text to look for (2nd value)")
         if name == "contains":
             return acc.contains(needle, regex=False).fillna(False).astype(bool)
         if name == "starts_with":
@@ -629,7 +748,8 @@ def _str_fn(name: str) -> Callable[[list[Value], pd.Index], Value]:
         if name == "ends_with":
             return acc.endswith(needle).fillna(False).astype(bool)
         if name == "replace":
-            return acc.replace(needle, _text(args[2]) or "", regex=False)
+            new = _fixed_text(args[2], name, "the new text (3rd value)", missing_ok=True)
+            return replace_text(s, needle, new, "replace()")
         raise AssertionError(name)
 
     return run
@@ -637,9 +757,12 @@ def _str_fn(name: str) -> Callable[[list[Value], pd.Index], Value]:
 
 def _date_part(part: str) -> Callable[[list[Value], pd.Index], Value]:
     def run(args: list[Value], index: pd.Index) -> Value:
-        d = _dates(args[0])
+        d = _dates(args[0], f"{part}()")
         v = d.dt.day_of_week if part == "weekday" else getattr(d.dt, part)
-        return pd.Series(v.astype(float).to_numpy(), index=index if len(v) == len(index) else None)
+        values = v.astype(float).to_numpy()
+        if len(values) != len(index):  # a constant date: the same part in every row
+            values = np.repeat(values[:1], len(index))
+        return pd.Series(values, index=index)
 
     return run
 
@@ -653,15 +776,25 @@ def _coalesce(args: list[Value], index: pd.Index) -> Value:
 
 def _concat(args: list[Value], index: pd.Index) -> Value:
     parts = [_text(a) for a in args]
+    lengths = pd.Series(0, index=index, dtype="int64")
+    for p in parts:
+        lengths = lengths + text_lengths(p)
+    check_lengths(lengths, "concat()")
     out = pd.Series([""] * len(index), index=index, dtype=object)
     for p in parts:
         out = out + (p.fillna("") if _is_series(p) else ("" if p is None else p))
     return out
 
 
+MAX_DIGITS = 15  # a float holds about 15 significant digits
+
+
 def _round(args: list[Value], index: pd.Index) -> Value:
     x = _num(args[0], "round()")
-    digits = int(_num(args[1], "round()")) if len(args) > 1 else 0
+    digits = 0
+    if len(args) > 1:
+        what = "the number of decimals (2nd value)"
+        digits = int(_fixed(args[1], "round", what, lo=-MAX_DIGITS, hi=MAX_DIGITS))
     return (x if _is_series(x) else pd.Series(x, index=index)).round(digits)
 
 
@@ -671,12 +804,22 @@ def _log(args: list[Value], index: pd.Index) -> Value:
     with np.errstate(all="ignore"):
         out = np.log(s.where(s > 0))
         if len(args) > 1:
-            out = out / math.log(float(_num(args[1], "log()")))
+            base = _num(args[1], "log() (the base, 2nd value)")
+            if _is_series(base):  # a base per row: missing where it is no base
+                out = out / np.log(base.where((base > 0) & (base != 1)))
+            else:
+                b = _fixed(base, "log", "the base (2nd value)", whole=False)
+                if b <= 0 or b == 1:
+                    raise ParameterError(
+                        f"log(): the base (2nd value) must be a positive number other than 1, "
+                        f"such as 2 or 10, but got {_shown(b)}."
+                    )
+                out = out / math.log(b)
     return _nan_inf(out)
 
 
 def _days_between(args: list[Value], index: pd.Index) -> Value:
-    a, b = _dates(args[0]), _dates(args[1])
+    a, b = _dates(args[0], "days_between()"), _dates(args[1], "days_between()")
     if len(a) != len(index):
         a = pd.Series([a.iloc[0]] * len(index), index=index)
     if len(b) != len(index):
@@ -687,12 +830,12 @@ def _days_between(args: list[Value], index: pd.Index) -> Value:
 
 
 _IMPL: dict[str, Callable[[list[Value], pd.Index], Value]] = {
-    "abs": _math1(np.abs),
-    "floor": _math1(np.floor),
-    "ceil": _math1(np.ceil),
-    "sqrt": _math1(lambda s: np.sqrt(s.where(s >= 0))),
-    "exp": _math1(np.exp),
-    "log10": _math1(lambda s: np.log10(s.where(s > 0))),
+    "abs": _math1("abs", np.abs),
+    "floor": _math1("floor", np.floor),
+    "ceil": _math1("ceil", np.ceil),
+    "sqrt": _math1("sqrt", lambda s: np.sqrt(s.where(s >= 0))),
+    "exp": _math1("exp", np.exp),
+    "log10": _math1("log10", lambda s: np.log10(s.where(s > 0))),
     "log": _log,
     "round": _round,
     "pow": lambda a, i: _arith("^", a[0], a[1]),
@@ -803,6 +946,7 @@ class Expression:
             raise ParameterError(
                 f"The formula is nested too deeply (more than {MAX_DEPTH} levels)."
             ) from None
+        check_depth(node)
         expr = cls(text, node)
         if columns is not None:
             expr.check_columns(columns)
@@ -839,28 +983,73 @@ def _ref(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f"[{name}]"
 
 
-def _column_names(node: Node) -> list[str]:
-    if isinstance(node, Column):
-        return [node.name]
+def _children(node: Node) -> tuple[Node, ...]:
     if isinstance(node, Unary):
-        return _column_names(node.operand)
+        return (node.operand,)
     if isinstance(node, Binary):
-        return _column_names(node.left) + _column_names(node.right)
+        return (node.left, node.right)
     if isinstance(node, Call):
-        return [n for a in node.args for n in _column_names(a)]
-    return []
+        return node.args
+    return ()
+
+
+def _too_deep() -> ParameterError:
+    return ParameterError(
+        f"The formula has too many operations inside one another (more than {MAX_TREE_DEPTH} "
+        "levels, e.g. that many values added one after the other). Split it into several formula "
+        "columns, or add many columns with row_sum(a, b, ...)."
+    )
+
+
+def check_depth(node: Node) -> None:
+    """Refuse a tree deeper than ``MAX_TREE_DEPTH`` (walked without recursion)."""
+    stack = [(node, 1)]
+    while stack:
+        n, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise _too_deep()
+        stack.extend((c, depth + 1) for c in _children(n))
+
+
+def _column_names(node: Node) -> list[str]:
+    """Every column the tree reads, left to right (walked without recursion)."""
+    names: list[str] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Column):
+            names.append(n.name)
+        stack.extend(reversed(_children(n)))
+    return names
 
 
 class _Evaluator:
     def __init__(self, df: pd.DataFrame) -> None:
         self.df = df
         self.index = df.index
+        self.names = {str(c): c for c in df.columns}
+        self.depth = 0
 
     def eval(self, node: Node) -> Value:
+        self.depth += 1
+        if self.depth > MAX_TREE_DEPTH:
+            raise _too_deep()
+        try:
+            return self._eval(node)
+        finally:
+            self.depth -= 1
+
+    def _eval(self, node: Node) -> Value:
         if isinstance(node, Literal):
             return node.value
         if isinstance(node, Column):
-            return self.df[node.name]
+            col = self.df[self.names[node.name]]
+            if isinstance(col, pd.DataFrame):
+                raise ParameterError(
+                    f"The data has several columns named '{node.name}', so the formula cannot "
+                    "tell which one it uses. Rename them so each column has its own name."
+                )
+            return col
         if isinstance(node, Unary):
             v = self.eval(node.operand)
             if node.op == "-":

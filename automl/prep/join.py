@@ -133,7 +133,7 @@ def _as_text(s: pd.Series) -> pd.Series:
     if _is_num(s):
         vals = s.astype("float64")
         whole = vals.dropna()
-        if len(whole) and (whole == np.round(whole)).all():
+        if len(whole) and np.isfinite(whole).all() and (whole == np.round(whole)).all():
             return vals.map(lambda v: str(int(v)), na_action="ignore").astype(object)
     return s.astype("string").str.strip().astype(object).where(s.notna())
 

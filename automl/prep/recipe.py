@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,6 +29,14 @@ import numpy as np
 import pandas as pd
 
 from automl.errors import ParameterError, SchemaError
+from automl.prep.text import (
+    check_lengths,
+    compile_pattern,
+    extract,
+    replace_text,
+    replacement,
+    substitute,
+)
 
 RECIPE_VERSION = 1
 _DATE_PARTS = ("year", "quarter", "month", "day", "weekday", "dayofyear", "hour", "minute")
@@ -95,7 +103,7 @@ def _text(s: pd.Series) -> pd.Series:
     """Text values with missing kept missing (numbers shown without a trailing .0)."""
     if pd.api.types.is_float_dtype(s):
         whole = s.dropna()
-        if len(whole) and bool((whole == np.round(whole)).all()):
+        if len(whole) and bool(np.isfinite(whole).all() and (whole == np.round(whole)).all()):
             return s.map(lambda v: str(int(v)), na_action="ignore").astype(object)
     return s.astype("string").astype(object).where(s.notna(), None)
 
@@ -405,24 +413,29 @@ class FindReplace(ColumnStep):
     label: ClassVar[str] = "Find and replace text"
     group: ClassVar[str] = "Text"
 
+    def _compiled(self) -> tuple[Any, Callable[[Any], str]]:
+        what = "Find and replace"
+        regex = compile_pattern(
+            self.find, what, literal=not self.regex, case=bool(self.case_sensitive)
+        )
+        if not self.regex:
+            return regex, lambda match, new=self.replace: new
+        return regex, replacement(self.replace, regex, what)
+
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
         if self.find == "":
             raise ParameterError("Find and replace needs the text to find.")
-        if self.regex:
-            try:
-                re.compile(self.find)
-            except re.error as e:
-                raise ParameterError(
-                    f"Find and replace: '{self.find}' is not a valid pattern ({e}). Turn off "
-                    "'pattern' to search for the text as written."
-                ) from None
+        self._compiled()
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
-        out[self.column] = _text(df[self.column]).str.replace(
-            self.find, self.replace, regex=self.regex, case=self.case_sensitive
-        )
+        values, what = _text(df[self.column]), f"Step '{self.describe()}'"
+        if not self.regex and self.case_sensitive:  # plain text: pandas, vectorized
+            out[self.column] = replace_text(values, self.find, self.replace, what)
+        else:
+            regex, repl = self._compiled()
+            out[self.column] = substitute(values, regex, repl, what)
         return out
 
     def describe(self) -> str:
@@ -528,6 +541,8 @@ class CombineColumns(Step):
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
         texts = [_text(df[c]).fillna("") for c in _cols(self.columns)]
+        lengths = sum(t.astype(str).str.len() + len(self.separator) for t in texts)
+        check_lengths(lengths, f"Step '{self.describe()}'")
         combined = texts[0].astype(str)
         for t in texts[1:]:
             combined = combined + self.separator + t.astype(str)
@@ -546,22 +561,20 @@ class ExtractText(ColumnStep):
     label: ClassVar[str] = "Extract text with a pattern"
     group: ClassVar[str] = "Text"
 
+    def _compiled(self) -> Any:
+        compiled = compile_pattern(self.pattern, "Extract text")
+        if compiled.groups > 1:
+            raise ParameterError("Extract text: use at most one (group) in the pattern.")
+        return compiled
+
     def validate(self, columns: list[str]) -> None:
         super().validate(columns)
         _new_name(self.new_name, columns, self)
-        try:
-            compiled = re.compile(self.pattern)
-        except re.error as e:
-            raise ParameterError(
-                f"Extract text: '{self.pattern}' is not a valid pattern ({e})."
-            ) from None
-        if compiled.groups > 1:
-            raise ParameterError("Extract text: use at most one (group) in the pattern.")
+        self._compiled()
 
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
-        pat = self.pattern if re.compile(self.pattern).groups else f"({self.pattern})"
-        out[self.new_name] = _text(df[self.column]).str.extract(pat, expand=False)
+        out[self.new_name] = extract(_text(df[self.column]), self._compiled())
         return out
 
     def describe(self) -> str:
@@ -847,6 +860,11 @@ class RoundNumbers(ColumnStep):
     label: ClassVar[str] = "Round numbers"
     group: ClassVar[str] = "Calculate"
 
+    def validate(self, columns: list[str]) -> None:
+        super().validate(columns)
+        if not -15 <= self.digits <= 15:
+            raise ParameterError("Round numbers: the number of decimals must be from -15 to 15.")
+
     def apply(self, df: pd.DataFrame) -> pd.DataFrame:
         out = df.copy()
         out[self.column] = _numeric(df, self.column, self).round(int(self.digits))
@@ -1012,6 +1030,8 @@ class SampleRows(Step):
     def validate(self, columns: list[str]) -> None:
         if (self.rows is None) == (self.fraction is None):
             raise ParameterError("Sample: give either a number of rows or a fraction.")
+        if not 0 <= self.seed < 2**32:
+            raise ParameterError("Sample: the seed must be a whole number from 0 to 4294967295.")
         if self.rows is not None and self.rows < 1:
             raise ParameterError("Sample: the number of rows must be at least 1.")
         if self.fraction is not None and not 0 < self.fraction <= 1:
@@ -1102,28 +1122,122 @@ STEPS: dict[str, type[Step]] = {
 }
 
 
-def step_from_dict(data: dict[str, Any]) -> Step:
-    """Rebuild a step from :meth:`Step.to_dict`; unknown kinds and parameters are clear errors."""
+def step_from_dict(data: Any, number: int | None = None) -> Step:
+    """Rebuild a step from :meth:`Step.to_dict`, checking the kind and every parameter's type;
+    ``number`` (1 = first) names the step in errors."""
+    where = f"Step {number} of the recipe" if number else "The recipe step"
+    if not isinstance(data, dict):
+        raise ParameterError(
+            f"{where} must be an object with a 'kind' and its parameters, such as "
+            f'{{"kind": "drop_columns", "columns": ["id"]}}, but it is {_json_shown(data)}.'
+        )
     data = dict(data)
     kind = data.pop("kind", None)
-    if kind not in STEPS:
+    if not isinstance(kind, str) or kind not in STEPS:
         near = difflib.get_close_matches(str(kind), list(STEPS), n=1)
         hint = f" Did you mean '{near[0]}'?" if near else ""
+        shown = f"'{kind}'" if isinstance(kind, str) else _json_shown(kind)
+        at = f" (step {number} of the recipe)" if number else ""
         raise ParameterError(
-            f"Unknown recipe step '{kind}'.{hint} Known steps: {', '.join(STEPS)}."
+            f"Unknown recipe step {shown}{at}.{hint} Known steps: {', '.join(STEPS)}."
         )
     cls = STEPS[kind]
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ParameterError(
-            f"Recipe step '{kind}' has no parameter(s) {', '.join(unknown)}. "
-            f"Its parameters: {', '.join(n for n in names if not n.startswith('fitted_'))}."
+            f"{where} ('{kind}') has no parameter(s) {', '.join(map(str, unknown))}. "
+            f"Its parameters: {', '.join(n for n in fields if not n.startswith('fitted_'))}."
         )
+    for name, f in fields.items():
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ParameterError(f"{where} ('{kind}') needs the parameter '{name}'.")
+            continue
+        expected = _expected(str(f.type), data[name])
+        if expected:
+            raise ParameterError(
+                f"{where} ('{kind}'): the parameter '{name}' must be {expected}, but it is "
+                f"{_json_shown(data[name])}."
+            )
+        if str(f.type).removesuffix(" | None") == "int" and data[name] is not None:
+            data[name] = int(data[name])
+    return cls(**data)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool | np.bool_)
+
+
+def _is_number(v: Any) -> bool:
+    """A number (numpy's too) a float can hold, not true/false and not NaN (JSON allows NaN)."""
+    if _is_bool(v) or not isinstance(v, int | float | np.number):
+        return False
     try:
-        return cls(**data)
-    except TypeError as e:
-        raise ParameterError(f"Recipe step '{kind}': {e}.") from None
+        x = float(v)
+    except OverflowError:  # an integer of hundreds of digits
+        return False
+    return x == x
+
+
+def _is_whole(v: Any) -> bool:
+    """A whole number; 5.0 counts (a form or another JSON writer may write whole numbers so)."""
+    return _is_number(v) and float(v).is_integer()
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, str) or _is_bool(v) or _is_number(v)
+
+
+_PLAIN_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "str": ("a text", lambda v: isinstance(v, str)),
+    "bool": ("true or false", _is_bool),
+    "int": ("a whole number", _is_whole),
+    "float": ("a number", _is_number),
+    "Any": ("a text, a number, true or false", _is_scalar),
+}
+
+
+def _expected(annotation: str, value: Any) -> str:
+    """What a parameter of type ``annotation`` must be, in words; "" when ``value`` is one."""
+    optional = annotation.endswith(" | None")
+    base = annotation.removesuffix(" | None")
+    if value is None and (optional or base == "Any"):
+        return ""
+    suffix = " (or null)" if optional else ""
+    if base in _PLAIN_TYPES:
+        words, ok = _PLAIN_TYPES[base]
+        return "" if ok(value) else words + suffix
+    if base.startswith("list[") and base.endswith("]"):
+        words, ok = _PLAIN_TYPES[base[5:-1]]
+        if base == "list[str]" and isinstance(value, str):
+            return ""  # one column name stands for a list of one
+        plural = {"a text": "texts", "a number": "numbers", "a whole number": "whole numbers"}
+        if isinstance(value, list) and all(ok(v) for v in value):
+            return ""
+        return f"a list of {plural.get(words, words)}{suffix}"
+    if base == "dict[str, Any]":
+        if isinstance(value, dict) and all(_is_scalar(v) for v in value.values()):
+            return ""
+        return 'an object of old and new values, such as {"NY": "New York"}' + suffix
+    raise AssertionError(f"no check for parameters of type {annotation}")
+
+
+def _json_shown(v: Any) -> str:
+    """A JSON value described for an analyst (no Python reprs)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'the text "{v[:40]}"' + ("..." if len(v) > 40 else "")
+    if isinstance(v, int | float):
+        return f"the number {v:g}" if isinstance(v, float) else f"the number {v}"
+    if isinstance(v, list):
+        return f"a list of {len(v)} value(s)"
+    if isinstance(v, dict):
+        return "an object"
+    return "a value of another kind"
 
 
 # ---------------------------------------------------------------------------------- recipe
@@ -1253,16 +1367,40 @@ class Recipe:
         return json.dumps(self.to_dict(), indent=1, default=_plain)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+    def from_dict(cls, data: Any) -> Recipe:
+        """A recipe from :meth:`to_dict`'s form, every part checked (a hostile file gets an error
+        naming the step, the parameter and what it must be)."""
         if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
             raise ParameterError("This is not an Easel recipe: it has no list of steps.")
-        if int(data.get("version", 1)) > RECIPE_VERSION:
+        version = data.get("version", 1)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ParameterError(
-                f"This recipe was written by a newer Easel (recipe version {data['version']}); "
+                f"The recipe's version must be a whole number such as {RECIPE_VERSION}, but it "
+                f"is {_json_shown(version)}."
+            )
+        if version > RECIPE_VERSION:
+            raise ParameterError(
+                f"This recipe was written by a newer Easel (recipe version {version}); "
                 "upgrade Easel to use it."
             )
-        recipe = cls([step_from_dict(s) for s in data["steps"]], data.get("target"))
-        recipe._target_steps = [int(i) for i in data.get("target_steps", [])]
+        target = data.get("target")
+        if target is not None and not isinstance(target, str):
+            raise ParameterError(
+                f"The recipe's target must be a column name (text) or null, but it is "
+                f"{_json_shown(target)}."
+            )
+        steps = [step_from_dict(s, i + 1) for i, s in enumerate(data["steps"])]
+        marked = data.get("target_steps", [])
+        n = len(steps)
+        if not isinstance(marked, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in marked
+        ):
+            raise ParameterError(
+                "The recipe's target_steps must be a list of step positions (0 to "
+                f"{max(n - 1, 0)}), but it is {_json_shown(marked)}."
+            )
+        recipe = cls(steps, target)
+        recipe._target_steps = list(marked)
         return recipe
 
     @classmethod

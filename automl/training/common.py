@@ -20,6 +20,7 @@ import pandas as pd
 from automl._versions import package_versions
 from automl.artifact import SCHEMA_VERSION
 from automl.candidates import Candidate, FitContext
+from automl.coltypes import check_text
 from automl.errors import DataError, ParameterError
 from automl.metrics import Metric
 from automl.model import Model
@@ -69,6 +70,7 @@ def check_frame(df: Any) -> pd.DataFrame:
             f"Column names must be unique; these appear more than once: {', '.join(dupes)}. "
             "Rename them and try again."
         )
+    check_text(df)
     return df
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from automl import metrics as M
 from automl.candidates import Candidate, FitContext, families_for, get_candidate
-from automl.coltypes import ColumnInfo, infer_types
+from automl.coltypes import ColumnInfo, check_not_target, infer_types
 from automl.errors import DataError, ParameterError
 from automl.model import Model
 from automl.preprocess import Preprocessor
@@ -172,6 +172,7 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
         )
     overrides = {c: "numeric" for c in X_all.columns if c not in ids + static_cols}
     overrides.update({c: "categorical" for c in ids})
+    check_not_target(opts.column_types, target)
     for c, t in (opts.column_types or {}).items():
         if c in static_cols:
             overrides[c] = t

@@ -88,7 +88,7 @@ def preview(
     overrides = dict(column_types or {})
     for c in exclude_columns or []:
         overrides[c] = "excluded"
-    types = infer_types(features, overrides)
+    types = infer_types(features, overrides, tinfo.name)
     columns = list(types.values())
     if not any(c.used for c in columns):
         raise DataError("No column can be used to predict the target (all are IDs or constant).")

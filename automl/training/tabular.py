@@ -119,7 +119,7 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> TabularData:
     data, tinfo = detect_task(df, target, opts.task, opts.positive_label)
     metric = M.get_metric(opts.metric, tinfo.task)
     features = data.drop(columns=[tinfo.name])
-    columns = type_columns(features, opts.column_types, opts.exclude_columns)
+    columns = type_columns(features, opts.column_types, opts.exclude_columns, tinfo.name)
     used = [c for c in columns if c.used]
     if not used:
         raise DataError(
@@ -409,7 +409,10 @@ def describe(run: FitRun, d: TabularData, total_rows: int, trial_cap: int | None
 
 
 def type_columns(
-    features: pd.DataFrame, column_types: dict[str, str] | None, exclude: list[str] | None
+    features: pd.DataFrame,
+    column_types: dict[str, str] | None,
+    exclude: list[str] | None,
+    target: str | None = None,
 ) -> list[ColumnInfo]:
     """Each column's type (detected, or the user's override); excluded columns are kept, typed
     "excluded", so the model file says why they were not used."""
@@ -423,7 +426,7 @@ def type_columns(
         )
     for c in excluded:
         overrides[c] = "excluded"
-    return list(infer_types(features, overrides).values())
+    return list(infer_types(features, overrides, target).values())
 
 
 def encode_target(y: pd.Series, task: str, classes: list[Any]) -> np.ndarray:

@@ -85,7 +85,7 @@ def test_build_preview_and_background_job(empty_ws: Workspace) -> None:
     at.selectbox(key="build_dataset").select("house prices").run()
     at.selectbox(key="build_target").select("sale_price").run()
     assert "numeric" in texts(at)
-    at.number_input(key="build_budget").set_value(4)
+    at.number_input(key="build_budget").set_value(5)  # the least budget (MIN_TIME_BUDGET)
     at.button[0].click().run()  # Preview
     assert not at.exception
     labels = [m.label for m in at.metric]
