@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from automl.atomic import atomic_path, check_output_file
 from automl.errors import DataError, ParameterError
 from automl.model import Model
 from automl.preprocess import InputReport
@@ -77,52 +77,46 @@ def score_chunks(
     ``reasons`` > 0 adds a ``reasons`` column with each row's top columns and contributions.
     """
     start = time.monotonic()
-    out = Path(out_path)
+    out = check_output_file(out_path)
     fmt = output_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     report = InputReport()
     rows = 0
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
-    try:
-        for chunk in chunks:
-            if len(chunk) == 0:
-                continue
-            table, chunk_report = model.predict_table(chunk)
-            if reasons > 0:
-                table["reasons"] = model.reasons(chunk, reasons)
-            if rows == 0:
-                report.extra_columns = chunk_report.extra_columns
-            report.merge(chunk_report)
-            if fmt == ".csv":
-                table.to_csv(tmp, mode="a", header=rows == 0, index=False)
-            else:
-                arrow = pa.Table.from_pandas(table, preserve_index=False)
-                if writer is None:
-                    schema = pa.schema(
-                        [
-                            f.with_type(pa.string()) if pa.types.is_null(f.type) else f
-                            for f in arrow.schema
-                        ]
-                    )
-                    writer = pq.ParquetWriter(tmp, schema)
-                assert schema is not None
-                writer.write_table(_conform(arrow, schema, rows))
-            rows += len(chunk)
-            if progress is not None:
-                progress(rows)
-        if writer is not None:
-            writer.close()
-            writer = None
+    with atomic_path(out) as tmp:  # the file appears only when every row is scored
+        try:
+            for chunk in chunks:
+                if len(chunk) == 0:
+                    continue
+                table, chunk_report = model.predict_table(chunk)
+                if reasons > 0:
+                    table["reasons"] = model.reasons(chunk, reasons)
+                if rows == 0:
+                    report.extra_columns = chunk_report.extra_columns
+                report.merge(chunk_report)
+                if fmt == ".csv":
+                    table.to_csv(tmp, mode="a", header=rows == 0, index=False)
+                else:
+                    arrow = pa.Table.from_pandas(table, preserve_index=False)
+                    if writer is None:
+                        schema = pa.schema(
+                            [
+                                f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                                for f in arrow.schema
+                            ]
+                        )
+                        writer = pq.ParquetWriter(tmp, schema)
+                    assert schema is not None
+                    writer.write_table(_conform(arrow, schema, rows))
+                rows += len(chunk)
+                if progress is not None:
+                    progress(rows)
+        finally:
+            if writer is not None:
+                writer.close()
         if rows == 0:
             raise DataError("The file to score has no rows: give at least one row with values.")
-        os.replace(tmp, out)
-    finally:
-        if writer is not None:
-            writer.close()
-        if tmp.exists():
-            tmp.unlink()
     return BatchResult(rows=rows, seconds=time.monotonic() - start, output=out, report=report)
 
 
@@ -138,6 +132,7 @@ def predict_file(
     from connectors import iter_file_chunks
 
     output_format(out_path)
+    check_output_file(out_path, keep=(source,))
     return score_chunks(
         model, iter_file_chunks(source, chunk_rows), out_path, progress, reasons=reasons
     )

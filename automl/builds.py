@@ -16,6 +16,7 @@ import time
 import traceback
 from typing import Any
 
+from automl.atomic import os_error_message, sweep_stale
 from automl.errors import EaselError
 from automl.progress import ProgressEvent
 from automl.workspace.catalog import Workspace
@@ -55,6 +56,7 @@ def run_job(root: str, job_id: int) -> int:
         )
         name, version, path = ws.new_model_path(p["model_name"])
         reporter(ProgressEvent("finalize", "writing the model and its reports", 0.99, 0.0))
+        sweep_stale(path.parent)  # what saves killed outright left (kill -9, a power cut)
         model.save(path, reports=True, data=df)
         rec = ws.add_model(name, version, path, p["dataset"], model.model_)
         ws.update_job(
@@ -72,6 +74,10 @@ def run_job(root: str, job_id: int) -> int:
         return 1
     except EaselError as exc:
         ws.update_job(job_id, status="failed", error=str(exc), finished_at=time.time())
+        return 1
+    except OSError as exc:  # a full disk, a permission: in words, with the traceback in the log
+        traceback.print_exc()
+        ws.update_job(job_id, status="failed", error=os_error_message(exc), finished_at=time.time())
         return 1
     except Exception as exc:  # unexpected: short message for the user, traceback to the log
         traceback.print_exc()

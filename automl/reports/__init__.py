@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from automl.atomic import write_files
 from automl.model import Model
 from automl.reports._base import Report, Section
 from automl.reports.data import data_report
@@ -27,11 +28,11 @@ def write_reports(model: Model, folder: Path, data: pd.DataFrame | None = None) 
     folder.mkdir(parents=True, exist_ok=True)
     perf = performance_report(model)
     perf.to_html(folder / "performance.html")
-    (folder / "performance.json").write_text(perf.to_json(), encoding="utf-8")
+    write_files({folder / "performance.json": perf.to_json()})
     if data is not None:
         rep = data_report(data, model.target)
         rep.to_html(folder / "data.html")
-        (folder / "data.json").write_text(rep.to_json(), encoding="utf-8")
+        write_files({folder / "data.json": rep.to_json()})
 
 
 def save_model(

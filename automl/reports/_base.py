@@ -12,12 +12,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from automl.atomic import atomic_path, check_output_file
 
 
 @dataclass
@@ -108,11 +109,10 @@ class Report:
         parts.append("</main></body></html>")
         text = "\n".join(parts)
         if path is not None:
-            out = Path(path)
+            out = check_output_file(path, "report file")
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{out.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, out)
+            with atomic_path(out) as tmp:  # nothing half-written, whatever happens
+                tmp.write_text(text, encoding="utf-8")
         return text
 
 

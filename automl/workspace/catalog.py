@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from automl.artifact import parquet_safe
+from automl.atomic import check_folder, sweep_stale, temp_path
 from automl.errors import DataError, EaselError, ParameterError
 
 ENV_VAR = "EASEL_WORKSPACE"
@@ -151,8 +152,10 @@ class Workspace:
                 f"The workspace {self.root} is a file, not a folder. Give --workspace (or "
                 f"{ENV_VAR}) a folder; it is created when missing."
             )
-        for sub in ("datasets", "models", "jobs", "uploads", "predictions"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("", "datasets", "models", "jobs", "uploads", "predictions"):
+            check_folder(self.root / sub, "workspace folder")
+        for sub in ("datasets", "models", "predictions"):  # temporaries of crashed writers
+            sweep_stale(self.root / sub)
         self._check_catalog_file()
         self._migrate()
 
@@ -327,7 +330,7 @@ class Workspace:
             raise DataError("The dataset has no rows; nothing was saved.")
         df = parquet_safe(df.rename(columns=str))
         path = self.root / "datasets" / f"{uuid.uuid4().hex}.parquet"
-        tmp = path.with_suffix(".tmp")
+        tmp = temp_path(path)  # named so that a later sweep knows when its writer is gone
         try:
             # no per-column statistics: Easel never filters on read, and writing is 20-25% faster
             df.to_parquet(tmp, index=False, write_statistics=False)

@@ -39,6 +39,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from automl.atomic import sweep_stale
 from automl.errors import EaselError, ParameterError
 from automl.progress import ProgressEvent
 from automl.workspace.catalog import Workspace
@@ -331,6 +332,7 @@ def _supervise(ws: Workspace, job_id: int, work: Callable[[], int]) -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     _, status = os.waitpid(child, 0)  # retried after a signal handler runs (PEP 475)
     signal.alarm(0)
+    sweep_stale(ws.root / "models")  # a worker killed while saving left its temporary folder
     return record_exit(ws, job_id, os.waitstatus_to_exitcode(status))
 
 
