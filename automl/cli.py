@@ -1,13 +1,19 @@
 """The ``automl`` command line: a thin front door onto the same public API as Python.
 
-User errors exit with status 2 and one paragraph on stderr, never a traceback.
+User errors exit with status 2 and one paragraph on stderr, never a traceback; an interrupt
+(Ctrl-C, SIGTERM) exits with 130 and a pipe closed by the reader (``| head``) with 141, quietly.
+Output paths are checked before any work starts, and every file is written through a temporary
+(:mod:`automl.atomic`), so a failure or an interrupt leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
+import sqlite3
 import sys
 import textwrap
 import time
@@ -18,8 +24,18 @@ from typing import Any
 
 import pandas as pd
 
+from automl.atomic import (
+    atomic_path,
+    check_output_file,
+    check_output_folder,
+    os_error_message,
+    sweep_stale,
+    write_files,
+)
+
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 
 def _err(message: str) -> None:
@@ -113,6 +129,7 @@ def _usage(message: str) -> Exception:
 def cmd_train(args: argparse.Namespace) -> int:
     import automl
 
+    _check_model_folder(args.out)  # before training, which can take long
     recipe = _load_recipe(args.recipe)
     if args.data.startswith("dataset:") and recipe is None:
         # the data service decides what a dataset trains on, as for a build in the app: a
@@ -146,11 +163,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     ).fit(df, target=args.target, recipe=recipe)
     if not args.quiet:
         print("writing the model and its reports", file=sys.stderr)
+    _check_model_folder(args.out)  # again: the folder may have changed during training
+    sweep_stale(Path(args.out).parent, of=Path(args.out).name)  # left by a killed save
     out = model.save(args.out, reports=not args.no_reports, data=df)
     m = model.model_
     print(f"saved model to {out}", file=sys.stderr)
     print(_summary(m))
     return 0
+
+
+def _check_model_folder(path: str) -> None:
+    """A model is a new folder, or replaces a model folder; refuse anything else up front."""
+    from automl.artifact import META_FILE
+
+    out = check_output_folder(path, "model folder (--out)")
+    with contextlib.suppress(OSError):  # an unreadable folder is reported when saving
+        if out.is_dir() and not (out / META_FILE).exists() and any(out.iterdir()):
+            raise _usage(
+                f"The model folder (--out) '{out}' exists and is not an Easel model; Easel will "
+                "not overwrite it. Choose a new folder name, or an earlier model's folder to "
+                "replace that model."
+            )
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -165,15 +198,26 @@ def _load_recipe(path: str | None) -> Any:
         return None
     from automl.prep.recipe import Recipe
 
-    return Recipe.from_json(Path(path).read_text(encoding="utf-8"))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _usage(
+            f"The recipe file '{path}' is not a text (JSON) file. Give the recipe saved by the "
+            "Prepare page."
+        ) from None
+    return Recipe.from_json(text)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     import automl
-    from automl.batch import predict_file
+    from automl.batch import output_format, predict_file
 
     if args.chunk_rows < 1:
         raise _usage(f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}.")
+    if args.reasons < 0:
+        raise _usage(f"--reasons must be 0 or more. Got {args.reasons}.")
+    output_format(args.out)
+    check_output_file(args.out, "output file (--out)", keep=(args.data,))
     model = automl.load(args.model)
     if model.is_forecast:
         raise _usage(
@@ -191,8 +235,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         ws = _workspace(args, "import")
         name, version = ws.resolve_dataset(data[len("dataset:") :])
         data = str(ws.root / ws.get_dataset(name, version).path)
-    if args.reasons < 0:
-        raise _usage(f"--reasons must be 0 or more. Got {args.reasons}.")
     result = predict_file(model, data, args.out, args.chunk_rows, progress, reasons=args.reasons)
     for msg in result.report.messages():
         print(f"warning: {msg}", file=sys.stderr)
@@ -203,6 +245,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_forecast(args: argparse.Namespace) -> int:
     import automl
 
+    path = Path(args.out)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise _usage(f"--out must end in .csv or .parquet. Got '{args.out}'.")
+    check_output_file(path, "output file (--out)", keep=(args.history or "",))
     model = automl.load(args.model)
     if not model.is_forecast:
         raise _usage(
@@ -218,13 +264,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         else:
             history = _read(args.history, args)
     out = model.forecast(history, args.horizon, _names(args.series))
-    path = Path(args.out)
-    if path.suffix.lower() == ".parquet":
-        out.to_parquet(path, index=False)
-    elif path.suffix.lower() == ".csv":
-        out.to_csv(path, index=False)
-    else:
-        raise _usage(f"--out must end in .csv or .parquet. Got '{args.out}'.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".parquet":
+            out.to_parquet(tmp, index=False)
+        else:
+            out.to_csv(tmp, index=False)
     print(f"wrote {len(out):,} forecasts to {path}")
     return 0
 
@@ -247,6 +292,7 @@ def cmd_use(args: argparse.Namespace) -> int:
 
     m = automl.load(args.model)
     m.set_default(args.candidate)
+    sweep_stale(Path(args.model).parent, of=Path(args.model).name)  # left by a killed save
     save_model(m, args.model)
     print(f"candidate {args.candidate} ({m.candidate_name(args.candidate)}) now predicts")
     return 0
@@ -434,15 +480,32 @@ def cmd_workspace_restore(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from automl.reports import data_report
 
+    _check_report_files(args, keep=(args.data,))
     df = _read(args.data, args)
     return _write_report(data_report(df, args.target), args)
 
 
-def _write_report(rep: Any, args: argparse.Namespace) -> int:
-    """HTML (and optionally JSON) to the requested files; the summary on stdout."""
-    rep.to_html(args.out)
+def _check_report_files(args: argparse.Namespace, keep: tuple[str, ...] = ()) -> None:
+    """The report's files can be written: checked before the report is made."""
+    check_output_file(args.out, "report file (--out)", keep=keep)
     if args.json:
-        Path(args.json).write_text(rep.to_json(), encoding="utf-8")
+        check_output_file(args.json, "report file (--json)", keep=keep)
+        if Path(args.json).resolve() == Path(args.out).resolve():
+            raise _usage(
+                f"--out and --json name the same file '{args.out}'. Give each its own name, "
+                "e.g. report.html and report.json."
+            )
+
+
+def _write_report(rep: Any, args: argparse.Namespace) -> int:
+    """HTML (and optionally JSON) to the requested files, both or neither; the summary on
+    stdout."""
+    files = {Path(args.out): rep.to_html()}
+    if args.json:
+        files[Path(args.json)] = rep.to_json()
+    for p in files:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    write_files(files)
     for line in rep.summary:
         print(line.replace("**", ""))
     print(f"wrote {args.out}")
@@ -453,6 +516,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import automl
     from automl.reports import performance_report
 
+    _check_report_files(args)
     return _write_report(performance_report(automl.load(args.model)), args)
 
 
@@ -560,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsh.set_defaults(func=cmd_datasets_show)
     dd = dsub.add_parser("delete", parents=[common], help="delete a dataset (all versions)")
     dd.add_argument("name", help="NAME or NAME@VERSION")
-    dd.add_argument("--version", type=int, default=None, help="delete only this version")
+    dd.add_argument("--version", type=_version, default=None, help="delete only this version")
     dd.set_defaults(func=cmd_datasets_delete)
 
     wsp = sub.add_parser("workspace", help="back up or restore a whole workspace")
@@ -751,27 +815,76 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version(text: str) -> int:
+    """A dataset version number (argparse type): 1, 2, 3..."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        shown = text if len(text) <= 24 else f"{text[:20]}..."
+        raise argparse.ArgumentTypeError(f"a version is a number like 1, 2 or 3, not '{shown}'")
+    return int(text)
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+def _catalog_message(args: argparse.Namespace, exc: sqlite3.DatabaseError) -> str:
+    from automl.workspace.catalog import ENV_VAR
+
+    root = getattr(args, "workspace", None) or os.environ.get(ENV_VAR) or "workspace"
+    catalog = Path(root) / "catalog.sqlite"
+    if "locked" in str(exc):
+        return (
+            f"The workspace catalog '{catalog}' stayed busy (another Easel process is writing to "
+            "it). Try again in a moment."
+        )
+    return (
+        f"The workspace catalog '{catalog}' cannot be read: it is damaged or is not an Easel "
+        "catalog. Use another workspace folder (--workspace), or restore the file from a backup."
+    )
+
+
+def _silence_closed_pipe() -> None:
+    """The reader of our output left (``automl ... | head``): send what is still buffered, and
+    anything printed later, nowhere, so that Python's exit prints no error about it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from automl.errors import EaselError, EaselWarning
 
-    args = build_parser().parse_args(argv)
-    warnings.simplefilter("ignore", EaselWarning)
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return int(args.func(args))
-    except EaselError as exc:
-        _err(str(exc))
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        _err("interrupted; nothing was written.")
-        return EXIT_INTERRUPTED
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        _err(f"{exc.strerror}: '{Path(exc.filename or '').name}'. Check the path and permissions.")
-        return EXIT_USER_ERROR
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help or a usage error printed: a closed pipe shows here
+            sys.stdout.flush()
+            raise
+        warnings.simplefilter("ignore", EaselWarning)
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            code = int(args.func(args))
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return code
+        except EaselError as exc:
+            _err(str(exc))
+            return EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            _err("interrupted; nothing was written.")
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a path or disk problem: name the user's path, never a temporary
+            _err(os_error_message(exc))
+            return EXIT_USER_ERROR
+        except sqlite3.DatabaseError as exc:
+            _err(_catalog_message(args, exc))
+            return EXIT_USER_ERROR
+    except BrokenPipeError:
+        _silence_closed_pipe()
+        return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from automl.cli import main
 from tests.conftest import make_table
+from tests.test_atomic import killed_writer
 
 AUTOML = str(Path(sys.executable).parent / "automl")
 
@@ -219,3 +221,178 @@ def test_bad_chunk_rows(trained: Path, data_csv: Path, tmp_path: Path):
         "0",
     )
     assert res.returncode == 2 and "--chunk-rows must be a positive" in res.stderr
+
+
+# ---------------------------------------------------------------------- paths, pipes, leftovers
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """The command in this process: (exit status, stdout, stderr as one line)."""
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, " ".join(out.err.split())
+
+
+def fill(arg: str, values: dict[str, str]) -> str:
+    """``FILE/s.csv`` -> the test's file, then ``/s.csv``."""
+    head, sep, rest = arg.partition("/")
+    return values.get(head, head) + sep + rest
+
+
+OUT_CASES = {
+    # argv (FILE: a regular file of the user's; DIR: an empty folder), the path the message names
+    "predict --out under a file": (["predict", "MODEL", "DATA", "--out", "FILE/s.csv"], "notes"),
+    "predict --out a folder": (["predict", "MODEL", "DATA", "--out", "DIR"], "scored.csv"),
+    "profile --out under a file": (["profile", "DATA", "--out", "FILE/r.html"], "notes"),
+    "profile --out a folder": (["profile", "DATA", "--out", "DIR"], "scored.csv"),
+    "profile --json under a file": (
+        ["profile", "DATA", "--out", "TMP/r.html", "--json", "FILE/r.json"],
+        "notes",
+    ),
+    "report --out a folder": (["report", "MODEL", "--out", "DIR"], "scored.csv"),
+    "train --out a file": (
+        ["train", "DATA", "--target", "churn", "--max-trials", "2", "--out", "FILE"],
+        "notes",
+    ),
+    "train --out under a file": (
+        ["train", "DATA", "--target", "churn", "--max-trials", "2", "--out", "FILE/model"],
+        "notes",
+    ),
+    "forecast --out under a file": (["forecast", "MODEL", "--out", "FILE/f.csv"], "notes"),
+    "--workspace under a file": (
+        ["import", "DATA", "--name", "x", "--workspace", "FILE/ws"],
+        "notes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OUT_CASES))
+def test_unusable_paths_are_refused_naming_the_path(
+    trained: Path, data_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+):
+    argv, named = OUT_CASES[case]
+    a_file = tmp_path / "notes"
+    a_file.write_text("my notes")
+    a_dir = tmp_path / "scored.csv"
+    a_dir.mkdir()
+    values = {"MODEL": str(trained), "DATA": str(data_csv), "FILE": str(a_file)}
+    values |= {"DIR": str(a_dir), "TMP": str(tmp_path)}
+    code, _, err = cli(capsys, *[fill(a, values) for a in argv])
+    assert code == 2, err
+    assert named in err and ".tmp" not in err and ("Choose" in err or "Give" in err), err
+    assert "checking the target" not in err  # refused before any training
+    assert a_file.read_text() == "my notes" and list(a_dir.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes", "scored.csv"]  # nothing else
+
+
+def test_train_refuses_a_folder_that_is_not_a_model_before_training(
+    data_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "cat.jpg").write_bytes(b"not a model")
+    argv = ["train", str(data_csv), "--target", "churn", "--max-trials", "2", "--out", str(out)]
+    code, _, err = cli(capsys, *argv)
+    assert code == 2 and "photos" in err and "not an Easel model" in err
+    assert "checking the target" not in err  # refused before training started
+    assert [p.name for p in tmp_path.iterdir()] == ["photos"]
+    assert [p.name for p in out.iterdir()] == ["cat.jpg"]
+
+
+def test_outputs_never_replace_the_input(
+    trained: Path, data_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    src = tmp_path / "rows.csv"
+    pd.read_csv(data_csv).head(20).to_csv(src, index=False)
+    before = src.read_bytes()
+    for argv in (
+        ["predict", str(trained), str(src), "--out", str(src)],
+        ["profile", str(src), "--out", str(src)],
+    ):
+        code, _, err = cli(capsys, *argv)
+        assert code == 2 and "rows.csv" in err and "replace your data" in err
+        assert src.read_bytes() == before
+
+
+def test_an_interrupted_report_writes_neither_file(
+    data_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+):
+    from automl.reports._base import Report
+
+    def interrupted(self: Report) -> str:  # Ctrl-C while the JSON is being made
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Report, "to_json", interrupted)
+    html, js = tmp_path / "r.html", tmp_path / "r.json"
+    code, _, err = cli(capsys, "profile", str(data_csv), "--out", str(html), "--json", str(js))
+    assert code == 130 and "nothing was written" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_writers_temporaries_are_removed_by_the_next_write(
+    data_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "report.html"
+    killed = killed_writer(out)  # kill -9 while writing the report
+    hours_ago = time.time() - 7 * 3600
+    earlier = tmp_path / ".report.html.tmp-1a2b3c4d"  # an earlier Easel's, untouched for hours
+    earlier.write_text("half")
+    os.utime(earlier, (hours_ago, hours_ago))
+    running = tmp_path / f".report.html.tmp-{os.getpid()}-{killed.name.split('-')[2]}-0badc0de"
+    running.write_text("a writer still at work")  # this process is alive: kept
+    fresh = tmp_path / ".report.html.tmp-5e6f7a8b"  # no process id, recent: may be at work
+    fresh.write_text("half")
+    others = tmp_path / ".notes.txt.tmp-1a2b3c4d"  # another file's, old: not this write's
+    others.write_text("half")
+    os.utime(others, (hours_ago, hours_ago))
+    code, _, err = cli(capsys, "profile", str(data_csv), "--out", str(out))
+    assert code == 0, err
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {"report.html", running.name, fresh.name, others.name}
+
+
+def test_dataset_versions_that_cannot_exist_are_user_errors(
+    data_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    w = str(tmp_path / "ws")
+    assert cli(capsys, "import", str(data_csv), "--name", "cust", "--workspace", w)[0] == 0
+    for ref in ("cust@999999999999999999999999", "cust@" + "9" * 5000, "cust@\u00b2"):
+        for argv in (
+            ["datasets", "show", ref],
+            ["datasets", "delete", ref],
+            ["train", f"dataset:{ref}", "--target", "churn", "--out", str(tmp_path / "m")],
+        ):
+            code, _, err = cli(capsys, *argv, "--workspace", w)
+            assert code == 2 and "cust" in err and len(err) < 400, err
+    with pytest.raises(SystemExit) as stop:  # argparse: a usage error, status 2
+        main(["datasets", "delete", "cust", "--version", "9" * 30, "--workspace", w])
+    assert stop.value.code == 2 and "a version is a number" in capsys.readouterr().err
+    assert cli(capsys, "datasets", "show", "cust@1", "--workspace", w)[0] == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["datasets", "list"], ["preview", "DATA", "--target", "churn"]],
+    ids=["datasets list", "preview"],
+)
+def test_a_closed_pipe_ends_the_command_quietly(data_csv: Path, tmp_path: Path, argv: list[str]):
+    # `automl ... | head -2`: the reader leaves before the output is written
+    argv = [str(data_csv) if a == "DATA" else a for a in argv]
+    env = {**os.environ, "EASEL_WORKSPACE": str(tmp_path / "ws")}
+    proc = subprocess.Popen(
+        [AUTOML, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=240) == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err
+
+
+def test_a_recipe_file_that_is_not_text_is_a_user_error(
+    data_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_bytes(b"\xff\xfe\x00\x01 not text")
+    out = str(tmp_path / "m")
+    argv = ["train", str(data_csv), "--target", "churn", "--recipe", str(recipe), "--out", out]
+    code, _, err = cli(capsys, *argv)
+    assert code == 2 and "recipe.json" in err and "not a text" in err

@@ -420,6 +420,8 @@ class Workspace:
         if found is None:
             return None
         owner, name = found
+        if version is not None and not 0 <= version < 2**63:  # more than SQLite holds: none
+            return None
         with self._db() as db:
             if version is None:
                 return db.execute(
@@ -475,10 +477,10 @@ class Workspace:
         """``NAME`` or ``NAME@VERSION`` (as written after ``dataset:``) -> (name, version);
         ``NAME`` may be ``OWNER/NAME`` for a dataset shared with this user."""
         name, sep, ver = ref.strip().rpartition("@")
-        if sep and ver.isdigit():
+        if sep and ver.isascii() and ver.isdigit():
             if len(ver) > 9:
                 raise ParameterError(
-                    f"'{ref}': version {ver[:12]}... is not a version number Easel could have "
+                    f"'{name}': version {ver[:12]}... is not a version number Easel could have "
                     "given. Versions count 1, 2, 3, ...; see them with `automl datasets show NAME`."
                 )
             return name, int(ver)
