@@ -15,6 +15,7 @@ from app import state
 from automl.errors import EaselError
 from automl.model import Model
 from automl.workspace.catalog import DatasetRecord, ModelRecord, Workspace
+from automl.workspace.data import sweep_session_files
 from automl.workspace.jobs import recover_interrupted
 
 log = logging.getLogger("easel.app")
@@ -32,6 +33,7 @@ def workspace() -> Workspace:
     if state.WORKSPACE not in st.session_state:
         fresh = Workspace()
         _recover_builds(str(fresh.root))
+        _sweep_session_files(str(fresh.root))
         user = st.session_state.get(state.USER)
         if user is not None:
             fresh = fresh.as_user(user.name, admin=user.admin)
@@ -55,6 +57,12 @@ def dataset_names() -> list[str]:
 def _recover_builds(root: str) -> list[int]:
     """Once per server start and workspace: builds whose process is gone are "interrupted"."""
     return recover_interrupted(Workspace(root, admin=True))
+
+
+@st.cache_resource(show_spinner=False)
+def _sweep_session_files(root: str) -> int:
+    """Once per server start and workspace: delete uploads and scored files sessions left."""
+    return len(sweep_session_files(Workspace(root, admin=True)))
 
 
 def session_id() -> str:

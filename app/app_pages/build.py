@@ -44,10 +44,10 @@ def _suggest(dataset: str, rows: int, target: str) -> tuple[str, list[str], str]
 def job_panel() -> None:
     job_id = st.session_state.get(state.CURRENT_JOB)
     if job_id is None:  # after a refresh, the job id is in this browser's URL
-        try:
-            job_id = int(st.query_params.get("job", ""))
-        except ValueError:
+        text = st.query_params.get("job", "")
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):  # a job id, or no job
             return
+        job_id = int(text)
         st.session_state[state.CURRENT_JOB] = job_id
     try:
         job = job_status(ws, job_id)

@@ -19,7 +19,7 @@ from automl.workspace.data import (
     read_upload,
     safe_url,
     save_source,
-    store_upload,
+    stored_upload,
 )
 from automl.workspace.users import Team
 from connectors import SUPPORTED_EXTENSIONS, SourcePolicy
@@ -108,21 +108,19 @@ with tab_file:
         key="import_upload",
     )
     if upload is not None:
-        # Write the upload to this session's folder at once, so it does not stay in memory.
-        path = store_upload(ws, upload.name, upload.getbuffer(), ui.session_id())
-        st.session_state["import_path"] = str(path)
-    path_str = st.session_state.get("import_path")
-    if path_str and upload is not None:
-        path = Path(path_str)
-        sheet = None
-        with ui.guarded("listing the workbook's sheets"):
+        # Written to this session's folder while it is read (so it does not stay in memory),
+        # then deleted, whether it is read or rejected: the rows live on in the preview.
+        src = None
+        with (
+            ui.guarded(f"reading {upload.name}"),
+            stored_upload(ws, upload.name, upload.getbuffer(), ui.session_id()) as path,
+        ):
             sheets = list_sheets(path)
             sheet = st.selectbox("Sheet", sheets, key="import_sheet") if len(sheets) > 1 else None
-        src = None
-        with ui.guarded(f"reading {path.name}"):
             src = read_upload(path, sheet=sheet, max_bytes=MAX_UPLOAD_BYTES)
+            default_name = path.stem.replace("_", " ")
         if src is not None:
-            show_and_save(src, path.stem.replace("_", " "), "import")
+            show_and_save(src, default_name, "import")
 
 with tab_db:
     st.write(

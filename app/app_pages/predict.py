@@ -15,6 +15,7 @@ from app import ui
 from automl.batch import predict_file
 from automl.prep.recipe import fmt_number
 from automl.timeseries import MAX_HORIZON_FACTOR, history_frame
+from automl.workspace.data import stored_upload
 from connectors import read_file
 
 
@@ -74,12 +75,10 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
             "History", type=["csv", "tsv", "parquet", "xlsx", "json", "jsonl"], key="fc_upload"
         )
         if upload is not None:
-            folder = ws.root / "uploads" / ui.session_id()
-            folder.mkdir(parents=True, exist_ok=True)
-            src = folder / Path(upload.name).name
-            src.write_bytes(upload.getbuffer())
-            with ui.guarded(f"forecasting from {src.name}"):
-                new = model.forecast(read_file(src), horizon=trained)
+            with ui.guarded(f"forecasting from {upload.name}"):
+                with stored_upload(ws, upload.name, upload.getbuffer(), ui.session_id()) as src:
+                    history = read_file(src)  # the upload is deleted once read
+                new = model.forecast(history, horizon=trained)
                 st.success(f"{len(new):,} forecasts for {_series_of(new, model).nunique()} series.")
                 st.dataframe(new.head(500), hide_index=True, width="stretch")
                 st.download_button(
@@ -237,17 +236,16 @@ with batch:
         "Add the top 3 reasons to each row (slower for large files)", key="predict_reasons"
     )
     if upload is not None and st.button("Score file", type="primary", key="predict_run"):
-        folder = ws.root / "uploads" / ui.session_id()
-        folder.mkdir(parents=True, exist_ok=True)
-        src = folder / Path(upload.name).name
-        src.write_bytes(upload.getbuffer())
-        out = ws.root / "predictions" / f"{ui.session_id()}-{src.stem}-scored.csv"
         bar = st.progress(0.0, text="Scoring...")
 
         def _progress(n: int) -> None:
             bar.progress(0.5, text=f"{n:,} rows scored")
 
-        with ui.guarded(f"scoring {src.name}"):
+        with (
+            ui.guarded(f"scoring {upload.name}"),
+            stored_upload(ws, upload.name, upload.getbuffer(), ui.session_id()) as src,
+        ):  # the upload is deleted once scored (or rejected)
+            out = ws.root / "predictions" / f"{ui.session_id()}-{src.stem}-scored.csv"
             result = predict_file(
                 model,
                 src,

@@ -3,7 +3,8 @@ combine it, clean and prepare it, and hand it to a build.
 
 * Get rows in: :func:`read_source` (a file, an upload, a database table or query, object storage;
   nothing saved, so a page can preview it), :func:`save_source`, :func:`import_dataset` (both at
-  once), :func:`store_upload` / :func:`read_upload` for uploaded bytes (see
+  once), :func:`stored_upload` (or :func:`store_upload`) / :func:`read_upload` for uploaded bytes,
+  deleted once read, and :func:`sweep_session_files` for what browser sessions left (see
   :mod:`automl.workspace.sources`). Each reading function takes ``policy=`` (a
   :class:`connectors.SourcePolicy`: where this server may read from; None in personal mode).
 * Name a version: :func:`resolve` turns ``dataset:NAME[@VERSION]`` (or ``NAME[@VERSION]``) into
@@ -41,6 +42,8 @@ from automl.workspace.sources import (
     safe_url,
     save_source,
     store_upload,
+    stored_upload,
+    sweep_session_files,
 )
 
 DATASET_PREFIX = "dataset:"
@@ -293,5 +296,7 @@ __all__ = [
     "safe_url",
     "save_source",
     "store_upload",
+    "stored_upload",
+    "sweep_session_files",
     "training_input",
 ]

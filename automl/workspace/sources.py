@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from automl.atomic import atomic_path, newest_change, remove
 from automl.errors import ParameterError
 from automl.workspace.catalog import DatasetRecord, Workspace, check_name
 from automl.workspace.lineage import import_lineage
@@ -24,6 +27,10 @@ if TYPE_CHECKING:
     from connectors.policy import SourcePolicy
 
 RECORDED_OPTIONS = ("table", "query", "sheet", "limit", "endpoint_url")  # never credentials
+UPLOADS = "uploads"  # the workspace folder of uploaded files, one folder per browser session
+PREDICTIONS = "predictions"  # the workspace folder of the Predict page's scored files
+# what a browser session left in those folders, untouched for a day, belongs to no open page
+SESSION_FILES_MAX_AGE = 24 * 3600.0
 _SAFE_FILE = re.compile(r"[^A-Za-z0-9 _.\-]")
 
 
@@ -144,14 +151,54 @@ def import_dataset(
 
 def store_upload(ws: Workspace, filename: str, data: bytes | memoryview, folder: str) -> Path:
     """Write uploaded bytes to ``uploads/FOLDER/NAME`` in the workspace (so they do not stay in
-    memory) and return the path; the file name is reduced to safe characters."""
+    memory) and return the path; the file name is reduced to safe characters. The caller deletes
+    it once read: :func:`stored_upload` does both."""
     safe_folder = _SAFE_FILE.sub("_", folder)[:64] or "upload"
     safe_name = _SAFE_FILE.sub("_", Path(filename).name)[:128] or "upload"
-    target = ws.root / "uploads" / safe_folder
+    target = ws.root / UPLOADS / safe_folder
     target.mkdir(parents=True, exist_ok=True)
     path = target / safe_name
-    path.write_bytes(bytes(data))
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
+
+
+@contextmanager
+def stored_upload(
+    ws: Workspace, filename: str, data: bytes | memoryview, folder: str
+) -> Iterator[Path]:
+    """An upload stored with :func:`store_upload` for as long as the block reads it: then it is
+    deleted, whether it was imported or rejected (and its session folder, once empty)."""
+    path = store_upload(ws, filename, data, folder)
+    try:
+        yield path
+    finally:
+        remove(path)
+        with suppress(OSError):
+            path.parent.rmdir()  # only when empty: another tab of the session may be reading
+
+
+def sweep_session_files(ws: Workspace, max_age: float = SESSION_FILES_MAX_AGE) -> list[Path]:
+    """Delete what browser sessions left in the workspace, untouched for ``max_age`` seconds:
+    upload folders (an upload is deleted once read, so these are from a server that stopped
+    while reading) and scored files in ``predictions/`` (kept for a session's download button).
+    The app calls it when it starts; returns what was deleted."""
+    removed: list[Path] = []
+    now = time.time()
+    for folder in (UPLOADS, PREDICTIONS):
+        try:
+            entries = list((ws.root / folder).iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                stale = now - newest_change(entry) > max_age
+            except OSError:
+                continue
+            if stale:
+                remove(entry)
+                removed.append(entry)
+    return removed
 
 
 def read_upload(

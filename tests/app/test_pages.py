@@ -502,3 +502,58 @@ def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> No
     ]
     at.number_input(key="fc_h_sales forecast@1").set_value(3).run()
     assert at.dataframe[0].value.shape[0] == 9  # 3 series x 3 days
+
+
+def uploaded_files(ws: Workspace) -> list[Path]:
+    return [p for p in (ws.root / "uploads").rglob("*") if p.is_file()]
+
+
+def test_import_page_deletes_an_upload_once_read_or_rejected(empty_ws: Workspace) -> None:
+    at = app("import_data")
+    rows = b"order_id,amount,region\n" + b"".join(
+        f"{i},{i * 2.5},{'north' if i % 2 else 'south'}\n".encode() for i in range(30)
+    )
+    at.file_uploader(key="import_upload").upload("orders.csv", rows, "text/csv").run()
+    assert not at.exception
+    assert "30 rows, 3 columns" in texts(at)
+    assert uploaded_files(empty_ws) == []  # read: the rows live on in the preview
+    at.text_input(key="import_name").input("orders").run()
+    at.button(key="import_save").click().run()
+    assert empty_ws.get_dataset("orders").rows == 30 and uploaded_files(empty_ws) == []
+    at.file_uploader(key="import_upload").upload("broken.csv", b"\x00\xff\xfe" * 500).run()
+    assert not at.exception and at.error  # rejected, with a message
+    assert uploaded_files(empty_ws) == []
+
+
+def test_batch_prediction_deletes_the_upload_once_scored(use_trained: Workspace) -> None:
+    df = use_trained.load_dataset("customer churn").drop(columns=["churned"]).head(25)
+    at = app("predict")
+    rows = df.to_csv(index=False).encode()
+    at.file_uploader(key="predict_upload").upload("new rows.csv", rows, "text/csv").run()
+    at.button(key="predict_run").click().run()
+    assert not at.exception and "First 25 rows" in texts(at)
+    assert uploaded_files(use_trained) == []
+
+
+def test_app_start_deletes_what_stopped_sessions_left(empty_ws: Workspace) -> None:
+    two_days_ago = time.time() - 2 * 86400
+    old, recent = empty_ws.root / "uploads" / "a1b2c3", empty_ws.root / "uploads" / "d4e5f6"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "sales.csv").write_text("a,b\n1,2\n")
+    old_scores = empty_ws.root / "predictions" / "a1b2c3-sales-scored.csv"
+    old_scores.write_text("a,b,prediction\n1,2,yes\n")
+    for p in (old / "sales.csv", old, old_scores):
+        os.utime(p, (two_days_ago, two_days_ago))
+    app()
+    assert not old.exists() and not old_scores.exists()
+    assert (recent / "sales.csv").exists()  # a session may still be reading it
+
+
+def test_build_page_ignores_a_job_in_the_address_that_cannot_exist(empty_ws: Workspace) -> None:
+    load_samples(empty_ws)
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.query_params["job"] = "99999999999999999999999"  # more than the catalog can hold
+    at.switch_page("app_pages/build.py").run()
+    assert not at.exception
+    assert not any(s.value.startswith("Build ") for s in at.subheader)
