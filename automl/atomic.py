@@ -233,7 +233,7 @@ def _nearest_existing(p: Path) -> Path:
         try:
             a.lstat()
             return a
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # missing, or under a file: look up
             continue
     return Path(p.anchor or ".")
 

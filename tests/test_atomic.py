@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from automl.atomic import atomic_path, sweep_stale, temp_path
+from automl.errors import EaselError
 from automl.workspace import Workspace
 
 HOURS_AGO = 7 * 3600
@@ -104,3 +105,9 @@ def test_an_interrupted_write_leaves_the_old_file_as_it_was(tmp_path: Path, erro
         raise error()
     assert out.read_text() == "yesterday's forecast"
     assert [p.name for p in tmp_path.iterdir()] == ["forecast.csv"]
+
+
+def test_a_workspace_under_a_file_is_refused_naming_the_file(tmp_path: Path):
+    (tmp_path / "notes").write_text("mine")
+    with pytest.raises(EaselError, match="'[^']*notes' is a file, not a folder"):
+        Workspace(tmp_path / "notes" / "deeper" / "ws")

@@ -257,6 +257,10 @@ OUT_CASES = {
         "notes",
     ),
     "forecast --out under a file": (["forecast", "MODEL", "--out", "FILE/f.csv"], "notes"),
+    "predict --out deep under a file": (
+        ["predict", "MODEL", "DATA", "--out", "FILE/deeper/s.csv"],
+        "notes",
+    ),
     "--workspace under a file": (
         ["import", "DATA", "--name", "x", "--workspace", "FILE/ws"],
         "notes",
