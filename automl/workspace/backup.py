@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from automl._version import __version__
+from automl.atomic import temp_path
 from automl.errors import DataError, ParameterError
 from automl.workspace.catalog import ENV_VAR, Workspace
 from automl.workspace.jobs import job_alive
@@ -121,7 +122,7 @@ def backup_workspace(ws: Workspace, out: str | os.PathLike[str]) -> BackupSummar
             f"The folder '{out.parent}' does not exist. Create it or choose another."
         )
     notes: list[str] = []
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = temp_path(out)  # named after this process, so a killed backup's file is swept
     stage = Path(tempfile.mkdtemp(prefix=".easel-backup-", dir=out.parent))
     try:
         catalog = stage / CATALOG
