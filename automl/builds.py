@@ -33,7 +33,7 @@ def run_job(root: str, job_id: int) -> int:
     ws = Workspace(root)
     job = ws.get_job(job_id)
     p = job["params"]
-    ws.update_job(job_id, status="running", started_at=time.time(), message="starting")
+    ws.update_job(job_id, status="running", started_at=time.time(), message="Starting")
     try:
         name, version = ws.resolve_dataset(str(p["dataset"]))
         df, recipe, _ = training_input(ws, name, version)
@@ -43,21 +43,21 @@ def run_job(root: str, job_id: int) -> int:
             df, target=p["target"], recipe=recipe
         )
         name, version, path = ws.new_model_path(p["model_name"])
-        reporter(ProgressEvent("finalize", "writing the model and its reports", 0.99, 0.0))
+        reporter(ProgressEvent("finalize", "Writing the model and its reports", 0.99, 0.0))
         model.save(path, reports=True, data=df)
         rec = ws.add_model(name, version, path, p["dataset"], model.model_)
         ws.update_job(
             job_id,
             status="succeeded",
             progress=1.0,
-            message=f"model '{name}' version {version} is ready",
+            message=f"Model '{name}' version {version} is ready",
             trials=reporter.trials,
             result={"model": rec.name, "version": rec.version},
             finished_at=time.time(),
         )
         return 0
     except JobCancelled:
-        ws.update_job(job_id, status="cancelled", message="cancelled", finished_at=time.time())
+        ws.update_job(job_id, status="cancelled", message="Cancelled", finished_at=time.time())
         return 1
     except EaselError as exc:
         ws.update_job(job_id, status="failed", error=str(exc), finished_at=time.time())
