@@ -23,7 +23,9 @@ from automl.artifact import parquet_safe
 from automl.errors import DataError, EaselError, ParameterError
 
 ENV_VAR = "EASEL_WORKSPACE"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
+# Letters (any alphabet), digits, spaces and _ . - + & ( ); never '/', '\\' (paths), '@' (it
+# separates NAME@VERSION), control characters, or a leading dot, space or dash.
+_NAME = re.compile(r"[\w(][\w .+&()\-]{0,63}")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
     name TEXT NOT NULL, version INTEGER NOT NULL, path TEXT NOT NULL, source TEXT NOT NULL,
@@ -72,10 +74,10 @@ class ModelRecord:
 
 def check_name(name: str, what: str) -> str:
     name = str(name).strip()
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ParameterError(
-            f"The {what} name {name!r} is not allowed: use 1-64 letters, digits, spaces, '_', '-' "
-            "or '.', starting with a letter or digit."
+            f"The {what} name {name[:80]!r} is not allowed: use 1 to 64 letters, digits, spaces "
+            "and the signs _ . - + & ( ), starting with a letter, a digit, '_' or '('."
         )
     return name
 
