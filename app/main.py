@@ -13,7 +13,9 @@ import streamlit as st  # noqa: E402
 
 from app import ui  # noqa: E402
 
-st.set_page_config(page_title="Easel", page_icon=":material/palette:", layout="wide")
+# A local icon file: a Material or emoji page icon is fetched from a font CDN by every browser.
+ICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title="Easel", page_icon=str(ICON), layout="wide")
 ui.workspace()
 ui.session_id()
 

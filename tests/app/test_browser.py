@@ -208,7 +208,7 @@ def test_data_pages_in_the_browser(server: str) -> None:
         expect(page.get_by_text("Version 1: 3,000 rows, 14 columns")).to_be_visible(timeout=30_000)
         wait_idle(page)
         page.get_by_role("button", name="Find issues").click()
-        expect(page.get_by_text("issue(s) found")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("found. Choose a fix for each")).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Add these fixes to the recipe").click()
         expect(page.get_by_role("button", name="Undo last step")).to_be_visible(timeout=30_000)
         wait_idle(page)
