@@ -14,7 +14,9 @@ import streamlit as st  # noqa: E402
 
 from app import auth, ui  # noqa: E402
 
-st.set_page_config(page_title="Easel", page_icon=":material/palette:", layout="wide")
+# A local icon file: a Material or emoji page icon is fetched from a font CDN by every browser.
+ICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title="Easel", page_icon=str(ICON), layout="wide")
 user = auth.gate(st.get_option("server.address"))  # team mode: stops here until signed in
 ui.workspace()
 ui.session_id()

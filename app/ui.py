@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,13 +83,33 @@ def guarded(action: str) -> Iterator[None]:
     try:
         yield
     except EaselError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))  # messages quote the user's names and values
     except Exception:
         log.exception("unexpected error while %s", action)
         st.error(
-            f"Something went wrong while {action}. The details were written to the server log; "
-            "please try again, and report the problem if it persists."
+            f"Something went wrong while {md(action)}. The details were written to the server "
+            "log; please try again, and report the problem if it persists."
         )
+
+
+_MD_SPECIAL = re.compile(r"([\\`*{}\[\]<>!|~$:&#]|_(?![^\W_])|(?<![^\W_])_)")  # not snake_case
+_MD_LIST_START = re.compile(r"^(\s*\d*)([-+.)])")  # "- x", "+ x", "1. x" start a list
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def md(text: object, bold: bool = False) -> str:
+    """Text from a user or their data (a column, dataset or model name, a value, a message that
+    quotes them) made safe for everything Streamlit renders as Markdown: st.markdown, st.error and
+    the other alerts, captions, labels, metric labels. Every Markdown and HTML sign is escaped,
+    so ``![x](http://host/a.png)`` shows as typed and is never fetched, linked or styled.
+    ``bold=True`` keeps the ``**bold**`` of a line written by Easel (report summaries)."""
+    if bold:
+        return "**".join(md(part) for part in str(text).split("**"))
+    out = _MD_SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", str(text)))
+    out = _MD_LIST_START.sub(r"\1\\\2", out)
+    # A web address in plain text becomes a link after the escapes are read: an invisible
+    # zero-width space after "http:" or "www" keeps it text.
+    return re.sub(r"(?i)(https?\\:|\bwww(?=\.))", "\\1\u200b", out)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

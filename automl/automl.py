@@ -199,7 +199,7 @@ class AutoML:
             model = fit_tabular(run, df, target, recipe_meta)
         self.model_ = model
         self.target_ = model.target
-        run.emit("done", f"done in {run.elapsed():.1f} s", 1.0)
+        run.emit("done", f"Done in {run.elapsed():.1f} s", 1.0)
         return self
 
     # ------------------------------------------------------------------ delegation

@@ -55,7 +55,7 @@ def run_job(root: str, job_id: int) -> int:
             df, target=p["target"], recipe=recipe
         )
         name, version, path = ws.new_model_path(p["model_name"])
-        reporter(ProgressEvent("finalize", "writing the model and its reports", 0.99, 0.0))
+        reporter(ProgressEvent("finalize", "Writing the model and its reports", 0.99, 0.0))
         sweep_stale(path.parent)  # what saves killed outright left (kill -9, a power cut)
         model.save(path, reports=True, data=df)
         rec = ws.add_model(name, version, path, p["dataset"], model.model_)
@@ -63,7 +63,7 @@ def run_job(root: str, job_id: int) -> int:
             job_id,
             status="succeeded",
             progress=1.0,
-            message=f"model '{name}' version {version} is ready",
+            message=f"Model '{name}' version {version} is ready",
             trials=reporter.trials,
             result={"model": rec.name, "version": rec.version},
             finished_at=time.time(),

@@ -320,15 +320,23 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from automl.task import MIN_ROWS
+    from automl.words import plural, rows_text
     from automl.workspace.data import import_dataset
 
     rec = import_dataset(
         _workspace(args, "import"), args.source, args.name, **_source_options(args)
     )
     print(
-        f"imported {rec.name} version {rec.version}: {rec.rows:,} rows x {rec.columns} columns "
-        f"from {rec.source}"
+        f"imported {rec.name} version {rec.version}: {rows_text(rec.rows)} x "
+        f"{plural(rec.columns, 'column')} from {rec.source}"
     )
+    if rec.rows < MIN_ROWS:
+        print(
+            f"warning: only {rows_text(rec.rows)}; a model needs at least {MIN_ROWS} rows with a "
+            "target value, so build on it only after joining it to a larger table.",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from automl.errors import DataError, ParameterError
+from automl.words import show_value
 
 COLUMN_TYPES = (
     "numeric",
@@ -258,7 +259,7 @@ def infer_column(name: str, s: pd.Series, repeated: np.ndarray | None = None) ->
     if distinct <= 1:
         if distinct == 0:
             return info("constant", "every value is missing")
-        return info("constant", f"every value is {non_null.iloc[0]!r}")
+        return info("constant", f"every value is {show_value(non_null.iloc[0])}")
     if pd.api.types.is_bool_dtype(s.dtype):
         return info("boolean", "true/false values")
     if pd.api.types.is_datetime64_any_dtype(s.dtype):

@@ -36,6 +36,7 @@ from automl.coltypes import check_text
 from automl.errors import ArtifactError, EaselWarning, ParameterError, SchemaError
 from automl.prep.recipe import Recipe
 from automl.preprocess import InputReport, Preprocessor
+from automl.words import plural
 
 
 def _str_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -153,7 +154,7 @@ class Model:
         missing = [c for c in self.input_columns if c not in df.columns]
         if missing:
             raise SchemaError(
-                f"The data is missing {len(missing)} column(s) the model needs: "
+                f"The data is missing {plural(len(missing), 'column')} the model needs: "
                 f"{', '.join(missing)}. Add them (empty values are allowed) and try again."
             )
         return recipe.apply(df, training=False)

@@ -32,6 +32,7 @@ from automl.coltypes import (
     to_number,
 )
 from automl.errors import DataError, SchemaError
+from automl.words import plural
 
 OTHER = "__other__"
 MAX_LEVELS = 1000
@@ -74,18 +75,20 @@ class InputReport:
         out = []
         if self.extra_columns:
             out.append(
-                f"{len(self.extra_columns)} column(s) not used by the model were ignored: "
+                f"{plural(len(self.extra_columns), 'column')} not used by the model "
+                f"{'was' if len(self.extra_columns) == 1 else 'were'} ignored: "
                 f"{', '.join(self.extra_columns)}."
             )
         for col, n in self.unreadable.items():
             out.append(
-                f"Column '{col}': {n} value(s) could not be read as the trained type and were "
-                "treated as missing."
+                f"Column '{col}': {plural(n, 'value')} could not be read as the trained type and "
+                f"{'was' if n == 1 else 'were'} treated as missing."
             )
         for col, n in self.unseen_categories.items():
             out.append(
-                f"Column '{col}': {n} value(s) are not among the categories the model learned "
-                "(new, or too rare in training) and were treated as 'other'."
+                f"Column '{col}': {plural(n, 'value')} {'is' if n == 1 else 'are'} not among the "
+                "categories the model learned (new, or too rare in training) and "
+                f"{'was' if n == 1 else 'were'} treated as 'other'."
             )
         return out
 
@@ -189,7 +192,7 @@ class Preprocessor:
         missing = [c for c in needed if c not in names]
         if missing:
             raise SchemaError(
-                f"The data is missing {len(missing)} column(s) the model was trained on: "
+                f"The data is missing {plural(len(missing), 'column')} the model was trained on: "
                 f"{', '.join(missing)}. Add them (empty values are allowed) and try again."
             )
         known = set(self.known) | set(needed)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from automl.coltypes import as_text
 from automl.errors import ParameterError, TargetError
+from automl.words import rows_text, show_value
 
 TASKS = ("binary", "multiclass", "regression")
 MAX_CLASSES = 100
@@ -154,12 +155,14 @@ def detect_task(
     n_distinct = int(y.nunique())
     if n_distinct < 2:
         raise TargetError(
-            f"The target column '{target}' has a single value ({y.iloc[0]!r}) in every row, so "
-            "there is nothing to predict. Choose another target, or add rows with other values."
+            f"The target column '{target}' has a single value ({show_value(y.iloc[0])}) in every "
+            "row, so there is nothing to predict. Choose another target, or add rows with other "
+            "values."
         )
     if len(kept) < MIN_ROWS:
         raise TargetError(
-            f"Only {len(kept)} rows have a value in the target column '{target}'; at least "
+            f"Only {rows_text(len(kept))} {'has' if len(kept) == 1 else 'have'} a value in the "
+            f"target column '{target}'; at least "
             f"{MIN_ROWS} are needed to train and check a model. Add more rows."
         )
 
@@ -194,9 +197,9 @@ def detect_task(
         if numeric is None:
             bad = as_text(y)[pd.to_numeric(as_text(y), errors="coerce").isna()]
             raise TargetError(
-                f"The target column '{target}' cannot be predicted as a number: value "
-                f"{bad.iloc[0]!r} (row {int(bad.index[0]) + 1}) is not a number. Choose a "
-                "2-category or 3+ category problem instead, or fix those values."
+                f"The target column '{target}' cannot be predicted as a number: the value "
+                f"{show_value(bad.iloc[0])} (row {int(bad.index[0]) + 1}) is not a number. Choose "
+                "a 2-category or 3+ category problem instead, or fix those values."
             )
         check_finite_target(numeric, target, rows)  # text such as "inf" or "1e400"
         kept[target] = numeric
@@ -218,7 +221,7 @@ def detect_task(
         )
     rare = counts[counts < MIN_ROWS_PER_CLASS]
     if len(rare):
-        listed = ", ".join(f"{k!r} ({v} rows)" for k, v in rare.items())
+        listed = ", ".join(f"{show_value(k)} ({rows_text(v)})" for k, v in rare.items())
         raise TargetError(
             f"Some values of the target column '{target}' have too few rows to train and check a "
             f"model: {listed}. Each value needs at least {MIN_ROWS_PER_CLASS} rows. Add rows, "

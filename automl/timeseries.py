@@ -34,6 +34,7 @@ from automl.candidates import Candidate
 from automl.errors import DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
 from automl.task import check_finite_target
+from automl.words import plural, rows_text, show_value
 
 if TYPE_CHECKING:
     from automl.artifact import ModelMeta
@@ -299,9 +300,9 @@ def parse_times(s: pd.Series, column: str) -> pd.Series:
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"The time column '{column}' has {int(bad.sum())} value(s) that are not dates or "
-            f"times, e.g. {s.iloc[first]!r} in row {first + 1}. Fix them, or choose another time "
-            "column."
+            f"The time column '{column}' has {plural(int(bad.sum()), 'value')} that cannot be "
+            f"read as a date or time, e.g. {show_value(s.iloc[first])} in row {first + 1}. Fix "
+            "them, or choose another time column."
         )
     return t.astype("datetime64[ns]")
 
@@ -344,20 +345,21 @@ def to_series(
             first = int(np.flatnonzero(bad.to_numpy())[0])
             raise TargetError(
                 f"A time series forecast predicts numbers, but the target '{target}' has "
-                f"{int(bad.sum())} value(s) that are not numbers, e.g. {df[target].iloc[first]!r} "
-                f"in row {first + 1}. Choose a numeric target, or fix those values."
+                f"{plural(int(bad.sum()), 'value')} that cannot be read as a number, e.g. "
+                f"{show_value(df[target].iloc[first])} in row {first + 1}. Choose a numeric "
+                "target, or fix those values."
             )
         if bad.any():
             notes.append(
-                f"{int(bad.sum())} value(s) of '{target}' are not numbers and were treated as "
-                "missing."
+                f"{plural(int(bad.sum()), 'value')} of '{target}' that are not numbers were "
+                "treated as missing."
             )
         y = num.astype("float64")
         check_finite_target(y, target)
     keep = times.notna().to_numpy()
     if not keep.all():
         notes.append(
-            f"{int((~keep).sum())} row(s) without a time in '{time_column}' were left out (a row "
+            f"{rows_text(int((~keep).sum()))} without a time in '{time_column}' left out (a row "
             "needs a time to be placed in its series)."
         )
     frame = df.loc[keep, id_columns].copy()
@@ -655,7 +657,7 @@ def forecast(
         missing = [c for c in need if c not in history.columns]
         if missing:
             raise DataError(
-                f"The history is missing {len(missing)} column(s) the model needs: "
+                f"The history is missing {plural(len(missing), 'column')} the model needs: "
                 f"{', '.join(missing)}. It needs the time, the target, the series IDs and the "
                 "columns that describe each series."
             )

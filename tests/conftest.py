@@ -61,6 +61,7 @@ def make_table(n: int = 400, seed: int = 0, task: str = "binary") -> pd.DataFram
 # Tests that need a service beside Python: selected out by ``make test-fast``.
 SERVICE_MODULES = {
     "test_browser.py": "browser",  # a Streamlit server driven by Debian's Chromium
+    "test_browser_edges.py": "browser",
     "test_s3.py": "s3",  # a local S3-compatible server (moto)
 }
 

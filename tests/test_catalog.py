@@ -230,3 +230,24 @@ def test_train_on_a_prepared_dataset_replays_its_recipe(
     model = automl.load(out)
     assert model.recipe is not None and "income_per_age" not in model.input_columns
     assert len(model.predict(raw.drop(columns=["churn"]).head(10))) == 10
+
+
+@pytest.mark.parametrize(
+    "name", ["jobs + workers", "R&D (2024)", "(old) churn", "north_v1.2-final", "Café crème"]
+)
+def test_names_allow_signs_analysts_use(tmp_path: Path, name: str) -> None:
+    ws = Workspace(tmp_path / "ws")
+    assert ws.add_dataset(name, pd.DataFrame({"a": [1, 2]}), "t").name == name
+    model_name, _, _ = ws.new_model_path(name)
+    assert model_name == name
+
+
+@pytest.mark.parametrize(
+    "name", ["a/b", "a\\b", "a@1", ".hidden", " ", "-x", "tab\there", "new\nline", "x" * 65]
+)
+def test_names_refuse_paths_versions_and_control_characters(tmp_path: Path, name: str) -> None:
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(EaselError, match="is not allowed: use 1 to 64 letters"):
+        ws.add_dataset(name, pd.DataFrame({"a": [1, 2]}), "t")
+    with pytest.raises(EaselError, match="is not allowed"):
+        ws.new_model_path(name)

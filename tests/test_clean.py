@@ -48,7 +48,7 @@ def test_findings_with_counts_and_proposals() -> None:
     assert found["missing:target"].action == "drop_rows"
     assert found["outliers:income"].count == 4 and found["outliers:income"].action == "clip"
     assert found["outliers:target"].action == "keep"  # reported, never changed by default
-    assert "3 x IQR" in found["outliers:income"].detail
+    assert "far outside the usual range" in found["outliers:income"].detail
 
 
 def test_apply_accept_change_reject_and_report() -> None:
@@ -200,3 +200,18 @@ def test_columns_a_recipe_drops_are_not_needed_to_predict() -> None:
     rows = make_table(20, 5).drop(columns=["churn", "notes", "city"])
     assert len(m.predict(rows)) == 20
     assert len(m.predict(make_table(20, 5).drop(columns=["churn"]))) == 20  # extra columns fine
+
+
+def test_a_rejected_or_changed_fix_reads_as_chosen() -> None:
+    from automl.prep.clean import finding_text, finding_title
+
+    found = {f.id: f for f in find_issues(messy(), target="target")}
+    outliers = found["outliers:income"]
+    assert finding_title(outliers) == "Far outliers in income"
+    assert "clip them" in finding_text(outliers, "clip")  # the proposal, as proposed
+    rejected = finding_text(outliers, "keep")
+    assert "clip" not in rejected and rejected.endswith("Rejected: they stay as they are.")
+    assert rejected.startswith("4 values of income lie far outside the usual range")
+    assert finding_text(found["missing:age"], "drop_rows").endswith("Chosen: remove the rows.")
+    assert finding_title(found["duplicates"]) == "Duplicate rows"
+    assert found["duplicates"].detail.startswith("2 rows are exact copies")

@@ -295,3 +295,30 @@ def test_cli_profile_and_report(
     assert main(["report", str(path), "--out", str(tmp_path / "r.html")]) == 0
     assert "typical error" in capsys.readouterr().out
     assert main(["profile", str(csv), "--target", "nope", "--out", str(tmp_path / "x.html")]) == 2
+
+
+def test_user_values_in_report_charts_are_text_not_links(tmp_path: Path) -> None:
+    """A cell value or column name written as HTML stays text in every chart of the HTML
+    report: Plotly would draw <a href> as a live link."""
+    from playwright.sync_api import sync_playwright
+
+    link = '<a href="https://evil.example/login">log in</a>'
+    df = make_table(300, 4)
+    df["plan"] = df["plan"].replace({"pro": link})
+    df = df.rename(columns={"age": "<b>age</b>"})
+    text = data_report(df, "churn").to_html(tmp_path / "data.html")
+    assert link not in text.replace("\\u003c", "<").replace("\\u003e", ">").replace('\\"', '"')
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"file://{tmp_path / 'data.html'}")
+        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+        links = page.evaluate(
+            "() => [...document.querySelectorAll('.js-plotly-plot a')]"
+            ".map(a => a.getAttribute('href') || a.getAttribute('xlink:href') || '')"
+            ".filter(h => h.includes('evil.example'))"
+        )
+        bold = page.locator(".js-plotly-plot text b, .js-plotly-plot tspan[style*='bold']")
+        shown = page.locator(".js-plotly-plot").get_by_text("log in</a>").count()
+        assert links == [] and bold.count() == 0 and shown > 0
+        browser.close()

@@ -11,9 +11,12 @@ import streamlit as st
 import automl
 from app import ui
 from app.tables import show_table
+from automl.candidates import get_candidate
+from automl.errors import EaselError
 from automl.metrics import METRICS
-from automl.reports import performance_report, save_model
+from automl.reports import performance_report, safe_figure, save_model
 from automl.reports.performance import headline, holdout_predictions, sankey
+from automl.words import rows_text
 
 ws = ui.workspace()
 st.title("Analyze a model")
@@ -25,14 +28,59 @@ meta = model.meta
 metrics = model.metrics
 
 
+STATUS = {
+    "ok": "finished",
+    "stopped at deadline": "stopped at the time limit",
+    "stopped at its time share": "stopped at its share of the time",
+}
+SOURCE = {"default": "a default setting", "search": "the search", "ensemble": "blending"}
+
+
+def kind_of_model(name: str) -> str:
+    """A family in words: "LightGBM (gradient-boosted trees)" for "lightgbm"."""
+    if name.startswith("ensemble of "):  # "ensemble of 11 (50%), 1 (25%)": trial ids, weights
+        return "Blend of models " + name.removeprefix("ensemble of ")
+    if name == "ensemble":
+        return "Blend of the best models"
+    try:
+        return get_candidate(name).label
+    except EaselError:
+        return name
+
+
+def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard with headings and values in words, and blanks where nothing applies."""
+    label = METRICS[model.metric].label if model.metric in METRICS else model.metric
+    out = pd.DataFrame(
+        {
+            "model": board["id"],
+            "kind of model": board["candidate"].map(kind_of_model),
+            f"validation {label}": board[f"validation_{model.metric}"].map(_number),
+            f"hold-out {label}": board[f"holdout_{model.metric}"].map(_number),
+            "training seconds": board["fit_seconds"].round(2),
+            "prediction time (ms per 1,000 rows)": board["predict_ms_per_1000_rows"].map(_number),
+            "status": board["status"].map(lambda s: STATUS.get(s, s)),
+            "found by": board["source"].map(lambda s: SOURCE.get(s, s)),
+            "kept": board["kept"].map({True: "yes", False: ""}),
+            "makes the predictions": board["default"].map({True: "yes", False: ""}),
+        }
+    )
+    return out
+
+
+def _number(v: object) -> str:
+    """A score or time, blank when there is none (only kept models have them)."""
+    return "" if v is None or pd.isna(v) else f"{float(v):.4g}"  # type: ignore[arg-type]
+
+
 head = headline(model)
 for line in head:
-    st.markdown(line)
-st.caption(f"{meta.holdout_description}. Final model: {meta.refit_note}.")
+    st.markdown(ui.md(line, bold=True))
+st.caption(ui.md(f"{meta.holdout_description}. Final model: {meta.refit_note}."))
 if model.task == "binary":
     tuned = model.threshold != 0.5
     st.caption(
-        f"A row is predicted '{model.classes[1]}' when its probability is at least "
+        f"A row is predicted '{ui.md(model.classes[1])}' when its probability is at least "
         f"{model.threshold:.3g}"
         + (
             f" (tuned on the validation rows to maximize {METRICS[model.metric].label})."
@@ -58,7 +106,7 @@ with c2:
     if len(impact):
         fig = px.bar(impact.head(15).iloc[::-1], x="impact", y="column", orientation="h")
         fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), xaxis_tickformat=".0%")
-        st.plotly_chart(fig, width="stretch")
+        st.plotly_chart(safe_figure(fig), width="stretch")
         st.caption("How much the hold-out score worsens when a column's values are shuffled.")
 
 
@@ -75,26 +123,28 @@ if model.holdout is not None:
 if report is not None:
     st.subheader("How good, in detail")
     for line in report.summary[len(head) :]:
-        st.markdown(line)
+        st.markdown(ui.md(line, bold=True))
     if model.is_forecast:
         fsec = next(x for x in report.sections if x.title == "Forecast against actual")
         st.markdown("**Forecast of the held-out periods against what happened**")
         show_table(fsec.tables[0][1], what="forecasts", hide_index=True, width="stretch")
     if model.task != "regression":
         st.markdown("**Actual (left) against predicted (right) on the hold-out rows**")
-        st.plotly_chart(sankey(model), width="stretch", key="analyze_sankey")
+        st.plotly_chart(safe_figure(sankey(model)), width="stretch", key="analyze_sankey")
     skip = {"Candidates tried", "What data went in", "Scores on the hold-out rows"}
     for section in report.sections:
         if section.title in skip or not section.figures:
             continue
         opened = section.title.startswith("Right") or section.title.startswith("Forecast")
-        with st.expander(section.title, expanded=opened):
+        with st.expander(ui.md(section.title), expanded=opened):
             for t in section.text:
-                st.markdown(t)
+                st.markdown(ui.md(t, bold=True))
             cols_ = st.columns(2)
             for i, (title, fig) in enumerate(section.figures):
                 fig.update_layout(title=title, height=360, margin=dict(l=10, r=10, t=40, b=10))
-                cols_[i % 2].plotly_chart(fig, width="stretch", key=f"rep_{section.title}_{i}")
+                cols_[i % 2].plotly_chart(
+                    safe_figure(fig), width="stretch", key=f"rep_{section.title}_{i}"
+                )
 
     st.subheader("Downloads")
     d1, d2, d3 = st.columns(3)
@@ -137,21 +187,26 @@ score_col = f"validation_{model.metric}"
 board = board.sort_values(
     ["default", "kept", score_col], ascending=[False, False, not meta.metric_greater_is_better]
 )
-show_table(board, what="candidates", hide_index=True, width="stretch")
+show_table(leaderboard_table(board), what="candidates", hide_index=True, width="stretch")
+st.caption(
+    "Every model the search tried. Validation: the score on rows it did not learn from while the "
+    "search compared models. Hold-out: the score on rows kept aside until the end (kept models "
+    "only). 'Makes the predictions' marks the model this one uses."
+)
 kept: list[int] = [int(i) for i in board[board["kept"]]["id"]]
 choice: int | None = st.selectbox(
-    "Make another kept candidate the model's predictor",
+    "Make another kept model the one that predicts",
     kept,
     index=kept.index(model.default_id),
-    format_func=lambda i: f"candidate {i} ({model.candidate_name(i)})",
+    format_func=lambda i: f"Model {i} ({kind_of_model(model.candidate_name(i))})",
     key="analyze_default",
 )
 other = choice is not None and choice != model.default_id
-if other and choice is not None and st.button("Use this candidate", key="analyze_use"):
-    with ui.guarded("changing the default candidate"):
+if other and choice is not None and st.button("Use this model", key="analyze_use"):
+    with ui.guarded("changing the model that predicts"):
         model.set_default(choice)
         save_model(model, ws.model_dir(rec))
-        st.success(f"Candidate {choice} now makes this model's predictions.")
+        st.success(f"Model {choice} now makes this model's predictions.")
         st.rerun()
 
 st.subheader("Data that went in")
@@ -160,9 +215,11 @@ cols = cols[["name", "type", "reason", "missing", "distinct"]]
 show_table(cols, what="columns", hide_index=True, width="stretch")
 r = model.rows
 st.caption(
-    f"{r.total:,} rows in the dataset, {r.with_target:,} with a target value; "
-    f"validation: {meta.validation}; built in {meta.fit_seconds:.0f} s "
-    f"(budget {meta.time_budget:.0f} s)."
+    ui.md(
+        f"{rows_text(r.total)} in the dataset, {r.with_target:,} with a target value; "
+        f"how models were compared: {meta.validation}; built in {meta.fit_seconds:.0f} s "
+        f"(time budget {meta.time_budget:.0f} s)."
+    )
 )
 for w in model.warnings:
-    st.warning(w)
+    st.warning(ui.md(w))

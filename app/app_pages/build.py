@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 import plotly.express as px
@@ -11,16 +11,19 @@ import streamlit as st
 
 import automl
 from app import state, ui
+from automl.candidates import get_candidate
 from automl.coltypes import infer_types
 from automl.errors import EaselError
 from automl.metrics import DEFAULT_METRIC, METRICS
 from automl.presets import PRESETS
+from automl.reports import safe_figure
 from automl.task import detect_task
 from automl.timeseries import METRICS as FORECAST_METRICS
 from automl.timeseries import describe as describe_series
 from automl.timeseries import suggest as suggest_series
 from automl.training.preview import preview_forecast
 from automl.training.run import MIN_TIME_BUDGET
+from automl.words import plural, rows_text
 from automl.workspace.jobs import (
     INTERRUPTED,
     cancel_job,
@@ -29,8 +32,39 @@ from automl.workspace.jobs import (
     waiting_text,
 )
 
+RESTORE = "build_restore"  # the parameters of the build this browser follows after a refresh
+STATUS_WORDS = {
+    "queued": "Waiting to start",
+    "running": "Running",
+    "succeeded": "Finished",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+TRIAL_WORDS = {
+    "ok": "finished",
+    "stopped at deadline": "stopped at the time limit",
+    "stopped at its time share": "stopped at its share of the time",
+}
+
 ws = ui.workspace()
 st.title("Build a model")
+
+
+@overload
+def _index(options: list[Any], value: Any, otherwise: int) -> int: ...
+@overload
+def _index(options: list[Any], value: Any, otherwise: None = None) -> int | None: ...
+def _index(options: list[Any], value: Any, otherwise: int | None = None) -> int | None:
+    """The position of ``value`` among ``options``; ``otherwise`` when it is not one of them."""
+    return options.index(value) if value in options else otherwise
+
+
+def family_label(name: str) -> str:
+    """A kind of model in words: "LightGBM (gradient-boosted trees)" for "lightgbm"."""
+    try:
+        return get_candidate(name).label
+    except EaselError:
+        return "Blend of the best models" if name == "ensemble" else name
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -43,6 +77,7 @@ def _suggest(dataset: str, rows: int, target: str) -> tuple[str, list[str], str]
 @st.fragment(run_every=1.5)
 def job_panel() -> None:
     job_id = st.session_state.get(state.CURRENT_JOB)
+    refreshed = job_id is None
     if job_id is None:  # after a refresh, the job id is in this browser's URL
         text = st.query_params.get("job", "")
         if not (text.isascii() and text.isdigit() and len(text) <= 18):  # a job id, or no job
@@ -53,21 +88,28 @@ def job_panel() -> None:
         job = job_status(ws, job_id)
     except EaselError:
         return
-    st.subheader(f"Build {job_id}: {job['params']['model_name']}")
+    if refreshed:  # the form below shows the set-up of the build it follows
+        st.session_state[RESTORE] = job["params"]
+    st.subheader(f"Build {job_id}: {ui.md(job['params'].get('model_name', ''))}")
     started = job["started_at"] or time.time()
     elapsed = (job["finished_at"] or time.time()) - started
     budget = (
         job["params"]["settings"].get("time_budget")
         or PRESETS[job["params"]["settings"]["preset"]]["time_budget"]
     )
-    st.progress(min(float(job["progress"]), 1.0), text=job["message"] or job["status"])
+    status = STATUS_WORDS.get(job["status"], job["status"])
+    st.progress(min(float(job["progress"]), 1.0), text=ui.md(job["message"] or status))
     c1, c2, c3 = st.columns(3)
-    c1.metric("Status", job["status"])
+    c1.metric("Status", status)
     c2.metric("Elapsed", f"{elapsed:.0f} s", help=f"Budget {budget:.0f} s")
     best = job["best_score"]
     metric_name = job["params"]["settings"].get("metric")
     label = METRICS[metric_name].label if metric_name in METRICS else "score"
-    c3.metric(f"Best {label} so far", "—" if best is None else f"{best:.4f}", help="validation")
+    c3.metric(
+        f"Best {label} so far",
+        "—" if best is None else f"{best:.4f}",
+        help="Measured on rows each model did not learn from while it was being chosen.",
+    )
     if job["status"] == "queued":
         st.info(waiting_text(ws, job_id), icon=":material/hourglass_top:")
     elif job["status"] == "running":
@@ -78,14 +120,24 @@ def job_panel() -> None:
         board = pd.DataFrame(job["trials"])[["id", "candidate", "score", "fit_seconds", "status"]]
         higher = metric_name not in METRICS or METRICS[metric_name].greater_is_better
         board = board.sort_values("score", ascending=not higher)
+        board["candidate"] = board["candidate"].map(family_label)
+        board["status"] = board["status"].map(lambda s: TRIAL_WORDS.get(s, s))
+        board = board.rename(
+            columns={
+                "id": "model",
+                "candidate": "kind of model",
+                "score": label,
+                "fit_seconds": "training seconds",
+            }
+        )
         st.dataframe(board, hide_index=True, height=240)
     if job["status"] == "succeeded":
-        st.success(f"{job['message']}. Open **Analyze** to see how good it is.")
+        st.success(f"{ui.md(job['message'])}. Open **Analyze** to see how good it is.")
         st.session_state[state.CURRENT_MODEL] = (
             f"{job['result']['model']}@{job['result']['version']}"
         )
     elif job["status"] == "failed":
-        st.error(job["error"])
+        st.error(ui.md(job["error"]))
     elif job["status"] == "cancelled":
         st.warning("The build was cancelled; nothing was saved.")
     elif job["status"] == "interrupted":
@@ -103,16 +155,24 @@ if not datasets:
     st.stop()
 
 names = [ws.key(d) for d in datasets]
-current = st.session_state.get(state.CURRENT_DATASET)
+restore: dict[str, Any] = st.session_state.get(RESTORE) or {}
+settings_then: dict[str, Any] = restore.get("settings") or {}
+current = restore.get("dataset") or st.session_state.get(state.CURRENT_DATASET)
 dataset = st.selectbox(
     "Dataset", names, index=names.index(current) if current in names else 0, key="build_dataset"
 )
 st.session_state[state.CURRENT_DATASET] = dataset
+if restore.get("dataset") != dataset:  # another dataset: the followed build's set-up is not for it
+    restore, settings_then = {}, {}
 df = ui.load_dataset(dataset)
-st.caption(f"{len(df):,} rows, {df.shape[1]} columns")
+st.caption(f"{rows_text(len(df))}, {plural(df.shape[1], 'column')}")
 
+target_options = list(df.columns)
 target = st.selectbox(
-    "Column to predict (target)", list(df.columns), index=None, key="build_target"
+    "Column to predict (target)",
+    target_options,
+    index=_index(target_options, restore.get("target")),
+    key="build_target",
 )
 if target is None:
     st.info("Choose the column you want Easel to predict.")
@@ -130,19 +190,21 @@ detected = "timeseries" if hint else info.task
 left, right = st.columns([1, 1])
 with left:
     why = f"{hint[2]}: numbers over time" if hint else info.reason
-    st.markdown(f"**Problem type:** {ui.TASK_WORDS[detected]} ({why}).")
+    st.markdown(f"**Problem type:** {ui.TASK_WORDS[detected]} ({ui.md(why)}).")
     options = ["binary", "multiclass", "regression"] + (["timeseries"] if numeric_target else [])
     task = st.selectbox(
         "Problem type",
         options,
-        index=options.index(detected),
+        index=_index(options, settings_then.get("task"), options.index(detected)),
         format_func=lambda t: ui.TASK_WORDS[t],
         key="build_task",
         help="Change it if the detected type is wrong, e.g. numeric codes that are categories.",
     )
     if info.rows_dropped_missing_target:
+        n = info.rows_dropped_missing_target
         st.warning(
-            f"{info.rows_dropped_missing_target} rows have no '{target}' and will be left out."
+            f"{rows_text(n)} {'has' if n == 1 else 'have'} no value for '{ui.md(target)}' and "
+            f"will be left out."
         )
 features = df.drop(columns=[target])
 saved_types = {
@@ -167,7 +229,11 @@ if task == "timeseries":
     time_col = t1.selectbox(
         "Time column",
         dates,
-        index=dates.index(hint[0]) if hint and hint[0] in dates else 0,
+        index=_index(
+            dates,
+            settings_then.get("time_column"),
+            dates.index(hint[0]) if hint and hint[0] in dates else 0,
+        ),
         key="build_time_column",
     )
     id_options = [
@@ -178,7 +244,11 @@ if task == "timeseries":
     series_ids = t2.multiselect(
         "Series ID (one forecast per value)",
         id_options,
-        default=[c for c in (hint[1] if hint else []) if c in id_options],
+        default=[
+            c
+            for c in settings_then.get("series_columns", hint[1] if hint else [])
+            if c in id_options
+        ],
         key="build_series",
         help="Columns that tell the series apart, e.g. store or product. Empty: one series.",
     )
@@ -186,6 +256,7 @@ if task == "timeseries":
     aggregate = t3.selectbox(
         "Several rows in one period",
         list(agg_words),
+        index=_index(list(agg_words), settings_then.get("aggregate") or "", 0),
         format_func=lambda a: agg_words[a],
         key="build_aggregate",
     )
@@ -203,20 +274,20 @@ if task == "timeseries":
         )
         + f" {desc['frequency']}s, from {desc['first']} to {desc['last']}."
         + (
-            f" Used to describe each series: {', '.join(desc['static_columns'])}."
+            f" Used to describe each series: {', '.join(map(ui.md, desc['static_columns']))}."
             if desc["static_columns"]
             else ""
         )
         + (
             " Not used (they change over time, so their future values are unknown): "
-            + ", ".join(desc["ignored_columns"])
+            + ", ".join(map(ui.md, desc["ignored_columns"]))
             + "."
             if desc["ignored_columns"]
             else ""
         )
     )
     for note in desc["notes"]:
-        st.info(note)
+        st.info(ui.md(note))
     series_setup = {
         "time_column": time_col,
         "series_columns": series_ids,
@@ -244,13 +315,23 @@ with right:
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10))
     if task != "timeseries":
         fig.update_layout(showlegend=False)
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(safe_figure(fig), width="stretch")
 
 usable = [c.name for c in types.values() if c.used]
 excluded: list[str] = []
 overrides = dict(saved_types)
 if task != "timeseries":  # a forecast picks its columns itself (see the caption above)
     with st.expander(f"Columns to use ({len(usable)} of {features.shape[1]})"):
+        if restore:  # the followed build's columns: all but those it left out or excluded
+            left_out = set(settings_then.get("exclude_columns") or [])
+            usable = [
+                c.name
+                for c in types.values()
+                if c.name not in left_out
+                and (
+                    c.used or (settings_then.get("column_types") or {}).get(c.name) == "categorical"
+                )
+            ]
         chosen = st.multiselect(
             "Columns", list(features.columns), default=usable, key="build_columns"
         )
@@ -258,7 +339,7 @@ if task != "timeseries":  # a forecast picks its columns itself (see the caption
         if skipped:
             st.caption(
                 "Left out by default: "
-                + "; ".join(f"{c.name} ({c.type}: {c.reason})" for c in skipped)
+                + "; ".join(f"{ui.md(c.name)} ({c.type}: {ui.md(c.reason)})" for c in skipped)
             )
     excluded = [c for c in features.columns if c not in chosen and types[c].used]
     # Columns the user chose although typed identifier/constant are used as categories.
@@ -277,7 +358,10 @@ with st.form("build_form"):
                 f"Forecast horizon ({desc['frequency']}s ahead)",
                 min_value=1,
                 max_value=int(desc["max_horizon"]),
-                value=int(desc["default_horizon"]),
+                value=min(
+                    int(settings_then.get("horizon") or desc["default_horizon"]),
+                    int(desc["max_horizon"]),
+                ),
                 key="build_horizon",
                 help="How far ahead to forecast. The last this-many periods are held out to "
                 "check the forecast.",
@@ -287,6 +371,7 @@ with st.form("build_form"):
     preset = c1.radio(
         "Build",
         ["quick", "standard"],
+        index=_index(["quick", "standard"], settings_then.get("preset"), 0),
         format_func=lambda p: f"{p.title()} (about {PRESETS[p]['time_budget'] / 60:.0f} min)",
         key="build_preset",
     )
@@ -294,7 +379,7 @@ with st.form("build_form"):
         "Time budget (seconds, optional)",
         min_value=0,
         max_value=24 * 3600,
-        value=0,
+        value=int(settings_then.get("time_budget") or 0),
         step=30,
         help=f"0 uses the build type's time; otherwise at least {MIN_TIME_BUDGET:g} seconds.",
         key="build_budget",
@@ -302,11 +387,15 @@ with st.form("build_form"):
     metric = c3.selectbox(
         "Optimize for",
         metric_names,
-        index=metric_names.index(default_metric),
+        index=_index(metric_names, settings_then.get("metric"), metric_names.index(default_metric)),
         format_func=lambda m: METRICS[m].label,
         key="build_metric",
     )
-    model_name = st.text_input("Model name", value=f"{dataset} - {target}"[:60], key="build_name")
+    model_name = st.text_input(
+        "Model name",
+        value=restore.get("model_name") or f"{dataset} - {target}"[:64].strip(),
+        key="build_name",
+    )
     b1, b2 = st.columns(2)
     do_preview = b1.form_submit_button("Preview (a few seconds)")
     do_build = b2.form_submit_button("Build", type="primary")
@@ -348,8 +437,9 @@ if do_preview:
             title="Column impact (share)",
         )
         fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
-        st.plotly_chart(fig, width="stretch")
-        st.caption("; ".join(res.notes) + f". Took {res.seconds:.1f} s.")
+        st.plotly_chart(safe_figure(fig), width="stretch")
+        notes = "; ".join(res.notes)
+        st.caption(ui.md(notes[:1].upper() + notes[1:] + f". Took {res.seconds:.1f} s."))
 
 if do_build:
     with ui.guarded("starting the build"):
@@ -364,5 +454,6 @@ if do_build:
         }
         job_id = start_training_job(ws, dataset, target, model_name, settings)
         st.session_state[state.CURRENT_JOB] = job_id
+        st.session_state[RESTORE] = None  # the form now shows what the analyst chose
         st.query_params["job"] = str(job_id)  # a refresh of this browser finds the build again
         st.rerun()  # show the build panel at once

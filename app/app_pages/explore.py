@@ -14,6 +14,7 @@ from automl.prep.explore import (
     mutual_information,
     sample_rows,
 )
+from automl.reports import safe_figure
 
 SCATTER_POINTS = 2000
 
@@ -49,7 +50,7 @@ with chart:
                 fig = px.scatter(points, x=x, y=y, color=colour_col, opacity=0.6, render_mode="svg")
                 if len(points) < len(df):
                     st.caption(f"{len(points):,} of the sample's points are drawn.")
-                st.plotly_chart(fig, width="stretch")
+                st.plotly_chart(safe_figure(fig), width="stretch")
         elif kind == "Bar":
             if not groupable:
                 st.info("No column has 2 to 30 distinct values to count.")
@@ -62,14 +63,14 @@ with chart:
                     y="rows",
                     color=colour_col if colour_col and colour_col != x else None,
                 )
-                st.plotly_chart(fig, width="stretch")
+                st.plotly_chart(safe_figure(fig), width="stretch")
         else:
             if not nums:
                 st.info("A box chart needs a number column.")
             else:
                 y = st.selectbox("Values", nums, key="explore_box")
                 fig = px.box(df, y=y, x=colour_col, color=colour_col, points=False)
-                st.plotly_chart(fig, width="stretch")
+                st.plotly_chart(safe_figure(fig), width="stretch")
 
 with matrix:
     method = st.radio(
@@ -97,4 +98,4 @@ with matrix:
             aspect="auto",
         )
         fig.update_layout(height=120 + 28 * len(m))
-        st.plotly_chart(fig, width="stretch")
+        st.plotly_chart(safe_figure(fig), width="stretch")

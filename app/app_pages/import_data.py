@@ -11,6 +11,8 @@ import streamlit as st
 from app import ui
 from app.bootstrap import SAMPLE_FILES, load_samples
 from automl.coltypes import COLUMN_TYPES, infer_types
+from automl.task import MIN_ROWS
+from automl.words import plural, rows_text
 from automl.workspace.data import (
     SourceData,
     list_sheets,
@@ -42,12 +44,18 @@ st.title("Import data")
 def show_and_save(src: SourceData, default_name: str, key: str) -> None:
     """Preview, detected column types, and the save form shared by every source."""
     df, source = src.data, src.source
-    st.success(f"**{source}**: {len(df):,} rows, {df.shape[1]} columns.")
+    st.success(f"**{ui.md(source)}**: {rows_text(len(df))}, {plural(df.shape[1], 'column')}.")
+    if len(df) < MIN_ROWS:
+        st.warning(
+            f"Only {rows_text(len(df))}: a model needs at least {MIN_ROWS} rows with a value in "
+            "the column to predict, to learn from some and check itself on others. You can save "
+            "this table, e.g. to join it to another one, but not build a model on it alone."
+        )
     if src.note:
-        st.info(src.note)
+        st.info(ui.md(src.note))
     st.dataframe(df.head(PREVIEW_ROWS), width="stretch")
     if len(df) > PREVIEW_ROWS:
-        st.caption(f"Showing the first {PREVIEW_ROWS} of {len(df):,} rows.")
+        st.caption(f"Showing the first {PREVIEW_ROWS} of {rows_text(len(df))}.")
     types = infer_types(df)
     st.subheader("Columns Easel detected")
     detected = pd.DataFrame(
@@ -87,9 +95,14 @@ def show_and_save(src: SourceData, default_name: str, key: str) -> None:
     if st.button("Save dataset", type="primary", key=f"{key}_save"):
         with ui.guarded("saving the dataset"):
             rec = save_source(ws, src, name, column_types=chosen)
-            st.success(
-                f"Saved **{rec.name}** (version {rec.version}, {rec.rows:,} rows). Next: "
+            next_step = (
                 "**Prepare** to clean it, **Join** to add columns, or **Build** to train a model."
+                if rec.rows >= MIN_ROWS
+                else "**Join** it to a larger table to use it in a model."
+            )
+            st.success(
+                f"Saved **{ui.md(rec.name)}** (version {rec.version}, {rows_text(rec.rows)}). "
+                f"Next: {next_step}"
             )
 
 
@@ -125,8 +138,9 @@ with tab_file:
 with tab_db:
     st.write(
         "Any database with a SQLAlchemy URL: `sqlite:///path/to/file.db`, "
-        "`postgresql://user@host:5432/database`, MySQL, Redshift, Snowflake, Athena (see "
-        "docs/connectors.md). Only reading is possible: one table, or one SELECT query."
+        "`postgresql://user@host:5432/database`, MySQL, Redshift, Snowflake, Athena (your "
+        "administrator knows which ones this server can reach). Only reading is possible: one "
+        "table, or one SELECT query."
     )
     url = st.text_input("Database URL", key="db_url", placeholder="postgresql://analyst@host/db")
     password = st.text_input(
@@ -160,7 +174,7 @@ with tab_db:
 
             def progress(rows: int) -> None:
                 frac = min(rows / limit, 1.0) if limit else 0.5
-                bar.progress(frac, text=f"{rows:,} rows read")
+                bar.progress(frac, text=f"{rows_text(rows)} read")
 
             src = read_source(
                 url,
@@ -179,7 +193,7 @@ with tab_db:
         if read_for == (url, table, query, int(limit)):  # only what the inputs still describe
             show_and_save(src, default.split(".")[-1], "db")
     if url:
-        st.caption(f"Connecting to {safe_url(url)}")
+        st.caption(f"Connecting to {ui.md(safe_url(url))}")
 
 with tab_s3:
     st.write(
@@ -220,7 +234,7 @@ with tab_s3:
 with tab_samples:
     st.write(
         "Three realistic sample tables ship with Easel: customer churn (2 category), support "
-        "tickets (3+ category) and house prices (numeric). See sample_data/README.md."
+        "tickets (3+ category), house prices (numeric) and store sales (a time series)."
     )
     if st.button("Add the sample datasets", key="import_samples"):
         with ui.guarded("adding the sample datasets"):

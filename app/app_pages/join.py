@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import ui
 from automl.prep.join import HOWS, JoinSpec, preview_join, suggest_keys
+from automl.words import plural, rows_text
 from automl.workspace.data import join_datasets
 
 HOW_WORDS = {
@@ -33,8 +34,8 @@ right_name = c2.selectbox(
 )
 left = ui.load_dataset(left_name)
 right = ui.load_dataset(right_name)
-c1.caption(f"{len(left):,} rows, {left.shape[1]} columns")
-c2.caption(f"{len(right):,} rows, {right.shape[1]} columns")
+c1.caption(f"{rows_text(len(left))}, {plural(left.shape[1], 'column')}")
+c2.caption(f"{rows_text(len(right))}, {plural(right.shape[1], 'column')}")
 
 how = st.radio(
     "Join type", HOWS, format_func=lambda h: HOW_WORDS[h], key="join_how", horizontal=False
@@ -43,7 +44,10 @@ suggestions = suggest_keys(left, right)
 if suggestions:
     st.caption(
         "Suggested keys: "
-        + "; ".join(f"**{s.left}** = **{s.right}** ({s.reason})" for s in suggestions[:3])
+        + "; ".join(
+            f"**{ui.md(s.left)}** = **{ui.md(s.right)}** ({ui.md(s.reason)})"
+            for s in suggestions[:3]
+        )
     )
 else:
     st.caption(
@@ -73,17 +77,21 @@ if pv is not None:
     m3.metric("Right rows matched", f"{pv.right_matched:,} of {pv.right_rows:,}")
     m4.metric("Rows vs larger table", f"{pv.factor:.2f}x")
     for w in pv.warnings:
-        st.warning(w)
+        st.warning(ui.md(w))
     for n in pv.notes:
-        st.caption(n)
-    default = f"{left_name} + {right_name}"[:60]
-    name = st.text_input("Name of the joined dataset", value=default, key="join_name")
+        st.caption(ui.md(n))
+    # The suggested name follows the chosen datasets until the analyst types their own.
+    suggested = f"{left_name} + {right_name}"[:64].strip()
+    if st.session_state.get("join_name") in (None, st.session_state.get("join_suggested")):
+        st.session_state["join_name"] = suggested
+    st.session_state["join_suggested"] = suggested
+    name = st.text_input("Name of the joined dataset", key="join_name")
     if st.button("Join and save", type="primary", key="join_save", disabled=pv.rows == 0):
         with ui.guarded("joining"), st.spinner("Joining..."):
             rec, _ = join_datasets(ws, left_name, right_name, spec, name)
             st.success(
-                f"Saved **{rec.name}** (version {rec.version}): {rec.rows:,} rows, "
-                f"{rec.columns} columns."
+                f"Saved **{ui.md(rec.name)}** (version {rec.version}): {rows_text(rec.rows)}, "
+                f"{plural(rec.columns, 'column')}."
             )
             with st.expander("First rows", expanded=True):
                 st.dataframe(ws.preview_dataset(rec.name, rec.version, 50), width="stretch")

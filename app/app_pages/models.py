@@ -13,6 +13,8 @@ from app import state, ui
 from app.tables import show_table
 from automl.artifact import ModelMeta, read_meta
 from automl.errors import EaselError
+from automl.metrics import METRICS
+from automl.words import plural
 
 ws = ui.workspace()
 st.title("Models")
@@ -50,6 +52,19 @@ def _meta(folder: Path) -> ModelMeta | None:
         return None
 
 
+def _split(label: str) -> tuple[str, int]:
+    name, version = label.rsplit("@", 1)
+    return name, int(version)
+
+
+def _label(label: str) -> str:
+    return ui.model_label(*_split(label))
+
+
+def _said(message: str) -> None:
+    st.session_state["models_done"] = message
+
+
 rows = []
 for m in models:
     meta = _meta(ws.model_dir(m))
@@ -61,7 +76,7 @@ for m in models:
             "dataset": m.dataset,
             "target": m.target,
             "problem": ui.TASK_WORDS.get(m.task, m.task),
-            "metric": m.metric,
+            "metric": METRICS[m.metric].label if m.metric in METRICS else m.metric,
             "hold-out score": None if m.score is None else round(float(m.score), 4),
             "build seconds": meta.fit_seconds if meta else None,
             "training rows": meta.rows.with_target if meta else None,
@@ -73,14 +88,24 @@ table = pd.DataFrame(rows)
 show_table(table.drop(columns=["model"]), what="models", hide_index=True, width="stretch")
 
 st.subheader("Compare")
+labels = table["model"].tolist()
+done = st.session_state.pop("models_done", None)  # what the last action did, said after its rerun
+renamed: dict[str, str] = st.session_state.pop("models_renamed", {})
+if renamed:  # a renamed model stays in the comparison and in the Manage box, under its new name
+    kept = st.session_state.get("models_compare", [])
+    kept = [renamed.get(p, p) for p in kept]
+    st.session_state["models_compare"] = [p for p in kept if p in labels]
+    if st.session_state.get("models_manage") in renamed:
+        st.session_state["models_manage"] = renamed[st.session_state["models_manage"]]
 picked = st.multiselect(
     "Models to compare side by side",
-    table["model"].tolist(),
-    default=table["model"].tolist()[:2],
+    labels,
+    default=None if "models_compare" in st.session_state else labels[:2],
+    format_func=_label,
     key="models_compare",
 )
 if picked:
-    chosen = [ws.get_model(p.rsplit("@", 1)[0], int(p.rsplit("@", 1)[1])) for p in picked]
+    chosen = [ws.get_model(*_split(p)) for p in picked]
     side: dict[str, dict[str, object]] = {}
     for rec in chosen:
         with ui.guarded(f"loading {rec.name}"):
@@ -89,7 +114,9 @@ if picked:
                 "dataset": rec.dataset,
                 "target": loaded.target,
                 "problem": ui.TASK_WORDS.get(loaded.task, loaded.task),
-                "metric optimized": loaded.metric,
+                "metric optimized": METRICS[loaded.metric].label
+                if loaded.metric in METRICS
+                else loaded.metric,
                 "predictor": loaded.candidate_name(),
                 "build seconds": loaded.meta.fit_seconds,
                 "training rows": loaded.rows.with_target,
@@ -99,37 +126,67 @@ if picked:
                 ),
                 "preparation recipe steps": len(loaded.recipe) if loaded.recipe is not None else 0,
             }
-            col.update({f"hold-out {k}": round(v, 4) for k, v in loaded.metrics.items()})
-            side[f"{rec.name}@{rec.version}"] = col
+            col.update(
+                {
+                    f"hold-out {METRICS[k].label if k in METRICS else k}": round(v, 4)
+                    for k, v in loaded.metrics.items()
+                }
+            )
+            side[ui.model_label(rec.name, rec.version)] = col
     show_table(pd.DataFrame(side).astype(str), width="stretch")
 
 st.subheader("Manage")
-target = st.selectbox("Model", table["model"].tolist(), key="models_manage")
-name, version = target.rsplit("@", 1)
+# One choice drives rename, export and delete; each action says what it did to which model.
+if st.session_state.get("models_manage") not in labels:
+    st.session_state.pop("models_manage", None)
+target = st.selectbox("Model", labels, format_func=_label, key="models_manage")
+name, version = _split(target)
+shown = ui.md(ui.model_label(name, version))
+flash = st.empty()  # what the last action did; one place, so the widgets below never move
+if done:
+    flash.success(done)
+if st.session_state.get("models_name_for") != name:  # the name box follows the chosen model
+    st.session_state["models_new_name"] = name
+    st.session_state["models_name_for"] = name
 c1, c2, c3 = st.columns(3)
 with c1:
-    new_name = st.text_input("New name (all versions)", value=name, key="models_new_name")
+    n_versions = len(ws.model_versions(name))
+    new_name = st.text_input(
+        f"New name ({'the only version' if n_versions == 1 else f'all {n_versions} versions'})",
+        key="models_new_name",
+    )
     if st.button("Rename", key="models_rename"):
         with ui.guarded("renaming the model"):
             n = ws.rename_model(name, new_name)
-            st.success(f"Renamed {n} version(s) to **{new_name}**.")
+            new_name = new_name.strip()
+            versions = [r.version for r in ws.model_versions(new_name)]
+            st.session_state["models_renamed"] = {
+                f"{name}@{v}": f"{new_name}@{v}" for v in versions
+            }
+            st.session_state["models_done"] = (
+                f"Renamed **{ui.md(name)}** to **{ui.md(new_name)}** ({plural(n, 'version')})."
+            )
             st.rerun()
 with c2, ui.guarded("preparing the export"):
+    zip_name = f"{name}-v{version}.zip"
     st.download_button(
         "Export (zip)",
         data=ws.export_model(name, int(version)),
-        file_name=f"{name}-v{version}.zip",
+        file_name=zip_name,
         mime="application/zip",
         key="models_export",
-        help="The model folder: easel_model.json plus LightGBM text models or linear "
-        "coefficients as JSON. Load it with automl.load() after unzipping.",
+        on_click=_said,
+        args=(f"Exported {shown} as {ui.md(zip_name)}.",),
+        help="The model folder: easel_model.json plus each model in its library's own format "
+        "(text or JSON). Load it with automl.load() after unzipping.",
     )
+    st.caption(f"Exports {shown}.")
 with c3:
-    sure = st.checkbox(f"Yes, delete {target}", key="models_sure")
+    sure = st.checkbox(f"Yes, delete {shown}", key=f"models_sure_{target}")
     if st.button("Delete", key="models_delete", disabled=not sure):
         with ui.guarded("deleting the model"):
             ws.delete_model(name, int(version))
-            st.success(f"Deleted {target}.")
+            st.session_state["models_done"] = f"Deleted {shown}."
             st.rerun()
 
 if st.session_state.get(state.USER) is not None:

@@ -14,7 +14,10 @@ import streamlit as st
 from app import ui
 from automl.batch import predict_file
 from automl.prep.recipe import fmt_number
+from automl.reports import safe_figure
+from automl.reports.performance import LOG_ODDS
 from automl.timeseries import MAX_HORIZON_FACTOR, history_frame
+from automl.words import plural, rows_text
 from automl.workspace.data import stored_upload
 from connectors import read_file
 
@@ -28,8 +31,9 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
     freq = ts.frequency
     trained = ts.horizon
     st.caption(
-        f"Forecasts of {model.target}, one per {freq}, for {len(keys)} series. The shaded band "
-        "is the 80% range seen on the held-out periods."
+        f"Forecasts of {ui.md(model.target)}, one per {freq}, for "
+        f"{plural(len(keys), 'series', 'series')}. The shaded band is the 80% range seen on "
+        "the periods kept aside for checking."
     )
     latest, upload_tab = st.tabs(["Forecast", "Forecast from newer history"])
     with latest:
@@ -69,7 +73,7 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
     with upload_tab:
         st.caption(
             "Upload rows like the training data, with the newest values, to forecast from their "
-            "end. Needed columns: " + ", ".join(model.input_columns)
+            "end. Needed columns: " + ", ".join(ui.md(c) for c in model.input_columns)
         )
         upload = st.file_uploader(
             "History", type=["csv", "tsv", "parquet", "xlsx", "json", "jsonl"], key="fc_upload"
@@ -79,7 +83,10 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
                 with stored_upload(ws, upload.name, upload.getbuffer(), ui.session_id()) as src:
                     history = read_file(src)  # the upload is deleted once read
                 new = model.forecast(history, horizon=trained)
-                st.success(f"{len(new):,} forecasts for {_series_of(new, model).nunique()} series.")
+                n_series = _series_of(new, model).nunique()
+                st.success(
+                    f"{plural(len(new), 'forecast')} for {plural(n_series, 'series', 'series')}."
+                )
                 st.dataframe(new.head(500), hide_index=True, width="stretch")
                 st.download_button(
                     "Download forecast (CSV)",
@@ -137,7 +144,7 @@ def _forecast_chart(
         xaxis_title=time_col,
         yaxis_title=model.target,
     )
-    st.plotly_chart(fig, width="stretch", key="fc_chart")
+    st.plotly_chart(safe_figure(fig), width="stretch", key="fc_chart")
 
 
 ws = ui.workspace()
@@ -170,24 +177,26 @@ with single:
         with grid[i % 3]:
             if field.kind == "number":
                 row[field.name] = st.number_input(
-                    field.name, value=ui.form_number(field.value), format="%g", key=key
+                    ui.md(field.name), value=ui.form_number(field.value), format="%g", key=key
                 )
             elif field.kind == "date":
                 day = dt.date.fromisoformat(field.value)
-                row[field.name] = st.date_input(field.name, value=day, key=key).isoformat()
+                row[field.name] = st.date_input(ui.md(field.name), value=day, key=key).isoformat()
             elif field.kind == "choice":
                 index = field.options.index(field.value) if field.value in field.options else 0
-                row[field.name] = st.selectbox(field.name, field.options, index=index, key=key)
+                row[field.name] = st.selectbox(
+                    ui.md(field.name), field.options, index=index, key=key
+                )
             else:
-                row[field.name] = st.text_input(field.name, value=str(field.value), key=key)
+                row[field.name] = st.text_input(ui.md(field.name), value=str(field.value), key=key)
     with ui.guarded("predicting"):
         table, _ = model.predict_table(pd.DataFrame([row]))
         pred = table["prediction"].iloc[0]
         if model.task == "regression":
-            st.metric(f"Predicted {model.target}", fmt_number(float(pred)))
+            st.metric(f"Predicted {ui.md(model.target)}", fmt_number(float(pred)))
         else:
             conf = table["confidence"].iloc[0]
-            st.metric(f"Predicted {model.target}", str(pred), help="The most likely class")
+            st.metric(f"Predicted {ui.md(model.target)}", str(pred), help="The most likely class")
             st.progress(float(conf), text=f"Confidence {conf:.0%}")
             probs = pd.DataFrame(
                 {
@@ -197,16 +206,16 @@ with single:
             )
             fig = px.bar(probs, x="probability", y="class", orientation="h", range_x=[0, 1])
             fig.update_layout(height=60 + 40 * len(probs), margin=dict(l=10, r=10, t=10, b=10))
-            st.plotly_chart(fig, width="stretch")
+            st.plotly_chart(safe_figure(fig), width="stretch")
         why = model.explain(pd.DataFrame([row]), top=5)
         st.subheader("Why")
         toward = (
-            f"the predicted {model.target}"
+            f"the predicted {ui.md(model.target)}"
             if model.task == "regression"
-            else f"the chance of '{pred}'"
+            else f"the chance of '{ui.md(pred)}'"
         )
         for r in why.itertuples():
-            st.markdown(f"- **{r.column}** = {r.value} **{r.direction}** {toward}")
+            st.markdown(f"- **{ui.md(r.column)}** = {ui.md(r.value)} **{r.direction}** {toward}")
         why["effect"] = why["contribution"]
         fig = px.bar(
             why.iloc[::-1],
@@ -217,17 +226,18 @@ with single:
             color_discrete_map={"raises": "#2a9d8f", "lowers": "#e76f51", "none": "#999999"},
         )
         fig.update_layout(height=80 + 36 * len(why), margin=dict(l=10, r=10, t=10, b=10))
-        st.plotly_chart(fig, width="stretch")
+        st.plotly_chart(safe_figure(fig), width="stretch")
         st.caption(
-            "Contributions of each column to this prediction ("
-            + ("in the target's units" if model.task == "regression" else "in log-odds")
-            + "), measured against the average prediction."
+            "Contributions of each column to this prediction, measured against the average "
+            "prediction ("
+            + ("in the target's units" if model.task == "regression" else f"in {LOG_ODDS}")
+            + ")."
         )
 
 with batch:
     st.caption(
         "Upload a CSV or Parquet file with the model's columns; predictions are added as new "
-        "columns. Needed columns: " + ", ".join(model.input_columns)
+        "columns. Needed columns: " + ", ".join(ui.md(c) for c in model.input_columns)
     )
     upload = st.file_uploader(
         "Rows to score", type=["csv", "tsv", "parquet", "jsonl"], key="predict_upload"
@@ -235,11 +245,17 @@ with batch:
     add_reasons = st.checkbox(
         "Add the top 3 reasons to each row (slower for large files)", key="predict_reasons"
     )
+    # Results belong to one model and one uploaded file: another file, another model or a failed
+    # scoring clears them, so a download never offers the predictions of something else.
+    scoring_for = (pick, None if upload is None else upload.file_id)
+    if st.session_state.get("predict_output_for") != scoring_for:
+        st.session_state.pop("predict_output", None)
     if upload is not None and st.button("Score file", type="primary", key="predict_run"):
+        st.session_state.pop("predict_output", None)
         bar = st.progress(0.0, text="Scoring...")
 
         def _progress(n: int) -> None:
-            bar.progress(0.5, text=f"{n:,} rows scored")
+            bar.progress(0.5, text=f"{rows_text(n)} scored")
 
         with (
             ui.guarded(f"scoring {upload.name}"),
@@ -253,17 +269,22 @@ with batch:
                 progress=_progress,
                 reasons=3 if add_reasons else 0,
             )
-            bar.progress(1.0, text=f"{result.rows:,} rows scored in {result.seconds:.1f} s")
+            bar.progress(1.0, text=f"{rows_text(result.rows)} scored in {result.seconds:.1f} s")
             for msg in result.report.messages():
-                st.warning(msg)
+                st.warning(ui.md(msg))
             st.session_state["predict_output"] = str(out)
+            st.session_state["predict_output_for"] = scoring_for
+        if "predict_output" not in st.session_state:
+            bar.empty()  # scoring failed: its error says why, no bar is left behind
     out_path = st.session_state.get("predict_output")
     if out_path and Path(out_path).exists():
         scored = pd.read_csv(out_path, nrows=200)
         made = [c for c in scored.columns if c in ("prediction", "confidence", "reasons")]
         made += [c for c in scored.columns if str(c).startswith("probability_")]
         scored = scored[made + [c for c in scored.columns if c not in made]]  # answers first
-        st.caption(f"First {len(scored)} rows, predictions first; the download has every row.")
+        st.caption(
+            f"First {rows_text(len(scored))}, predictions first; the download has every row."
+        )
         st.dataframe(scored, width="stretch")
         st.download_button(
             "Download predictions (CSV)",

@@ -11,8 +11,10 @@ import streamlit as st
 
 from app import ui
 from automl.errors import ParameterError
+from automl.prep.clean import ACTION_WORDS, finding_text, finding_title
 from automl.prep.expr import FUNCTIONS
 from automl.prep.recipe import STEPS, Recipe, Step, StepReport, parameters, sample_for_preview
+from automl.words import plural, rows_text
 from automl.workspace.data import (
     NOTHING_CHANGED,
     apply_recipe,
@@ -33,6 +35,8 @@ if not datasets:
     st.stop()
 
 names = [ws.key(d) for d in datasets]
+if "prep_show" in st.session_state:  # a save just made a new version: open it
+    st.session_state["prep_dataset"] = st.session_state.pop("prep_show")
 name = st.selectbox("Dataset", names, key="prep_dataset")
 rec = ws.get_dataset(name)
 key = f"{ws.key(rec)}@{rec.version}"
@@ -45,8 +49,11 @@ recipe: Recipe = st.session_state["prep_recipe"]
 raw = ui.load_dataset(ws.key(rec), rec.version)
 sample = sample_for_preview(raw, PREVIEW_ROWS)
 sampled = len(sample) < len(raw)
+saved_note = st.session_state.pop("prep_saved", None)
+if saved_note:
+    st.success(saved_note)
 st.caption(
-    f"Version {rec.version}: {rec.rows:,} rows, {rec.columns} columns. "
+    f"Version {rec.version}: {rows_text(rec.rows)}, {plural(rec.columns, 'column')}. "
     + (
         f"Changes are previewed on the first {PREVIEW_ROWS:,} rows; saving applies them to all."
         if sampled
@@ -78,18 +85,25 @@ if findings is not None:
     if not findings:
         st.success("No missing values, far outliers or duplicate rows found.")
     else:
-        st.write(f"{len(findings)} issue(s) found. Choose a fix for each ('keep' rejects it):")
+        st.write(
+            f"{plural(len(findings), 'issue')} found. Choose a fix for each "
+            "('keep as is' rejects it):"
+        )
         decisions: dict[str, str] = {}
         values: dict[str, Any] = {}
         for f in findings:
             c1, c2 = st.columns([3, 1])
-            c1.markdown(f"**{f.id}** — {f.count:,} rows ({f.share:.1%}). {f.detail}")
             decisions[f.id] = c2.selectbox(
                 "Fix",
                 f.options,
                 index=f.options.index(f.action),
+                format_func=lambda a: ACTION_WORDS.get(a, a),
                 key=f"prep_fix_{f.id}",
                 label_visibility="collapsed",
+            )
+            c1.markdown(
+                f"**{ui.md(finding_title(f))}** — {rows_text(f.count)} ({f.share:.1%}). "
+                + ui.md(finding_text(f, decisions[f.id]))
             )
             if decisions[f.id] == "constant":
                 values[f.id] = c2.text_input("Value", key=f"prep_val_{f.id}")
@@ -199,7 +213,7 @@ else:
         rep = report[i] if i < len(report) else None
         changed = change_line(rep) if rep is not None else NOTHING_CHANGED
         detail = "" if changed == NOTHING_CHANGED else f" — {changed}"
-        c1.markdown(f"{line}{detail}")
+        c1.markdown(ui.md(f"{line}{detail}"))
         if c2.button("Remove", key=f"prep_remove_{i}"):
             recipe.remove(i)
             st.rerun()
@@ -237,8 +251,12 @@ if len(recipe):
     if st.button("Apply to all rows and save", type="primary", key="prep_save"):
         with ui.guarded("saving the prepared dataset"), st.spinner("Applying to all rows..."):
             saved = prepare_dataset(ws, key, recipe, new_name).record
-            st.success(
-                f"Saved **{saved.name}** version {saved.version}: {saved.rows:,} rows, "
-                f"{saved.columns} columns. A model built on it takes raw rows of {rec.name} and "
-                "replays this recipe when it predicts."
+            # Show the new version, with an empty recipe for it, and say what was saved.
+            st.session_state["prep_show"] = saved.name
+            st.session_state["prep_saved"] = (
+                f"Saved **{ui.md(saved.name)}** version {saved.version}: "
+                f"{rows_text(saved.rows)}, {plural(saved.columns, 'column')}. A model built on it "
+                f"takes raw rows of {ui.md(rec.name)} version {rec.version} and replays the "
+                "recipe when it predicts."
             )
+            st.rerun()

@@ -156,7 +156,7 @@ class ForestCandidate(Candidate):
     name = "forest"
     label = "Extra trees / random forest"
     encoding = "tree"
-    explained_by = "path contributions"
+    explained_by = "contributions read along each tree's decisions"
 
     @classmethod
     def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:

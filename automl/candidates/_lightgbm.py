@@ -33,7 +33,7 @@ class LightGBMCandidate(Candidate):
     name = "lightgbm"
     label = "LightGBM (gradient-boosted trees)"
     encoding = "tree"
-    explained_by = "TreeSHAP values"
+    explained_by = "contributions read exactly from the trees (SHAP values)"
 
     @classmethod
     def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:

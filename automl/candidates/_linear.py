@@ -28,7 +28,7 @@ class LinearCandidate(Candidate):
     name = "linear"
     label = "Regularized linear model"
     encoding = "linear"
-    explained_by = "coefficient x value"
+    explained_by = "each column's weight times its value"
     cheap = True
 
     @classmethod

@@ -57,7 +57,7 @@ class XGBoostCandidate(Candidate):
     name = "xgboost"
     label = "XGBoost (gradient-boosted trees, grown level by level)"
     encoding = "tree"
-    explained_by = "TreeSHAP values"
+    explained_by = "contributions read exactly from the trees (SHAP values)"
 
     def __init__(self, params: dict[str, Any]) -> None:
         super().__init__(params)

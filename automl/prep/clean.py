@@ -35,6 +35,7 @@ from automl.prep.recipe import (
     fmt_number,
     iqr_fences,
 )
+from automl.words import plural, rows_text, show_value
 
 DROP_COLUMN_SHARE = 0.6
 OUTLIER_K = 3.0
@@ -60,11 +61,51 @@ class Finding:
     share: float
     action: str
     options: tuple[str, ...]
-    detail: str
+    detail: str  # the problem and the proposed fix
     params: dict[str, Any] = field(default_factory=dict)
+    problem: str = ""  # the problem alone, to say another chosen fix after it
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+# Each fix in words, as the analyst chooses it ("keep" rejects the proposed fix).
+ACTION_WORDS = {
+    "remove": "remove the rows",
+    "replace": "replace with missing",
+    "median": "fill with the median",
+    "mean": "fill with the average",
+    "mode": "fill with the most frequent value",
+    "constant": "fill with a value I give",
+    "drop_rows": "remove the rows",
+    "drop_column": "remove the column",
+    "clip": "clip to the limits",
+    "keep": "keep as is",
+}
+_TITLES = {
+    "duplicates": "Duplicate rows",
+    "placeholder": "Stand-ins for missing values in {column}",
+    "missing": "Missing values in {column}",
+    "missing_target": "Rows without a target ({column})",
+    "outliers": "Far outliers in {column}",
+}
+
+
+def finding_title(f: Finding) -> str:
+    """A finding's heading: "Far outliers in income" rather than its id "outliers:income"."""
+    return _TITLES.get(f.kind, f.id).format(column=f.column)
+
+
+def finding_text(f: Finding, action: str) -> str:
+    """What was found and what the chosen fix does: the proposal as written when it is chosen,
+    "Rejected: ..." when the analyst keeps the values, the chosen alternative otherwise."""
+    if action == f.action or not f.problem:
+        return f.detail
+    if action == "keep":
+        return f"{f.problem}. Rejected: they stay as they are."
+    if f.kind == "duplicates" and action == "remove":
+        return f"{f.problem}. Chosen: keep the first of each."
+    return f"{f.problem}. Chosen: {ACTION_WORDS.get(action, action)}."
 
 
 @dataclass
@@ -82,9 +123,9 @@ class CleanResult:
             removed_rows = rep.rows_before - rep.rows_after
             parts = []
             if removed_rows:
-                parts.append(f"{removed_rows:,} rows removed")
+                parts.append(f"{rows_text(removed_rows)} removed")
             if rep.cells_changed:
-                parts.append(f"{rep.cells_changed:,} cells changed")
+                parts.append(f"{plural(rep.cells_changed, 'cell')} changed")
             if rep.columns_removed:
                 parts.append(f"column {', '.join(rep.columns_removed)} removed")
             lines.append(f"{rep.step} [{action}]: {'; '.join(parts) or 'nothing changed'}")
@@ -145,6 +186,8 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
         return out
     dup = int(df.duplicated().sum())
     if dup:
+        copies = "is an exact copy" if dup == 1 else "are exact copies"
+        problem = f"{rows_text(dup)} {copies} of an earlier row"
         out.append(
             Finding(
                 "duplicates",
@@ -154,7 +197,8 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                 dup / n,
                 "remove",
                 ACTIONS["duplicates"],
-                f"{dup:,} rows are exact copies of an earlier row; keep the first of each.",
+                f"{problem}; keep the first of each.",
+                problem=problem,
             )
         )
     by_col: dict[str, list[dict[str, Any]]] = {}
@@ -162,7 +206,11 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
         by_col.setdefault(p["column"], []).append(p)
     for col, found in by_col.items():
         rows = sum(p["rows"] for p in found)
-        shown = ", ".join(repr(p["value"]) for p in found)
+        shown = ", ".join(show_value(p["value"]) for p in found)
+        problem = (
+            f"{plural(rows, 'value')} of {col} {'looks' if rows == 1 else 'look'} like stand-ins "
+            f"for a missing value ({shown})"
+        )
         out.append(
             Finding(
                 f"placeholder:{col}",
@@ -172,9 +220,9 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                 rows / n,
                 "keep" if col == target else "replace",
                 ACTIONS["placeholder"],
-                f"{rows:,} values of {col} look like stand-ins for a missing value ({shown}); "
-                "replace them with missing so they are not read as real values.",
+                f"{problem}; replace them with missing so they are not read as real values.",
                 {"values": [p["value"] for p in found]},
+                problem=problem,
             )
         )
     for col in df.columns:
@@ -184,6 +232,10 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
         miss = int(s.isna().sum()) + stand_ins
         if miss:
             share = miss / n
+            problem = (
+                f"{rows_text(miss)} ({share:.1%}) {'has' if miss == 1 else 'have'} no value for "
+                + (f"the target {name}" if name == target else name)
+            )
             if name == target:
                 out.append(
                     Finding(
@@ -194,15 +246,15 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                         share,
                         "drop_rows",
                         ACTIONS["missing_target"],
-                        f"{miss:,} rows ({share:.1%}) have no value for the target {name}; they "
-                        "cannot be used for training and are removed (the target is never "
-                        "filled in).",
+                        f"{problem}; they cannot be used for training and are removed (the target "
+                        "is never filled in).",
+                        problem=problem,
                     )
                 )
             else:
                 action, why = _missing_action(s, share)
                 if stand_ins:
-                    why = f"(including {stand_ins:,} stand-ins replaced first) {why}"
+                    problem += f" (including {stand_ins:,} stand-ins replaced first)"
                 out.append(
                     Finding(
                         f"missing:{name}",
@@ -212,7 +264,8 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                         share,
                         action,
                         ACTIONS["missing"],
-                        f"{miss:,} rows ({share:.1%}) have no value for {name}; {why}",
+                        f"{problem}; {why}",
+                        problem=problem,
                     )
                 )
         if (
@@ -244,6 +297,10 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                     )
                     if t
                 )
+                problem = (
+                    f"{plural(far, 'value')} of {name} {'lies' if far == 1 else 'lie'} far "
+                    f"outside the usual range of the column ({where})"
+                )
                 out.append(
                     Finding(
                         f"outliers:{name}",
@@ -253,14 +310,14 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
                         far / n,
                         "keep" if is_target else "clip",
                         ACTIONS["outliers"],
-                        f"{far:,} values of {name} lie beyond 3 x IQR from the quartiles "
-                        f"({where})"
+                        problem
                         + (
                             "; this is the target, so they are only reported."
                             if is_target
                             else f"; clip them {fix}."
                         ),
                         {"lower": lower, "upper": upper},
+                        problem=problem,
                     )
                 )
     return out

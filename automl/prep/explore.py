@@ -12,6 +12,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from automl.coltypes import infer_types
 from automl.errors import ParameterError
+from automl.words import rows_text
 
 SAMPLE_ROWS = 20_000
 MAX_COLUMNS = 40
@@ -26,7 +27,7 @@ class Sample:
     @property
     def note(self) -> str:
         if len(self.data) == self.total_rows:
-            return f"All {self.total_rows:,} rows."
+            return f"All {rows_text(self.total_rows)}."
         return (
             f"A random sample of {len(self.data):,} of {self.total_rows:,} rows (seed 0), so "
             "charts stay fast; the shape of the data is the same."

@@ -15,7 +15,7 @@ import pandas as pd
 
 from automl.atomic import write_files
 from automl.model import Model
-from automl.reports._base import Report, Section
+from automl.reports._base import Report, Section, safe_figure
 from automl.reports.data import data_report
 from automl.reports.performance import performance_report
 
@@ -68,6 +68,7 @@ __all__ = [
     "Section",
     "data_report",
     "performance_report",
+    "safe_figure",
     "save_model",
     "write_reports",
 ]

@@ -10,6 +10,7 @@ import html
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -97,9 +98,10 @@ class Report:
                 fig.update_layout(
                     template="plotly_white", margin=dict(l=40, r=20, t=40, b=40), title=title
                 )
+                shown = safe_figure(fig)
                 parts.append(
                     "<div class='chart'>"
-                    + fig.to_html(full_html=False, include_plotlyjs=False, config=_CONFIG)
+                    + shown.to_html(full_html=False, include_plotlyjs=False, config=_CONFIG)
                     + "</div>"
                 )
             for title, df in s.tables:
@@ -131,6 +133,35 @@ th{background:#f3f4f6;position:sticky;top:0}td.num{text-align:right;font-variant
 .tag{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px}
 .scroll{overflow-x:auto}.passed{background:#dcfce7}.fixed{background:#e0f2fe}.alert,.blocked{background:#fee2e2}
 """
+
+
+# Plotly draws a little HTML in chart text (<a href>, <b>, <br>, <span style>): a cell value or
+# column name such as <a href="https://evil.example/login"> would become a live link. Every
+# string of a figure is escaped (Plotly shows &lt; as <); the templates Plotly writes itself keep
+# their line breaks and the <extra> box, with the names inside them escaped.
+_TEMPLATE_KEYS = {"hovertemplate", "texttemplate"}
+_TEMPLATE_TAGS = re.compile(r"&lt;(br|/?extra)&gt;")
+
+
+def safe_figure(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` whose every string from the data (categories, labels, names, titles,
+    hover text) is HTML-escaped, so that no user value becomes markup in the chart."""
+    return go.Figure(_escape(fig.to_plotly_json()))
+
+
+def _escape(value: Any, key: str = "") -> Any:
+    if isinstance(value, str):
+        out = html.escape(value, quote=False)
+        return _TEMPLATE_TAGS.sub(r"<\1>", out) if key in _TEMPLATE_KEYS else out
+    if isinstance(value, dict):
+        return {k: v if k == "template" else _escape(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape(v, key) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+        return np.array([_escape(v, key) for v in value.ravel().tolist()], dtype=object).reshape(
+            value.shape
+        )
+    return value
 
 
 def _inline(text: str) -> str:

@@ -28,6 +28,7 @@ SHAP_ROWS = 1000
 PDP_ROWS = 300
 PDP_POINTS = 20
 SCATTER_POINTS = 5000
+LOG_ODDS = "log-odds, the model's scale for chances: above 0 raises the chance, below 0 lowers it"
 TASK_WORDS = {
     "binary": "2 category",
     "multiclass": "3+ category",
@@ -99,8 +100,8 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
         r = main_row.iloc[0]
         summary.append(
             f"{r['metric']} (the metric the search optimized): **{fmt(r['value'])}**, 95% "
-            f"confidence interval {fmt(r['low'])} to {fmt(r['high'])} ({reps} bootstrap "
-            f"resamples of the {len(y):,} hold-out rows); a model-free guess scores "
+            f"confidence interval {fmt(r['low'])} to {fmt(r['high'])} (the score on {reps} "
+            f"random re-draws of the hold-out rows); a model-free guess scores "
             f"{fmt(r['model-free guess'])}. {INTERVAL_MEANING}"
         )
     sections = [
@@ -621,7 +622,7 @@ def _impact(model: Model, hold: pd.DataFrame) -> Section:
     table = shap.merge(perm, on="column", how="left")
     top = table.head(15).iloc[::-1]
     bar = go.Figure(go.Bar(x=top["mean |contribution|"], y=top["column"], orientation="h"))
-    unit = "the target's units" if model.task == "regression" else "log-odds"
+    unit = "the target's units" if model.task == "regression" else LOG_ODDS
     bar.update_layout(xaxis_title=f"average size of the column's contribution ({unit})")
     figures: list[tuple[str, go.Figure]] = [("Column impact (SHAP)", bar)]
     pdp_data: dict[str, Any] = {}

@@ -28,6 +28,7 @@ from automl.prep.recipe import Recipe
 from automl.preprocess import Preprocessor
 from automl.progress import TrialRecord
 from automl.training.run import FitRun
+from automl.words import plural
 
 # A trained kept candidate: the model, its fit seconds and what it was trained on.
 Trained = tuple[Candidate, float, str]
@@ -57,6 +58,11 @@ def choose_kept(ranked: list[TrialRecord], keep_top: int) -> list[TrialRecord]:
     return chosen
 
 
+def search_message(families: int, checked_on: str) -> str:
+    """The progress line when the search starts, in an analyst's words."""
+    return f"Trying {plural(families, 'kind')} of model, each checked on {checked_on}"
+
+
 def check_frame(df: Any) -> pd.DataFrame:
     """The rows to train on, checked: a DataFrame with rows, columns and unique names (as text)."""
     if not isinstance(df, pd.DataFrame):
@@ -81,7 +87,7 @@ def apply_recipe(
     model stores of the recipe (its steps, the raw columns and their typical values)."""
     if recipe is None or not len(recipe):
         return df, None
-    run.emit("prepare", f"applying the preparation recipe ({len(recipe)} steps)", 0.0)
+    run.emit("prepare", f"Applying the preparation recipe ({plural(len(recipe), 'step')})", 0.0)
     raw_columns = [c for c in df.columns if c != target]
     raw_typical = typical_values(df[raw_columns])
     recipe.target = target

@@ -50,10 +50,12 @@ from automl.training.common import (
     keep_candidates,
     model_meta,
     refit,
+    search_message,
 )
 from automl.training.impact import column_impact
 from automl.training.run import FitRun
 from automl.training.search import Search, SearchData
+from automl.words import plural
 
 
 @dataclass
@@ -105,11 +107,21 @@ def fit_forecast(
     f = prepare(run, df, target)
     search = make_search(run, f)
     run.lap("prepare")
-    run.emit("search", f"searching {', '.join(f.families)} ({len(f.sdata.folds)} window(s))", 0.05)
+    run.emit(
+        "search",
+        search_message(
+            len(f.families),
+            plural(len(f.sdata.folds), "stretch of past periods", "stretches of past periods")
+            + " it did not learn from",
+        ),
+        0.05,
+    )
     records = search.run(f.sdata, len(f.search_idx))
     run.lap("search")
     ranked = search.ranked_or_raise(run.budget)
-    run.emit("finalize", "forecasting the held-out periods with the best candidates", 0.9)
+    run.emit(
+        "finalize", "Forecasting the periods kept aside for checking with the best models", 0.9
+    )
     kept, hold = keep_best(run, f, ranked)
     naive, seasonal = _naive(hold.W_cut, f.horizon, f.layout.plan.season)
     baselines = naive_baselines(f, hold, naive, seasonal)
@@ -149,7 +161,7 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
     opts = run.options
     metric = forecast_metric(opts.time_column, opts.metric)
     ids = list(opts.series_columns or [])
-    run.emit("prepare", "placing the rows on a regular calendar", 0.0)
+    run.emit("prepare", "Placing the rows on a regular calendar", 0.0)
     sd = to_series(df, target, str(opts.time_column), ids, opts.aggregate)
     static_cols = [c for c in sd.static.columns if c not in set(opts.exclude_columns or [])]
     base_plan = plan_for(sd.clock)

@@ -21,6 +21,7 @@ from automl.task import detect_task
 from automl.training.common import check_frame
 from automl.training.forecast import fit_forecast
 from automl.training.run import FitOptions, FitRun
+from automl.words import rows_text
 
 PREVIEW_ROWS = 5000
 PREVIEW_SECONDS = 8.0
@@ -82,7 +83,7 @@ def preview(
     chosen = M.get_metric(metric, tinfo.task)
     notes = []
     if len(data) > PREVIEW_ROWS:
-        notes.append(f"estimated on a random sample of {PREVIEW_ROWS:,} of {len(data):,} rows")
+        notes.append(f"estimated on a random sample of {PREVIEW_ROWS:,} of {rows_text(len(data))}")
         data = data.sample(PREVIEW_ROWS, random_state=seed).reset_index(drop=True)
     features = data.drop(columns=[tinfo.name])
     overrides = dict(column_types or {})
@@ -120,7 +121,8 @@ def preview(
         columns=["column", "impact"],
     )
     notes.append(
-        "the estimate uses early stopping on the scored rows, so it is slightly optimistic"
+        "the estimate is slightly optimistic: the same rows that score the model also told it "
+        "when to stop training"
     )
     return PreviewResult(
         task=tinfo.task,

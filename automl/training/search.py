@@ -19,7 +19,7 @@ import optuna
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from automl.candidates import Candidate, FitContext, get_candidate
-from automl.errors import BudgetError
+from automl.errors import BudgetError, EaselError
 from automl.metrics import Metric
 from automl.progress import ProgressCallback, ProgressEvent, TrialRecord
 
@@ -208,11 +208,19 @@ class Search:
         now = time.monotonic()
         total = max(self.deadline() - self.start, 1e-9)
         best = self.best()
-        shown = "n/a" if record.score is None else f"{record.score:.4f}"
+        try:
+            family = get_candidate(record.candidate).label
+        except EaselError:  # not a registered family: its name
+            family = record.candidate
+        shown = (
+            f"{self.metric.label} {record.score:.4f}"
+            if record.score is not None
+            else "no score (it did not finish)"
+        )
         self.progress(
             ProgressEvent(
                 phase="search",
-                message=f"trial {record.id}: {record.candidate} {self.metric.name}={shown}",
+                message=f"Tried model {record.id} ({family}): {shown}",
                 fraction=min((now - self.start) / total, 1.0),
                 elapsed=now - self.start,
                 best_score=None if best is None else best.score,

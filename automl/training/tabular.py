@@ -32,11 +32,13 @@ from automl.training.common import (
     keep_candidates,
     model_meta,
     refit,
+    search_message,
 )
 from automl.training.ensemble import average, candidate_pool, greedy_weights, selection_metric
 from automl.training.impact import column_impact
 from automl.training.run import FitRun
 from automl.training.search import Search, SearchData, make_folds
+from automl.words import plural, rows_text
 
 HOLDOUT_FRACTION = 0.2
 MAX_HOLDOUT_ROWS = 100_000
@@ -83,7 +85,13 @@ def fit_tabular(
     """Train a model for ``target`` on the rows of ``df`` (after the recipe, if any)."""
     d = prepare(run, df, target)
     search, trial_cap = make_search(run, d)
-    run.emit("search", f"searching {', '.join(d.families)} ({len(d.sdata.folds)} fold(s))", 0.05)
+    run.emit(
+        "search",
+        search_message(
+            len(d.families), f"{plural(len(d.sdata.folds), 'set')} of rows it did not learn from"
+        ),
+        0.05,
+    )
     run.lap("prepare")
     records = search.run(d.sdata, len(d.search_idx))
     stopped_by_cap = len(records) >= trial_cap and (
@@ -91,7 +99,7 @@ def fit_tabular(
     )
     run.lap("search")
     ranked = search.ranked_or_raise(run.budget)
-    run.emit("finalize", "scoring the best candidates on the hold-out rows", 0.9)
+    run.emit("finalize", "Scoring the best models on the rows kept aside for checking", 0.9)
     kept = keep_best(run, d, search, ranked, records)
     run.lap("holdout_scoring")
     refit_ok, refit_note = refit_default(run, d, kept)
@@ -115,7 +123,7 @@ def fit_tabular(
 def prepare(run: FitRun, df: pd.DataFrame, target: str) -> TabularData:
     """Detect the task, type the columns, split off the hold-out and encode the search rows."""
     opts, settings = run.options, run.settings
-    run.emit("prepare", "checking the target and typing columns", 0.0)
+    run.emit("prepare", "Checking the target and the column types", 0.0)
     data, tinfo = detect_task(df, target, opts.task, opts.positive_label)
     metric = M.get_metric(opts.metric, tinfo.task)
     features = data.drop(columns=[tinfo.name])
@@ -129,12 +137,12 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> TabularData:
     warnings_out: list[str] = []
     if tinfo.rows_dropped_missing_target:
         warnings_out.append(
-            f"{tinfo.rows_dropped_missing_target} row(s) with a missing '{tinfo.name}' were "
-            "dropped (a row needs a target value to learn from)."
+            f"{rows_text(tinfo.rows_dropped_missing_target)} with a missing '{tinfo.name}' left "
+            "out (a row needs a target value to learn from)."
         )
     y_all = encode_target(data[tinfo.name], tinfo.task, tinfo.classes)
     train_idx, hold_idx, search_idx = split_rows(y_all, tinfo, settings, run.seed)
-    run.emit("prepare", f"preparing {len(used)} columns", 0.02)
+    run.emit("prepare", f"Preparing {plural(len(used), 'column')}", 0.02)
     known = [c.name for c in columns] + [tinfo.name]
     pre = Preprocessor(columns, known).fit(features.iloc[search_idx])
     families, notes = families_for(settings["families"], len(search_idx), run.families_named)

@@ -24,7 +24,9 @@ from automl.atomic import check_folder, sweep_stale, temp_path
 from automl.errors import DataError, EaselError, ParameterError
 
 ENV_VAR = "EASEL_WORKSPACE"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
+# Letters (any alphabet), digits, spaces and _ . - + & ( ); never '/', '\\' (paths), '@' (it
+# separates NAME@VERSION), control characters, or a leading dot, space or dash.
+_NAME = re.compile(r"[\w(][\w .+&()\-]{0,63}")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
     owner TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL,
@@ -120,10 +122,10 @@ def split_ref(ref: str) -> tuple[str | None, str]:
 
 def check_name(name: str, what: str) -> str:
     name = str(name).strip()
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ParameterError(
-            f"The {what} name {name!r} is not allowed: use 1-64 letters, digits, spaces, '_', '-' "
-            "or '.', starting with a letter or digit."
+            f"The {what} name {name[:80]!r} is not allowed: use 1 to 64 letters, digits, spaces "
+            "and the signs _ . - + & ( ), starting with a letter, a digit, '_' or '('."
         )
     return name
 

@@ -30,6 +30,7 @@ from automl.errors import DataError, EaselError, ParameterError
 from automl.prep.clean import Finding, find_issues, fix_steps
 from automl.prep.join import MAX_RESULT_ROWS, JoinPreview, JoinSpec, join
 from automl.prep.recipe import Recipe, Step, StepReport
+from automl.words import plural, rows_text
 from automl.workspace import lineage as history
 from automl.workspace.catalog import DatasetRecord, Workspace, check_name
 from automl.workspace.sources import (
@@ -137,9 +138,9 @@ def change_line(rep: StepReport) -> str:
     """What one step did, in words: rows removed, cells changed, columns added or removed."""
     parts = []
     if rep.rows_before != rep.rows_after:
-        parts.append(f"{rep.rows_before - rep.rows_after:,} rows removed")
+        parts.append(f"{rows_text(rep.rows_before - rep.rows_after)} removed")
     if rep.cells_changed:
-        parts.append(f"{rep.cells_changed:,} cells changed")
+        parts.append(f"{plural(rep.cells_changed, 'cell')} changed")
     if rep.columns_added:
         parts.append(f"new: {', '.join(rep.columns_added)}")
     if rep.columns_removed:

@@ -2,78 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.app._browser import ARGS, CHROMIUM, HAVE_CHROMIUM, ROOT, SHOTS, serve, wait_idle
 
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-    reason="Debian chromium is not installed (make test installs it)",
+    not HAVE_CHROMIUM, reason="Debian chromium is not installed (make test installs it)"
 )
 
 
 WORKSPACE: list[Path] = []  # the served app's workspace folder (set by the server fixture)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ws = tmp_path_factory.mktemp("browser-ws")
     WORKSPACE.append(ws)
-    env = {**os.environ, "EASEL_WORKSPACE": str(ws)}
-    subprocess.run([sys.executable, "-m", "app.bootstrap"], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.3)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-
-
-def wait_idle(page: object, timeout_ms: int = 30_000) -> None:
-    """Wait until Streamlit has finished the current run (its running indicator is gone)."""
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=timeout_ms,
-    )
+    with serve(ws) as url:
+        yield url
 
 
 JOURNEYS = {
@@ -258,7 +208,7 @@ def test_data_pages_in_the_browser(server: str) -> None:
         expect(page.get_by_text("Version 1: 3,000 rows, 14 columns")).to_be_visible(timeout=30_000)
         wait_idle(page)
         page.get_by_role("button", name="Find issues").click()
-        expect(page.get_by_text("issue(s) found")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("found. Choose a fix for each")).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Add these fixes to the recipe").click()
         expect(page.get_by_role("button", name="Undo last step")).to_be_visible(timeout=30_000)
         wait_idle(page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -54,6 +55,11 @@ def use_trained(trained_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Works
     return trained_ws
 
 
+def shown(markdown: str) -> str:
+    """Markdown as the browser shows it: backslash escapes (ui.md) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def texts(at: AppTest) -> str:
     parts = (
         [m.value for m in at.markdown] + [i.value for i in at.info] + [c.value for c in at.caption]
@@ -61,7 +67,8 @@ def texts(at: AppTest) -> str:
     parts += (
         [s.value for s in at.success] + [e.value for e in at.error] + [t.value for t in at.title]
     )
-    return "\n".join(str(p) for p in parts)
+    parts += [w.value for w in at.warning]
+    return shown("\n".join(str(p) for p in parts))
 
 
 def test_home_empty_state_and_sample_import(empty_ws: Workspace) -> None:
@@ -150,7 +157,7 @@ def test_predict_single_what_if(use_trained: Workspace) -> None:
     at.number_input(key="predict_in_churn model@1_satisfaction_score").set_value(1).run()
     assert not at.exception
     assert at.metric[0].value == "yes"
-    why = [m.value for m in at.markdown if m.value.startswith("- **")]
+    why = [shown(m.value) for m in at.markdown if m.value.startswith("- **")]
     assert len(why) == 5 and any("support_calls** = 9" in w for w in why)
 
 
@@ -294,7 +301,7 @@ def test_prepare_page_clean_transform_undo_save_and_build_on_raw_rows(
     at = app("prepare")
     at.selectbox(key="prep_target").set_value("churn").run()
     at.button(key="prep_find").click().run()
-    assert "issue(s) found" in texts(at)
+    assert "found. Choose a fix for each" in texts(at)
     at.selectbox(key="prep_fix_missing:plan").set_value("keep").run()
     at.button(key="prep_apply_fixes").click().run()
     assert not at.exception
@@ -417,7 +424,7 @@ def test_models_page_compare_rename_export_delete(use_trained: Workspace) -> Non
     at = app("models")
     assert not at.exception
     assert "churn model@1" in at.multiselect(key="models_compare").value
-    assert "hold-out roc_auc" in str(at.dataframe[1].value.index.tolist())
+    assert "hold-out ROC AUC" in str(at.dataframe[1].value.index.tolist())
     data = use_trained.export_model("churn model", 1)
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert "churn model-v1/easel_model.json" in names
@@ -557,3 +564,76 @@ def test_build_page_ignores_a_job_in_the_address_that_cannot_exist(empty_ws: Wor
     at.switch_page("app_pages/build.py").run()
     assert not at.exception
     assert not any(s.value.startswith("Build ") for s in at.subheader)
+
+
+def test_md_escapes_every_markdown_and_html_sign() -> None:
+    from app.ui import md
+
+    leak = "![x](http://evil.example/leak.png) <a href='https://evil.example'>**b**</a> www.x.io"
+    out = md(leak)
+    assert shown(out).replace("\u200b", "") == leak  # shown as typed
+    assert not re.search(r"(?<!\\)[!\[\]<>*:]", out)  # every sign is escaped
+    assert "http\\:\u200b//evil" in out and "www\u200b.x" in out  # no address is a link
+    assert md("1. first") == "1\\. first" and md("- item").startswith("\\-")
+    assert md("line\nbreak") == "line break"
+    assert md("**Predicts** ![x](y)", bold=True) == "**Predicts** \\!\\[x\\](y)"
+
+
+def test_prepare_page_after_saving_shows_the_new_version_and_rejected_fixes(
+    empty_ws: Workspace,
+) -> None:
+    from tests.conftest import make_table
+
+    df = make_table(300, 3)
+    df.loc[[3, 50], "income"] = [5e6, 8e6]
+    empty_ws.add_dataset("customers", df, "t")
+    at = app("prepare")
+    at.selectbox(key="prep_target").set_value("churn").run()
+    at.button(key="prep_find").click().run()
+    assert "Far outliers in income" in texts(at) and "clip them down to" in texts(at)
+    at.selectbox(key="prep_fix_outliers:income").set_value("keep").run()
+    body = texts(at)
+    assert "clip them down to" not in body
+    assert "far outside the usual range of the column" in body and "Rejected" in body
+    at.button(key="prep_apply_fixes").click().run()
+    assert "Clip" not in texts(at)
+    at.button(key="prep_save").click().run()
+    assert not at.exception, at.exception
+    body = texts(at)
+    assert "Saved **customers** version 2" in body
+    assert "Version 2: 300 rows" in body and "Version 1" not in body
+    assert "No steps yet" in body  # a new recipe for the new version
+    assert not [b for b in at.button if b.key == "prep_save"]
+    assert empty_ws.get_dataset("customers").version == 2
+
+
+def test_import_warns_when_a_table_is_too_small_to_build_on(
+    empty_ws: Workspace, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    import pandas as pd
+
+    db = tmp_path / "one.db"
+    with sqlite3.connect(db) as conn:
+        pd.DataFrame({"a": [1], "b": ["x"]}).to_sql("one", conn, index=False)
+    at = app("import_data")
+    at.text_input(key="db_url").input(f"sqlite:///{db}").run()
+    at.button(key="db_read").click().run()
+    body = texts(at)
+    assert "1 row, 2 columns" in body and "1 rows" not in body
+    assert "a model needs at least 20 rows" in body
+    at.button(key="db_save").click().run()
+    assert "(version 1, 1 row)" in texts(at) and "Join" in texts(at)
+
+
+def test_analyze_leaderboard_and_messages_in_words(use_trained: Workspace) -> None:
+    at = app("analyze")
+    board = next(d.value for d in at.dataframe if "kind of model" in d.value.columns)
+    heads = " ".join(board.columns)
+    assert "validation ROC AUC" in heads and "prediction time (ms per 1,000 rows)" in heads
+    assert "_" not in heads
+    assert not board.isna().any().any() and "None" not in board.astype(str).to_numpy()
+    assert "LightGBM (gradient-boosted trees)" in set(board["kind of model"])
+    assert "TreeSHAP" not in texts(at) and "np.float64" not in texts(at)
+    assert all(o.startswith("Model ") for o in at.selectbox(key="analyze_default").options)
