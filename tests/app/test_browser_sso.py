@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import ARGS, CHROMIUM, ROOT, SHOTS, free_port, wait_idle
+from tests.app._browser import ARGS, CHROMIUM, ROOT, SHOTS, free_port, wait_idle
 
 OIDC = ROOT / "tests" / "oidc"
 NODE_DIR = Path(os.environ.get("EASEL_TEST_CACHE", Path.home() / ".cache" / "easel-tests")) / "oidc"

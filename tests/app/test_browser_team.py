@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.app.test_browser import ARGS, CHROMIUM, ROOT, SHOTS, free_port, wait_idle
+from tests.app._browser import ARGS, CHROMIUM, ROOT, SHOTS, free_port, wait_idle
 from tests.conftest import make_table
 
 pytestmark = pytest.mark.skipif(
