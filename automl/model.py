@@ -565,17 +565,16 @@ class Model:
         meta, pre_dict = read_meta_file(p)  # checked and upgraded to this schema version
         try:
             pre = Preprocessor.from_dict(pre_dict)
-            candidates: dict[int, Candidate] = {}
-            for cid, info in meta.kept.items():
-                if info.is_ensemble:  # no files: a weighted average of others
-                    continue
-                klass = get_candidate(info.candidate)
-                candidates[cid] = klass.load(p / "candidates" / str(cid), info.params)
-        except Exception as exc:  # any damage (including LightGBM's own errors) -> one message
+            widths = {"tree": len(pre.tree_features()[0]), "linear": len(pre.linear_sources())}
+        except Exception:  # any damage to the preparation -> one message
             raise ArtifactError(
-                f"The model in '{p}' is incomplete or damaged ({type(exc).__name__}: {exc}). "
-                "Retrain the model."
+                f"The model in '{p}' is damaged: its data preparation (the 'preprocessing' part "
+                f"of {META_FILE}) is incomplete or was edited. Retrain the model."
             ) from None
+        candidates: dict[int, Candidate] = {}
+        for cid, info in meta.kept.items():
+            if not info.is_ensemble:  # an ensemble has no files: a weighted average of others
+                candidates[cid] = _load_candidate(p, cid, info, meta, widths)
         model = cls(meta, pre, candidates)
         if (p / HOLDOUT_FILE).exists():
             try:
@@ -583,6 +582,50 @@ class Model:
             except Exception:  # reports need it; predictions do not: load without it
                 model.holdout = None
         return model
+
+
+def _first_line(exc: Exception) -> str:
+    """An exception's first line, short (a native library may append its stack trace)."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return lines[0][:200]
+
+
+def _load_candidate(
+    folder: Path, cid: int, info: KeptCandidate, meta: ModelMeta, widths: dict[str, int]
+) -> Candidate:
+    """Kept candidate ``cid`` from its files, checked against the model's metadata: its family
+    exists, its files are sound (the family checks them) and it predicts what the model does
+    from the inputs the preparation makes."""
+    try:
+        klass = get_candidate(info.candidate)
+    except ParameterError:
+        raise ArtifactError(
+            f"The model in '{folder}' uses a model family this Easel does not have "
+            f"('{info.candidate}', candidate {cid}). Use the Easel that trained it, or retrain."
+        ) from None
+    directory = folder / "candidates" / str(cid)
+    if not directory.is_dir():
+        raise ArtifactError(
+            f"The model in '{folder}' is incomplete: the files of candidate {cid} "
+            f"(candidates/{cid}) are missing. Retrain the model, or restore the folder."
+        )
+    try:
+        cand = klass.load(directory, info.params)
+    except ArtifactError:
+        raise
+    except Exception as exc:  # a family that does not check everything itself
+        raise ArtifactError(
+            f"The model in '{folder}' is damaged: the files of candidate {cid} "
+            f"(candidates/{cid}) cannot be read ({_first_line(exc)}). Retrain the model."
+        ) from None
+    n_classes = len(meta.target.classes or [])
+    problem = cand.mismatch(meta.task, n_classes, widths[klass.encoding])
+    if problem is not None:
+        raise ArtifactError(
+            f"The model in '{folder}' is damaged: the files of candidate {cid} "
+            f"(candidates/{cid}) do not belong to it ({problem}). Retrain the model."
+        )
+    return cand
 
 
 __all__ = ["InputField", "Model"]
