@@ -320,3 +320,56 @@ def test_npz_files_are_read_without_pickle() -> None:
     )
     assert "allow_pickle=True" not in sources
     assert sources.count("np.load(") == sources.count("np.load(path, allow_pickle=False)")
+
+
+# ------------------------------------------------------------------------ the metadata
+def _meta_change(change: Callable[[dict], None]) -> Callable[[dict], None]:
+    return change
+
+
+def _ensemble_of_a_missing_candidate(meta: dict) -> None:
+    first = next(iter(meta["kept"].values()))
+    meta["kept"]["99"] = {**first, "candidate": "ensemble", "members": {"12345": 1.0}}
+    meta["default_candidate"] = 99
+
+
+def _kept_value(key: str, value: object) -> Callable[[dict], None]:
+    def change(meta: dict) -> None:
+        meta["kept"][str(meta["default_candidate"])][key] = value
+
+    return change
+
+
+META_DAMAGE: dict[str, Callable[[dict], None]] = {
+    "no target": lambda m: m.pop("target"),
+    "target without a name": lambda m: m["target"].__setitem__("name", ""),
+    "default not kept": lambda m: m.__setitem__("default_candidate", 12345),
+    "default not a number": lambda m: m.__setitem__("default_candidate", "abc"),
+    "ensemble of a missing candidate": _ensemble_of_a_missing_candidate,
+    "threshold as text": _kept_value("threshold", "abc"),
+    "threshold above 1": _kept_value("threshold", 7),
+    "unknown family": _kept_value("candidate", "banana"),
+    "unknown task": lambda m: m.__setitem__("task", "banana"),
+    "3 classes for 2 categories": lambda m: m["target"].__setitem__("classes", ["a", "b", "c"]),
+    "kept id not a number": lambda m: m["kept"].__setitem__("abc", m["kept"].pop(
+        str(m["default_candidate"])
+    )),
+    "no preprocessing": lambda m: m.pop("preprocessing"),
+    "preprocessing without params": lambda m: m["preprocessing"].pop("params"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(META_DAMAGE))
+def test_inconsistent_metadata_is_refused_at_load(
+    saved: tuple[Path, Path], tmp_path: Path, kind: str
+) -> None:
+    folder = _copy(saved, tmp_path)
+    meta_file = folder / "easel_model.json"
+    meta = json.loads(meta_file.read_text())
+    META_DAMAGE[kind](meta)
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match="damaged|incomplete|does not have") as err:
+        model = automl.load(folder)
+        model.predict(pd.read_csv(saved[1]))
+        model.explain(pd.read_csv(saved[1]).head(2))
+    assert "Error" not in str(err.value) and "'str' object" not in str(err.value)
