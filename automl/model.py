@@ -11,7 +11,8 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,25 @@ from automl.artifact import (
     write_meta_file,
 )
 from automl.candidates import Candidate, get_candidate
-from automl.errors import ArtifactError, EaselWarning, ParameterError, SchemaError
+from automl.errors import (
+    ArtifactError,
+    EaselWarning,
+    ParameterError,
+    SchemaError,
+    invalid_parameter,
+)
 from automl.prep.recipe import Recipe
 from automl.preprocess import InputReport, Preprocessor
 
 
 def _str_columns(df: pd.DataFrame) -> pd.DataFrame:
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        twice = [n for n, k in Counter(names).items() if k > 1]
+        raise SchemaError(
+            f"The rows have several columns named {', '.join(repr(n) for n in twice[:10])}. "
+            "Give each column its own name (rename or remove the copies) and try again."
+        )
     if all(isinstance(c, str) for c in df.columns):
         return df
     return df.rename(columns=str)
@@ -239,10 +253,21 @@ class Model:
         """The candidates kept with a trained model (or an ensemble of them), by id."""
         return self.meta.kept
 
+    def _kept_id(self, candidate_id: Any, owner: str) -> int:
+        """``candidate_id`` as the id of a kept candidate (None: the default), or a clear error."""
+        if candidate_id is None:
+            return self.default_id
+        cid = _as_id(candidate_id, owner)
+        if cid not in self.meta.kept:
+            kept = ", ".join(str(k) for k in sorted(self.meta.kept))
+            raise ParameterError(
+                f"Candidate {cid} is not a kept candidate of this model. Kept candidates: {kept}."
+            )
+        return cid
+
     def candidate_name(self, candidate_id: int | None = None) -> str:
         """The family of a kept candidate (the default if None): lightgbm, linear, ensemble..."""
-        cid = self.default_id if candidate_id is None else int(candidate_id)
-        return self.meta.kept[cid].candidate
+        return self.meta.kept[self._kept_id(candidate_id, "candidate_name")].candidate
 
     @property
     def rows(self) -> RowCounts:
@@ -301,7 +326,7 @@ class Model:
     def members(self, candidate_id: int | None = None) -> dict[int, float]:
         """The trained candidates behind a kept candidate (the default if None), with weights:
         an ensemble's members, or the candidate itself with weight 1."""
-        cid = self.default_id if candidate_id is None else int(candidate_id)
+        cid = self._kept_id(candidate_id, "members")
         info = self.meta.kept[cid]
         if info.is_ensemble and info.members is not None:
             return {int(k): float(w) for k, w in info.members.items()}
@@ -474,35 +499,63 @@ class Model:
         ]
         return ["; ".join(parts[i : i + k]) for i in range(0, len(parts), k)] if k else []
 
+    def output_names(self, columns: Iterable[Any], reasons: bool = False) -> dict[str, str]:
+        """The columns prediction adds to rows that have ``columns``: each of ``prediction``,
+        ``confidence``, ``probability_<label>`` (classes) and ``reasons`` -> the name used.
+
+        The rows' own columns are never overwritten: when any of these names is taken, every
+        added column gets the same suffix (``_2``, or the first free number), so the answers
+        stay together and the rows' columns stay as they were."""
+        ours = ["prediction"]
+        if self.task != "regression":
+            ours += ["confidence", *(f"probability_{c}" for c in self.classes)]
+        if reasons:
+            ours.append("reasons")
+        taken = {str(c) for c in columns}
+        k = 1
+        while any((n if k == 1 else f"{n}_{k}") in taken for n in ours):
+            k += 1
+        return {n: n if k == 1 else f"{n}_{k}" for n in ours}
+
     def predict_table(
-        self, df: pd.DataFrame, warn: bool = False
+        self, df: pd.DataFrame, warn: bool = False, reasons: int = 0
     ) -> tuple[pd.DataFrame, InputReport]:
-        """The input columns plus ``prediction`` (and ``confidence``, ``probability_<label>``)."""
+        """The input columns plus ``prediction`` (and ``confidence``, ``probability_<label>``;
+        with ``reasons`` > 0, ``reasons``: each row's top columns). The input's columns are
+        kept as they are: added columns whose names it already has get a suffix (see
+        :meth:`output_names`), and the report says so."""
         labels, proba, report = self.score_frame(df, warn=warn)
+        names = self.output_names(df.columns, reasons > 0)
         out = df.copy()
-        out["prediction"] = labels
+        out[names["prediction"]] = labels
         if proba is not None:
-            out["confidence"] = proba.max(axis=1).to_numpy()
+            out[names["confidence"]] = proba.max(axis=1).to_numpy()
             for c in proba.columns:
-                out[f"probability_{c}"] = proba[c].to_numpy()
+                out[names[f"probability_{c}"]] = proba[c].to_numpy()
+        if reasons > 0:
+            out[names["reasons"]] = self.reasons(df, reasons)
+        if any(k != v for k, v in names.items()):
+            report.renamed_outputs = names
+            report.own_columns = [str(c) for c in df.columns]
         return out, report
 
     # ------------------------------------------------------------------ choice
-    def set_default(self, candidate_id: int) -> Model:
+    def set_default(self, candidate_id: int | str) -> Model:
         """Make a kept leaderboard candidate the one that predicts."""
-        ids = [int(r.id) for r in self.meta.leaderboard]
-        if int(candidate_id) not in ids:
+        cid = _as_id(candidate_id, "set_default")
+        ids = [int(r.id) for r in self.meta.leaderboard] or sorted(self.meta.kept)
+        if cid not in ids:
             raise ParameterError(
-                f"There is no candidate {candidate_id} on the leaderboard (ids run from "
+                f"There is no candidate {cid} on the leaderboard (ids run from "
                 f"{min(ids)} to {max(ids)}). Pick an id from the leaderboard's 'id' column."
             )
-        if int(candidate_id) not in self.candidates and int(candidate_id) not in self.meta.kept:
+        if cid not in self.candidates and cid not in self.meta.kept:
             kept = ", ".join(str(k) for k in sorted(self.candidates))
             raise ParameterError(
                 f"Candidate {candidate_id} cannot be made the default: only kept candidates have a "
                 f"trained model. Kept candidates: {kept}."
             )
-        self.meta.default_candidate = int(candidate_id)
+        self.meta.default_candidate = cid
         return self
 
     # ------------------------------------------------------------------ persistence
@@ -582,6 +635,17 @@ class Model:
             except Exception:  # reports need it; predictions do not: load without it
                 model.holdout = None
         return model
+
+
+def _as_id(candidate_id: Any, owner: str) -> int:
+    """A candidate id given as a whole number (or its text, as a command line gives it)."""
+    if isinstance(candidate_id, str) and candidate_id.strip().isdigit():
+        return int(candidate_id.strip())
+    if isinstance(candidate_id, (int, np.integer)) and not isinstance(candidate_id, bool):
+        return int(candidate_id)
+    raise invalid_parameter(
+        "candidate_id", owner, "a candidate id from the leaderboard's 'id' column", candidate_id
+    )
 
 
 def _first_line(exc: Exception) -> str:

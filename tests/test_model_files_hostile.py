@@ -21,7 +21,9 @@ import pandas as pd
 import pytest
 
 import automl
-from automl.errors import ArtifactError
+from automl.batch import predict_file
+from automl.errors import ArtifactError, EaselError, ParameterError, SchemaError
+from automl.model import Model
 from benchmarks.model_files_fuzz import Case, make_cases, run_cases
 from tests.conftest import make_table
 
@@ -373,3 +375,71 @@ def test_inconsistent_metadata_is_refused_at_load(
         model.predict(pd.read_csv(saved[1]))
         model.explain(pd.read_csv(saved[1]).head(2))
     assert "Error" not in str(err.value) and "'str' object" not in str(err.value)
+
+
+# ------------------------------------------------------------------------ predicting
+@pytest.fixture(scope="module")
+def loaded(saved: tuple[Path, Path]) -> tuple[Model, pd.DataFrame]:
+    return automl.load(saved[0]), pd.read_csv(saved[1])
+
+
+def test_duplicate_column_names_are_a_schema_error(loaded: tuple[Model, pd.DataFrame]) -> None:
+    model, rows = loaded
+    doubled = pd.concat([rows, rows[["age"]]], axis=1)
+    with pytest.raises(SchemaError, match="several columns named 'age'"):
+        model.predict(doubled)
+    with pytest.raises(SchemaError, match="several columns named 'age'"):
+        model.explain(doubled)
+
+
+def test_set_default_takes_a_candidate_id_or_says_what_it_needs(
+    loaded: tuple[Model, pd.DataFrame], saved: tuple[Path, Path]
+) -> None:
+    model = automl.load(saved[0])
+    with pytest.raises(ParameterError, match="'candidate_id' parameter of set_default") as err:
+        model.set_default("abc")  # type: ignore[arg-type]
+    assert isinstance(err.value, EaselError)
+    with pytest.raises(ParameterError, match="not a kept candidate"):
+        model.candidate_name(12345)
+    linear = _kept(saved[0], "linear")
+    assert model.set_default(str(linear)).default_id == linear  # as typed on a command line
+
+
+def test_answer_columns_never_overwrite_the_rows_columns(
+    loaded: tuple[Model, pd.DataFrame], tmp_path: Path
+) -> None:
+    model, rows = loaded
+    rows = rows.assign(prediction="mine", confidence=-1.0, probability_yes="keep")
+    table, report = model.predict_table(rows, reasons=2)
+    assert (table["prediction"] == "mine").all() and (table["confidence"] == -1.0).all()
+    assert (table["probability_yes"] == "keep").all()
+    assert set(table["prediction_2"]) <= {"yes", "no"}
+    assert table["probability_yes_2"].between(0, 1).all() and "reasons_2" in table
+    message = " ".join(report.messages())
+    assert (
+        "'prediction', 'confidence', 'probability_yes'" in message and "'prediction_2'" in message
+    )
+    # a file: the same names, and the result says which columns were added
+    src = tmp_path / "in.csv"
+    rows.to_csv(src, index=False)
+    result = predict_file(model, src, tmp_path / "out.csv", chunk_rows=15)
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert (out["prediction"] == "mine").all() and set(out["prediction_2"]) <= {"yes", "no"}
+    assert result.added_columns == ["prediction_2", "confidence_2", "probability_no_2",
+                                    "probability_yes_2"]  # fmt: skip
+    assert any("'prediction_2'" in m for m in result.report.messages())
+    clean, report = model.predict_table(rows.drop(columns=["prediction", "confidence",
+                                                           "probability_yes"]))  # fmt: skip
+    assert "prediction" in clean and not report.renamed_outputs
+
+
+def test_cli_predict_warns_when_answer_columns_are_renamed(
+    saved: tuple[Path, Path], tmp_path: Path
+) -> None:
+    src = tmp_path / "in.csv"
+    pd.read_csv(saved[1]).assign(prediction="mine").to_csv(src, index=False)
+    res = _cli("predict", str(saved[0]), str(src), "--out", str(tmp_path / "out.csv"))
+    assert res.returncode == 0, res.stderr
+    assert "warning: The rows already have column(s) named 'prediction'" in res.stderr
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert (out["prediction"] == "mine").all() and "prediction_2" in out
