@@ -6,9 +6,13 @@ described in :mod:`automl.artifact`. Nothing in it is pickled: loading runs no c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
+import time
 import uuid
 import warnings
 from collections import Counter
@@ -42,6 +46,14 @@ from automl.errors import (
 )
 from automl.prep.recipe import Recipe
 from automl.preprocess import InputReport, Preprocessor
+
+# A temporary folder of an earlier save that died (killed, power cut) is removed by the next save
+# next to it once its writer is gone or, when that cannot be told, once it is this old; a live
+# save never takes this long to write its folder.
+STALE_TEMP_SECONDS = 60.0
+LIVE_TEMP_SECONDS = 3600.0  # even a writer that seems alive (its pid reused) is gone by then
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+_TEMP = re.compile(r"\.(tmp|old)-(?:(?P<host>[0-9a-f]{6})-(?P<pid>\d{1,10})-)?[0-9a-f]{8}")
 
 
 def _str_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -577,7 +589,7 @@ class Model:
                 "Choose another output directory."
             )
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = _temp_folder(target, "tmp")
         try:
             (tmp / "candidates").mkdir(parents=True)
             for cid, cand in self.candidates.items():
@@ -591,7 +603,7 @@ class Model:
             write_meta_file(tmp, self.meta, self.preprocessor.to_dict())
             old = None
             if target.exists():
-                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+                old = _temp_folder(target, "old")
                 target.rename(old)
             tmp.rename(target)
             if old is not None:
@@ -599,6 +611,7 @@ class Model:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+        remove_stale_temps(target)
         return target
 
     @classmethod
@@ -646,6 +659,56 @@ def _as_id(candidate_id: Any, owner: str) -> int:
     raise invalid_parameter(
         "candidate_id", owner, "a candidate id from the leaderboard's 'id' column", candidate_id
     )
+
+
+def _temp_folder(target: Path, kind: str) -> Path:
+    """A folder next to ``target`` that a save writes (``tmp``) or moves the old model to
+    (``old``): ``.NAME.tmp-HOST-PID-RANDOM``, so a later save can tell whose it was."""
+    return target.parent / f".{target.name}.{kind}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _writer_gone(host: str | None, pid: str | None) -> bool | None:
+    """Whether the process that named a temporary folder has ended (None: cannot tell)."""
+    if host != _HOST or pid is None or os.name != "posix":
+        return None
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False
+    return False
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove the temporary folders that earlier saves of ``target`` left behind when they were
+    killed: only folders named like :func:`_temp_folder` names them for this very target, and
+    only once their writer is gone (or, when that cannot be told, after
+    :data:`STALE_TEMP_SECONDS`; after :data:`LIVE_TEMP_SECONDS` in any case). Returns them."""
+    prefix = f".{target.name}."
+    removed: list[Path] = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        match = _TEMP.fullmatch(name[len(prefix) - 1 :]) if name.startswith(prefix) else None
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            age = now - entry.stat().st_mtime
+        except OSError:
+            continue
+        gone = _writer_gone(match["host"], match["pid"])
+        limit = STALE_TEMP_SECONDS if gone is None else LIVE_TEMP_SECONDS
+        if gone or age > limit:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def _first_line(exc: Exception) -> str:

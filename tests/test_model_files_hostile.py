@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -443,3 +444,47 @@ def test_cli_predict_warns_when_answer_columns_are_renamed(
     assert "warning: The rows already have column(s) named 'prediction'" in res.stderr
     out = pd.read_csv(tmp_path / "out.csv")
     assert (out["prediction"] == "mine").all() and "prediction_2" in out
+
+
+# ------------------------------------------------------------------------ saving
+_KILLED_SAVE = """
+import sys, time
+import automl
+model = automl.load(sys.argv[1])
+model.save(sys.argv[2], extras=lambda folder: time.sleep(600))  # killed while writing
+"""
+
+
+def test_save_removes_what_killed_saves_left_behind(
+    saved: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """kill -9 during a save leaves its temporary folder; the next save of that model removes
+    it, and only what a dead save left (never another save's live folder, nor other files)."""
+    target = tmp_path / "m"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_SAVE, str(saved[0]), str(target)], env=ENV
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not list(tmp_path.glob(".m.tmp-*/easel_model.json")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the save ended before it could be killed"
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+    (killed,) = tmp_path.glob(".m.tmp-*")
+    host = killed.name.split("-")[1]
+    old_style = tmp_path / ".m.tmp-0123abcd"  # an earlier Easel's name, without the writer
+    fresh_old_style = tmp_path / ".m.old-89abcdef"
+    live = tmp_path / f".m.tmp-{host}-1-fedcba98"  # pid 1 is alive
+    other_model = tmp_path / ".m2.tmp-0123abcd"
+    not_ours = tmp_path / ".m.tmp-notes"
+    for folder in (old_style, fresh_old_style, live, other_model, not_ours):
+        (folder / "candidates").mkdir(parents=True)
+    two_minutes_ago = time.time() - 120
+    for folder in (old_style, other_model, not_ours):
+        os.utime(folder, (two_minutes_ago, two_minutes_ago))
+    automl.load(saved[0]).save(target)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["m", fresh_old_style.name, live.name, other_model.name, not_ours.name])
+    assert automl.load(target).task == "binary"
