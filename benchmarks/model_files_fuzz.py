@@ -207,6 +207,7 @@ def _worker_run(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        errors="replace",  # a native library may print bytes of the damaged file
         env=env,
     )
     assert proc.stdin is not None and proc.stdout is not None

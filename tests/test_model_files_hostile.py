@@ -202,6 +202,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "automl", *args],
         capture_output=True,
         text=True,
+        errors="replace",  # a native crash may print bytes of the damaged file
         timeout=240,
         env=ENV,
         check=False,
@@ -466,7 +467,7 @@ def test_save_removes_what_killed_saves_left_behind(
     )
     try:
         deadline = time.monotonic() + 240
-        while not list(tmp_path.glob(".m.tmp-*/easel_model.json")) and time.monotonic() < deadline:
+        while not list(tmp_path.glob(".m.tmp-*/holdout.parquet")) and time.monotonic() < deadline:
             assert proc.poll() is None, "the save ended before it could be killed"
             time.sleep(0.2)
     finally:

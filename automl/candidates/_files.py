@@ -113,12 +113,17 @@ def as_int(path: Path, value: Any, what: str, low: int = 0, high: int = INT32_MA
     return value
 
 
-def number_tokens(path: Path, text: str, what: str, count: int) -> list[str]:
-    """``count`` space-separated decimal numbers, all finite; returned as written."""
+def number_tokens(
+    path: Path, text: str, what: str, count: int, infinite: bool = False
+) -> list[str]:
+    """``count`` space-separated decimal numbers, returned as written: finite, or with
+    ``infinite`` also ``inf`` and ``-inf`` (LightGBM writes them for some split thresholds)."""
     tokens = text.split()
     if len(tokens) != count:
         raise damaged(path, f"{what} has {len(tokens)} values where {count} are needed")
     for t in tokens:
+        if infinite and t in ("inf", "-inf", "+inf"):
+            continue
         if not _NUMBER.match(t) or not math.isfinite(float(t)):
             raise damaged(path, f"{what} holds '{t[:20]}', which is not a usable number")
     return tokens

@@ -176,14 +176,15 @@ def _tree(path: Path, i: int, lines: list[str], n_features: int) -> str:
     decisions = int_tokens(path, kv["decision_type"], f"{where}'s split kinds", m, 0, 127)
     left = int_tokens(path, kv["left_child"], f"{where}'s branches", m, -INT32_MAX, INT32_MAX)
     right = int_tokens(path, kv["right_child"], f"{where}'s branches", m, -INT32_MAX, INT32_MAX)
-    thresholds = number_tokens(path, kv["threshold"], f"{where}'s thresholds", m)
+    thresholds = number_tokens(path, kv["threshold"], f"{where}'s thresholds", m, infinite=True)
     for d in decisions:
         if d not in DECISION_TYPES:
             raise damaged(path, f"{where} has a split of unknown kind ({d})")
     if n > 1:
         _check_shape(path, where, left, right, n)
     out["split_feature"] = " ".join(map(str, features))
-    out["split_gain"] = " ".join(number_tokens(path, kv["split_gain"], f"{where}'s gains", m))
+    gains = number_tokens(path, kv["split_gain"], f"{where}'s gains", m, infinite=True)
+    out["split_gain"] = " ".join(gains)
     out["threshold"] = " ".join(thresholds)
     out["decision_type"] = " ".join(map(str, decisions))
     out["left_child"] = " ".join(map(str, left))
@@ -194,7 +195,8 @@ def _tree(path: Path, i: int, lines: list[str], n_features: int) -> str:
         ("internal_value", m),
         ("internal_weight", m),
     ):
-        out[key] = " ".join(number_tokens(path, kv[key], f"{where}'s {key}", size))
+        infinite = key != "leaf_value"  # only leaf values make predictions
+        out[key] = " ".join(number_tokens(path, kv[key], f"{where}'s {key}", size, infinite))
     for key, size in (("leaf_count", n), ("internal_count", m)):
         counts = int_tokens(path, kv[key], f"{where}'s {key}", size, 0, INT32_MAX)
         out[key] = " ".join(map(str, counts))
@@ -218,7 +220,7 @@ def _tree(path: Path, i: int, lines: list[str], n_features: int) -> str:
         bits = int_tokens(path, kv["cat_threshold"], f"{where}'s categories", size, 0, UINT32_MAX)
         for j in cat_splits:
             t = float(thresholds[j])
-            if t != int(t) or not 0 <= t < num_cat:
+            if not 0 <= t < num_cat or t != int(t):
                 raise damaged(path, f"{where} points to category list {t:g}, which does not exist")
         out["cat_boundaries"] = " ".join(map(str, bounds))
         out["cat_threshold"] = " ".join(map(str, bits))
