@@ -178,10 +178,14 @@ def check_binary_tree(
         raise damaged(path, f"{where} has {n_nodes - reached} node(s) no branch leads to")
 
 
-def load_npz(path: Path, spec: dict[str, tuple[str, int]]) -> dict[str, np.ndarray]:
+def load_npz(
+    path: Path, spec: dict[str, tuple[str, int]], infinite: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file, read without pickle after checking, from the file's
     headers, that it holds exactly the arrays of ``spec`` (name -> (kinds, dimensions); kinds
-    as numpy's ``dtype.kind`` letters, e.g. "iu" for integers) within :data:`MAX_ARRAY_BYTES`."""
+    as numpy's ``dtype.kind`` letters, e.g. "iu" for integers) within :data:`MAX_ARRAY_BYTES`.
+    Decimal arrays must be finite, except those in ``infinite`` (where infinity means something,
+    such as scikit-learn's threshold of a split between missing and present values)."""
     read_bytes(path)  # exists, sane size
     try:
         with zipfile.ZipFile(path) as zf:
@@ -213,7 +217,7 @@ def load_npz(path: Path, spec: dict[str, tuple[str, int]]) -> dict[str, np.ndarr
         arr = arrays[name]
         if arr.dtype.kind not in kinds or arr.ndim != ndim:
             raise damaged(path, f"the array '{name}' has the wrong type or shape")
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        if arr.dtype.kind == "f" and name not in infinite and not np.all(np.isfinite(arr)):
             raise damaged(path, f"the array '{name}' holds missing or infinite numbers")
     return arrays
 

@@ -272,7 +272,7 @@ class ForestCandidate(Candidate):
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> ForestCandidate:
         path = directory / "forest.npz"
-        arrays = load_npz(path, _ARRAYS)
+        arrays = load_npz(path, _ARRAYS, infinite=("threshold",))
         check_forest(path, arrays)
         obj = cls(params)
         obj.fitted_ = Forest(arrays)
