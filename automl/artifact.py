@@ -390,15 +390,10 @@ class ModelMeta:
             _trial_from_dict(r, i) for i, r in enumerate(_list(d["leaderboard"], "leaderboard"))
         ]
         d["kept"] = {
-            int(k): KeptCandidate.from_dict(v, f"kept.{k}")
+            _whole(k, "kept"): KeptCandidate.from_dict(v, f"kept.{k}")
             for k, v in _dict(d["kept"], "kept").items()
         }
-        d["default_candidate"] = int(d["default_candidate"])
-        if d["default_candidate"] not in d["kept"]:
-            raise ArtifactError(
-                f"The model metadata is damaged: its default candidate {d['default_candidate']} "
-                "is not among the kept ones. Retrain the model."
-            )
+        d["default_candidate"] = _whole(d["default_candidate"], "default_candidate")
         d["time_budget"] = float(d["time_budget"])
         if d.get("recipe") is not None:
             d["recipe"] = _dict(d["recipe"], "recipe")
@@ -410,7 +405,50 @@ class ModelMeta:
         for key in ("versions", "train_target_summary", "timings"):
             if key in d:
                 d[key] = dict(_dict(d[key], key))
-        return cls(**d)
+        meta = cls(**d)
+        meta.check()
+        return meta
+
+    def check(self) -> None:
+        """The fields agree with each other (ArtifactError naming the first that does not):
+        the task, the target's classes, the time series part, the default candidate and every
+        ensemble's members among the kept candidates, thresholds between 0 and 1."""
+        if self.task not in TASKS:
+            _broken(f"its task is '{_short(self.task)}', not one of {', '.join(TASKS)}")
+        if self.problem_type not in (*TASKS, "timeseries"):
+            _broken(f"its problem type is '{_short(self.problem_type)}'")
+        if (self.problem_type == "timeseries") != (self.timeseries is not None):
+            _broken("its problem type and its time series part disagree")
+        if self.timeseries is not None and self.task != "regression":
+            _broken("a time series model must predict numbers")
+        target = self.target
+        if not isinstance(target.name, str) or not target.name:
+            _broken("its target has no column name")
+        classes = _list(target.classes, "target.classes")
+        if self.task == "regression" and classes:
+            _broken("it predicts numbers but lists target categories")
+        if self.task == "binary" and len(classes) != 2:
+            _broken(f"it predicts 2 categories but lists {len(classes)}")
+        if self.task == "multiclass" and len(classes) < 2:
+            _broken(f"it predicts 3+ categories but lists {len(classes)}")
+        if len({str(c) for c in classes}) != len(classes):
+            _broken("its target lists a category twice")
+        if not self.kept:
+            _broken("it keeps no trained candidate")
+        if self.default_candidate not in self.kept:
+            _broken(f"its default candidate {self.default_candidate} is not among the kept ones")
+        for cid, info in self.kept.items():
+            if not isinstance(info.candidate, str) or not info.candidate:
+                _broken(f"kept candidate {cid} has no model family")
+            t = info.threshold
+            if t is not None and (
+                isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1
+            ):
+                _broken(f"kept candidate {cid} has a threshold that is not between 0 and 1")
+            if info.is_ensemble:
+                _check_members(cid, info.members, self.kept)
+            elif info.members is not None:
+                _broken(f"kept candidate {cid} lists members but is not an ensemble")
 
     def to_dict(self) -> dict[str, Any]:
         """The file's metadata as plain JSON-ready data, in the file's key order."""
@@ -429,6 +467,46 @@ class ModelMeta:
                 value = {str(k): v.to_dict() for k, v in value.items()}
             out[key] = value
         return out
+
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+def _broken(detail: str) -> None:
+    raise ArtifactError(f"The model metadata is damaged: {detail}. Retrain the model.")
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole(value: Any, where: str) -> int:
+    """A candidate id: a whole number (or the text of one, as JSON object keys are)."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArtifactError(
+            f"The model metadata is damaged: '{where}' should hold candidate numbers, not "
+            f"'{_short(value)}'. Retrain the model."
+        )
+    return value
+
+
+def _check_members(cid: int, members: dict[str, float] | None, kept: dict[int, Any]) -> None:
+    if not members:
+        _broken(f"ensemble {cid} has no members")
+        return
+    total = 0.0
+    for key, weight in members.items():
+        mid = _whole(key, f"kept.{cid}.members")
+        if mid not in kept or kept[mid].is_ensemble:
+            _broken(f"ensemble {cid} uses candidate {mid}, which is not a kept trained candidate")
+        if not 0 <= weight < float("inf"):
+            _broken(f"ensemble {cid} gives candidate {mid} a weight that is not a positive number")
+        total += weight
+    if not total > 0:
+        _broken(f"ensemble {cid}'s weights add up to nothing")
 
 
 # ---------------------------------------------------------------------------- versions
@@ -494,10 +572,13 @@ def read_meta_file(folder: str | Path) -> tuple[ModelMeta, dict[str, Any]]:
         pre = _dict(data[PREPROCESSING_KEY], PREPROCESSING_KEY)
     except ArtifactError:
         raise
+    except KeyError as exc:
+        raise ArtifactError(
+            f"The model metadata in '{meta_file}' is incomplete: it lacks {exc}. Retrain the model."
+        ) from None
     except Exception as exc:
         raise ArtifactError(
-            f"The model metadata in '{meta_file}' is incomplete or damaged "
-            f"({type(exc).__name__}: {exc}). Retrain the model."
+            f"The model metadata in '{meta_file}' is damaged ({_short(exc)}). Retrain the model."
         ) from None
     return meta, pre
 

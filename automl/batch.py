@@ -5,6 +5,7 @@ Scoring is a pure function of (model, rows): any chunk can be scored anywhere, i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,9 @@ class BatchResult:
     seconds: float
     output: Path
     report: InputReport
+    # the columns scoring added (prediction, confidence, ...: see Model.output_names; they
+    # carry a suffix when the file already had columns of those names, and the report says so)
+    added_columns: list[str] = dataclasses.field(default_factory=list)
 
 
 def output_format(path: str | os.PathLike[str]) -> str:
@@ -75,12 +79,15 @@ def score_chunks(
     """Score every chunk and write input columns plus predictions to ``out_path`` atomically.
 
     ``reasons`` > 0 adds a ``reasons`` column with each row's top columns and contributions.
+    The file's own columns are written as they are: an added column whose name the file already
+    has gets a suffix (``prediction_2``...), and the report says so.
     """
     start = time.monotonic()
     out = check_output_file(out_path)
     fmt = output_format(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     report = InputReport()
+    added: list[str] = []
     rows = 0
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
@@ -89,11 +96,10 @@ def score_chunks(
             for chunk in chunks:
                 if len(chunk) == 0:
                     continue
-                table, chunk_report = model.predict_table(chunk)
-                if reasons > 0:
-                    table["reasons"] = model.reasons(chunk, reasons)
+                table, chunk_report = model.predict_table(chunk, reasons=reasons)
                 if rows == 0:
                     report.extra_columns = chunk_report.extra_columns
+                    added = list(model.output_names(chunk.columns, reasons > 0).values())
                 report.merge(chunk_report)
                 if fmt == ".csv":
                     table.to_csv(tmp, mode="a", header=rows == 0, index=False)
@@ -117,7 +123,9 @@ def score_chunks(
                 writer.close()
         if rows == 0:
             raise DataError("The file to score has no rows: give at least one row with values.")
-    return BatchResult(rows=rows, seconds=time.monotonic() - start, output=out, report=report)
+    return BatchResult(
+        rows=rows, seconds=time.monotonic() - start, output=out, report=report, added_columns=added
+    )
 
 
 def predict_file(

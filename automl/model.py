@@ -6,12 +6,17 @@ described in :mod:`automl.artifact`. Nothing in it is pickled: loading runs no c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
+import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,13 +38,34 @@ from automl.artifact import (
 )
 from automl.candidates import Candidate, get_candidate
 from automl.coltypes import check_text
-from automl.errors import ArtifactError, EaselWarning, ParameterError, SchemaError
+from automl.errors import (
+    ArtifactError,
+    EaselWarning,
+    ParameterError,
+    SchemaError,
+    invalid_parameter,
+)
 from automl.prep.recipe import Recipe
 from automl.preprocess import InputReport, Preprocessor
 from automl.words import plural
 
+# A temporary folder of an earlier save that died (killed, power cut) is removed by the next save
+# next to it once its writer is gone or, when that cannot be told, once it is this old; a live
+# save never takes this long to write its folder.
+STALE_TEMP_SECONDS = 60.0
+LIVE_TEMP_SECONDS = 3600.0  # even a writer that seems alive (its pid reused) is gone by then
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+_TEMP = re.compile(r"\.(tmp|old)-(?:(?P<host>[0-9a-f]{6})-(?P<pid>\d{1,10})-)?[0-9a-f]{8}")
+
 
 def _str_columns(df: pd.DataFrame) -> pd.DataFrame:
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        twice = [n for n, k in Counter(names).items() if k > 1]
+        raise SchemaError(
+            f"The rows have several columns named {', '.join(repr(n) for n in twice[:10])}. "
+            "Give each column its own name (rename or remove the copies) and try again."
+        )
     if all(isinstance(c, str) for c in df.columns):
         return df
     return df.rename(columns=str)
@@ -242,10 +268,21 @@ class Model:
         """The candidates kept with a trained model (or an ensemble of them), by id."""
         return self.meta.kept
 
+    def _kept_id(self, candidate_id: Any, owner: str) -> int:
+        """``candidate_id`` as the id of a kept candidate (None: the default), or a clear error."""
+        if candidate_id is None:
+            return self.default_id
+        cid = _as_id(candidate_id, owner)
+        if cid not in self.meta.kept:
+            kept = ", ".join(str(k) for k in sorted(self.meta.kept))
+            raise ParameterError(
+                f"Candidate {cid} is not a kept candidate of this model. Kept candidates: {kept}."
+            )
+        return cid
+
     def candidate_name(self, candidate_id: int | None = None) -> str:
         """The family of a kept candidate (the default if None): lightgbm, linear, ensemble..."""
-        cid = self.default_id if candidate_id is None else int(candidate_id)
-        return self.meta.kept[cid].candidate
+        return self.meta.kept[self._kept_id(candidate_id, "candidate_name")].candidate
 
     @property
     def rows(self) -> RowCounts:
@@ -304,7 +341,7 @@ class Model:
     def members(self, candidate_id: int | None = None) -> dict[int, float]:
         """The trained candidates behind a kept candidate (the default if None), with weights:
         an ensemble's members, or the candidate itself with weight 1."""
-        cid = self.default_id if candidate_id is None else int(candidate_id)
+        cid = self._kept_id(candidate_id, "members")
         info = self.meta.kept[cid]
         if info.is_ensemble and info.members is not None:
             return {int(k): float(w) for k, w in info.members.items()}
@@ -477,35 +514,63 @@ class Model:
         ]
         return ["; ".join(parts[i : i + k]) for i in range(0, len(parts), k)] if k else []
 
+    def output_names(self, columns: Iterable[Any], reasons: bool = False) -> dict[str, str]:
+        """The columns prediction adds to rows that have ``columns``: each of ``prediction``,
+        ``confidence``, ``probability_<label>`` (classes) and ``reasons`` -> the name used.
+
+        The rows' own columns are never overwritten: when any of these names is taken, every
+        added column gets the same suffix (``_2``, or the first free number), so the answers
+        stay together and the rows' columns stay as they were."""
+        ours = ["prediction"]
+        if self.task != "regression":
+            ours += ["confidence", *(f"probability_{c}" for c in self.classes)]
+        if reasons:
+            ours.append("reasons")
+        taken = {str(c) for c in columns}
+        k = 1
+        while any((n if k == 1 else f"{n}_{k}") in taken for n in ours):
+            k += 1
+        return {n: n if k == 1 else f"{n}_{k}" for n in ours}
+
     def predict_table(
-        self, df: pd.DataFrame, warn: bool = False
+        self, df: pd.DataFrame, warn: bool = False, reasons: int = 0
     ) -> tuple[pd.DataFrame, InputReport]:
-        """The input columns plus ``prediction`` (and ``confidence``, ``probability_<label>``)."""
+        """The input columns plus ``prediction`` (and ``confidence``, ``probability_<label>``;
+        with ``reasons`` > 0, ``reasons``: each row's top columns). The input's columns are
+        kept as they are: added columns whose names it already has get a suffix (see
+        :meth:`output_names`), and the report says so."""
         labels, proba, report = self.score_frame(df, warn=warn)
+        names = self.output_names(df.columns, reasons > 0)
         out = df.copy()
-        out["prediction"] = labels
+        out[names["prediction"]] = labels
         if proba is not None:
-            out["confidence"] = proba.max(axis=1).to_numpy()
+            out[names["confidence"]] = proba.max(axis=1).to_numpy()
             for c in proba.columns:
-                out[f"probability_{c}"] = proba[c].to_numpy()
+                out[names[f"probability_{c}"]] = proba[c].to_numpy()
+        if reasons > 0:
+            out[names["reasons"]] = self.reasons(df, reasons)
+        if any(k != v for k, v in names.items()):
+            report.renamed_outputs = names
+            report.own_columns = [str(c) for c in df.columns]
         return out, report
 
     # ------------------------------------------------------------------ choice
-    def set_default(self, candidate_id: int) -> Model:
+    def set_default(self, candidate_id: int | str) -> Model:
         """Make a kept leaderboard candidate the one that predicts."""
-        ids = [int(r.id) for r in self.meta.leaderboard]
-        if int(candidate_id) not in ids:
+        cid = _as_id(candidate_id, "set_default")
+        ids = [int(r.id) for r in self.meta.leaderboard] or sorted(self.meta.kept)
+        if cid not in ids:
             raise ParameterError(
-                f"There is no candidate {candidate_id} on the leaderboard (ids run from "
+                f"There is no candidate {cid} on the leaderboard (ids run from "
                 f"{min(ids)} to {max(ids)}). Pick an id from the leaderboard's 'id' column."
             )
-        if int(candidate_id) not in self.candidates and int(candidate_id) not in self.meta.kept:
+        if cid not in self.candidates and cid not in self.meta.kept:
             kept = ", ".join(str(k) for k in sorted(self.candidates))
             raise ParameterError(
                 f"Candidate {candidate_id} cannot be made the default: only kept candidates have a "
                 f"trained model. Kept candidates: {kept}."
             )
-        self.meta.default_candidate = int(candidate_id)
+        self.meta.default_candidate = cid
         return self
 
     # ------------------------------------------------------------------ persistence
@@ -527,7 +592,7 @@ class Model:
                 "Choose another output directory."
             )
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = _temp_folder(target, "tmp")
         try:
             (tmp / "candidates").mkdir(parents=True)
             for cid, cand in self.candidates.items():
@@ -541,7 +606,7 @@ class Model:
             write_meta_file(tmp, self.meta, self.preprocessor.to_dict())
             old = None
             if target.exists():
-                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+                old = _temp_folder(target, "old")
                 target.rename(old)
             tmp.rename(target)
             if old is not None:
@@ -549,6 +614,7 @@ class Model:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+        remove_stale_temps(target)
         return target
 
     @classmethod
@@ -568,17 +634,16 @@ class Model:
         meta, pre_dict = read_meta_file(p)  # checked and upgraded to this schema version
         try:
             pre = Preprocessor.from_dict(pre_dict)
-            candidates: dict[int, Candidate] = {}
-            for cid, info in meta.kept.items():
-                if info.is_ensemble:  # no files: a weighted average of others
-                    continue
-                klass = get_candidate(info.candidate)
-                candidates[cid] = klass.load(p / "candidates" / str(cid), info.params)
-        except Exception as exc:  # any damage (including LightGBM's own errors) -> one message
+            widths = {"tree": len(pre.tree_features()[0]), "linear": len(pre.linear_sources())}
+        except Exception:  # any damage to the preparation -> one message
             raise ArtifactError(
-                f"The model in '{p}' is incomplete or damaged ({type(exc).__name__}: {exc}). "
-                "Retrain the model."
+                f"The model in '{p}' is damaged: its data preparation (the 'preprocessing' part "
+                f"of {META_FILE}) is incomplete or was edited. Retrain the model."
             ) from None
+        candidates: dict[int, Candidate] = {}
+        for cid, info in meta.kept.items():
+            if not info.is_ensemble:  # an ensemble has no files: a weighted average of others
+                candidates[cid] = _load_candidate(p, cid, info, meta, widths)
         model = cls(meta, pre, candidates)
         if (p / HOLDOUT_FILE).exists():
             try:
@@ -586,6 +651,111 @@ class Model:
             except Exception:  # reports need it; predictions do not: load without it
                 model.holdout = None
         return model
+
+
+def _as_id(candidate_id: Any, owner: str) -> int:
+    """A candidate id given as a whole number (or its text, as a command line gives it)."""
+    if isinstance(candidate_id, str) and candidate_id.strip().isdigit():
+        return int(candidate_id.strip())
+    if isinstance(candidate_id, (int, np.integer)) and not isinstance(candidate_id, bool):
+        return int(candidate_id)
+    raise invalid_parameter(
+        "candidate_id", owner, "a candidate id from the leaderboard's 'id' column", candidate_id
+    )
+
+
+def _temp_folder(target: Path, kind: str) -> Path:
+    """A folder next to ``target`` that a save writes (``tmp``) or moves the old model to
+    (``old``): ``.NAME.tmp-HOST-PID-RANDOM``, so a later save can tell whose it was."""
+    return target.parent / f".{target.name}.{kind}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _writer_gone(host: str | None, pid: str | None) -> bool | None:
+    """Whether the process that named a temporary folder has ended (None: cannot tell)."""
+    if host != _HOST or pid is None or os.name != "posix":
+        return None
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False
+    return False
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove the temporary folders that earlier saves of ``target`` left behind when they were
+    killed: only folders named like :func:`_temp_folder` names them for this very target, and
+    only once their writer is gone (or, when that cannot be told, after
+    :data:`STALE_TEMP_SECONDS`; after :data:`LIVE_TEMP_SECONDS` in any case). Returns them."""
+    prefix = f".{target.name}."
+    removed: list[Path] = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        match = _TEMP.fullmatch(name[len(prefix) - 1 :]) if name.startswith(prefix) else None
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            age = now - entry.stat().st_mtime
+        except OSError:
+            continue
+        gone = _writer_gone(match["host"], match["pid"])
+        limit = STALE_TEMP_SECONDS if gone is None else LIVE_TEMP_SECONDS
+        if gone or age > limit:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _first_line(exc: Exception) -> str:
+    """An exception's first line, short (a native library may append its stack trace)."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return lines[0][:200]
+
+
+def _load_candidate(
+    folder: Path, cid: int, info: KeptCandidate, meta: ModelMeta, widths: dict[str, int]
+) -> Candidate:
+    """Kept candidate ``cid`` from its files, checked against the model's metadata: its family
+    exists, its files are sound (the family checks them) and it predicts what the model does
+    from the inputs the preparation makes."""
+    try:
+        klass = get_candidate(info.candidate)
+    except ParameterError:
+        raise ArtifactError(
+            f"The model in '{folder}' uses a model family this Easel does not have "
+            f"('{info.candidate}', candidate {cid}). Use the Easel that trained it, or retrain."
+        ) from None
+    directory = folder / "candidates" / str(cid)
+    if not directory.is_dir():
+        raise ArtifactError(
+            f"The model in '{folder}' is incomplete: the files of candidate {cid} "
+            f"(candidates/{cid}) are missing. Retrain the model, or restore the folder."
+        )
+    try:
+        cand = klass.load(directory, info.params)
+    except ArtifactError:
+        raise
+    except Exception as exc:  # a family that does not check everything itself
+        raise ArtifactError(
+            f"The model in '{folder}' is damaged: the files of candidate {cid} "
+            f"(candidates/{cid}) cannot be read ({_first_line(exc)}). Retrain the model."
+        ) from None
+    n_classes = len(meta.target.classes or [])
+    problem = cand.mismatch(meta.task, n_classes, widths[klass.encoding])
+    if problem is not None:
+        raise ArtifactError(
+            f"The model in '{folder}' is damaged: the files of candidate {cid} "
+            f"(candidates/{cid}) do not belong to it ({problem}). Retrain the model."
+        )
+    return cand
 
 
 __all__ = ["InputField", "Model"]

@@ -61,9 +61,16 @@ class InputReport:
     extra_columns: list[str] = field(default_factory=list)
     unreadable: dict[str, int] = field(default_factory=dict)
     unseen_categories: dict[str, int] = field(default_factory=dict)
+    # prediction's added columns when the rows already had some of their names: each added
+    # column's name -> the name used instead; own_columns: the rows' columns
+    renamed_outputs: dict[str, str] = field(default_factory=dict)
+    own_columns: list[str] = field(default_factory=list)
 
     def merge(self, other: InputReport) -> None:
         self.rows += other.rows
+        if not self.renamed_outputs:
+            self.renamed_outputs = dict(other.renamed_outputs)
+            self.own_columns = list(other.own_columns)
         for mine, theirs in (
             (self.unreadable, other.unreadable),
             (self.unseen_categories, other.unseen_categories),
@@ -83,6 +90,13 @@ class InputReport:
             out.append(
                 f"Column '{col}': {plural(n, 'value')} could not be read as the trained type and "
                 f"{'was' if n == 1 else 'were'} treated as missing."
+            )
+        if self.renamed_outputs:
+            taken = [k for k, v in self.renamed_outputs.items() if k != v and k in self.own_columns]
+            out.append(
+                f"The rows already have column(s) named {', '.join(map(repr, taken))}: they are "
+                "kept as they were, and the model's answers are in "
+                f"{', '.join(map(repr, self.renamed_outputs.values()))}."
             )
         for col, n in self.unseen_categories.items():
             out.append(

@@ -34,7 +34,7 @@ def test_damaged_metadata_and_model_file(binary_model, tmp_path):
     path = binary_model.save(tmp_path / "m2")
     for f in path.rglob("model.txt"):
         f.write_text("garbage")
-    with pytest.raises(ArtifactError, match="incomplete or damaged"):
+    with pytest.raises(ArtifactError, match="model.txt. is damaged"):
         automl.load(path)
 
 

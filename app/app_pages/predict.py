@@ -191,17 +191,20 @@ with single:
                 row[field.name] = st.text_input(ui.md(field.name), value=str(field.value), key=key)
     with ui.guarded("predicting"):
         table, _ = model.predict_table(pd.DataFrame([row]))
-        pred = table["prediction"].iloc[0]
+        names = model.output_names(row)  # an input may be named like an answer column
+        pred = table[names["prediction"]].iloc[0]
         if model.task == "regression":
             st.metric(f"Predicted {ui.md(model.target)}", fmt_number(float(pred)))
         else:
-            conf = table["confidence"].iloc[0]
+            conf = table[names["confidence"]].iloc[0]
             st.metric(f"Predicted {ui.md(model.target)}", str(pred), help="The most likely class")
             st.progress(float(conf), text=f"Confidence {conf:.0%}")
             probs = pd.DataFrame(
                 {
                     "class": [str(c) for c in model.classes],
-                    "probability": [table[f"probability_{c}"].iloc[0] for c in model.classes],
+                    "probability": [
+                        table[names[f"probability_{c}"]].iloc[0] for c in model.classes
+                    ],
                 }
             )
             fig = px.bar(probs, x="probability", y="class", orientation="h", range_x=[0, 1])
@@ -273,14 +276,15 @@ with batch:
             for msg in result.report.messages():
                 st.warning(ui.md(msg))
             st.session_state["predict_output"] = str(out)
+            st.session_state["predict_added"] = result.added_columns
             st.session_state["predict_output_for"] = scoring_for
         if "predict_output" not in st.session_state:
             bar.empty()  # scoring failed: its error says why, no bar is left behind
     out_path = st.session_state.get("predict_output")
     if out_path and Path(out_path).exists():
         scored = pd.read_csv(out_path, nrows=200)
-        made = [c for c in scored.columns if c in ("prediction", "confidence", "reasons")]
-        made += [c for c in scored.columns if str(c).startswith("probability_")]
+        added = st.session_state.get("predict_added", [])
+        made = [c for c in scored.columns if c in added]
         scored = scored[made + [c for c in scored.columns if c not in made]]  # answers first
         st.caption(
             f"First {rows_text(len(scored))}, predictions first; the download has every row."

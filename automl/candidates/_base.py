@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 import optuna
 
+from automl.candidates._files import mismatch_of
+
 # How a family wants its features: "tree" (ordinal codes, missing values kept) or "linear"
 # (one-hot, centred and scaled); the preprocessor builds one matrix per encoding in use.
 ENCODINGS = ("tree", "linear")
@@ -64,6 +66,8 @@ class Candidate(ABC):
         self.params = dict(params)
         self.fitted_: Any = None
         self.n_iterations_: int | None = None
+        # loaded from files: (task, score columns, inputs) as the files say, for mismatch()
+        self.file_shape_: tuple[str, int, int] | None = None
 
     @classmethod
     @abstractmethod
@@ -98,7 +102,17 @@ class Candidate(ABC):
     @classmethod
     @abstractmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> Candidate:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save`. The files are hostile input: check them
+        (``automl/candidates/_files.py``) and raise ArtifactError for any damage, before a
+        native library reads them or prediction indexes arrays with their numbers."""
+
+    def mismatch(self, task: str, n_classes: int, n_features: int) -> str | None:
+        """Why this loaded model cannot serve a model of ``task`` with ``n_classes`` classes
+        and ``n_features`` encoded inputs (in words, for an error message), or None if it can.
+        The files' own shape (``file_shape_``, set by :meth:`load`) must be the model's."""
+        if self.file_shape_ is None:
+            return None
+        return mismatch_of(self.file_shape_, task, n_classes, n_features)
 
     def contributions(self, X: Any) -> np.ndarray:
         """Per-row additive contributions of each encoded feature to the raw score (log-odds for

@@ -28,12 +28,25 @@ from sklearn.ensemble import (
 )
 
 from automl.candidates._base import Candidate, FitContext
+from automl.candidates._files import MAX_TREE_DEPTH, damaged, load_npz
 
 FIRST_BATCH = 10  # trees grown before the first deadline check (gives the time per tree)
 BATCH = 25  # trees grown between two later deadline checks
 MAX_TREES = 300
 PROBA_EPS = 1e-6  # probabilities are clipped here before taking logs (explanations only)
 CHUNK = 20_000  # rows walked at once when predicting
+_INT, _FLOAT = "iu", "f"
+_ARRAYS = {  # what forest.npz holds: name -> (dtype kinds, dimensions)
+    "left": (_INT, 1),
+    "right": (_INT, 1),
+    "feature": (_INT, 1),
+    "threshold": (_FLOAT, 1),
+    "nan_left": ("b", 1),
+    "value": (_FLOAT, 2),
+    "roots": (_INT, 1),
+    "depth": (_INT, 1),
+    "importance": (_FLOAT, 1),
+}
 
 _ESTIMATORS = {
     ("extra", False): ExtraTreesClassifier,
@@ -258,11 +271,62 @@ class ForestCandidate(Candidate):
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> ForestCandidate:
+        path = directory / "forest.npz"
+        arrays = load_npz(path, _ARRAYS, infinite=("threshold",))
+        check_forest(path, arrays)
         obj = cls(params)
-        with np.load(directory / "forest.npz", allow_pickle=False) as data:
-            obj.fitted_ = Forest({k: data[k] for k in data.files})
+        obj.fitted_ = Forest(arrays)
         obj.n_iterations_ = len(obj.fitted_.roots)
+        k = arrays["value"].shape[1]
+        task = "regression" if k == 1 else "binary" if k == 2 else "multiclass"
+        obj.file_shape_ = (task, 1 if k <= 2 else k, len(arrays["importance"]))
         return obj
+
+
+def check_forest(path: Path, a: dict[str, np.ndarray]) -> None:
+    """The flat arrays are one forest: every tree's nodes point forward to nodes of the same
+    tree (leaves to themselves), every node but a root has one parent, features exist, and the
+    stored depth is the real one (prediction walks that many steps)."""
+    n = len(a["left"])
+    if n == 0 or any(len(a[k]) != n for k in ("right", "feature", "threshold", "nan_left")):
+        raise damaged(path, "its node arrays do not have one entry per node")
+    if a["value"].shape[0] != n or a["value"].shape[1] < 1:
+        raise damaged(path, "its leaf values do not have one row per node")
+    n_features = len(a["importance"])
+    roots = a["roots"].astype(np.int64)
+    if len(roots) == 0 or roots[0] != 0 or np.any(np.diff(roots) <= 0) or roots[-1] >= n:
+        raise damaged(path, "its list of trees does not point to the start of each tree")
+    if a["depth"].shape != (1,):
+        raise damaged(path, "its depth is not one number")
+    feature = a["feature"].astype(np.int64)
+    if n_features < 1 or feature.min() < 0 or feature.max() >= n_features:
+        raise damaged(path, f"a split uses an input beyond the {n_features} the forest reads")
+    left, right = a["left"].astype(np.int64), a["right"].astype(np.int64)
+    idx = np.arange(n)
+    leaf = left == idx
+    if np.any(leaf & (right != idx)):
+        raise damaged(path, "a leaf has a branch")
+    ends = np.append(roots[1:], n)[np.searchsorted(roots, idx, side="right") - 1]
+    inner = ~leaf
+    for child in (left, right):
+        if np.any(inner & ((child <= idx) | (child >= ends))):
+            raise damaged(path, "a branch points outside its own tree, or backwards (a loop)")
+    parents = np.bincount(np.concatenate([left[inner], right[inner]]), minlength=n)
+    is_root = np.zeros(n, bool)
+    is_root[roots] = True
+    if np.any(parents[is_root] != 0) or np.any(parents[~is_root] != 1):
+        raise damaged(path, "a node is reached from no branch or from several")
+    depth, level = 0, roots
+    while True:
+        level = level[inner[level]]
+        if len(level) == 0:
+            break
+        level = np.concatenate([left[level], right[level]])
+        depth += 1
+        if depth > MAX_TREE_DEPTH:
+            raise damaged(path, f"a tree is deeper than {MAX_TREE_DEPTH} levels")
+    if int(a["depth"][0]) != depth:
+        raise damaged(path, f"its stored depth {int(a['depth'][0])} is not the trees' {depth}")
 
 
 def _clip(out: np.ndarray) -> np.ndarray:

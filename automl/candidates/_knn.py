@@ -32,12 +32,21 @@ import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from automl.candidates._base import Candidate, FitContext
+from automl.candidates._files import damaged, load_npz, outputs_for
 
 CHUNK = 1024  # rows compared with the whole training set at once
 POOL = 64  # nearest rows re-ranked when one feature is set to its average (explanations)
 PROBA_EPS = 1e-6
 PRIOR_SHARE = 1e-3  # of each class probability, from the training class shares
 _THREADPOOLS: list[ThreadpoolController] = []
+_TASKS = ("binary", "multiclass", "regression")
+_ARRAYS = {  # what knn.npz holds: name -> (dtype kinds, dimensions)
+    "task": ("U", 1),
+    "rows": ("f", 2),
+    "scale": ("f", 1),
+    "target": ("iuf", 1),
+    "prior": ("f", 1),
+}
 
 
 def _one_blas_thread() -> Any:
@@ -232,18 +241,33 @@ class KNNCandidate(Candidate):
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> KNNCandidate:
+        path = directory / "knn.npz"
+        data = load_npz(path, _ARRAYS)
+        task = str(data["task"][0]) if data["task"].shape == (1,) else ""
+        if task not in _TASKS:
+            raise damaged(path, "it does not say what it predicts")
+        rows, target, prior = data["rows"], data["target"], data["prior"]
+        n_rows, n_features = rows.shape
+        if n_rows == 0 or data["scale"].shape != (n_features,) or target.shape != (n_rows,):
+            raise damaged(path, "its rows, scales and answers do not have matching sizes")
+        n_out = 1 if task == "regression" else 2 if task == "binary" else max(len(prior), 3)
+        if len(prior) != n_out or np.any(prior < 0):
+            raise damaged(path, f"its average answer should have {n_out} non-negative value(s)")
+        if task != "regression" and (
+            target.dtype.kind == "f" or target.min() < 0 or target.max() >= n_out
+        ):
+            raise damaged(path, f"its stored answers should be class numbers below {n_out}")
         obj = cls(params)
-        with np.load(directory / "knn.npz", allow_pickle=False) as data:
-            rows = data["rows"]
-            obj.fitted_ = {
-                "task": str(data["task"][0]),
-                "rows": rows,
-                "norms": (rows.astype(np.float64) ** 2).sum(axis=1),
-                "scale": data["scale"],
-                "target": data["target"],
-                "prior": data["prior"],
-                "mean": rows.mean(axis=0) if len(rows) else np.zeros(rows.shape[1], np.float32),
-            }
+        obj.fitted_ = {
+            "task": task,
+            "rows": rows,
+            "norms": (rows.astype(np.float64) ** 2).sum(axis=1),
+            "scale": data["scale"],
+            "target": target,
+            "prior": prior,
+            "mean": rows.mean(axis=0),
+        }
+        obj.file_shape_ = (task, outputs_for(task, n_out), n_features)
         return obj
 
 

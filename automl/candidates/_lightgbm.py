@@ -10,6 +10,7 @@ import numpy as np
 import optuna
 
 from automl.candidates._base import Candidate, FitContext, RoundClock
+from automl.candidates._lightgbm_text import checked_model_text
 
 MAX_ROUNDS = 3000
 EARLY_STOP_ROUNDS = 50
@@ -153,7 +154,10 @@ class LightGBMCandidate(Candidate):
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> LightGBMCandidate:
+        """LightGBM reads only text rebuilt from checked values (see ``_lightgbm_text``)."""
+        checked = checked_model_text(directory / "model.txt")
         obj = cls(params)
-        obj.fitted_ = lgb.Booster(model_file=str(directory / "model.txt"))
+        obj.fitted_ = lgb.Booster(model_str=checked.text)
         obj.n_iterations_ = obj.fitted_.current_iteration()
+        obj.file_shape_ = (checked.task, checked.n_outputs, checked.n_features)
         return obj

@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from automl.candidates._base import Candidate, FitContext
+from automl.candidates._files import damaged, read_json
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -110,11 +111,26 @@ class LinearCandidate(Candidate):
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> LinearCandidate:
-        data = json.loads((directory / "linear.json").read_text())
+        path = directory / "linear.json"
+        data = read_json(path)
+        if not isinstance(data, dict) or sorted(data) != ["coef", "intercept", "task"]:
+            raise damaged(path, "it should hold exactly a task, coefficients and intercepts")
+        task = data["task"]
+        if task not in ("binary", "multiclass", "regression"):
+            raise damaged(path, "it does not say what it predicts")
+        rows = data["coef"] if isinstance(data["coef"], list) else [None]
+        values = [v for r in rows for v in (r if isinstance(r, list) else [None])]
+        values += data["intercept"] if isinstance(data["intercept"], list) else [None]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise damaged(path, "its coefficients are not a table of numbers")
+        try:
+            coef = np.asarray(data["coef"], dtype=float)
+            intercept = np.asarray(data["intercept"], dtype=float)
+        except ValueError:  # rows of different lengths
+            raise damaged(path, "its coefficients are not a table of numbers") from None
+        if coef.ndim != 2 or intercept.shape != (coef.shape[0],) or coef.shape[0] < 1:
+            raise damaged(path, "its coefficients and intercepts do not have matching sizes")
         obj = cls(params)
-        obj.fitted_ = {
-            "task": data["task"],
-            "coef": np.asarray(data["coef"], dtype=float),
-            "intercept": np.asarray(data["intercept"], dtype=float),
-        }
+        obj.fitted_ = {"task": task, "coef": coef, "intercept": intercept}
+        obj.file_shape_ = (task, coef.shape[0], coef.shape[1])
         return obj

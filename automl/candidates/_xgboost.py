@@ -16,6 +16,7 @@ import optuna
 import xgboost as xgb
 
 from automl.candidates._base import Candidate, FitContext, RoundClock
+from automl.candidates._xgboost_json import checked_model_json
 
 MAX_ROUNDS = 3000
 EARLY_STOP_ROUNDS = 50
@@ -188,10 +189,13 @@ class XGBoostCandidate(Candidate):
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> XGBoostCandidate:
+        """XGBoost reads only JSON re-written from checked data (see ``_xgboost_json``)."""
+        checked = checked_model_json(directory / "model.json")
         obj = cls(params)
-        booster = xgb.Booster(model_file=str(directory / "model.json"))
+        booster = xgb.Booster(model_file=checked.data)
         obj.fitted_ = booster
         obj.n_iterations_ = booster.num_boosted_rounds()
         types = booster.feature_types or []
         obj.categorical_ = [i for i, t in enumerate(types) if t == "c"]
+        obj.file_shape_ = (checked.task, checked.n_outputs, checked.n_features)
         return obj
