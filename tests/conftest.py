@@ -59,7 +59,8 @@ def make_table(n: int = 400, seed: int = 0, task: str = "binary") -> pd.DataFram
     return df
 
 
-# Tests that need a service beside Python: selected out by ``make test-fast``.
+# Tests that need a service beside Python: selected out by ``make test-fast`` (a test elsewhere
+# that needs Chromium is marked ``browser`` itself).
 SERVICE_MODULES = {
     "test_browser.py": "browser",  # a Streamlit server driven by Debian's Chromium
     "test_s3.py": "s3",  # a local S3-compatible server (moto)

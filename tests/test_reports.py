@@ -165,6 +165,7 @@ def _collect(errors: list[str]) -> object:
     return on_console
 
 
+@pytest.mark.browser  # renders the files in Debian's Chromium: left out of `make test-fast`
 def test_html_is_self_contained_and_renders(
     models: dict[str, automl.Model], tmp_path: Path
 ) -> None:
