@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` (app on sample data) and `make test` (whole suite).
 # Both create ./.venv and install everything on first use; later runs reuse it.
 # Also: `make lint` (ruff, mypy and the import contracts only) and `make test-fast` (the suite without the browser,
-# PostgreSQL, S3 and slow end-to-end tests; no system packages needed).
+# PostgreSQL and S3 tests; no system packages needed).
 
 PYTHON ?= python3
 VENV := .venv
@@ -43,7 +43,7 @@ test: lint
 	$(PYTEST) -n $(WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
-	$(PYTEST) -n $(WORKERS) --dist loadfile -m "not browser and not postgres and not s3 and not slow"
+	$(PYTEST) -n $(WORKERS) --dist loadfile -m "not browser and not postgres and not s3"
 
 clean:
 	rm -rf $(VENV) workspace

@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,8 @@ def make_table(n: int = 400, seed: int = 0, task: str = "binary") -> pd.DataFram
     return df
 
 
-# Tests that need a service beside Python: selected out by ``make test-fast``.
+# Tests that need a service beside Python: selected out by ``make test-fast`` (a test elsewhere
+# that needs Chromium is marked ``browser`` itself).
 SERVICE_MODULES = {
     "test_browser.py": "browser",  # a Streamlit server driven by Debian's Chromium
     "test_browser_edges.py": "browser",
@@ -93,12 +95,38 @@ def regression_df() -> pd.DataFrame:
     return make_table(400, 2, "regression")
 
 
+# Session models: each is trained once per pytest process (once per xdist worker) and shared by
+# the modules that only read a fitted model. A test that changes one works on a saved copy.
 @pytest.fixture(scope="session")
 def binary_model(binary_df: pd.DataFrame):  # type: ignore[no-untyped-def]
     import automl
 
     # bounded by max_trials, never by the clock: 8 trials run every family's default first
     return automl.AutoML(time_budget=600, seed=0, max_trials=8).fit(binary_df, target="churn")
+
+
+@pytest.fixture(scope="session")
+def saved_binary_model(binary_model, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """``binary_model`` saved once (no reports); copy the folder before changing it."""
+    path: Path = binary_model.save(tmp_path_factory.mktemp("binary_model") / "model")
+    return path
+
+
+@pytest.fixture(scope="session")
+def multiclass_model(multiclass_df: pd.DataFrame):  # type: ignore[no-untyped-def]
+    import automl
+
+    # every family's first default configuration, then one more (the same-seed test fits it again)
+    return automl.AutoML(time_budget=600, seed=0, max_trials=6).fit(multiclass_df, "segment")
+
+
+@pytest.fixture(scope="session")
+def regression_model(regression_df: pd.DataFrame):  # type: ignore[no-untyped-def]
+    import automl
+
+    # two families: what the regression tests read (metrics, reports) does not depend on them
+    fit = automl.AutoML(time_budget=600, seed=0, candidates=["lightgbm", "linear"], max_trials=4)
+    return fit.fit(regression_df, "spend")
 
 
 @pytest.fixture(scope="session")

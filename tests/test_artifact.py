@@ -26,8 +26,9 @@ LATE_KEYS = ("column_impact", "timings", "fit_seconds", "holdout_rows_kept", "tr
 
 
 @pytest.fixture(scope="module")
-def saved(binary_model: automl.AutoML, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return binary_model.save(tmp_path_factory.mktemp("artifact") / "m")
+def saved(saved_binary_model: Path) -> Path:
+    # the session's saved binary model: tests that change the file work on a copy (_copy)
+    return saved_binary_model
 
 
 def _file(path: Path) -> dict[str, Any]:

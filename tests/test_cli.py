@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,24 +31,19 @@ def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def data_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_csv(binary_df: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli") / "customers.csv"
-    make_table(400, 3, "binary").to_csv(path, index=False)
+    binary_df.to_csv(path, index=False)
     return path
 
 
 @pytest.fixture(scope="module")
-def trained(data_csv: Path) -> Path:
-    # The model the other commands read is bounded by max_trials, never by the clock (the CLI has
-    # no --max-trials yet): trained through the API on the rows `automl train` reads (no reports:
-    # no test here reads them). test_train_prints_metrics_and_progress runs `automl train` itself.
-    import automl
-    from automl.workspace.data import load_data
-
-    out = data_csv.parent / "model"
-    df = load_data(str(data_csv))
-    automl.AutoML(time_budget=600, seed=0, max_trials=8).fit(df, "churn").save(out)
-    return out
+def trained(saved_binary_model: Path, data_csv: Path) -> Path:
+    # The model the other commands read is the session's binary model (tests/conftest.py: bounded
+    # by max_trials, trained through the API on the rows of data_csv, no reports: no test here
+    # reads them), copied because `automl use` changes it. test_train_prints_metrics_and_progress
+    # runs `automl train` itself.
+    return Path(shutil.copytree(saved_binary_model, data_csv.parent / "model"))
 
 
 def test_train_prints_metrics_and_progress(data_csv: Path, tmp_path: Path):
@@ -124,11 +120,13 @@ def test_predict_missing_column_is_a_user_error(trained: Path, data_csv: Path):
 
 
 def test_use_makes_another_candidate_the_default(trained: Path, tmp_path: Path):
-    info = json.loads(run("info", str(trained), "--json").stdout)
+    # the model file itself (what `automl info --json` prints, see test_artifact.py)
+    info = json.loads((trained / "easel_model.json").read_text())
     other = next(k for k in info["kept"] if int(k) != info["default_candidate"])
     res = run("use", str(trained), other)
     assert res.returncode == 0, res.stderr
-    assert json.loads(run("info", str(trained), "--json").stdout)["default_candidate"] == int(other)
+    saved = json.loads((trained / "easel_model.json").read_text())
+    assert saved["default_candidate"] == int(other)
     res = run("use", str(trained), "9999")
     assert res.returncode == 2 and "no candidate 9999 on the leaderboard" in res.stderr
     not_kept = next(r["id"] for r in info["leaderboard"] if str(r["id"]) not in info["kept"])

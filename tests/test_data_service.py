@@ -104,7 +104,7 @@ def test_cli_and_prepare_page_cleaning_train_the_same_model(
         assert recipe is not None and note.startswith("raw rows of customers@1")
         assert len(df) == 264  # raw rows: duplicates and all
         models.append(
-            automl.AutoML(time_budget=300, seed=0, max_trials=4).fit(df, "churn", recipe=recipe)
+            automl.AutoML(time_budget=300, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
         )
     raw = pd.read_csv(csv).drop(columns=["churn"])
     a, b = models

@@ -72,7 +72,7 @@ def test_one_split_search_scores_its_own_trial_models_on_the_holdout(binary_df, 
 
     quick = {**presets.PRESETS["quick"], "cv_max_rows": 100, "small_rows": 100}
     monkeypatch.setitem(presets.PRESETS, "quick", quick)
-    m = automl.AutoML(time_budget=600, seed=0, max_trials=12).fit(binary_df, target="churn")
+    m = automl.AutoML(time_budget=600, seed=0, max_trials=6).fit(binary_df, target="churn")
     meta = m.model_.meta
     assert meta.validation.startswith("one 80/20 validation split of 320 rows")
     trained_on = {k: v.trained_on for k, v in meta.kept.items() if v.members is None}
@@ -84,8 +84,8 @@ def test_one_split_search_scores_its_own_trial_models_on_the_holdout(binary_df, 
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-def test_multiclass_end_to_end(multiclass_df):
-    m = automl.AutoML(time_budget=600, seed=0, max_trials=6).fit(multiclass_df, "segment")
+def test_multiclass_end_to_end(multiclass_model, multiclass_df):
+    m = multiclass_model
     assert m.model_.task == "multiclass"
     assert set(m.metrics) == {"accuracy", "f1_macro", "log_loss"}
     assert m.metrics["accuracy"] > 0.6
@@ -93,8 +93,8 @@ def test_multiclass_end_to_end(multiclass_df):
     assert list(proba.columns) == ["high", "low", "mid"]
 
 
-def test_regression_end_to_end(regression_df):
-    m = automl.AutoML(time_budget=600, seed=0, max_trials=6).fit(regression_df, "spend")
+def test_regression_end_to_end(regression_model, regression_df):
+    m = regression_model
     assert m.model_.task == "regression"
     assert {"rmse", "mae", "r2", "mape"} <= set(m.metrics)
     assert m.metrics["r2"] > 0.5
@@ -228,26 +228,37 @@ def test_preview(binary_df):
     assert res.seconds < 30
 
 
-def test_same_seed_same_leaderboard_when_not_cut_by_time(multiclass_df):
-    def board():  # type: ignore[no-untyped-def]
-        m = automl.AutoML(time_budget=600, seed=3, max_trials=7).fit(multiclass_df, "segment")
-        b = m.leaderboard
-        return b[["candidate", "validation_log_loss", "params", "status"]], m.metrics
-
-    (b1, m1), (b2, m2) = board(), board()
-    assert len(b1) - b1["candidate"].str.startswith("ensemble").sum() == 7
+def test_same_seed_same_leaderboard_when_not_cut_by_time(multiclass_model, multiclass_df):
+    # a second fit with the session model's settings (the first fit): same trials, same scores
+    first = multiclass_model
+    again = automl.AutoML(
+        time_budget=first.time_budget, seed=first.seed, max_trials=first.max_trials
+    ).fit(multiclass_df, "segment")
+    columns = ["candidate", "validation_log_loss", "params", "status"]
+    b1, b2 = first.leaderboard[columns], again.leaderboard[columns]
+    assert len(b1) - b1["candidate"].str.startswith("ensemble").sum() == first.max_trials
     pd.testing.assert_frame_equal(b1, b2)
-    assert m1 == m2
+    assert first.metrics == again.metrics
 
 
-def test_a_tiny_table_stops_tuning_at_one_trial_per_four_rows():
+def test_a_tiny_table_stops_tuning_at_one_trial_per_four_rows(monkeypatch):
+    from automl import presets
+
+    # The rule is one trial per 4 search rows, never fewer than the preset's min_trials (30 in
+    # "quick"); a lower floor lets a 60-row table show the rule with 12 trials instead of 40.
+    assert presets.PRESETS["quick"]["trials_per_row"] == 0.25
+    quick = {**presets.PRESETS["quick"], "min_trials": 5}
+    monkeypatch.setitem(presets.PRESETS, "quick", quick)
     rng = np.random.default_rng(1)
-    n = 200  # 160 search rows: a cap of max(30, 40) = 40 trials
+    n = 60  # 48 search rows: a cap of max(5, 12) = 12 trials
     df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
     df["y"] = df["x1"] * 2 + rng.normal(size=n)
-    m = automl.AutoML(time_budget=600, seed=0).fit(df, "y")
+    # two cheap families: the cap counts trials of any family
+    m = automl.AutoML(time_budget=600, seed=0, candidates=["linear", "knn"]).fit(df, "y")
     trials = m.leaderboard[~m.leaderboard["candidate"].str.startswith("ensemble")]
-    assert len(trials) == 40
-    assert "stopped after 40 trials" in m.model_.meta.validation
-    capped_by_user = automl.AutoML(time_budget=600, seed=0, max_trials=5).fit(df, "y")
+    assert len(trials) == 12
+    assert "stopped after 12 trials" in m.model_.meta.validation
+    capped_by_user = automl.AutoML(
+        time_budget=600, seed=0, candidates=["linear", "knn"], max_trials=5
+    ).fit(df, "y")
     assert "stopped after" not in capped_by_user.model_.meta.validation

@@ -3,6 +3,8 @@ predicted class, and work for every registered model family."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,8 +15,10 @@ from automl.errors import ParameterError, SchemaError
 from tests.conftest import make_table
 
 
+@functools.cache
 def fitted(task: str, family: str) -> automl.Model:
-    df = make_table(400, 1, task)
+    """One small model per task and family, trained once per module (no test here changes it)."""
+    df = make_table(150, 1, task)
     target = {"binary": "churn", "multiclass": "segment", "regression": "spend"}[task]
     return (
         automl.AutoML(time_budget=600, seed=0, candidates=[family], max_trials=2, ensemble=False)

@@ -8,6 +8,7 @@ import json
 import time
 
 import numpy as np
+import pytest
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestRegressor
 
 import automl
@@ -46,10 +47,15 @@ def test_a_class_missing_from_the_training_rows_gets_zero_probability() -> None:
     assert np.all(p[:, 1] < 1e-5) and np.allclose(p.sum(axis=1), 1)
 
 
-def test_automl_tunes_a_forest_and_reloads_it(tmp_path) -> None:
-    df = make_table(300, 2, "binary")
+@pytest.fixture(scope="module")
+def forest_model() -> automl.Model:
+    df = make_table(150, 2, "binary")  # 200 trees per fold: the rows drive the cost
     fitted = automl.AutoML(time_budget=600, seed=0, candidates=["forest"], max_trials=3)
-    model = fitted.fit(df, "churn").model_
+    return fitted.fit(df, "churn").model_
+
+
+def test_automl_tunes_a_forest_and_reloads_it(forest_model: automl.Model, tmp_path) -> None:
+    model = forest_model
     board = model.leaderboard
     assert set(board["candidate"].str.split().str[0]) <= {"forest", "ensemble"}
     assert "search" in set(board["source"])  # a forest-only search tunes beyond the defaults
@@ -58,11 +64,10 @@ def test_automl_tunes_a_forest_and_reloads_it(tmp_path) -> None:
     np.testing.assert_allclose(again.predict_proba(rows), model.predict_proba(rows))
 
 
-def test_the_performance_report_names_the_forest_explanation_method() -> None:
+def test_the_performance_report_names_the_forest_explanation_method(
+    forest_model: automl.Model,
+) -> None:
     from automl.reports import performance_report
 
-    df = make_table(300, 4, "binary")
-    fitted = automl.AutoML(time_budget=600, seed=0, candidates=["forest"], max_trials=2)
-    model = fitted.fit(df, "churn").model_
-    text = json.dumps(performance_report(model).to_dict(), default=str)
+    text = json.dumps(performance_report(forest_model, bootstrap=20).to_dict(), default=str)
     assert "path contributions" in text and "TreeSHAP" not in text

@@ -167,7 +167,6 @@ def _predictions(model: Any, df: pd.DataFrame, target: str) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden(case: str, tmp_path: Path) -> None:
     spec = CASES[case]

@@ -71,26 +71,28 @@ def test_a_constant_column_contributes_nothing(task: str) -> None:
     assert np.abs(contrib[:, :-2, :]).sum() > 0
 
 
-def test_automl_searches_knn_and_reloads_it(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def knn_model() -> automl.Model:
     df = make_table(300, 2, "binary")
-    model = automl.AutoML(time_budget=600, seed=0, candidates=["knn"], max_trials=4).fit(
-        df, "churn"
+    return (
+        automl.AutoML(time_budget=600, seed=0, candidates=["knn"], max_trials=4)
+        .fit(df, "churn")
+        .model_
     )
-    m = model.model_
+
+
+def test_automl_searches_knn_and_reloads_it(knn_model: automl.Model, tmp_path) -> None:
+    m = knn_model
     assert set(m.leaderboard["candidate"].str.split().str[0]) <= {"knn", "ensemble"}
     rows = make_table(50, 5, "binary").drop(columns=["churn"])
     again = automl.load(m.save(tmp_path / "m"))
     np.testing.assert_allclose(again.predict_proba(rows), m.predict_proba(rows))
 
 
-def test_the_performance_report_names_the_knn_explanation_method() -> None:
+def test_the_performance_report_names_the_knn_explanation_method(knn_model: automl.Model) -> None:
     from automl.reports import performance_report
 
-    df = make_table(300, 4, "binary")
-    model = automl.AutoML(time_budget=600, seed=0, candidates=["knn"], max_trials=2).fit(
-        df, "churn"
-    )
-    text = json.dumps(performance_report(model.model_).to_dict(), default=str)
+    text = json.dumps(performance_report(knn_model, bootstrap=20).to_dict(), default=str)
     assert "set to its average" in text
 
 

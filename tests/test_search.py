@@ -64,8 +64,8 @@ def test_a_one_split_search_keeps_the_models_of_its_best_trials():
     from automl.training.search import MAX_KEPT_MODELS
 
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(1500, 6))
-    y = X[:, 0] * 2 + np.abs(X[:, 1]) + rng.normal(size=1500) * 0.3
+    X = rng.normal(size=(200, 6))
+    y = X[:, 0] * 2 + np.abs(X[:, 1]) + rng.normal(size=200) * 0.3
     folds = make_folds(y, "regression", 1, 0)
     data = SearchData(X={"tree": X, "linear": X}, y=y, categorical=[], folds=folds)
     s = Search(
