@@ -70,4 +70,4 @@ def test_the_performance_report_names_the_forest_explanation_method(
     from automl.reports import performance_report
 
     text = json.dumps(performance_report(forest_model, bootstrap=20).to_dict(), default=str)
-    assert "path contributions" in text and "TreeSHAP" not in text
+    assert "read along each tree's decisions" in text and "TreeSHAP" not in text
