@@ -72,9 +72,20 @@ def page(app: tuple[str, Workspace]) -> Iterator[Any]:
 
 
 def choose(page: Any, label: str, option: str) -> None:
-    """Pick ``option`` in the select box labelled ``label``."""
-    page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick ``option`` in the select box labelled ``label``. A rerun that redraws the box while
+    its list is open closes the list: then wait for the run to end and open it again."""
+    from playwright.sync_api import Error
+
+    for attempt in range(3):
+        wait_idle(page)
+        page.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            break
+        except Error:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     wait_idle(page)
 
 
