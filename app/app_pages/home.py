@@ -10,6 +10,7 @@ import streamlit as st
 from app import state, ui
 from app.bootstrap import SAMPLE_FILES, load_samples
 from app.tables import show_table
+from automl.metrics import METRICS
 from automl.workspace.jobs import job_status
 
 ws = ui.workspace()
@@ -112,7 +113,11 @@ else:
                 "version": m.version,
                 "predicts": m.target,
                 "problem type": ui.TASK_WORDS.get(m.task, m.task),
-                "hold-out score": f"{m.metric} {m.score:.4f}" if m.score is not None else "",
+                "hold-out score": (
+                    f"{METRICS[m.metric].label if m.metric in METRICS else m.metric} {m.score:.4f}"
+                    if m.score is not None
+                    else ""
+                ),
                 "dataset": m.dataset,
                 "built": dt.datetime.fromtimestamp(m.created_at).strftime("%Y-%m-%d %H:%M"),
             }
