@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
+from pathlib import Path
 
 import streamlit as st
 import streamlit.components.v1 as components
 
 from app import state
 from automl.errors import EaselError
-from automl.workspace.catalog import Workspace
+from automl.workspace.catalog import ENV_VAR, Workspace
 from automl.workspace.users import SESSION_SECONDS, SignInError, Team, User
 
 log = logging.getLogger("easel.app")
@@ -23,8 +25,15 @@ TOKEN = "auth_token"  # session-state key: this browser's token
 COOKIE_TODO = "auth_cookie_todo"  # session-state key: the cookie to write ('' clears it)
 
 
+@st.cache_resource(show_spinner=False)
+def _workspace_at(root: str) -> Workspace:
+    """One workspace object per server and folder: opening one checks folders, sweeps stale
+    temporaries and migrates the catalog, which every rerun of every page need not repeat."""
+    return Workspace(root)
+
+
 def team() -> Team:
-    return Team(Workspace())
+    return Team(_workspace_at(str(Path(os.environ.get(ENV_VAR) or "workspace").resolve())))
 
 
 def is_loopback(address: str | None) -> bool:
