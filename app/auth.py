@@ -22,7 +22,7 @@ log = logging.getLogger("easel.app")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 COOKIE = "easel_session"  # keeps a browser signed in across refreshes (a random token)
 TOKEN = "auth_token"  # session-state key: this browser's token
-COOKIE_TODO = "auth_cookie_todo"  # session-state key: the cookie to write ('' clears it)
+COOKIE_PENDING = "auth_cookie_pending"  # session-state key: the cookie to write ('' clears it)
 
 
 @st.cache_resource(show_spinner=False)
@@ -72,19 +72,19 @@ def _remember(t: Team, user: User) -> None:
     random token whose hash is in the catalog, until sign-out or SESSION_SECONDS)."""
     token = t.new_session(user.name)
     _signed_in(user, token)
-    st.session_state[COOKIE_TODO] = token
+    st.session_state[COOKIE_PENDING] = token
 
 
 def write_cookie() -> None:
     """Write (or clear) this browser's sign-in cookie when one is pending. The page's own
     origin sets it from a same-origin component frame: Streamlit has no cookie API."""
-    todo = st.session_state.pop(COOKIE_TODO, None)
-    if todo is None or not re.fullmatch(r"[A-Za-z0-9_-]*", todo):
+    pending = st.session_state.pop(COOKIE_PENDING, None)
+    if pending is None or not re.fullmatch(r"[A-Za-z0-9_-]*", pending):
         return
-    age = SESSION_SECONDS if todo else 0
+    age = SESSION_SECONDS if pending else 0
     components.html(
         "<script>window.parent.document.cookie = "
-        f"'{COOKIE}={todo}; path=/; max-age={age}; SameSite=Strict';</script>",
+        f"'{COOKIE}={pending}; path=/; max-age={age}; SameSite=Strict';</script>",
         height=0,
     )
 
@@ -97,7 +97,7 @@ def sign_out() -> None:
         t.ws.audit("sign out", user.name, user=user.name)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
-    st.session_state[COOKIE_TODO] = ""  # clear the cookie on the sign-in page
+    st.session_state[COOKIE_PENDING] = ""  # clear the cookie on the sign-in page
     if sso_configured() and getattr(st.user, "is_logged_in", False):
         st.logout()
     st.rerun()

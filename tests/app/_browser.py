@@ -36,16 +36,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(ws: Path) -> Iterator[str]:
-    """Run ``streamlit run app/main.py`` on workspace ``ws`` (with the sample datasets); yields
-    the app's URL and stops the server afterwards."""
-    env = {**os.environ, "EASEL_WORKSPACE": str(ws)}
-    subprocess.run([sys.executable, "-m", "app.bootstrap"], cwd=ROOT, env=env, check=True)
-    port = free_port()
+def run_app(
+    ws: Path, address: str = "127.0.0.1", cwd: Path = ROOT, port: int | None = None
+) -> Iterator[str]:
+    """Run ``streamlit run app/main.py`` on workspace ``ws`` from folder ``cwd`` (Streamlit reads
+    ``.streamlit/`` there); yields the app's URL on loopback and stops the server afterwards."""
+    port = port or free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
+         "--server.headless", "true", "--server.port", str(port), "--server.address", address,
+         "--browser.gatherUsageStats", "false"],
+        cwd=cwd, env={**os.environ, "EASEL_WORKSPACE": str(ws)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -58,6 +60,15 @@ def serve(ws: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@contextmanager
+def serve(ws: Path) -> Iterator[str]:
+    """The app on workspace ``ws`` with the sample datasets loaded first."""
+    env = {**os.environ, "EASEL_WORKSPACE": str(ws)}
+    subprocess.run([sys.executable, "-m", "app.bootstrap"], cwd=ROOT, env=env, check=True)
+    with run_app(ws) as url:
+        yield url
 
 
 def wait_idle(page: Any, timeout_ms: int = 30_000) -> None:

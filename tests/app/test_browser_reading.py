@@ -5,10 +5,6 @@ file. Screenshots are kept in test-artifacts/screenshots for review."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
+from tests.app._browser import ARGS, CHROMIUM, SHOTS, run_app, wait_idle
+
 ROW_PX = 35  # Streamlit's table row height
 
 pytestmark = [
@@ -30,12 +24,6 @@ pytestmark = [
         reason="Debian chromium is not installed (make test installs it)",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -65,29 +53,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model.save(path)
     ws.add_model(name, version, path, "customer churn", model.model_)
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "EASEL_WORKSPACE": str(root)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.3)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-def wait_idle(page: Any, timeout_ms: int = 30_000) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=timeout_ms,
-    )
+    with run_app(root) as url:
+        yield url
 
 
 def table_height(page: Any, n: int) -> float:

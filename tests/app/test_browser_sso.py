@@ -7,14 +7,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.app._browser import ARGS, CHROMIUM, ROOT, SHOTS, free_port, wait_idle
+from tests.app._browser import ARGS, CHROMIUM, ROOT, SHOTS, free_port, run_app, wait_idle
 
 OIDC = ROOT / "tests" / "oidc"
 NODE_DIR = Path(os.environ.get("EASEL_TEST_CACHE", Path.home() / ".cache" / "easel-tests")) / "oidc"
@@ -82,33 +81,19 @@ def test_single_sign_on_creates_and_signs_in_the_user(oidc_server: str, tmp_path
         'client_secret = "easel-secret"\n'
         f'server_metadata_url = "{oidc_server}/.well-known/openid-configuration"\n'
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-         "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=run_dir, env={**os.environ, "EASEL_WORKSPACE": str(ws)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_port(port)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}")
-            page.get_by_role("button", name="Sign in with your organization's account").click()
-            expect(page.get_by_text("Signed in as dana")).to_be_visible(timeout=60_000)
-            wait_idle(page)
-            page.screenshot(path=str(SHOTS / "team-sso.png"), full_page=True)
-            page.goto(f"http://127.0.0.1:{port}")  # a refresh keeps the sign-in
-            expect(page.get_by_text("Signed in as dana")).to_be_visible(timeout=60_000)
-            page.get_by_role("button", name="Sign out").click()
-            expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible(
-                timeout=30_000
-            )
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with run_app(ws, cwd=run_dir, port=port), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}")
+        page.get_by_role("button", name="Sign in with your organization's account").click()
+        expect(page.get_by_text("Signed in as dana")).to_be_visible(timeout=60_000)
+        wait_idle(page)
+        page.screenshot(path=str(SHOTS / "team-sso.png"), full_page=True)
+        page.goto(f"http://127.0.0.1:{port}")  # a refresh keeps the sign-in
+        expect(page.get_by_text("Signed in as dana")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible(timeout=30_000)
+        browser.close()
     dana = team.get("dana")
     assert (dana.role, dana.email) == ("analyst", "dana@example.com")
     log = team.audit_log()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.app._browser import ARGS, CHROMIUM, ROOT, SHOTS, free_port, wait_idle
+from tests.app._browser import ARGS, CHROMIUM, ROOT, SHOTS, run_app, wait_idle
 from tests.conftest import make_table
 
 pytestmark = pytest.mark.skipif(
@@ -23,29 +22,6 @@ pytestmark = pytest.mark.skipif(
     reason="Debian chromium is not installed (make test installs it)",
 )
 PW = "correct horse battery"
-
-
-def start_app(ws: Path, address: str = "127.0.0.1") -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "EASEL_WORKSPACE": str(ws)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", address,
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.3)
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +49,8 @@ def team_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, in
                   "settings": {"time_budget": 60, "preset": "quick"}},
     )  # fmt: skip
     alice.update_job(job, status="succeeded", progress=1.0, message="done")
-    proc, url = start_app(root)
-    yield url, job
-    stop(proc)
+    with run_app(root) as url:
+        yield url, job
 
 
 def sign_in(browser: Any, url: str, name: str, password: str = PW) -> Any:
@@ -191,22 +166,20 @@ def test_wrong_password_viewer_and_sign_out(team_app: tuple[str, int]) -> None:
 def test_personal_mode_line_and_address(tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    proc, url = start_app(tmp_path / "personal")
-    wide, wide_url = start_app(tmp_path / "personal-wide", address="0.0.0.0")
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page()
-            page.goto(url)
-            expect(page.get_by_text("Personal mode: nobody signs in")).to_be_visible(timeout=30_000)
-            assert not page.get_by_role("button", name="Sign in").count()
-            page.goto(wide_url)
-            expect(page.get_by_text("This Easel has no users")).to_be_visible(timeout=30_000)
-            assert not page.get_by_test_id("stSidebarNav").count()
-            browser.close()
-    finally:
-        stop(proc)
-        stop(wide)
+    with (
+        run_app(tmp_path / "personal") as url,
+        run_app(tmp_path / "personal-wide", address="0.0.0.0") as wide_url,
+        sync_playwright() as p,
+    ):
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.get_by_text("Personal mode: nobody signs in")).to_be_visible(timeout=30_000)
+        assert not page.get_by_role("button", name="Sign in").count()
+        page.goto(wide_url)
+        expect(page.get_by_text("This Easel has no users")).to_be_visible(timeout=30_000)
+        assert not page.get_by_test_id("stSidebarNav").count()
+        browser.close()
     refused = subprocess.run(
         [sys.executable, "-m", "app.bootstrap", "0.0.0.0"],
         cwd=ROOT, env={**os.environ, "EASEL_WORKSPACE": str(tmp_path / "personal")},
