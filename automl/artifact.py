@@ -11,9 +11,10 @@ A model is a folder::
 Schema versions:
 
 1. The first format (never declared as it grew hold-out rows, time series and ensembles).
-2. Today's format, declared: every file says ``problem_type`` (binary, multiclass, regression
-   or timeseries). A version-1 file is upgraded on load by :func:`upgrade`, the one place that
-   knows older formats.
+2. Every file says ``problem_type`` (binary, multiclass, regression or timeseries).
+3. Today's format: each leaderboard row may say ``rows``, the training rows that trial learned
+   from (big tables search on growing samples). Older files are upgraded on load by
+   :func:`upgrade`, the one place that knows older formats.
 
 Raise :data:`SCHEMA_VERSION` whenever a field is added, removed, renamed or changes meaning, and
 teach :func:`upgrade` to turn the previous version into the new one. A file of a newer version
@@ -38,7 +39,7 @@ from automl.errors import ArtifactError
 from automl.progress import TrialRecord
 from automl.task import TargetInfo
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 META_FILE = "easel_model.json"
 HOLDOUT_FILE = "holdout.parquet"
 PREPROCESSING_KEY = "preprocessing"
@@ -535,6 +536,7 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
 
     Version 1 -> 2: ``problem_type`` is always written (it was only written for time series);
     fields that early version-1 files lack get the values a model without them means.
+    Version 2 -> 3: nothing to change (a leaderboard row without ``rows`` reads as None).
     """
     version = check_version(meta.get("schema_version"))
     out = dict(meta)
@@ -551,6 +553,8 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
         out.setdefault("timings", {})
         out.setdefault("fit_seconds", 0.0)
         out["schema_version"] = 2
+    if check_version(out["schema_version"]) < 3:
+        out["schema_version"] = 3  # leaderboard rows without ``rows``: unknown, as None means
     return out
 
 

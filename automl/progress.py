@@ -19,10 +19,11 @@ class TrialRecord:
     score: float | None
     fit_seconds: float
     status: str  # "ok", "stopped at deadline", "stopped at its time share", "failed"
-    source: str  # "default" or "search"
+    source: str  # "default", "search", "growth" (a best configuration on a larger sample)
     iterations: int | None = None
     finished_at: float = 0.0
     message: str = ""
+    rows: int | None = None  # training rows the trial learned from (its fold's, or the sample's)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

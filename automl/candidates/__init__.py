@@ -50,8 +50,9 @@ def _check(cls: type[Candidate]) -> None:
         isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1
     ):
         raise invalid_parameter("max_rows", owner, "a positive whole number or None", max_rows)
-    if not isinstance(cls.cheap, bool):
-        raise invalid_parameter("cheap", owner, "True or False", cls.cheap)
+    for flag in ("cheap", "grows"):
+        if not isinstance(getattr(cls, flag), bool):
+            raise invalid_parameter(flag, owner, "True or False", getattr(cls, flag))
     missing = set(getattr(cls, "__abstractmethods__", ()))
     if cls.contributions is Candidate.contributions:
         missing.add("contributions")  # not abstract in the ABC, but explanations need it

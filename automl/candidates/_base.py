@@ -61,6 +61,9 @@ class Candidate(ABC):
     max_rows: ClassVar[int | None] = None
     # Trials take a fraction of a second: its default configurations run before the others'.
     cheap: ClassVar[bool] = False
+    # On tables larger than the search sample, its best configurations move on to larger samples
+    # (its cost must grow about in proportion to the rows, and it must honour the deadline).
+    grows: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = dict(params)

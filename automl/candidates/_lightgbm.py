@@ -35,6 +35,7 @@ class LightGBMCandidate(Candidate):
     label = "LightGBM (gradient-boosted trees)"
     encoding = "tree"
     explained_by = "contributions read exactly from the trees (SHAP values)"
+    grows = True
 
     @classmethod
     def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 
 from automl import metrics as M
@@ -44,6 +45,21 @@ HOLDOUT_FRACTION = 0.2
 MAX_HOLDOUT_ROWS = 100_000
 REFIT_ROWS_EXPONENT = 0.8  # refit time ~ (rows ratio) ** 0.8, measured on 50k -> 1M rows
 HOLDOUT_KEEP = 20_000  # hold-out rows kept in the artifact for its performance report
+# Big tables (more training rows than the preset's max_search_rows): growing samples. One
+# validation set for every trial (5% of the training rows, between a fifth of the search sample
+# and MAX_VAL_ROWS), a first sample of 1/32 of the other rows (between FIRST_SAMPLE_MIN and 80% of
+# the search sample), then samples GROWTH times larger, then all the rows.
+VAL_SHARE = 0.05
+MAX_VAL_ROWS = 50_000
+FIRST_SAMPLE_MIN = 20_000
+GROWTH = 4
+PREPARE_ROWS = 200_000  # rows the preparation (category lists, medians) learns from
+ENCODE_CHUNK = 100_000  # rows encoded at a time (no copy of the whole table's rows)
+# The prediction cost of the default on big tables: a model that scores rows more than
+# COST_FREE_RATIO times slower than another kept one must cut the validation error by
+# COST_GAIN_PER_10X (relative) per ten times the cost, or the faster one is the default.
+COST_FREE_RATIO = 2.0
+COST_GAIN_PER_10X = 0.01
 
 
 @dataclass
@@ -74,6 +90,11 @@ class TabularData:
         return {get_candidate(f).encoding for f in self.families}
 
     @property
+    def growing(self) -> bool:
+        """Big table: the search grows its sample (see :func:`growing_rows`)."""
+        return self.sdata.growing
+
+    @property
     def ratio_all(self) -> float:
         """All rows over search rows (how much longer a refit on every row takes)."""
         return len(self.data) / max(len(self.search_idx), 1)
@@ -102,7 +123,7 @@ def fit_tabular(
     run.emit("finalize", "Scoring the best models on the rows kept aside for checking", 0.9)
     kept = keep_best(run, d, search, ranked, records)
     run.lap("holdout_scoring")
-    refit_ok, refit_note = refit_default(run, d, kept)
+    refit_ok, refit_note = refit_default(run, d, kept, records)
     about = describe(run, d, len(df), trial_cap if stopped_by_cap else None)
     meta = model_meta(run, about, recipe_meta, records, kept, refit_ok, refit_note)
     holdout = d.features.iloc[d.hold_idx]
@@ -142,20 +163,38 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> TabularData:
         )
     y_all = encode_target(data[tinfo.name], tinfo.task, tinfo.classes)
     train_idx, hold_idx, search_idx = split_rows(y_all, tinfo, settings, run.seed)
+    growing = growing_rows(train_idx, y_all, tinfo, settings, run.seed)
     run.emit("prepare", f"Preparing {plural(len(used), 'column')}", 0.02)
     known = [c.name for c in columns] + [tinfo.name]
-    pre = Preprocessor(columns, known).fit(features.iloc[search_idx])
-    families, notes = families_for(settings["families"], len(search_idx), run.families_named)
+    if growing is None:
+        pre = Preprocessor(columns, known).fit(features.iloc[search_idx])
+        families, notes = families_for(settings["families"], len(search_idx), run.families_named)
+        encodings = {get_candidate(f).encoding for f in families}
+        X = encode(pre, features.iloc[search_idx], encodings)
+        y = y_all[search_idx]
+        n_folds = settings["cv_folds"] if len(search_idx) <= settings["cv_max_rows"] else 1
+        if len(search_idx) <= settings["small_rows"]:
+            n_folds = max(n_folds, settings["small_cv_folds"])
+        folds = make_folds(y, tinfo.task, n_folds, run.seed)
+        _, _, cats = pre.tree_features()
+        sdata = SearchData(X=X, y=y, categorical=cats, folds=folds)
+    else:
+        search_idx, n_val, stage_rows = growing
+        pre = Preprocessor(columns, known).fit(features.iloc[search_idx[:PREPARE_ROWS]])
+        first = n_val + stage_rows[0]
+        families, notes = families_for(settings["families"], stage_rows[0], run.families_named)
+        encodings = {get_candidate(f).encoding for f in families}
+        # growing families (tree encoding) see every training row; the others the first sample
+        X = {
+            enc: encode_rows(pre, features, search_idx[: None if enc == "tree" else first], enc)
+            for enc in encodings
+        }
+        y = y_all[search_idx]
+        n_folds = 1
+        _, _, cats = pre.tree_features()
+        sdata = SearchData(X=X, y=y, categorical=cats, stage_rows=stage_rows, n_val=n_val)
+        sdata.folds = sdata.stage(0).folds
     warnings_out += notes
-    encodings = {get_candidate(f).encoding for f in families}
-    X = encode(pre, features.iloc[search_idx], encodings)
-    y = y_all[search_idx]
-    n_folds = settings["cv_folds"] if len(search_idx) <= settings["cv_max_rows"] else 1
-    if len(search_idx) <= settings["small_rows"]:
-        n_folds = max(n_folds, settings["small_cv_folds"])
-    folds = make_folds(y, tinfo.task, n_folds, run.seed)
-    _, _, cats = pre.tree_features()
-    sdata = SearchData(X=X, y=y, categorical=cats, folds=folds)
     return TabularData(
         tinfo, metric, data, features, columns, y_all, train_idx, hold_idx, search_idx, pre,
         families, sdata, n_folds, warnings_out,
@@ -184,6 +223,50 @@ def split_rows(
             stratify=None if strat is None else strat[train_idx],
         )
     return train_idx, hold_idx, search_idx
+
+
+def growing_rows(
+    train_idx: np.ndarray, y_all: np.ndarray, tinfo: TargetInfo, settings: dict[str, Any], seed: int
+) -> tuple[np.ndarray, int, list[int]] | None:
+    """For a big table (more training rows than the preset's ``max_search_rows``): the training
+    rows ordered as the validation rows first, then the others in random order; the validation
+    row count; and the growing sample sizes (the last is every other training row). None for a
+    table the search samples once."""
+    n_train, cap = len(train_idx), int(settings["max_search_rows"])
+    if n_train <= cap:
+        return None
+    n_val = int(np.clip(VAL_SHARE * n_train, 0.2 * cap, MAX_VAL_ROWS))
+    strat = y_all[train_idx] if tinfo.task != "regression" else None
+    pool, val = train_test_split(train_idx, test_size=n_val, random_state=seed, stratify=strat)
+    n_pool = len(pool)
+    stage_rows = [int(np.clip(n_pool / 32, min(FIRST_SAMPLE_MIN, n_pool), 0.8 * cap))]
+    while stage_rows[-1] * GROWTH < n_pool:
+        stage_rows.append(stage_rows[-1] * GROWTH)
+    if len(stage_rows) > 1 and n_pool < 1.5 * stage_rows[-1]:
+        stage_rows[-1] = n_pool  # no sample almost as large as all the rows
+    elif stage_rows[-1] < n_pool:
+        stage_rows.append(n_pool)
+    return np.concatenate([val, pool]), n_val, stage_rows
+
+
+def encode_rows(pre: Preprocessor, features: pd.DataFrame, idx: np.ndarray, enc: str) -> Any:
+    """The rows ``idx`` of ``features`` in encoding ``enc``, ENCODE_CHUNK rows at a time: a copy
+    of one chunk's raw rows at most, and a dense result written in place (no second copy)."""
+
+    def chunk(i: int) -> Any:
+        return encode(pre, features.iloc[idx[i : i + ENCODE_CHUNK]], {enc})[enc]
+
+    first = chunk(0)
+    if len(idx) <= ENCODE_CHUNK:
+        return first
+    if sp.issparse(first):
+        parts = [first] + [chunk(i) for i in range(ENCODE_CHUNK, len(idx), ENCODE_CHUNK)]
+        return sp.vstack(parts, format="csr")
+    out = np.empty((len(idx), first.shape[1]), dtype=first.dtype)
+    out[:ENCODE_CHUNK] = first
+    for i in range(ENCODE_CHUNK, len(idx), ENCODE_CHUNK):
+        out[i : i + ENCODE_CHUNK] = chunk(i)
+    return out
 
 
 def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
@@ -217,6 +300,9 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
             plan = choose_kept(ranked, settings["keep_top"])
             # a kept trial model (one validation split) is scored as it is: no fit to reserve
             reserve += sum(r.fit_seconds for r in plan if r.id not in search.models) * scale * 1.3
+            if d.growing:  # no refit is planned: scoring the kept models on the hold-out rows
+                per_row = sum(search.predict_ms.get(r.id, 0.0) for r in plan) / 1e6
+                return max(run.end - reserve - 1.5 * per_row * len(d.hold_idx), run.start + 0.5)
             # Boosting time grows more slowly than the row count (binning is sample-based).
             # With folds, the fits above leave room for an ensemble's other members; with one
             # split (kept models need no fit), each member of the ensemble the search would
@@ -255,12 +341,21 @@ def keep_best(
         plan += [by_id[i] for i in ens[0] if by_id[i] not in plan]
 
     def train(rec: TrialRecord, deadline: float) -> tuple[Candidate, float, str]:
-        if rec.id in search.models:  # the trial's own model, trained on 80% of the rows
+        if rec.id in search.models:  # the trial's own model, trained on its split's rows
+            if d.growing:
+                trained = f"{rows_text(rec.rows or 0)} (the search's own fit)"
+                return search.models[rec.id], rec.fit_seconds, trained
             trained = "80% of the search rows (the search's own fit)"
             return search.models[rec.id], rec.fit_seconds / 0.8, trained
         cls = get_candidate(rec.candidate)
         ctx = FitContext(task, d.n_classes, deadline, run.seed)
         t_fit = time.monotonic()
+        if d.growing:  # the rows of the trial's own sample
+            rows = slice(d.sdata.n_val, d.sdata.n_val + (rec.rows or d.sdata.stage_rows[0]))
+            cand = cls(rec.fit_params()).fit(
+                X[cls.encoding][rows], d.sdata.y[rows], ctx, categorical=cats
+            )
+            return cand, time.monotonic() - t_fit, rows_text(rec.rows or 0)
         cand = cls(rec.fit_params()).fit(X[cls.encoding], d.sdata.y, ctx, categorical=cats)
         return cand, time.monotonic() - t_fit, "search rows"
 
@@ -275,7 +370,55 @@ def keep_best(
     kept = keep_candidates(run, plan, train, evaluate)
     if ens is not None and search.oof_y is not None and all(i in kept.models for i in ens[0]):
         add_ensemble(d, search.oof, search.oof_y, kept, ens[0], records, y_hold, run.elapsed())
+    if d.growing:
+        cheaper_default(d.metric, kept, records)
     return kept
+
+
+def error_of(metric: M.Metric, score: float) -> float:
+    """How far a validation score is from perfect (every greater-is-better metric here is at
+    most 1; the others are errors already)."""
+    return max(1.0 - score, 0.0) if metric.greater_is_better else max(score, 0.0)
+
+
+def cheaper_default(metric: M.Metric, kept: Kept, records: list[TrialRecord]) -> None:
+    """On a big table the prediction cost counts: the default (an ensemble, or a slow single
+    model) stays the default only if it cuts the validation error enough for what it costs per
+    row (COST_GAIN_PER_10X per ten times the cost) against every faster kept model; otherwise
+    the best faster one is the default, and the leaderboard says why."""
+    by_id = {r.id: r for r in records}
+
+    def cost(cid: int) -> float:
+        return max(float(kept.meta[str(cid)]["predict_ms_per_1000_rows"]), 1e-3)
+
+    best = kept.default_id
+    if by_id[best].score is None:
+        return
+    others = [
+        cid
+        for cid in kept.meta
+        if int(cid) != best and by_id[int(cid)].score is not None and by_id[int(cid)].status == "ok"
+    ]
+    sign = -1.0 if metric.greater_is_better else 1.0
+    for cid in sorted((int(c) for c in others), key=lambda c: sign * float(by_id[c].score or 0)):
+        ratio = cost(best) / cost(cid)
+        if ratio < COST_FREE_RATIO:
+            continue
+        e_best = error_of(metric, float(by_id[best].score or 0))
+        e_other = error_of(metric, float(by_id[cid].score or 0))
+        gain = (e_other - e_best) / max(e_other, 1e-12)
+        needed = COST_GAIN_PER_10X * np.log10(ratio)
+        if gain >= needed:
+            continue
+        loser = by_id[best]
+        why = (
+            f"not the default: it scores rows {ratio:.0f} times slower than model {cid} for "
+            f"{max(gain, 0.0):.1%} less validation error (on a big table that cost needs "
+            f"{needed:.1%})"
+        )
+        loser.message = f"{loser.message}; {why}" if loser.message else why
+        best = cid
+    kept.default_id = best
 
 
 def add_ensemble(
@@ -326,9 +469,88 @@ def add_ensemble(
     kept.default_id = ens_id
 
 
-def refit_default(run: FitRun, d: TabularData, kept: Kept) -> tuple[bool, str]:
+def learning_curve(records: list[TrialRecord], rec: TrialRecord) -> list[tuple[int, float]]:
+    """(training rows, validation score) of ``rec``'s configuration on each sample it learned
+    from, fewest rows first (growing samples share their validation rows)."""
+    points: dict[int, float] = {}
+    for r in records:
+        if (
+            r.candidate == rec.candidate
+            and r.params == rec.params
+            and r.rows
+            and r.score is not None
+            and r.status == "ok"
+        ):
+            points[r.rows] = float(r.score)
+    return sorted(points.items())
+
+
+def refit_grown(
+    run: FitRun, d: TabularData, kept: Kept, records: list[TrialRecord]
+) -> tuple[bool, str]:
+    """Big table: the default learned from most rows already. Refit it (each member of an
+    ensemble) on every row only when its learning curve says more rows still help and the
+    refit should finish in the time left; the note says what the curve and the clock said."""
+    by_id = {r.id: r for r in records}
+    members = kept.members(kept.default_id)
+    n_all = len(d.data)
+    sign = 1.0 if d.metric.greater_is_better else -1.0
+    notes: list[str] = []
+    refit_count = 0
+    for mid in members:
+        rec = by_id[mid]
+        rows = rec.rows or d.sdata.stage_rows[0]
+        curve = learning_curve(records, rec)
+        label = d.metric.label
+        said = f"model {mid} learned from {rows_text(rows)} of {n_all:,}"
+        gain = None
+        if len(curve) >= 2:
+            (n1, s1), (n2, s2) = curve[-2], curve[-1]
+            gain = (s2 - s1) / np.log2(n2 / n1) * np.log2(n_all / n2)
+            said += (
+                f"; its validation {label} went from {s1:.4f} on {n1:,} rows to {s2:.4f} on "
+                f"{n2:,}, which predicts {gain:+.4f} from all the rows"
+            )
+        needed = kept.fit_seconds[mid] * n_all / max(rows, 1)
+        left = run.end - time.monotonic()
+        if gain is not None and sign * gain <= 0:
+            notes.append(f"{said}: not refit, more rows no longer help")
+            continue
+        if needed > left:
+            notes.append(
+                f"{said}: not refit, a refit on all rows would take about {needed:.0f} s and "
+                f"{max(left, 0):.0f} s were left"
+            )
+            continue
+        cand = kept.models[mid]
+        model, why = refit(
+            run, cand, lambda enc: encode_rows(d.pre, d.features, np.arange(n_all), enc),
+            d.y_all, d.sdata.categorical, d.tinfo.task, d.n_classes, 0.0,
+        )  # fmt: skip
+        if model is None:
+            notes.append(f"{said}: the refit on all rows could not finish in the time budget")
+            continue
+        refit_count += 1
+        kept.models[mid] = model
+        kept.meta[str(mid)]["trained_on"] = "all rows"
+        kept.meta[str(mid)]["params"] = model.fixed_iterations()
+        notes.append(f"{said}: refit on all rows")
+    done = refit_count == len(members)
+    tail = (
+        "the hold-out metrics come from the same configurations trained without the hold-out rows"
+        if refit_count
+        else "the hold-out metrics are this model's own"
+    )
+    return done, "; ".join(notes) + f" ({tail})"
+
+
+def refit_default(
+    run: FitRun, d: TabularData, kept: Kept, records: list[TrialRecord] | None = None
+) -> tuple[bool, str]:
     """Refit the default (each member of an ensemble) on every row when there is time; returns
     whether the model that predicts was refit, and the note that says so."""
+    if d.growing:
+        return refit_grown(run, d, kept, records or [])
     members = kept.members(kept.default_id)
     refit_count = 0
     note = ""
@@ -390,6 +612,13 @@ def describe(run: FitRun, d: TabularData, total_rows: int, trial_cap: int | None
         if d.n_folds > 1
         else f"one 80/20 validation split of {n_search} rows"
     )
+    if d.growing:
+        sizes = ", ".join(f"{r:,}" for r in d.sdata.stage_rows)
+        validation = (
+            f"one validation set of {d.sdata.n_val:,} rows for every trial; trials learned from "
+            f"growing samples of {sizes} rows, the best configurations moving on to the larger "
+            "ones"
+        )
     if trial_cap is not None:
         validation += (
             f"; the search stopped after {trial_cap} trials, about one per "

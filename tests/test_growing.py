@@ -1,0 +1,134 @@
+"""Big tables: the search grows its sample, every trial is validated on the same rows, the
+refit follows the learning curve and the prediction cost counts in choosing the default.
+
+The tables here are small; the preset's ``max_search_rows`` is lowered so that they are "big"
+for the search. Fits are bounded by ``max_trials`` (the budget is never reached).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import automl
+from automl import metrics as M
+from automl.presets import get_preset
+from automl.progress import TrialRecord
+from automl.task import TargetInfo
+from automl.training.common import Kept
+from automl.training.run import FitOptions, FitRun
+from automl.training.tabular import cheaper_default, fit_tabular, growing_rows, learning_curve
+from tests.conftest import make_table
+
+CAP = 1000  # max_search_rows for these tests
+
+
+def _run(max_trials: int, **options: object) -> FitRun:
+    settings = get_preset("quick")
+    settings.update(max_search_rows=CAP, time_budget=3600.0)
+    return FitRun(FitOptions(max_trials=max_trials, **options), settings)  # type: ignore[arg-type]
+
+
+def _tinfo(task: str = "binary") -> TargetInfo:
+    return TargetInfo(name="y", task=task, classes=[0, 1] if task != "regression" else [])
+
+
+def test_growing_rows_validate_on_their_own_rows_and_grow_to_all_the_others():
+    y = np.arange(60_000) % 2
+    train = np.arange(5, 60_000)
+    settings = {"max_search_rows": 10_000}
+    order, n_val, stages = growing_rows(train, y, _tinfo(), settings, 0)  # type: ignore[misc]
+    assert sorted(order.tolist()) == train.tolist()  # every training row, once
+    assert n_val == int(0.05 * len(train))  # 5% of the training rows
+    assert stages == sorted(stages) and stages[-1] == len(train) - n_val
+    assert all(b <= 4 * a for a, b in zip(stages, stages[1:], strict=False))
+    # the validation rows are stratified: both classes as in the table
+    assert abs(y[order[:n_val]].mean() - 0.5) < 0.01
+    # a table the search samples once does not grow
+    assert growing_rows(np.arange(9_000), y, _tinfo(), settings, 0) is None
+
+
+def test_a_big_table_grows_the_best_configuration_to_all_its_rows():
+    df = make_table(6000, seed=3)
+    model = fit_tabular(_run(6), df, "churn", None)
+    meta = model.meta
+    board = meta.leaderboard
+    first = [r for r in board if r.source != "growth" and r.candidate != "ensemble"]
+    grown = [r for r in board if r.source == "growth"]
+    rows = meta.rows
+    pool = rows.train - int(np.clip(0.05 * rows.train, 0.2 * CAP, 50_000))
+    assert {r.rows for r in first} == {int(0.8 * CAP)}  # the first sample
+    assert grown and all(r.candidate == "lightgbm" for r in grown)
+    assert max(r.rows or 0 for r in grown) == pool  # the best one learned from all the rows
+    best_first = min(
+        (r for r in first if r.candidate == "lightgbm"), key=lambda r: -float(r.score or 0)
+    )
+    assert grown[-1].params == best_first.params  # the best configuration moved on
+    assert "growing samples of 800, " in meta.validation
+    assert len(board) <= 7  # max_trials, and an ensemble when it helps
+    # the refit note says what the learning curve said
+    assert "learned from" in meta.refit_note
+    # the model predicts, saves and loads with the rows each trial learned from
+    got = model.predict_proba(df.drop(columns=["churn"]).head(20))
+    assert got.shape == (20, 2) and np.allclose(got.sum(axis=1), 1)
+
+
+def test_the_grown_model_is_saved_with_its_rows(tmp_path):
+    df = make_table(6000, seed=4, task="regression")
+    model = fit_tabular(_run(5, candidates=["lightgbm", "linear"]), df, "spend", None)
+    model.save(tmp_path / "m")
+    back = automl.load(tmp_path / "m")
+    assert [r.rows for r in back.meta.leaderboard] == [r.rows for r in model.meta.leaderboard]
+    assert any(r.source == "growth" for r in back.meta.leaderboard)
+    rows = df.drop(columns=["spend"]).head(50)
+    assert np.array_equal(back.predict(rows), model.predict(rows))
+
+
+def _rec(i: int, score: float, family: str = "lightgbm", rows: int = 100) -> TrialRecord:
+    return TrialRecord(i, family, {"k": i}, score, 1.0, "ok", "search", rows=rows)
+
+
+def _kept(costs: dict[int, float]) -> Kept:
+    kept = Kept()
+    for cid, ms in costs.items():
+        kept.meta[str(cid)] = {"candidate": "x", "predict_ms_per_1000_rows": ms}
+    return kept
+
+
+@pytest.mark.parametrize(
+    ("scores", "costs", "default"),
+    [
+        # 30 times slower for 0.2% less error: the faster model is the default
+        ({1: 0.800, 2: 0.8004}, {1: 10.0, 2: 300.0}, 1),
+        # 30 times slower for 5% less error (1.5% is needed): it pays for itself
+        ({1: 0.800, 2: 0.810}, {1: 10.0, 2: 300.0}, 2),
+        # about as fast: the better one, whatever the gain
+        ({1: 0.800, 2: 0.8001}, {1: 10.0, 2: 15.0}, 2),
+    ],
+)
+def test_a_slow_default_must_pay_for_its_prediction_cost(scores, costs, default):
+    records = [_rec(i, s) for i, s in scores.items()]
+    kept = _kept(costs)
+    kept.default_id = max(scores, key=lambda i: scores[i])
+    cheaper_default(M.METRICS["roc_auc"], kept, records)
+    assert kept.default_id == default
+    slow = records[1]
+    assert ("not the default" in slow.message) == (default == 1)
+    if default == 1:
+        assert "30 times slower" in slow.message and "1.5%" in slow.message
+
+
+def test_the_learning_curve_follows_one_configuration_over_its_samples():
+    a = [_rec(1, 0.70, rows=100), _rec(2, 0.72, rows=100)]
+    grown = TrialRecord(3, "lightgbm", {"k": 1}, 0.75, 3.0, "ok", "growth", rows=400)
+    assert learning_curve([*a, grown], grown) == [(100, 0.70), (400, 0.75)]
+
+
+def test_a_small_table_searches_as_before():
+    df = make_table(1200, seed=5)  # 960 training rows: under the cap
+    model = fit_tabular(_run(4), df, "churn", None)
+    assert all(r.source != "growth" for r in model.meta.leaderboard)
+    assert "80/20 validation split" in model.meta.validation or "cross-validation" in (
+        model.meta.validation
+    )
+    assert model.meta.rows.search == model.meta.rows.train  # all of them, no sample
