@@ -1,6 +1,6 @@
 """Benchmark runs in child processes: a run past its time limit is killed with everything it
-started (also processes in sessions of their own, as H2O's Java server is), and what a run leaves
-running is stopped."""
+started (also processes in sessions of their own, as H2O's Java server is), what a run leaves
+running is stopped, and the big-table benchmark reports a failed run with its last error lines."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
+
+from benchmarks import bigtable
+from benchmarks._common import _sorted_classes
+from benchmarks.scale_peers import plan, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,3 +76,34 @@ def test_what_a_finished_run_leaves_running_is_stopped() -> None:
     child = _run_parent("print('{\"score\": 1}')", 60.0)
     assert child["returncode"] == 0 and child["result"] == {"score": 1}
     assert _gone(int(child["stdout"].split()[0]))
+
+
+def test_big_table_runs_and_failures(tmp_path: Path) -> None:
+    train, test = bigtable.split(bigtable.interactions(2000, seed=1))
+    train.to_parquet(tmp_path / "train.parquet")
+    test.to_parquet(tmp_path / "test.parquet")  # has categories the training rows lack
+    row = run(tmp_path, "lightgbm", None, 300.0, 0)
+    assert "error" not in row, row
+    assert row["task"] == "binary" and 0.55 < row["score"] <= 1
+    assert row["train_rows"] == 1600 and row["test_rows"] == 400
+    assert row["predict_rows_per_s"] > 0 and row["peak_mb"] > 0
+
+    (tmp_path / "test.parquet").write_bytes(b"not a parquet file")
+    row = run(tmp_path, "lightgbm", None, 300.0, 0)
+    assert row["error"] == "failed"
+    assert any("arquet" in line for line in row["stderr_tail"]), row["stderr_tail"]
+
+
+def test_plan_runs_the_baseline_once() -> None:
+    assert plan(["lightgbm", "h2o", "flaml"], [120, 600]) == [
+        ("lightgbm", None),
+        ("h2o", 120),
+        ("flaml", 120),
+        ("h2o", 600),
+        ("flaml", 600),
+    ]
+
+
+def test_class_columns_in_label_order() -> None:
+    proba = pd.DataFrame({"yes": [0.9, 0.2], "no": [0.1, 0.8]})
+    assert list(_sorted_classes(proba).columns) == ["no", "yes"]  # type: ignore[union-attr]
