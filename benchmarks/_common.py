@@ -12,6 +12,7 @@ import json
 import resource
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,35 +88,75 @@ def error(task: str, score: float) -> float:
     return 1.0 - score if task == "binary" else score
 
 
+def task_of(y: pd.Series) -> str:
+    """binary (2 classes), multiclass (3+ text classes) or regression (numbers)."""
+    if y.nunique(dropna=True) == 2:
+        return "binary"
+    is_number = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    return "regression" if is_number else "multiclass"
+
+
+def _sorted_classes(proba: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Class columns in the order of their labels, so column 1 of a binary frame is the positive
+    class ("yes" after "no", 1 after 0) whatever order a framework returned them in."""
+    if proba is None:
+        return None
+    return proba[sorted(proba.columns, key=label)]
+
+
 def run_main(runners: dict[str, Callable[..., Any]]) -> None:
-    """Command line of a runner: load the dataset, split it, fit and predict with
+    """Command line of a runner: load the data, fit and predict with
     ``runners[--framework](train, test, target, task, budget, seed)`` (which returns predictions,
     class probabilities or None, fit seconds, predict seconds, extra fields) and print a JSON line.
-    """
-    from benchmarks.datasets import DATASETS
 
+    The data is either a dataset of benchmarks/datasets.py (``--dataset``: the fixed 75/25 split
+    of the seed) or a folder with ``train.parquet`` and ``test.parquet`` (``--parquet-dir``, as
+    benchmarks/bigtable.py writes; no per-row values in the output, which would be 200,000 long).
+    """
     p = argparse.ArgumentParser()
-    p.add_argument("--dataset", required=True, choices=list(DATASETS))
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument("--dataset")
+    data.add_argument("--parquet-dir", type=Path)
+    p.add_argument("--target", default="target", help="with --parquet-dir")
     p.add_argument("--framework", choices=list(runners), required=True)
     p.add_argument("--budget", type=float, default=60)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     warnings.simplefilter("ignore")
-    df, target, task = DATASETS[a.dataset]()
-    train, test = split(df, target, task, a.seed)
+    if a.parquet_dir is not None:
+        train = pd.read_parquet(a.parquet_dir / "train.parquet")
+        test = pd.read_parquet(a.parquet_dir / "test.parquet")
+        target, task = a.target, task_of(train[a.target])
+        info: dict[str, Any] = {
+            "data": str(a.parquet_dir),
+            "train_rows": len(train),
+            "test_rows": len(test),
+        }
+    else:
+        from benchmarks.datasets import DATASETS
+
+        if a.dataset not in DATASETS:
+            p.error(f"unknown dataset {a.dataset!r}: one of {', '.join(DATASETS)}")
+        df, target, task = DATASETS[a.dataset]()
+        train, test = split(df, target, task, a.seed)
+        info = {
+            "dataset": a.dataset,
+            "rows": len(df),
+            "split": split_id(df, target, task, a.seed),
+        }
     pred, proba, fit_s, predict_s, extra = runners[a.framework](
         train, test, target, task, a.budget, a.seed
     )
+    if a.parquet_dir is not None:
+        proba = _sorted_classes(proba)
     result = {
-        "dataset": a.dataset,
+        **info,
         "framework": a.framework,
         "task": task,
-        "rows": len(df),
-        "columns": df.shape[1] - 1,
+        "columns": train.shape[1] - 1,
         "seed": a.seed,
-        "split": split_id(df, target, task, a.seed),
         "score": score(task, test[target], pred, proba),
-        **row_values(task, test[target], pred, proba),
+        **({} if a.parquet_dir is not None else row_values(task, test[target], pred, proba)),
         "fit_s": fit_s,
         "predict_s": predict_s,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

