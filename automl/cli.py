@@ -126,9 +126,42 @@ def _usage(message: str) -> Exception:
 
 
 # ---------------------------------------------------------------------- commands
+# Of a `train` command's time budget, the share kept for writing the model and its reports
+# (at least REPORT_RESERVE_MIN seconds, at most REPORT_RESERVE_MAX): the budget is the command's.
+REPORT_SHARE = 0.1
+REPORT_RESERVE_MIN = 2.0
+REPORT_RESERVE_MAX = 30.0
+
+
+def fit_budget(args: argparse.Namespace, started: float) -> float | None:
+    """The fit's time budget: the command's (``--time-budget``, or the preset's), less the time
+    already spent reading the data and the time kept for writing the model and its reports."""
+    import math
+
+    from automl.errors import ParameterError
+    from automl.presets import get_preset
+    from automl.training.run import MIN_TIME_BUDGET
+
+    if args.time_budget is None:
+        try:
+            total = float(get_preset(args.preset)["time_budget"])
+        except ParameterError:
+            return None  # AutoML reports the unknown preset
+    elif not isinstance(args.time_budget, float) or not math.isfinite(args.time_budget):
+        return args.time_budget  # AutoML reports what is wrong with it
+    else:
+        total = args.time_budget
+    if total < MIN_TIME_BUDGET:
+        return total  # refused by AutoML, with its message
+    keep = 0.0 if args.no_reports else REPORT_SHARE * total
+    keep = min(max(keep, REPORT_RESERVE_MIN), REPORT_RESERVE_MAX)
+    return max(total - (time.monotonic() - started) - keep, MIN_TIME_BUDGET)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import automl
 
+    started = time.monotonic()
     _check_model_folder(args.out)  # before training, which can take long
     recipe = _load_recipe(args.recipe)
     if args.data.startswith("dataset:") and recipe is None:
@@ -143,9 +176,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"training on {note}", file=sys.stderr)
     else:
         df = _read(args.data, args)
+    from automl.training.common import compact_floats
+
+    if recipe is None:  # (a recipe's formulas see the numbers as they were read)
+        df, _ = compact_floats(df)  # the command's own frame: half the memory for its numbers
     progress = _Progress(args.quiet)
     model = automl.AutoML(
-        time_budget=args.time_budget,
+        time_budget=fit_budget(args, started),
         max_trials=args.max_trials,
         preset=args.preset,
         seed=args.seed,
@@ -711,7 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-budget",
         type=float,
         default=None,
-        help=f"seconds for the whole build (at least {MIN_TIME_BUDGET:g}; default: the preset's)",
+        help=f"seconds for the whole command: reading the data, training, writing the model and "
+        f"its reports (at least {MIN_TIME_BUDGET:g}; default: the preset's)",
     )
     t.add_argument(
         "--max-trials",

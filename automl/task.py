@@ -150,7 +150,9 @@ def detect_task(
             "learn. Choose a column that has values, or fill this one in."
         )
     rows = np.flatnonzero(~missing.to_numpy(bool)) + 1  # each kept row's number in the data
-    kept = df.loc[~missing.to_numpy(bool)].reset_index(drop=True)
+    # every row kept: the same frame (pandas copies on write, so no copy of a big table)
+    kept = df.loc[~missing.to_numpy(bool)] if missing.any() else df
+    kept = kept.reset_index(drop=True)
     y = kept[target]
     n_distinct = int(y.nunique())
     if n_distinct < 2:

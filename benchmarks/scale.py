@@ -1,14 +1,23 @@
-"""Scale: a 1,000,000-row x 50-column build, prediction throughput, and chunked scoring memory.
+"""Scale: 1,000,000-row builds with ``automl train``, prediction throughput, chunked scoring memory.
 
-    python -m benchmarks.scale [--rows 1000000] [--budget 120]
+    python -m benchmarks.scale [--rows 1000000] [--budget 120] [--tables interactions,synthetic]
 
-Prints:
-1. build: wall seconds vs the budget, peak memory (RSS of the training process), search rows,
-   whether the final model was refit on all rows;
-2. predict: rows/second of Model.predict on raw rows vs the default candidate's own scoring of the
+Prints, for each table (``interactions``: benchmarks/bigtable.py, 40 numeric columns with
+interactions and 4 categorical ones of 7 to 2,500 levels, 800,000 training and 200,000 test rows;
+``synthetic``: 40 numeric, 8 categorical and 2 integer columns, the rows given and 200,000 test
+rows of another seed):
+
+1. build: ``automl train`` on the training rows (a Parquet file) as a user runs it, reports
+   included: the whole command's wall seconds against the budget, the trials and the rows they
+   learned from, what the model says about its refit, the phases, the command's peak RSS against
+   the training table's size in memory (pandas, deep), and the test ROC AUC of the model against
+   a default ``LGBMClassifier`` trained on all the training rows in another process;
+2. predict: rows/second of Model.predict on raw rows vs the default's own scoring of the
    already-encoded rows (each member of an ensemble on its encoding), same process (median of 3);
 3. chunked scoring: peak memory of ``automl predict`` on CSV files of two sizes (bounded memory
    means the larger file does not need more).
+
+The peers (FLAML, AutoGluon, H2O) on the same interactions table: benchmarks/scale_peers.py.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,36 +77,98 @@ def _write(rows: int, seed: int, path: Path, drop_target: bool = False) -> None:
 
 def _peak_child_mb(cmd: list[str]) -> tuple[float, float, str]:
     """Run a command; return (seconds, peak RSS MB of that child, stderr tail)."""
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, _, usage = os.wait4(proc.pid, 0)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    return time.monotonic() - t0, usage.ru_maxrss / 1024, err[-4000:]
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty child cannot block
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        _, _, usage = os.wait4(proc.pid, 0)
+        secs = time.monotonic() - t0
+        err.seek(0)
+        return secs, usage.ru_maxrss / 1024, err.read().decode(errors="replace")[-4000:]
 
 
-def build(rows: int, budget: float, workdir: Path) -> Path:
-    data = workdir / "train.parquet"
-    _write(rows, 0, data)
-    model = workdir / "model"
+def _tables(table: str, rows: int, folder: Path) -> float:
+    """Write ``folder``/train.parquet and test.parquet of ``table`` (in another process);
+    returns the training table's size in memory (MB, pandas deep)."""
+    if table == "interactions":
+        make = (
+            "from benchmarks.bigtable import interactions, split;"
+            f"train, test = split(interactions({int(rows)}, 0))"
+        )
+    else:
+        make = (
+            "from benchmarks.scale import synthetic;"
+            f"train, test = synthetic({int(rows)}, 0), synthetic({min(rows, 200_000)}, 1)"
+        )
     code = (
-        "import sys, time, json, pandas as pd, automl;"
-        "df = pd.read_parquet(sys.argv[1]);"
-        "t = time.monotonic();"
-        f"m = automl.AutoML(time_budget={budget}, seed=0).fit(df, target='target');"
-        "fit = time.monotonic() - t; m.save(sys.argv[2]); meta = m.model_.meta;"
-        "print(json.dumps({'fit_s': fit, 'rows': meta.rows.to_dict(),"
-        "'refit': meta.refit_on_all_rows,"
-        "'trials': len(meta.leaderboard), 'metrics': m.metrics, 'timings': meta.timings}),"
-        "file=sys.stderr)"
+        f"import sys; {make};"
+        "train.to_parquet(sys.argv[1] + '/train.parquet');"
+        "test.to_parquet(sys.argv[1] + '/test.parquet');"
+        "print(train.memory_usage(deep=True).sum() / 1e6)"
     )
-    secs, peak, err = _peak_child_mb([sys.executable, "-c", code, str(data), str(model)])
-    info = json.loads(err.strip().splitlines()[-1])
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], cwd=ROOT, check=True, capture_output=True
+    )
+    return float(out.stdout.decode().split()[-1])
+
+
+def _json_child(code: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, check=True, capture_output=True
+    )
+    return dict(json.loads(out.stdout.decode().strip().splitlines()[-1]))
+
+
+TEST_AUC = (
+    "import sys, json, time, warnings; warnings.simplefilter('ignore');"
+    "import pandas as pd, automl; from sklearn.metrics import roc_auc_score;"
+    "m = automl.load(sys.argv[1]); te = pd.read_parquet(sys.argv[2]);"
+    "t = time.monotonic(); p = m.predict_proba(te.drop(columns=['target']));"
+    "s = time.monotonic() - t;"
+    "print(json.dumps({'auc': roc_auc_score(te['target'] == 'yes', p['yes']),"
+    "'rows_per_s': len(te) / s}))"
+)
+
+
+def build(table: str, rows: int, budget: float, workdir: Path) -> Path:
+    """``automl train`` on ``table``; prints one line and returns the model folder."""
+    folder = workdir / table
+    folder.mkdir()
+    data_mb = _tables(table, rows, folder)
+    model = folder / "model"
+    cmd = [str(Path(sys.executable).parent / "automl"), "train", str(folder / "train.parquet")]
+    cmd += ["--target", "target", "--time-budget", f"{budget:g}", "--out", str(model), "--quiet"]
+    secs, peak, err = _peak_child_mb(cmd)
+    if not (model / "easel_model.json").exists():
+        raise SystemExit(f"automl train failed:\n{err}")
+    info = _json_child(
+        "import sys, json, automl; m = automl.load(sys.argv[1]); meta = m.meta;"
+        "print(json.dumps({'rows': meta.rows.to_dict(), 'timings': meta.timings,"
+        "'fit_s': meta.fit_seconds, 'refit': meta.refit_on_all_rows, 'note': meta.refit_note,"
+        "'trials': [[r.candidate, r.rows, r.source] for r in meta.leaderboard],"
+        "'default': m.candidate_name()}))",
+        str(model),
+    )
+    test = _json_child(TEST_AUC, str(model), str(folder / "test.parquet"))
+    base = _json_child(
+        "import sys, json, runpy;"
+        "sys.argv = ['_run_one', '--parquet-dir', sys.argv[1], '--framework', 'lightgbm',"
+        "'--budget', '0', '--seed', '0'];"
+        "runpy.run_module('benchmarks._run_one', run_name='__main__')",
+        str(folder),
+    )
+    trials = [t for t in info["trials"] if t[0] != "ensemble"]
+    by_rows: dict[int, int] = {}
+    for _, n, _ in trials:
+        by_rows[n] = by_rows.get(n, 0) + 1
     print(
-        f"build: {rows:,} rows x 50 columns, budget {budget:g} s: fit {info['fit_s']:.1f} s "
-        f"({info['fit_s'] / budget:.2f} x budget), peak RSS {peak:,.0f} MB (process incl. data), "
-        f"search rows {info['rows']['search']:,}, trials {info['trials']}, "
-        f"refit on all rows: {info['refit']}, hold-out AUC {info['metrics']['roc_auc']:.4f}; "
-        f"phases (s): {info['timings']}",
+        f"build ({table}, {info['rows']['train']:,} training rows, budget {budget:g} s): "
+        f"automl train {secs:.1f} s ({secs / budget:.2f} x budget; fit {info['fit_s']:.1f} s), "
+        f"{len(trials)} trials ("
+        + ", ".join(f"{c} on {n:,} rows" for n, c in sorted(by_rows.items()))
+        + f"), default {info['default']}; test ROC AUC {test['auc']:.4f} vs default LightGBM "
+        f"on all rows {base['score']:.4f} (fit {base['fit_s']:.1f} s); peak RSS {peak:,.0f} MB "
+        f"= {peak / data_mb:.2f} x the table's {data_mb:,.0f} MB in memory; phases (s): "
+        f"{info['timings']}; refit: {info['note']}",
         flush=True,
     )
     return model
@@ -159,13 +231,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--budget", type=float, default=120)
+    p.add_argument("--tables", default="interactions,synthetic")
     p.add_argument("--chunk-sizes", default="500000,2000000")
+    p.add_argument("--no-scoring", action="store_true", help="builds only")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model = build(a.rows, a.budget, work)
-        chunked(model, work, [int(s) for s in a.chunk_sizes.split(",")])
-        throughput(model, a.rows)  # last: it holds a million rows in this process
+        models = {t: build(t, a.rows, a.budget, work) for t in a.tables.split(",")}
+        if a.no_scoring or "synthetic" not in models:
+            return
+        chunked(models["synthetic"], work, [int(s) for s in a.chunk_sizes.split(",")])
+        throughput(models["synthetic"], a.rows)  # last: it holds a million rows in this process
 
 
 if __name__ == "__main__":

@@ -340,14 +340,27 @@ class FileConnector(Connector):
     # ------------------------------------------------------------------ other formats
     def _read_parquet(self) -> pd.DataFrame:
         try:
-            table = pq.read_table(self.path)
+            df = self._parquet_by_column()
+            if df is None:
+                df = pq.read_table(self.path).to_pandas()
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise DataError(
                 f"'{self.name}' is damaged or is not a Parquet file ({str(exc)[:120]}). Export it "
                 "again and try again."
             ) from None
-        df = table.to_pandas()
         return df.head(self.options.nrows) if self.options.nrows else df
+
+    def _parquet_by_column(self) -> pd.DataFrame | None:
+        """Read a Parquet file one column at a time: the peak memory is the table plus one
+        column being decoded, not the whole file twice (Arrow's copy and pandas'). None when the
+        file keeps a pandas index or repeats a column name (read whole, as pandas wrote it)."""
+        pf = pq.ParquetFile(self.path)
+        names = pf.schema_arrow.names
+        index = (pf.schema_arrow.pandas_metadata or {}).get("index_columns", [])
+        if len(set(names)) != len(names) or any(isinstance(c, str) for c in index):
+            return None
+        columns = {n: pf.read(columns=[n]).to_pandas()[n] for n in names}
+        return pd.DataFrame(columns, copy=False) if columns else pd.DataFrame()
 
     def _read_json(self, lines: bool) -> pd.DataFrame:
         try:

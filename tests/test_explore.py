@@ -62,3 +62,15 @@ def test_count_rows_keeps_missing() -> None:
         ("p", "y", 1),
         ("(missing)", "y", 1),
     }
+
+
+def test_mutual_information_matches_scikit_learn() -> None:
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from automl.prep.explore import _nmi
+
+    rng = np.random.default_rng(0)
+    for ka, kb, n in [(2, 2, 50), (10, 3, 1000), (200, 10, 5000), (1, 4, 30), (1, 1, 10)]:
+        a = rng.integers(0, ka, n)
+        b = (a + rng.integers(0, 2, n)) % kb
+        assert abs(_nmi(a, b) - normalized_mutual_info_score(a, b)) < 1e-9, (ka, kb, n)

@@ -8,6 +8,7 @@ for the search. Fits are bounded by ``max_trials`` (the budget is never reached)
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import automl
@@ -132,3 +133,25 @@ def test_a_small_table_searches_as_before():
         model.meta.validation
     )
     assert model.meta.rows.search == model.meta.rows.train  # all of them, no sample
+
+
+def test_numbers_are_stored_as_float32_only_where_that_is_exact_enough():
+    from automl.training.common import compact_floats
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "measure": rng.normal(size=100),  # 7 significant digits are plenty
+            "id_number": np.arange(100, dtype=float) + 2**24 + 1,  # whole numbers float32 breaks
+            "count": np.arange(100, dtype=float),  # whole numbers float32 keeps
+            "text": ["a"] * 100,
+            "gaps": np.r_[np.nan, np.inf, -np.inf, rng.normal(size=97)],
+        }
+    )
+    out, done = compact_floats(df)
+    assert done == ["measure", "count", "gaps"]
+    assert out["id_number"].dtype == np.float64 and out["text"].equals(df["text"])
+    assert out["measure"].dtype == np.float32
+    assert np.allclose(out["measure"], df["measure"], rtol=1e-6, atol=0)
+    assert np.isnan(out["gaps"][0]) and out["gaps"][1] == np.inf and out["gaps"][2] == -np.inf
+    assert df["measure"].dtype == np.float64  # the caller's frame is not changed

@@ -80,6 +80,34 @@ def check_frame(df: Any) -> pd.DataFrame:
     return df
 
 
+def compact_floats(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``df`` with its float64 columns stored as float32 where that is exact enough (the tree
+    models read float32 anyway): whole numbers must stay exact, others within one part in a
+    million. One column is converted at a time. Returns the frame and the converted columns."""
+    done: list[str] = []
+    out = df
+    for i, col in enumerate(df.columns):
+        s = df.iloc[:, i]
+        if s.dtype != np.float64:
+            continue
+        v = s.to_numpy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            small = v.astype(np.float32)
+            back = small.astype(np.float64)
+            whole = np.isfinite(v) & (v == np.round(v))
+            ok = np.where(whole, back == v, np.abs(back - v) <= 1e-6 * np.abs(v)) | (
+                np.isnan(v) & np.isnan(back)
+            )
+            ok |= np.isinf(v) & (back == v)
+        if not ok.all():
+            continue
+        if out is df:
+            out = df.copy(deep=False)
+        out.isetitem(i, pd.Series(small, index=df.index, name=col))
+        done.append(str(col))
+    return out, done
+
+
 def apply_recipe(
     run: FitRun, df: pd.DataFrame, target: str, recipe: Recipe | None
 ) -> tuple[pd.DataFrame, dict[str, Any] | None]:

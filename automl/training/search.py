@@ -42,6 +42,10 @@ GROWTH_TOP = 3
 STAGE0_MIN_SHARE = 0.3
 ROWS_COST_EXPONENT = 0.7
 GROWTH_SAFETY = 1.2
+# Learning on all the rows in the time left: the rate may be raised up to this many times, to at
+# most this rate (fewer, larger boosting steps).
+MAX_RATE_RAISE = 4.0
+MAX_LEARNING_RATE = 0.3
 
 
 @dataclass
@@ -330,11 +334,15 @@ class Search:
     def _search_first(self, data: SearchData, n_rows: int, growing: SearchData | None) -> None:
         queue: list[tuple[str, dict[str, Any]]] = []
         defaults = {f: get_candidate(f).default_configs(self.task, n_rows) for f in self.families}
+        if growing is not None:  # the first sample's time goes to what can grow
+            defaults = {f: v if get_candidate(f).grows else v[:1] for f, v in defaults.items()}
         for i in range(max(len(v) for v in defaults.values())):
             for f in sorted(self.families, key=lambda f: not get_candidate(f).cheap):
                 if i < len(defaults[f]):
                     queue.append((f, defaults[f][i]))
         for family, params in queue:
+            if growing is not None and self._first_sample_done(growing):
+                return  # the larger samples need the time left
             if self._enough(self._stage0_cap) or not self._can_afford(family):
                 continue
             self._run_one(family, params, "default", data)
@@ -424,6 +432,25 @@ class Search:
             top = max(1, top - 1)
         return plan, cost
 
+    def _within_time(self, rec: TrialRecord, rows: int) -> tuple[dict[str, Any], str]:
+        """``rec``'s configuration for ``rows`` rows, with its learning rate raised (at most
+        MAX_RATE_RAISE times, to at most MAX_LEARNING_RATE) when the time left would cut its
+        boosting short: a model that finishes learning at a faster rate beats one stopped early
+        at a slow rate. The note says so ("" when unchanged)."""
+        rate = rec.params.get("learning_rate")
+        left = self.deadline() - time.monotonic()
+        need = self._predicted(rec, rows)
+        if not isinstance(rate, float) or left <= 0 or need <= left:
+            return rec.params, ""
+        new = min(rate * min(need / left, MAX_RATE_RAISE), MAX_LEARNING_RATE)
+        if new <= rate * 1.05:
+            return rec.params, ""
+        note = (
+            f"learning rate raised from {rate:.3g} to {new:.3g} to finish learning in the "
+            f"{left:.0f} s left (about {need:.0f} s needed at the first rate)"
+        )
+        return {**rec.params, "learning_rate": round(new, 4)}, note
+
     def _first_sample_done(self, data: SearchData) -> bool:
         """The first sample has had its share: what is left is what growing needs."""
         now = time.monotonic()
@@ -449,6 +476,9 @@ class Search:
             for rec in chosen:
                 if self._enough() or time.monotonic() >= self.deadline():
                     return
+                params, note = rec.params, ""
+                if final:
+                    params, note = self._within_time(rec, rows)
                 allowance = float("inf")
                 if not final:  # protect the time the larger samples need
                     rest = sum(
@@ -463,7 +493,9 @@ class Search:
                         ),
                         0.5,
                     )
-                self._run_one(rec.candidate, rec.params, "growth", stage, allowance)
+                grown = self._run_one(rec.candidate, params, "growth", stage, allowance)
+                if note:
+                    grown.message = f"{note}; {grown.message}" if grown.message else note
             prev_rows = rows
         # time left (the plan was pessimistic): the next best configurations on all the rows
         last = len(data.stage_rows) - 1
