@@ -8,18 +8,24 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from automl.atomic import atomic_path, check_output_file
 from automl.errors import DataError, ParameterError
 from automl.model import Model
 from automl.preprocess import InputReport
+from connectors import Rows
 
 DEFAULT_CHUNK_ROWS = 200_000
 OUTPUT_FORMATS = (".csv", ".parquet")
@@ -69,18 +75,218 @@ def _conform(table: pa.Table, schema: pa.Schema, first_row: int) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _as_text(values: list[Any]) -> pa.Array:
+    return pa.array([None if _missing(v) else str(v) for v in values], pa.string())
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _arrow_rows(df: pd.DataFrame) -> pa.Table:
+    """A chunk given as a DataFrame, as Arrow: a column Arrow cannot hold as it is (values of
+    several kinds) as the text of its values."""
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        arrays = []
+        for name in df.columns:
+            try:
+                arrays.append(pa.array(df[name], from_pandas=True))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                arrays.append(_as_text(df[name].tolist()))
+        return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
+
+
+def _answer_array(values: Any) -> pa.Array:
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # labels of several kinds: their text
+        return _as_text(list(values))
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """Columns the CSV writer prints as a person reads them: dates without a time of day as
+    dates, whole seconds without fractions; categories as their values; lists and other nested
+    values as their text."""
+    columns = []
+    for col in table.columns:
+        t = col.type
+        if pa.types.is_dictionary(t):
+            col = col.cast(t.value_type)
+            t = col.type
+        if pa.types.is_timestamp(t) and t.tz is None:
+            col = _timestamp_text(col)
+        elif pa.types.is_nested(t) or not (
+            pa.types.is_primitive(t)
+            or pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_decimal(t)
+        ):
+            col = _as_text(col.to_pylist())
+        columns.append(col)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _timestamp_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    seconds = col.cast(pa.timestamp("s"), safe=False)
+    if not _all(pc.equal(seconds.cast(col.type), col)):
+        return col  # fractions of a second: as Arrow writes them
+    days = seconds.cast(pa.date32(), safe=False)
+    if _all(pc.equal(days.cast(pa.timestamp("s")), seconds)):
+        return days  # every value at midnight: dates
+    return pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S")
+
+
+def _all(mask: pa.ChunkedArray) -> bool:
+    return pc.all(mask).as_py() is not False  # missing values do not count
+
+
+_QUOTE = '[",\\r\\n]'  # a value CSV needs quoted: the delimiter, a quote or a line end
+
+
+def _quoted(text: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Text as CSV values: quoted (with inner quotes doubled) where it needs quotes."""
+    needs = pc.match_substring_regex(text, _QUOTE)
+    wrapped = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(needs, wrapped, text)
+
+
+def _csv_text(col: pa.Array) -> pa.Array:
+    """An added column as CSV text, missing values empty (the same text Arrow's CSV writer
+    gives numbers and booleans)."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        col = col.cast(pa.string())
+    return pc.fill_null(_quoted(col), "")
+
+
+def _header(names: list[str]) -> bytes:
+    return ",".join(_quoted(pa.array(names, pa.string())).to_pylist()).encode()
+
+
+class _Writer:
+    """Appends scored chunks to a CSV or Parquet file. A CSV chunk that comes with its rows'
+    own lines (each ``"\\nrow"``) is written as those lines with the added columns after them;
+    ``open_line``: the file so far ends in such a row, without its line end."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.fmt = fmt
+        self.sink = pa.OSFile(str(path), "wb")
+        self.parquet: pq.ParquetWriter | None = None
+        self.schema: pa.Schema | None = None
+        self.rows = 0
+        self.open_line = False
+
+    def write(self, table: pa.Table, lines: pa.Array | None, added: dict[str, pa.Array]) -> None:
+        if self.fmt == ".csv" and lines is not None:
+            if self.rows == 0:
+                self.sink.write(_header([*table.column_names, *added]))
+            rows = pc.binary_join_element_wise(lines, *(_csv_text(a) for a in added.values()), ",")
+            text = _text_bytes(rows)
+            self.sink.write(text if self.rows == 0 or self.open_line else text.slice(1))
+            self.open_line = True
+            self.rows += table.num_rows
+            return
+        for name, values in added.items():
+            table = table.append_column(name, values)
+        if self.fmt == ".csv":
+            if self.open_line:
+                self.sink.write(b"\n")
+                self.open_line = False
+            options = pacsv.WriteOptions(include_header=self.rows == 0)
+            pacsv.write_csv(_csv_ready(table), self.sink, options)
+        else:
+            if self.parquet is None:
+                self.schema = pa.schema(
+                    [f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                     for f in table.schema]
+                )  # fmt: skip
+                self.parquet = pq.ParquetWriter(self.sink, self.schema)
+            assert self.schema is not None
+            self.parquet.write_table(_conform(table, self.schema, self.rows))
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        try:
+            if self.open_line:
+                self.sink.write(b"\n")
+            if self.parquet is not None:
+                self.parquet.close()
+        finally:
+            self.sink.close()
+
+
+def _text_bytes(text: pa.Array) -> pa.Buffer:
+    """The characters of a text array with no missing values, one value after the other."""
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)
+    first, last = offsets[text.offset], offsets[text.offset + len(text)]
+    return text.buffers()[2].slice(int(first), int(last - first))
+
+
+class _Background:
+    """One task at a time on a thread of its own (the GIL is released while Arrow parses or
+    writes and while LightGBM predicts, so reading, scoring and writing overlap)."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending: Future[Any] | None = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.wait()
+        self.pending = self.pool.submit(fn, *args)
+
+    def wait(self) -> Any:
+        pending, self.pending = self.pending, None
+        return pending.result() if pending is not None else None
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ahead(chunks: Iterable[Any]) -> Iterator[Any]:
+    """``chunks`` with the next one read on another thread while this one is scored."""
+    reader = _Background()
+    it = iter(chunks)
+    end = object()
+    try:
+        reader.submit(next, it, end)
+        while True:
+            chunk = reader.wait()
+            if chunk is end:
+                return
+            reader.submit(next, it, end)
+            yield chunk
+    finally:
+        try:
+            reader.close()
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+
 def score_chunks(
     model: Model,
-    chunks: Iterator[pd.DataFrame],
+    chunks: Iterable[pd.DataFrame | pa.Table | Rows],
     out_path: str | os.PathLike[str],
     progress: Callable[[int], None] | None = None,
     reasons: int = 0,
 ) -> BatchResult:
-    """Score every chunk and write input columns plus predictions to ``out_path`` atomically.
+    """Score every chunk (a DataFrame, an Arrow table, or the :class:`connectors.Rows` that
+    :func:`predict_file` reads) and write input columns plus predictions to ``out_path``
+    atomically, with Arrow's writers. The next chunk is read, and the last one written, while
+    one is scored.
 
     ``reasons`` > 0 adds a ``reasons`` column with each row's top columns and contributions.
-    The file's own columns are written as they are: an added column whose name the file already
-    has gets a suffix (``prediction_2``...), and the report says so.
+    The file's own columns are written as they were read (a CSV file's rows as their own lines
+    when each row is one line of comma-separated text): an added column whose name the file
+    already has gets a suffix (``prediction_2``...), and the report says so.
     """
     start = time.monotonic()
     out = check_output_file(out_path)
@@ -89,37 +295,34 @@ def score_chunks(
     report = InputReport()
     added: list[str] = []
     rows = 0
-    writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
     with atomic_path(out) as tmp:  # the file appears only when every row is scored
+        writer = _Writer(tmp, fmt)
+        background = _Background()
         try:
-            for chunk in chunks:
+            for chunk in _ahead(chunks):
+                lines = None
+                if isinstance(chunk, Rows):
+                    chunk, lines = chunk.table, chunk.lines
                 if len(chunk) == 0:
                     continue
-                table, chunk_report = model.predict_table(chunk, reasons=reasons)
+                if isinstance(chunk, pa.Table):
+                    frame, table = chunk.to_pandas(), chunk
+                else:
+                    frame, table = chunk, _arrow_rows(chunk)
+                answers, chunk_report = model.answers(frame, reasons=reasons)
                 if rows == 0:
                     report.extra_columns = chunk_report.extra_columns
-                    added = list(model.output_names(chunk.columns, reasons > 0).values())
+                    added = list(answers)
                 report.merge(chunk_report)
-                if fmt == ".csv":
-                    table.to_csv(tmp, mode="a", header=rows == 0, index=False)
-                else:
-                    arrow = pa.Table.from_pandas(table, preserve_index=False)
-                    if writer is None:
-                        schema = pa.schema(
-                            [
-                                f.with_type(pa.string()) if pa.types.is_null(f.type) else f
-                                for f in arrow.schema
-                            ]
-                        )
-                        writer = pq.ParquetWriter(tmp, schema)
-                    assert schema is not None
-                    writer.write_table(_conform(arrow, schema, rows))
+                arrays = {name: _answer_array(values) for name, values in answers.items()}
+                background.submit(writer.write, table, lines, arrays)
                 rows += len(chunk)
                 if progress is not None:
                     progress(rows)
         finally:
-            if writer is not None:
+            try:
+                background.close()
+            finally:
                 writer.close()
         if rows == 0:
             raise DataError("The file to score has no rows: give at least one row with values.")
@@ -136,11 +339,18 @@ def predict_file(
     progress: Callable[[int], None] | None = None,
     reasons: int = 0,
 ) -> BatchResult:
-    """Score a CSV/TSV/Parquet/JSON Lines file chunk by chunk (other formats are read whole)."""
-    from connectors import iter_file_chunks
+    """Score a CSV/TSV/Parquet/JSON Lines file chunk by chunk (other formats are read whole).
+
+    CSV and Parquet are read as Arrow tables (:func:`connectors.iter_file_batches`) and the
+    scored rows written with Arrow's writers; the other formats through pandas."""
+    from connectors import iter_file_batches, iter_file_chunks
+    from connectors.files import CSV_EXT, PARQUET_EXT
 
     output_format(out_path)
     check_output_file(out_path, keep=(source,))
-    return score_chunks(
-        model, iter_file_chunks(source, chunk_rows), out_path, progress, reasons=reasons
-    )
+    chunks: Iterable[pd.DataFrame | Rows]
+    if Path(source).suffix.lower() in CSV_EXT + PARQUET_EXT:
+        chunks = iter_file_batches(source, chunk_rows)
+    else:
+        chunks = iter_file_chunks(source, chunk_rows)
+    return score_chunks(model, chunks, out_path, progress, reasons=reasons)

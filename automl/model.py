@@ -532,26 +532,38 @@ class Model:
             k += 1
         return {n: n if k == 1 else f"{n}_{k}" for n in ours}
 
-    def predict_table(
+    def answers(
         self, df: pd.DataFrame, warn: bool = False, reasons: int = 0
-    ) -> tuple[pd.DataFrame, InputReport]:
-        """The input columns plus ``prediction`` (and ``confidence``, ``probability_<label>``;
-        with ``reasons`` > 0, ``reasons``: each row's top columns). The input's columns are
-        kept as they are: added columns whose names it already has get a suffix (see
-        :meth:`output_names`), and the report says so."""
+    ) -> tuple[dict[str, Any], InputReport]:
+        """The columns prediction adds to ``df``, in order: name -> one value per row. They are
+        ``prediction`` (and ``confidence``, ``probability_<label>``; with ``reasons`` > 0,
+        ``reasons``: each row's top columns), renamed with a suffix where ``df`` already has a
+        column of that name (see :meth:`output_names`; the report says so). ``df`` itself is
+        not copied: batch scoring adds these to the rows as it read them."""
         labels, proba, report = self.score_frame(df, warn=warn)
         names = self.output_names(df.columns, reasons > 0)
-        out = df.copy()
-        out[names["prediction"]] = labels
+        out: dict[str, Any] = {names["prediction"]: labels}
         if proba is not None:
             out[names["confidence"]] = proba.max(axis=1).to_numpy()
-            for c in proba.columns:
-                out[names[f"probability_{c}"]] = proba[c].to_numpy()
+            for j, c in enumerate(proba.columns):
+                out[names[f"probability_{c}"]] = proba.iloc[:, j].to_numpy()
         if reasons > 0:
             out[names["reasons"]] = self.reasons(df, reasons)
         if any(k != v for k, v in names.items()):
             report.renamed_outputs = names
             report.own_columns = [str(c) for c in df.columns]
+        return out, report
+
+    def predict_table(
+        self, df: pd.DataFrame, warn: bool = False, reasons: int = 0
+    ) -> tuple[pd.DataFrame, InputReport]:
+        """The input columns plus the columns of :meth:`answers` (``prediction``, ...). The
+        input's columns are kept as they are: added columns whose names it already has get a
+        suffix (see :meth:`output_names`), and the report says so."""
+        answers, report = self.answers(df, warn=warn, reasons=reasons)
+        out = df.copy()
+        for name, values in answers.items():
+            out[name] = values
         return out, report
 
     # ------------------------------------------------------------------ choice

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -50,6 +52,16 @@ def category_text(s: pd.Series) -> pd.Series:
         text[whole] = num[whole].astype("int64").astype("string")
         return text
     return as_text(s)
+
+
+def category_codes(text: pd.Series, categories: list[str]) -> np.ndarray:
+    """Each value's position in ``categories`` as float64, -1 where it is not among them
+    (missing values too). One vectorised lookup (Arrow's hash table), no Python per value."""
+    values = pa.array(text, type=pa.string(), from_pandas=True)
+    found = pc.index_in(values, value_set=pa.array(categories, type=pa.string()))
+    codes = found.to_numpy(zero_copy_only=False).astype("float64")  # not found: NaN
+    codes[np.isnan(codes)] = -1.0
+    return codes
 
 
 @dataclass
@@ -228,8 +240,7 @@ class Preprocessor:
                 out.append((col.name, col.name, arr))
             elif col.type == "categorical":
                 text = category_text(s)
-                index = pd.Index(p["categories"], dtype=object)
-                codes = index.get_indexer(text.astype(object)).astype("float64")
+                codes = category_codes(text, p["categories"])
                 seen_missing = text.isna().to_numpy(bool)
                 unseen = (codes < 0) & ~seen_missing
                 self._count(report.unseen_categories, col.name, unseen)

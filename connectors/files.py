@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from automl.errors import DataError
 from connectors._base import Connector, SourceRequest
+from connectors._stream import CsvFormat, Rows, csv_rows, parquet_rows
 from connectors.policy import effective
 
 CSV_EXT = (".csv", ".tsv", ".txt", ".tab")
@@ -220,15 +221,21 @@ class FileConnector(Connector):
             )
 
     def _no_rows(self, df: pd.DataFrame) -> pd.DataFrame:
-        if df.shape[1] == 0:
+        df.columns = self._checked_names(list(df.columns), len(df))
+        return df
+
+    def _checked_names(self, names: list[Any], rows: int) -> list[str]:
+        """The column names, stripped, of a table with ``rows`` rows: errors for a table with no
+        columns, no rows or two columns of one name."""
+        if not names:
             raise DataError(f"'{self.name}' has no columns. Check that it holds a table.")
-        if len(df) == 0:
+        if rows == 0:
             raise DataError(
                 f"'{self.name}' has column names but no rows. Add rows of data and try again."
             )
-        df.columns = [str(c).strip() for c in df.columns]
-        self._check_unique(list(df.columns))
-        return df
+        stripped = [str(c).strip() for c in names]
+        self._check_unique(stripped)
+        return stripped
 
     # ------------------------------------------------------------------ CSV
     def _csv_kwargs(self) -> dict[str, Any]:
@@ -443,3 +450,74 @@ class FileConnector(Connector):
                 ) from None
         else:  # JSON and Excel have no streaming reader: cut one read into chunks
             yield from super().iter_chunks(chunk_rows)
+
+    def iter_batches(self, chunk_rows: int) -> Iterator[Rows]:
+        """A CSV/TSV or Parquet file in chunks of ``chunk_rows`` rows (the last may be
+        shorter) as Arrow tables, in bounded memory: the fast path of batch scoring. Text files
+        are cut into blocks of rows that Arrow parses (see :mod:`connectors._stream`: column types
+        fixed by the first block, dates kept as text, the pandas reader for whatever Arrow
+        refuses), Parquet is read batch by batch. Other formats: use :meth:`iter_chunks`."""
+        ext = self._check()
+        if ext in CSV_EXT:
+            chunks = self._csv_rows(chunk_rows)
+        elif ext in PARQUET_EXT:
+            chunks = self._parquet_rows(chunk_rows)
+        else:
+            raise DataError(
+                f"'{self.name}' is not a CSV or Parquet file; read it in chunks of rows instead."
+            )
+        first = True
+        for chunk in chunks:
+            table = chunk.table
+            if first:
+                self._checked_names(table.column_names, table.num_rows)
+                first = False
+            names = [str(c).strip() for c in table.column_names]
+            yield Rows(table.rename_columns(names), chunk.lines)
+        if first:
+            raise DataError(
+                f"'{self.name}' has column names but no rows. Add rows of data and try again."
+            )
+
+    def _csv_rows(self, chunk_rows: int) -> Iterator[Rows]:
+        d = self._dialect()
+        if d.thousands is not None:  # Arrow has no thousands separator: pandas reads the file
+            for df in self._csv_rest(0, chunk_rows):
+                yield Rows(pa.Table.from_pandas(df, preserve_index=False))
+            return
+        fmt = CsvFormat(d.encoding, d.sep, d.decimal, d.header, NULL_VALUES)
+        for chunk in csv_rows(
+            self.path, fmt, chunk_rows, lambda skip: self._csv_rest(skip, chunk_rows)
+        ):
+            table = chunk.table
+            if not d.header:
+                table = table.rename_columns([f"column_{i + 1}" for i in range(table.num_columns)])
+            yield Rows(table, chunk.lines)
+
+    def _csv_rest(self, skip: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """The pandas reader's chunks from data row ``skip`` on (the rows before are read and
+        dropped a chunk at a time); a file it cannot read either is a clear DataError."""
+        kwargs = self._csv_kwargs()
+        header = kwargs.get("header", 0) is not None
+        try:
+            with pd.read_csv(self.path, chunksize=chunk_rows, **kwargs) as reader:
+                while skip > 0:
+                    part = reader.get_chunk(min(chunk_rows, skip))
+                    if len(part) == 0:
+                        return
+                    skip -= len(part)
+                for chunk in reader:
+                    yield self._name_columns(chunk, header)
+        except StopIteration:
+            return
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise self._csv_error(exc) from None
+
+    def _parquet_rows(self, chunk_rows: int) -> Iterator[Rows]:
+        try:
+            yield from parquet_rows(self.path, chunk_rows)
+        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+            raise DataError(
+                f"'{self.name}' is damaged or is not a Parquet file ({str(exc)[:120]}). "
+                "Export it again and try again."
+            ) from None

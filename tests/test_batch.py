@@ -1,8 +1,14 @@
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from automl.batch import score_chunks
+import automl
+from automl.batch import predict_file, score_chunks
 from automl.errors import DataError, ParameterError
+from automl.prep.recipe import ChangeType, Formula, Recipe
+from connectors import read_file
 
 
 def chunks(df: pd.DataFrame, size: int):  # type: ignore[no-untyped-def]
@@ -40,3 +46,86 @@ def test_bad_output_and_empty_input(binary_model, tmp_path):
     with pytest.raises(DataError, match="no rows"):
         score_chunks(binary_model.model_, iter([]), tmp_path / "o.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def _messy(df: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Rows to score with missing values and categories the model never saw."""
+    rows = df.drop(columns=[target]).head(120).reset_index(drop=True)
+    rows.loc[:9, "plan"] = "enterprise"
+    rows.loc[10:19, "city"] = None
+    rows.loc[20:29, "income"] = np.nan
+    rows.loc[30:34, "age"] = np.nan
+    rows.loc[35:39, "signup"] = "not a date"
+    return rows
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    return pd.read_parquet(path)
+
+
+@pytest.mark.parametrize("case", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize(("src_ext", "out_ext"), [(".csv", ".csv"), (".parquet", ".parquet"),
+                                                  (".csv", ".parquet")])  # fmt: skip
+def test_file_scoring_equals_model_predict(
+    case: str, src_ext: str, out_ext: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """predict_file (Arrow reading, encoding and writing, chunk by chunk) gives exactly what
+    Model.predict gives for the rows as read_file reads the file."""
+    model = request.getfixturevalue(f"{case}_model").model_
+    rows = _messy(request.getfixturevalue(f"{case}_df"), model.target)
+    src = tmp_path / f"rows{src_ext}"
+    rows.to_csv(src, index=False) if src_ext == ".csv" else rows.to_parquet(src)
+    result = predict_file(model, src, tmp_path / f"scored{out_ext}", chunk_rows=25)
+    scored = _read(tmp_path / f"scored{out_ext}")
+    same = read_file(src)
+    assert list(scored.columns[: same.shape[1]]) == list(same.columns)
+    assert scored.shape[0] == len(same) == result.rows
+    expected = model.predict(same)
+    assert scored["prediction"].tolist() == expected.tolist()
+    if case != "regression":
+        proba = model.predict_proba(same)
+        for c in model.classes:
+            np.testing.assert_array_equal(scored[f"probability_{c}"], proba[c].to_numpy())
+        np.testing.assert_array_equal(scored["confidence"], proba.max(axis=1).to_numpy())
+    assert result.report.unseen_categories == {"plan": 10}
+    assert result.report.unreadable == {"signup": 5}
+    assert result.added_columns == list(model.output_names(same.columns))
+    for col in ("age", "income", "plan", "city"):  # the rows' own values, as they were
+        pd.testing.assert_series_equal(scored[col], same[col], check_dtype=False)
+
+
+def test_file_scoring_with_a_recipe_equals_model_predict(binary_df: pd.DataFrame, tmp_path: Path):
+    recipe = Recipe([ChangeType("income", "number"), Formula("ratio", "income / age")])
+    df = binary_df.assign(
+        income=binary_df["income"].map(lambda v: f"${v:,.0f}", na_action="ignore")
+    )
+    model = automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(df, "churn", recipe=recipe)
+    rows = _messy(df, "churn")
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    predict_file(model.model_, tmp_path / "rows.csv", tmp_path / "scored.csv", chunk_rows=50)
+    scored = _read(tmp_path / "scored.csv")
+    same = read_file(tmp_path / "rows.csv")
+    assert scored["prediction"].tolist() == model.predict(same).tolist()
+    np.testing.assert_array_equal(scored["probability_yes"], model.predict_proba(same)["yes"])
+    assert scored["income"].tolist() == same["income"].tolist()  # the raw text, not the number
+
+
+def test_csv_rows_keep_their_own_text(binary_model, binary_df: pd.DataFrame, tmp_path: Path):
+    """Each row of a CSV file is written out as it was (codes keep their leading zeros, numbers
+    their digits, missing-value words their spelling), then the model's answers."""
+    rows = binary_df.drop(columns=["churn"]).head(30)
+    rows = rows.assign(zip=[f"{i:05d}" for i in range(30)], price=["1.50"] * 29 + ["NA"])
+    src = tmp_path / "rows.csv"
+    rows.to_csv(src, index=False)
+    predict_file(binary_model.model_, src, tmp_path / "scored.csv", chunk_rows=7)
+    given = src.read_text().splitlines()
+    scored = (tmp_path / "scored.csv").read_text().splitlines()
+    assert len(scored) == len(given) == 31
+    added = binary_model.model_.output_names(rows.columns)
+    assert scored[0] == given[0] + "," + ",".join(added.values())
+    for before, after in zip(given[1:], scored[1:], strict=True):
+        assert after.startswith(before + ",")
+    back = pd.read_csv(tmp_path / "scored.csv", dtype={"zip": str})
+    assert back["zip"].tolist()[:2] == ["00000", "00001"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,8 +15,10 @@ from automl.errors import DataError
 from connectors import (
     REGISTRY,
     Connector,
+    Rows,
     SourceRequest,
     get_connector,
+    iter_file_batches,
     iter_file_chunks,
     open_source,
     read_file,
@@ -284,3 +287,82 @@ def test_fast_and_exact_readers_agree(rows: list[tuple[object, ...]]) -> None:
         a = fast[col].astype(object).where(fast[col].notna(), None).tolist()
         b = exact[col].astype(object).where(exact[col].notna(), None).tolist()
         assert a == b, col
+
+
+# ------------------------------------------------------------------ Arrow chunks for scoring
+def _values(df: pd.DataFrame) -> list[list[object]]:
+    return df.astype(object).where(df.notna(), None).values.tolist()
+
+
+def _batches(path: Path, rows: int) -> tuple[pd.DataFrame, list[Rows]]:
+    chunks = list(iter_file_batches(path, rows))
+    return pd.concat([c.table.to_pandas() for c in chunks], ignore_index=True), chunks
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".parquet"])
+def test_batches_are_the_rows_read_file_reads(tmp_path: Path, ext: str) -> None:
+    big = pd.concat([FRAME] * 7, ignore_index=True).assign(day="2024-01-02")
+    path = write(big, tmp_path / f"data{ext}")
+    whole, chunks = _batches(path, 5)
+    assert [c.table.num_rows for c in chunks] == [5, 5, 5, 5, 1]
+    assert len({c.table.schema for c in chunks}) == 1  # one type per column, every chunk
+    assert list(whole.columns) == list(read_file(path).columns)
+    assert _values(whole) == _values(read_file(path))  # dates stay text, as read_file keeps them
+    assert all((c.lines is not None) == (ext == ".csv") for c in chunks)
+
+
+def test_batches_keep_each_rows_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b'id,note, price \r\n1,plain,1.50\r\n2,"a, b",NULL\r\n3,x,7')
+    (chunk,) = iter_file_batches(path, 10)
+    assert chunk.table.column_names == ["id", "note", "price"]
+    assert chunk.lines is not None
+    assert chunk.lines.to_pylist() == ["\n1,plain,1.50", '\n2,"a, b",NULL', "\n3,x,7"]
+    path.write_text('id,note\n1,"two\nlines"\n2,x\n')  # a row that is not one line: no lines
+    (chunk,) = iter_file_batches(path, 10)
+    assert chunk.lines is None and chunk.table.column("note").to_pylist() == ["two\nlines", "x"]
+
+
+def test_batches_hand_what_arrow_refuses_to_pandas(tmp_path: Path) -> None:
+    """Text in a column of numbers after the first block, a row with too many fields: the rows
+    before are kept, the rest is read by pandas from the first row not yet given out."""
+    path = tmp_path / "late.csv"
+    rows = "".join(f"{i},{i % 7}\n" for i in range(40_000))
+    path.write_text("n,k\n" + rows + "40000,unknown\n" + "40001,3\n")
+    whole, chunks = _batches(path, 7_000)
+    assert len(whole) == 40_002 and whole["n"].tolist() == list(range(40_002))
+    assert whole["k"].iloc[-2] == "unknown" and chunks[0].table.column("k").type == pa.int64()
+    path.write_text("n,k\n" + rows + "40000,1,2\n")
+    with pytest.raises(DataError, match=r"'late.csv', line 40002: found 3 fields"):
+        list(iter_file_batches(path, 7_000))
+    path.write_text('n,k\n1,"never closed\n' + rows)
+    with pytest.raises(DataError, match="opens a quote"):
+        list(iter_file_batches(path, 7_000))
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("name;price\nA;1,5\nB;2,25\n", "utf-8"),  # decimal commas
+        ('item,price\na,"1,200.50"\nb,"15"\n', "utf-8"),  # thousands separators
+        ("name,price\nCé,1.5\nBö,2\n", "cp1252"),
+        ("name,price\nCé,1.5\nBö,2\n", "utf-16"),
+        ("\ufeffname,price\nCé,1.5\nBö,2\n", "utf-8"),
+        ("1,2.5\n3,4.5\n", "utf-8"),  # no header row
+    ],
+)
+def test_batches_read_odd_files_like_read_file(tmp_path: Path, text: str, encoding: str) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes(text.encode(encoding))
+    whole, _ = _batches(path, 1)
+    expected = read_file(path)
+    assert list(whole.columns) == list(expected.columns)
+    assert _values(whole) == _values(expected)
+
+
+def test_batches_of_parquet_leave_the_index_out(tmp_path: Path) -> None:
+    df = FRAME.set_index(pd.Index(["a", "b", "c"], name="key"))
+    path = tmp_path / "indexed.parquet"
+    df.to_parquet(path)
+    whole, _ = _batches(path, 2)
+    assert list(whole.columns) == ["name", "amount", "count"]

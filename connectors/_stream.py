@@ -1,0 +1,307 @@
+"""Reading a file as Arrow tables of a fixed number of rows: the fast, bounded-memory path that
+batch scoring takes (:meth:`connectors.files.FileConnector.iter_batches`).
+
+A UTF-8 text file is cut into blocks of whole rows here (a line end inside a quoted value does
+not end a row) and Arrow parses each block on every core. Each column's type is inferred from the
+first block and then fixed, so every table has the same schema; dates and times stay text (as
+every other reader keeps them: column typing, not the file reader, decides what is a date). When
+a block's rows are one per line, the block also gives each row's own text (:attr:`Rows.lines`),
+so that a comma-separated file's rows can be written out again as they were. Files in other
+encodings go through Arrow's streaming reader, with the same rules.
+
+Whatever Arrow refuses (a row with too many fields, a quote never closed, text in a column of
+numbers) hands the rest of the file, from the first row not yet given out, to the pandas reader,
+which either reads it as it always did or names the line that is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+# Blocks of about this many rows' bytes (the row length estimated from the file's first 64 KB),
+# within these bounds; a row longer than MAX_ROW_BYTES (a quote never closed makes the rest of the
+# file one value) goes to the pandas reader, which says what is wrong.
+MIN_BLOCK_BYTES = 64 << 10
+MAX_BLOCK_BYTES = 128 << 20
+MAX_ROW_BYTES = 256 << 20
+PARSE_BLOCK_BYTES = 4 << 20  # Arrow parses a block in pieces of this size, in parallel
+ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, LookupError)
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A chunk of a file: its rows, and, when each row is one line of a UTF-8 text file, each
+    row's own text after the line end before it (``"\\nrow"``; else None)."""
+
+    table: pa.Table
+    lines: pa.StringArray | None = None
+
+
+def rechunk(chunks: Iterable[Rows], rows: int) -> Iterator[Rows]:
+    """Chunks of exactly ``rows`` rows (the last may be shorter) from chunks of one schema."""
+    buffer: list[Rows] = []
+    held = 0
+    for chunk in chunks:
+        if chunk.table.num_rows == 0:
+            continue
+        buffer.append(chunk)
+        held += chunk.table.num_rows
+        while held >= rows:
+            whole = _concat(buffer)
+            yield _slice(whole, 0, rows)
+            rest = _slice(whole, rows, whole.table.num_rows - rows)
+            buffer = [rest] if rest.table.num_rows else []
+            held -= rows
+    if held:
+        yield _concat(buffer)
+
+
+def _concat(parts: list[Rows]) -> Rows:
+    if len(parts) == 1:
+        return parts[0]
+    table = pa.concat_tables([p.table for p in parts])
+    texts = [p.lines for p in parts]
+    if any(t is None for t in texts) or sum(t.nbytes for t in texts) >= 2**30:  # type: ignore[union-attr]
+        return Rows(table)
+    return Rows(table, pa.concat_arrays(texts))
+
+
+def _slice(chunk: Rows, start: int, length: int) -> Rows:
+    lines = chunk.lines.slice(start, length) if chunk.lines is not None else None
+    return Rows(chunk.table.slice(start, length), lines)
+
+
+def block_bytes(chunk_rows: int, head: bytes) -> int:
+    """The block size for about ``chunk_rows`` rows, from the row length in ``head``."""
+    per_row = len(head) / max(1, head.count(b"\n"))
+    return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, per_row * chunk_rows * 1.05)))
+
+
+def _text_columns(schema: pa.Schema) -> list[str]:
+    """Columns read as dates or times (kept as text) or as nothing (all missing in the first
+    block: text, so that later values fit)."""
+    return [
+        f.name
+        for f in schema
+        if pa.types.is_date(f.type)
+        or pa.types.is_timestamp(f.type)
+        or pa.types.is_time(f.type)
+        or pa.types.is_null(f.type)
+    ]
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How to read a delimited text file (what :func:`connectors.files.sniff_csv` found)."""
+
+    encoding: str
+    sep: str
+    decimal: str
+    header: bool
+    null_values: list[str]
+
+    def options(self, block: int) -> tuple[Any, Any, Any]:
+        return (
+            pacsv.ReadOptions(
+                encoding=self.encoding,
+                autogenerate_column_names=not self.header,
+                block_size=block,
+            ),
+            pacsv.ParseOptions(delimiter=self.sep, newlines_in_values=True),
+            pacsv.ConvertOptions(
+                null_values=self.null_values,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                decimal_point=self.decimal,
+            ),
+        )
+
+
+def csv_rows(
+    path: Path,
+    fmt: CsvFormat,
+    chunk_rows: int,
+    rest: Callable[[int], Iterator[pd.DataFrame]],
+) -> Iterator[Rows]:
+    """A delimited text file as chunks of ``chunk_rows`` rows; ``rest(skip)`` reads the file
+    with pandas, from data row ``skip`` on, when Arrow cannot (see the module docstring)."""
+    with path.open("rb") as fh:
+        head = fh.read(64 << 10)
+    block = block_bytes(chunk_rows, head)
+    if fmt.encoding in ("utf-8", "utf-8-sig") and fmt.header:
+        blocks = _utf8_blocks(path, head, block, fmt)
+    else:
+        blocks = _streamed(path, fmt, block)
+    done = 0
+    schema: pa.Schema | None = None
+    try:
+        for chunk in rechunk(blocks, chunk_rows):
+            schema = chunk.table.schema
+            done += chunk.table.num_rows
+            yield chunk
+    except (*ARROW_ERRORS, _RowTooLong):
+        # the rows rechunk held and had not given out yet are read again by pandas
+        for df in rest(done):
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            yield Rows(_like(table, schema) if schema is not None else table)
+
+
+class _RowTooLong(Exception):
+    """A row longer than MAX_ROW_BYTES: the pandas reader says what is wrong."""
+
+
+def _streamed(path: Path, fmt: CsvFormat, block: int) -> Iterator[Rows]:
+    """Arrow's streaming reader (any encoding): types from the first block, then fixed."""
+    read, parse, convert = fmt.options(block)
+    reader = pacsv.open_csv(path, read, parse, convert)
+    try:
+        text = _text_columns(reader.schema)
+        if text:
+            reader.close()
+            convert.column_types = {name: pa.string() for name in text}
+            reader = pacsv.open_csv(path, read, parse, convert)
+        for batch in reader:
+            yield Rows(pa.Table.from_batches([batch]))
+    finally:
+        reader.close()
+
+
+def _utf8_blocks(path: Path, head: bytes, block: int, fmt: CsvFormat) -> Iterator[Rows]:
+    """Blocks of whole rows, each parsed by Arrow in parallel, with each row's own line."""
+    start = len(BOM) if head.startswith(BOM) else 0
+    end = _first_row_end(head, start)
+    if end < 0:  # a header longer than 64 KB, or with a line end inside a quoted name
+        yield from _streamed(path, fmt, block)
+        return
+    header = head[start:end]
+    read, parse, convert = fmt.options(PARSE_BLOCK_BYTES)
+    read.encoding = "utf8"
+    names: list[str] | None = None
+    for data in _cut_rows(path, end, block):
+        if names is None:  # the first block: the header names the columns, types are inferred
+            table = _parse(header + data, read, parse, convert)
+            text = _text_columns(table.schema)
+            if text:
+                convert.column_types = {name: pa.string() for name in text}
+                table = _parse(header + data, read, parse, convert)
+            names = table.column_names
+            read.column_names = names
+            convert.column_types = dict(zip(names, table.schema.types, strict=True))
+        else:
+            table = _parse(data, read, parse, convert)
+        yield Rows(table, _lines(data, table.num_rows) if fmt.sep == "," else None)
+
+
+def _parse(data: bytes | memoryview, read: Any, parse: Any, convert: Any) -> pa.Table:
+    """A block of whole rows; without quotes, no line end can be inside a value, and Arrow
+    cuts the block at any line end to parse the pieces in parallel."""
+    parse.newlines_in_values = _has(data, b'"')
+    return pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), read, parse, convert)
+
+
+def _has(data: bytes | memoryview, byte: bytes) -> bool:
+    """Whether ``data`` (a block: bytes, or a view of the start of a buffer) holds ``byte``."""
+    raw: Any = data.obj if isinstance(data, memoryview) else data
+    return bool(raw.find(byte, 0, len(data)) >= 0)
+
+
+def _first_row_end(data: bytes, start: int) -> int:
+    """Where the first row ends (its line end), or -1 when not within ``data``."""
+    end = data.find(b"\n", start)
+    return end if end >= 0 and data.count(b'"', start, end) % 2 == 0 else -1
+
+
+def _last_row_end(buf: bytearray, start: int, size: int, quotes: int) -> int:
+    """Where the last whole row of ``buf[:size]`` ends: the last line end outside quoted values
+    (an even number of quotes before it: a doubled quote inside a value counts twice), or -1.
+    ``buf[:start]`` holds no row end and ``quotes`` quotes: only the rest is looked at."""
+    end = buf.rfind(b"\n", start, size)
+    if end < 0 or (quotes + buf.count(b'"', start, end)) % 2 == 0:
+        return end
+    # the last line end is inside a quoted value: look for the last one outside, all at once
+    view = np.frombuffer(buf, dtype=np.uint8, count=end - start, offset=start)
+    ends = np.flatnonzero(view == 10)
+    before = np.searchsorted(np.flatnonzero(view == 34), ends)
+    outside = ends[(quotes + before) % 2 == 0]
+    return start + int(outside[-1]) if len(outside) else -1
+
+
+def _cut_rows(path: Path, offset: int, block: int) -> Iterator[memoryview]:
+    """The file from ``offset`` (the header's line end) on, in blocks of about ``block`` bytes
+    of whole rows, each block from the line end before its first row to its last row (without
+    its line end): read once into its own buffer, which Arrow refers to without a copy."""
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        carry, quotes = b"", 0  # the start of a row not yet whole, and its quotes
+        while True:
+            buf = bytearray(len(carry) + block)
+            buf[: len(carry)] = carry
+            got = fh.readinto(memoryview(buf)[len(carry) :])
+            if not got:
+                if carry.strip():
+                    yield memoryview(carry)  # the last row, without a line end
+                return
+            size = len(carry) + got
+            end = _last_row_end(buf, len(carry), size, quotes)
+            if end < 0:
+                if size > MAX_ROW_BYTES:
+                    raise _RowTooLong
+                quotes += buf.count(b'"', len(carry), size)
+                carry = bytes(buf[:size])
+                continue
+            carry = bytes(buf[end:size])  # the next block starts with this row's line end
+            quotes = carry.count(b'"')
+            yield memoryview(buf)[:end]
+
+
+def _lines(data: memoryview, rows: int) -> pa.StringArray | None:
+    """Each row's own text, after the line end before it (``"\\nrow"``: so the rows of one
+    block or of several follow each other as they were), if the ``rows`` rows Arrow read are
+    the lines of ``data`` (no empty line, no line end inside a value); else None."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    if len(ends) != rows or rows == 0 or ends[0] != 0 or len(data) >= 2**31:
+        return None
+    offsets = np.empty(rows + 1, dtype=np.int32)
+    offsets[:rows] = ends
+    offsets[rows] = len(data)
+    lines = pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(data))
+    if _has(data, b"\r"):
+        lines = pc.utf8_rtrim(lines, characters="\r")  # Windows line ends: "\r\n" -> "\n"
+    return lines
+
+
+def _like(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table``'s columns as the types of ``schema`` wherever they convert without loss (the
+    others, such as text in a column of numbers, stay as they are)."""
+    if table.schema.equals(schema) or table.column_names != schema.names:
+        return table
+    columns = []
+    for field, column in zip(schema, table.columns, strict=True):
+        if column.type != field.type:
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                column = column.cast(field.type)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=schema.names)
+
+
+def parquet_rows(path: Path, chunk_rows: int) -> Iterator[Rows]:
+    """A Parquet file in chunks of at most ``chunk_rows`` rows, without the index columns pandas
+    stores (reading through pandas turned them into the index, not into columns)."""
+    pf = pq.ParquetFile(path)
+    meta = pf.schema_arrow.pandas_metadata or {}
+    index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+    columns = [name for name in pf.schema_arrow.names if name not in index] if index else None
+    for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
+        yield Rows(pa.Table.from_batches([batch]).replace_schema_metadata(None))
