@@ -39,7 +39,11 @@ def run_job(root: str, job_id: int) -> int:
     """Run one training job that left the queue (it is "running"); returns the process exit
     status (0 when a model was saved). Its time budget starts here, not when it was queued."""
     import automl
+    from automl.presets import PRESETS
+    from automl.training.common import compact_floats
+    from automl.training.run import build_fit_budget
 
+    started = time.monotonic()
     signal.signal(signal.SIGTERM, _on_sigterm)
     job = Workspace(root, admin=True).get_job(job_id)
     ws = Workspace(root, user=job["owner"])  # the build reads and writes as its owner
@@ -50,6 +54,16 @@ def run_job(root: str, job_id: int) -> int:
         # the size in memory, for the note if the kernel stops the build for lack of memory
         ws.update_job(job_id, data_bytes=_frame_bytes(df))
         settings = dict(p["settings"])
+        if recipe is None:  # (a recipe's formulas see the numbers as they were read)
+            compact_floats(df)  # the build's own frame: half the memory for its numbers
+        # the budget is the whole build's: reading, training, writing the model and its reports
+        total = settings.get("time_budget") or PRESETS.get(settings.get("preset", ""), {}).get(
+            "time_budget"
+        )
+        if isinstance(total, (int, float)) and not isinstance(total, bool):
+            settings["time_budget"] = build_fit_budget(
+                float(total), time.monotonic() - started, reports=True
+            )
         reporter = JobProgress(ws, job_id)
         model = automl.AutoML(progress=reporter, **settings).fit(
             df, target=p["target"], recipe=recipe
@@ -92,6 +106,9 @@ def run_job(root: str, job_id: int) -> int:
 
 
 if __name__ == "__main__":
+    from automl.memory import return_freed_memory
+
+    return_freed_memory()
     root, job = sys.argv[1], int(sys.argv[2])
     every = Workspace(root, admin=True)
     owner = every.as_user(every.get_job(job)["owner"], admin=True)  # names resolve as the owner's

@@ -126,13 +126,6 @@ def _usage(message: str) -> Exception:
 
 
 # ---------------------------------------------------------------------- commands
-# Of a `train` command's time budget, the share kept for writing the model and its reports
-# (at least REPORT_RESERVE_MIN seconds, at most REPORT_RESERVE_MAX): the budget is the command's.
-REPORT_SHARE = 0.1
-REPORT_RESERVE_MIN = 2.0
-REPORT_RESERVE_MAX = 30.0
-
-
 def fit_budget(args: argparse.Namespace, started: float) -> float | None:
     """The fit's time budget: the command's (``--time-budget``, or the preset's), less the time
     already spent reading the data and the time kept for writing the model and its reports."""
@@ -140,7 +133,7 @@ def fit_budget(args: argparse.Namespace, started: float) -> float | None:
 
     from automl.errors import ParameterError
     from automl.presets import get_preset
-    from automl.training.run import MIN_TIME_BUDGET
+    from automl.training.run import build_fit_budget
 
     if args.time_budget is None:
         try:
@@ -151,11 +144,7 @@ def fit_budget(args: argparse.Namespace, started: float) -> float | None:
         return args.time_budget  # AutoML reports what is wrong with it
     else:
         total = args.time_budget
-    if total < MIN_TIME_BUDGET:
-        return total  # refused by AutoML, with its message
-    keep = 0.0 if args.no_reports else REPORT_SHARE * total
-    keep = min(max(keep, REPORT_RESERVE_MIN), REPORT_RESERVE_MAX)
-    return max(total - (time.monotonic() - started) - keep, MIN_TIME_BUDGET)
+    return build_fit_budget(total, time.monotonic() - started, not args.no_reports)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -179,7 +168,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from automl.training.common import compact_floats
 
     if recipe is None:  # (a recipe's formulas see the numbers as they were read)
-        df, _ = compact_floats(df)  # the command's own frame: half the memory for its numbers
+        compact_floats(df)  # the command's own frame: half the memory for its numbers
     progress = _Progress(args.quiet)
     model = automl.AutoML(
         time_budget=fit_budget(args, started),
@@ -901,7 +890,9 @@ def _silence_closed_pipe() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from automl.errors import EaselError, EaselWarning
+    from automl.memory import return_freed_memory
 
+    return_freed_memory()
     try:
         try:
             args = build_parser().parse_args(argv)

@@ -315,6 +315,8 @@ class Model:
                     "predict_ms_per_1000_rows": kept.predict_ms_per_1000_rows if kept else None,
                     "status": r.status,
                     "source": r.source,
+                    "rows": r.rows,
+                    "message": r.message,
                     "kept": kept is not None,
                     "default": r.id == self.default_id,
                     "params": json.dumps(r.params, default=_json_default),

@@ -129,7 +129,7 @@ TEST_AUC = (
 )
 
 
-def build(table: str, rows: int, budget: float, workdir: Path) -> Path:
+def build(table: str, rows: int, budget: float, workdir: Path, verbose: bool = False) -> Path:
     """``automl train`` on ``table``; prints one line and returns the model folder."""
     folder = workdir / table
     folder.mkdir()
@@ -145,6 +145,8 @@ def build(table: str, rows: int, budget: float, workdir: Path) -> Path:
         "print(json.dumps({'rows': meta.rows.to_dict(), 'timings': meta.timings,"
         "'fit_s': meta.fit_seconds, 'refit': meta.refit_on_all_rows, 'note': meta.refit_note,"
         "'trials': [[r.candidate, r.rows, r.source] for r in meta.leaderboard],"
+        "'board': [[r.id, r.candidate, r.rows, r.fit_seconds, r.score, r.status, r.message,"
+        "r.params.get('learning_rate')] for r in meta.leaderboard],"
         "'default': m.candidate_name()}))",
         str(model),
     )
@@ -171,6 +173,9 @@ def build(table: str, rows: int, budget: float, workdir: Path) -> Path:
         f"{info['timings']}; refit: {info['note']}",
         flush=True,
     )
+    if verbose:
+        for row in info["board"]:
+            print("   ", *row, sep="  ")
     return model
 
 
@@ -234,10 +239,11 @@ def main() -> None:
     p.add_argument("--tables", default="interactions,synthetic")
     p.add_argument("--chunk-sizes", default="500000,2000000")
     p.add_argument("--no-scoring", action="store_true", help="builds only")
+    p.add_argument("--verbose", action="store_true", help="print each build's leaderboard")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        models = {t: build(t, a.rows, a.budget, work) for t in a.tables.split(",")}
+        models = {t: build(t, a.rows, a.budget, work, a.verbose) for t in a.tables.split(",")}
         if a.no_scoring or "synthetic" not in models:
             return
         chunked(models["synthetic"], work, [int(s) for s in a.chunk_sizes.split(",")])

@@ -148,10 +148,43 @@ def test_numbers_are_stored_as_float32_only_where_that_is_exact_enough():
             "gaps": np.r_[np.nan, np.inf, -np.inf, rng.normal(size=97)],
         }
     )
-    out, done = compact_floats(df)
+    before = df.copy()
+    done = compact_floats(df)
     assert done == ["measure", "count", "gaps"]
-    assert out["id_number"].dtype == np.float64 and out["text"].equals(df["text"])
-    assert out["measure"].dtype == np.float32
-    assert np.allclose(out["measure"], df["measure"], rtol=1e-6, atol=0)
-    assert np.isnan(out["gaps"][0]) and out["gaps"][1] == np.inf and out["gaps"][2] == -np.inf
-    assert df["measure"].dtype == np.float64  # the caller's frame is not changed
+    assert df["id_number"].dtype == np.float64 and df["text"].equals(before["text"])
+    assert df["measure"].dtype == np.float32 and df["count"].dtype == np.float32
+    assert np.allclose(df["measure"], before["measure"], rtol=1e-6, atol=0)
+    assert np.isnan(df["gaps"][0]) and df["gaps"][1] == np.inf and df["gaps"][2] == -np.inf
+    assert np.array_equal(df["count"], before["count"])
+
+
+def test_on_growing_samples_the_learning_rate_is_fast_enough_for_all_the_rows():
+    import time
+
+    from automl.training.search import GROWING_MIN_RATE, MAX_LEARNING_RATE, Search, _growing_rate
+
+    assert _growing_rate({"learning_rate": 0.01, "num_leaves": 7})["learning_rate"] == (
+        GROWING_MIN_RATE
+    )
+    assert _growing_rate({"learning_rate": 0.2}) == {"learning_rate": 0.2}
+    now = time.monotonic()
+    s = Search("binary", 2, M.METRICS["roc_auc"], ["lightgbm"], 0, now, lambda: now + 10.0)
+    rec = TrialRecord(1, "lightgbm", {"learning_rate": 0.05}, 0.7, 4.0, "ok", "search", rows=1000)
+    # 4 s on 1,000 rows predicts about 4 * 64 ** 0.7 = 73 s on 64,000 rows: 10 s are left
+    params, note = s._within_time(rec, 64_000)
+    assert params["learning_rate"] == pytest.approx(0.2)  # raised 4 times at most
+    assert "learning rate raised from 0.05 to 0.2" in note
+    fast = TrialRecord(2, "lightgbm", {"learning_rate": 0.05}, 0.7, 0.01, "ok", "search", rows=1000)
+    assert s._within_time(fast, 64_000) == (fast.params, "")  # it fits: unchanged
+    slow = TrialRecord(3, "lightgbm", {"learning_rate": 0.2}, 0.7, 40.0, "ok", "search", rows=1000)
+    assert s._within_time(slow, 64_000)[0]["learning_rate"] == MAX_LEARNING_RATE
+
+
+def test_on_a_big_table_an_ensemble_averages_only_models_of_the_most_rows():
+    from automl.training.tabular import ensemble_pool
+
+    class Grown:
+        growing = True
+
+    ranked = [_rec(1, 0.8, rows=900), _rec(2, 0.79, "forest", 100), _rec(3, 0.78, rows=900)]
+    assert ensemble_pool(Grown(), ranked) == [1, 3]  # type: ignore[arg-type]

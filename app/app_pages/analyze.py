@@ -33,7 +33,12 @@ STATUS = {
     "stopped at deadline": "stopped at the time limit",
     "stopped at its time share": "stopped at its share of the time",
 }
-SOURCE = {"default": "a default setting", "search": "the search", "ensemble": "blending"}
+SOURCE = {
+    "default": "a default setting",
+    "search": "the search",
+    "ensemble": "blending",
+    "growth": "the search, on more rows",
+}
 
 
 def kind_of_model(name: str) -> str:
@@ -61,11 +66,18 @@ def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
             "prediction time (ms per 1,000 rows)": board["predict_ms_per_1000_rows"].map(_number),
             "status": board["status"].map(lambda s: STATUS.get(s, s)),
             "found by": board["source"].map(lambda s: SOURCE.get(s, s)),
+            "rows learned from": board["rows"].map(_count),
             "kept": board["kept"].map({True: "yes", False: ""}),
             "makes the predictions": board["default"].map({True: "yes", False: ""}),
+            "note": board["message"].fillna(""),
         }
     )
     return out
+
+
+def _count(v: object) -> str:
+    """A row count with thousands separators, blank when unknown (older models, ensembles)."""
+    return "" if v is None or pd.isna(v) else f"{int(v):,}"  # type: ignore[call-overload]
 
 
 def _number(v: object) -> str:

@@ -1,8 +1,8 @@
 """The data exploration report, for any table, with or without a target.
 
-Exact counts (rows, missing cells, duplicates, distinct values) use every row; charts, the
-per-column predictive power, anomalies and relationships use a random sample of SAMPLE_ROWS rows
-above that size, and the report says so.
+Exact counts (rows, missing cells, duplicates, distinct values) use every row; charts, anomalies
+and relationships use a random sample of SAMPLE_ROWS rows above that size, the per-column
+predictive power one of POWER_ROWS rows, and the report says so.
 
 Rules, stated in the report where they apply:
 
@@ -34,6 +34,9 @@ from automl.prep.clean import placeholders
 from automl.reports._base import Report, Section, fmt
 
 SAMPLE_ROWS = 50_000
+# one column's predictive power (5 cross-validated fits per column) on at most this many rows:
+# its noise band says how precise it is
+POWER_ROWS = 20_000
 ANOMALY_ROWS = 20_000
 LEAKAGE_POWER = 0.95
 POWER_COLUMNS = ["column", "type", "predictive power", "noise (±)", "on its own"]
@@ -53,14 +56,17 @@ def data_report(df: pd.DataFrame, target: str | None = None, seed: int = 0) -> R
         raise ParameterError(f"The target '{target}' is not a column of the data.")
     n = len(df)
     sample = df.sample(SAMPLE_ROWS, random_state=seed) if n > SAMPLE_ROWS else df
-    notes = (
-        [
-            f"Charts, predictive power, anomalies and relationships use a random sample of "
-            f"{len(sample):,} of the {n:,} rows; counts use every row."
-        ]
-        if len(sample) < n
-        else []
-    )
+    notes: list[str] = []
+    if len(sample) < n:
+        notes.append(
+            f"Charts, anomalies and relationships use a random sample of {len(sample):,} of "
+            f"the {n:,} rows; counts use every row."
+        )
+    if target is not None and n > POWER_ROWS:
+        notes.append(
+            f"Predictive power uses a random sample of {POWER_ROWS:,} of the {n:,} rows (its "
+            "noise band says how precise that is)."
+        )
     types = infer_types(df.drop(columns=[target]) if target else df)
     dup = int(df.duplicated().sum())
     missing_cells = int(df.isna().sum().sum())
@@ -493,15 +499,16 @@ def _target(
             "search uses cross-validation or one validation split on the rest",
         }
     )
-    # predictive power per column, alone
-    ys = sample[target]
+    # predictive power per column, alone (on a random POWER_ROWS of the sample's rows at most)
+    rows = sample if len(sample) <= POWER_ROWS else sample.sample(POWER_ROWS, random_state=seed)
+    ys = rows[target]
     mask = ys.notna()
     powers = []
     for col, info in types.items():
         if info.type in ("constant",) or col == target:
             continue
         try:
-            gain, noise = predictive_power(sample.loc[mask, col], ys[mask], task, seed, info.type)
+            gain, noise = predictive_power(rows.loc[mask, col], ys[mask], task, seed, info.type)
         except ValueError:
             continue
         powers.append(

@@ -80,12 +80,12 @@ def check_frame(df: Any) -> pd.DataFrame:
     return df
 
 
-def compact_floats(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """``df`` with its float64 columns stored as float32 where that is exact enough (the tree
+def compact_floats(df: pd.DataFrame) -> list[str]:
+    """Store ``df``'s float64 columns as float32, in place, where that is exact enough (the tree
     models read float32 anyway): whole numbers must stay exact, others within one part in a
-    million. One column is converted at a time. Returns the frame and the converted columns."""
+    million. One column at a time, each old column freed as it goes (for a frame the caller
+    owns: the CLI's). Returns the converted columns."""
     done: list[str] = []
-    out = df
     for i, col in enumerate(df.columns):
         s = df.iloc[:, i]
         if s.dtype != np.float64:
@@ -99,13 +99,12 @@ def compact_floats(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
                 np.isnan(v) & np.isnan(back)
             )
             ok |= np.isinf(v) & (back == v)
+        del back, whole, v, s
         if not ok.all():
             continue
-        if out is df:
-            out = df.copy(deep=False)
-        out.isetitem(i, pd.Series(small, index=df.index, name=col))
+        df.isetitem(i, small)
         done.append(str(col))
-    return out, done
+    return done
 
 
 def apply_recipe(

@@ -20,6 +20,22 @@ BUDGET_HEADROOM = 0.95  # plan to finish at 95% of the budget
 # smaller budget could not be kept (0.001 s used to train for 0.6 s and report success).
 MIN_TIME_BUDGET = 5.0
 IMPACT_SHARE = 0.99  # column impact may run until 99% of the budget
+# Of a whole build's budget (the CLI's `train`, the app's builds), the share kept for writing the
+# model and its reports (at least REPORT_RESERVE_MIN seconds, at most REPORT_RESERVE_MAX).
+REPORT_SHARE = 0.15
+REPORT_RESERVE_MIN = 2.0
+REPORT_RESERVE_MAX = 45.0
+
+
+def build_fit_budget(total: float, spent: float, reports: bool) -> float:
+    """The fit's share of a whole build's ``total`` seconds: less the ``spent`` seconds (reading
+    the data) and the time kept for writing the model (and its reports, if ``reports``); never
+    below MIN_TIME_BUDGET (a budget under it is the caller's to refuse)."""
+    if total < MIN_TIME_BUDGET:
+        return total
+    keep = REPORT_SHARE * total if reports else 0.0
+    keep = min(max(keep, REPORT_RESERVE_MIN), REPORT_RESERVE_MAX)
+    return max(total - spent - keep, MIN_TIME_BUDGET)
 
 
 @dataclass(frozen=True)

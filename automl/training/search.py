@@ -46,6 +46,7 @@ GROWTH_SAFETY = 1.2
 # most this rate (fewer, larger boosting steps).
 MAX_RATE_RAISE = 4.0
 MAX_LEARNING_RATE = 0.3
+GROWING_MIN_RATE = 0.05
 
 
 @dataclass
@@ -70,6 +71,16 @@ class SearchData:
         """The same rows with sample ``k``'s one split, as slices (views: no copy of X)."""
         fold = (slice(self.n_val, self.n_val + self.stage_rows[k]), slice(0, self.n_val))
         return SearchData(self.X, self.y, self.categorical, [fold], self.stage_rows, self.n_val)
+
+
+def _growing_rate(params: dict[str, Any]) -> dict[str, Any]:
+    """On growing samples, a learning rate of at least GROWING_MIN_RATE: the best configuration
+    must learn from all the rows within the budget (a slower rate would be cut short there),
+    and faster trials leave the first sample time for more of them."""
+    rate = params.get("learning_rate")
+    if isinstance(rate, float) and rate < GROWING_MIN_RATE:
+        return {**params, "learning_rate": GROWING_MIN_RATE}
+    return params
 
 
 def make_folds(
@@ -335,7 +346,10 @@ class Search:
         queue: list[tuple[str, dict[str, Any]]] = []
         defaults = {f: get_candidate(f).default_configs(self.task, n_rows) for f in self.families}
         if growing is not None:  # the first sample's time goes to what can grow
-            defaults = {f: v if get_candidate(f).grows else v[:1] for f, v in defaults.items()}
+            defaults = {
+                f: [_growing_rate(c) for c in v] if get_candidate(f).grows else v[:1]
+                for f, v in defaults.items()
+            }
         for i in range(max(len(v) for v in defaults.values())):
             for f in sorted(self.families, key=lambda f: not get_candidate(f).cheap):
                 if i < len(defaults[f]):
@@ -367,6 +381,8 @@ class Search:
         cycle = [f for f in self.families for _ in range(self.tuning_share.get(f, 1))]
         if not cycle:  # only families that run their defaults were chosen: tune them anyway
             cycle = list(self.families)
+        if growing is not None:  # only what grows can become the model: tune only that
+            cycle = [f for f in cycle if get_candidate(f).grows] or cycle
         step = 0
         stalled = 0
         while (
@@ -385,6 +401,8 @@ class Search:
             cls = get_candidate(family)
             trial = studies[family].ask()
             params = cls.suggest(trial, self.task, n_rows)
+            if growing is not None and cls.grows:
+                params = _growing_rate(params)
             record = self._run_one(family, params, "search", data)
             if record.score is None:
                 studies[family].tell(trial, state=optuna.trial.TrialState.FAIL)
