@@ -215,3 +215,23 @@ def test_a_rejected_or_changed_fix_reads_as_chosen() -> None:
     assert finding_text(found["missing:age"], "drop_rows").endswith("Chosen: remove the rows.")
     assert finding_title(found["duplicates"]) == "Duplicate rows"
     assert found["duplicates"].detail.startswith("2 rows are exact copies")
+
+
+def test_duplicate_rows_count_as_pandas_does_in_little_memory():
+    import numpy as np
+
+    from automl.prep.clean import duplicate_rows
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "a": rng.integers(0, 3, 500),
+            "b": rng.choice(["x", "y", None], 500),
+            "c": np.where(rng.random(500) < 0.3, np.nan, rng.integers(0, 2, 500)),
+        }
+    )
+    assert duplicate_rows(df) == int(df.duplicated().sum()) > 0
+    assert duplicate_rows(df.drop_duplicates()) == 0
+    assert duplicate_rows(df.head(1)) == 0
+    lists = pd.DataFrame({"a": [[1], [1], [2]]})  # values that cannot be hashed: as pandas
+    assert duplicate_rows(lists) == int(lists.duplicated().sum()) == 1

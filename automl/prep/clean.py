@@ -176,6 +176,20 @@ def placeholders(df: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def duplicate_rows(df: pd.DataFrame) -> int:
+    """How many rows repeat an earlier row (as ``df.duplicated().sum()``), in little memory: a
+    64-bit hash per row, column by column, then the exact check on the rows whose hash repeats
+    (``duplicated`` itself builds integer codes for every column at once: 8 bytes per cell)."""
+    if len(df) < 2 or df.shape[1] == 0:
+        return 0
+    try:
+        hashes = pd.util.hash_pandas_object(df, index=False)
+    except TypeError:  # a value that cannot be hashed: as pandas does it
+        return int(df.duplicated().sum())
+    maybe = hashes.duplicated(keep=False).to_numpy()
+    return int(df.loc[maybe].duplicated().sum()) if maybe.any() else 0
+
+
 def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
     """Everything auto-clean would fix, each with a proposed action."""
     if target is not None and target not in df.columns:
@@ -184,7 +198,7 @@ def find_issues(df: pd.DataFrame, target: str | None = None) -> list[Finding]:
     out: list[Finding] = []
     if n == 0:
         return out
-    dup = int(df.duplicated().sum())
+    dup = duplicate_rows(df)
     if dup:
         copies = "is an exact copy" if dup == 1 else "are exact copies"
         problem = f"{rows_text(dup)} {copies} of an earlier row"

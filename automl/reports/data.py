@@ -30,7 +30,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from automl.coltypes import infer_types, to_datetime, to_number
 from automl.errors import EaselError, ParameterError
-from automl.prep.clean import placeholders
+from automl.prep.clean import duplicate_rows, placeholders
 from automl.reports._base import Report, Section, fmt
 
 SAMPLE_ROWS = 50_000
@@ -68,7 +68,7 @@ def data_report(df: pd.DataFrame, target: str | None = None, seed: int = 0) -> R
             "noise band says how precise that is)."
         )
     types = infer_types(df.drop(columns=[target]) if target else df)
-    dup = int(df.duplicated().sum())
+    dup = duplicate_rows(df)
     missing_cells = int(df.isna().sum().sum())
     warn_rows: list[dict[str, str]] = []
 
