@@ -92,7 +92,11 @@ def make_folds(
     if task == "regression":
         splitter = KFold(n_splits=max(n_folds, 5), shuffle=True, random_state=seed)
     else:
-        splitter = StratifiedKFold(n_splits=max(n_folds, 5), shuffle=True, random_state=seed)
+        # no more splits than the largest class has rows (4 classes of 5 rows leave 4 of each
+        # after the hold-out: 4 splits, not an error)
+        largest = int(np.bincount(np.asarray(y, dtype=np.int64)).max()) if len(y) else 2
+        splits = max(2, min(max(n_folds, 5), largest))
+        splitter = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
     folds = list(splitter.split(idx, y))
     return folds[:n_folds]
 
