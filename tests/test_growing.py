@@ -188,30 +188,3 @@ def test_on_a_big_table_an_ensemble_averages_only_models_of_the_most_rows():
 
     ranked = [_rec(1, 0.8, rows=900), _rec(2, 0.79, "forest", 100), _rec(3, 0.78, rows=900)]
     assert ensemble_pool(Grown(), ranked) == [1, 3]  # type: ignore[arg-type]
-
-
-def test_a_build_keeps_its_budget_for_reading_training_and_writing():
-    from automl.training.run import MIN_TIME_BUDGET, build_fit_budget
-
-    # 120 s, 3 s spent reading: 15% (18 s) kept for the model and its reports
-    assert build_fit_budget(120.0, 3.0, reports=True) == pytest.approx(99.0)
-    assert build_fit_budget(120.0, 3.0, reports=False) == pytest.approx(115.0)  # the model: 2 s
-    assert build_fit_budget(1000.0, 0.0, reports=True) == pytest.approx(955.0)  # at most 45 s
-    assert build_fit_budget(6.0, 5.0, reports=True) == MIN_TIME_BUDGET  # never less
-    assert build_fit_budget(2.0, 0.0, reports=True) == 2.0  # refused later, with its message
-
-
-def test_extremely_randomized_lightgbm_saves_and_loads(tmp_path):
-    from automl.candidates import FitContext
-    from automl.candidates._lightgbm import LightGBMCandidate
-
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(2000, 5)).astype(np.float32)
-    y = (X[:, 0] * X[:, 1] + rng.normal(size=2000) > 0).astype(int)
-    configs = LightGBMCandidate.big_table_configs("binary", 2000)
-    assert [c["extra_trees"] for c in configs[:2]] == [False, True]
-    ctx = FitContext("binary", 2, deadline=float("inf"))
-    model = LightGBMCandidate({**configs[1], "n_estimators": 40}).fit(X, y, ctx)
-    model.save(tmp_path)
-    back = LightGBMCandidate.load(tmp_path, model.fixed_iterations())
-    assert np.array_equal(back.predict_scores(X), model.predict_scores(X))

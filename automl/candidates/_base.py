@@ -82,17 +82,6 @@ class Candidate(ABC):
     def suggest(cls, trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
         """Sample one configuration from the search space."""
 
-    @classmethod
-    def big_table_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:
-        """Default configurations for a table searched on growing samples (a family that
-        ``grows``): its usual ones unless it knows better for many rows."""
-        return cls.default_configs(task, n_rows)
-
-    @classmethod
-    def suggest_big_table(cls, trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
-        """Sample one configuration for a table searched on growing samples."""
-        return cls.suggest(trial, task, n_rows)
-
     @abstractmethod
     def fit(
         self,

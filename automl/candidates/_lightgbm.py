@@ -84,21 +84,6 @@ class LightGBMCandidate(Candidate):
             "cat_smooth": trial.suggest_float("cat_smooth", 1.0, 50.0, log=True),
         }
 
-    @classmethod
-    def big_table_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:
-        """The usual defaults, the first one also with extremely randomized split thresholds
-        (``extra_trees``): on many rows with interactions and categories of thousands of
-        values it learns much more before it overfits (measured on benchmarks/bigtable.py,
-        100,000 rows: test ROC AUC 0.793 against 0.730 without)."""
-        configs = [{**c, "extra_trees": False} for c in cls.default_configs(task, n_rows)]
-        return [configs[0], {**configs[0], "extra_trees": True}, *configs[1:]]
-
-    @classmethod
-    def suggest_big_table(cls, trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
-        params = cls.suggest(trial, task, n_rows)
-        params["extra_trees"] = trial.suggest_categorical("extra_trees", [False, True])
-        return params
-
     def _lgb_params(self, ctx: FitContext, n_rows: int) -> dict[str, Any]:
         p = {k: v for k, v in self.params.items() if k != "n_estimators"}
         out: dict[str, Any] = {

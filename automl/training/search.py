@@ -351,9 +351,7 @@ class Search:
         defaults = {f: get_candidate(f).default_configs(self.task, n_rows) for f in self.families}
         if growing is not None:  # the first sample's time goes to what can grow
             defaults = {
-                f: [_growing_rate(c) for c in get_candidate(f).big_table_configs(self.task, n_rows)]
-                if get_candidate(f).grows
-                else v[:1]
+                f: [_growing_rate(c) for c in v] if get_candidate(f).grows else v[:1]
                 for f, v in defaults.items()
             }
         for i in range(max(len(v) for v in defaults.values())):
@@ -382,10 +380,7 @@ class Search:
                 trial = study.ask()
                 with warnings.catch_warnings():  # defaults may lie outside a small-data space
                     warnings.simplefilter("ignore")
-                    if growing is not None and cls.grows:
-                        cls.suggest_big_table(trial, self.task, n_rows)
-                    else:
-                        cls.suggest(trial, self.task, n_rows)
+                    cls.suggest(trial, self.task, n_rows)
                 study.tell(trial, self._loss(r.score))
         cycle = [f for f in self.families for _ in range(self.tuning_share.get(f, 1))]
         if not cycle:  # only families that run their defaults were chosen: tune them anyway
@@ -409,10 +404,9 @@ class Search:
             stalled = 0
             cls = get_candidate(family)
             trial = studies[family].ask()
+            params = cls.suggest(trial, self.task, n_rows)
             if growing is not None and cls.grows:
-                params = _growing_rate(cls.suggest_big_table(trial, self.task, n_rows))
-            else:
-                params = cls.suggest(trial, self.task, n_rows)
+                params = _growing_rate(params)
             record = self._run_one(family, params, "search", data)
             if record.score is None:
                 studies[family].tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -443,10 +437,7 @@ class Search:
         times = {
             r.rows: r.fit_seconds
             for r in self.records
-            if r.params == rec.params
-            and r.candidate == rec.candidate
-            and r.rows
-            and r.score is not None
+            if r.params == rec.params and r.candidate == rec.candidate and r.rows and r.score
         }
         times[rec.rows or rows] = rec.fit_seconds
         if len(times) >= 2:
@@ -523,7 +514,6 @@ class Search:
         if not plan:
             return
         prev_rows = data.stage_rows[0]
-        done: list[dict[str, Any]] = []  # configurations that learned from all the rows
         for k, top in plan:
             rows = data.stage_rows[k]
             stage = data.stage(k)
@@ -535,7 +525,6 @@ class Search:
                 params, note = rec.params, ""
                 if final:
                     params, note = self._within_time(rec, rows)
-                    done.append(rec.params)
                 allowance = float("inf")
                 if not final:  # protect the time the larger samples need
                     rest = sum(
@@ -557,6 +546,7 @@ class Search:
         # time left (the plan was pessimistic): the next best configurations on all the rows
         last = len(data.stage_rows) - 1
         before = data.stage_rows[plan[-2][0]] if len(plan) > 1 else data.stage_rows[0]
+        done = [r.params for r in self.records if r.rows == data.stage_rows[last]]
         for rec in self._growers(before):
             if rec.params in done:
                 continue
@@ -564,7 +554,6 @@ class Search:
             # (no safety margin: a fit cut at the deadline is still scored and ranked)
             if self._enough() or left < self._predicted(rec, data.stage_rows[last]):
                 break
-            done.append(rec.params)
             self._run_one(rec.candidate, rec.params, "growth", data.stage(last))
 
     def _loss(self, score: float | None) -> float:
