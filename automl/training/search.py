@@ -37,10 +37,12 @@ TRIAL_SHARE = 0.15
 # and the best one to all the rows. The first sample keeps at least STAGE0_MIN_SHARE of the search
 # time; a trial's seconds are predicted from the same configuration on its samples so far: a line
 # through two of them, or from one, times the rows ratio to ROWS_COST_EXPONENT (measured on a
-# 1,000,000-row table: 64 times the rows took 30 times the seconds, 16 times 11.5 times).
+# 1,000,000-row table: 64 times the rows took 30 times the seconds, 16 times 11.5 times; 0.7
+# for one point measured better at 120 s: a higher one left no time for the second sample and
+# raised the learning rate of the fit on all the rows, which then finished early).
 GROWTH_TOP = 3
 STAGE0_MIN_SHARE = 0.3
-ROWS_COST_EXPONENT = 0.85
+ROWS_COST_EXPONENT = 0.7
 GROWTH_SAFETY = 1.2
 # Learning on all the rows in the time left: the rate may be raised up to this many times, to at
 # most this rate (fewer, larger boosting steps).
@@ -437,7 +439,10 @@ class Search:
         times = {
             r.rows: r.fit_seconds
             for r in self.records
-            if r.params == rec.params and r.candidate == rec.candidate and r.rows and r.score
+            if r.params == rec.params
+            and r.candidate == rec.candidate
+            and r.rows
+            and r.score is not None
         }
         times[rec.rows or rows] = rec.fit_seconds
         if len(times) >= 2:
@@ -514,6 +519,7 @@ class Search:
         if not plan:
             return
         prev_rows = data.stage_rows[0]
+        done: list[dict[str, Any]] = []  # configurations that learned from all the rows
         for k, top in plan:
             rows = data.stage_rows[k]
             stage = data.stage(k)
@@ -525,6 +531,7 @@ class Search:
                 params, note = rec.params, ""
                 if final:
                     params, note = self._within_time(rec, rows)
+                    done.append(rec.params)
                 allowance = float("inf")
                 if not final:  # protect the time the larger samples need
                     rest = sum(
@@ -546,7 +553,6 @@ class Search:
         # time left (the plan was pessimistic): the next best configurations on all the rows
         last = len(data.stage_rows) - 1
         before = data.stage_rows[plan[-2][0]] if len(plan) > 1 else data.stage_rows[0]
-        done = [r.params for r in self.records if r.rows == data.stage_rows[last]]
         for rec in self._growers(before):
             if rec.params in done:
                 continue
@@ -554,6 +560,7 @@ class Search:
             # (no safety margin: a fit cut at the deadline is still scored and ranked)
             if self._enough() or left < self._predicted(rec, data.stage_rows[last]):
                 break
+            done.append(rec.params)
             self._run_one(rec.candidate, rec.params, "growth", data.stage(last))
 
     def _loss(self, score: float | None) -> float:
