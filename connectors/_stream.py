@@ -296,12 +296,18 @@ def _like(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, names=schema.names)
 
 
+def parquet_index_columns(pf: pq.ParquetFile) -> set[str]:
+    """The columns in which pandas stored a frame's index (a range index is stored as metadata,
+    not as a column)."""
+    meta = pf.schema_arrow.pandas_metadata or {}
+    return {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+
+
 def parquet_rows(path: Path, chunk_rows: int) -> Iterator[Rows]:
     """A Parquet file in chunks of at most ``chunk_rows`` rows, without the index columns pandas
     stores (reading through pandas turned them into the index, not into columns)."""
     pf = pq.ParquetFile(path)
-    meta = pf.schema_arrow.pandas_metadata or {}
-    index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+    index = parquet_index_columns(pf)
     columns = [name for name in pf.schema_arrow.names if name not in index] if index else None
     for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
         yield Rows(pa.Table.from_batches([batch]).replace_schema_metadata(None))

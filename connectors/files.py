@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from automl.errors import DataError
 from connectors._base import Connector, SourceRequest
-from connectors._stream import CsvFormat, Rows, csv_rows, parquet_rows
+from connectors._stream import CsvFormat, Rows, csv_rows, parquet_index_columns, parquet_rows
 from connectors.policy import effective
 
 CSV_EXT = (".csv", ".tsv", ".txt", ".tab")
@@ -363,8 +363,7 @@ class FileConnector(Connector):
         file keeps a pandas index or repeats a column name (read whole, as pandas wrote it)."""
         pf = pq.ParquetFile(self.path)
         names = pf.schema_arrow.names
-        index = (pf.schema_arrow.pandas_metadata or {}).get("index_columns", [])
-        if len(set(names)) != len(names) or any(isinstance(c, str) for c in index):
+        if len(set(names)) != len(names) or parquet_index_columns(pf):
             return None
         columns = {n: pf.read(columns=[n]).to_pandas()[n] for n in names}
         return pd.DataFrame(columns, copy=False) if columns else pd.DataFrame()
