@@ -285,7 +285,14 @@ def _column_from_dict(data: Any, i: int) -> ColumnInfo:
 
 
 def _trial_from_dict(data: Any, i: int) -> TrialRecord:
-    return TrialRecord(**_fields(TrialRecord, data, f"leaderboard[{i}]"))
+    fields = _fields(TrialRecord, data, f"leaderboard[{i}]")
+    rows = fields.get("rows")
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+        raise ArtifactError(
+            f"The model metadata is damaged: 'leaderboard[{i}].rows' should be a row count, not "
+            f"{str(rows)[:40]!r}. Retrain the model."
+        )
+    return TrialRecord(**fields)
 
 
 @dataclass

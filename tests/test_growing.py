@@ -188,3 +188,18 @@ def test_on_a_big_table_an_ensemble_averages_only_models_of_the_most_rows():
 
     ranked = [_rec(1, 0.8, rows=900), _rec(2, 0.79, "forest", 100), _rec(3, 0.78, rows=900)]
     assert ensemble_pool(Grown(), ranked) == [1, 3]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["abc", -1, True, 2.5])
+def test_a_damaged_row_count_in_the_leaderboard_is_a_clear_error(tmp_path, bad):
+    import json
+
+    from automl.errors import ArtifactError
+
+    df = make_table(1200, seed=6)
+    path = fit_tabular(_run(2), df, "churn", None).save(tmp_path / "m")
+    meta = json.loads((path / "easel_model.json").read_text())
+    meta["leaderboard"][0]["rows"] = bad
+    (path / "easel_model.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match=r"leaderboard\[0\]\.rows.*Retrain"):
+        automl.load(path)
