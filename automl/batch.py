@@ -277,6 +277,7 @@ def score_chunks(
     out_path: str | os.PathLike[str],
     progress: Callable[[int], None] | None = None,
     reasons: int = 0,
+    expected_rows: int | None = None,
 ) -> BatchResult:
     """Score every chunk (a DataFrame, an Arrow table, or the :class:`connectors.Rows` that
     :func:`predict_file` reads) and write input columns plus predictions to ``out_path``
@@ -284,6 +285,8 @@ def score_chunks(
     one is scored.
 
     ``reasons`` > 0 adds a ``reasons`` column with each row's top columns and contributions.
+    ``expected_rows`` (about how many rows the chunks hold) lets tree models score with
+    compiled trees when that pays (:meth:`Model.compile_trees`).
     The file's own columns are written as they were read (a CSV file's rows as their own lines
     when each row is one line of comma-separated text): an added column whose name the file
     already has gets a suffix (``prediction_2``...), and the report says so.
@@ -298,6 +301,7 @@ def score_chunks(
     with atomic_path(out) as tmp:  # the file appears only when every row is scored
         writer = _Writer(tmp, fmt)
         background = _Background()
+        compiling = model.compile_trees(expected_rows) if expected_rows else []
         try:
             for chunk in _ahead(chunks):
                 lines = None
@@ -320,6 +324,8 @@ def score_chunks(
                 if progress is not None:
                     progress(rows)
         finally:
+            for job in compiling:
+                job.stop()
             try:
                 background.close()
             finally:
@@ -343,7 +349,7 @@ def predict_file(
 
     CSV and Parquet are read as Arrow tables (:func:`connectors.iter_file_batches`) and the
     scored rows written with Arrow's writers; the other formats through pandas."""
-    from connectors import iter_file_batches, iter_file_chunks
+    from connectors import estimate_rows, iter_file_batches, iter_file_chunks
     from connectors.files import CSV_EXT, PARQUET_EXT
 
     output_format(out_path)
@@ -353,4 +359,6 @@ def predict_file(
         chunks = iter_file_batches(source, chunk_rows)
     else:
         chunks = iter_file_chunks(source, chunk_rows)
-    return score_chunks(model, chunks, out_path, progress, reasons=reasons)
+    return score_chunks(
+        model, chunks, out_path, progress, reasons=reasons, expected_rows=estimate_rows(source)
+    )

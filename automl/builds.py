@@ -10,6 +10,7 @@ parameters from the catalog, trains with the public API on the dataset's trainin
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -82,6 +83,10 @@ def run_job(root: str, job_id: int) -> int:
             result={"model": rec.name, "version": rec.version},
             finished_at=time.time(),
         )
+        if isinstance(total, (int, float)) and not isinstance(total, bool):
+            # the budget's last seconds make later batch scoring of a big table's model faster
+            with contextlib.suppress(Exception):  # an optional speed-up: never the build's failure
+                model.model_.compile_now(float(total) - (time.monotonic() - started))
         return 0
     except JobCancelled:  # cancelled, or the server is stopping
         record_stopped(ws, job_id)

@@ -49,6 +49,26 @@ def iter_file_batches(
     return FileConnector(FileOptions(Path(path), max_bytes=max_bytes)).iter_batches(chunk_rows)
 
 
+def estimate_rows(path: str | os.PathLike[str]) -> int | None:
+    """About how many rows a CSV/TSV or Parquet file holds, without reading it: Parquet's own
+    count, or a text file's size over the length of its first lines. None when unknown."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from connectors.files import PARQUET_EXT
+
+    p = Path(path)
+    try:
+        if p.suffix.lower() in PARQUET_EXT:
+            return int(pq.ParquetFile(p).metadata.num_rows)
+        with open(p, "rb") as fh:
+            head = fh.read(1 << 16)
+        lines = head.count(b"\n")
+        return int(p.stat().st_size * lines / len(head)) if lines else 1
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
 def open_source(
     source: str | os.PathLike[str],
     *,

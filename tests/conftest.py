@@ -11,6 +11,12 @@ import os
 # 24 s with sleeping threads. Results do not change (only how idle threads wait); set before any
 # test imports LightGBM, and inherited by the CLI and build processes the tests start.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Trees compiled for fast scoring go to a folder of this run, never to the user's own cache (an
+# earlier run's compiled copy of an identical model would change which code path a test takes).
+if "EASEL_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["EASEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="easel-test-cache-")
 
 from collections.abc import Iterator
 from pathlib import Path

@@ -12,12 +12,15 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import optuna
 
 from automl.candidates._files import mismatch_of
+
+if TYPE_CHECKING:
+    from automl.candidates._compiled import CompiledTrees
 
 # How a family wants its features: "tree" (ordinal codes, missing values kept) or "linear"
 # (one-hot, centred and scaled); the preprocessor builds one matrix per encoding in use.
@@ -126,6 +129,16 @@ class Candidate(ABC):
     def importances(self, n_features: int) -> np.ndarray:
         """Non-negative importance per feature (for column impact); zeros if unknown."""
         return np.zeros(n_features)
+
+    def compiled_trees(self) -> CompiledTrees | None:
+        """This model compiled to native code for fast batch scoring (see ``_compiled``), or None
+        when the family has no compiled form."""
+        return None
+
+    def score_compiled(self, trees: CompiledTrees) -> None:
+        """Score with ``trees`` once they are compiled and checked (families with a compiled
+        form only)."""
+        raise NotImplementedError
 
     def fixed_iterations(self) -> dict[str, Any]:
         """Parameters that reproduce this fit without validation data (e.g. the tree count)."""

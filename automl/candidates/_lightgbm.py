@@ -9,6 +9,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 
+from automl.candidates import _compiled
 from automl.candidates._base import Candidate, FitContext, RoundClock
 from automl.candidates._lightgbm_text import checked_model_text
 
@@ -36,6 +37,12 @@ class LightGBMCandidate(Candidate):
     encoding = "tree"
     explained_by = "contributions read exactly from the trees (SHAP values)"
     grows = True
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        self.text_: str | None = None
+        self.compiled_: Any = None  # the trees compiled to native code, once checked
+        self.compiling_: _compiled.CompiledTrees | None = None
 
     @classmethod
     def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:
@@ -130,10 +137,43 @@ class LightGBMCandidate(Candidate):
         booster.free_dataset()  # predictions need only the trees; the search may keep this model
         self.fitted_ = booster
         self.n_iterations_ = max(int(best), 1)
+        self.text_ = self.compiled_ = self.compiling_ = None
         return self
 
     def predict_scores(self, X: Any) -> np.ndarray:
+        if self.compiling_ is not None and self.compiling_.poll():
+            self._take_compiled(X)
+        if self.compiled_ is not None:
+            rows = np.asarray(X, dtype=np.float64)
+            return np.asarray(self.compiled_.predict(rows, n_jobs=_compiled.threads()))
         return np.asarray(self.fitted_.predict(X, num_iteration=self.n_iterations_))
+
+    def model_text(self) -> str:
+        """The trees as LightGBM's model text (the checked text for a model read from a file)."""
+        if self.text_ is None:
+            self.text_ = self.fitted_.model_to_string(num_iteration=self.n_iterations_)
+        return self.text_
+
+    def compiled_trees(self) -> _compiled.CompiledTrees | None:
+        """This model's trees compiled to native code (in the cache or to be compiled), or None
+        when the compiler is not installed or the trees are too few to gain from it."""
+        n_trees = int(self.n_iterations_ or 0) * max(1, self.fitted_.num_model_per_iteration())
+        if n_trees < _compiled.MIN_TREES or not _compiled.available():
+            return None
+        return _compiled.CompiledTrees(self.model_text(), n_trees)
+
+    def score_compiled(self, trees: _compiled.CompiledTrees) -> None:
+        """Score with ``trees`` from the next call of :meth:`predict_scores` on which they are
+        ready (compiled and giving LightGBM's own predictions on that call's first rows)."""
+        self.compiling_ = trees
+
+    def _take_compiled(self, X: Any) -> None:
+        trees, self.compiling_ = self.compiling_, None
+        if trees is None:  # another thread took it
+            return
+        check = X[: _compiled.CHECK_ROWS]
+        expected = self.fitted_.predict(check, num_iteration=self.n_iterations_)
+        self.compiled_ = trees.load(np.asarray(check, dtype=np.float64), expected)
 
     def contributions(self, X: Any) -> np.ndarray:
         """SHAP values from LightGBM's TreeSHAP (``pred_contrib``)."""
@@ -159,6 +199,7 @@ class LightGBMCandidate(Candidate):
         checked = checked_model_text(directory / "model.txt")
         obj = cls(params)
         obj.fitted_ = lgb.Booster(model_str=checked.text)
+        obj.text_ = checked.text
         obj.n_iterations_ = obj.fitted_.current_iteration()
         obj.file_shape_ = (checked.task, checked.n_outputs, checked.n_features)
         return obj

@@ -1,0 +1,180 @@
+"""LightGBM trees compiled to native code for batch scoring: the same predictions, a cache that
+is checked before use, and LightGBM as the fallback whenever the compiled trees are not right."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl import AutoML
+from automl.batch import score_chunks
+from automl.candidates import _compiled
+from automl.candidates._base import FitContext
+from automl.candidates._lightgbm import LightGBMCandidate
+
+pytestmark = pytest.mark.skipif(not _compiled.available(), reason="lleaves is not installed")
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EASEL_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "compiled"
+
+
+def _fitted(task: str, n_classes: int = 2, seed: int = 0) -> tuple[LightGBMCandidate, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(600, 5))
+    X[:, 4] = rng.integers(0, 6, 600)  # a categorical column (codes)
+    X[rng.random((600, 5)) < 0.05] = np.nan
+    z = X[:, 0] - 0.5 * np.nan_to_num(X[:, 1]) + (X[:, 4] == 2)
+    if task == "regression":
+        y = z + rng.normal(0, 0.1, 600)
+    else:
+        y = np.digitize(
+            np.nan_to_num(z), np.quantile(np.nan_to_num(z), [0.4, 0.7][: n_classes - 1])
+        )
+    cand = LightGBMCandidate({"learning_rate": 0.1, "num_leaves": 7, "n_estimators": 40})
+    ctx = FitContext(task=task, n_classes=n_classes, deadline=time.monotonic() + 600, threads=1)
+    cand.fit(X, y.astype(float), ctx, categorical=[4])
+    return cand, X
+
+
+def _compile(trees: _compiled.CompiledTrees) -> None:
+    trees.start()
+    assert trees.proc is not None
+    trees.proc.wait(timeout=300)
+    assert trees.poll(), trees.failed
+
+
+@pytest.mark.parametrize(
+    ("task", "n_classes"), [("binary", 2), ("multiclass", 3), ("regression", 0)]
+)
+def test_compiled_trees_give_lightgbm_predictions(
+    task: str, n_classes: int, own_cache: Path
+) -> None:
+    cand, X = _fitted(task, n_classes)
+    want = cand.predict_scores(X)
+    trees = cand.compiled_trees()
+    assert trees is not None and trees.n_trees >= _compiled.MIN_TREES
+    _compile(trees)
+    assert list(own_cache.glob("*.so")) == [trees.library]
+    assert trees.digest.is_file()
+    assert not list(own_cache.glob(".job-*"))  # the compiler's input is gone
+    cand.score_compiled(trees)
+    got = cand.predict_scores(X)
+    assert cand.compiled_ is not None  # scored by the compiled trees
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    assert got.shape == want.shape
+
+
+def test_a_damaged_cache_file_falls_back_to_lightgbm(own_cache: Path) -> None:
+    cand, X = _fitted("binary")
+    want = cand.predict_scores(X)
+    trees = cand.compiled_trees()
+    assert trees is not None
+    _compile(trees)
+    data = bytearray(trees.library.read_bytes())
+    data[len(data) // 2 :] = b"\0" * (len(data) - len(data) // 2)  # half of it lost
+    trees.library.write_bytes(bytes(data))
+    cand.score_compiled(trees)
+    np.testing.assert_array_equal(cand.predict_scores(X), want)
+    assert cand.compiled_ is None
+    assert "damaged" in trees.failed
+    assert not trees.cached()  # removed, so the next run compiles it again
+
+
+def test_compiled_trees_of_another_model_are_refused(own_cache: Path) -> None:
+    """A cache entry whose code is not this model's (a stale or swapped file) is checked
+    against LightGBM's own predictions and refused."""
+    first, X = _fitted("binary", seed=0)
+    other, _ = _fitted("binary", seed=1)
+    other_trees = other.compiled_trees()
+    assert other_trees is not None
+    _compile(other_trees)
+    trees = first.compiled_trees()
+    assert trees is not None
+    other_trees.library.rename(trees.library)
+    other_trees.digest.rename(trees.digest)
+    want = first.predict_scores(X)
+    first.score_compiled(trees)
+    np.testing.assert_array_equal(first.predict_scores(X), want)
+    assert first.compiled_ is None
+    assert "did not give LightGBM's predictions" in trees.failed
+
+
+def test_a_compiler_that_fails_leaves_lightgbm_scoring(own_cache: Path) -> None:
+    cand, X = _fitted("binary")
+    trees = cand.compiled_trees()
+    assert trees is not None
+    trees.text = "tree\nnot a model\n"  # what the compiler is given
+    trees.start()
+    assert trees.proc is not None
+    trees.proc.wait(timeout=300)
+    assert not trees.poll()
+    assert trees.failed
+    assert not list(own_cache.glob(".job-*")) and not list(own_cache.glob("*.so"))
+
+
+def test_few_trees_or_few_rows_are_not_compiled() -> None:
+    cand = LightGBMCandidate({"learning_rate": 0.3, "num_leaves": 4, "n_estimators": 5})
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    ctx = FitContext(task="regression", n_classes=0, deadline=time.monotonic() + 600, threads=1)
+    cand.fit(X, X[:, 0], ctx)
+    assert cand.compiled_trees() is None
+
+
+def test_batch_scoring_compiles_when_it_pays(tmp_path: Path, own_cache: Path) -> None:
+    """A big batch (as ``expected_rows`` says) starts the compile; the rows scored after it is
+    ready are scored by it, with the same answers to 1e-9."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    df = pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(list("xyz"), n)}
+    )
+    df["y"] = np.where(df.a + (df.c == "y") + rng.normal(0, 0.5, n) > 0.3, "yes", "no")
+    model = (
+        AutoML(candidates=["lightgbm"], max_trials=1, ensemble=False, seed=0)
+        .fit(df, target="y")
+        .model_
+    )
+    cand = model.candidates[model.default_id]
+    if cand.compiled_trees() is None:
+        pytest.skip("the model has too few trees to compile")
+    want, _ = model.answers(df)
+    jobs = model.compile_trees(10**9)  # as if the file held a billion rows
+    assert len(jobs) == 1
+    jobs[0].proc.wait(timeout=300)  # type: ignore[union-attr]
+    result = score_chunks(model, [df.drop(columns="y")] * 2, tmp_path / "out.csv")
+    assert cand.compiled_ is not None
+    out = pd.read_csv(result.output)
+    np.testing.assert_allclose(
+        out["probability_yes"].to_numpy()[:n], want["probability_yes"], atol=1e-9
+    )
+    assert (out["prediction"].to_numpy()[:n] == np.asarray(want["prediction"])).all()
+    assert model.compile_trees(100) == []  # too few rows to gain from compiled trees
+
+
+def test_a_big_tables_model_is_compiled_when_the_budget_leaves_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import automl.model as model_module
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["y"] = df.a * 2 + np.sin(3 * df.b) + rng.normal(0, 0.2, n)
+    automl = AutoML(candidates=["lightgbm"], max_trials=1, ensemble=False, seed=0)
+    model = automl.fit(df, target="y").model_
+    trees = model.candidates[model.default_id].compiled_trees()
+    if trees is None:
+        pytest.skip("the model has too few trees to compile")
+    assert model.compile_now(600) == 0  # it learned from 1,500 rows: not a big table
+    monkeypatch.setattr(model_module, "MIN_ROWS_BIG_TABLE", 1000)
+    assert model.compile_now(0.01) == 0  # not enough time left
+    assert not trees.cached()
+    assert model.compile_now(600) == 1
+    assert trees.cached()
