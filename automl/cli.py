@@ -426,7 +426,7 @@ def cmd_datasets_delete(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from automl.bundle import check_bundle_path, export_bundle, model_reference, training_rows
 
-    check_bundle_path(args.out)  # before any work
+    check_bundle_path(args.out, keep=(args.data or "", args.model))  # before any work
     if args.data and not args.include_data:
         raise _usage(
             "--data gives the training rows to put in the bundle: add --include-data (the "

@@ -395,6 +395,17 @@ def test_zip_bombs_are_refused_by_size_and_file_count(
     monkeypatch.setattr(_unpack, "MAX_MODEL_BYTES", 40_000)
     with pytest.raises(ArtifactError, match="more than a model can have"):
         import_bundle(ws, big, "bomb")
+    model_bytes = sum(
+        i.file_size for i in zipfile.ZipFile(bundle).infolist() if i.filename.startswith("model/")
+    )
+    monkeypatch.setattr(_unpack, "MAX_MODEL_BYTES", model_bytes + 1_000)
+    arrays = rebundle(
+        bundle,
+        tmp_path / "arrays.zip",
+        {"extra/x.npy": b"\x93NUMPY" + b"0" * (model_bytes + 2_000)},
+    )
+    with pytest.raises(ArtifactError, match="larger than a model's files can be"):
+        import_bundle(ws, arrays, "bomb")  # a file left in the zip is never unpacked whole
     monkeypatch.setattr(_unpack, "MAX_MODEL_BYTES", 2 * 1024**3)
     many = rebundle(bundle, tmp_path / "many.zip", {f"extra/{i}.txt": b"" for i in range(30)})
     monkeypatch.setattr(_unpack, "MAX_ENTRIES", 25)

@@ -122,14 +122,15 @@ def export_bundle(
     return target
 
 
-def check_bundle_path(path: str | Path) -> Path:
-    """An output path for a bundle: a .zip file that can be written (checked before work)."""
+def check_bundle_path(path: str | Path, keep: tuple[str | Path, ...] = ()) -> Path:
+    """An output path for a bundle: a .zip file that can be written, none of the ``keep``
+    files (the inputs), checked before any work."""
     target = Path(path)
     if target.suffix.lower() != ".zip":
         raise ParameterError(
             f"The bundle is a zip file: give --out a name that ends in .zip. Got '{target}'."
         )
-    return check_output_file(target, "bundle file (--out)")
+    return check_output_file(target, "bundle file (--out)", keep=keep)
 
 
 def check_training_rows(model: Model, data: pd.DataFrame) -> None:

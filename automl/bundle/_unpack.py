@@ -110,7 +110,11 @@ def plan(zf: zipfile.ZipFile, bundle: str) -> Plan:
             rel in (META_FILE, HOLDOUT_FILE)
             or (_CANDIDATE.fullmatch(rel) and rel.lower().endswith(CANDIDATE_SUFFIXES))
         ):
-            if key.lower().endswith((".npy", ".npz")):
+            if key.lower().endswith((".npy", ".npz")):  # never taken, but never a pickle
+                if info.file_size > MAX_MODEL_BYTES:
+                    raise refused(
+                        bundle, f"its file '{_shown(key)}' is larger than a model's files can be."
+                    )
                 _check_arrays(zf, info, key, bundle)
             if key != MANIFEST:
                 out.ignored.append(key)
