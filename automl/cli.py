@@ -436,6 +436,63 @@ def cmd_datasets_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from automl.bundle import check_bundle_path, export_bundle, model_reference, training_rows
+
+    check_bundle_path(args.out, keep=(args.data or "", args.model))  # before any work
+    if args.data and not args.include_data:
+        raise _usage(
+            "--data gives the training rows to put in the bundle: add --include-data (the "
+            "rows leave with the bundle only when you ask for it)."
+        )
+    ref = model_reference(args.model)
+    data = None
+    ws = None
+    if ref is None:  # a model folder
+        folder = Path(args.model)
+        title, source = folder.name, {"name": folder.name}
+        if args.include_data and not args.data:
+            raise _usage(
+                "--include-data needs the rows the model was trained on: give them with --data "
+                "(the data given to automl train), or export a workspace model (model:NAME), "
+                "whose training data Easel knows."
+            )
+    else:
+        ws = _workspace(args, "predict")
+        rec = ws.get_model(*ref)
+        folder = ws.model_dir(rec)
+        title = f"{ws.key(rec)} version {rec.version}"
+        source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset}
+        if args.include_data and not args.data:
+            data = training_rows(_workspace(args, "import"), rec)
+    if args.include_data and args.data:
+        data = _read(args.data, args)
+    out = export_bundle(folder, args.out, title, data, source)
+    if ws is not None:
+        ws.audit(
+            "export",
+            f"model {title}",
+            "with the training data" if data is not None else "without the training data",
+        )
+    with_data = "" if data is None else f", with the {len(data):,} training rows"
+    print(f"wrote the bundle of {title} to {out}{with_data}")
+    return 0
+
+
+def cmd_import_model(args: argparse.Namespace) -> int:
+    from automl.bundle import import_bundle
+
+    done = import_bundle(_workspace(args, "build"), args.bundle, args.name)
+    rec = done.record
+    print(f"imported model {rec.name} version {rec.version} from {args.bundle}")
+    if done.ignored:
+        print(
+            f"left out {len(done.ignored)} file(s) that are not part of a model folder "
+            "(predict.py, the notebook, the data, reports): the model folder is all Easel takes"
+        )
+    return 0
+
+
 def cmd_join(args: argparse.Namespace) -> int:
     from automl.prep.join import JoinSpec
     from automl.workspace.data import join_datasets
@@ -837,6 +894,41 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--horizon", type=int, default=None, help="periods ahead (default: as built)")
     fc.add_argument("--series", action="append", default=None, help="only these series")
     fc.set_defaults(func=cmd_forecast)
+
+    ex = sub.add_parser(
+        "export",
+        parents=[common, source],
+        help="write a model's bundle for data scientists (zip): the model folder, predict.py, "
+        "a notebook, requirements.txt",
+    )
+    ex.add_argument(
+        "model", help="a model folder, or model:NAME[:VERSION] from the workspace (newest version)"
+    )
+    ex.add_argument("--out", required=True, metavar="FILE", help="the bundle to write (.zip)")
+    ex.add_argument(
+        "--include-data",
+        action="store_true",
+        help="also put the training rows in the bundle, so its notebook can retrain the model "
+        "(they leave with the bundle: only when you ask)",
+    )
+    ex.add_argument(
+        "--data",
+        default=None,
+        help="with --include-data: the rows the model was trained on (needed for a model "
+        "folder; a workspace model's own training data is used by default)",
+    )
+    ex.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser(
+        "import-model",
+        parents=[common],
+        help="add the model of an export bundle to the workspace as a new version",
+    )
+    imp.add_argument("bundle", help="a bundle written by automl export (.zip)")
+    imp.add_argument(
+        "--name", default=None, help="the model's name here (default: the name in the bundle)"
+    )
+    imp.set_defaults(func=cmd_import_model)
 
     i = sub.add_parser("info", help="show a model: task, hold-out metrics, columns, leaderboard")
     i.add_argument("model")

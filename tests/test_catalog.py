@@ -256,3 +256,19 @@ def test_names_refuse_paths_versions_and_control_characters(tmp_path: Path, name
         ws.add_dataset(name, pd.DataFrame({"a": [1, 2]}), "t")
     with pytest.raises(EaselError, match="is not allowed"):
         ws.new_model_path(name)
+
+
+def test_model_zip_holds_the_folders_own_files_never_a_linked_one(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    ws = Workspace(tmp_path / "ws")
+    name, version, path = ws.new_model_path("m")
+    automl.AutoML(max_trials=2, seed=0).fit(make_table(120), "churn").save(path)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password=hunter2")
+    (path / "notes.txt").symlink_to(secret)  # a link inside a model folder is never followed
+    ws.add_model(name, version, path, "d", automl.load(path))
+    names = zipfile.ZipFile(io.BytesIO(ws.export_model("m", 1))).namelist()
+    assert "m-v1/easel_model.json" in names
+    assert "m-v1/notes.txt" not in names

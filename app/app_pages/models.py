@@ -1,4 +1,5 @@
-"""Models: every model and version, side-by-side comparison, rename, delete, export."""
+"""Models: every model and version, side-by-side comparison, rename, delete, export (the
+bundle for data scientists, with the training data only when asked)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import automl
 from app import state, ui
 from app.tables import show_table
 from automl.artifact import ModelMeta, read_meta
+from automl.bundle import bundle_bytes, training_rows
 from automl.errors import EaselError
 from automl.metrics import METRICS
 from automl.words import plural
@@ -63,6 +65,30 @@ def _label(label: str) -> str:
 
 def _said(message: str) -> None:
     st.session_state["models_done"] = message
+
+
+def _bundle(name: str, version: int, with_data: bool) -> bytes:
+    """The export bundle of one model version, made once per model and choice (reruns reuse
+    it); with the training data only when the box is ticked."""
+    rec = ws.get_model(name, version)
+    key = (rec.path, with_data)
+    made = st.session_state.get("models_bundle")
+    if made is not None and made[0] == key:
+        return bytes(made[1])
+    data = training_rows(ws, rec) if with_data else None
+    source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset}
+    out = bundle_bytes(ws.model_dir(rec), f"{name} version {version}", data, source)
+    st.session_state["models_bundle"] = (key, out)
+    return out
+
+
+def _exported(name: str, version: int, with_data: bool, message: str) -> None:
+    ws.audit(
+        "export",
+        f"model {name} version {version}",
+        "with the training data" if with_data else "without the training data",
+    )
+    _said(message)
 
 
 rows = []
@@ -167,20 +193,29 @@ with c1:
                 f"Renamed **{ui.md(name)}** to **{ui.md(new_name)}** ({plural(n, 'version')})."
             )
             st.rerun()
-with c2, ui.guarded("preparing the export"):
-    zip_name = f"{name}-v{version}.zip"
-    st.download_button(
-        "Export (zip)",
-        data=ws.export_model(name, int(version)),
-        file_name=zip_name,
-        mime="application/zip",
-        key="models_export",
-        on_click=_said,
-        args=(f"Exported {shown} as {ui.md(zip_name)}.",),
-        help="The model folder: easel_model.json plus each model in its library's own format "
-        "(text or JSON). Load it with automl.load() after unzipping.",
+with c2:
+    with_data = st.checkbox(
+        "Include the training data",
+        key="models_export_data",
+        help="The rows the model was trained on go into the bundle, so its notebook can "
+        "retrain the model and check its score. They leave Easel with the file: share it only "
+        "with people who may see them.",
     )
-    st.caption(f"Exports {shown}.")
+    with ui.guarded("preparing the export"):
+        zip_name = f"{name}-v{version}{'-with-data' if with_data else ''}.zip"
+        st.download_button(
+            "Export (zip)",
+            data=_bundle(name, int(version), with_data),
+            file_name=zip_name,
+            mime="application/zip",
+            key="models_export",
+            on_click=_exported,
+            args=(name, int(version), with_data, f"Exported {shown} as {ui.md(zip_name)}."),
+            help="A bundle for data scientists: the model folder (JSON and each model in its "
+            "library's own format, no pickles), predict.py to score a CSV file, a notebook "
+            "with the hold-out metrics, leaderboard and reasons, and requirements.txt.",
+        )
+        st.caption(f"Exports {shown}" + (" with its training data." if with_data else "."))
 with c3:
     sure = st.checkbox(f"Yes, delete {shown}", key=f"models_sure_{target}")
     if st.button("Delete", key="models_delete", disabled=not sure):

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,6 +119,20 @@ def split_ref(ref: str) -> tuple[str | None, str]:
     """``OWNER/NAME`` -> (OWNER, NAME); a plain ``NAME`` -> (None, NAME). Names never hold '/'."""
     owner, sep, name = str(ref).strip().partition("/")
     return (owner.strip(), name.strip()) if sep else (None, owner.strip())
+
+
+def zip_model_folder(zf: zipfile.ZipFile, folder: Path, prefix: str) -> int:
+    """Add a model folder's files to an open zip archive under ``prefix/`` (its own regular
+    files only: a link is not followed, so nothing outside the folder is ever packed); returns
+    how many files were added. The one writer of model zips (the catalog's export and the
+    export bundle of :mod:`automl.bundle`)."""
+    added = 0
+    for f in sorted(folder.rglob("*")):
+        if f.is_symlink() or not f.is_file():
+            continue
+        zf.write(f, f"{prefix}/{f.relative_to(folder).as_posix()}")
+        added += 1
+    return added
 
 
 def check_name(name: str, what: str) -> str:
@@ -531,11 +546,18 @@ class Workspace:
         return name, version, self.root / "models" / f"{uuid.uuid4().hex}"
 
     def add_model(
-        self, name: str, version: int, path: Path, dataset: str, model: Any
+        self,
+        name: str,
+        version: int,
+        path: Path,
+        dataset: str,
+        model: Any,
+        action: str = "build",
     ) -> ModelRecord:
         """Record a saved model as the next version of ``name``. The version is taken in the
         same locked transaction as the insert (``version`` is only the expected number), so two
-        builds with one model name both succeed."""
+        builds with one model name both succeed. ``action`` is what the audit log calls it
+        ("build", or "import" for a model brought in from an export bundle)."""
         name = check_name(self._own("model", name), "model")
         with self._db(lock=True) as db:
             rec = ModelRecord(
@@ -566,7 +588,7 @@ class Workspace:
                     rec.created_at,
                 ),
             )
-        self.audit("build", f"model {name}@{rec.version}", f"from {dataset}, target {rec.target}")
+        self.audit(action, f"model {name}@{rec.version}", f"from {dataset}, target {rec.target}")
         return rec
 
     def list_models(self) -> list[ModelRecord]:
@@ -641,17 +663,13 @@ class Workspace:
         return int(cur.rowcount)
 
     def export_model(self, name: str, version: int) -> bytes:
-        """The model directory as a zip archive (for data scientists: JSON + model text files)."""
+        """The model directory as a zip archive (JSON + model text files)."""
         import io
-        import zipfile
 
         rec = self.get_model(name, version)
-        folder = self.root / rec.path
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in sorted(folder.rglob("*")):
-                if f.is_file():
-                    zf.write(f, f"{rec.name}-v{version}/{f.relative_to(folder)}")
+            zip_model_folder(zf, self.root / rec.path, f"{rec.name}-v{version}")
         return buf.getvalue()
 
     # ------------------------------------------------------------------ sharing

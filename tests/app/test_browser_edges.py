@@ -5,6 +5,7 @@ found again with its set-up, user text shown as text."""
 from __future__ import annotations
 
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,9 @@ def test_models_page_one_choice_drives_rename_export_and_delete(
     with page.expect_download() as dl:
         page.get_by_role("button", name="Export (zip)").click()
     assert dl.value.suggested_filename == "alpha (renamed)-v1.zip"
+    bundle = zipfile.ZipFile(dl.value.path()).namelist()  # the bundle, without the rows
+    assert "predict.py" in bundle and "model/easel_model.json" in bundle
+    assert not [n for n in bundle if n.startswith("data/")]
     wait_idle(page)
     expect(success).to_contain_text("Exported alpha (renamed) (version 1)")
     page.mouse.move(0, 0)  # no tooltip over the screenshot

@@ -446,6 +446,24 @@ def test_models_page_compare_rename_export_delete(use_trained: Workspace) -> Non
     use_trained.delete_model("other", other_version)
 
 
+def test_models_page_exports_the_bundle_with_training_rows_only_when_asked(
+    use_trained: Workspace,
+) -> None:
+    import io
+    import zipfile
+
+    at = app("models")
+    assert at.checkbox(key="models_export_data").value is False
+    names = zipfile.ZipFile(io.BytesIO(at.session_state["models_bundle"][1])).namelist()
+    assert {"predict.py", "model.ipynb", "requirements.txt", "model/easel_model.json"} <= set(names)
+    assert not [n for n in names if n.startswith("data/")]
+    # the fixture's model learned from the first 1,000 rows of its dataset, which has more now:
+    # its rows are refused rather than exported as if they were the training data
+    at.checkbox(key="models_export_data").check().run()
+    assert not at.exception
+    assert "not the ones the model was trained on" in " ".join(e.value for e in at.error)
+
+
 def test_column_types_chosen_at_import_are_used_by_build(empty_ws: Workspace) -> None:
     from tests.conftest import make_table
 
