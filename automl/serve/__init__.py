@@ -9,7 +9,8 @@ and the workspace, and holds no ML of its own. Its parts:
   and the answers as JSON; the request's schema for the OpenAPI document;
 - :mod:`automl.serve.keys`: API keys of team mode (only their hashes are stored);
 - :mod:`automl.serve.service`: the FastAPI application (endpoints, errors, metrics);
-- :mod:`automl.serve.commands`: ``automl serve`` and ``automl keys``.
+- :mod:`automl.serve.commands`: ``automl serve`` and ``automl keys``;
+- :mod:`automl.serve.launcher`: services the Models page starts and stops in the background.
 
 Importing this package loads nothing (``automl --help`` stays quick): FastAPI, uvicorn and
 the engine are imported by the modules that need them.
