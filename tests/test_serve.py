@@ -28,6 +28,7 @@ import uvicorn
 
 import automl
 from automl.cli import main
+from automl.serve.commands import bind
 from automl.serve.served import ServedModel
 from automl.serve.service import ServiceSettings, create_app
 from automl.workspace import Workspace
@@ -54,8 +55,7 @@ def live(
     """The real service of ``ref`` on a free port, in a thread of this process."""
     served = ServedModel(ref, ws, resolve_seconds=resolve_seconds)
     app = create_app(served, settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -403,6 +403,25 @@ def test_automl_serve_command(model_dir: Path, tmp_path: Path,
         _, stderr = proc.communicate(timeout=60)
     assert f"serving churn on http://127.0.0.1:{port}" in stderr.decode()
     assert "Traceback" not in stderr.decode()
+
+
+def test_answers_are_sent_at_once(service: Live) -> None:
+    """The service's connections send small answers at once (TCP_NODELAY): asyncio sets it
+    only on connections of a socket made as TCP, and the service binds its own socket."""
+    import asyncio
+
+    seen: list[int] = []
+    original = asyncio.base_events._set_nodelay  # type: ignore[attr-defined]
+
+    def spy(sock: socket.socket) -> None:
+        original(sock)
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(asyncio.selector_events.base_events, "_set_nodelay", spy)
+        with httpx.Client(base_url=service.url) as fresh:  # a new connection
+            assert fresh.get("/health").status_code == 200
+    assert seen and all(seen)
 
 
 # ---------------------------------------------------------------------- schemathesis
