@@ -190,6 +190,14 @@ def test_bad_rows_name_the_row_and_column(service: Live, data: pd.DataFrame) -> 
     ok = [dict(r) for r in rows]
     ok[0]["age"], ok[1]["income"] = "42", None
     assert service.client.post("/predict", json={"rows": ok}).status_code == 200
+    broken = json.dumps({"rows": rows}).replace('"notes": "', '"notes": "\\ud800', 1)
+    huge = json.dumps({"rows": rows}).replace('"age": ', '"age": 1e999, "_": ', 1)
+    body = _error(service.client.post("/predict", content=huge.encode()), 422)
+    too_large = "a number this large cannot be read as a number"
+    assert body["problems"] == [{"row": 0, "column": "age", "problem": too_large}]
+    body = _error(service.client.post("/predict", content=broken.encode()), 422)
+    assert body["problems"][0]["row"] == 0 and body["problems"][0]["column"] == "notes"
+    assert "broken Unicode" in body["error"]
     for payload in ({"rows": []}, {"rows": "all"}, {"data": rows}, [1, 2], {"rows": [1]}):
         assert "error" in _error(service.client.post("/predict", json=payload), 422)
     for raw in (b"not json", b"", b'{"rows": [{"age": NaN}]}', b"[" * 100_000, b"\xff\xfe"):

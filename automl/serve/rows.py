@@ -194,13 +194,20 @@ def read_rows(body: Any, cols: list[Column], max_rows: int) -> pd.DataFrame:
                         problems.append(_problem(i, name, f"{_kind_of(value)}, not a single value"))
     if problems:
         raise _rows_error(problems, count)
-    frame = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+    try:
+        frame = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+    except UnicodeEncodeError:  # text stored as UTF-8 cannot hold a lone surrogate (\ud800)
+        raise _broken_text(data) from None
     for col in cols:
         bad = _unreadable(frame[col.name], col)
         for i in np.flatnonzero(bad).tolist():
             count += 1
             if len(problems) < MAX_PROBLEMS:
-                value = show_value(data[col.name][i])
+                raw = data[col.name][i]
+                plain_number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+                value = str(raw)[:40] if plain_number else show_value(raw)
+                if plain_number and not math.isfinite(raw):
+                    value = "a number this large"
                 problems.append(_problem(i, col.name, f"{value} cannot be read as a {col.type}"))
     if problems:
         raise _rows_error(problems, count)
@@ -214,6 +221,30 @@ def _plain(values: list[Any], kind: str) -> bool:
     """Whether every value is already of the column's JSON type (nothing to read as text)."""
     allowed = _PLAIN.get(kind)
     return allowed is not None and set(map(type, values)) <= allowed
+
+
+def _broken_text(data: dict[str, list[Any]]) -> RowsError:
+    problems: list[dict[str, Any]] = []
+    count = 0
+    for name, values in data.items():
+        for i, value in enumerate(values):
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    count += 1
+                    if len(problems) < MAX_PROBLEMS:
+                        problems.append(
+                            _problem(
+                                i,
+                                name,
+                                "the text has characters that are not valid "
+                                "(broken Unicode); fix or remove them",
+                            )  # fmt: skip
+                        )
+    if not problems:  # pragma: no cover - only such text makes the frame fail to build
+        return RowsError("The rows hold text that cannot be stored: send valid UTF-8 text.")
+    return _rows_error(problems, count)
 
 
 def _missing_columns(rows: list[Any], names: list[str]) -> NoReturn:
@@ -249,7 +280,8 @@ def _unreadable(s: pd.Series, col: Column) -> np.ndarray:
         return np.zeros(len(s), dtype=bool)
     present = s.notna().to_numpy(bool)
     if col.type == "number":
-        return present & np.isnan(to_number(s).to_numpy("float64", na_value=np.nan))
+        # 1e999 parses as infinity: no number a model can score
+        return present & ~np.isfinite(to_number(s).to_numpy("float64", na_value=np.nan))
     if col.type == "yes/no":
         return present & np.isnan(to_boolean(s).to_numpy("float64", na_value=np.nan))
     if col.type == "date":
