@@ -4,7 +4,6 @@ with a password or single sign-on, and pages by role). The rules live in
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -16,10 +15,9 @@ import streamlit.components.v1 as components
 from app import state
 from automl.errors import EaselError
 from automl.workspace.catalog import ENV_VAR, Workspace
-from automl.workspace.users import SESSION_SECONDS, SignInError, Team, User
+from automl.workspace.users import SESSION_SECONDS, SignInError, Team, User, is_loopback
 
 log = logging.getLogger("easel.app")
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 COOKIE = "easel_session"  # keeps a browser signed in across refreshes (a random token)
 TOKEN = "auth_token"  # session-state key: this browser's token
 COOKIE_PENDING = "auth_cookie_pending"  # session-state key: the cookie to write ('' clears it)
@@ -34,17 +32,6 @@ def _workspace_at(root: str) -> Workspace:
 
 def team() -> Team:
     return Team(_workspace_at(str(Path(os.environ.get(ENV_VAR) or "workspace").resolve())))
-
-
-def is_loopback(address: str | None) -> bool:
-    """Whether the server address only serves this computer."""
-    text = (address or "").strip().strip("[]")
-    if text in LOOPBACK:
-        return True
-    try:
-        return ipaddress.ip_address(text).is_loopback
-    except ValueError:
-        return False
 
 
 def current_user() -> User | None:

@@ -31,9 +31,8 @@ def load_samples(ws: Workspace) -> list[str]:
 def main(argv: list[str]) -> int:
     """``python -m app.bootstrap [ADDRESS]``: refuse to serve other computers in personal mode,
     and load the samples into a personal workspace."""
-    from app.auth import is_loopback
     from automl.errors import EaselError
-    from automl.workspace.users import Team
+    from automl.workspace.users import Team, is_loopback
 
     address = argv[0] if argv else "127.0.0.1"
     try:

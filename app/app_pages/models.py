@@ -1,5 +1,6 @@
 """Models: every model and version, side-by-side comparison, rename, delete, export (the
-bundle for data scientists, with the training data only when asked)."""
+bundle for data scientists, with the training data only when asked), and a prediction service
+(REST) for a model."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from automl.artifact import ModelMeta, read_meta
 from automl.bundle import bundle_bytes, training_rows
 from automl.errors import EaselError
 from automl.metrics import METRICS
+from automl.serve import launcher
 from automl.words import plural
 
 ws = ui.workspace()
@@ -224,6 +226,37 @@ with c3:
             st.session_state["models_done"] = f"Deleted {shown}."
             st.rerun()
 
-if st.session_state.get(state.USER) is not None:
+st.subheader("Prediction service")
+# a background `automl serve model:NAME` on this computer, for other programs to ask
+team_mode = st.session_state.get(state.USER) is not None
+running = launcher.service_for(ws, name)
+if running is None:
+    st.caption(
+        f"Let other programs ask **{ui.md(name)}** for predictions over HTTP (a REST API on this "
+        "computer; it answers with the newest version, and follows new versions by itself)."
+    )
+    if st.button("Start a prediction service", key="models_serve_start"):
+        with ui.guarded("starting the prediction service"), st.spinner("Starting the service..."):
+            launcher.start_service(ws, name)
+            st.rerun()
+else:
+    st.success(
+        f"A prediction service of **{ui.md(name)}** answers at {running.url} (its documentation "
+        f"with a form to try it: {running.url}/docs)."
+    )
+    with ui.guarded("reading the model"):
+        served = automl.load(ws.model_dir(ws.get_model(name)))
+        st.code(launcher.curl_example(served, running.url, team_mode), language="bash")
+    if team_mode:
+        st.caption(
+            "Every request needs an API key of a user who may use this model: an administrator "
+            "makes one with `automl keys create --user NAME`."
+        )
+    if st.button("Stop the service", key="models_serve_stop"):
+        with ui.guarded("stopping the prediction service"):
+            launcher.stop_service(ws, running.id)
+            st.rerun()
+
+if team_mode:
     st.subheader("Share")
     ui.share_box("model", [m.name for m in models], key="models_sharing")

@@ -22,6 +22,7 @@ must wait twice as long as the last (up to :data:`MAX_WAIT` seconds).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 import secrets
@@ -48,6 +49,7 @@ POLICY_SETTING = "source_policy"
 # server's own files or its own cloud credentials (the users are not the server's operators)
 TEAM_POLICY = {"allow_local_files": False, "allow_server_credentials": False}
 WRONG = "Wrong user name or password."
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
@@ -72,6 +74,18 @@ class User:
     @property
     def admin(self) -> bool:
         return self.role == "admin"
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a server address only serves this computer (what personal mode allows: the app
+    and the prediction service refuse any other address while the workspace has no users)."""
+    text = (address or "").strip().strip("[]")
+    if text in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(text).is_loopback
+    except ValueError:
+        return False
 
 
 def check_user_name(name: str) -> str:
@@ -384,4 +398,5 @@ __all__ = [
     "check_password",
     "check_role",
     "check_user_name",
+    "is_loopback",
 ]

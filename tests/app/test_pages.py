@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -656,3 +657,29 @@ def test_analyze_leaderboard_and_messages_in_words(use_trained: Workspace) -> No
     assert "LightGBM (gradient-boosted trees)" in set(board["kind of model"])
     assert "TreeSHAP" not in texts(at) and "np.float64" not in texts(at)
     assert all(o.startswith("Model ") for o in at.selectbox(key="analyze_default").options)
+
+
+def test_models_page_starts_and_stops_a_prediction_service(use_trained: Workspace) -> None:
+    import httpx
+
+    from automl.serve import launcher
+
+    at = app("models")
+    assert not at.exception
+    at.button(key="models_serve_start").click().run(timeout=180)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (svc,) = launcher.services(use_trained)
+    assert svc.model == "churn model" and svc.url in texts(at)
+    code = at.code[0].value
+    assert code.startswith(f"curl -s {svc.url}/predict") and '"tenure_months"' in code
+    body = json.loads(code.split("-d '", 1)[1].rsplit("'", 1)[0])
+    answer = httpx.post(f"{svc.url}/predict", json=body, timeout=60)
+    assert answer.status_code == 200 and answer.json()["model"] == "churn model@1"
+    at = app("models")  # a reload shows it running
+    assert svc.url in texts(at)
+    at.button(key="models_serve_stop").click().run()
+    assert not at.exception and launcher.services(use_trained) == []
+    assert not svc.alive()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{svc.url}/health", timeout=5)
+    assert "Start a prediction service" in [b.label for b in at.button]

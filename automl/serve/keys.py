@@ -1,0 +1,140 @@
+"""API keys of the prediction service in team mode: each key belongs to one user and reaches
+only the models that user may use.
+
+A key is shown once, when it is made: ``easel_<id>_<secret>``, where ``<id>`` is 8 random hex
+digits that find the key's row and ``<secret>`` 32 random bytes. The catalog keeps only the
+SHA-256 of the whole key (table ``api_keys``, created here), compared in constant time.
+A revoked key stays listed, marked revoked, and opens nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from automl.errors import ParameterError
+from automl.workspace.users import Team, User
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, lookup TEXT NOT NULL UNIQUE,
+    key_hash TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL)
+"""
+PREFIX = "easel"
+_KEY = re.compile(rf"{PREFIX}_([0-9a-f]{{8}})_([A-Za-z0-9_-]{{43}})")
+_READY: set[str] = set()  # catalogs whose table this process has created
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One API key as listed: never the key itself."""
+
+    id: int
+    user: str
+    lookup: str  # the 8 hex digits after "easel_", to recognise a key
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _table(team: Team) -> None:
+    path = str(team.ws.catalog_path)
+    if path not in _READY:
+        with team.ws._db() as db:
+            db.execute(_SCHEMA)
+        _READY.add(path)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _record(row: Any) -> KeyRecord:
+    return KeyRecord(
+        int(row["id"]), row["user"], row["lookup"], row["created_at"], row["revoked_at"]
+    )
+
+
+def create_key(team: Team, user: str, by: str = "") -> tuple[KeyRecord, str]:
+    """A new key for ``user``: (its record, the key). The key is not stored: show it once."""
+    if not team.active():
+        raise ParameterError(
+            "This workspace has no users (personal mode): the prediction service needs no key "
+            "and answers only this computer. Add users first (automl users add NAME --role admin "
+            "--password-env VAR) to give keys to people."
+        )
+    owner = team.get(user)
+    _table(team)
+    for _ in range(5):  # 8 hex digits: a clash is rare, and retried
+        lookup = secrets.token_hex(4)
+        key = f"{PREFIX}_{lookup}_{secrets.token_urlsafe(32)}"
+        with team.ws._db(lock=True) as db:
+            if db.execute("SELECT 1 FROM api_keys WHERE lookup=?", (lookup,)).fetchone():
+                continue
+            cur = db.execute(
+                "INSERT INTO api_keys (user, lookup, key_hash, created_at) VALUES (?,?,?,?)",
+                (owner.name, lookup, _digest(key), time.time()),
+            )
+            key_id = int(cur.lastrowid or 0)
+        team.ws.audit("key create", owner.name, f"key {key_id}", user=by)
+        return get_key(team, key_id), key
+    raise ParameterError("No new key could be made just now: try again.")  # pragma: no cover
+
+
+def get_key(team: Team, key_id: int) -> KeyRecord:
+    _table(team)
+    with team.ws._db() as db:
+        row = db.execute("SELECT * FROM api_keys WHERE id=?", (int(key_id),)).fetchone()
+    if row is None:
+        raise ParameterError(
+            f"There is no API key {key_id}. See the keys with `automl keys list --user NAME`."
+        )
+    return _record(row)
+
+
+def list_keys(team: Team, user: str | None = None) -> list[KeyRecord]:
+    """The keys of ``user`` (every user's when None), oldest first."""
+    _table(team)
+    where, args = ("WHERE user=?", (team.get(user).name,)) if user else ("", ())
+    with team.ws._db() as db:
+        rows = db.execute(f"SELECT * FROM api_keys {where} ORDER BY id", args).fetchall()
+    return [_record(r) for r in rows]
+
+
+def revoke_key(team: Team, key_id: int, by: str = "") -> KeyRecord:
+    """Stop key ``key_id`` from opening anything (services notice within seconds)."""
+    rec = get_key(team, key_id)
+    if rec.active:
+        with team.ws._db() as db:
+            db.execute("UPDATE api_keys SET revoked_at=? WHERE id=?", (time.time(), rec.id))
+        team.ws.audit("key revoke", rec.user, f"key {rec.id}", user=by)
+    return get_key(team, key_id)
+
+
+def key_user(team: Team, key: str | None) -> User | None:
+    """The user an API key belongs to, while it is not revoked and the user exists; else None."""
+    if not key or len(key) > 200:
+        return None
+    m = _KEY.fullmatch(key)
+    if m is None:
+        return None
+    _table(team)
+    with team.ws._db() as db:
+        row = db.execute(
+            "SELECT user, key_hash FROM api_keys WHERE lookup=? AND revoked_at IS NULL",
+            (m[1],),
+        ).fetchone()
+    if row is None or not hmac.compare_digest(row["key_hash"], _digest(key)):
+        return None
+    try:
+        return team.get(row["user"])
+    except ParameterError:  # the user was removed since
+        return None

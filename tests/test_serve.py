@@ -1,0 +1,499 @@
+"""The prediction service (``automl serve``), started for real (uvicorn on a free port of
+127.0.0.1) and called over HTTP with httpx: answers equal the engine's, errors name the row and
+column, limits, schema, metrics, CSV, team-mode keys, following a new model version, and
+schemathesis against the live OpenAPI document."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import uvicorn
+
+import automl
+from automl.cli import main
+from automl.serve.commands import bind
+from automl.serve.served import ServedModel
+from automl.serve.service import ServiceSettings, create_app
+from automl.workspace import Workspace
+from automl.workspace.users import Team
+from tests.conftest import make_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Live:
+    url: str
+    client: httpx.Client
+    served: ServedModel
+
+
+@contextlib.contextmanager
+def live(
+    ref: str,
+    ws: Workspace | None = None,
+    settings: ServiceSettings | None = None,
+    resolve_seconds: float = 2.0,
+) -> Iterator[Live]:
+    """The real service of ``ref`` on a free port, in a thread of this process."""
+    served = ServedModel(ref, ws, resolve_seconds=resolve_seconds)
+    app = create_app(served, settings)
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            yield Live(url, client, served)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def json_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as a client sends them: missing values as null."""
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        for r in json.loads(df.to_json(orient="records", double_precision=15))
+    ]
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return make_table(300, 0, "binary")
+
+
+@pytest.fixture(scope="module")
+def model_dir(data: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    fit = automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(data, target="churn")
+    path: Path = fit.save(tmp_path_factory.mktemp("serve") / "churn")
+    return path
+
+
+@pytest.fixture(scope="module")
+def service(model_dir: Path) -> Iterator[Live]:
+    with live(str(model_dir), settings=ServiceSettings(max_rows=50, max_body_bytes=200_000)) as s:
+        yield s
+
+
+# ---------------------------------------------------------------------- answers
+def test_predictions_equal_the_engine(service: Live, model_dir: Path, data: pd.DataFrame) -> None:
+    model = automl.load(model_dir)
+    rows = data.drop(columns="churn").head(40)
+    r = service.client.post("/predict", json={"rows": records(rows)})
+    assert r.status_code == 200, r.text
+    got = r.json()["predictions"]
+    assert [p["prediction"] for p in got] == model.predict(rows).tolist()
+    proba = model.predict_proba(rows)
+    for answer, (_, expected) in zip(got, proba.iterrows(), strict=True):
+        assert answer["probabilities"] == {str(k): float(v) for k, v in expected.items()}
+        assert answer["confidence"] == float(expected.max())
+    assert r.json()["model"] == "churn"
+
+
+def test_regression_answers_and_reasons(tmp_path: Path) -> None:
+    df = make_table(300, 2, "regression")
+    path = (
+        automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(df, "spend").save(tmp_path / "m")
+    )
+    model = automl.load(path)
+    rows = df.drop(columns="spend").head(7)
+    with live(str(path)) as s:
+        r = s.client.post("/predict", params={"reasons": 2}, json={"rows": records(rows)})
+    assert r.status_code == 200, r.text
+    got = r.json()["predictions"]
+    assert [p["prediction"] for p in got] == model.predict(rows).tolist()
+    assert all(set(p) == {"prediction", "reasons"} for p in got)
+    ex = model.explain(rows, top=2)
+    assert [x["column"] for p in got for x in p["reasons"]] == ex["column"].tolist()
+    assert [x["contribution"] for p in got for x in p["reasons"]] == ex["contribution"].tolist()
+
+
+def test_csv_equals_automl_predict(service: Live, model_dir: Path, data: pd.DataFrame,
+                                   tmp_path: Path) -> None:  # fmt: skip
+    source = tmp_path / "rows.csv"
+    data.head(30).to_csv(source, index=False)
+    out = tmp_path / "scored.csv"
+    assert main(["predict", str(model_dir), str(source), "--out", str(out), "--reasons", "2",
+                 "--quiet"]) == 0  # fmt: skip
+    r = service.client.post(
+        "/predict/csv", params={"reasons": 2}, content=source.read_bytes(),
+        headers={"Content-Type": "text/csv"},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.content == out.read_bytes()
+
+
+# ---------------------------------------------------------------------- errors and limits
+def _error(r: httpx.Response, status: int) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    body: dict[str, Any] = r.json()
+    assert "Traceback" not in r.text and 'File "' not in r.text
+    return body
+
+
+def test_bad_rows_name_the_row_and_column(service: Live, data: pd.DataFrame) -> None:
+    rows = records(data.drop(columns="churn").head(4))
+    no_age = [dict(r) for r in rows]
+    del no_age[2]["age"]
+    body = _error(service.client.post("/predict", json={"rows": no_age}), 422)
+    assert body["problems"] == [
+        {
+            "row": 2,
+            "column": "age",
+            "problem": "the column is missing (send null for an empty value)",
+        }  # fmt: skip
+    ]
+    assert "Row 2, column 'age'" in body["error"]
+    bad = [dict(r) for r in rows]
+    bad[1]["income"] = "lots"
+    bad[3]["signup"] = "someday"
+    bad[0]["member"] = "maybe"
+    body = _error(service.client.post("/predict", json={"rows": bad}), 422)
+    assert {(p["row"], p["column"]) for p in body["problems"]} == {
+        (1, "income"), (3, "signup"), (0, "member")
+    }  # fmt: skip
+    assert "'lots' cannot be read as a number" in json.dumps(body)
+    nested = [dict(r) for r in rows]
+    nested[0]["plan"] = ["basic"]
+    body = _error(service.client.post("/predict", json={"rows": nested}), 422)
+    assert body["problems"][0]["column"] == "plan" and "list" in body["problems"][0]["problem"]
+    # values a model reads are fine: numbers as text, a missing value as null
+    ok = [dict(r) for r in rows]
+    ok[0]["age"], ok[1]["income"] = "42", None
+    assert service.client.post("/predict", json={"rows": ok}).status_code == 200
+    broken = json.dumps({"rows": rows}).replace('"notes": "', '"notes": "\\ud800', 1)
+    huge = json.dumps({"rows": rows}).replace('"age": ', '"age": 1e999, "_": ', 1)
+    body = _error(service.client.post("/predict", content=huge.encode()), 422)
+    too_large = "a number this large cannot be read as a number"
+    assert body["problems"] == [{"row": 0, "column": "age", "problem": too_large}]
+    body = _error(service.client.post("/predict", content=broken.encode()), 422)
+    assert body["problems"][0]["row"] == 0 and body["problems"][0]["column"] == "notes"
+    assert "broken Unicode" in body["error"]
+    for payload in ({"rows": []}, {"rows": "all"}, {"data": rows}, [1, 2], {"rows": [1]}):
+        assert "error" in _error(service.client.post("/predict", json=payload), 422)
+    for raw in (b"not json", b"", b'{"rows": [{"age": NaN}]}', b"[" * 100_000, b"\xff\xfe"):
+        assert "error" in _error(service.client.post("/predict", content=raw), 400)
+    body = _error(service.client.post("/predict?reasons=many", json={"rows": rows}), 422)
+    assert "'reasons' must be a whole number" in body["error"]
+    assert "nothing at /nowhere" in _error(service.client.get("/nowhere"), 404)["error"]
+
+
+def test_too_many_rows_and_bytes_are_413(service: Live, data: pd.DataFrame) -> None:
+    rows = records(data.drop(columns="churn").head(51))  # the service takes at most 50
+    assert (
+        "at most 50" in _error(service.client.post("/predict", json={"rows": rows}), 413)["error"]
+    )
+    big = json.dumps({"rows": records(data.drop(columns="churn").head(10)), "pad": "x" * 300_000})
+    body = _error(service.client.post("/predict", content=big.encode()), 413)
+    assert "larger than this service accepts" in body["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(40):
+            yield b" " * 10_000
+
+    assert _error(service.client.post("/predict", content=chunks()), 413)
+    csv = data.head(51).to_csv(index=False).encode()
+    assert "at most 50" in _error(service.client.post("/predict/csv", content=csv), 413)["error"]
+    assert service.client.get("/health").json()["status"] == "ok"
+
+
+def test_csv_errors_are_plain(service: Live) -> None:
+    body = _error(service.client.post("/predict/csv", content=b"a,b\n1,2\n"), 422)
+    assert "missing" in body["error"] and "age" in body["error"]
+
+
+# ---------------------------------------------------------------------- schema, docs, metrics
+def test_schema_and_openapi_use_the_models_columns(service: Live, model_dir: Path) -> None:
+    model = automl.load(model_dir)
+    schema = service.client.get("/schema").json()
+    cols = {c["name"]: c for c in schema["columns"]}
+    assert list(cols) == model.input_columns
+    assert cols["age"]["type"] == "number" and isinstance(cols["age"]["typical"], (int, float))
+    assert cols["plan"]["type"] == "category"
+    assert set(cols["plan"]["categories"]) == {"basic", "plus", "pro"}
+    assert cols["signup"]["type"] == "date" and cols["member"]["type"] == "yes/no"
+    assert schema["classes"] == ["no", "yes"] and schema["target"] == "churn"
+    doc = service.client.get("/openapi.json").json()
+    body = doc["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    example = body["example"]["rows"][0]
+    assert list(example) == model.input_columns and example["plan"] in cols["plan"]["categories"]
+    assert body["schema"]["properties"]["rows"]["items"]["required"] == model.input_columns
+    # the example request is one the service answers
+    assert service.client.post("/predict", json=body["example"]).status_code == 200
+    assert "swagger" in service.client.get("/docs").text.lower()
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.escape(f"{name}{{{inner}}}" if inner else name) + r" ([0-9.e+]+)"
+    m = re.search(pattern, text)
+    return float(m[1]) if m else 0.0
+
+
+def test_metrics_count_requests_rows_and_errors(model_dir: Path, data: pd.DataFrame) -> None:
+    rows = records(data.drop(columns="churn").head(5))
+    with live(str(model_dir)) as s:
+        for _ in range(3):
+            assert s.client.post("/predict", json={"rows": rows}).status_code == 200
+        assert s.client.post("/predict", content=b"{").status_code == 400
+        text = s.client.get("/metrics").text
+    assert _metric(text, "easel_requests_total", endpoint="/predict", status="200") == 3
+    assert _metric(text, "easel_requests_total", endpoint="/predict", status="400") == 1
+    assert _metric(text, "easel_request_errors_total", endpoint="/predict", kind="client") == 1
+    assert _metric(text, "easel_rows_scored_total") == 15
+    assert _metric(text, "easel_request_seconds_count", endpoint="/predict") == 4
+    assert "_created" not in text
+
+
+# ---------------------------------------------------------------------- model:NAME
+def _add(ws: Workspace, name: str, model: Any) -> Path:
+    n, v, path = ws.new_model_path(name)
+    model.save(path)
+    ws.add_model(n, v, path, "d", model.model_ if hasattr(model, "model_") else model)
+    return path
+
+
+def test_model_name_follows_new_versions_without_restart(tmp_path: Path,
+                                                         data: pd.DataFrame) -> None:  # fmt: skip
+    ws = Workspace(tmp_path / "ws")
+    _add(ws, "churn", automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(data, "churn"))
+    rows = data.drop(columns="churn").head(20)
+    with live("model:churn", ws, resolve_seconds=0.1) as s:
+        first = s.client.post("/predict", json={"rows": records(rows)}).json()
+        assert first["version"] == 1 and first["model"] == "churn@1"
+        other = automl.AutoML(time_budget=600, seed=1, max_trials=3).fit(data.tail(200), "churn")
+        path2 = _add(ws, "churn", other)
+        deadline = time.monotonic() + 60
+        while s.client.get("/health").json()["version"] != 2:
+            assert time.monotonic() < deadline, "version 2 was not served"
+            time.sleep(0.05)
+        second = s.client.post("/predict", json={"rows": records(rows)}).json()
+        expected = automl.load(path2).predict_proba(rows)
+        got = [p["probabilities"]["yes"] for p in second["predictions"]]
+        assert got == expected["yes"].tolist() and second["model"] == "churn@2"
+        # a version that cannot be loaded: version 2 goes on answering, and health says why
+        n, v, path3 = ws.new_model_path("churn")
+        shutil.copytree(path2, path3)
+        ws.add_model(n, v, path3, "d", automl.load(path3))
+        (path3 / "easel_model.json").write_text("{ damaged")
+        while s.client.get("/health").json()["status"] != "degraded":
+            assert time.monotonic() < deadline, "the damaged version was not noticed"
+            time.sleep(0.05)
+        assert s.client.get("/health").json()["version"] == 2
+        again = s.client.post("/predict", json={"rows": records(rows)}).json()
+        assert again["predictions"] == second["predictions"]
+        assert "version 3 could not be loaded" in s.client.get("/schema").json()["notice"]
+
+
+# ---------------------------------------------------------------------- team mode
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_team_mode_keys(tmp_path: Path, data: pd.DataFrame, capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from automl.serve import service as service_mod
+
+    monkeypatch.setattr(service_mod, "AUTH_CACHE_SECONDS", 0.0)  # changes show at once
+    root = tmp_path / "ws"
+    ws = Workspace(root)
+    team = Team(ws)
+    code, _, err = _cli(capsys, "keys", "create", "--user", "ann", "--workspace", str(root))
+    assert code == 2 and "no users (personal mode)" in err
+    team.add("ann", "admin", "a long password")
+    team.add("al", "analyst", "a long password")
+    team.add("vi", "viewer", "a long password")
+    _add(team.workspace(team.get("al")), "churn", automl.AutoML(time_budget=600, seed=0,
+         max_trials=2).fit(data, "churn"))  # fmt: skip
+    keys = {}
+    for user in ("al", "vi", "ann"):
+        code, out, err = _cli(capsys, "keys", "create", "--user", user, "--workspace", str(root))
+        assert code == 0 and "not shown again" in err
+        keys[user] = out.strip()
+    assert keys["al"].startswith("easel_") and len(set(keys.values())) == 3
+    catalog = (root / "catalog.sqlite").read_bytes() + b"".join(
+        p.read_bytes() for p in root.glob("catalog.sqlite-*")
+    )
+    assert not any(k.encode() in catalog for k in keys.values())  # only hashes are stored
+    code, out, _ = _cli(capsys, "keys", "list", "--user", "al", "--workspace", str(root))
+    assert code == 0 and "al" in out and "active" in out and keys["al"] not in out
+
+    rows = {"rows": records(data.drop(columns="churn").head(3))}
+    view = team.workspace(team.get("al"))
+    with live("model:churn", view, ServiceSettings(team=team)) as s:
+
+        def post(key: str | None) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            return s.client.post("/predict", json=rows, headers=headers)
+
+        assert s.client.get("/health").status_code == 200  # the only door without a key
+        body = _error(post(None), 401)
+        assert "needs an API key" in body["error"]
+        assert _error(post(keys["al"][:-2] + "xx"), 401)
+        assert _error(post("Basic abc"), 401)
+        for path in ("/schema", "/metrics", "/openapi.json", "/docs"):
+            assert s.client.get(path).status_code == 401
+        assert post(keys["al"]).status_code == 200  # the owner
+        assert post(keys["ann"]).status_code == 200  # an admin
+        assert "vi may not use this model" in _error(post(keys["vi"]), 403)["error"]
+        view.share("model", "churn", "vi")
+        assert post(keys["vi"]).status_code == 200
+        code, out, _ = _cli(capsys, "keys", "revoke", "1", "--workspace", str(root))
+        assert code == 0 and "revoked" in out
+        assert _error(post(keys["al"]), 401)
+        doc = s.client.get("/openapi.json", headers={"Authorization": f"Bearer {keys['vi']}"})
+        assert doc.json()["components"]["securitySchemes"]["key"]["scheme"] == "bearer"
+    code, _, err = _cli(capsys, "serve", "model:churn", "--workspace", str(root))
+    assert code == 2 and "--user NAME" in err
+
+
+# ---------------------------------------------------------------------- the command
+def test_automl_serve_command(model_dir: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    ws = str(tmp_path / "ws")
+    code, _, err = _cli(capsys, "serve", str(model_dir), "--host", "0.0.0.0", "--workspace", ws)
+    assert code == 2 and "Refusing to serve on 0.0.0.0" in err
+    code, _, err = _cli(capsys, "serve", str(tmp_path / "none"), "--workspace", ws)
+    assert code == 2 and "No model directory" in err
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "automl", "serve", str(model_dir), "--port", str(port),
+         "--workspace", ws, "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "automl serve did not answer"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            time.sleep(0.2)
+        code, _, err = _cli(capsys, "serve", str(model_dir), "--port", str(port), "--workspace", ws)
+        assert code == 2 and f"Port {port} on 127.0.0.1 is already in use" in err
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=60)
+    assert f"serving churn on http://127.0.0.1:{port}" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+
+
+def test_answers_are_sent_at_once(service: Live) -> None:
+    """The service's connections send small answers at once (TCP_NODELAY): asyncio sets it
+    only on connections of a socket made as TCP, and the service binds its own socket."""
+    import asyncio
+
+    seen: list[int] = []
+    original = asyncio.base_events._set_nodelay  # type: ignore[attr-defined]
+
+    def spy(sock: socket.socket) -> None:
+        original(sock)
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(asyncio.selector_events.base_events, "_set_nodelay", spy)
+        with httpx.Client(base_url=service.url) as fresh:  # a new connection
+            assert fresh.get("/health").status_code == 200
+    assert seen and all(seen)
+
+
+# ---------------------------------------------------------------------- schemathesis
+def test_openapi_document_holds_against_the_live_service(service: Live) -> None:
+    """Schemathesis generates requests from the live /openapi.json: no answer is a server
+    error, and every answer has a documented status, content type and shape."""
+    import schemathesis
+    from hypothesis import HealthCheck, settings
+    from schemathesis.checks import CHECKS  # noqa: F401 - registers the built-in checks
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json")
+    checks = [
+        schemathesis.checks.not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    ran, calls = 0, []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @settings(max_examples=30, deadline=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
+        def check(case: Any) -> None:
+            calls.append(case.operation.label)
+            case.call_and_validate(checks=checks)
+
+        from hypothesis import given
+
+        given(operation.as_strategy())(check)()
+        ran += 1
+    assert ran == 5 and calls.count("POST /predict") >= 10, calls
+    assert service.client.get("/health").json()["status"] == "ok"
+
+
+def test_single_rows_equal_the_engine(service: Live, model_dir: Path, data: pd.DataFrame) -> None:
+    """One row at a time, as most callers send them: each answer is the engine's for that row
+    (the k-NN family's scores of a row may differ slightly between batch sizes, so one row is
+    compared with one row)."""
+    model = automl.load(model_dir)
+    rows = data.drop(columns="churn").head(30)
+    for i in range(0, 30, 3):
+        one = rows.iloc[[i]]
+        got = service.client.post("/predict", json={"rows": records(one)}).json()["predictions"]
+        expected = model.predict_proba(one).iloc[0]
+        assert got[0]["probabilities"] == {str(k): float(v) for k, v in expected.items()}
+        assert got[0]["prediction"] == model.predict(one)[0]
+
+
+def test_the_command_line_loads_no_web_server() -> None:
+    """`automl --help` (and every other command) builds its parser without FastAPI, uvicorn
+    or the engine: they load when `automl serve` runs."""
+    code = (
+        "import sys\nfrom automl.cli import build_parser\nbuild_parser()\n"
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'prometheus_client', 'lightgbm') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert out.stdout.strip() == "[]"
