@@ -60,30 +60,10 @@ class _Progress:
 
 
 def _workspace(args: argparse.Namespace, need: str = "predict") -> Any:
-    """The workspace as seen by ``--user`` (required once the workspace has users), checked
-    for the permission ``need`` (see :data:`automl.workspace.users.PERMISSIONS`)."""
-    from automl.workspace.catalog import Workspace
-    from automl.workspace.users import Team
+    """The workspace as seen by ``--user``, checked for the permission ``need``."""
+    from automl.team_cli import user_workspace
 
-    ws = Workspace(getattr(args, "workspace", None))
-    team = Team(ws)
-    name = getattr(args, "user", None)
-    if not name:
-        if team.active():
-            raise _usage(
-                "This workspace has users (team mode): say whose work this is with --user NAME."
-            )
-        return ws
-    user = team.get(name)
-    if not user.can(need):
-        raise _usage(
-            f"{user.name} is a {user.role}, who may not {_NEEDS.get(need, need)}. An admin can "
-            f"change the role: automl users role {user.name} analyst."
-        )
-    return team.workspace(user)
-
-
-_NEEDS = {"import": "import or change data", "build": "build models", "predict": "predict"}
+    return user_workspace(args, need)
 
 
 def _read(path: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
@@ -844,8 +824,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--metric", default=None)
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_preview)
+    from automl.models_cli import add_model_commands
     from automl.team_cli import add_team_commands
 
+    add_model_commands(sub, common)
     add_team_commands(sub, common)
     return p
 
