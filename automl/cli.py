@@ -224,6 +224,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise _usage(f"--reasons must be 0 or more. Got {args.reasons}.")
     output_format(args.out)
     check_output_file(args.out, "output file (--out)", keep=(args.data,))
+    drift_json = Path(f"{args.out}.drift.json")  # the drift report, beside the predictions
+    check_output_file(drift_json, "drift report file (beside --out)", keep=(args.data,))
     model = automl.load(args.model)
     if model.is_forecast:
         raise _usage(
@@ -245,6 +247,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for msg in result.report.messages():
         print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {result.rows:,} predictions to {result.output} in {result.seconds:.1f} s")
+    if result.drift is None:
+        drift_json.unlink(missing_ok=True)  # an earlier run's report would not be about these
+        print(f"drift not measured: {result.drift_note}", file=sys.stderr)
+        return 0
+    from automl.models_cli import drift_lines
+
+    with atomic_path(drift_json) as tmp:
+        tmp.write_text(json.dumps(result.drift.to_dict(), indent=1), encoding="utf-8")
+    print("\n".join(drift_lines(result.drift)[:1]))
+    print(f"wrote the drift report to {drift_json}")
     return 0
 
 
@@ -792,6 +804,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--quiet", action="store_true")
     pr.set_defaults(func=cmd_predict)
+    pr.epilog = (
+        "Also writes OUT.drift.json: how far the rows moved from the rows the model learned "
+        "from (see automl drift)."
+    )
 
     fc = sub.add_parser("forecast", parents=[common], help="forecast with a time series model")
     fc.add_argument("model", help="model directory")

@@ -1,16 +1,19 @@
 """The model commands of the ``automl`` command line: ``models list``, ``models stages`` and
-``models promote`` (a version's stage: draft, staging, production, archived).
+``models promote`` (a version's stage: draft, staging, production, archived), and ``drift``
+(how far rows moved from the rows a model learned from).
 
-They act on the workspace's catalog as ``--user`` (required in team mode); changing a stage
-needs the permission to build, and only the model's owner or an admin may do it.
+The ``models`` commands act on the workspace's catalog as ``--user`` (required in team mode);
+changing a stage needs the permission to build, and only the model's owner or an admin may do it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
+from automl.errors import ParameterError
 from automl.team_cli import user_workspace
 
 
@@ -67,6 +70,44 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def drift_lines(report: Any) -> list[str]:
+    """A drift report as printed by ``automl drift`` and ``automl predict``."""
+    lines = [f"drift: {report.summary()}"]
+    for c in report.columns[:10]:
+        extra = []
+        if c.out_of_range_share:
+            extra.append(f"{c.out_of_range_share:.1%} outside the training range")
+        if c.unseen_share:
+            extra.append(f"{c.unseen_share:.1%} new categories")
+        if c.missing_share != c.train_missing_share:
+            extra.append(f"missing {c.missing_share:.1%} (training {c.train_missing_share:.1%})")
+        note = f"  ({'; '.join(extra)})" if extra else ""
+        lines.append(f"  {c.name:<28} {c.level:<7} change score {c.psi:.3f}{note}")
+    return lines
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    import automl
+    from automl.batch import drift_file
+
+    if args.chunk_rows < 1:
+        raise ParameterError(
+            f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}."
+        )
+    model = automl.load(args.model)
+    data = args.data
+    if data.startswith("dataset:"):  # a catalog dataset is a Parquet file: read it in chunks
+        ws = user_workspace(args, "import")
+        name, version = ws.resolve_dataset(data[len("dataset:") :])
+        data = str(ws.root / ws.get_dataset(name, version).path)
+    report = drift_file(model, data, args.chunk_rows)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        print("\n".join(drift_lines(report)))
+    return 0
+
+
 def add_model_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     from automl.workspace.catalog import STAGES
 
@@ -89,3 +130,14 @@ def add_model_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     mp.add_argument("version", type=_version, help="the version number")
     mp.add_argument("--stage", required=True, choices=[s for s in STAGES if s != "draft"])
     mp.set_defaults(func=cmd_models_promote)
+
+    dr = sub.add_parser(
+        "drift",
+        parents=[common],
+        help="how far rows moved from the rows a model learned from (none, some, severe)",
+    )
+    dr.add_argument("model", help="model directory")
+    dr.add_argument("data", help="file with rows to check, or dataset:NAME[@VERSION]")
+    dr.add_argument("--json", action="store_true", help="print the report as JSON")
+    dr.add_argument("--chunk-rows", type=int, default=200_000, help="rows read at a time")
+    dr.set_defaults(func=cmd_drift)
