@@ -179,3 +179,26 @@ def test_a_catalog_from_before_stages_is_upgraded(tmp_path: Path) -> None:
         db.execute(f"PRAGMA user_version = {CATALOG_SCHEMA + 1}")
     with pytest.raises(DataError, match="written by a newer Easel .* Upgrade Easel"):
         Workspace(tmp_path)
+
+
+def test_batch_runs_are_kept_with_the_model(tmp_path: Path) -> None:
+    team = Team(Workspace(tmp_path / "ws"))
+    for name, role in (("alice", "admin"), ("bob", "analyst"), ("carol", "analyst")):
+        team.add(name, role, PW)
+    bob, carol = (team.workspace(team.get(n)) for n in ("bob", "carol"))
+    add_versions(bob, "churn", 2)
+    bob.share("model", "churn", "carol")
+    drift = {"verdict": "some", "columns": [{"name": f"c{i}", "drifted": i < 2} for i in range(80)]}
+    bob.record_batch_run(bob.get_model("churn", 1), "march.csv", 120, drift)
+    carol.record_batch_run(carol.get_model("bob/churn", 2), "april.csv", 80, drift)
+    runs = bob.batch_runs("churn")  # the owner sees every run with the model, newest first
+    assert [(r.user, r.version, r.source, r.rows, r.verdict) for r in runs] == [
+        ("carol", 2, "april.csv", 80, "some"),
+        ("bob", 1, "march.csv", 120, "some"),
+    ]
+    assert len(runs[0].drift["columns"]) == 50  # the columns that moved most, not all
+    assert [r.user for r in carol.batch_runs("bob/churn")] == ["carol"]  # others: their own
+    bob.rename_model("churn", "churn v2")
+    assert len(bob.batch_runs("churn v2")) == 2 and bob.batch_runs("churn") == []
+    bob.delete_model("churn v2", 2)
+    assert [r.version for r in bob.batch_runs("churn v2")] == [1]

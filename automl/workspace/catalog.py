@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL,
     expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS batch_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, name TEXT NOT NULL,
+    version INTEGER NOT NULL, user TEXT NOT NULL, at REAL NOT NULL, source TEXT NOT NULL,
+    rows INTEGER NOT NULL, verdict TEXT NOT NULL, drift TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS batch_runs_model ON batch_runs (owner, name, version);
 """
 # The catalog's schema version (SQLite's user_version). 0 or 1: the catalogs before it was
 # declared (their tables are upgraded by looking at their columns); 2: model stages (the models'
@@ -138,6 +143,23 @@ class StageChange:
     stage: str
     before: str
     archived: int | None = None
+
+
+@dataclass
+class BatchRun:
+    """A batch prediction made in the app: with which model version, by whom, when, on which
+    file, and its drift report (``automl.drift.DriftReport.to_dict()``; {} when unreadable)."""
+
+    at: float
+    user: str
+    version: int
+    source: str
+    rows: int
+    verdict: str
+    drift: dict[str, Any]
+
+
+MAX_STORED_DRIFT_COLUMNS = 50  # a run keeps the columns that moved most, not thousands
 
 
 def split_ref(ref: str) -> tuple[str | None, str]:
@@ -670,10 +692,11 @@ class Workspace:
                 "another version to production first, or move this one to archived."
             )
         with self._db() as db:
-            db.execute(
-                "DELETE FROM models WHERE owner=? AND name=? AND version=?",
-                (self.user, name, version),
-            )
+            for table in ("models", "batch_runs"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE owner=? AND name=? AND version=?",
+                    (self.user, name, version),
+                )
             if not db.execute(
                 "SELECT 1 FROM models WHERE owner=? AND name=?", (self.user, name)
             ).fetchone():
@@ -779,6 +802,64 @@ class Workspace:
                 )
         return out
 
+    # ------------------------------------------------------------------ batch runs
+    def record_batch_run(
+        self, rec: ModelRecord, source: str, rows: int, drift: dict[str, Any]
+    ) -> None:
+        """Remember a batch prediction with a model version this user may read, and its drift
+        report (its :data:`MAX_STORED_DRIFT_COLUMNS` most moved columns)."""
+        kept = {**drift, "columns": list(drift.get("columns", []))[:MAX_STORED_DRIFT_COLUMNS]}
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO batch_runs (owner, name, version, user, at, source, rows, verdict, "
+                "drift) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    rec.owner,
+                    rec.name,
+                    rec.version,
+                    self.user,
+                    time.time(),
+                    str(source)[:200],
+                    int(rows),
+                    str(drift.get("verdict", "")),
+                    json.dumps(kept),
+                ),
+            )
+
+    def batch_runs(self, name: str, limit: int = 50) -> list[BatchRun]:
+        """The batch predictions made with any version of a model this user may read, newest
+        first: every user's for its owner and admins, only this user's for others."""
+        found = self._readable_owner("model", name)
+        if found is None:
+            return []
+        where, args = "owner=? AND name=?", list(found)
+        if found[0] != self.user and not self.admin:
+            where, args = where + " AND user=?", [*found, self.user]
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT at, user, version, source, rows, verdict, drift FROM batch_runs "
+                f"WHERE {where} ORDER BY id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        out = []
+        for r in rows:
+            try:
+                drift = json.loads(r["drift"])
+            except (TypeError, ValueError):
+                drift = {}
+            out.append(
+                BatchRun(
+                    float(r["at"]),
+                    str(r["user"]),
+                    int(r["version"]),
+                    str(r["source"]),
+                    int(r["rows"]),
+                    str(r["verdict"]),
+                    drift if isinstance(drift, dict) else {},
+                )
+            )
+        return out
+
     def previous_production(self, name: str) -> int | None:
         """The version that was in production before the current one and still exists (what a
         roll back promotes again), or None."""
@@ -806,6 +887,10 @@ class Workspace:
             )
             db.execute(
                 "UPDATE shares SET name=? WHERE kind='model' AND owner=? AND name=?",
+                (new_name, self.user, name),
+            )
+            db.execute(
+                "UPDATE batch_runs SET name=? WHERE owner=? AND name=?",
                 (new_name, self.user, name),
             )
         self.audit("rename", f"model {name}", f"now {new_name}")
