@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtri
 
-from automl.coltypes import to_boolean, to_number
+from automl.coltypes import ColumnInfo, to_boolean, to_number
 from automl.errors import ArtifactError, ParameterError
 from automl.model import Model
 from automl.preprocess import category_codes, category_text
@@ -118,41 +118,46 @@ class DriftProfile:
                 "The model's hold-out rows (holdout.parquet) lack the column(s) "
                 f"{', '.join(lost[:10])}: the file was changed. Rebuild the model."
             )
-        columns = []
-        for col in used:
-            s = ref[col.name]
-            if col.type in ("numeric", "boolean"):
-                kind = "number" if col.type == "numeric" else "boolean"
-                x = (to_number(s) if kind == "number" else to_boolean(s)).to_numpy(
-                    "float64", na_value=np.nan
-                )
-                x = x[~np.isnan(x)]
-                cuts = np.linspace(0, 1, NUMBER_BINS + 1)[1:-1]
-                edges = np.unique(np.quantile(x, cuts)) if len(x) else np.empty(0)
-                spec = _Column(
-                    col.name,
-                    kind,
-                    np.zeros(len(edges) + 2, dtype=np.int64),
-                    edges=edges,
-                    low=float(x.min()) if len(x) else math.nan,
-                    high=float(x.max()) if len(x) else math.nan,
-                )
-            elif col.type == "categorical":
-                learned = [str(c) for c in model.preprocessor.params_[col.name]["categories"]]
-                k = min(TOP_CATEGORIES, len(learned))
-                spec = _Column(
-                    col.name, "category", np.zeros(k + 3, dtype=np.int64), categories=learned
-                )
-            else:
-                kind = "date" if col.type == "datetime" else "text"
-                spec = _Column(col.name, kind, np.zeros(2, dtype=np.int64))
-            spec.reference = spec.count(s)[0]
-            columns.append(spec)
-        return cls(columns, len(ref))
+        try:
+            return cls([_reference(model, col, ref[col.name]) for col in used], len(ref))
+        except (TypeError, ValueError, KeyError, OverflowError):
+            raise ArtifactError(
+                "The model's hold-out rows (holdout.parquet) cannot be read as its columns: the "
+                "file was changed or damaged. Rebuild the model to measure drift."
+            ) from None
 
     def counter(self) -> DriftCounts:
         """Empty counts to add rows to."""
         return DriftCounts(self)
+
+
+def _reference(model: Model, col: ColumnInfo, s: pd.Series) -> _Column:
+    """One used column's bins, with the reference rows counted into them."""
+    if col.type in ("numeric", "boolean"):
+        kind = "number" if col.type == "numeric" else "boolean"
+        x = (to_number(s) if kind == "number" else to_boolean(s)).to_numpy(
+            "float64", na_value=np.nan
+        )
+        x = x[~np.isnan(x)]
+        cuts = np.linspace(0, 1, NUMBER_BINS + 1)[1:-1]
+        edges = np.unique(np.quantile(x, cuts)) if len(x) else np.empty(0)
+        spec = _Column(
+            col.name,
+            kind,
+            np.zeros(len(edges) + 2, dtype=np.int64),
+            edges=edges,
+            low=float(x.min()) if len(x) else math.nan,
+            high=float(x.max()) if len(x) else math.nan,
+        )
+    elif col.type == "categorical":
+        learned = [str(c) for c in model.preprocessor.params_[col.name]["categories"]]
+        k = min(TOP_CATEGORIES, len(learned))
+        spec = _Column(col.name, "category", np.zeros(k + 3, dtype=np.int64), categories=learned)
+    else:
+        kind = "date" if col.type == "datetime" else "text"
+        spec = _Column(col.name, kind, np.zeros(2, dtype=np.int64))
+    spec.reference = spec.count(s)[0]
+    return spec
 
 
 class DriftCounts:

@@ -156,3 +156,23 @@ def test_cli_drift_refuses_rows_without_the_models_columns(
     assert "no rows" in capsys.readouterr().err
     assert main(["drift", str(saved), str(src), "--chunk-rows", "0"]) == 2
     assert "--chunk-rows must be a positive number" in capsys.readouterr().err
+
+
+def test_a_model_with_changed_holdout_rows_is_scored_without_drift(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    folder = tmp_path / "changed"
+    shutil.copytree(saved, folder)
+    holdout = pd.read_parquet(folder / "holdout.parquet").drop(columns=["age"])
+    holdout.to_parquet(folder / "holdout.parquet", index=False)
+    src = tmp_path / "rows.csv"
+    new_rows().head(50).to_csv(src, index=False)
+    scored = tmp_path / "scored.csv"
+    assert main(["predict", str(folder), str(src), "--out", str(scored), "--quiet"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "drift not measured: The model's hold-out rows (holdout.parquet) lack" in err
+    assert scored.exists() and not (tmp_path / "scored.csv.drift.json").exists()
+    assert main(["drift", str(folder), str(src)]) == 2
+    assert "lack the column(s) age" in capsys.readouterr().err
