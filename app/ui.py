@@ -131,17 +131,20 @@ def form_number(value: float) -> float:
     return float(f"{float(value):.6g}")
 
 
-def model_label(name: str, version: int | str) -> str:
+def model_label(name: str, version: int | str, stage: str | None = None) -> str:
     """``NAME (version N)``; a shared model's ``OWNER/NAME`` reads ``NAME (version N, shared
-    by OWNER)``."""
+    by OWNER)``; a ``stage`` other than draft is added (``NAME (version N, production)``)."""
     owner, sep, plain = name.partition("/")
+    tail = f", {stage}" if stage and stage != "draft" else ""
     if sep:
-        return f"{plain} (version {version}, shared by {owner})"
-    return f"{name} (version {version})"
+        return f"{plain} (version {version}, shared by {owner}{tail})"
+    return f"{name} (version {version}{tail})"
 
 
-def pick_model(key: str) -> tuple[ModelRecord, Model] | None:
-    """A model chooser shared by pages; returns the catalog record and the loaded model."""
+def pick_model(key: str, production_first: bool = False) -> tuple[ModelRecord, Model] | None:
+    """A model chooser shared by pages; returns the catalog record and the loaded model.
+    ``production_first``: when the page opens, the choice is the production version of the
+    model last used (of the first model), when it has one."""
     ws = workspace()
     models = ws.list_models() + ws.shared_models()
     if not models:
@@ -152,14 +155,20 @@ def pick_model(key: str) -> tuple[ModelRecord, Model] | None:
         )
         return None
     labels = [f"{ws.key(m)}@{m.version}" for m in models]
+    stages = {label: m.stage for label, m in zip(labels, models, strict=True)}
     current = st.session_state.get(state.CURRENT_MODEL)
-    pick = st.selectbox(
-        "Model",
-        labels,
-        index=labels.index(current) if current in labels else 0,
-        format_func=lambda s: model_label(*s.rsplit("@", 1)),
-        key=key,
-    )
+    index = labels.index(current) if current in labels else 0
+    if production_first and key not in st.session_state:  # the page opens: production first
+        name = labels[index].rsplit("@", 1)[0]
+        prod = ws.production_model(name)
+        if prod is not None and f"{name}@{prod.version}" in labels:
+            index = labels.index(f"{name}@{prod.version}")
+
+    def label(choice: str) -> str:
+        name, version = choice.rsplit("@", 1)
+        return model_label(name, version, stages.get(choice))
+
+    pick = st.selectbox("Model", labels, index=index, format_func=label, key=key)
     st.session_state[state.CURRENT_MODEL] = pick
     name, version = pick.rsplit("@", 1)
     rec = ws.get_model(name, int(version))

@@ -22,7 +22,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from automl.atomic import atomic_path, check_output_file
-from automl.errors import DataError, ParameterError
+from automl.drift import DriftCounts, DriftProfile, DriftReport
+from automl.errors import DataError, EaselError, ParameterError
 from automl.model import Model
 from automl.preprocess import InputReport
 from connectors import Rows
@@ -42,6 +43,10 @@ class BatchResult:
     # the columns scoring added (prediction, confidence, ...: see Model.output_names; they
     # carry a suffix when the file already had columns of those names, and the report says so)
     added_columns: list[str] = dataclasses.field(default_factory=list)
+    # how far the rows moved from the training rows (automl.drift); None when it was not
+    # measured, and drift_note says why
+    drift: DriftReport | None = None
+    drift_note: str = ""
 
 
 def output_format(path: str | os.PathLike[str]) -> str:
@@ -277,6 +282,7 @@ def score_chunks(
     out_path: str | os.PathLike[str],
     progress: Callable[[int], None] | None = None,
     reasons: int = 0,
+    drift: bool = True,
     expected_rows: int | None = None,
 ) -> BatchResult:
     """Score every chunk (a DataFrame, an Arrow table, or the :class:`connectors.Rows` that
@@ -290,6 +296,9 @@ def score_chunks(
     The file's own columns are written as they were read (a CSV file's rows as their own lines
     when each row is one line of comma-separated text): an added column whose name the file
     already has gets a suffix (``prediction_2``...), and the report says so.
+
+    ``drift``: count the rows, as the model reads them, into the bins of the model's drift
+    profile (:mod:`automl.drift`) and give the report in ``BatchResult.drift``.
     """
     start = time.monotonic()
     out = check_output_file(out_path)
@@ -298,6 +307,8 @@ def score_chunks(
     report = InputReport()
     added: list[str] = []
     rows = 0
+    counts, note = _drift_counts(model) if drift else (None, "")
+    observe = None if counts is None else counts.add
     with atomic_path(out) as tmp:  # the file appears only when every row is scored
         writer = _Writer(tmp, fmt)
         background = _Background()
@@ -313,7 +324,7 @@ def score_chunks(
                     frame, table = chunk.to_pandas(), chunk
                 else:
                     frame, table = chunk, _arrow_rows(chunk)
-                answers, chunk_report = model.answers(frame, reasons=reasons)
+                answers, chunk_report = model.answers(frame, reasons=reasons, observe=observe)
                 if rows == 0:
                     report.extra_columns = chunk_report.extra_columns
                     added = list(answers)
@@ -333,8 +344,56 @@ def score_chunks(
         if rows == 0:
             raise DataError("The file to score has no rows: give at least one row with values.")
     return BatchResult(
-        rows=rows, seconds=time.monotonic() - start, output=out, report=report, added_columns=added
+        rows=rows,
+        seconds=time.monotonic() - start,
+        output=out,
+        report=report,
+        added_columns=added,
+        drift=None if counts is None else counts.report(),
+        drift_note=note,
     )
+
+
+def _drift_counts(model: Model) -> tuple[DriftCounts | None, str]:
+    """Empty drift counts for ``model``, or None and why drift cannot be measured."""
+    try:
+        return DriftProfile.from_model(model).counter(), ""
+    except EaselError as exc:
+        return None, str(exc)
+
+
+def _file_chunks(source: str | os.PathLike[str], chunk_rows: int) -> Iterable[pd.DataFrame | Rows]:
+    from connectors import iter_file_batches, iter_file_chunks
+    from connectors.files import CSV_EXT, PARQUET_EXT
+
+    if Path(source).suffix.lower() in CSV_EXT + PARQUET_EXT:
+        return iter_file_batches(source, chunk_rows)
+    return iter_file_chunks(source, chunk_rows)
+
+
+def drift_file(
+    model: Model,
+    source: str | os.PathLike[str],
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> DriftReport:
+    """How far the rows of a file moved from the rows ``model`` learned from, read chunk by
+    chunk as :func:`predict_file` reads them (bounded memory), without scoring them. The rows
+    must have the model's columns, as for predicting."""
+    counts = DriftProfile.from_model(model).counter()
+    for chunk in _ahead(_file_chunks(source, chunk_rows)):
+        table = chunk.table if isinstance(chunk, Rows) else chunk
+        if len(table) == 0:
+            continue
+        frame = table.to_pandas() if isinstance(table, pa.Table) else table
+        prepared = model.prepare(frame)
+        model.preprocessor.check_columns(prepared)  # the model's columns, named when missing
+        counts.add(prepared)
+        if progress is not None:
+            progress(counts.rows)
+    if counts.rows == 0:
+        raise DataError("The file has no rows: give at least one row with values.")
+    return counts.report()
 
 
 def predict_file(
@@ -344,21 +403,24 @@ def predict_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
     reasons: int = 0,
+    drift: bool = True,
 ) -> BatchResult:
-    """Score a CSV/TSV/Parquet/JSON Lines file chunk by chunk (other formats are read whole).
+    """Score a CSV/TSV/Parquet/JSON Lines file chunk by chunk (other formats are read whole),
+    measuring drift as it goes (see :func:`score_chunks`).
 
     CSV and Parquet are read as Arrow tables (:func:`connectors.iter_file_batches`) and the
     scored rows written with Arrow's writers; the other formats through pandas."""
-    from connectors import estimate_rows, iter_file_batches, iter_file_chunks
-    from connectors.files import CSV_EXT, PARQUET_EXT
+    from connectors import estimate_rows
 
     output_format(out_path)
     check_output_file(out_path, keep=(source,))
-    chunks: Iterable[pd.DataFrame | Rows]
-    if Path(source).suffix.lower() in CSV_EXT + PARQUET_EXT:
-        chunks = iter_file_batches(source, chunk_rows)
-    else:
-        chunks = iter_file_chunks(source, chunk_rows)
+    chunks = _file_chunks(source, chunk_rows)
     return score_chunks(
-        model, chunks, out_path, progress, reasons=reasons, expected_rows=estimate_rows(source)
+        model,
+        chunks,
+        out_path,
+        progress,
+        reasons=reasons,
+        drift=drift,
+        expected_rows=estimate_rows(source),
     )

@@ -60,30 +60,10 @@ class _Progress:
 
 
 def _workspace(args: argparse.Namespace, need: str = "predict") -> Any:
-    """The workspace as seen by ``--user`` (required once the workspace has users), checked
-    for the permission ``need`` (see :data:`automl.workspace.users.PERMISSIONS`)."""
-    from automl.workspace.catalog import Workspace
-    from automl.workspace.users import Team
+    """The workspace as seen by ``--user``, checked for the permission ``need``."""
+    from automl.team_cli import user_workspace
 
-    ws = Workspace(getattr(args, "workspace", None))
-    team = Team(ws)
-    name = getattr(args, "user", None)
-    if not name:
-        if team.active():
-            raise _usage(
-                "This workspace has users (team mode): say whose work this is with --user NAME."
-            )
-        return ws
-    user = team.get(name)
-    if not user.can(need):
-        raise _usage(
-            f"{user.name} is a {user.role}, who may not {_NEEDS.get(need, need)}. An admin can "
-            f"change the role: automl users role {user.name} analyst."
-        )
-    return team.workspace(user)
-
-
-_NEEDS = {"import": "import or change data", "build": "build models", "predict": "predict"}
+    return user_workspace(args, need)
 
 
 def _read(path: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
@@ -257,6 +237,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise _usage(f"--reasons must be 0 or more. Got {args.reasons}.")
     output_format(args.out)
     check_output_file(args.out, "output file (--out)", keep=(args.data,))
+    drift_json = Path(f"{args.out}.drift.json")  # the drift report, beside the predictions
+    check_output_file(drift_json, "drift report file (beside --out)", keep=(args.data,))
     model = automl.load(args.model)
     if model.is_forecast:
         raise _usage(
@@ -278,6 +260,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for msg in result.report.messages():
         print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {result.rows:,} predictions to {result.output} in {result.seconds:.1f} s")
+    if result.drift is None:
+        drift_json.unlink(missing_ok=True)  # an earlier run's report would not be about these
+        print(f"drift not measured: {result.drift_note}", file=sys.stderr)
+        return 0
+    from automl.models_cli import drift_lines
+
+    with atomic_path(drift_json) as tmp:
+        tmp.write_text(json.dumps(result.drift.to_dict(), indent=1), encoding="utf-8")
+    print("\n".join(drift_lines(result.drift)[:1]))
+    print(f"wrote the drift report to {drift_json}")
     return 0
 
 
@@ -882,6 +874,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--quiet", action="store_true")
     pr.set_defaults(func=cmd_predict)
+    pr.epilog = (
+        "Also writes OUT.drift.json: how far the rows moved from the rows the model learned "
+        "from (see automl drift)."
+    )
 
     fc = sub.add_parser("forecast", parents=[common], help="forecast with a time series model")
     fc.add_argument("model", help="model directory")
@@ -949,9 +945,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--metric", default=None)
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_preview)
+    from automl.models_cli import add_model_commands
     from automl.serve.commands import add_serve_commands
     from automl.team_cli import add_team_commands
 
+    add_model_commands(sub, common)
     add_team_commands(sub, common)
     add_serve_commands(sub, common)
     return p

@@ -429,9 +429,14 @@ class Model:
         return np.asarray(out)
 
     def score_frame(
-        self, df: pd.DataFrame, warn: bool = True
+        self,
+        df: pd.DataFrame,
+        warn: bool = True,
+        observe: Callable[[pd.DataFrame], None] | None = None,
     ) -> tuple[np.ndarray, pd.DataFrame | None, InputReport]:
-        """Labels/values, class probabilities (or None) and the input report, in one pass."""
+        """Labels/values, class probabilities (or None) and the input report, in one pass.
+        ``observe`` is given the rows as the model reads them (after its recipe), once their
+        columns are checked (batch scoring counts them for drift)."""
         if not isinstance(df, pd.DataFrame):
             raise ParameterError(
                 f"Rows to predict must be a pandas DataFrame. Got {type(df).__name__} instead."
@@ -443,6 +448,8 @@ class Model:
             )
         prepared = self.prepare(df)
         report = self.preprocessor.check_columns(prepared)
+        if observe is not None:
+            observe(prepared)
         scores = self._scores(prepared, report)
         if warn:
             for msg in report.messages():
@@ -583,14 +590,19 @@ class Model:
         return {n: n if k == 1 else f"{n}_{k}" for n in ours}
 
     def answers(
-        self, df: pd.DataFrame, warn: bool = False, reasons: int = 0
+        self,
+        df: pd.DataFrame,
+        warn: bool = False,
+        reasons: int = 0,
+        observe: Callable[[pd.DataFrame], None] | None = None,
     ) -> tuple[dict[str, Any], InputReport]:
         """The columns prediction adds to ``df``, in order: name -> one value per row. They are
         ``prediction`` (and ``confidence``, ``probability_<label>``; with ``reasons`` > 0,
         ``reasons``: each row's top columns), renamed with a suffix where ``df`` already has a
         column of that name (see :meth:`output_names`; the report says so). ``df`` itself is
-        not copied: batch scoring adds these to the rows as it read them."""
-        labels, proba, report = self.score_frame(df, warn=warn)
+        not copied: batch scoring adds these to the rows as it read them. ``observe``: see
+        :meth:`score_frame`."""
+        labels, proba, report = self.score_frame(df, warn=warn, observe=observe)
         names = self.output_names(df.columns, reasons > 0)
         out: dict[str, Any] = {names["prediction"]: labels}
         if proba is not None:

@@ -27,6 +27,37 @@ def _team(args: argparse.Namespace) -> Any:
     return Team(Workspace(args.workspace))
 
 
+def user_workspace(args: argparse.Namespace, need: str = "predict") -> Any:
+    """The workspace as seen by ``--user`` (required once the workspace has users), checked
+    for the permission ``need`` (see :data:`automl.workspace.users.PERMISSIONS`)."""
+    from automl.workspace.catalog import Workspace
+    from automl.workspace.users import Team
+
+    ws = Workspace(getattr(args, "workspace", None))
+    team = Team(ws)
+    name = getattr(args, "user", None)
+    if not name:
+        if team.active():
+            raise ParameterError(
+                "This workspace has users (team mode): say whose work this is with --user NAME."
+            )
+        return ws
+    user = team.get(name)
+    if not user.can(need):
+        raise ParameterError(
+            f"{user.name} is a {user.role}, who may not {NEEDS.get(need, need)}. An admin can "
+            f"change the role: automl users role {user.name} analyst."
+        )
+    return team.workspace(user)
+
+
+NEEDS = {
+    "import": "import or change data",
+    "build": "build models or change their stages",
+    "predict": "predict",
+}
+
+
 def _password(var: str | None) -> str:
     if not var:
         raise ParameterError(

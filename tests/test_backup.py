@@ -97,6 +97,7 @@ def test_backup_while_a_build_writes_then_restore(
     name, version, path = ws.new_model_path("churn")
     model.save(path)
     ws.add_model(name, version, path, "customers", model.model_)
+    ws.set_stage("churn", version, "production")
     (ws.root / "predictions" / "scored.csv").write_text("age,prediction\n30,yes\n")
     settings = {"time_budget": 600.0, "max_trials": 500, "preset": "quick"}
     job_id = start_training_job(ws, "customers", "churn", "busy", settings)
@@ -113,6 +114,8 @@ def test_backup_while_a_build_writes_then_restore(
         pd.testing.assert_frame_equal(
             ws2.load_dataset("customers", v), ws.load_dataset("customers", v)
         )
+    assert ws2.get_model("churn").stage == "production"  # stages and their history come back
+    assert [h["stage"] for h in ws2.stage_history("churn")] == ["production"]
     again = automl.load(ws2.model_dir(ws2.get_model("churn")))
     np.testing.assert_array_equal(again.predict(df), model.predict(df))
     pd.testing.assert_frame_equal(again.predict_proba(df), model.predict_proba(df))
@@ -252,6 +255,15 @@ def corrupt(path: Path) -> None:
             "not an Easel catalog",
         ),
         (sql("DROP TABLE jobs"), "not an Easel catalog"),
+        (sql("PRAGMA user_version = 99"), "written by a newer Easel"),
+        (
+            sql(
+                "INSERT INTO models (name, version, path, dataset, target, task, metric, score, "
+                "created_at, stage) VALUES ('m', 1, 'models/m', 'customers', 'churn', 'binary', "
+                "'roc_auc', 0.5, 0, 'evil')"
+            ),
+            "gives a model the stage 'evil'",
+        ),
         (corrupt, "catalog is damaged"),
     ],
 )
@@ -262,6 +274,24 @@ def test_a_hostile_or_damaged_catalog_is_refused(
         tmp_path / "c.tar.gz", edit_catalog(read_members(small), tmp_path, change)
     )
     refused(archive, tmp_path / "target", match)
+
+
+def test_a_backup_from_before_stages_is_restored_and_upgraded(small: Path, tmp_path: Path) -> None:
+    def before_stages(path: Path) -> None:
+        with sqlite3.connect(path) as db:
+            db.executescript(
+                "DROP INDEX one_production; ALTER TABLE models DROP COLUMN stage; "
+                "PRAGMA user_version = 0;"
+            )
+
+    archive = write_members(
+        tmp_path / "old.tar.gz", edit_catalog(read_members(small), tmp_path, before_stages)
+    )
+    restore_workspace(archive, tmp_path / "target")
+    ws = Workspace(tmp_path / "target")
+    assert ws.load_dataset("customers").shape == (50, 10)
+    with sqlite3.connect(ws.catalog_path) as db:
+        assert "stage" in {r[1] for r in db.execute("PRAGMA table_info(models)")}
 
 
 def test_other_files_are_refused_plainly(small: Path, tmp_path: Path) -> None:

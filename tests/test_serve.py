@@ -312,6 +312,13 @@ def test_model_name_follows_new_versions_without_restart(tmp_path: Path,
         again = s.client.post("/predict", json={"rows": records(rows)}).json()
         assert again["predictions"] == second["predictions"]
         assert "version 3 could not be loaded" in s.client.get("/schema").json()["notice"]
+        # a version promoted to production is served, newer or not (a roll back to version 1)
+        ws.set_stage("churn", 1, "production")
+        while s.client.get("/health").json()["version"] != 1:
+            assert time.monotonic() < deadline, "the production version was not served"
+            time.sleep(0.05)
+        back = s.client.post("/predict", json={"rows": records(rows)}).json()
+        assert back["predictions"] == first["predictions"] and back["model"] == "churn@1"
 
 
 # ---------------------------------------------------------------------- team mode

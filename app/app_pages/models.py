@@ -1,6 +1,7 @@
 """Models: every model and version, side-by-side comparison, rename, delete, export (the
-bundle for data scientists, with the training data only when asked), and a prediction service
-(REST) for a model."""
+bundle for data scientists, with the training data only when asked), a prediction service (REST)
+for a model; each version's stage (promote, roll back) with its history, and the drift of batch
+predictions."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from automl.errors import EaselError
 from automl.metrics import METRICS
 from automl.serve import launcher
 from automl.words import plural
+from automl.workspace.catalog import STAGES
 
 ws = ui.workspace()
 st.title("Models")
@@ -101,6 +103,7 @@ for m in models:
             "model": f"{m.name}@{m.version}",
             "name": m.name,
             "version": m.version,
+            "stage": m.stage,
             "dataset": m.dataset,
             "target": m.target,
             "problem": ui.TASK_WORDS.get(m.task, m.task),
@@ -260,3 +263,94 @@ else:
 if team_mode:
     st.subheader("Share")
     ui.share_box("model", [m.name for m in models], key="models_sharing")
+
+st.subheader("Stage")
+# The stage of the chosen version; promoting one to production archives the one in production.
+rec = ws.get_model(name, int(version))
+prod = ws.production_model(name)
+st.caption(
+    f"{shown} is **{rec.stage}**. "
+    + (
+        f"Version {prod.version} is in production."
+        if prod is not None and prod.version != rec.version
+        else ("It is the version in production." if prod is not None else "")
+    )
+    + " Promoting a version to production moves the version in production to archived."
+)
+s1, s2 = st.columns(2)
+with s1:
+    choices = [x for x in STAGES if x != "draft"]
+    move_to = st.selectbox(
+        "Move this version to", choices, index=choices.index("production"), key="models_stage"
+    )
+    if st.button("Change stage", key="models_stage_apply", disabled=move_to == rec.stage):
+        with ui.guarded("changing the stage"):
+            change = ws.set_stage(name, int(version), move_to)
+            moved = (
+                ""
+                if change.archived is None
+                else f" Version {change.archived} left production: it is archived."
+            )
+            _said(f"{shown} is now {change.stage} (was {change.before}).{moved}")
+            st.rerun()
+with s2:
+    back = ws.previous_production(name)
+    if back is not None:
+        st.caption(f"Version {back} was in production before.")
+        if st.button(f"Roll back to version {back}", key="models_rollback"):
+            with ui.guarded("rolling back"):
+                change = ws.set_stage(name, back, "production")
+                away = "" if change.archived is None else f" (version {change.archived} archived)"
+                _said(f"Rolled back: version {back} of {ui.md(name)} is in production{away}.")
+                st.rerun()
+history = ws.stage_history(name)
+if history:
+    st.markdown(f"**Stage history of {ui.md(name)}**")
+    show_table(
+        pd.DataFrame(
+            {
+                "when": dt.datetime.fromtimestamp(h["at"]).strftime("%Y-%m-%d %H:%M"),
+                "who": h["user"] or "you (personal mode)",
+                "version": h["version"],
+                "change": h["detail"],
+            }
+            for h in history
+        ),
+        what="changes",
+        hide_index=True,
+        width="stretch",
+    )
+
+runs = ws.batch_runs(name)
+st.subheader("Drift of batch predictions")
+if not runs:
+    st.caption(
+        f"No batch predictions with {ui.md(name)} yet. Score a file on **Predict**: each time, "
+        "the rows are compared with the rows the model learned from, and the verdict shows here."
+    )
+else:
+    show_table(
+        pd.DataFrame(
+            {
+                "when": dt.datetime.fromtimestamp(r.at).strftime("%Y-%m-%d %H:%M"),
+                "version": r.version,
+                "who": r.user or "you (personal mode)",
+                "file": r.source,
+                "rows": f"{r.rows:,}",
+                "drift": r.verdict,
+                "moved most": ", ".join(
+                    str(c.get("name"))
+                    for c in r.drift.get("columns", [])[:5]
+                    if isinstance(c, dict) and c.get("drifted")
+                ),
+            }
+            for r in runs
+        ),
+        what="batch predictions",
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "Drift: none, some or severe, how far the scored rows moved from the rows the model "
+        "learned from (the most changed column decides)."
+    )

@@ -12,7 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import ui
+from app.tables import show_table
 from automl.batch import predict_file
+from automl.drift import DriftReport
 from automl.prep.recipe import fmt_number
 from automl.reports import safe_figure
 from automl.reports.performance import LOG_ODDS
@@ -147,13 +149,57 @@ def _forecast_chart(
     st.plotly_chart(safe_figure(fig), width="stretch", key="fc_chart")
 
 
+CHANGE_WORDS = {"none": "no change", "some": "changed", "severe": "changed a lot"}
+
+
+def drift_panel(saved: dict[str, Any] | None, note: str) -> None:
+    """The drift of the scored rows: the verdict in words, and the columns that moved most."""
+    if saved is None:
+        if note:
+            st.caption(f"Drift was not measured: {ui.md(note)}")
+        return
+    report = DriftReport.from_dict(saved, rows=int(saved.get("rows", 0)))
+    alert = {"none": st.success, "some": st.warning, "severe": st.error}[report.verdict]
+    alert(ui.md(report.summary()))
+    table = pd.DataFrame(
+        {
+            "column": c.name,
+            "change": CHANGE_WORDS.get(c.level, c.level),
+            "change score": round(c.psi, 3),
+            "missing (in training)": f"{c.missing_share:.1%} ({c.train_missing_share:.1%})",
+            "new categories": "" if c.unseen_share is None else f"{c.unseen_share:.1%}",
+            "outside the training range": (
+                "" if c.out_of_range_share is None else f"{c.out_of_range_share:.1%}"
+            ),
+        }
+        for c in report.columns[:10]
+    )
+    show_table(table, what="columns", hide_index=True, width="stretch")
+    st.caption(
+        "Change score: how far each column's values moved from the rows the model learned from "
+        "(0.1 or more: a change; 0.25 or more: a large change; with few rows, only a change "
+        "larger than chance counts). The columns that moved most come first."
+    )
+
+
 ws = ui.workspace()
 st.title("Predict")
-picked = ui.pick_model("predict_model")
+picked = ui.pick_model("predict_model", production_first=True)
 if picked is None:
     st.stop()
 rec, model = picked
 pick = f"{rec.name}@{rec.version}"
+production = ws.production_model(ws.key(rec))
+if rec.stage == "production":
+    st.caption(
+        f"Version {rec.version} is the production version of **{ui.md(rec.name)}**, so it is "
+        "chosen for you. Pick another version above to try it."
+    )
+elif production is not None:
+    st.info(
+        f"This is version {rec.version} of **{ui.md(rec.name)}** ({rec.stage}); its production "
+        f"version is {production.version}."
+    )
 
 if model.is_forecast:
     forecast_page(ws, rec, model)
@@ -253,8 +299,10 @@ with batch:
     scoring_for = (pick, None if upload is None else upload.file_id)
     if st.session_state.get("predict_output_for") != scoring_for:
         st.session_state.pop("predict_output", None)
+        st.session_state.pop("predict_drift", None)
     if upload is not None and st.button("Score file", type="primary", key="predict_run"):
         st.session_state.pop("predict_output", None)
+        st.session_state.pop("predict_drift", None)
         bar = st.progress(0.0, text="Scoring...")
 
         def _progress(n: int) -> None:
@@ -278,6 +326,13 @@ with batch:
             st.session_state["predict_output"] = str(out)
             st.session_state["predict_added"] = result.added_columns
             st.session_state["predict_output_for"] = scoring_for
+            drift = None if result.drift is None else result.drift.to_dict()
+            st.session_state["predict_drift"] = (
+                None if drift is None else {**drift, "rows": result.rows}
+            )
+            st.session_state["predict_drift_note"] = result.drift_note
+            if drift is not None:  # kept with the model: its page shows the drift over time
+                ws.record_batch_run(rec, upload.name, result.rows, drift)
         if "predict_output" not in st.session_state:
             bar.empty()  # scoring failed: its error says why, no bar is left behind
     out_path = st.session_state.get("predict_output")
@@ -297,3 +352,9 @@ with batch:
             mime="text/csv",
             key="predict_download",
         )
+        st.subheader("Drift")
+        with ui.guarded("showing the drift"):
+            drift_panel(
+                st.session_state.get("predict_drift"),
+                st.session_state.get("predict_drift_note", ""),
+            )

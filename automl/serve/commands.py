@@ -177,8 +177,8 @@ def add_serve_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     s.add_argument(
         "model",
-        help="a model folder, or model:NAME for the newest version of a workspace model (a new "
-        "version is served without restart)",
+        help="a model folder, or model:NAME for the production version of a workspace model "
+        "(the newest while none is promoted; a newly promoted version is served without restart)",
     )
     s.add_argument(
         "--host",

@@ -27,8 +27,9 @@ log = logging.getLogger("easel.serve")
 
 
 def resolve_served(ws: Workspace, name: str) -> tuple[Path, int]:
-    """The folder and version a service of ``model:NAME`` answers with: the newest version."""
-    rec = ws.get_model(name)
+    """The folder and version a service of ``model:NAME`` answers with: the version in the
+    production stage, else (no version promoted yet) the newest version."""
+    rec = ws.production_model(name) or ws.get_model(name)
     return ws.model_dir(rec), rec.version
 
 
@@ -80,7 +81,7 @@ class ServedModel:
         self.ref = str(ref)
         self.ws = ws
         self.resolve_seconds = float(resolve_seconds)
-        self.problem = ""  # why the newest version is not served (empty when it is)
+        self.problem = ""  # why the version to serve is not served (empty when it is)
         self._failed: tuple[Path, int | None, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -123,7 +124,7 @@ class ServedModel:
         return Loaded(model, path, version, stamp, owner, name)
 
     def refresh(self) -> bool:
-        """Serve the newest version (or the re-saved folder) if it changed and loads; returns
+        """Serve the version to serve (or the re-saved folder) if it changed and loads; returns
         whether the model changed. Never raises: a problem is logged and kept in ``problem``."""
         try:
             path, version = self._where()

@@ -44,7 +44,7 @@ from typing import IO, Any
 from automl._version import __version__
 from automl.atomic import temp_path
 from automl.errors import DataError, ParameterError
-from automl.workspace.catalog import ENV_VAR, Workspace
+from automl.workspace.catalog import CATALOG_SCHEMA, ENV_VAR, STAGES, Workspace, newer_catalog
 from automl.workspace.jobs import job_alive
 
 FORMAT = "easel-workspace-backup"
@@ -502,6 +502,18 @@ def _check_catalog(
                 "The backup's catalog is not an Easel catalog (its tables differ). Nothing was "
                 "restored."
             )
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > CATALOG_SCHEMA:
+            raise DataError(f"{newer_catalog('in the backup', version)} Nothing was restored.")
+        columns = {r[1] for r in db.execute("PRAGMA table_info(models)")}
+        if "stage" in columns:
+            marks = ",".join("?" * len(STAGES))
+            odd = db.execute(f"SELECT stage FROM models WHERE stage NOT IN ({marks})", STAGES)
+            if (bad := odd.fetchone()) is not None:
+                raise DataError(
+                    f"The backup's catalog gives a model the stage '{str(bad[0])[:40]}', which "
+                    "Easel does not have. Nothing was restored."
+                )
         for (path,) in db.execute("SELECT path FROM datasets"):
             if not (isinstance(path, str) and path.startswith("datasets/") and path in files):
                 raise DataError(

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS models (
     owner TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL,
     path TEXT NOT NULL, dataset TEXT NOT NULL, target TEXT NOT NULL, task TEXT NOT NULL,
     metric TEXT NOT NULL, score REAL, created_at REAL NOT NULL,
-    PRIMARY KEY (owner, name, version));
+    stage TEXT NOT NULL DEFAULT 'draft', PRIMARY KEY (owner, name, version));
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, params TEXT NOT NULL,
     status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
@@ -62,7 +62,25 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL,
     expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS batch_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, name TEXT NOT NULL,
+    version INTEGER NOT NULL, user TEXT NOT NULL, at REAL NOT NULL, source TEXT NOT NULL,
+    rows INTEGER NOT NULL, verdict TEXT NOT NULL, drift TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS batch_runs_model ON batch_runs (owner, name, version);
 """
+# The catalog's schema version (SQLite's user_version). 0 or 1: the catalogs before it was
+# declared (their tables are upgraded by looking at their columns); 2: model stages (the models'
+# `stage` column, at most one production version per name). A new table needs no new version
+# (every open creates the missing ones); a new column or a changed meaning does. A catalog of a
+# newer version is refused: a newer Easel wrote it.
+CATALOG_SCHEMA = 2
+# A model version's stage: new versions are drafts; at most one version of a name is in
+# production, and promoting another one moves it to archived (roll back: promote it again).
+STAGES = ("draft", "staging", "production", "archived")
+_ONE_PRODUCTION = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS one_production ON models (owner, name) "
+    "WHERE stage = 'production'"
+)
 # tables written before objects had owners: rebuilt with the owner in the primary key
 _OWNERLESS = {
     "datasets": "name, version, path, source, rows, columns, schema, created_at, lineage",
@@ -113,6 +131,36 @@ class ModelRecord:
     score: float | None
     created_at: float
     owner: str = ""  # the user who built it ('' in personal mode)
+    stage: str = "draft"  # draft, staging, production or archived (see STAGES)
+
+
+@dataclass
+class StageChange:
+    """What a promotion did: ``version`` of ``name`` went from ``before`` to ``stage``, and
+    ``archived`` names the version that left production for it (None when there was none)."""
+
+    name: str
+    version: int
+    stage: str
+    before: str
+    archived: int | None = None
+
+
+@dataclass
+class BatchRun:
+    """A batch prediction made in the app: with which model version, by whom, when, on which
+    file, and its drift report (``automl.drift.DriftReport.to_dict()``; {} when unreadable)."""
+
+    at: float
+    user: str
+    version: int
+    source: str
+    rows: int
+    verdict: str
+    drift: dict[str, Any]
+
+
+MAX_STORED_DRIFT_COLUMNS = 50  # a run keeps the columns that moved most, not thousands
 
 
 def split_ref(ref: str) -> tuple[str | None, str]:
@@ -143,6 +191,26 @@ def check_name(name: str, what: str) -> str:
             "and the signs _ . - + & ( ), starting with a letter, a digit, '_' or '('."
         )
     return name
+
+
+def newer_catalog(path: Path | str, found: int) -> str:
+    """The message for a catalog written by a newer Easel (schema ``found``)."""
+    return (
+        f"The workspace catalog {path} was written by a newer Easel (catalog schema {found}; "
+        f"this Easel reads schema {CATALOG_SCHEMA} and older). Upgrade Easel to use this "
+        "workspace."
+    )
+
+
+def check_stage(stage: str) -> str:
+    """A stage a version can be promoted to (``draft`` is only where new versions start)."""
+    stage = str(stage).strip().lower()
+    if stage not in STAGES or stage == "draft":
+        raise ParameterError(
+            f"'{str(stage)[:40]}' is not a stage a model version can be moved to: choose "
+            "staging, production or archived (new versions start as drafts)."
+        )
+    return stage
 
 
 class Workspace:
@@ -246,8 +314,13 @@ class Workspace:
             conn.close()
 
     def _migrate(self) -> None:
-        """Create the tables; rebuild catalogs written before objects had owners."""
+        """Create the tables and upgrade an older catalog to :data:`CATALOG_SCHEMA`: rebuild
+        catalogs written before objects had owners, add the build queue's columns, then the
+        models' stages. A catalog of a newer schema is refused."""
         with self._db(lock=True) as db:
+            found = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if found > CATALOG_SCHEMA:
+                raise DataError(newer_catalog(self.catalog_path, found))
             names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             rebuilt = []
             for table in _OWNERLESS:
@@ -278,6 +351,18 @@ class Workspace:
                     f"FROM {table}_ownerless"
                 )
                 db.execute(f"DROP TABLE {table}_ownerless")
+            if "stage" not in {r[1] for r in db.execute("PRAGMA table_info(models)")}:
+                # schema 2: every version built before stages is a draft
+                db.execute("ALTER TABLE models ADD COLUMN stage TEXT NOT NULL DEFAULT 'draft'")
+            # a hand-edited catalog with two production versions of one name keeps the newest
+            db.execute(
+                "UPDATE models SET stage='archived' WHERE stage='production' AND EXISTS (SELECT 1 "
+                "FROM models m WHERE m.owner=models.owner AND m.name=models.name "
+                "AND m.stage='production' AND m.version>models.version)"
+            )
+            db.execute(_ONE_PRODUCTION)
+            if found < CATALOG_SCHEMA:
+                db.execute(f"PRAGMA user_version = {CATALOG_SCHEMA}")
 
     def audit(
         self,
@@ -623,11 +708,17 @@ class Workspace:
     def delete_model(self, name: str, version: int) -> None:
         name = self._own("model", name)
         rec = self.get_model(name, version)
-        with self._db() as db:
-            db.execute(
-                "DELETE FROM models WHERE owner=? AND name=? AND version=?",
-                (self.user, name, version),
+        if rec.stage == "production":
+            raise ParameterError(
+                f"Version {version} of '{name}' is in production, so it is not deleted. Promote "
+                "another version to production first, or move this one to archived."
             )
+        with self._db() as db:
+            for table in ("models", "batch_runs"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE owner=? AND name=? AND version=?",
+                    (self.user, name, version),
+                )
             if not db.execute(
                 "SELECT 1 FROM models WHERE owner=? AND name=?", (self.user, name)
             ).fetchone():
@@ -640,6 +731,167 @@ class Workspace:
 
     def model_versions(self, name: str) -> list[ModelRecord]:
         return [self._model(r) for r in self._versions("model", name)]
+
+    # ------------------------------------------------------------------ stages
+    def production_model(self, name: str) -> ModelRecord | None:
+        """The production version of a model this user may read (``NAME`` or ``OWNER/NAME``),
+        or None when no version of it is in production (or there is no such model)."""
+        found = self._readable_owner("model", name)
+        if found is None:
+            return None
+        with self._db() as db:
+            r = db.execute(
+                "SELECT * FROM models WHERE owner=? AND name=? AND stage='production'", found
+            ).fetchone()
+        return None if r is None else self._model(r)
+
+    def set_stage(self, name: str, version: int, stage: str) -> StageChange:
+        """Move one version of a model to ``stage`` (staging, production or archived). Only
+        its owner, or an admin naming it ``OWNER/NAME``, may; a refusal is in the audit log too.
+        Promoting a version to production moves the version that was in production to
+        archived, in one locked transaction, so a name never has two production versions; to
+        roll back, promote the earlier version again."""
+        stage = check_stage(stage)
+        rec = self.get_model(name, version)  # a model this user cannot read reads as missing
+        where = self._stage_target(rec)
+        if rec.owner != self.user and not self.admin:
+            self.audit("stage", where, f"refused: {stage} (not the owner)", ok=False)
+            raise ParameterError(
+                f"'{name}' belongs to {rec.owner}: only its owner or an admin can change the "
+                f"stage of its versions. Ask {rec.owner} to do it."
+            )
+        with self._db(lock=True) as db:
+            key = (rec.owner, rec.name)
+            row = db.execute(
+                "SELECT stage FROM models WHERE owner=? AND name=? AND version=?",
+                (*key, rec.version),
+            ).fetchone()
+            if row is None:  # deleted since it was read
+                raise EaselError(f"Model '{name}' has no version {version}.")
+            before = str(row[0])
+            archived = None
+            if stage == "production":
+                prev = db.execute(
+                    "SELECT version FROM models WHERE owner=? AND name=? AND stage='production' "
+                    "AND version<>?",
+                    (*key, rec.version),
+                ).fetchone()
+                if prev is not None:
+                    archived = int(prev[0])
+                    db.execute(
+                        "UPDATE models SET stage='archived' WHERE owner=? AND name=? AND version=?",
+                        (*key, archived),
+                    )
+            db.execute(
+                "UPDATE models SET stage=? WHERE owner=? AND name=? AND version=?",
+                (stage, *key, rec.version),
+            )
+        moved = "" if archived is None else f"; version {archived} moved to archived"
+        self.audit("stage", where, f"{stage} (was {before}){moved}")
+        return StageChange(rec.name, rec.version, stage, before, archived)
+
+    @staticmethod
+    def _stage_target(rec: ModelRecord) -> str:
+        """How the audit log names a version whose stage changes: with its owner in team mode,
+        whoever changes it, so a model's stage history is one search."""
+        return f"model {rec.owner + '/' if rec.owner else ''}{rec.name}@{rec.version}"
+
+    def stage_history(self, name: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The stage changes of every version of a model this user may read, newest first:
+        ``at``, ``user`` (who), ``version``, ``stage`` and ``detail`` (from the audit log)."""
+        versions = self._versions("model", name)
+        if not versions:
+            return []
+        prefix = self._stage_target(self._model(versions[0])).rsplit("@", 1)[0] + "@"
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT at, user, target, detail FROM audit WHERE action='stage' AND ok=1 AND "
+                "substr(target, 1, ?)=? ORDER BY id DESC LIMIT ?",
+                (len(prefix), prefix, limit),
+            ).fetchall()
+        out = []
+        for r in rows:
+            number = str(r["target"])[len(prefix) :]
+            if number.isdigit():  # not NAME@1 of a name that only starts like this one
+                out.append(
+                    {
+                        "at": float(r["at"]),
+                        "user": str(r["user"]),
+                        "version": int(number),
+                        "stage": str(r["detail"]).split(" ", 1)[0],
+                        "detail": str(r["detail"]),
+                    }
+                )
+        return out
+
+    # ------------------------------------------------------------------ batch runs
+    def record_batch_run(
+        self, rec: ModelRecord, source: str, rows: int, drift: dict[str, Any]
+    ) -> None:
+        """Remember a batch prediction with a model version this user may read, and its drift
+        report (its :data:`MAX_STORED_DRIFT_COLUMNS` most moved columns)."""
+        kept = {**drift, "columns": list(drift.get("columns", []))[:MAX_STORED_DRIFT_COLUMNS]}
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO batch_runs (owner, name, version, user, at, source, rows, verdict, "
+                "drift) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    rec.owner,
+                    rec.name,
+                    rec.version,
+                    self.user,
+                    time.time(),
+                    str(source)[:200],
+                    int(rows),
+                    str(drift.get("verdict", "")),
+                    json.dumps(kept),
+                ),
+            )
+
+    def batch_runs(self, name: str, limit: int = 50) -> list[BatchRun]:
+        """The batch predictions made with any version of a model this user may read, newest
+        first: every user's for its owner and admins, only this user's for others."""
+        found = self._readable_owner("model", name)
+        if found is None:
+            return []
+        where, args = "owner=? AND name=?", list(found)
+        if found[0] != self.user and not self.admin:
+            where, args = where + " AND user=?", [*found, self.user]
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT at, user, version, source, rows, verdict, drift FROM batch_runs "
+                f"WHERE {where} ORDER BY id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        out = []
+        for r in rows:
+            try:
+                drift = json.loads(r["drift"])
+            except (TypeError, ValueError):
+                drift = {}
+            out.append(
+                BatchRun(
+                    float(r["at"]),
+                    str(r["user"]),
+                    int(r["version"]),
+                    str(r["source"]),
+                    int(r["rows"]),
+                    str(r["verdict"]),
+                    drift if isinstance(drift, dict) else {},
+                )
+            )
+        return out
+
+    def previous_production(self, name: str) -> int | None:
+        """The version that was in production before the current one and still exists (what a
+        roll back promotes again), or None."""
+        now = self.production_model(name)
+        have = {r.version for r in self.model_versions(name)}
+        for h in self.stage_history(name):
+            current = now is not None and h["version"] == now.version
+            if h["stage"] == "production" and h["version"] in have and not current:
+                return int(h["version"])
+        return None
 
     def rename_model(self, name: str, new_name: str) -> int:
         """Give every version of this user's model ``name`` a new name; returns the number of
@@ -657,6 +909,10 @@ class Workspace:
             )
             db.execute(
                 "UPDATE shares SET name=? WHERE kind='model' AND owner=? AND name=?",
+                (new_name, self.user, name),
+            )
+            db.execute(
+                "UPDATE batch_runs SET name=? WHERE owner=? AND name=?",
                 (new_name, self.user, name),
             )
         self.audit("rename", f"model {name}", f"now {new_name}")

@@ -465,6 +465,59 @@ def test_models_page_exports_the_bundle_with_training_rows_only_when_asked(
     assert "not the ones the model was trained on" in " ".join(e.value for e in at.error)
 
 
+def test_models_page_stages_roll_back_and_the_drift_of_batch_predictions(
+    trained_ws: Workspace, empty_ws: Workspace
+) -> None:
+    import shutil
+
+    source = trained_ws.model_dir(trained_ws.get_model("churn model"))
+    for _ in range(2):  # two versions of one model
+        name, version, path = empty_ws.new_model_path("churn model")
+        shutil.copytree(source, path)
+        empty_ws.add_model(name, version, path, "customer churn", automl.load(path))
+    at = app("models")
+    assert at.dataframe[0].value["stage"].tolist() == ["draft", "draft"]
+    at.selectbox(key="models_manage").set_value("churn model@1").run()
+    at.selectbox(key="models_stage").set_value("production").run()
+    at.button(key="models_stage_apply").click().run()
+    assert not at.exception
+    assert "churn model (version 1) is now production (was draft)" in texts(at)
+    at.selectbox(key="models_manage").set_value("churn model@2").run()
+    at.button(key="models_stage_apply").click().run()
+    assert "Version 1 left production: it is archived" in texts(at)
+    assert {r.version: r.stage for r in empty_ws.model_versions("churn model")} == {
+        2: "production",
+        1: "archived",
+    }
+    at.button(key="models_rollback").click().run()  # back to version 1
+    assert "Rolled back: version 1 of churn model is in production" in texts(at)
+    assert empty_ws.production_model("churn model").version == 1  # type: ignore[union-attr]
+    history = at.dataframe[-1].value
+    assert history["version"].tolist() == [1, 2, 1] and set(history["who"]) == {
+        "you (personal mode)"
+    }
+    assert "No batch predictions with churn model yet" in texts(at)
+
+    at = app("predict")  # starts on the production version, not the newest, and says so
+    assert at.selectbox(key="predict_model").value == "churn model@1"
+    assert "Version 1 is the production version of **churn model**" in texts(at)
+    rows = trained_ws.load_dataset("customer churn").iloc[1000:1500].drop(columns=["churned"])
+    rows["monthly_charges"] = rows["monthly_charges"] + 500  # far beyond what it learned from
+    upload = rows.to_csv(index=False).encode()
+    at.file_uploader(key="predict_upload").upload("march.csv", upload, "text/csv").run()
+    at.button(key="predict_run").click().run()
+    assert not at.exception
+    assert "Severe drift: the 500 rows differ a lot" in texts(at)
+    assert "monthly_charges" in at.dataframe[-1].value["column"].tolist()[0]
+    [run] = empty_ws.batch_runs("churn model")
+    assert (run.version, run.source, run.rows, run.verdict) == (1, "march.csv", 500, "severe")
+
+    at = app("models")
+    drift = at.dataframe[-1].value
+    assert drift["drift"].tolist() == ["severe"] and drift["file"].tolist() == ["march.csv"]
+    assert drift["moved most"].tolist()[0].startswith("monthly_charges")
+
+
 def test_column_types_chosen_at_import_are_used_by_build(empty_ws: Workspace) -> None:
     from tests.conftest import make_table
 
