@@ -81,10 +81,10 @@ def _write(rows: int, seed: int, path: Path, drop_target: bool = False) -> None:
 
 
 def _peak_child_mb(cmd: list[str]) -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak RSS MB of that child, stderr tail)."""
+    """Run a command; return (seconds, peak RSS MB of that child, its output's tail)."""
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty child cannot block
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=err, stderr=err)
         _, _, usage = os.wait4(proc.pid, 0)
         secs = time.monotonic() - t0
         err.seek(0)
@@ -176,7 +176,8 @@ def build(table: str, rows: int, budget: float, workdir: Path, verbose: bool = F
         f"{test['rows_per_s']:,.0f} rows/s by Model.predict_proba) vs default LightGBM "
         f"on all rows {base['score']:.4f} (fit {base['fit_s']:.1f} s); peak RSS {peak:,.0f} MB "
         f"= {peak / data_mb:.2f} x the table's {data_mb:,.0f} MB in memory; phases (s): "
-        f"{info['timings']}; refit: {info['note']}",
+        f"{info['timings']}; refit: {info['note']}; trees compiled for batch scoring with the "
+        f"budget's last seconds: {'yes' if 'compiled the model' in err else 'no'}",
         flush=True,
     )
     if verbose:
