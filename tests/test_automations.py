@@ -11,11 +11,14 @@ import pytest
 import automl
 from automl.automations import (
     AutomationStore,
+    BackgroundRunner,
     add_refresh,
     add_score,
+    background_every,
     model_for_automation,
     parse_every,
     run_due,
+    start_background,
 )
 from automl.cli import main
 from automl.errors import EaselError, ParameterError, PolicyError
@@ -239,6 +242,17 @@ def test_team_mode_permissions_and_policy(
         add_refresh(bob, "ann/customers", "1d")
     with pytest.raises(PolicyError, match="files on the server"):  # the team's source policy
         add_refresh(bob, "leads", "1d")
+    with pytest.raises(ParameterError, match="start with EASEL_REFRESH_"):  # not any secret
+        add_refresh(bob, "leads", "1d", password_env="AWS_SECRET_ACCESS_KEY")
+    # a refresh allowed when it was added is refused once the administrator tightens the policy
+    policy = team.source_policy()
+    team.set_source_policy(type(policy)(allow_local_files=True))
+    refresh = add_refresh(bob, "leads", "1d", now=T0)
+    team.set_source_policy(policy)
+    [outcome] = run_due(root, now=T0 + DAY, user="bob")
+    assert (outcome.automation, outcome.ok) == (refresh.id, False)
+    assert "does not allow reading files on the server" in outcome.message
+    AutomationStore(bob).delete(refresh.id)
     with pytest.raises(EaselError, match="There is no automation"):  # not bob's to pause
         AutomationStore(ann).set_paused(auto.id, True)
     team.set_role("bob", "viewer")  # bob may no longer make datasets: the automation stops
@@ -246,3 +260,18 @@ def test_team_mode_permissions_and_policy(
     [outcome] = run_due(root)
     assert not outcome.ok and "bob is a viewer now" in outcome.message
     assert bob.dataset_versions("scored") == []
+
+
+def test_the_apps_background_runner_runs_automl_automations_run_due(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    add_score(ws, "customers", "churn", "scored")
+    import_dataset(ws, _csv(tmp_path / "b.csv", 3), "customers")
+    runner = BackgroundRunner(ws.root, every=60)
+    assert runner.run_once() == 0  # the command a cron line runs, in a process of its own
+    assert ws.get_dataset("scored").lineage["from"] == "customers@2"
+    assert "Scored customers@2" in (ws.root / "jobs" / "automations.log").read_text()
+    assert background_every({}) == 60 and background_every({"EASEL_AUTOMATIONS_EVERY": "0"}) == 0
+    with pytest.raises(ParameterError, match="EASEL_AUTOMATIONS_EVERY"):
+        background_every({"EASEL_AUTOMATIONS_EVERY": "-1"})
+    assert start_background(ws.root, every=0) is None
