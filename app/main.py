@@ -34,6 +34,7 @@ SPECS = [
     ("analyze.py", "Analyze", "analytics", "analyze", "build"),
     ("predict.py", "Predict", "online_prediction", "predict", "predict"),
     ("models.py", "Models", "inventory_2", "models", "build"),
+    ("automations.py", "Automations", "schedule", "automations", "import"),
     ("admin.py", "Admin", "admin_panel_settings", "admin", "manage_users"),
 ]
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 import automl
 from app import state
+from automl.automations import BackgroundRunner, start_background
 from automl.errors import EaselError
 from automl.model import Model
 from automl.workspace.catalog import DatasetRecord, ModelRecord, Workspace
@@ -35,6 +36,7 @@ def workspace() -> Workspace:
         fresh = Workspace()
         _recover_builds(str(fresh.root))
         _sweep_session_files(str(fresh.root))
+        _start_automations(str(fresh.root))
         user = st.session_state.get(state.USER)
         if user is not None:
             fresh = fresh.as_user(user.name, admin=user.admin)
@@ -64,6 +66,17 @@ def _recover_builds(root: str) -> list[int]:
 def _sweep_session_files(root: str) -> int:
     """Once per server start and workspace: delete uploads and scored files sessions left."""
     return len(sweep_session_files(Workspace(root, admin=True)))
+
+
+@st.cache_resource(show_spinner=False)
+def _start_automations(root: str) -> BackgroundRunner | None:
+    """Once per server start and workspace: the thread that runs due automations every minute
+    ($EASEL_AUTOMATIONS_EVERY seconds; 0 turns it off)."""
+    try:
+        return start_background(root)
+    except EaselError as exc:
+        log.error("automations are not run by this server: %s", exc)
+        return None
 
 
 def session_id() -> str:

@@ -945,6 +945,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--metric", default=None)
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_preview)
+    from automl.automations.commands import add_automation_commands
     from automl.models_cli import add_model_commands
     from automl.serve.commands import add_serve_commands
     from automl.team_cli import add_team_commands
@@ -952,6 +953,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(sub, common)
     add_team_commands(sub, common)
     add_serve_commands(sub, common)
+    add_automation_commands(sub, common, _workspace)
     return p
 
 

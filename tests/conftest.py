@@ -18,6 +18,10 @@ if "EASEL_CACHE_DIR" not in os.environ:
 
     os.environ["EASEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="easel-test-cache-")
 
+# The app's background runner of automations (a process every minute) stays off in tests: a test
+# runs automations itself, with its own clock.
+os.environ["EASEL_AUTOMATIONS_EVERY"] = "0"
+
 from collections.abc import Iterator
 from pathlib import Path
 

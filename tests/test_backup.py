@@ -312,3 +312,17 @@ def test_other_files_are_refused_plainly(small: Path, tmp_path: Path) -> None:
     ]
     archive = write_members(tmp_path / "newer.tar.gz", newer, fix_manifest=False)
     refused(archive, tmp_path / "target", "made by a newer Easel")
+
+
+def test_automations_are_backed_up_without_their_runners_leases(tmp_path: Path) -> None:
+    from automl.workspace.automations import SCORE, AutomationStore
+
+    ws = Workspace(tmp_path / "ws")
+    ws.add_dataset("customers", make_table(50, 1, "binary"), "generated")
+    store = AutomationStore(ws)
+    auto = store.add(SCORE, "customers", model="churn", output="scored", seen_version=1)
+    assert store.lease(auto.id, "a runner of this workspace", time.time()) is not None
+    backup_workspace(ws, tmp_path / "b.tar.gz")
+    restore_workspace(tmp_path / "b.tar.gz", tmp_path / "copy")
+    [copied] = AutomationStore(Workspace(tmp_path / "copy")).own()
+    assert (copied.id, copied.output, copied.lease_until) == (auto.id, "scored", None)

@@ -165,7 +165,10 @@ def test_import_preview_then_save_records_no_secrets(
     assert src.rows == 30 and seen and src.options == {"table": "customers", "limit": 30}
     assert ws.list_datasets() == []  # reading saves nothing
     rec = save_source(ws, src, "shop", column_types={"age": "categorical"})
-    assert rec.lineage == lineage.import_lineage(src.source, src.options, {"age": "categorical"})
+    assert src.location == f"sqlite:///{db}"  # where a scheduled refresh reads it again
+    assert rec.lineage == lineage.import_lineage(
+        src.source, src.options, {"age": "categorical"}, src.location
+    )
     monkeypatch.delenv("EASEL_TEST_NO_SUCH_VAR", raising=False)
     with pytest.raises(ParameterError, match="EASEL_TEST_NO_SUCH_VAR"):
         read_source(f"sqlite:///{db}", table="customers", password_env="EASEL_TEST_NO_SUCH_VAR")

@@ -43,6 +43,8 @@ def _loaded_after(statement: str) -> list[str]:
         "import automl",
         "from automl.errors import EaselError, DataError",
         "from connectors import open_source, read_file, REGISTRY",
+        "import automl.cli; automl.cli.build_parser()",  # automl --help, automl automations list
+        "from automl.automations import AutomationStore",
     ],
 )
 def test_light_imports_load_no_ml_library(statement: str) -> None:

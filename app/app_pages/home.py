@@ -10,6 +10,7 @@ import streamlit as st
 from app import state, ui
 from app.bootstrap import SAMPLE_FILES, load_samples
 from app.tables import show_table
+from automl.automations import AutomationStore
 from automl.metrics import METRICS
 from automl.workspace.jobs import job_status
 
@@ -65,6 +66,14 @@ c3.metric(
     sum(j["status"] == "running" for j in recent_jobs),
     help=f"{waiting} more waiting in the queue" if waiting else None,
 )
+
+failed = AutomationStore(ws).failed()
+if failed:
+    st.subheader("Automations that failed")
+    for a in failed:
+        when = dt.datetime.fromtimestamp(a.last_run or 0).strftime("%Y-%m-%d %H:%M")
+        st.error(ui.md(f"Automation {a.id} ({a.what()}) failed on {when}: {a.last_message}"))
+    st.caption("Fix the cause, or pause or delete them on the **Automations** page.")
 
 st.subheader("Datasets")
 if not datasets:

@@ -4,7 +4,8 @@
 the CLI and every page call to import, join, clean, prepare and save data and to get a build's
 training input; ``lineage`` names how each dataset version was made; ``jobs`` is the build queue
 (the build itself runs in :mod:`automl.builds`, in its own process); ``backup`` writes a workspace
-to one archive and restores it.
+to one archive and restores it; ``automations`` keeps the automations, their leases and runs
+(they run in :mod:`automl.automations`).
 """
 
 from __future__ import annotations

@@ -242,6 +242,9 @@ def _finish_catalog(catalog: Path, missing: list[str], notes: list[str]) -> tupl
                 "WHERE status IN ('queued', 'running')",
                 (INTERRUPTED_BY_BACKUP, time.time()),
             )
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if "automations" in tables:  # a lease belongs to a runner of the original workspace
+                db.execute("UPDATE automations SET lease_until=NULL, lease_by=''")
         return tuple(  # type: ignore[return-value]
             int(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
             for t in ("datasets", "models", "jobs")

@@ -26,7 +26,10 @@ from automl.workspace.lineage import import_lineage
 if TYPE_CHECKING:
     from connectors.policy import SourcePolicy
 
-RECORDED_OPTIONS = ("table", "query", "sheet", "limit", "endpoint_url")  # never credentials
+# never credentials: the two flags only say how object storage was reached
+RECORDED_OPTIONS = (
+    "table", "query", "sheet", "limit", "endpoint_url", "anonymous", "server_credentials"
+)  # fmt: skip
 UPLOADS = "uploads"  # the workspace folder of uploaded files, one folder per browser session
 PREDICTIONS = "predictions"  # the workspace folder of the Predict page's scored files
 # what a browser session left in those folders, untouched for a day, belongs to no open page
@@ -41,12 +44,16 @@ class SourceData:
     ``source`` describes where they came from without credentials; ``options`` are the reading
     options worth recording (table, query, sheet, limit, endpoint), never a password or key (an
     endpoint is recorded without its ``user:password@`` part and secret parameters).
+    ``location`` is where to read the same rows again (a file's full path, a database URL with
+    its password masked, an ``s3://`` URI; "" for an upload, which is deleted once read): a
+    scheduled refresh re-reads it.
     """
 
     data: pd.DataFrame = field(repr=False)
     source: str
     options: dict[str, Any] = field(default_factory=dict)
     note: str = ""  # how the source was read (a text file's separator, decimal mark, encoding)
+    location: str = ""
 
     @property
     def rows(self) -> int:
@@ -120,9 +127,17 @@ def read_source(
         "sheet": sheet,
         "limit": limit,
         "endpoint_url": None if endpoint_url is None else redact_url(endpoint_url, drop_user=True),
+        "anonymous": anonymous or None,
+        "server_credentials": server_credentials or None,
     }
     recorded = {k: v for k, v in given.items() if k in RECORDED_OPTIONS and v is not None}
-    return SourceData(df, label or conn.describe(), recorded, conn.reading_note())
+    if label is not None:  # an upload: deleted once read, so it cannot be read again
+        location = ""
+    elif conn.kind == "file":
+        location = str(Path(source).resolve())
+    else:
+        location = redact_url(str(source).strip())
+    return SourceData(df, label or conn.describe(), recorded, conn.reading_note(), location)
 
 
 def save_source(
@@ -133,7 +148,7 @@ def save_source(
     ``column_types`` (column -> type) are the types the user chose; builds on this dataset use
     them.
     """
-    lineage = import_lineage(src.source, src.options, column_types)
+    lineage = import_lineage(src.source, src.options, column_types, src.location)
     return ws.add_dataset(name, src.data, src.source, lineage=lineage)
 
 

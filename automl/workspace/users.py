@@ -179,6 +179,9 @@ class Team:
                 for table in ("datasets", "models", "jobs"):
                     db.execute(f"UPDATE {table} SET owner=? WHERE owner=''", (name,))
                 db.execute("UPDATE shares SET owner=? WHERE owner=''", (name,))
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+                if "automations" in tables:  # automl.workspace.automations
+                    db.execute("UPDATE automations SET owner=? WHERE owner=''", (name,))
         self.ws.audit("user add", name, f"role {role}", user=by)
         return self.get(name)
 

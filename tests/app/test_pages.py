@@ -736,3 +736,50 @@ def test_models_page_starts_and_stops_a_prediction_service(use_trained: Workspac
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{svc.url}/health", timeout=5)
     assert "Start a prediction service" in [b.label for b in at.button]
+
+
+def test_failed_automation_on_home_and_paused_on_its_page(
+    empty_ws: Workspace, tmp_path: Path
+) -> None:
+    from automl.automations import AutomationStore, add_refresh, run_due
+    from automl.workspace.data import import_dataset
+
+    csv = tmp_path / "sales.csv"
+    pd.DataFrame({"region": ["north", "south"] * 15, "amount": range(30)}).to_csv(csv, index=False)
+    import_dataset(empty_ws, csv, "sales")
+    auto = add_refresh(empty_ws, "sales", "1h", now=0.0)  # due long ago
+    csv.unlink()
+    [outcome] = run_due(empty_ws)
+    assert not outcome.ok
+    at = app()
+    assert "Automations that failed" in [h.value for h in at.subheader]
+    assert f"Automation {auto.id} (refresh sales every hour) failed" in texts(at)
+    assert "File not found" in texts(at)
+    at = app("automations")
+    table = at.dataframe[0].value
+    assert list(table["what it does"]) == ["refresh sales every hour"]
+    assert list(table["status"]) == ["last run failed"]
+    at.button(key="automations_pause").click().run()
+    assert not at.exception and AutomationStore(empty_ws).get(auto.id).paused
+    # a paused one is no longer listed
+    assert "Automations that failed" not in [h.value for h in app().subheader]
+    at = app("automations")
+    at.button(key="automations_delete").click().run()
+    assert AutomationStore(empty_ws).own() == []
+
+
+def test_automations_page_adds_a_scoring(use_trained: Workspace) -> None:
+    from automl.automations import AutomationStore
+
+    at = app("automations")
+    at.selectbox(key="automations_score_dataset").set_value("customer churn")
+    at.selectbox(key="automations_score_model").set_value("churn model")
+    at.text_input(key="automations_score_out").set_value("churn scored")
+    submit = [b for b in at.button if b.label == "Add"][0]  # the first form: scoring
+    submit.click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [auto] = AutomationStore(use_trained).own()
+    assert auto.what() == (
+        "score each new version of customer churn with churn model, into churn scored"
+    )
+    AutomationStore(use_trained).delete(auto.id)
