@@ -178,3 +178,34 @@ def test_a_big_tables_model_is_compiled_when_the_budget_leaves_time(
     assert not trees.cached()
     assert model.compile_now(600) == 1
     assert trees.cached()
+
+
+def test_a_compile_still_running_when_the_rows_are_scored_is_stopped(
+    tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(2)
+    n = 2000
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["y"] = np.where(df.a - df.b + rng.normal(0, 0.5, n) > 0, "yes", "no")
+    automl = AutoML(candidates=["lightgbm"], max_trials=1, ensemble=False, seed=0)
+    model = automl.fit(df, target="y").model_
+    if model.candidates[model.default_id].compiled_trees() is None:
+        pytest.skip("the model has too few trees to compile")
+    want, _ = model.answers(df)
+    started: list[_compiled.CompiledTrees] = []
+    compile_trees = model.compile_trees
+
+    def recording(rows: int) -> list[_compiled.CompiledTrees]:
+        jobs = compile_trees(rows)
+        started.extend(jobs)
+        return jobs
+
+    monkeypatch.setattr(model, "compile_trees", recording)
+    # a billion rows expected: the compile starts, and the two rows end before it is ready
+    rows = df.drop(columns="y").head(2)
+    result = score_chunks(model, [rows], tmp_path / "o.csv", expected_rows=10**9)
+    assert result.rows == 2 and len(started) == 1
+    assert started[0].proc is None  # stopped (killed and waited for), not left behind
+    assert not list(own_cache.glob(".job-*"))
+    out = pd.read_csv(result.output)
+    np.testing.assert_array_equal(out["probability_yes"], want["probability_yes"][:2])
