@@ -95,6 +95,12 @@ def check_text(df: pd.DataFrame) -> None:
         s = df[col]
         if not isinstance(s, pd.Series) or not pd.api.types.is_object_dtype(s.dtype):
             continue
+        if len(s) <= _FEW_TEXT_ROWS:  # a few rows: each value, without pandas' fixed cost
+            values = s.tolist()
+            if set(map(type, values)) <= _PLAIN_TYPES and all(
+                _encodes(v) for v in values if type(v) is str
+            ):
+                continue
         try:
             s.astype("string")
         except UnicodeEncodeError:
@@ -107,6 +113,10 @@ def check_text(df: pd.DataFrame) -> None:
                         "it again."
                     ) from None
             raise
+
+
+_FEW_TEXT_ROWS = 64
+_PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def _encodes(text: str) -> bool:
