@@ -152,10 +152,10 @@ def to_boolean(s: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         return s.astype("float64")
     low = as_text(s).str.lower()
-    out = pd.Series(np.nan, index=s.index, dtype="float64")
+    out = np.full(len(s), np.nan)
     out[low.isin(TRUE_WORDS).fillna(False).to_numpy(bool)] = 1.0
     out[low.isin(FALSE_WORDS).fillna(False).to_numpy(bool)] = 0.0
-    return out
+    return pd.Series(out, index=s.index, dtype="float64")
 
 
 def to_datetime(s: pd.Series, fmt: str | None = None) -> pd.Series:
