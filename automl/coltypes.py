@@ -95,6 +95,12 @@ def check_text(df: pd.DataFrame) -> None:
         s = df[col]
         if not isinstance(s, pd.Series) or not pd.api.types.is_object_dtype(s.dtype):
             continue
+        if len(s) <= _FEW_TEXT_ROWS:  # a few rows: each value, without pandas' fixed cost
+            values = s.tolist()
+            if set(map(type, values)) <= _PLAIN_TYPES and all(
+                _encodes(v) for v in values if type(v) is str
+            ):
+                continue
         try:
             s.astype("string")
         except UnicodeEncodeError:
@@ -107,6 +113,10 @@ def check_text(df: pd.DataFrame) -> None:
                         "it again."
                     ) from None
             raise
+
+
+_FEW_TEXT_ROWS = 64
+_PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def _encodes(text: str) -> bool:
@@ -142,10 +152,10 @@ def to_boolean(s: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         return s.astype("float64")
     low = as_text(s).str.lower()
-    out = pd.Series(np.nan, index=s.index, dtype="float64")
+    out = np.full(len(s), np.nan)
     out[low.isin(TRUE_WORDS).fillna(False).to_numpy(bool)] = 1.0
     out[low.isin(FALSE_WORDS).fillna(False).to_numpy(bool)] = 0.0
-    return out
+    return pd.Series(out, index=s.index, dtype="float64")
 
 
 def to_datetime(s: pd.Series, fmt: str | None = None) -> pd.Series:

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from automl import fewrows
 from automl.coltypes import (
     ColumnInfo,
     as_text,
@@ -127,6 +128,7 @@ class Preprocessor:
         # Every column seen in training (used or not, and the target): not "extra" at predict time.
         self.known = list(known if known is not None else [c.name for c in columns])
         self.params_: dict[str, dict[str, Any]] = {}
+        self._lookups: dict[str, tuple[list[str], dict[str, int]]] = {}
 
     # ---------------------------------------------------------------- fit
     def fit(self, df: pd.DataFrame) -> Preprocessor:
@@ -227,38 +229,82 @@ class Preprocessor:
 
     # ---------------------------------------------------------------- base features
     def _base(self, df: pd.DataFrame, report: InputReport) -> list[tuple[str, str, np.ndarray]]:
-        """(column, feature name, float64 values) for every numeric-ish feature."""
+        """(column, feature name, float64 values) for every numeric-ish feature. A few rows
+        (:data:`automl.fewrows.FEW_ROWS`) are read value by value where that gives the same."""
+        few = len(df) <= fewrows.FEW_ROWS
         out: list[tuple[str, str, np.ndarray]] = []
         for col in self.columns:
             s = df[col.name]
             p = self.params_[col.name]
-            present = s.notna().to_numpy(bool)
             if col.type in ("numeric", "boolean"):
-                v = to_number(s) if col.type == "numeric" else to_boolean(s)
-                arr = v.to_numpy("float64", na_value=np.nan)
-                self._count(report.unreadable, col.name, present & np.isnan(arr))
-                out.append((col.name, col.name, arr))
+                read = fewrows.numbers if col.type == "numeric" else fewrows.booleans
+                got = read(s) if few else None
+                if got is None:
+                    v = to_number(s) if col.type == "numeric" else to_boolean(s)
+                    arr = v.to_numpy("float64", na_value=np.nan)
+                    got = arr, s.notna().to_numpy(bool) & np.isnan(arr)
+                self._count(report.unreadable, col.name, got[1])
+                out.append((col.name, col.name, got[0]))
             elif col.type == "categorical":
-                text = category_text(s)
-                codes = category_codes(text, p["categories"])
-                seen_missing = text.isna().to_numpy(bool)
+                found = fewrows.category_codes(s, self._lookup(col.name)) if few else None
+                if found is None:
+                    text = category_text(s)
+                    found = category_codes(text, p["categories"]), text.isna().to_numpy(bool)
+                codes, seen_missing = found
                 unseen = (codes < 0) & ~seen_missing
                 self._count(report.unseen_categories, col.name, unseen)
                 codes[unseen] = len(p["categories"])
                 codes[seen_missing] = np.nan
                 out.append((col.name, col.name, codes))
             elif col.type == "datetime":
-                ts = to_datetime(s, p["format"])
-                if p["format"] and ts.isna().sum() > 0.5 * present.sum():
-                    ts = to_datetime(s)
-                self._count(report.unreadable, col.name, present & ts.isna().to_numpy(bool))
-                for part, v in self._date_parts(ts, p["has_time"]).items():
-                    out.append((col.name, f"{col.name}__{part}", v.to_numpy("float64")))
+                dated = fewrows.date_parts(s, p["format"], p["has_time"]) if few else None
+                if dated is None:
+                    present = s.notna().to_numpy(bool)
+                    ts = to_datetime(s, p["format"])
+                    if p["format"] and ts.isna().sum() > 0.5 * present.sum():
+                        ts = to_datetime(s)
+                    parts = self._date_parts(ts, p["has_time"])
+                    dated = (
+                        {k: v.to_numpy("float64") for k, v in parts.items()},
+                        present & ts.isna().to_numpy(bool),
+                    )
+                self._count(report.unreadable, col.name, dated[1])
+                for part, arr in dated[0].items():
+                    out.append((col.name, f"{col.name}__{part}", arr))
             elif col.type == "text":
-                text = as_text(s).fillna("")
-                out.append((col.name, f"{col.name}__words", text.str.count(r"\S+").to_numpy(float)))
-                out.append((col.name, f"{col.name}__chars", text.str.len().to_numpy(float)))
+                values = self._texts(s, few)
+                words = (
+                    fewrows.word_counts(values)
+                    if isinstance(values, list)
+                    else values.str.count(r"\S+").to_numpy(float)
+                )
+                lengths = (
+                    fewrows.text_lengths(values)
+                    if isinstance(values, list)
+                    else values.str.len().to_numpy(float)
+                )
+                out.append((col.name, f"{col.name}__words", words))
+                out.append((col.name, f"{col.name}__chars", lengths))
         return out
+
+    @staticmethod
+    def _texts(s: pd.Series, few: bool) -> list[str] | pd.Series:
+        """A text column's values, stripped, missing ones as '' (a list for a few rows)."""
+        values = fewrows.texts(s) if few else None
+        if values is None:
+            return as_text(s).fillna("")
+        return ["" if v is None else v for v in values]
+
+    def _lookup(self, name: str) -> dict[str, int]:
+        """A categorical column's learned categories -> their positions (made once)."""
+        categories = self.params_[name]["categories"]
+        cached = self._lookups.get(name)
+        if cached is None or cached[0] is not categories:
+            positions: dict[str, int] = {}
+            for i, c in enumerate(categories):
+                positions.setdefault(c, i)
+            cached = self._lookups[name] = (categories, positions)
+        return cached[1]
 
     @staticmethod
     def _count(store: dict[str, int], name: str, mask: np.ndarray) -> None:
@@ -273,7 +319,8 @@ class Preprocessor:
         if not vocab:
             return None
         vec = CountVectorizer(vocabulary=vocab, stop_words="english")
-        counts = vec.transform(as_text(df[col]).fillna("")).astype("float64").tocsr()
+        counts = vec.transform(self._texts(df[col], len(df) <= fewrows.FEW_ROWS))
+        counts = counts.astype("float64").tocsr()
         counts.data = 1.0 + np.log(counts.data)
         weighted = counts.multiply(np.asarray(p["idf"][:n_terms])[None, :]).tocsr()
         return normalize(weighted, norm="l2", copy=False).tocsr()
@@ -343,41 +390,52 @@ class Preprocessor:
     ) -> sp.csr_matrix:
         report = report if report is not None else InputReport()
         n = len(df)
-        dense: list[np.ndarray] = []
-        sparse: list[sp.csr_matrix] = []
+        kinds = {c.name: c.type for c in self.columns}
+        raw: list[np.ndarray] = []
+        stats: list[dict[str, Any]] = []
+        onehots: list[tuple[np.ndarray, int]] = []
         for col_name, feat, v in self._base(df, report):
-            col = next(c for c in self.columns if c.name == col_name)
+            kind = kinds[col_name]
             p = self.params_[col_name]
-            if col.type == "categorical":
+            if kind == "categorical":
                 k = len(p["categories"]) + 2  # known levels, other, missing
-                codes = np.where(np.isnan(v), k - 1, v).astype(np.int64)
-                sparse.append(
-                    sp.csr_matrix(
-                        (np.ones(n), (np.arange(n), codes)), shape=(n, k), dtype="float64"
-                    )
-                )
+                onehots.append((np.where(np.isnan(v), k - 1, v).astype(np.int64), k))
                 continue
-            if col.type == "datetime":
-                stats = p["parts"][feat.split("__")[-1]]
-            elif col.type == "text":
-                stats = {"median": 0.0, "mean": 0.0, "std": 1.0, "has_missing": False}
+            if kind == "datetime":
+                stats.append(p["parts"][feat.split("__")[-1]])
+            elif kind == "text":
+                stats.append(_TEXT_STATS)
                 v = np.log1p(v)
             else:
-                stats = p
-            missing = np.isnan(v)
-            filled = np.where(missing, stats["median"], v)
-            dense.append(np.clip((filled - stats["mean"]) / stats["std"], -10, 10))
-            if stats["has_missing"]:
-                dense.append(missing.astype("float64"))
-        blocks: list[sp.csr_matrix] = []
-        if dense:
-            blocks.append(sp.csr_matrix(np.column_stack(dense)))
-        blocks += sparse
+                stats.append(p)
+            raw.append(v)
+        dense = _standardized(raw, stats, n)
+        tfidf = []
         for col in self.columns:
             if col.type == "text":
                 m = self._tfidf(df, col.name, TEXT_TERMS_LINEAR)
                 if m is not None:
-                    blocks.append(m)
+                    tfidf.append(m)
+        if n <= fewrows.FEW_ROWS:  # one dense matrix: the same values and order, at less cost
+            width = dense.shape[1] + sum(k for _, k in onehots) + sum(m.shape[1] for m in tfidf)
+            full = np.zeros((n, width))
+            full[:, : dense.shape[1]] = dense
+            j = dense.shape[1]
+            for codes, k in onehots:
+                full[np.arange(n), j + codes] = 1.0
+                j += k
+            for m in tfidf:
+                full[:, j : j + m.shape[1]] = m.toarray()
+                j += m.shape[1]
+            return sp.csr_matrix(full)
+        blocks: list[sp.csr_matrix] = []
+        if dense.shape[1]:
+            blocks.append(sp.csr_matrix(dense))
+        for codes, k in onehots:
+            blocks.append(
+                sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, k), dtype="float64")
+            )
+        blocks += tfidf
         if not blocks:
             return sp.csr_matrix((n, 0))
         return sp.hstack(blocks, format="csr")
@@ -395,3 +453,26 @@ class Preprocessor:
         obj = cls([ColumnInfo(**c) for c in data["columns"]], data.get("known"))
         obj.params_ = data["params"]
         return obj
+
+
+_TEXT_STATS = {"median": 0.0, "mean": 0.0, "std": 1.0, "has_missing": False}
+
+
+def _standardized(raw: list[np.ndarray], stats: list[dict[str, Any]], n: int) -> np.ndarray:
+    """The linear encoding's dense features: each raw feature with missing values set to its
+    median, centred, scaled and clipped to [-10, 10], followed by a 0/1 missing indicator when
+    training rows had missing values."""
+    if not raw:
+        return np.zeros((n, 0))
+    values = np.column_stack(raw)
+    missing = np.isnan(values)
+    median = np.asarray([st["median"] for st in stats], dtype="float64")
+    mean = np.asarray([st["mean"] for st in stats], dtype="float64")
+    std = np.asarray([st["std"] for st in stats], dtype="float64")
+    scaled = np.clip((np.where(missing, median, values) - mean) / std, -10, 10)
+    flagged = [i for i, st in enumerate(stats) if st["has_missing"]]
+    spots = np.arange(len(stats)) + np.searchsorted(flagged, np.arange(len(stats)))
+    out = np.empty((n, len(stats) + len(flagged)))
+    out[:, spots] = scaled
+    out[:, spots[flagged] + 1] = missing[:, flagged]
+    return out

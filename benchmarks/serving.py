@@ -1,18 +1,23 @@
 """The prediction service's speed: ``automl serve`` over real HTTP against ``Model.predict`` in
 this process, on the same model and rows.
 
-    python -m benchmarks.serving [--single 500] [--batches 5] [--clients 50] [--seconds 30]
+    python -m benchmarks.serving [--model search|lightgbm] [--repeats 3] [--single 500]
+                                 [--batches 5] [--clients 50] [--seconds 30]
 
 Builds (once, cached in ``--workdir``) a model of the bundled customer churn sample (5,000 rows,
-text, dates and categories; the quick preset bounded by ``--max-trials``), starts ``automl serve``
-on a free port of 127.0.0.1 as a process of its own (``--quiet``), then measures:
+text, dates and categories; the search bounded by ``--max-trials``, or with ``--model lightgbm``
+the same search over LightGBM only), starts ``automl serve`` on a free port of 127.0.0.1 as a
+process of its own (``--quiet``), then measures:
 
 1. one row per request, ``--single`` requests one after the other on one kept-alive connection:
    p50 and p99 latency, against ``Model.predict`` of one row in this process;
 2. 10,000 rows per request (the default ``--max-rows``), ``--batches`` times: rows per second
-   (median), against ``Model.predict`` of the same 10,000 rows here;
-3. ``--clients`` clients at once (asyncio, one connection each) sending one row each, again and
-   again, for ``--seconds``: requests per second, errors (any answer but 200, or none) and p99.
+   (median), with the client's JSON work (httpx and Python's json) and without it (the body
+   sent as ready bytes, the answer not parsed), against ``Model.predict_proba`` of the same
+   10,000 rows here; 1 and 2 run ``--repeats`` times, and their medians are printed last;
+3. ``--clients`` clients at once (asyncio, one connection each; 0: none) sending one row each,
+   again and again, for ``--seconds``: requests per second, errors (any answer but 200, or none)
+   and p99.
 
 The client runs on the same machine as the service, so on a small machine they share its cores:
 the figures are what a caller on the same machine sees, and a busy machine makes them noisy.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import statistics
@@ -41,14 +47,22 @@ SAMPLE = ROOT / "sample_data" / "customer_churn.csv"
 BATCH_ROWS = 10_000
 
 
-def build_model(work: Path, max_trials: int) -> Path:
+MODELS = {  # --model: how the model is built (the quick preset's search, or one family)
+    "search": None,  # the search picks (a linear model won on this sample)
+    "lightgbm": ["lightgbm"],
+}
+
+
+def build_model(work: Path, max_trials: int, kind: str = "search") -> Path:
     import automl
 
-    path = work / f"churn_model_{max_trials}"
+    path = work / (f"churn_model_{max_trials}" + ("" if kind == "search" else f"_{kind}"))
     if not (path / "easel_model.json").exists():
         df = pd.read_csv(SAMPLE)
         started = time.monotonic()
-        fit = automl.AutoML(time_budget=600, seed=0, max_trials=max_trials).fit(df, "churned")
+        fit = automl.AutoML(
+            time_budget=600, seed=0, max_trials=max_trials, candidates=MODELS[kind]
+        ).fit(df, "churned")
         fit.save(path)
         print(f"built the model in {time.monotonic() - started:.1f} s", flush=True)
     return path
@@ -97,7 +111,7 @@ def ms(seconds: list[float], q: float) -> float:
     return float(np.quantile(np.asarray(seconds), q) * 1000)
 
 
-def single_rows(url: str, model: Any, rows: pd.DataFrame, n: int) -> None:
+def single_rows(url: str, model: Any, rows: pd.DataFrame, n: int) -> dict[str, float]:
     import httpx
 
     bodies = [{"rows": records(rows.iloc[[i % len(rows)]])} for i in range(n)]
@@ -121,14 +135,25 @@ def single_rows(url: str, model: Any, rows: pd.DataFrame, n: int) -> None:
     print(f"  HTTP /predict     p50 {ms(http, 0.5):6.2f} ms   p99 {ms(http, 0.99):6.2f} ms")
     print(f"  Model.predict     p50 {ms(local, 0.5):6.2f} ms   p99 {ms(local, 0.99):6.2f} ms")
     print(f"  HTTP adds         p50 {ms(http, 0.5) - ms(local, 0.5):6.2f} ms", flush=True)
+    return {
+        "http p50 ms": ms(http, 0.5),
+        "http p99 ms": ms(http, 0.99),
+        "local p50 ms": ms(local, 0.5),
+        "local p99 ms": ms(local, 0.99),
+    }
 
 
-def batches(url: str, model: Any, rows: pd.DataFrame, repeat: int) -> None:
+def batches(url: str, model: Any, rows: pd.DataFrame, repeat: int) -> dict[str, float]:
+    """Rows per second for a batch: over HTTP with the client's own JSON work (httpx encodes
+    the body with Python's json, the answer is parsed with it), over HTTP as the service sees it
+    (the body sent as ready bytes, the answer received but not parsed), and in this process."""
     import httpx
 
     batch = rows.sample(BATCH_ROWS, replace=True, random_state=0).reset_index(drop=True)
     body = {"rows": records(batch)}
-    http, local = [], []
+    encoded = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    http, service, local = [], [], []
     with httpx.Client(base_url=url, timeout=300) as client:
         client.post("/predict", json=body).raise_for_status()  # warm-up
         for _ in range(repeat):
@@ -137,16 +162,27 @@ def batches(url: str, model: Any, rows: pd.DataFrame, repeat: int) -> None:
             r.raise_for_status()
             r.json()
             http.append(BATCH_ROWS / (time.perf_counter() - t))
+            t = time.perf_counter()
+            r = client.post("/predict", content=encoded, headers=headers)
+            r.raise_for_status()
+            service.append(BATCH_ROWS / (time.perf_counter() - t))
     model.predict(batch)
     for _ in range(repeat):
         t = time.perf_counter()
         model.predict_proba(batch)
         local.append(BATCH_ROWS / (time.perf_counter() - t))
-    h, m = statistics.median(http), statistics.median(local)
+    h, s, m = statistics.median(http), statistics.median(service), statistics.median(local)
     print(f"{BATCH_ROWS:,} rows per request, median of {repeat}:")
-    print(f"  HTTP /predict     {h:10,.0f} rows/s")
-    print(f"  Model.predict     {m:10,.0f} rows/s")
-    print(f"  ratio             {h / m:10.2f}", flush=True)
+    print(f"  HTTP /predict, client's JSON included   {h:10,.0f} rows/s   ratio {h / m:.2f}")
+    print(f"  HTTP /predict, body sent as bytes       {s:10,.0f} rows/s   ratio {s / m:.2f}")
+    print(f"  Model.predict_proba in this process     {m:10,.0f} rows/s", flush=True)
+    return {
+        "http rows/s": h,
+        "bytes rows/s": s,
+        "local rows/s": m,
+        "http ratio": h / m,
+        "bytes ratio": s / m,
+    }
 
 
 async def _client(
@@ -189,6 +225,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "easel-serving-bench"))
     p.add_argument("--max-trials", type=int, default=8)
+    p.add_argument("--model", choices=sorted(MODELS), default="search")
+    p.add_argument("--repeats", type=int, default=3, help="runs of 1 and 2 (medians printed)")
     p.add_argument("--single", type=int, default=500)
     p.add_argument("--batches", type=int, default=5)
     p.add_argument("--clients", type=int, default=50)
@@ -199,15 +237,23 @@ def main() -> None:
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    path = build_model(work, args.max_trials)
+    path = build_model(work, args.max_trials, args.model)
     model = automl.load(path)
     print(f"model: {model.candidate_name()} predicting {model.target} from "
           f"{len(model.input_columns)} columns; {os.cpu_count()} cores", flush=True)  # fmt: skip
     rows = pd.read_csv(SAMPLE).drop(columns=[model.target])
+    print(f"load average {os.getloadavg()[0]:.1f} at the start", flush=True)
+    runs: list[dict[str, float]] = []
     with service(path, free_port()) as url:
-        single_rows(url, model, rows, args.single)
-        batches(url, model, rows, args.batches)
-        concurrent(url, rows, args.clients, args.seconds)
+        for _ in range(args.repeats):
+            runs.append(
+                single_rows(url, model, rows, args.single) | batches(url, model, rows, args.batches)
+            )
+        if args.clients:
+            concurrent(url, rows, args.clients, args.seconds)
+    print(f"medians of {len(runs)} runs (load average {os.getloadavg()[0]:.1f} at the end):")
+    for key in runs[0]:
+        print(f"  {key:14} {statistics.median(r[key] for r in runs):12,.2f}")
 
 
 if __name__ == "__main__":

@@ -504,3 +504,46 @@ def test_the_command_line_loads_no_web_server() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+def test_every_kind_of_value_gets_the_engines_answer(service: Live, model_dir: Path,
+                                                     data: pd.DataFrame) -> None:  # fmt: skip
+    """Numbers (as numbers or text, whole, negative, huge), categories (known, unseen, as
+    numbers, with spaces), dates, yes/no values (true/false, words), text and missing values:
+    one row at a time and all together, each answer is Model.predict_proba's for the same rows
+    as a DataFrame, to the last bit."""
+    model = automl.load(model_dir)
+    base = records(data.drop(columns="churn").head(1))[0]
+    values: dict[str, list[Any]] = {
+        "age": [42, 42.5, -3, None, "42", "1,234", 1e300, 0],
+        "income": [51234.5, None, 7, "7.5"],
+        "plan": ["pro", None, "unheard of", "  basic ", 7, "Pro"],
+        "city": ["city_1", "city_99", 123456789012345678901234567890, "ünïcode"],
+        "signup": ["2021-03-04", "2020-02-29", " 2021-03-04", "2021-3-4", None],
+        "member": [True, False, "yes", "No", None, " YES "],
+        "notes": [
+            "fast refund",
+            "",
+            None,
+            "  cancel  ",
+            "great\u00a0price",
+            1234567890123456789012,
+        ],
+    }
+    rows = [{**base, name: v} for name, vs in values.items() for v in vs]
+    text = json.dumps({"rows": rows})
+    # a whole number longer than 64 bits is sent as its digits, as a client's JSON writes it
+    assert "123456789012345678901234567890" in text and "1234567890123456789012" in text
+    expected_all = model.predict_proba(pd.DataFrame(rows))
+    answer = service.client.post("/predict", content=text.encode())
+    assert answer.status_code == 200, answer.text
+    got_all = answer.json()["predictions"]
+    for i, row in enumerate(rows):
+        one = service.client.post("/predict", content=json.dumps({"rows": [row]}).encode())
+        assert one.status_code == 200, (row, one.text)
+        expected = model.predict_proba(pd.DataFrame([row])).iloc[0]
+        want = {str(k): float(v) for k, v in expected.items()}
+        assert one.json()["predictions"][0]["probabilities"] == want, row
+        assert got_all[i]["probabilities"] == {
+            str(k): float(v) for k, v in expected_all.iloc[i].items()
+        }, row

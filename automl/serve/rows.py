@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
 
+from automl import fewrows
 from automl.coltypes import to_boolean, to_datetime, to_number
 from automl.errors import SchemaError
 from automl.model import Model
@@ -156,8 +158,14 @@ def _rows_error(problems: list[dict[str, Any]], total: int) -> RowsError:
     )
 
 
-def read_rows(body: Any, cols: list[Column], max_rows: int) -> pd.DataFrame:
-    """The rows of a parsed ``{"rows": [...]}`` body as a DataFrame of the model's columns."""
+def read_rows(
+    body: Any, cols: list[Column], max_rows: int, reread: Callable[[], Any] | None = None
+) -> pd.DataFrame:
+    """The rows of a parsed ``{"rows": [...]}`` body as a DataFrame of the model's columns.
+
+    ``reread`` gives the body as Python's own JSON reader reads it; it is asked for when the
+    rows hold a number of at least 2**63, which a faster reader (orjson) may have made of a
+    whole number too long for 64 bits (Python keeps every digit, as text would)."""
     if not isinstance(body, dict) or "rows" not in body:
         raise RowsError(
             'The request must be a JSON object with a list of rows: {"rows": [{"column": '
@@ -178,11 +186,9 @@ def read_rows(body: Any, cols: list[Column], max_rows: int) -> pd.DataFrame:
     try:  # the common case at C speed: every row an object with every column
         if set(map(type, rows)) != {dict}:
             raise TypeError
-        values = list(map(operator.itemgetter(*names), rows)) if names else []
+        data = {name: list(map(operator.itemgetter(name), rows)) for name in names}
     except (KeyError, TypeError):
         _missing_columns(rows, names)
-    by_column = list(zip(*values, strict=True)) if len(names) > 1 else [values]
-    data = {name: list(column) for name, column in zip(names, by_column, strict=True)}
     problems: list[dict[str, Any]] = []
     count = 0
     for name in names:
@@ -198,6 +204,8 @@ def read_rows(body: Any, cols: list[Column], max_rows: int) -> pd.DataFrame:
         frame = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
     except UnicodeEncodeError:  # text stored as UTF-8 cannot hold a lone surrogate (\ud800)
         raise _broken_text(data) from None
+    if reread is not None and _huge_numbers(frame):
+        return read_rows(reread(), cols, max_rows)
     for col in cols:
         bad = _unreadable(frame[col.name], col)
         for i in np.flatnonzero(bad).tolist():
@@ -212,6 +220,21 @@ def read_rows(body: Any, cols: list[Column], max_rows: int) -> pd.DataFrame:
     if problems:
         raise _rows_error(problems, count)
     return frame
+
+
+_HUGE = 2.0**63
+
+
+def _huge_numbers(frame: pd.DataFrame) -> bool:
+    """Whether a value is a float of at least 2**63 (in size)."""
+    for name in frame.columns:
+        s = frame[name]
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+            if bool((np.abs(s.to_numpy()) >= _HUGE).any()):
+                return True
+        elif s.dtype == object and any(type(v) is float and abs(v) >= _HUGE for v in s.tolist()):
+            return True
+    return False
 
 
 _PLAIN: dict[str, set[type]] = {"number": {int, float, type(None)}, "yes/no": {bool, type(None)}}
@@ -275,9 +298,19 @@ def _missing_columns(rows: list[Any], names: list[str]) -> NoReturn:
 def _unreadable(s: pd.Series, col: Column) -> np.ndarray:
     """Rows whose value is there but the model would read as missing (the engine's own
     conversions, as :class:`automl.preprocess.Preprocessor` applies them)."""
+    if col.type not in ("number", "yes/no", "date"):
+        return np.zeros(len(s), dtype=bool)
+    if col.type != "date" and isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
+        # numbers sent as numbers: only an infinite one (1e999) is no number a model can score
+        return np.isinf(s.to_numpy("float64")) if col.type == "number" else np.zeros(len(s), bool)
     values = s.tolist() if s.dtype == object else None
     if values is not None and _plain(values, col.type):
         return np.zeros(len(s), dtype=bool)
+    if len(s) <= fewrows.FEW_ROWS:  # value by value: the same answer, without pandas' cost
+        if col.type == "yes/no" and (read := fewrows.booleans(s)) is not None:
+            return read[1]
+        if col.type == "date" and (dated := fewrows.date_parts(s, col.date_format, False)):
+            return dated[1]
     present = s.notna().to_numpy(bool)
     if col.type == "number":
         # 1e999 parses as infinity: no number a model can score
@@ -307,22 +340,43 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+def _json_values(values: np.ndarray) -> list[Any]:
+    """:func:`_json_value` of each value; at once when they are text, whole numbers, yes/no or
+    finite numbers already (the common case: labels and predicted numbers)."""
+    out = values.tolist()
+    kinds = set(map(type, out))
+    if kinds <= {str, bool, int} or (kinds <= {float, int} and all(map(math.isfinite, out))):
+        return out
+    return [_json_value(v) for v in out]
+
+
 def answer(model: Model, frame: pd.DataFrame, reasons: int = 0) -> list[dict[str, Any]]:
     """One answer per row: ``prediction``, and for categories ``confidence`` (the predicted
     class's probability) and ``probabilities`` (label -> probability); with ``reasons`` > 0,
     each row's top columns and how much each moved the prediction."""
     labels, proba, _ = model.score_frame(frame, warn=False)
-    predictions = [_json_value(v) for v in labels.tolist()]
+    predictions = _json_values(labels)
     if proba is None:
         out: list[dict[str, Any]] = [{"prediction": p} for p in predictions]
     else:
         keys = [str(_json_value(c)) for c in proba.columns]
         matrix = proba.to_numpy(dtype="float64")
         confidence = matrix.max(axis=1).tolist()
-        out = [
-            {"prediction": p, "confidence": c, "probabilities": dict(zip(keys, row, strict=True))}
-            for p, c, row in zip(predictions, confidence, matrix.tolist(), strict=True)
-        ]
+        if len(keys) == 2:  # the common case, written out: twice as fast as zip
+            no, yes = keys
+            out = [
+                {"prediction": p, "confidence": c, "probabilities": {no: a, yes: b}}
+                for p, c, (a, b) in zip(predictions, confidence, matrix.tolist(), strict=True)
+            ]
+        else:
+            out = [
+                {
+                    "prediction": p,
+                    "confidence": c,
+                    "probabilities": dict(zip(keys, row, strict=True)),
+                }
+                for p, c, row in zip(predictions, confidence, matrix.tolist(), strict=True)
+            ]
     if reasons > 0:
         ex = model.explain(frame, top=reasons)
         per_row = int(ex["rank"].max()) if len(ex) else 0
