@@ -50,3 +50,17 @@ def test_automl_tunes_xgboost_and_reloads_it(tmp_path) -> None:
     rows = make_table(50, 5, "binary").drop(columns=["churn"])
     again = automl.load(model.save(tmp_path / "m"))
     np.testing.assert_allclose(again.predict_proba(rows), model.predict_proba(rows))
+
+
+def test_numbers_beyond_float32_range_predict_like_the_largest_ones() -> None:
+    """1e300 becomes infinity in float32, which XGBoost refuses: it scores as the largest float32
+    (found by a review: the prediction service answered 500 for such a row)."""
+    df = make_table(400)
+    model = automl.AutoML(candidates=["xgboost"], max_trials=1, ensemble=False, seed=0)
+    m = model.fit(df, target="churn").model_
+    rows = df.drop(columns=["churn"]).head(3).copy()
+    huge, largest = rows.copy(), rows.copy()
+    huge.loc[0, "income"], huge.loc[1, "age"] = 1e300, -1e300
+    big = float(np.finfo(np.float32).max)
+    largest.loc[0, "income"], largest.loc[1, "age"] = big, -big
+    np.testing.assert_array_equal(m.predict_proba(huge), m.predict_proba(largest))

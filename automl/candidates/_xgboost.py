@@ -45,8 +45,14 @@ def _matrix(X: Any, categorical: list[int] | None, label: np.ndarray | None = No
     n_features = X.shape[1]
     cats = set(categorical or [])
     types = ["c" if i in cats else "q" for i in range(n_features)]
+    values = np.asarray(X, dtype="float32")
+    if np.isinf(values).any():
+        # XGBoost refuses infinity (a number beyond float32's range, 1e300, becomes one): the
+        # largest float32 sorts the same way against every split threshold
+        big = np.finfo(np.float32).max
+        values = np.clip(values, -big, big)
     return xgb.DMatrix(
-        np.asarray(X, dtype="float32"),
+        values,
         label=label,
         feature_types=types,
         enable_categorical=bool(cats),
