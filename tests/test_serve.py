@@ -547,3 +547,54 @@ def test_every_kind_of_value_gets_the_engines_answer(service: Live, model_dir: P
         assert got_all[i]["probabilities"] == {
             str(k): float(v) for k, v in expected_all.iloc[i].items()
         }, row
+
+
+def test_numbers_beyond_any_model_and_bodies_not_utf8_are_plain_errors(
+    service: Live, data: pd.DataFrame
+) -> None:
+    """Found by a review: a 401-digit whole number was scored (200), a 5,000-digit one and a
+    Latin-1 body were called "not valid JSON"."""
+    rows = records(data.drop(columns="churn").head(2))
+    text = json.dumps({"rows": rows})
+    body = text.replace('"age": ', '"age": 1' + "0" * 400 + ', "_": ', 1)
+    got = _error(service.client.post("/predict", content=body.encode()), 422)
+    assert got["problems"] == [
+        {"row": 0, "column": "age", "problem": "a number this large cannot be read as a number"}
+    ]
+    body = text.replace('"age": ', '"age": 1' + "0" * 5000 + ', "_": ', 1)
+    assert (
+        "thousands of digits" in _error(service.client.post("/predict", content=body), 422)["error"]
+    )
+    latin = json.dumps({"rows": rows}, ensure_ascii=False).replace(
+        '"notes": "', '"notes": "caf\u00e9 ', 1
+    )
+    got = _error(service.client.post("/predict", content=latin.encode("latin-1")), 400)
+    assert "not UTF-8" in got["error"]
+
+
+def test_docs_page_loads_nothing_from_other_sites(service: Live) -> None:
+    page = service.client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # no address of another site
+    script = service.client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert len(script.content) > 100_000  # the real Swagger UI, from the installed package
+
+
+def test_a_personal_service_stops_answering_once_the_workspace_has_users(
+    tmp_path: Path, model_dir: Path, data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: a service started without users went on answering everyone without
+    a key after users were added (team mode), where every request needs one."""
+    from automl.serve import service as service_mod
+
+    monkeypatch.setattr(service_mod, "AUTH_CACHE_SECONDS", 0.0)
+    team = Team(Workspace(tmp_path / "ws"))
+    rows = {"rows": records(data.drop(columns="churn").head(2))}
+    with live(str(model_dir), settings=ServiceSettings(personal=team)) as s:
+        assert s.client.post("/predict", json=rows).status_code == 200
+        team.add("ann", "admin", "a long password")
+        got = _error(s.client.post("/predict", json=rows), 401)
+        assert "started again with --user NAME" in got["error"]
+        assert s.client.get("/health").status_code == 200

@@ -86,10 +86,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ParameterError(f"--max-rows must be at least 1. Got {args.max_rows}.")
     if not 0 < args.max_body_mb <= 4096:
         raise ParameterError(f"--max-body-mb must be from 0 to 4096. Got {args.max_body_mb:g}.")
-    view, team = serving_view(_team(args), args.user, args.host)
+    workspace_team = _team(args)
+    view, team = serving_view(workspace_team, args.user, args.host)
     served = ServedModel(args.model, view)
     settings = ServiceSettings(
-        max_rows=args.max_rows, max_body_bytes=int(args.max_body_mb * 1024 * 1024), team=team
+        max_rows=args.max_rows,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        team=team,
+        personal=workspace_team if team is None else None,
     )
     app = create_app(served, settings)
     sock = bind(args.host, args.port)

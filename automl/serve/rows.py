@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import operator
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -214,7 +215,7 @@ def read_rows(
                 raw = data[col.name][i]
                 plain_number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
                 value = str(raw)[:40] if plain_number else show_value(raw)
-                if plain_number and not math.isfinite(raw):
+                if plain_number and (abs(raw) > _FLOAT_MAX or not math.isfinite(raw)):
                     value = "a number this large"
                 problems.append(_problem(i, col.name, f"{value} cannot be read as a {col.type}"))
     if problems:
@@ -223,6 +224,7 @@ def read_rows(
 
 
 _HUGE = 2.0**63
+_FLOAT_MAX = sys.float_info.max
 
 
 def _huge_numbers(frame: pd.DataFrame) -> bool:
@@ -305,7 +307,8 @@ def _unreadable(s: pd.Series, col: Column) -> np.ndarray:
         return np.isinf(s.to_numpy("float64")) if col.type == "number" else np.zeros(len(s), bool)
     values = s.tolist() if s.dtype == object else None
     if values is not None and _plain(values, col.type):
-        return np.zeros(len(s), dtype=bool)
+        # a whole number beyond float64's range (10**400) is no number a model can score
+        return np.array([type(v) is int and abs(v) > _FLOAT_MAX for v in values], dtype=bool)
     if len(s) <= fewrows.FEW_ROWS:  # value by value: the same answer, without pandas' cost
         if col.type == "yes/no" and (read := fewrows.booleans(s)) is not None:
             return read[1]

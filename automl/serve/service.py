@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -39,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from automl._version import __version__
 from automl.errors import EaselError, PolicyError
@@ -50,6 +52,7 @@ from automl.serve.served import ServedModel
 from automl.workspace.users import SignInError, Team, User
 
 SCORING_SLOTS = max(2, os.cpu_count() or 2)
+DOCS_ASSETS = "/docs-assets"
 AUTH_CACHE_SECONDS = 2.0  # a revoked key or unshared model is refused within this time
 _CACHE_LIMIT = 1000
 ENDPOINTS = ("/predict", "/predict/csv", "/schema", "/health", "/metrics", "/docs", "/openapi.json")
@@ -63,11 +66,14 @@ _TASK_WORDS = {
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """How a service answers: limits, and ``team`` (None in personal mode: no keys)."""
+    """How a service answers: limits, and ``team`` (None in personal mode: no keys).
+    ``personal``: the workspace's team of a personal-mode service, asked whether users were
+    added since it started (then it refuses every request: it cannot check keys)."""
 
     max_rows: int = DEFAULT_MAX_ROWS
     max_body_bytes: int = DEFAULT_MAX_BODY_MB * 1024 * 1024
     team: Team | None = None
+    personal: Team | None = None
 
 
 class _Metrics:
@@ -194,15 +200,30 @@ def _parse_json(body: bytes) -> tuple[Any, bool]:
 def _parse_json_exactly(body: bytes) -> Any:
     try:
         return json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        where = (
-            f" ({exc.msg} at character {exc.pos})" if isinstance(exc, json.JSONDecodeError) else ""
-        )
+    except UnicodeDecodeError as exc:
         raise RowsError(
-            f"The request body is not valid JSON{where}. Send "
-            '{"rows": [{"column": value, ...}]} with the header Content-Type: application/json.',
+            f"The request body is not UTF-8 text (byte {exc.start + 1} is not UTF-8): send JSON "
+            "encoded as UTF-8, as JSON requires.",
             status=400,
         ) from None
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):
+            raise _not_json(exc) from None
+        raise RowsError(
+            "The request holds a number with thousands of digits: no model can read it. Send "
+            "numbers as they are measured (at most about 300 digits).",
+        ) from None
+    except RecursionError as exc:
+        raise _not_json(exc) from None
+
+
+def _not_json(exc: Exception) -> RowsError:
+    where = f" ({exc.msg} at character {exc.pos})" if isinstance(exc, json.JSONDecodeError) else ""
+    return RowsError(
+        f"The request body is not valid JSON{where}. Send "
+        '{"rows": [{"column": value, ...}]} with the header Content-Type: application/json.',
+        status=400,
+    )
 
 
 def _reasons(request: Request) -> int:
@@ -219,13 +240,22 @@ class _Access:
     """Who may call: nobody needs a key in personal mode; in team mode a valid key whose user
     may use the served model. Answers are cached for :data:`AUTH_CACHE_SECONDS`."""
 
-    def __init__(self, team: Team | None, served: ServedModel) -> None:
-        self.team, self.served = team, served
+    def __init__(
+        self, team: Team | None, served: ServedModel, personal: Team | None = None
+    ) -> None:
+        self.team, self.served, self.personal = team, served, personal
         self._users: dict[str, tuple[float, User]] = {}
         self._allowed: dict[tuple[str, str | None, str | None], tuple[float, bool]] = {}
+        self._team_since = (0.0, False)  # (checked until, the workspace has users)
 
     def check(self, request: Request) -> None:
         if self.team is None:
+            if self.personal is not None and self._users_added():
+                raise SignInError(
+                    "This service was started in personal mode, and its workspace has users "
+                    "now (team mode): it answers nobody until it is started again with --user "
+                    "NAME, when every caller needs an API key (automl keys create --user NAME)."
+                )
             return
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         key = key.strip()
@@ -245,6 +275,18 @@ class _Access:
                 f"{user.name} may not use this model: only its owner, the users it is shared "
                 "with, and admins may. Ask its owner to share it with you."
             )
+
+    def _users_added(self) -> bool:
+        until, added = self._team_since
+        now = time.monotonic()
+        if not added and now >= until:
+            assert self.personal is not None
+            try:
+                added = self.personal.active()
+            except Exception:  # the catalog is busy for a moment: ask again next time
+                return False
+            self._team_since = (now + AUTH_CACHE_SECONDS, added)
+        return added
 
     def _user(self, key: str) -> User | None:
         now = time.monotonic()
@@ -281,7 +323,7 @@ def create_app(served: ServedModel, settings: ServiceSettings | None = None) -> 
     """The service of ``served`` (start its watcher with the app: the lifespan does)."""
     settings = settings or ServiceSettings()
     metrics = _Metrics()
-    access = _Access(settings.team, served)
+    access = _Access(settings.team, served, settings.personal)
     slots = anyio.Semaphore(SCORING_SLOTS)
 
     @asynccontextmanager
@@ -396,7 +438,17 @@ def create_app(served: ServedModel, settings: ServiceSettings | None = None) -> 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
         access.check(request)
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Easel prediction service")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Easel prediction service",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+    # the documentation page's script and style, from the installed package: the page works
+    # offline and loads nothing from other sites
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
 
     _handlers(app)
     app.add_middleware(_Guard, metrics=metrics, max_body_bytes=settings.max_body_bytes)
