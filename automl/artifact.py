@@ -12,9 +12,13 @@ Schema versions:
 
 1. The first format (never declared as it grew hold-out rows, time series and ensembles).
 2. Every file says ``problem_type`` (binary, multiclass, regression or timeseries).
-3. Today's format: each leaderboard row may say ``rows``, the training rows that trial learned
-   from (big tables search on growing samples). Older files are upgraded on load by
-   :func:`upgrade`, the one place that knows older formats.
+3. Each leaderboard row may say ``rows``, the training rows that trial learned from (big tables
+   search on growing samples).
+4. Today's format: a forecast model's features are in units of each window's scale
+   (``layout.scaled``), it stores quantiles (``quantiles``, ``quantile_offsets``) instead of
+   the 80% range (``interval``), and its backtests.
+
+Older files are upgraded on load by :func:`upgrade`, the one place that knows older formats.
 
 Raise :data:`SCHEMA_VERSION` whenever a field is added, removed, renamed or changes meaning, and
 teach :func:`upgrade` to turn the previous version into the new one. A file of a newer version
@@ -39,7 +43,7 @@ from automl.errors import ArtifactError
 from automl.progress import TrialRecord
 from automl.task import TargetInfo
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 META_FILE = "easel_model.json"
 HOLDOUT_FILE = "holdout.parquet"
 PREPROCESSING_KEY = "preprocessing"
@@ -221,6 +225,41 @@ class SeriesState:
         return dataclasses.asdict(self)
 
 
+def _numbers(values: Any, n: int | None = None) -> bool:
+    """``values`` is a list of finite numbers (of length ``n``)."""
+    return (
+        isinstance(values, list)
+        and (n is None or len(values) == n)
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
+            for v in values
+        )
+    )
+
+
+@dataclass
+class Backtest:
+    """One rolling-origin window: the model trained on the periods up to ``trained_through``
+    forecast the next ones (``periods``), as if that were today."""
+
+    trained_through: str
+    periods: list[str]
+    metrics: dict[str, float]
+    series_metrics: dict[str, dict[str, float]]  # series key -> its metrics in this window
+    # per series (rows, in the order of timeseries.series.keys) and period: for the charts
+    actual: list[list[float | None]]
+    forecast: list[list[float | None]]
+    low: list[list[float | None]]  # the lowest quantile
+    high: list[list[float | None]]  # the highest quantile
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Backtest:
+        return cls(**_fields(cls, data, where))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class TimeSeriesMeta:
     """What a forecast model knows about its series (absent for tabular models)."""
@@ -231,7 +270,11 @@ class TimeSeriesMeta:
     horizon: int
     series: SeriesState
     holdout_periods: list[str]
-    interval: list[list[float]]  # per step ahead: the 80% range of hold-out errors
+    quantiles: list[float]  # the forecast's quantiles (0.1, 0.5, 0.9 -> p10, p50, p90)
+    # per step ahead, the backtest errors' quantile at each level of the quantiles and 0.5
+    # (automl.timeseries.offset_levels), in units of each series' scale
+    quantile_offsets: list[list[float]]
+    backtests: list[Backtest]
     baselines: dict[str, Baseline]
     mase_scale: float
     ignored_columns: dict[str, str]
@@ -263,6 +306,20 @@ class TimeSeriesMeta:
         d["layout"] = _dict(d["layout"], "timeseries.layout")
         d["series"] = SeriesState.from_dict(d["series"])
         d["horizon"] = int(d["horizon"])
+        levels = d["quantiles"]
+        ok = _numbers(levels) and len(levels) > 0 and all(0 < q < 1 for q in levels)
+        offsets = d["quantile_offsets"]
+        width = len({*levels, 0.5}) if ok else 0
+        if not ok or not isinstance(offsets, list) or not all(_numbers(r, width) for r in offsets):
+            raise ArtifactError(
+                "The model metadata is damaged: 'timeseries.quantiles' should be numbers between "
+                "0 and 1 and 'timeseries.quantile_offsets' one number per quantile and step. "
+                "Retrain the model."
+            )
+        d["backtests"] = [
+            Backtest.from_dict(b, f"timeseries.backtests[{i}]")
+            for i, b in enumerate(d["backtests"] if isinstance(d["backtests"], list) else [None])
+        ]
         d["baselines"] = {
             str(k): Baseline.from_dict(v, f"timeseries.baselines.{k}")
             for k, v in _dict(d["baselines"], "timeseries.baselines").items()
@@ -272,6 +329,7 @@ class TimeSeriesMeta:
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["series"] = self.series.to_dict()
+        d["backtests"] = [b.to_dict() for b in self.backtests]
         d["baselines"] = {k: b.to_dict() for k, b in self.baselines.items()}
         return d
 
@@ -544,6 +602,9 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
     Version 1 -> 2: ``problem_type`` is always written (it was only written for time series);
     fields that early version-1 files lack get the values a model without them means.
     Version 2 -> 3: nothing to change (a leaderboard row without ``rows`` reads as None).
+    Version 3 -> 4: a forecast model's features were not scaled (``layout.scaled`` False), its
+    80% range (``interval``, in the target's units) becomes the quantiles 0.1, 0.5, 0.9 with the
+    range's ends as their errors (each on its side of the forecast), no backtests.
     """
     version = check_version(meta.get("schema_version"))
     out = dict(meta)
@@ -562,6 +623,24 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
         out["schema_version"] = 2
     if check_version(out["schema_version"]) < 3:
         out["schema_version"] = 3  # leaderboard rows without ``rows``: unknown, as None means
+    if check_version(out["schema_version"]) < 4:
+        ts = out.get("timeseries")
+        if isinstance(ts, dict) and "interval" in ts:
+            ts = dict(ts)
+            interval = ts.pop("interval")
+            rows = interval if isinstance(interval, list) else []
+            ts["quantiles"] = [0.1, 0.5, 0.9]
+            ts["quantile_offsets"] = [
+                [min(float(r[0]), 0.0), 0.0, max(float(r[1]), 0.0)]
+                if isinstance(r, list) and _numbers(r, 2)
+                else r
+                for r in rows
+            ]
+            ts["backtests"] = []
+            if isinstance(ts.get("layout"), dict):
+                ts["layout"] = {**ts["layout"], "scaled": False}
+            out["timeseries"] = ts
+        out["schema_version"] = 4
     return out
 
 

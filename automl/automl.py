@@ -73,6 +73,13 @@ class AutoML:
     aggregate : {"sum", "mean"}, optional
         Time series only: how to combine several rows in one period of a series (default:
         such rows are an error).
+    quantiles : list of float, optional
+        Time series only: the forecast's quantiles, each between 0 and 1 (default 0.1, 0.5,
+        0.9: P10, P50, P90).
+    backtests : int, optional
+        Time series only: how many rolling windows of ``horizon`` periods before the held-out
+        ones the kept candidates forecast to be compared and calibrated (default 3, or fewer
+        when the history is too short for 3).
 
     Attributes
     ----------
@@ -105,6 +112,8 @@ class AutoML:
         series_columns: list[str] | None = None,
         horizon: int | None = None,
         aggregate: str | None = None,
+        quantiles: list[float] | None = None,
+        backtests: int | None = None,
     ) -> None:
         self.time_budget = time_budget
         self.preset = preset
@@ -123,6 +132,8 @@ class AutoML:
         self.series_columns = series_columns
         self.horizon = horizon
         self.aggregate = aggregate
+        self.quantiles = quantiles
+        self.backtests = backtests
 
     # ------------------------------------------------------------------ validation
     def _settings(self) -> dict[str, Any]:
@@ -175,6 +186,8 @@ class AutoML:
             series_columns=self.series_columns,
             horizon=self.horizon,
             aggregate=self.aggregate,
+            quantiles=self.quantiles,
+            backtests=self.backtests,
         )
 
     # ------------------------------------------------------------------ fit

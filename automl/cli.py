@@ -175,6 +175,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         series_columns=_names(args.series),
         horizon=args.horizon,
         aggregate=args.aggregate,
+        quantiles=_quantiles(args.quantiles),
+        backtests=args.backtests,
     ).fit(df, target=args.target, recipe=recipe)
     if not args.quiet:
         print("writing the model and its reports", file=sys.stderr)
@@ -203,6 +205,15 @@ def _check_model_folder(path: str) -> None:
                 "not overwrite it. Choose a new folder name, or an earlier model's folder to "
                 "replace that model."
             )
+
+
+def _quantiles(text: str | None) -> list[float] | None:
+    """``--quantiles 0.1,0.5,0.9`` as numbers (a clear error for anything else)."""
+    if text is None:
+        return None
+    from automl.timeseries import parse_quantiles
+
+    return parse_quantiles(text)
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -630,6 +641,8 @@ def _summary(m: Any, full: bool = False) -> str:
         lines.append(f"classes: {', '.join(map(str, m.classes))}")
     if m.task == "binary":
         lines.append(f"decision threshold: P({m.classes[1]}) >= {m.threshold:.4g}")
+    if m.is_forecast:
+        lines += _forecast_lines(m.timeseries, full)
     if full:
         used = [c for c in meta.columns if c.type not in ("identifier", "constant", "excluded")]
         ignored = [c for c in meta.columns if c not in used]
@@ -651,6 +664,26 @@ def _summary(m: Any, full: bool = False) -> str:
     lines.append("leaderboard:")
     lines.append(board.to_string(index=False, max_rows=40 if full else 10))
     return "\n".join(lines)
+
+
+def _forecast_lines(ts: Any, full: bool) -> list[str]:
+    """A forecast model's quantiles and its backtests: each window's metrics (and, in full,
+    each series' in each window)."""
+    from automl.timeseries import quantile_name
+
+    lines = [f"quantiles: {', '.join(quantile_name(q) for q in ts.quantiles)}"]
+    if not ts.backtests:
+        return lines + ["backtests: none (a model made before Easel kept backtests)"]
+    lines.append(f"backtests ({len(ts.backtests)} windows of {ts.horizon_text}):")
+    names = ("mase", "wape", "rmse", "wql")
+    for b in ts.backtests:
+        cells = "  ".join(f"{k} {b.metrics[k]:.4f}" for k in names if k in b.metrics)
+        lines.append(f"  {b.periods[0]} to {b.periods[-1]}: {cells}")
+        if full:
+            for key, sm in b.series_metrics.items():
+                cells = "  ".join(f"{k} {sm[k]:.4f}" for k in names if k in sm)
+                lines.append(f"    {key:<26} {cells}")
+    return lines
 
 
 # ---------------------------------------------------------------------- parser
@@ -824,6 +857,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="time series: column(s) that tell the series apart, e.g. store (repeatable)",
     )
     t.add_argument("--horizon", type=int, default=None, help="time series: periods to forecast")
+    t.add_argument(
+        "--quantiles",
+        default=None,
+        metavar="Q,Q,...",
+        help="time series: the forecast's quantiles, each between 0 and 1 (default 0.1,0.5,0.9: "
+        "columns p10, p50, p90)",
+    )
+    t.add_argument(
+        "--backtests",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time series: rolling windows before the held-out periods on which the forecast is "
+        "checked and the model chosen (default 3, fewer when the history is short)",
+    )
     t.add_argument(
         "--no-ensemble", action="store_true", help="do not average the best trials (one model)"
     )

@@ -225,8 +225,11 @@ class Model:
         """Time series models: the next ``horizon`` periods of every series (or of ``series``),
         from the end of the training data or from ``history`` (rows like the training data).
 
-        One row per series and period: the series ID columns, the time, ``step``, ``forecast``
-        and the 80% range ``low``-``high`` (from the hold-out forecast errors)."""
+        One row per series and period: the series ID columns, the time, ``step``,
+        ``prediction`` (the P50) and one column per quantile of the model (``p10``, ``p50``,
+        ``p90`` by default), from the spread of the backtests' errors. An added column whose name
+        is an ID or time column's gets a suffix (``step_2`` ...), see
+        :func:`automl.timeseries.output_names`."""
         if not self.is_forecast:
             raise ParameterError(
                 f"forecast is only available for time series models; this model predicts "

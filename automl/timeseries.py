@@ -17,8 +17,12 @@ How it works (the same candidates and search as the other problem types):
    one-step-ahead validation windows before them; the kept candidates then *forecast* the held-out
    periods recursively (each forecast feeds the next step, as in real use) and that is the
    reported score, next to the naive forecasts (repeat the last value; repeat last season).
-4. **Forecast.** The chosen candidate is refit on all periods and forecasts from the end of each
-   series (or from new history), with an 80% range from the hold-out forecast errors.
+4. **Backtests.** The kept candidates also forecast several earlier windows of ``horizon``
+   periods (rolling origins), each learning only from the periods before its window; the
+   default is the one with the best mean over them, and the spread of their errors (per step
+   ahead, in units of each series' scale) gives the quantiles.
+5. **Forecast.** The chosen candidate is refit on all periods and forecasts from the end of each
+   series (or from new history): ``prediction`` (the P50) and one column per quantile.
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ if TYPE_CHECKING:
 DAY = 86_400
 AGGREGATIONS = ("sum", "mean")
 MAX_HORIZON_FACTOR = 5  # forecasts may go this many times past the trained horizon
-INTERVAL = (0.1, 0.9)  # the forecast range: 80% of hold-out errors fall inside
+QUANTILES = (0.1, 0.5, 0.9)  # the forecast's quantiles unless the user picks others
+MAX_QUANTILES = 20
+BACKTESTS = 3  # rolling windows before the hold-out, unless the user picks another number
 METRICS = ("rmse", "mae")  # what the search can optimize for a forecast
 
 
@@ -236,30 +242,51 @@ def feature_names(target: str, plan: Plan, unit: str) -> dict[str, str]:
 
 
 def window_features(
-    windows: np.ndarray, plan: Plan, names: dict[str, str]
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    windows: np.ndarray, plan: Plan, names: dict[str, str], scaled: bool = True
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Features from each row's look-back window (oldest ... newest value before the period).
 
-    Returns the features and the level they are relative to (NaN where nothing is known)."""
+    Returns the features, the level they are relative to (NaN where nothing is known) and the
+    window's scale (see :func:`window_scale`): earlier values and averages are measured from the
+    level in units of that scale, so series of any size, and a series whose size grows, share
+    one model. ``scaled=False`` (models of schema 3 and older): the scale is 1."""
     L = windows.shape[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-gap windows give NaN, on purpose
         recent = np.nanmean(windows[:, L - plan.level :], axis=1)
         fallback = np.asarray(np.nanmean(windows, axis=1), dtype=float)
         level = np.asarray(np.where(np.isnan(recent), fallback, recent), dtype=float)
+        scale = window_scale(windows) if scaled else np.ones(len(windows))
         out: dict[str, np.ndarray] = {names["level"]: level}
-        out[names["spread"]] = (
+        spread = (
             np.nanstd(windows[:, L - plan.level :], axis=1)
             if plan.level > 1
             else np.abs(windows[:, -1] - windows[:, -2])
             if L > 1
             else np.zeros(len(windows))
         )
+        out[names["spread"]] = spread / scale
         for k in plan.lags:
-            out[names[f"lag{k}"]] = windows[:, L - k] - level
+            out[names[f"lag{k}"]] = (windows[:, L - k] - level) / scale
         for w in plan.windows:
-            out[names[f"roll{w}"]] = np.nanmean(windows[:, L - w :], axis=1) - level
-    return out, level
+            out[names[f"roll{w}"]] = (np.nanmean(windows[:, L - w :], axis=1) - level) / scale
+    return out, level, scale
+
+
+def window_scale(windows: np.ndarray) -> np.ndarray:
+    """Each window's typical change from one period to the next (the mean absolute difference,
+    gaps skipped); where the window has no such change, a hundredth of its mean absolute value,
+    and 1 for a window of zeros. Never zero, never missing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        step = (
+            np.nanmean(np.abs(np.diff(windows, axis=1)), axis=1)
+            if windows.shape[1] > 1
+            else (np.full(len(windows), np.nan))
+        )
+        size = 0.01 * np.nanmean(np.abs(windows), axis=1)
+    scale = np.where(np.isfinite(step) & (step > 0), step, size)
+    return np.asarray(np.where(np.isfinite(scale) & (scale > 0), scale, 1.0), dtype=float)
 
 
 # ---------------------------------------------------------------------------------- the spec
@@ -444,6 +471,7 @@ class Layout:
     plan: Plan
     clock: Clock
     names: dict[str, str]
+    scaled: bool = True  # features and target in units of each window's scale
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -459,6 +487,7 @@ class Layout:
             Plan(**d["plan"]),
             Clock(**d["clock"]),
             dict(d["names"]),
+            bool(d["scaled"]),
         )
 
     def frame(
@@ -467,21 +496,22 @@ class Layout:
         periods: np.ndarray,
         ids: pd.DataFrame,
         static: pd.DataFrame,
-    ) -> tuple[pd.DataFrame, np.ndarray]:
-        """Feature rows (one per window) and their levels."""
-        feats, level = window_features(windows, self.plan, self.names)
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Feature rows (one per window), their levels and scales."""
+        feats, level, scale = window_features(windows, self.plan, self.names, self.scaled)
         out = {c: ids[c].to_numpy() for c in self.id_columns}
         out.update({c: static[c].to_numpy() for c in self.static_columns})
         out.update(_calendar(self.clock.times(periods), self.plan.calendar))
         out.update(feats)
-        return pd.DataFrame(out), level
+        return pd.DataFrame(out), level, scale
 
 
 def training_rows(
     sd: SeriesData, layout: Layout, upto: int | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Supervised rows of every series: features, change-from-level target, actual value,
-    period and series position. Rows need a value and a known level."""
+    """Supervised rows of every series: features, the target as a change from the level in
+    units of the window's scale (what the candidates learn), actual value, period and series
+    position. Rows need a value and a known level."""
     L = layout.plan.lookback
     w_all, p_all, s_all, y_all = [], [], [], []
     for j, vals in enumerate(sd.values):
@@ -505,7 +535,7 @@ def training_rows(
     periods = np.concatenate(p_all)
     pos = np.concatenate(s_all).astype(np.int64)
     y = np.concatenate(y_all)
-    X, level = layout.frame(
+    X, level, scale = layout.frame(
         windows,
         periods,
         sd.ids.iloc[pos].reset_index(drop=True),
@@ -513,7 +543,7 @@ def training_rows(
     )
     good = ~np.isnan(level)
     X = X.loc[good].reset_index(drop=True)
-    return X, (y - level)[good], y[good], periods[good], pos[good]
+    return X, ((y - level) / scale)[good], y[good], periods[good], pos[good]
 
 
 def recursive_forecast(
@@ -530,10 +560,10 @@ def recursive_forecast(
     W = tails.astype(float).copy()
     out = np.empty((len(W), steps))
     for h in range(steps):
-        X, level = layout.frame(W, next_period + h, ids, static)
+        X, level, scale = layout.frame(W, next_period + h, ids, static)
         change = np.asarray(predict(X), dtype=float)
         base = np.where(np.isnan(level), 0.0, level)
-        out[:, h] = base + change
+        out[:, h] = base + change * scale
         W = np.concatenate([W[:, 1:], out[:, h : h + 1]], axis=1)
     return out
 
@@ -573,8 +603,14 @@ def _naive(W: np.ndarray, steps: int, season: int) -> tuple[np.ndarray, np.ndarr
     return naive, seasonal
 
 
-def forecast_metrics(actual: np.ndarray, pred: np.ndarray, scale: float) -> dict[str, float]:
-    """RMSE, MAE, WAPE (total error / total actual) and MASE (MAE / in-sample naive MAE)."""
+def forecast_metrics(
+    actual: np.ndarray,
+    pred: np.ndarray,
+    scale: float,
+    quantiles: dict[float, np.ndarray] | None = None,
+) -> dict[str, float]:
+    """RMSE, MAE, WAPE (total error / total actual), MASE (MAE / in-sample naive MAE) and, with
+    ``quantiles`` (level -> forecasts), the weighted quantile loss (``wql``)."""
     a, p = actual.ravel(), pred.ravel()
     ok = ~np.isnan(a) & ~np.isnan(p)
     a, p = a[ok], p[ok]
@@ -590,7 +626,96 @@ def forecast_metrics(actual: np.ndarray, pred: np.ndarray, scale: float) -> dict
         out["wape"] = round(float(np.sum(err) / total), 6)
     if scale > 0:
         out["mase"] = round(float(np.mean(err) / scale), 6)
+    if quantiles and total > 0:
+        qs = {q: np.asarray(v, dtype=float).ravel()[ok] for q, v in quantiles.items()}
+        out["wql"] = round(weighted_quantile_loss(a, qs), 6)
     return out
+
+
+def weighted_quantile_loss(actual: np.ndarray, quantiles: dict[float, np.ndarray]) -> float:
+    """The mean over the levels q of 2 * sum(pinball loss at q) / sum(|actual|): 0 is perfect;
+    for the level 0.5 alone it equals WAPE."""
+    total = float(np.sum(np.abs(actual)))
+    losses = []
+    for q, pred in quantiles.items():
+        diff = actual - pred
+        losses.append(2.0 * float(np.sum(np.maximum(q * diff, (q - 1.0) * diff))) / total)
+    return float(np.mean(losses))
+
+
+def quantile_name(q: float) -> str:
+    """The output column of quantile ``q``: 0.1 -> p10, 0.05 -> p5, 0.975 -> p97.5."""
+    return f"p{round(100 * float(q), 6):g}"
+
+
+def check_quantiles(values: Any, name: str = "The 'quantiles' parameter of AutoML") -> list[float]:
+    """The forecast quantiles asked for, sorted (the default when None); a clear error for
+    anything but a list of different numbers between 0 and 1."""
+    if values is None:
+        return list(QUANTILES)
+    rule = (
+        f"{name} must be a list of different numbers between 0 and 1 (not 0 or 1 themselves), "
+        "e.g. 0.1, 0.5, 0.9"
+    )
+    if isinstance(values, str | bytes | dict) or not hasattr(values, "__iter__"):
+        raise ParameterError(f"{rule}. Got {show_value(values)} instead.")
+    out: list[float] = []
+    for v in values:
+        number = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+        if not number or not 0.0 < float(v) < 1.0:
+            raise ParameterError(f"{rule}. Got {show_value(v)} instead.")
+        out.append(float(v))
+    if not out:
+        raise ParameterError(f"{rule}. Got an empty list.")
+    if len(out) > MAX_QUANTILES:
+        raise ParameterError(f"{rule}, at most {MAX_QUANTILES} of them. Got {len(out)}.")
+    names = [quantile_name(q) for q in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ParameterError(
+            f"{rule}. {', '.join(n[1:] + '%' for n in twice)} is asked for more than once; "
+            "give each quantile once."
+        )
+    return sorted(out)
+
+
+def parse_quantiles(text: str, name: str = "--quantiles") -> list[float]:
+    """Quantiles written as text, separated by commas: "0.1,0.5,0.9"."""
+    values: list[float] = []
+    for part in str(text).split(","):
+        try:
+            values.append(float(part.strip()))
+        except ValueError:
+            raise ParameterError(
+                f"{name} must be numbers between 0 and 1 separated by commas, e.g. 0.1,0.5,0.9. "
+                f"{show_value(part.strip()) if part.strip() else 'An empty item'} is not a number."
+            ) from None
+    return check_quantiles(values, name)
+
+
+def offset_levels(quantiles: list[float]) -> list[float]:
+    """The levels whose error quantiles a model stores: the user's, and 0.5 (the forecast)."""
+    return sorted({*quantiles, 0.5})
+
+
+def quantile_forecasts(point: np.ndarray, scale: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Forecasts at each level: ``point`` (series x steps) plus each series' ``scale`` times
+    the error quantile of the step (``offsets``: steps x levels). Sorted along the levels, so
+    quantiles never cross. Returns series x steps x levels."""
+    out = point[:, :, None] + scale[:, None, None] * offsets[None, : point.shape[1], :]
+    return np.sort(out, axis=2)
+
+
+def extend_offsets(offsets: np.ndarray, steps: int) -> np.ndarray:
+    """The error quantiles for ``steps`` steps: past the checked horizon, the last step's
+    widened like a random walk (by the square root of how far ahead)."""
+    n = len(offsets)
+    if n == 0:
+        return np.zeros((steps, 1))
+    if steps <= n:
+        return offsets[:steps]
+    extra = [offsets[-1] * np.sqrt((k + 1) / n) for k in range(n, steps)]
+    return np.vstack([offsets, extra])
 
 
 def _naive_scale(sd: SeriesData, upto: int) -> float:
@@ -686,33 +811,35 @@ def forecast(
         static = static.iloc[pick].reset_index(drop=True)
         W, nxt = W[pick], nxt[pick]
     cand = model.candidates[model.default_id]
-    fc = recursive_forecast(_predictor(model.preprocessor, cand), layout, W, nxt, ids, static, h)
-    q = np.asarray(ts.interval, dtype=float)
-    if h > len(q):  # past the checked horizon: widen like a random walk
-        extra = [q[-1] * np.sqrt((k + 1) / len(q)) for k in range(len(q), h)]
-        q = np.vstack([q, extra]) if len(q) else np.zeros((h, 2))
-    rows = []
-    for j, key in enumerate(keys):
-        times = layout.clock.times(nxt[j] + np.arange(h))
-        for k in range(h):
-            row = {c: ids[c].iloc[j] for c in layout.id_columns}
-            row.update(
-                {
-                    layout.time_column: times[k],
-                    "series": key,
-                    "step": k + 1,
-                    "forecast": fc[j, k],
-                    "low": fc[j, k] + q[k, 0],
-                    "high": fc[j, k] + q[k, 1],
-                }
-            )
-            rows.append(row)
-    out = pd.DataFrame(rows)
-    if layout.clock.daily_or_coarser:  # dates, not midnight timestamps
-        out[layout.time_column] = pd.to_datetime(out[layout.time_column]).dt.date
-    if len(layout.id_columns) <= 1:
-        out = out.drop(columns="series")
+    raw = recursive_forecast(_predictor(model.preprocessor, cand), layout, W, nxt, ids, static, h)
+    scale = window_scale(W) if layout.scaled else np.ones(len(W))
+    levels = offset_levels(ts.quantiles)
+    stored = np.asarray(ts.quantile_offsets, dtype=float).reshape(-1, len(levels))
+    qf = quantile_forecasts(raw, scale, extend_offsets(stored, h))
+    names = output_names(layout, ts.quantiles)
+    n = len(keys)
+    out = pd.DataFrame({c: np.repeat(ids[c].to_numpy(dtype=object), h) for c in layout.id_columns})
+    times = layout.clock.times((nxt[:, None] + np.arange(h)[None, :]).ravel())
+    # dates, not midnight timestamps, for daily or coarser periods
+    out[layout.time_column] = times.date if layout.clock.daily_or_coarser else times
+    out[names["step"]] = np.tile(np.arange(1, h + 1), n)
+    out[names["prediction"]] = qf[:, :, levels.index(0.5)].ravel()
+    for q in ts.quantiles:
+        out[names[quantile_name(q)]] = qf[:, :, levels.index(q)].ravel()
     return out
+
+
+def output_names(layout: Layout, quantiles: list[float]) -> dict[str, str]:
+    """The columns a forecast adds after the series ID and time columns: ``step``,
+    ``prediction`` and one per quantile (``p10`` ...) -> the name used. The data's own column
+    names are never taken: when any of these names is one of them, every added column gets the
+    same suffix (``_2``, or the first free number), as batch scoring does."""
+    ours = ["step", "prediction", *(quantile_name(q) for q in quantiles)]
+    taken = {layout.time_column, *layout.id_columns}
+    k = 1
+    while any((c if k == 1 else f"{c}_{k}") in taken for c in ours):
+        k += 1
+    return {c: c if k == 1 else f"{c}_{k}" for c in ours}
 
 
 def history_frame(model: Model) -> pd.DataFrame:
@@ -829,6 +956,8 @@ __all__ = [
     "Suggestion",
     "forecast",
     "history_frame",
+    "output_names",
+    "quantile_name",
     "infer_clock",
     "suggest",
     "to_series",

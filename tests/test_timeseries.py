@@ -159,12 +159,13 @@ def test_forecast_continues_each_series_and_survives_save_and_load(
     m = fitted.model_
     fc = m.forecast()
     assert len(fc) == 3 * 14
-    assert list(fc.columns) == ["store", "date", "step", "forecast", "low", "high"]
+    assert list(fc.columns) == ["store", "date", "step", "prediction", "p10", "p50", "p90"]
     first = fc.groupby("store")["date"].min().astype(str)
     assert (first == "2024-02-05").all()  # the day after the data ends
-    assert (fc["low"] <= fc["forecast"]).all() and (fc["forecast"] <= fc["high"]).all()
+    assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+    assert (fc["prediction"] == fc["p50"]).all()  # the prediction is the P50
     # store 2 sells most, store 0 least
-    means = fc.groupby("store")["forecast"].mean()
+    means = fc.groupby("store")["prediction"].mean()
     assert means["store 0"] < means["store 1"] < means["store 2"]
     save_model(m, tmp_path / "m", reports=True)
     loaded = automl.load(tmp_path / "m")

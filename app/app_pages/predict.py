@@ -18,7 +18,14 @@ from automl.drift import DriftReport
 from automl.prep.recipe import fmt_number
 from automl.reports import safe_figure
 from automl.reports.performance import LOG_ODDS
-from automl.timeseries import MAX_HORIZON_FACTOR, history_frame
+from automl.timeseries import (
+    MAX_HORIZON_FACTOR,
+    Layout,
+    history_frame,
+    output_names,
+    quantile_name,
+    series_key,
+)
 from automl.words import plural, rows_text
 from automl.workspace.data import stored_upload
 from connectors import read_file
@@ -34,8 +41,9 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
     trained = ts.horizon
     st.caption(
         f"Forecasts of {ui.md(model.target)}, one per {freq}, for "
-        f"{plural(len(keys), 'series', 'series')}. The shaded band is the 80% range seen on "
-        "the periods kept aside for checking."
+        f"{plural(len(keys), 'series', 'series')}. The shaded band goes from the "
+        f"{_band(ts)[0].upper()} to the {_band(ts)[1].upper()}, from the errors seen on the "
+        "backtests (earlier stretches of history the model forecast as if they were the future)."
     )
     latest, upload_tab = st.tabs(["Forecast", "Forecast from newer history"])
     with latest:
@@ -99,13 +107,14 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
                 )
 
 
+def _band(ts: Any) -> tuple[str, str]:
+    """The lowest and highest quantile's names (p10, p90)."""
+    return quantile_name(ts.quantiles[0]), quantile_name(ts.quantiles[-1])
+
+
 def _series_of(frame: pd.DataFrame, model: Any) -> pd.Series:
-    ids = model.timeseries.id_columns
-    if "series" in frame.columns:
-        return frame["series"].astype(str)
-    if ids:
-        return frame[ids[0]].astype(str)
-    return pd.Series(["all"] * len(frame), index=frame.index)
+    """Each forecast row's series key (as the model names its series)."""
+    return series_key(frame[model.timeseries.id_columns]).set_axis(frame.index)
 
 
 def _forecast_chart(
@@ -113,6 +122,9 @@ def _forecast_chart(
 ) -> None:
     fig = go.Figure()
     keys = _series_of(fc, model)
+    ts = model.timeseries
+    names = output_names(Layout.from_dict(ts.layout), ts.quantiles)
+    low, high = (names[q] for q in _band(ts))
     for i, key in enumerate(chosen):
         colour = px.colors.qualitative.Plotly[i % 10]
         h = history[history["series"].astype(str) == key]
@@ -123,7 +135,7 @@ def _forecast_chart(
         fig.add_trace(
             go.Scatter(
                 x=list(f[time_col]) + list(f[time_col])[::-1],
-                y=list(f["high"]) + list(f["low"])[::-1],
+                y=list(f[high]) + list(f[low])[::-1],
                 fill="toself",
                 fillcolor=colour,
                 opacity=0.15,
@@ -135,7 +147,7 @@ def _forecast_chart(
         fig.add_trace(
             go.Scatter(
                 x=f[time_col],
-                y=f["forecast"],
+                y=f[names["prediction"]],
                 name=f"{key} forecast",
                 line=dict(color=colour, dash="dash"),
             )

@@ -96,7 +96,7 @@ def _explain_cells(meta: ModelMeta, has_data: bool, has_holdout: bool) -> list[t
             (
                 "markdown",
                 "## The next periods\n\nThe model forecasts each series from the end of its "
-                "training data, with an 80% range from its hold-out errors.",
+                "training data, with its quantiles (P10, P50, P90 unless chosen otherwise).",
             ),
             ("code", "model.forecast().head(20)"),
         ]

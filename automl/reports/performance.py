@@ -578,6 +578,7 @@ def _forecast_sections(
         }
     ] + [{"forecast": b.description, **b.holdout_metrics} for b in ts.baselines.values()]
     return [
+        *_backtest_sections(model, frame),
         Section(
             "Forecast against actual",
             text=[
@@ -598,6 +599,112 @@ def _forecast_sections(
             figures=[("Error by step", step_fig)],
             data={"by_step": by_step.to_dict("records")},
         ),
+    ]
+
+
+def _backtest_sections(model: Model, hold: pd.DataFrame) -> list[Section]:
+    """The backtests: each window's metrics, each series' in each window, and per series a
+    chart of the actual values with each window's forecast and range (and the hold-out's)."""
+    from automl.timeseries import quantile_name
+
+    ts = model.timeseries
+    if not ts.backtests:
+        return []
+    names = ("mase", "wape", "rmse", "wql")
+    windows = pd.DataFrame(
+        [
+            {"window": f"{b.periods[0]} to {b.periods[-1]}", "trained through": b.trained_through}
+            | {k: b.metrics.get(k) for k in names}
+            for b in ts.backtests
+        ]
+    )
+    per_series = pd.DataFrame(
+        [
+            {"window": f"{b.periods[0]} to {b.periods[-1]}", "series": key}
+            | {k: m.get(k) for k in names}
+            for b in ts.backtests
+            for key, m in b.series_metrics.items()
+        ]
+    )
+    keys = list(ts.series.keys)
+    low, high = quantile_name(ts.quantiles[0]), quantile_name(ts.quantiles[-1])
+    volume = hold.groupby("series")["actual"].apply(lambda v: np.abs(v).sum())
+    figs = []
+    for key in list(volume.sort_values().index[::-1])[:6]:
+        j = keys.index(key)
+        fig = go.Figure()
+        actual = [
+            (t, v)
+            for b in ts.backtests
+            for t, v in zip(b.periods, b.actual[j], strict=True)
+            if v is not None
+        ]
+        h = hold[hold["series"] == key].sort_values("time")
+        fig.add_trace(
+            go.Scatter(
+                x=[t for t, _ in actual] + list(h["time"].dt.strftime("%Y-%m-%d")),
+                y=[v for _, v in actual] + list(h["actual"]),
+                name="actual",
+                mode="lines",
+                line=dict(color="#333333"),
+            )
+        )
+        for i, b in enumerate(ts.backtests):
+            colour = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"][i % 5]
+            band_x = list(b.periods) + list(b.periods)[::-1]
+            band_y = list(b.high[j]) + list(b.low[j])[::-1]
+            fig.add_trace(
+                go.Scatter(
+                    x=band_x,
+                    y=band_y,
+                    fill="toself",
+                    fillcolor=colour,
+                    opacity=0.15,
+                    line=dict(width=0),
+                    name=f"window {i + 1}: {low} to {high}",
+                    hoverinfo="skip",
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=b.periods,
+                    y=b.forecast[j],
+                    name=f"window {i + 1} forecast",
+                    mode="lines",
+                    line=dict(color=colour, dash="dash"),
+                )
+            )
+        if len(h):
+            fig.add_trace(
+                go.Scatter(
+                    x=h["time"].dt.strftime("%Y-%m-%d"),
+                    y=h["forecast"],
+                    name="hold-out forecast",
+                    mode="lines",
+                    line=dict(color="#d62728", dash="dash"),
+                )
+            )
+        fig.update_layout(xaxis_title=ts.time_column, yaxis_title=model.target)
+        figs.append((f"Backtests of {key}" if key != "all" else "Backtests", fig))
+    return [
+        Section(
+            "Backtests",
+            text=[
+                f"Before the held-out periods, the model was checked on "
+                f"{len(ts.backtests)} earlier windows of {ts.horizon_text}: each time it learned "
+                "only from the periods before the window and forecast it step by step, as if "
+                "that were today. The model was chosen on the mean over these windows, and the "
+                f"spread of their errors gives the range ({low} to {high}). WQL is the weighted "
+                "quantile loss: how far the actual values fall from the forecast's quantiles "
+                "(0 is perfect)."
+            ],
+            tables=[("Metrics per window", windows), ("Metrics per series and window", per_series)],
+            figures=figs,
+            data={
+                "windows": windows.to_dict("records"),
+                "series": per_series.to_dict("records"),
+            },
+        )
     ]
 
 
@@ -647,7 +754,9 @@ def _impact(model: Model, hold: pd.DataFrame) -> Section:
         + (
             [
                 "For a forecast, the model predicts the next period's change from the recent "
-                "average, so contributions and curves are in that change (the target's units)."
+                "average, measured in the series' typical change from one period to the next "
+                "(so that series of any size share one model): contributions and curves are in "
+                "those units."
             ]
             if model.is_forecast
             else []
@@ -691,7 +800,11 @@ def _pdp(model: Model, rows: pd.DataFrame, col: str) -> tuple[go.Figure | None, 
         for k, c in enumerate(model.classes):
             fig.add_trace(kind(x=xvals, y=arr[:, k], name=f"P({c})"))
         ys = arr.tolist()
-    ytitle = "change from the recent average" if model.is_forecast else "average prediction"
+    ytitle = (
+        "change from the recent average (typical changes)"
+        if model.is_forecast
+        else ("average prediction")
+    )
     fig.update_layout(xaxis_title=col, yaxis_title=ytitle)
     return fig, {"grid": [str(g) for g in grid], "average": ys}
 

@@ -2,9 +2,13 @@
 for the clock, the series layout and the features).
 
 Lay the rows on a regular calendar, hold out the last ``horizon`` periods, search the model
-families on one-step-ahead windows before them, keep the best candidates scored by forecasting the
-held-out periods recursively (as in real use), compare with the naive forecasts, refit the default
-on every period when there is time, and measure column impact.
+families on one-step-ahead windows before them (the backtest windows), then for each kept candidate
+run the backtests: trained on the periods before each window, it forecasts the window recursively
+(as in real use). The backtests' errors give each series' correction (what its forecast is off by)
+and the quantiles (the errors' spread at each step ahead); the kept candidate with the best mean
+over the backtests is the default. The held-out periods are forecast the same way and scored,
+next to the naive forecasts; the default is refit on every period when there is time, and column
+impact is measured.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from automl.model import Model
 from automl.preprocess import Preprocessor
 from automl.progress import TrialRecord
 from automl.timeseries import (
-    INTERVAL,
+    BACKTESTS,
     METRICS,
     Layout,
     SeriesData,
@@ -33,13 +37,17 @@ from automl.timeseries import (
     _naive_scale,
     _predictor,
     _tails,
+    check_quantiles,
     feature_names,
     fit_plan,
     forecast_metrics,
+    offset_levels,
     plan_for,
+    quantile_forecasts,
     recursive_forecast,
     to_series,
     training_rows,
+    window_scale,
 )
 from automl.training.common import (
     Description,
@@ -55,7 +63,7 @@ from automl.training.common import (
 from automl.training.impact import column_impact
 from automl.training.run import FitRun
 from automl.training.search import Search, SearchData
-from automl.words import plural
+from automl.words import plural, show_value
 
 
 @dataclass
@@ -78,6 +86,8 @@ class SeriesFit:
     search_idx: np.ndarray
     sdata: SearchData
     metric: M.Metric
+    origins: list[int]  # each backtest window is (origin, origin + horizon], earliest first
+    quantiles: list[float]
 
     @property
     def train_mask(self) -> np.ndarray:
@@ -89,15 +99,46 @@ class SeriesFit:
 
 
 @dataclass
+class Window:
+    """A stretch of ``horizon`` periods forecast from the history up to ``origin``: each
+    series' look-back window there, its scale, the actual values and the naive scales."""
+
+    origin: int
+    W: np.ndarray
+    nxt: np.ndarray
+    has_history: np.ndarray
+    actual: np.ndarray
+    scale: np.ndarray  # per series: window_scale of its look-back window (1 where unscaled)
+    naive_scale: float  # all series: the mean absolute one-step change before the origin
+    series_scale: np.ndarray  # per series: the same, each series alone
+    rows: np.ndarray  # positions (in the rows before the hold-out) of the training rows
+
+
+@dataclass
+class Calibrated:
+    """A candidate's forecasts of a window with their quantiles."""
+
+    point: np.ndarray  # the forecast (the P50), series x steps
+    levels: list[float]
+    quantiles: np.ndarray  # series x steps x levels (sorted along the levels)
+
+    def at(self, q: float) -> np.ndarray:
+        return self.quantiles[:, :, self.levels.index(q)]
+
+
+@dataclass
 class HoldoutForecast:
     """The held-out periods: each series' history before them, the actual values and the
-    kept candidates' forecasts of them."""
+    kept candidates' forecasts of them, the default's quantiles and backtests."""
 
     W_cut: np.ndarray
     has_history: np.ndarray
     actual: np.ndarray
     scale: float
     forecasts: dict[int, np.ndarray]
+    calibrated: Calibrated
+    offsets: np.ndarray
+    backtests: list[dict[str, Any]]
 
 
 def fit_forecast(
@@ -136,7 +177,7 @@ def fit_forecast(
         meta,
         f.pre,
         kept,
-        holdout_frame(f, hold_rows, hold.forecasts, naive),
+        holdout_frame(f, hold_rows, hold, naive),
         {
             "mean": float(np.mean(f.y_all[f.train_mask])),
             "median": float(np.median(f.y_all[f.train_mask])),
@@ -160,6 +201,7 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
     validation windows just before the held-out periods."""
     opts = run.options
     metric = forecast_metric(opts.time_column, opts.metric)
+    quantiles = check_quantiles(opts.quantiles)
     ids = list(opts.series_columns or [])
     run.emit("prepare", "Placing the rows on a regular calendar", 0.0)
     sd = to_series(df, target, str(opts.time_column), ids, opts.aggregate)
@@ -194,12 +236,13 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
     families, notes = families_for(run.settings["families"], len(search_idx), run.families_named)
     sd.notes.extend(notes)
     X = encode(pre, X_all.iloc[search_idx], {get_candidate(f).encoding for f in families})
-    folds = validation_windows(per_all[search_idx], cutoff, horizon, sd.clock.words)
+    origins = backtest_origins(per_all[search_idx], cutoff, horizon, opts.backtests, sd)
+    folds = [window_rows(per_all[search_idx], o, horizon) for o in origins]
     _, _, cats = pre.tree_features()
     sdata = SearchData(X=X, y=dev_all[search_idx], categorical=cats, folds=folds)
     return SeriesFit(
         sd, layout, horizon, cutoff, last, X_all, dev_all, y_all, per_all, pos_all, columns, pre,
-        families, search_idx, sdata, metric,
+        families, search_idx, sdata, metric, origins, quantiles,
     )  # fmt: skip
 
 
@@ -253,23 +296,57 @@ def drop_short_series(sd: SeriesData, horizon: int) -> tuple[SeriesData, np.ndar
     return kept, lengths[keepj]
 
 
-def validation_windows(
-    per: np.ndarray, cutoff: int, horizon: int, unit: str
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Up to two validation windows of ``horizon`` periods just before the hold-out."""
-    folds = []
-    for k in (1, 2):
-        lo, hi = cutoff - k * horizon, cutoff - (k - 1) * horizon
-        tr = np.flatnonzero(per <= lo)
-        va = np.flatnonzero((per > lo) & (per <= hi))
-        if len(va) and len(tr) >= max(10, 0.5 * len(per)):
-            folds.append((tr, va))
-    if not folds:
-        raise DataError(
-            f"The series are too short to validate a {horizon}-{unit} forecast before "
-            "the held-out periods. Shorten the horizon or add history."
+def window_rows(per: np.ndarray, origin: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a backtest window learns from (periods up to ``origin``) and the rows it
+    forecasts (the next ``horizon`` periods)."""
+    return (
+        np.flatnonzero(per <= origin),
+        np.flatnonzero((per > origin) & (per <= origin + horizon)),
+    )
+
+
+def backtest_origins(
+    per: np.ndarray, cutoff: int, horizon: int, asked: int | None, sd: SeriesData
+) -> list[int]:
+    """The backtest windows' origins, earliest first: ``asked`` (default up to 3) windows of
+    ``horizon`` periods each, one after the other, ending where the held-out periods begin.
+    Each window learns from at least 10 rows and half of the rows before the hold-out."""
+    if asked is not None and (
+        not isinstance(asked, int | np.integer) or isinstance(asked, bool) or asked < 1
+    ):
+        raise ParameterError(
+            "The 'backtests' parameter of AutoML must be a positive whole number of windows. "
+            f"Got {show_value(asked)} instead."
         )
-    return folds
+    least = max(10, 0.5 * int((per <= cutoff).sum()))
+
+    def fits(k: int) -> bool:
+        tr, va = window_rows(per, cutoff - k * horizon, horizon)
+        return len(va) > 0 and len(tr) >= least
+
+    allowed = 0
+    while allowed < max(asked or BACKTESTS, BACKTESTS) and fits(allowed + 1):
+        allowed += 1
+    unit = sd.clock.plural(horizon)
+    if allowed == 0:
+        raise DataError(
+            f"The series are too short to check a {unit} forecast on a stretch of history "
+            "before the held-out periods. Shorten the horizon or add history."
+        )
+    if asked is not None and asked > allowed:
+        raise DataError(
+            f"{plural(int(asked), 'backtest')} of {unit} each need more history than the data "
+            f"has: it allows at most {allowed} (each window's model must learn from at least "
+            "half of the periods before the held-out ones). Ask for at most "
+            f"{allowed}, shorten the horizon or add history."
+        )
+    n = int(asked) if asked is not None else min(BACKTESTS, allowed)
+    if asked is None and n < BACKTESTS:
+        sd.notes.append(
+            f"The history allows {plural(n, 'backtest window')} of {unit} (not {BACKTESTS}); "
+            "a longer history would check the forecast on more windows."
+        )
+    return [cutoff - k * horizon for k in range(n, 0, -1)]
 
 
 def make_search(run: FitRun, f: SeriesFit) -> Search:
@@ -279,7 +356,9 @@ def make_search(run: FitRun, f: SeriesFit) -> Search:
         ranked = search.ranked()
         reserve = 0.06 * run.budget + 0.5
         if ranked:
-            reserve += sum(r.fit_seconds for r in choose_kept(ranked, 3)) * 2.0
+            # each kept one is trained for the hold-out and for every backtest window
+            fits = len(f.origins) + 1
+            reserve += sum(r.fit_seconds for r in choose_kept(ranked, 3)) * 1.2 * fits
         return max(run.end - reserve, run.start + 0.5)
 
     search = Search(
@@ -290,38 +369,154 @@ def make_search(run: FitRun, f: SeriesFit) -> Search:
 
 
 def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kept, HoldoutForecast]:
-    """Kept candidates trained on every period before the hold-out, then scored by forecasting
-    the held-out periods step by step."""
-    sd, horizon = f.sd, f.horizon
-    W_cut, _ = _tails(sd, f.layout.plan.lookback, f.cutoff)
-    has_history = ~np.all(np.isnan(W_cut), axis=1)
-    actual = _actuals(sd, np.full(len(sd.keys), f.cutoff + 1), horizon)
-    actual[~has_history] = np.nan
-    first_hold = np.full(len(sd.keys), f.cutoff + 1)
+    """Each kept candidate: trained on the periods before each backtest window, it forecasts
+    the window step by step; the spread of its errors there gives the quantiles. Then, trained
+    on every period before the hold-out, it forecasts the held-out periods (with quantiles
+    alike). The default is the one with the best mean metric over the backtests."""
     train_idx = np.flatnonzero(f.train_mask)
     X_train = encode(f.pre, f.X_all.iloc[train_idx], f.encodings)
-    scale = _naive_scale(sd, f.cutoff)
+    y_train = f.dev_all[train_idx]
+    windows = [make_window(f, o, f.per_all[train_idx]) for o in f.origins]
+    hold_w = make_window(f, f.cutoff, f.per_all[train_idx])
     cats = f.sdata.categorical
+    levels = offset_levels(f.quantiles)
+    found: dict[int, tuple[float, np.ndarray, list[np.ndarray], Calibrated]] = {}
 
-    def train(rec: TrialRecord, deadline: float) -> tuple[Candidate, float, str]:
+    def fit_rows(rec: TrialRecord, rows: np.ndarray, deadline: float) -> Candidate:
         cls = get_candidate(rec.candidate)
         ctx = FitContext("regression", 1, deadline, run.seed)
+        X = X_train[cls.encoding]
+        if len(rows) < len(train_idx):
+            X = X[rows]
+        return cls(rec.fit_params()).fit(X, y_train[rows], ctx, categorical=cats)
+
+    def train(rec: TrialRecord, deadline: float) -> tuple[Candidate, float, str]:
         t_fit = time.monotonic()
-        y = f.dev_all[train_idx]
-        cand = cls(rec.fit_params()).fit(X_train[cls.encoding], y, ctx, categorical=cats)
+        cand = fit_rows(rec, hold_w.rows, deadline)
         return cand, time.monotonic() - t_fit, "periods before the hold-out"
 
     def evaluate(rec: TrialRecord, cand: Candidate) -> tuple[np.ndarray, dict[str, Any], int]:
-        fc = recursive_forecast(
-            _predictor(f.pre, cand), f.layout, W_cut, first_hold, sd.ids, sd.static, horizon
+        deadline = run.end if not found else run.end - 0.5
+        raw = [
+            forecast_window(f, fit_rows(rec, w.rows, deadline), w) for w in windows
+        ]  # the backtests
+        offsets = calibrate(windows, raw, levels)
+        cal = calibrated(forecast_window(f, cand, hold_w), hold_w, offsets, levels)
+        fields = {"holdout_metrics": window_metrics(hold_w, cal, f.quantiles)}
+        score = float(
+            np.mean(
+                [
+                    window_metrics(w, calibrated(r, w, offsets, levels), [])[f.metric.name]
+                    for w, r in zip(windows, raw, strict=True)
+                ]
+            )
         )
-        fields = {"holdout_metrics": forecast_metrics(actual, fc, scale)}
-        return fc, fields, len(sd.keys) * horizon
+        found[rec.id] = (score, offsets, raw, cal)
+        return cal.point, fields, len(f.sd.keys) * f.horizon * (len(windows) + 1)
 
     kept = keep_candidates(run, choose_kept(ranked, run.settings["keep_top"]), train, evaluate)
     for cid, seconds in kept.fit_seconds.items():
         kept.meta[str(cid)]["fit_seconds_final"] = round(seconds, 3)
-    return kept, HoldoutForecast(W_cut, has_history, actual, scale, dict(kept.scores))
+    sign = -1.0 if f.metric.greater_is_better else 1.0
+    kept.default_id = min(found, key=lambda cid: (sign * found[cid][0], cid))
+    _, offsets, raw, cal = found[kept.default_id]
+    backtests = [
+        backtest_record(f, w, calibrated(r, w, offsets, levels))
+        for w, r in zip(windows, raw, strict=True)
+    ]
+    hold = HoldoutForecast(
+        hold_w.W, hold_w.has_history, hold_w.actual, hold_w.naive_scale, dict(kept.scores), cal,
+        offsets, backtests,
+    )  # fmt: skip
+    return kept, hold
+
+
+def make_window(f: SeriesFit, origin: int, per_train: np.ndarray) -> Window:
+    """The window forecast from the history up to ``origin`` (the hold-out: ``f.cutoff``)."""
+    sd = f.sd
+    W, nxt = _tails(sd, f.layout.plan.lookback, origin)
+    has_history = ~np.all(np.isnan(W), axis=1)
+    actual = _actuals(sd, np.full(len(sd.keys), origin + 1), f.horizon)
+    actual[~has_history] = np.nan
+    scale = window_scale(W) if f.layout.scaled else np.ones(len(W))
+    series_scale = np.asarray(
+        [_naive_scale(_one(sd, j), origin) for j in range(len(sd.keys))], dtype=float
+    )
+    rows = np.flatnonzero(per_train <= origin)
+    return Window(
+        origin, W, nxt, has_history, actual, scale, _naive_scale(sd, origin), series_scale, rows
+    )
+
+
+def _one(sd: SeriesData, j: int) -> SeriesData:
+    return SeriesData(
+        [sd.keys[j]], sd.ids, sd.static, sd.start[j : j + 1], [sd.values[j]], sd.clock
+    )
+
+
+def forecast_window(f: SeriesFit, cand: Candidate, w: Window) -> np.ndarray:
+    """``cand``'s recursive forecast of the window (series x steps)."""
+    return recursive_forecast(
+        _predictor(f.pre, cand), f.layout, w.W, w.nxt, f.sd.ids, f.sd.static, f.horizon
+    )
+
+
+def calibrate(windows: list[Window], raw: list[np.ndarray], levels: list[float]) -> np.ndarray:
+    """The quantile table from the backtests: per step ahead, the quantiles at ``levels`` of
+    the errors (in units of each series' scale) around their median, so that the P50 is the
+    forecast itself and every range contains it. (The errors' median itself is not added to
+    the forecasts: on the generated trend-and-season pair and the sample store data, what a
+    model was off by in earlier windows did not carry over to the next ones, and moving the
+    forecasts by it made them worse.)"""
+    errors = np.stack(
+        [(w.actual - r) / w.scale[:, None] for w, r in zip(windows, raw, strict=True)]
+    )  # windows x series x steps
+    per_step = errors.transpose(2, 0, 1).reshape(errors.shape[2], -1)  # steps x errors
+    table = error_quantiles(per_step, levels)
+    return np.round(table - table[:, [levels.index(0.5)]], 6)
+
+
+def calibrated(raw: np.ndarray, w: Window, offsets: np.ndarray, levels: list[float]) -> Calibrated:
+    """A forecast with its quantiles (its P50 is the forecast itself)."""
+    return Calibrated(raw, levels, quantile_forecasts(raw, w.scale, offsets))
+
+
+def window_metrics(w: Window, cal: Calibrated, quantiles: list[float]) -> dict[str, float]:
+    """The window's metrics (with the weighted quantile loss of ``quantiles``)."""
+    return forecast_metrics(
+        w.actual, cal.point, w.naive_scale, {q: cal.at(q) for q in quantiles} or None
+    )
+
+
+def backtest_record(f: SeriesFit, w: Window, cal: Calibrated) -> dict[str, Any]:
+    """One backtest window as the model file keeps it (see ``artifact.Backtest``)."""
+    clock = f.sd.clock
+    per_series = {}
+    for j, key in enumerate(f.sd.keys):
+        one = Window(
+            w.origin, w.W[j : j + 1], w.nxt[j : j + 1], w.has_history[j : j + 1],
+            w.actual[j : j + 1], w.scale[j : j + 1], float(w.series_scale[j]),
+            w.series_scale[j : j + 1], w.rows,
+        )  # fmt: skip
+        sub = Calibrated(cal.point[j : j + 1], cal.levels, cal.quantiles[j : j + 1])
+        m = window_metrics(one, sub, f.quantiles)
+        if m:
+            per_series[key] = m
+    lo, hi = f.quantiles[0], f.quantiles[-1]
+    return {
+        "trained_through": clock.label(clock.times(np.asarray([w.origin])))[0],
+        "periods": clock.label(clock.times(np.arange(w.origin + 1, w.origin + f.horizon + 1))),
+        "metrics": window_metrics(w, cal, f.quantiles),
+        "series_metrics": per_series,
+        "actual": _cells(w.actual),
+        "forecast": _cells(np.where(np.isnan(w.actual), np.nan, cal.point)),
+        "low": _cells(np.where(np.isnan(w.actual), np.nan, cal.at(lo))),
+        "high": _cells(np.where(np.isnan(w.actual), np.nan, cal.at(hi))),
+    }
+
+
+def _cells(a: np.ndarray) -> list[list[float | None]]:
+    return [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in a]
 
 
 def naive_baselines(
@@ -375,7 +570,6 @@ def describe(
     sd, horizon, opts = f.sd, f.horizon, run.options
     ids = f.layout.id_columns
     n_hold = int(hold_rows.sum())
-    errors = hold.actual - hold.forecasts[next(iter(hold.forecasts))]
     columns = [c.to_dict() for c in f.columns]
     columns += [
         {"name": c, "type": "excluded", "reason": why, "missing": 0, "distinct": 0,
@@ -407,8 +601,10 @@ def describe(
             "series": len(sd.keys),
         },
         validation=(
-            f"one-step-ahead on the last {len(f.sdata.folds)} window(s) of {horizon} "
-            f"{sd.clock.words}s before the hold-out"
+            f"one-step-ahead on {plural(len(f.origins), 'backtest window')} of {horizon} "
+            f"{sd.clock.words}s before the hold-out; the default is the kept candidate whose "
+            "forecasts of those windows (step by step) have the best mean "
+            f"{f.metric.name.upper()}"
         ),
         holdout_description=(
             f"the last {horizon} {sd.clock.words}s of every series ({n_hold} values), forecast "
@@ -417,15 +613,14 @@ def describe(
         warnings=list(sd.notes),
         extra={
             "problem_type": "timeseries",
-            "timeseries": series_meta(f, hold, baselines, errors),
+            "timeseries": series_meta(f, hold, baselines),
         },
     )
 
 
-def series_meta(
-    f: SeriesFit, hold: HoldoutForecast, baselines: dict[str, Any], errors: np.ndarray
-) -> dict[str, Any]:
-    """What forecasting needs later: the layout, each series' last window, the range table."""
+def series_meta(f: SeriesFit, hold: HoldoutForecast, baselines: dict[str, Any]) -> dict[str, Any]:
+    """What forecasting needs later: the layout, each series' last window and correction, the
+    quantile table; and the backtests."""
     sd = f.sd
     static_cols = f.layout.static_columns
     W_end, nxt_end = _tails(sd, f.layout.plan.lookback)
@@ -445,42 +640,39 @@ def series_meta(
             "last_time": sd.clock.times(nxt_end - 1).astype(str).tolist(),
         },
         "holdout_periods": sd.clock.label(sd.clock.times(np.arange(f.cutoff + 1, f.last + 1))),
-        "interval": interval_table(errors),
+        "quantiles": f.quantiles,
+        "quantile_offsets": hold.offsets.tolist(),
+        "backtests": hold.backtests,
         "baselines": baselines,
         "mase_scale": hold.scale,
         "ignored_columns": sd.ignored,
     }
 
 
-def interval_table(errors: np.ndarray) -> list[list[float]]:
-    """Per forecast step, the 10% and 90% quantiles of the hold-out errors (actual - forecast).
-    Steps with fewer than 20 errors use all steps' errors, widened like a random walk (sqrt h)."""
-    steps = errors.shape[1]
-    pooled = []
-    for h in range(steps):
-        e = errors[:, h]
-        e = e[~np.isnan(e)]
-        pooled.append(e / np.sqrt(h + 1))
+def error_quantiles(errors: np.ndarray, levels: list[float]) -> np.ndarray:
+    """Per forecast step (rows of ``errors``: actual - forecast, scaled), the errors' quantiles
+    at ``levels``. Steps with fewer than 20 errors use all steps' errors, widened like a random
+    walk (square root of the step)."""
+    steps = errors.shape[0]
+    pooled = [e[~np.isnan(e)] / np.sqrt(h + 1) for h, e in enumerate(errors)]
     base = np.concatenate(pooled) if pooled else np.empty(0)
-    out = []
-    for h in range(steps):
-        e = errors[:, h]
+    out = np.zeros((steps, len(levels)))
+    for h, e in enumerate(errors):
         e = e[~np.isnan(e)]
         if len(e) >= 20:
-            q = np.quantile(e, INTERVAL)
+            out[h] = np.quantile(e, levels)
         elif len(base):
-            q = np.quantile(base, INTERVAL) * np.sqrt(h + 1)
-        else:
-            q = np.zeros(2)
-        out.append([round(float(q[0]), 6), round(float(q[1]), 6)])
-    return out
+            out[h] = np.quantile(base, levels) * np.sqrt(h + 1)
+    return np.round(out, 6)
 
 
 def holdout_frame(
-    f: SeriesFit, hold_rows: np.ndarray, forecasts: dict[int, np.ndarray], naive: np.ndarray
+    f: SeriesFit, hold_rows: np.ndarray, hold: HoldoutForecast, naive: np.ndarray
 ) -> pd.DataFrame:
     """Held-out periods: the feature rows (for explanations), the actual value, each kept
-    candidate's forecast and the naive forecast, with series, time and step."""
+    candidate's forecast, the default's lowest and highest quantiles and the naive forecast,
+    with series, time and step."""
+    forecasts, calibration, quantiles = hold.forecasts, hold.calibrated, f.quantiles
     rows = f.X_all.loc[hold_rows].reset_index(drop=True)
     pos = f.pos_all[hold_rows]
     step = f.per_all[hold_rows] - f.cutoff - 1
@@ -488,6 +680,9 @@ def holdout_frame(
     for cid, fc in forecasts.items():
         rows[f"__score_{cid}"] = fc[pos, step]
     rows["__naive__"] = naive[pos, step]
+    lo, hi = calibration.at(quantiles[0]), calibration.at(quantiles[-1])
+    rows["__low__"] = lo[pos, step]  # the default's lowest and highest quantiles
+    rows["__high__"] = hi[pos, step]
     rows["__series__"] = [f.sd.keys[j] for j in pos]
     rows["__time__"] = f.sd.clock.times(f.per_all[hold_rows])
     rows["__step__"] = step + 1

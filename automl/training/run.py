@@ -56,6 +56,8 @@ class FitOptions:
     series_columns: list[str] | None = None
     horizon: int | None = None
     aggregate: str | None = None
+    quantiles: list[float] | None = None
+    backtests: int | None = None
 
 
 @dataclass
