@@ -598,3 +598,18 @@ def test_a_personal_service_stops_answering_once_the_workspace_has_users(
         got = _error(s.client.post("/predict", json=rows), 401)
         assert "started again with --user NAME" in got["error"]
         assert s.client.get("/health").status_code == 200
+
+
+def test_csv_batches_carry_their_drift(service: Live, data: pd.DataFrame, tmp_path: Path) -> None:
+    """A REST batch is compared with the training rows like every batch: the verdict and the
+    columns that moved are in the answer's headers and counted in /metrics."""
+    rows = data.drop(columns="churn").head(50)
+    plain = service.client.post("/predict/csv", content=rows.to_csv(index=False).encode())
+    assert plain.status_code == 200 and plain.headers["x-easel-drift"] == "none"
+    shifted = rows.assign(age=rows["age"] + 300)
+    r = service.client.post("/predict/csv", content=shifted.to_csv(index=False).encode())
+    assert r.status_code == 200
+    assert r.headers["x-easel-drift"] in ("some", "severe")
+    assert r.headers["x-easel-drift-columns"].split(",")[0] == "age"
+    text = service.client.get("/metrics").text
+    assert _metric(text, "easel_batch_drift_total", verdict=r.headers["x-easel-drift"]) >= 1

@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import anyio
 import orjson
@@ -50,6 +51,9 @@ from automl.serve.keys import key_user
 from automl.serve.rows import RowsError
 from automl.serve.served import ServedModel
 from automl.workspace.users import SignInError, Team, User
+
+if TYPE_CHECKING:
+    from automl.batch import BatchResult
 
 SCORING_SLOTS = max(2, os.cpu_count() or 2)
 DOCS_ASSETS = "/docs-assets"
@@ -101,6 +105,12 @@ class _Metrics:
         )
         self.rows = Counter(
             "easel_rows_scored", "Rows scored (JSON and CSV)", registry=self.registry
+        )
+        self.drift = Counter(
+            "easel_batch_drift",
+            "CSV batches by drift verdict against the training rows (none, some, severe)",
+            ["verdict"],
+            registry=self.registry,
         )
 
     def record(self, endpoint: str, status: int, seconds: float) -> None:
@@ -399,10 +409,19 @@ def create_app(served: ServedModel, settings: ServiceSettings | None = None) -> 
         with tempfile.TemporaryDirectory(prefix="easel-serve-") as tmp:
             source, out = Path(tmp) / "rows.csv", Path(tmp) / "predictions.csv"
             source.write_bytes(body)
-            rows = _score_csv(loaded.model, source, out, settings.max_rows, reasons)
+            result = _score_csv(loaded.model, source, out, settings.max_rows, reasons)
             data = out.read_bytes()
-        metrics.rows.inc(rows)
-        return Response(data, media_type="text/csv; charset=utf-8")
+        metrics.rows.inc(result.rows)
+        # drift of the batch against the training rows: in the answer's headers (column names
+        # percent-encoded: headers carry only Latin-1) and counted by verdict in /metrics
+        verdict = result.drift.verdict if result.drift is not None else "not measured"
+        moved = [c.name for c in result.drift.columns if c.drifted] if result.drift else []
+        metrics.drift.labels(verdict).inc()
+        headers = {
+            "X-Easel-Drift": verdict,
+            "X-Easel-Drift-Columns": ",".join(quote(name, safe="") for name in moved[:20]),
+        }
+        return Response(data, media_type="text/csv; charset=utf-8", headers=headers)
 
     @app.post("/predict/csv")
     async def predict_csv_route(request: Request) -> Response:
@@ -455,7 +474,7 @@ def create_app(served: ServedModel, settings: ServiceSettings | None = None) -> 
     return app
 
 
-def _score_csv(model: Any, source: Path, out: Path, max_rows: int, reasons: int) -> int:
+def _score_csv(model: Any, source: Path, out: Path, max_rows: int, reasons: int) -> BatchResult:
     """Score a CSV file as ``automl predict`` does (the same reader, answers and writer)."""
     from automl.batch import DEFAULT_CHUNK_ROWS, score_chunks
     from connectors import Rows, iter_file_batches
@@ -475,7 +494,7 @@ def _score_csv(model: Any, source: Path, out: Path, max_rows: int, reasons: int)
                 )
             yield chunk
 
-    return score_chunks(model, limited(), out, reasons=reasons).rows
+    return score_chunks(model, limited(), out, reasons=reasons)
 
 
 def _description(model: Any, settings: ServiceSettings) -> str:
