@@ -145,13 +145,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data.startswith("dataset:") and recipe is None:
         # the data service decides what a dataset trains on, as for a build in the app: a
         # prepared dataset trains on its raw source with its recipe, so the model takes raw rows
-        from automl.workspace.data import resolve, training_input
+        from automl.workspace.data import dataset_ref, resolve, training_input
 
         ws = _workspace(args, "build")
         rec = resolve(ws, args.data)
         df, recipe, note = training_input(ws, ws.key(rec), rec.version)
-        if note and not args.quiet:
-            print(f"training on {note}", file=sys.stderr)
+        if not args.quiet:  # the version read: the rows to give automl export --data later
+            print(f"training on {note or f'dataset {dataset_ref(rec, ws)}'}", file=sys.stderr)
     else:
         df = _read(args.data, args)
     from automl.training.common import compact_floats
@@ -454,7 +454,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         rec = ws.get_model(*ref)
         folder = ws.model_dir(rec)
         title = f"{ws.key(rec)} version {rec.version}"
-        source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset}
+        source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset_ref}
         if args.include_data and not args.data:
             data = training_rows(_workspace(args, "import"), rec)
     if args.include_data and args.data:

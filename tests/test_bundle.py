@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -281,6 +282,45 @@ def test_team_mode_export_checks_the_user(
         ("vic", "without the training data"),
         ("ann", "with the training data"),
     ] or sorted(e["user"] for e in exports) == ["ann", "vic"]
+
+
+def test_training_rows_are_the_dataset_version_the_build_read(tmp_path: Path) -> None:
+    import signal
+
+    from automl.builds import run_job
+    from automl.bundle import training_rows
+
+    ws = Workspace(tmp_path / "ws")
+    first = churn_rows(120, seed=1)
+    ws.add_dataset("calls", first, "test")
+    job = ws.create_job(
+        "train",
+        {
+            "model_name": "calls model",
+            "dataset": "calls",
+            "target": "churn",
+            "settings": {"max_trials": 2, "seed": 0, "candidates": ["lightgbm"]},
+        },
+    )
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        assert run_job(str(ws.root), job) == 0, ws.get_job(job)["error"]
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    rec = ws.get_model("calls model")
+    assert (rec.dataset, rec.dataset_version, rec.dataset_ref) == ("calls", 1, "calls@1")
+    ws.add_dataset("calls", churn_rows(120, seed=2), "test")  # as many rows, other values
+    pd.testing.assert_frame_equal(training_rows(ws, rec), first)
+    # a model recorded before the catalog kept the version: its rows are certain only while
+    # the dataset has one version
+    name, version, path = ws.new_model_path("older model")
+    shutil.copytree(ws.model_dir(rec), path)
+    old = ws.add_model(name, version, path, "calls", automl.load(path))
+    assert old.dataset_version is None
+    with pytest.raises(EaselError, match="cannot tell which rows it was trained on"):
+        training_rows(ws, old)
+    ws.delete_dataset("calls", 2)
+    pd.testing.assert_frame_equal(training_rows(ws, old), first)
 
 
 # ---------------------------------------------------------------------- import

@@ -80,7 +80,7 @@ def _bundle(name: str, version: int, with_data: bool) -> bytes:
     if made is not None and made[0] == key:
         return bytes(made[1])
     data = training_rows(ws, rec) if with_data else None
-    source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset}
+    source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset_ref}
     out = bundle_bytes(ws.model_dir(rec), f"{name} version {version}", data, source)
     st.session_state["models_bundle"] = (key, out)
     return out
@@ -104,7 +104,7 @@ for m in models:
             "name": m.name,
             "version": m.version,
             "stage": m.stage,
-            "dataset": m.dataset,
+            "dataset": m.dataset_ref,
             "target": m.target,
             "problem": ui.TASK_WORDS.get(m.task, m.task),
             "metric": METRICS[m.metric].label if m.metric in METRICS else m.metric,
@@ -142,7 +142,7 @@ if picked:
         with ui.guarded(f"loading {rec.name}"):
             loaded = automl.load(ws.model_dir(rec))
             col: dict[str, object] = {
-                "dataset": rec.dataset,
+                "dataset": rec.dataset_ref,
                 "target": loaded.target,
                 "problem": ui.TASK_WORDS.get(loaded.task, loaded.task),
                 "metric optimized": METRICS[loaded.metric].label

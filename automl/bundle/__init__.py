@@ -41,7 +41,13 @@ from automl.bundle._unpack import MANIFEST, plan, read_manifest, refused, unpack
 from automl.errors import DataError, EaselError, ParameterError
 from automl.model import Model
 from automl.words import rows_text
-from automl.workspace.catalog import ModelRecord, Workspace, check_name, zip_model_folder
+from automl.workspace.catalog import (
+    DatasetRecord,
+    ModelRecord,
+    Workspace,
+    check_name,
+    zip_model_folder,
+)
 
 BUNDLE_FORMAT = 1
 IMPORTED = "imported from "  # how the catalog's dataset column names an imported model's source
@@ -338,16 +344,25 @@ def training_rows(ws: Workspace, rec: ModelRecord) -> pd.DataFrame:
         )
     if rec.owner != ws.user and "/" not in ref:
         ref = f"{rec.owner}/{ref}"  # the owner's name for their own dataset
+    gone = DataError(
+        f"The training data of model '{rec.name}' version {rec.version} (dataset "
+        f"'{ref if rec.dataset_version is None else f'{ref}@{rec.dataset_version}'}') is not "
+        "available to you: it was deleted, or belongs to another user who did not share it. "
+        "Export it without the training data (or, with automl export, give the rows with "
+        "--data)."
+    )
     try:
         name, version = ws.resolve_dataset(ref)
+        versions = ws.dataset_versions(name)
+    except EaselError:
+        raise gone from None
+    if not versions:
+        raise gone
+    version = rec.dataset_version or version or _only_version(rec, versions)
+    try:
         df, recipe, _ = training_input(ws, name, version)
     except EaselError:
-        raise DataError(
-            f"The training data of model '{rec.name}' version {rec.version} (dataset "
-            f"'{ref}') is not available to you: it was deleted, or belongs to another user "
-            "who did not share it. Export it without the training data (or, with automl "
-            "export, give the rows with --data)."
-        ) from None
+        raise gone from None
     if _recipe_of(ws, rec) and recipe is None:
         raise DataError(
             f"The raw rows model '{rec.name}' version {rec.version} was trained on are gone "
@@ -355,6 +370,20 @@ def training_rows(ws: Workspace, rec: ModelRecord) -> pd.DataFrame:
             "replay its preparation. Export without the training data."
         )
     return df
+
+
+def _only_version(rec: ModelRecord, versions: list[DatasetRecord]) -> int:
+    """The dataset version a model recorded before the catalog kept versions (schema 3) was
+    built from, when that is certain: the dataset's only version, made before the model."""
+    if len(versions) == 1 and versions[0].created_at <= rec.created_at:
+        return versions[0].version
+    raise DataError(
+        f"Model '{rec.name}' version {rec.version} was built before Easel recorded which version "
+        f"of dataset '{rec.dataset}' a model learned from, and that dataset has changed since "
+        "(it has other versions now), so Easel cannot tell which rows it was trained on. "
+        "Export it without the training data (with automl export, you may give the rows with "
+        "--data), or build the model again."
+    )
 
 
 def _recipe_of(ws: Workspace, rec: ModelRecord) -> Any:

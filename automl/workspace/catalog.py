@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS models (
     owner TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL,
     path TEXT NOT NULL, dataset TEXT NOT NULL, target TEXT NOT NULL, task TEXT NOT NULL,
     metric TEXT NOT NULL, score REAL, created_at REAL NOT NULL,
-    stage TEXT NOT NULL DEFAULT 'draft', PRIMARY KEY (owner, name, version));
+    stage TEXT NOT NULL DEFAULT 'draft', dataset_version INTEGER,
+    PRIMARY KEY (owner, name, version));
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, params TEXT NOT NULL,
     status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
@@ -70,10 +71,12 @@ CREATE INDEX IF NOT EXISTS batch_runs_model ON batch_runs (owner, name, version)
 """
 # The catalog's schema version (SQLite's user_version). 0 or 1: the catalogs before it was
 # declared (their tables are upgraded by looking at their columns); 2: model stages (the models'
-# `stage` column, at most one production version per name). A new table needs no new version
+# `stage` column, at most one production version per name); 3: the version of the dataset a model
+# was built from (the models' `dataset_version`; NULL for models recorded before it, and for
+# imported ones). A new table needs no new version
 # (every open creates the missing ones); a new column or a changed meaning does. A catalog of a
 # newer version is refused: a newer Easel wrote it.
-CATALOG_SCHEMA = 2
+CATALOG_SCHEMA = 3
 # A model version's stage: new versions are drafts; at most one version of a name is in
 # production, and promoting another one moves it to archived (roll back: promote it again).
 STAGES = ("draft", "staging", "production", "archived")
@@ -132,6 +135,17 @@ class ModelRecord:
     created_at: float
     owner: str = ""  # the user who built it ('' in personal mode)
     stage: str = "draft"  # draft, staging, production or archived (see STAGES)
+    # the version of ``dataset`` the build read (None: imported, or built before catalog schema 3)
+    dataset_version: int | None = None
+
+    @property
+    def dataset_ref(self) -> str:
+        """The dataset it was built from as people read it: ``NAME@VERSION`` when the catalog
+        knows the version, else what was recorded (an older record's name, an import's
+        origin)."""
+        if self.dataset_version is None:
+            return self.dataset
+        return f"{self.dataset}@{self.dataset_version}"
 
 
 @dataclass
@@ -351,9 +365,21 @@ class Workspace:
                     f"FROM {table}_ownerless"
                 )
                 db.execute(f"DROP TABLE {table}_ownerless")
-            if "stage" not in {r[1] for r in db.execute("PRAGMA table_info(models)")}:
+            model_cols = {r[1] for r in db.execute("PRAGMA table_info(models)")}
+            if "stage" not in model_cols:
                 # schema 2: every version built before stages is a draft
                 db.execute("ALTER TABLE models ADD COLUMN stage TEXT NOT NULL DEFAULT 'draft'")
+            if "dataset_version" not in model_cols:
+                # schema 3: which version of its dataset a model was built from; unknown (NULL)
+                # for the models built before, unless they named one (NAME@VERSION)
+                db.execute("ALTER TABLE models ADD COLUMN dataset_version INTEGER")
+                for r in db.execute("SELECT rowid, dataset FROM models").fetchall():
+                    name, sep, ver = str(r[1]).rpartition("@")
+                    if sep and name and ver.isascii() and ver.isdigit() and len(ver) <= 9:
+                        db.execute(
+                            "UPDATE models SET dataset=?, dataset_version=? WHERE rowid=?",
+                            (name, int(ver), r[0]),
+                        )
             # a hand-edited catalog with two production versions of one name keeps the newest
             db.execute(
                 "UPDATE models SET stage='archived' WHERE stage='production' AND EXISTS (SELECT 1 "
@@ -638,12 +664,18 @@ class Workspace:
         dataset: str,
         model: Any,
         action: str = "build",
+        dataset_version: int | None = None,
     ) -> ModelRecord:
         """Record a saved model as the next version of ``name``. The version is taken in the
         same locked transaction as the insert (``version`` is only the expected number), so two
         builds with one model name both succeed. ``action`` is what the audit log calls it
-        ("build", or "import" for a model brought in from an export bundle)."""
+        ("build", or "import" for a model brought in from an export bundle);
+        ``dataset_version`` is the version of ``dataset`` the build read."""
         name = check_name(self._own("model", name), "model")
+        if dataset_version is None:  # "NAME@VERSION" names its version
+            base, sep, ver = dataset.rpartition("@")
+            if sep and base and ver.isascii() and ver.isdigit() and len(ver) <= 9:
+                dataset, dataset_version = base, int(ver)
         with self._db(lock=True) as db:
             rec = ModelRecord(
                 name,
@@ -656,10 +688,11 @@ class Workspace:
                 model.metrics.get(model.metric),
                 time.time(),
                 self.user,
+                dataset_version=dataset_version,
             )
             db.execute(
                 "INSERT INTO models (owner, name, version, path, dataset, target, task, metric, "
-                "score, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "score, created_at, dataset_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rec.owner,
                     rec.name,
@@ -671,9 +704,12 @@ class Workspace:
                     rec.metric,
                     rec.score,
                     rec.created_at,
+                    rec.dataset_version,
                 ),
             )
-        self.audit(action, f"model {name}@{rec.version}", f"from {dataset}, target {rec.target}")
+        self.audit(
+            action, f"model {name}@{rec.version}", f"from {rec.dataset_ref}, target {rec.target}"
+        )
         return rec
 
     def list_models(self) -> list[ModelRecord]:
