@@ -98,7 +98,13 @@ def test_bundle_holds_the_model_predict_notebook_requirements_and_asked_for_data
 
     for dist in ("lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow"):
         assert f"{dist}=={metadata.version(dist)}" in text.splitlines()
-    assert re.search(r"^easel==\S+$", text, re.M)
+    # the project named "easel" on PyPI is another one: Easel is installed from its source
+    assert not re.search(r"^\s*easel\b", text, re.M | re.I)
+    assert f"Easel itself (version {automl.__version__})" in text
+    assert "pip wheel --no-deps" in text and "never `pip install easel`" in text
+    readme = zipfile.ZipFile(bundle).read("README.md").decode()
+    assert "never `pip install easel`" in readme
+    assert f"easel-{automl.__version__}-py3-none-any.whl" in readme
     nbformat.validate(nbformat.reads(zipfile.ZipFile(bundle).read("model.ipynb").decode(), 4))
 
 

@@ -7,7 +7,8 @@ A bundle is one zip file::
     predict.py              python predict.py input.csv output.csv (needs only easel installed)
     model.ipynb             the model's hold-out metrics, leaderboard and reasons; with the
                             training rows, the winning configuration retrained in plain code
-    requirements.txt        exact versions of the packages the two need
+    requirements.txt        exact versions of the libraries the two need (Easel itself is
+                            installed from its source: see the README)
     README.md               what is in the bundle and how to use it
     bundle.json             the model's name and version, where it came from
     data/training.parquet   only when asked for: the rows the model was trained on
@@ -50,6 +51,7 @@ from automl.workspace.catalog import (
 )
 
 BUNDLE_FORMAT = 1
+EASEL = "easel"  # Easel's distribution name: never a line of requirements.txt (see requirements)
 IMPORTED = "imported from "  # how the catalog's dataset column names an imported model's source
 # what the notebook and predict.py import, besides Easel's own dependencies: a Jupyter kernel
 NOTEBOOK_PACKAGES = ("ipykernel",)
@@ -160,23 +162,37 @@ def check_training_rows(model: Model, data: pd.DataFrame) -> None:
 
 
 def requirements() -> str:
-    """``requirements.txt``: the exact installed versions of what predict.py and the notebook
-    import (Easel and the libraries a model loads with), and the notebook's kernel."""
+    """``requirements.txt``: the exact installed versions of the libraries predict.py and the
+    notebook import (those a model loads with) and of the notebook's kernel. Easel itself is not
+    named: the project called ``easel`` on PyPI is another one, so the comment at the top says
+    how to install Easel from its source."""
     lines = [
-        "# The packages the notebook and predict.py need, at the exact versions installed where",
+        "# The libraries the notebook and predict.py need, at the exact versions installed where",
         f"# this bundle was exported (Python {platform.python_version()}).",
+        *(f"# {line}" for line in _install_easel()),
     ]
     for name in _versions.PACKAGES + NOTEBOOK_PACKAGES:
+        if name == EASEL:
+            continue
         for dist in _versions.DISTRIBUTIONS.get(name, (name,)):
             try:
                 lines.append(f"{dist}=={metadata.version(dist)}")
                 break
             except metadata.PackageNotFoundError:
                 continue
-        else:
-            if name == "easel":
-                lines.append(f"easel=={__version__}")
     return "\n".join(lines) + "\n"
+
+
+def _install_easel() -> list[str]:
+    """How to install Easel itself, in lines of the README and of requirements.txt."""
+    return [
+        f"Easel itself (version {__version__}) is not listed here: the project named '{EASEL}' on",
+        "PyPI is a different one, so never `pip install easel`. After these libraries, install",
+        f"Easel {__version__} from its source code (the folder with its pyproject.toml):",
+        "    pip install /path/to/easel",
+        "or from a wheel built there (`pip wheel --no-deps /path/to/easel`):",
+        f"    pip install easel-{__version__}-py3-none-any.whl",
+    ]
 
 
 def readme(title: str, target: str, forecast: bool, data: pd.DataFrame | None) -> str:
@@ -191,6 +207,18 @@ def readme(title: str, target: str, forecast: bool, data: pd.DataFrame | None) -
         if data is not None
         else "- No training rows: they were not asked for when the bundle was exported.\n"
     )
+    easel = f"""## Installing Easel
+
+The project named `{EASEL}` on PyPI is a different one: never `pip install {EASEL}`. Install
+Easel {__version__} (the version that exported this bundle) from its source code, after the
+libraries of `requirements.txt`:
+
+```
+pip install /path/to/easel       # the folder of Easel's source, with its pyproject.toml
+# or build a wheel there once, and install that wheel wherever it is needed:
+pip wheel --no-deps /path/to/easel
+pip install easel-{__version__}-py3-none-any.whl
+```"""
     return f"""# {md(title)}
 
 An Easel model that predicts **{md(target)}**, exported with everything needed to use it and to
@@ -207,17 +235,20 @@ check it outside Easel.
   explains a few predictions; with the training rows, it also retrains the winning
   configuration in plain LightGBM or scikit-learn code and compares its hold-out metric with
   the model's.
-- `requirements.txt`: the exact versions of the packages these need.
+- `requirements.txt`: the exact versions of the libraries these need.
 {held}
 ## Use
 
 ```
 pip install -r requirements.txt
+pip install /path/to/easel     # Easel {__version__} itself, from its source code (below)
 {use}
 jupyter notebook model.ipynb   # or open it in JupyterLab or VS Code
 ```
 
 In Python: `import automl; model = automl.load("model"); model.predict(rows)`.
+
+{easel}
 
 ## Back into Easel
 
@@ -230,7 +261,7 @@ PREDICT_PY = '''"""Score a CSV file with the Easel model in this bundle.
 
     python predict.py input.csv output.csv
 
-Needs only the easel package (pip install -r requirements.txt). The output has the input's
+Needs only Easel (see README.md for how to install it). The output has the input's
 columns and the model's answers: prediction (for categories also confidence and one
 probability per category). The output may also be a .parquet file.
 """
@@ -273,8 +304,8 @@ FORECAST_PY = '''"""Forecast the next periods with the Easel time series model i
     python predict.py history.csv forecast.csv
 
 history.csv: newer rows of the series, with the training data's columns (give "-" to forecast
-from the end of the training data). Needs only the easel package (pip install -r
-requirements.txt).
+from the end of the training data). Needs only Easel (see README.md for how to install
+it).
 """
 
 import sys
