@@ -72,15 +72,9 @@ class Outcome:
 def model_for_automation(ws: Workspace, name: str) -> ModelRecord:
     """The version of model ``name`` an automation scores with.
 
-    It follows the production stage: the version in the ``production`` stage when the catalog
-    has stages (``Workspace.production_model``); the newest version when the catalog has no
-    stages or no version of the model is in production."""
-    production = getattr(ws, "production_model", None)
-    if production is not None:
-        rec = production(name)
-        if rec is not None:
-            return rec
-    return ws.get_model(name)
+    It follows the production stage: the version in the ``production`` stage, else the newest
+    (``Workspace.chosen_model``, the rule of every front door)."""
+    return ws.chosen_model(name)
 
 
 # ---------------------------------------------------------------------- adding

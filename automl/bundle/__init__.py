@@ -47,6 +47,7 @@ from automl.workspace.catalog import (
     ModelRecord,
     Workspace,
     check_name,
+    model_reference,
     zip_model_folder,
 )
 
@@ -343,24 +344,6 @@ if __name__ == "__main__":
 
 
 # ---------------------------------------------------------------------- the workspace
-def model_reference(ref: str) -> tuple[str, int | None] | None:
-    """``model:NAME``, ``model:NAME:VERSION`` or ``model:NAME@VERSION`` -> (NAME, VERSION);
-    None for anything else (a model folder). NAME may be ``OWNER/NAME``."""
-    text = str(ref).strip()
-    if not text.startswith("model:"):
-        return None
-    body = text[len("model:") :].strip()
-    for sep in (":", "@"):
-        name, found, ver = body.rpartition(sep)
-        if found and ver.strip().isascii() and ver.strip().isdigit() and len(ver.strip()) <= 9:
-            return name.strip(), int(ver)
-    if not body:
-        raise ParameterError(
-            "Name the model after 'model:', e.g. model:churn or model:churn:2 for version 2."
-        )
-    return body, None
-
-
 def training_rows(ws: Workspace, rec: ModelRecord) -> pd.DataFrame:
     """The rows a workspace model was trained on, as its build read them (raw rows when it
     replays a recipe); readable only when the dataset is readable by ``ws``'s user."""

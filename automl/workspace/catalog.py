@@ -183,6 +183,28 @@ def split_ref(ref: str) -> tuple[str | None, str]:
     return (owner.strip(), name.strip()) if sep else (None, owner.strip())
 
 
+MODEL_PREFIX = "model:"  # how a front door names a workspace model instead of a folder
+
+
+def model_reference(ref: str) -> tuple[str, int | None] | None:
+    """``model:NAME``, ``model:NAME:VERSION`` or ``model:NAME@VERSION`` -> (NAME, VERSION);
+    None for anything else (a model folder). NAME may be ``OWNER/NAME``. Which version a name
+    alone means is :meth:`Workspace.chosen_model`'s rule."""
+    text = str(ref).strip()
+    if not text.startswith(MODEL_PREFIX):
+        return None
+    body = text[len(MODEL_PREFIX) :].strip()
+    for sep in (":", "@"):
+        name, found, ver = body.rpartition(sep)
+        if found and ver.strip().isascii() and ver.strip().isdigit() and len(ver.strip()) <= 9:
+            return name.strip(), int(ver)
+    if not body:
+        raise ParameterError(
+            "Name the model after 'model:', e.g. model:churn or model:churn:2 for version 2."
+        )
+    return body, None
+
+
 def zip_model_folder(zf: zipfile.ZipFile, folder: Path, prefix: str) -> int:
     """Add a model folder's files to an open zip archive under ``prefix/`` (its own regular
     files only: a link is not followed, so nothing outside the folder is ever packed); returns
@@ -769,6 +791,15 @@ class Workspace:
         return [self._model(r) for r in self._versions("model", name)]
 
     # ------------------------------------------------------------------ stages
+    def chosen_model(self, name: str, version: int | None = None) -> ModelRecord:
+        """The version of model ``name`` that "the model" means wherever a version is not
+        named (``model:NAME`` in every command, the service, automations, the Models page's
+        service and export): the version in the production stage, else the newest. With
+        ``version``: that version."""
+        if version is not None:
+            return self.get_model(name, version)
+        return self.production_model(name) or self.get_model(name)
+
     def production_model(self, name: str) -> ModelRecord | None:
         """The production version of a model this user may read (``NAME`` or ``OWNER/NAME``),
         or None when no version of it is in production (or there is no such model)."""
