@@ -813,4 +813,8 @@ def test_automations_page_adds_a_scoring(use_trained: Workspace) -> None:
     assert auto.what() == (
         "score each new version of customer churn with churn model, into churn scored"
     )
+    # the list shows it at once, beside what was done (not "No automations yet")
+    assert f"Added automation {auto.id}" in texts(at)
+    assert "No automations yet" not in texts(at)
+    assert at.selectbox(key="automations_pick").value == auto.id
     AutomationStore(use_trained).delete(auto.id)
