@@ -428,6 +428,10 @@ def test_hostile_bundles_are_refused_and_leave_nothing(
     assert said.startswith("error: ") and "Traceback" not in said
     assert words in said, said
     assert str(ws.root) not in said  # never the hidden folder it unpacked into
+    flat = " ".join(said.split())
+    assert "Retrain" not in flat  # the remedy for a damaged bundle is a new export, not a build
+    if case.startswith(("damaged", "missing")):
+        assert "Export the bundle again from the workspace it came from." in flat
     assert sorted(p.name for p in (ws.root / "models").iterdir()) == before
     assert not (tmp_path.parent / "evil.json").exists() and not Path("/tmp/evil.json").exists()
     with pytest.raises(EaselError):

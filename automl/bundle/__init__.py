@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import platform
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
@@ -471,6 +472,9 @@ def _bundle_name(manifest: dict[str, Any], bundle: str) -> str:
         ) from None
 
 
+_RETRAIN = re.compile(r"\s*Retrain the model\b[^.]*\.")  # the advice of Model.load's errors
+
+
 def _checked(folder: Path, bundle: str, inside: str) -> Model:
     """The unpacked model, loaded (every file checked) and tried on one typical row. Messages
     name the bundle's own folder (``inside``), never the hidden folder it was unpacked to."""
@@ -478,6 +482,8 @@ def _checked(folder: Path, bundle: str, inside: str) -> Model:
         model = Model.load(folder)
     except EaselError as exc:
         text = str(exc).replace(f"'{folder}'", "the bundle").replace(str(folder), inside)
+        # a bundle's model is not rebuilt here: the remedy is a new export of the original
+        text = _RETRAIN.sub(" Export the bundle again from the workspace it came from.", text)
         raise refused(bundle, text[:1].lower() + text[1:]) from None
     try:
         if model.is_forecast:
