@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
@@ -423,6 +424,20 @@ def test_keys_of_a_removed_user_open_nothing_for_a_new_user_of_that_name(
             )
     old, kept = keys_mod.list_keys(team, "bob")
     assert not old.active and kept.active
+
+
+def test_curl_example_shows_typical_numbers_as_people_write_them(data: pd.DataFrame) -> None:
+    from automl.serve.launcher import curl_example
+
+    rows = data.copy()
+    number = next(c for c in rows.columns if c != "churn" and rows[c].dtype.kind == "f")
+    rows[number] = (rows[number].round(1) + 0.615).astype("float32")  # as builds store numbers
+    fit = automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(rows, target="churn")
+    code = curl_example(fit.model_, "http://127.0.0.1:8000", team=False)
+    [row] = json.loads(code.split("-d '", 1)[1].rsplit("'", 1)[0])["rows"]
+    typical = row[number]
+    assert isinstance(typical, float) and typical == float(f"{typical:.7g}"), code
+    assert abs(typical - float(np.float32(typical))) < 1e-6 * abs(typical)
 
 
 # ---------------------------------------------------------------------- the command
