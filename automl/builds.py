@@ -50,8 +50,9 @@ def run_job(root: str, job_id: int) -> int:
     ws = Workspace(root, user=job["owner"])  # the build reads and writes as its owner
     p = job["params"]
     try:
-        name, version = ws.resolve_dataset(str(p["dataset"]))
-        df, recipe, _ = training_input(ws, name, version)
+        dataset, version = ws.resolve_dataset(str(p["dataset"]))
+        read = ws.get_dataset(dataset, version).version  # the newest when none was named
+        df, recipe, _ = training_input(ws, dataset, read)
         # the size in memory, for the note if the kernel stops the build for lack of memory
         ws.update_job(job_id, data_bytes=_frame_bytes(df))
         settings = dict(p["settings"])
@@ -73,7 +74,7 @@ def run_job(root: str, job_id: int) -> int:
         reporter(ProgressEvent("finalize", "Writing the model and its reports", 0.99, 0.0))
         sweep_stale(path.parent)  # what saves killed outright left (kill -9, a power cut)
         model.save(path, reports=True, data=df)
-        rec = ws.add_model(name, version, path, p["dataset"], model.model_)
+        rec = ws.add_model(name, version, path, dataset, model.model_, dataset_version=read)
         ws.update_job(
             job_id,
             status="succeeded",

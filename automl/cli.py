@@ -32,6 +32,7 @@ from automl.atomic import (
     sweep_stale,
     write_files,
 )
+from automl.team_cli import MODEL_HELP
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -64,6 +65,18 @@ def _workspace(args: argparse.Namespace, need: str = "predict") -> Any:
     from automl.team_cli import user_workspace
 
     return user_workspace(args, need)
+
+
+def _workspace_model(args: argparse.Namespace, need: str = "predict") -> Any:
+    from automl.team_cli import workspace_model
+
+    return workspace_model(args, need)
+
+
+def _model_folder(args: argparse.Namespace, need: str = "predict") -> str:
+    from automl.team_cli import model_folder
+
+    return model_folder(args, need)
 
 
 def _read(path: str, args: argparse.Namespace | None = None) -> pd.DataFrame:
@@ -145,13 +158,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data.startswith("dataset:") and recipe is None:
         # the data service decides what a dataset trains on, as for a build in the app: a
         # prepared dataset trains on its raw source with its recipe, so the model takes raw rows
-        from automl.workspace.data import resolve, training_input
+        from automl.workspace.data import dataset_ref, resolve, training_input
 
         ws = _workspace(args, "build")
         rec = resolve(ws, args.data)
         df, recipe, note = training_input(ws, ws.key(rec), rec.version)
-        if note and not args.quiet:
-            print(f"training on {note}", file=sys.stderr)
+        if not args.quiet:  # the version read: the rows to give automl export --data later
+            print(f"training on {note or f'dataset {dataset_ref(rec, ws)}'}", file=sys.stderr)
     else:
         df = _read(args.data, args)
     from automl.training.common import compact_floats
@@ -250,7 +263,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     check_output_file(args.out, "output file (--out)", keep=(args.data,))
     drift_json = Path(f"{args.out}.drift.json")  # the drift report, beside the predictions
     check_output_file(drift_json, "drift report file (beside --out)", keep=(args.data,))
-    model = automl.load(args.model)
+    model = automl.load(_model_folder(args))
     if model.is_forecast:
         raise _usage(
             "This model forecasts a time series; rows are not scored one by one. Use "
@@ -291,7 +304,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise _usage(f"--out must end in .csv or .parquet. Got '{args.out}'.")
     check_output_file(path, "output file (--out)", keep=(args.history or "",))
-    model = automl.load(args.model)
+    model = automl.load(_model_folder(args))
     if not model.is_forecast:
         raise _usage(
             f"'{args.model}' is not a time series model; score rows with "
@@ -319,7 +332,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     import automl
 
-    m = automl.load(args.model)
+    m = automl.load(_model_folder(args))
     if args.json:
         info = m.meta.to_dict()  # the saved metadata, without the fitted preparation
         print(json.dumps(info, indent=1, default=str))
@@ -332,10 +345,17 @@ def cmd_use(args: argparse.Namespace) -> int:
     import automl
     from automl.reports import save_model
 
-    m = automl.load(args.model)
+    found = _workspace_model(args, "build")
+    folder = args.model if found is None else str(found[0].model_dir(found[1]))
+    if found is not None and found[1].owner != found[0].user:
+        raise _usage(
+            f"Model {found[0].key(found[1])} belongs to {found[1].owner}: only they can change "
+            "which candidate makes its predictions."
+        )
+    m = automl.load(folder)
     m.set_default(args.candidate)
-    sweep_stale(Path(args.model).parent, of=Path(args.model).name)  # left by a killed save
-    save_model(m, args.model)
+    sweep_stale(Path(folder).parent, of=Path(folder).name)  # left by a killed save
+    save_model(m, folder)
     print(f"candidate {args.candidate} ({m.candidate_name(args.candidate)}) now predicts")
     return 0
 
@@ -440,7 +460,7 @@ def cmd_datasets_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from automl.bundle import check_bundle_path, export_bundle, model_reference, training_rows
+    from automl.bundle import check_bundle_path, export_bundle, training_rows
 
     check_bundle_path(args.out, keep=(args.data or "", args.model))  # before any work
     if args.data and not args.include_data:
@@ -448,10 +468,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             "--data gives the training rows to put in the bundle: add --include-data (the "
             "rows leave with the bundle only when you ask for it)."
         )
-    ref = model_reference(args.model)
+    found = _workspace_model(args, "predict")
     data = None
     ws = None
-    if ref is None:  # a model folder
+    if found is None:  # a model folder
         folder = Path(args.model)
         title, source = folder.name, {"name": folder.name}
         if args.include_data and not args.data:
@@ -461,11 +481,10 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "whose training data Easel knows."
             )
     else:
-        ws = _workspace(args, "predict")
-        rec = ws.get_model(*ref)
+        ws, rec = found
         folder = ws.model_dir(rec)
         title = f"{ws.key(rec)} version {rec.version}"
-        source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset}
+        source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset_ref}
         if args.include_data and not args.data:
             data = training_rows(_workspace(args, "import"), rec)
     if args.include_data and args.data:
@@ -624,7 +643,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from automl.reports import performance_report
 
     _check_report_files(args)
-    return _write_report(performance_report(automl.load(args.model)), args)
+    return _write_report(performance_report(automl.load(_model_folder(args))), args)
 
 
 def _summary(m: Any, full: bool = False) -> str:
@@ -801,8 +820,10 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
     pf.set_defaults(func=cmd_profile)
 
-    rp = sub.add_parser("report", help="performance report (HTML) of a trained model")
-    rp.add_argument("model", help="model directory")
+    rp = sub.add_parser(
+        "report", parents=[common], help="performance report (HTML) of a trained model"
+    )
+    rp.add_argument("model", help=MODEL_HELP)
     rp.add_argument("--out", required=True, help="HTML file to write")
     rp.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
     rp.set_defaults(func=cmd_report)
@@ -909,7 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     pr = sub.add_parser("predict", parents=[common], help="score a file with a trained model")
-    pr.add_argument("model", help="model directory")
+    pr.add_argument("model", help=MODEL_HELP)
     pr.add_argument("data", help="file with the rows to score, or dataset:NAME[@VERSION]")
     pr.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     pr.add_argument("--chunk-rows", type=int, default=200_000, help="rows scored at a time")
@@ -928,7 +949,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     fc = sub.add_parser("forecast", parents=[common], help="forecast with a time series model")
-    fc.add_argument("model", help="model directory")
+    fc.add_argument("model", help=MODEL_HELP)
     fc.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     fc.add_argument(
         "--history",
@@ -945,9 +966,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a model's bundle for data scientists (zip): the model folder, predict.py, "
         "a notebook, requirements.txt",
     )
-    ex.add_argument(
-        "model", help="a model folder, or model:NAME[:VERSION] from the workspace (newest version)"
-    )
+    ex.add_argument("model", help=MODEL_HELP)
     ex.add_argument("--out", required=True, metavar="FILE", help="the bundle to write (.zip)")
     ex.add_argument(
         "--include-data",
@@ -974,13 +993,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.set_defaults(func=cmd_import_model)
 
-    i = sub.add_parser("info", help="show a model: task, hold-out metrics, columns, leaderboard")
-    i.add_argument("model")
+    i = sub.add_parser(
+        "info",
+        parents=[common],
+        help="show a model: task, hold-out metrics, columns, leaderboard",
+    )
+    i.add_argument("model", help=MODEL_HELP)
     i.add_argument("--json", action="store_true", help="print the metadata as JSON")
     i.set_defaults(func=cmd_info)
 
-    u = sub.add_parser("use", help="make a kept leaderboard candidate the model's default")
-    u.add_argument("model")
+    u = sub.add_parser(
+        "use", parents=[common], help="make a kept leaderboard candidate the model's default"
+    )
+    u.add_argument("model", help=MODEL_HELP)
     u.add_argument("candidate", type=int, help="candidate id from the leaderboard")
     u.set_defaults(func=cmd_use)
 

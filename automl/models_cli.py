@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from automl.errors import ParameterError
-from automl.team_cli import user_workspace
+from automl.team_cli import MODEL_HELP, model_folder, user_workspace
 
 
 def _when(at: float) -> str:
@@ -94,7 +94,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
         raise ParameterError(
             f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}."
         )
-    model = automl.load(args.model)
+    model = automl.load(model_folder(args))
     data = args.data
     if data.startswith("dataset:"):  # a catalog dataset is a Parquet file: read it in chunks
         ws = user_workspace(args, "import")
@@ -136,7 +136,7 @@ def add_model_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="how far rows moved from the rows a model learned from (none, some, severe)",
     )
-    dr.add_argument("model", help="model directory")
+    dr.add_argument("model", help=MODEL_HELP)
     dr.add_argument("data", help="file with rows to check, or dataset:NAME[@VERSION]")
     dr.add_argument("--json", action="store_true", help="print the report as JSON")
     dr.add_argument("--chunk-rows", type=int, default=200_000, help="rows read at a time")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,40 @@ def user_workspace(args: argparse.Namespace, need: str = "predict") -> Any:
     return team.workspace(user)
 
 
+def workspace_model(args: argparse.Namespace, need: str = "predict") -> Any:
+    """The workspace (as ``--user``, checked for ``need``) and the catalog record of a MODEL
+    argument ``model:NAME[:VERSION]`` (NAME alone: the production version, else the newest:
+    ``Workspace.chosen_model``, as the service and automations choose); None for a model
+    folder. Says on stderr which version it is."""
+    from automl.workspace.catalog import model_reference
+
+    ref = model_reference(args.model)
+    if ref is None:
+        return None
+    ws = user_workspace(args, need)
+    rec = ws.chosen_model(*ref)
+    if ref[1] is not None:
+        which = "the version asked for"
+    elif rec.stage == "production":
+        which = "its production version"
+    else:
+        which = "its newest version: none is in production"
+    if not getattr(args, "quiet", False):
+        print(f"using model {ws.key(rec)} version {rec.version} ({which})", file=sys.stderr)
+    return ws, rec
+
+
+def model_folder(args: argparse.Namespace, need: str = "predict") -> str:
+    """A MODEL argument as a folder: the folder given, or a workspace model's (see
+    :func:`workspace_model`)."""
+    found = workspace_model(args, need)
+    return args.model if found is None else str(found[0].model_dir(found[1]))
+
+
+MODEL_HELP = (
+    "a model folder, or model:NAME[:VERSION] from the workspace (NAME alone: its production "
+    "version, else its newest)"
+)
 NEEDS = {
     "import": "import or change data",
     "build": "build models or change their stages",

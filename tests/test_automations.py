@@ -166,6 +166,41 @@ def test_deleted_model_and_dataset_are_reported_once(ws: Workspace, tmp_path: Pa
     assert AutomationStore(ws).get(auto.id).last_ok is False
 
 
+def test_automations_that_feed_each_other_and_duplicates_are_refused(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    first = add_score(ws, "customers", "churn", "scored_a")
+    import_dataset(ws, _csv(tmp_path / "b.csv", 3), "customers")
+    assert [o.ok for o in run_due(ws, now=T0)] == [True]  # scored_a@1
+    with pytest.raises(ParameterError, match="would save every answer twice"):
+        add_score(ws, "customers", "churn", "scored_a")
+    with pytest.raises(ParameterError, match="automation 1 already scores .* without end"):
+        add_score(ws, "scored_a", "churn", "customers")
+    second = add_score(ws, "scored_a", "churn", "scored_b")  # a chain is fine
+    AutomationStore(ws).set_paused(second.id, True)  # paused ones count too: they can be resumed
+    ws.add_dataset("scored_b", make_table(20, 1), "test")
+    with pytest.raises(ParameterError, match="automations 1 and 2 already score"):
+        add_score(ws, "scored_b", "churn", "customers")  # 'scored_b' -> 'customers' -> ...
+    refresh = add_refresh(ws, "customers", "1d", now=T0)
+    with pytest.raises(ParameterError, match="already refreshes customers every day"):
+        add_refresh(ws, "customers", "1 day", now=T0)
+    AutomationStore(ws).delete(refresh.id)
+    # a loop already in the catalog (added by an older Easel): it stops at the first round
+    AutomationStore(ws).delete(second.id)
+    loop = AutomationStore(ws).add(
+        "score", "scored_a", model="churn", output="customers", seen_version=1
+    )
+    import_dataset(ws, _csv(tmp_path / "c.csv", 4), "customers")  # customers@3
+    done = run_due(ws, now=T0 + 1)  # customers@3 -> scored_a@2 -> customers@4
+    assert [(o.automation, o.ok) for o in done] == [(first.id, True), (loop.id, True)]
+    [stopped] = run_due(ws, now=T0 + 2)
+    assert stopped.automation == first.id and not stopped.ok
+    assert "score each other's answers in a loop" in stopped.message
+    assert run_due(ws, now=T0 + DAY) == []  # recorded once, and nothing grows
+    assert ws.get_dataset("customers").version == 4
+    assert ws.get_dataset("scored_a").version == 2
+
+
 @pytest.mark.parametrize("every", ["0h", "-3d", "1e9d", "1e999h", "abc", "1.5h", "", "6"])
 def test_absurd_intervals_are_refused(every: str) -> None:
     with pytest.raises(ParameterError, match="refresh interval|at most every 366 days"):

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -97,7 +98,13 @@ def test_bundle_holds_the_model_predict_notebook_requirements_and_asked_for_data
 
     for dist in ("lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow"):
         assert f"{dist}=={metadata.version(dist)}" in text.splitlines()
-    assert re.search(r"^easel==\S+$", text, re.M)
+    # the project named "easel" on PyPI is another one: Easel is installed from its source
+    assert not re.search(r"^\s*easel\b", text, re.M | re.I)
+    assert f"Easel itself (version {automl.__version__})" in text
+    assert "pip wheel --no-deps" in text and "never `pip install easel`" in text
+    readme = zipfile.ZipFile(bundle).read("README.md").decode()
+    assert "never `pip install easel`" in readme
+    assert f"easel-{automl.__version__}-py3-none-any.whl" in readme
     nbformat.validate(nbformat.reads(zipfile.ZipFile(bundle).read("model.ipynb").decode(), 4))
 
 
@@ -283,6 +290,45 @@ def test_team_mode_export_checks_the_user(
     ] or sorted(e["user"] for e in exports) == ["ann", "vic"]
 
 
+def test_training_rows_are_the_dataset_version_the_build_read(tmp_path: Path) -> None:
+    import signal
+
+    from automl.builds import run_job
+    from automl.bundle import training_rows
+
+    ws = Workspace(tmp_path / "ws")
+    first = churn_rows(120, seed=1)
+    ws.add_dataset("calls", first, "test")
+    job = ws.create_job(
+        "train",
+        {
+            "model_name": "calls model",
+            "dataset": "calls",
+            "target": "churn",
+            "settings": {"max_trials": 2, "seed": 0, "candidates": ["lightgbm"]},
+        },
+    )
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        assert run_job(str(ws.root), job) == 0, ws.get_job(job)["error"]
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    rec = ws.get_model("calls model")
+    assert (rec.dataset, rec.dataset_version, rec.dataset_ref) == ("calls", 1, "calls@1")
+    ws.add_dataset("calls", churn_rows(120, seed=2), "test")  # as many rows, other values
+    pd.testing.assert_frame_equal(training_rows(ws, rec), first)
+    # a model recorded before the catalog kept the version: its rows are certain only while
+    # the dataset has one version
+    name, version, path = ws.new_model_path("older model")
+    shutil.copytree(ws.model_dir(rec), path)
+    old = ws.add_model(name, version, path, "calls", automl.load(path))
+    assert old.dataset_version is None
+    with pytest.raises(EaselError, match="cannot tell which rows it was trained on"):
+        training_rows(ws, old)
+    ws.delete_dataset("calls", 2)
+    pd.testing.assert_frame_equal(training_rows(ws, old), first)
+
+
 # ---------------------------------------------------------------------- import
 def test_import_brings_the_model_back_as_a_new_version(
     ws: Workspace, bundle: Path, capsys: pytest.CaptureFixture[str]
@@ -382,6 +428,10 @@ def test_hostile_bundles_are_refused_and_leave_nothing(
     assert said.startswith("error: ") and "Traceback" not in said
     assert words in said, said
     assert str(ws.root) not in said  # never the hidden folder it unpacked into
+    flat = " ".join(said.split())
+    assert "Retrain" not in flat  # the remedy for a damaged bundle is a new export, not a build
+    if case.startswith(("damaged", "missing")):
+        assert "Export the bundle again from the workspace it came from." in flat
     assert sorted(p.name for p in (ws.root / "models").iterdir()) == before
     assert not (tmp_path.parent / "evil.json").exists() and not Path("/tmp/evil.json").exists()
     with pytest.raises(EaselError):

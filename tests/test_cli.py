@@ -398,3 +398,51 @@ def test_a_recipe_file_that_is_not_text_is_a_user_error(
     argv = ["train", str(data_csv), "--target", "churn", "--recipe", str(recipe), "--out", out]
     code, _, err = cli(capsys, *argv)
     assert code == 2 and "recipe.json" in err and "not a text" in err
+
+
+def test_every_model_command_takes_a_workspace_model(
+    trained: Path, data_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    import automl
+    from automl.workspace import Workspace
+    from automl.workspace.users import Team
+
+    ws = Workspace(tmp_path / "ws")
+    for _ in range(2):
+        name, version, path = ws.new_model_path("churn")
+        shutil.copytree(trained, path)
+        ws.add_model(name, version, path, "customers", automl.load(path))
+    w = ["--workspace", str(ws.root)]
+    rows = tmp_path / "rows.csv"
+    pd.read_csv(data_csv).drop(columns=["churn"]).head(20).to_csv(rows, index=False)
+    code, out, err = cli(capsys, "info", "model:churn", *w)
+    assert code == 0 and "task: binary" in out, err
+    assert "using model churn version 2 (its newest version: none is in production)" in err
+    ws.set_stage("churn", 1, "production")
+    said = "using model churn version 1 (its production version)"
+    for argv in (
+        ["info", "model:churn", "--json"],
+        ["predict", "model:churn", str(rows), "--out", str(tmp_path / "p.csv")],
+        ["drift", "model:churn", str(rows)],
+        ["report", "model:churn", "--out", str(tmp_path / "r.html")],
+        ["export", "model:churn", "--out", str(tmp_path / "b.zip")],  # as serve and automations
+    ):
+        code, out, err = cli(capsys, *argv, *w)
+        assert code == 0 and said in err, (argv, err)
+    assert json.loads(zipfile.ZipFile(tmp_path / "b.zip").read("bundle.json"))["version"] == 1
+    code, out, err = cli(capsys, "info", "model:churn:2", *w)
+    assert code == 0 and "using model churn version 2 (the version asked for)" in err
+    code, _, err = cli(capsys, "info", "model:nothing", *w)
+    assert code == 2 and "no model named 'nothing'" in err
+    Team(ws).add("ann", "admin", "a long password 1")  # takes over the personal work
+    Team(ws).add("vic", "viewer", "a long password 2")
+    code, _, err = cli(capsys, "info", "model:ann/churn", *w)
+    assert code == 2 and "--user NAME" in err
+    code, _, err = cli(capsys, "info", "model:ann/churn", "--user", "vic", *w)
+    assert code == 2 and "no model named" in err  # not shared with vic: as if it did not exist
+    ws.as_user("ann").share("model", "churn", "vic")
+    assert cli(capsys, "info", "model:ann/churn", "--user", "vic", *w)[0] == 0
+    code, _, err = cli(capsys, "use", "model:ann/churn", "1", "--user", "vic", *w)
+    assert code == 2 and "vic is a viewer" in err  # changing a model needs the right to build

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
@@ -383,6 +384,60 @@ def test_team_mode_keys(tmp_path: Path, data: pd.DataFrame, capsys: pytest.Captu
         assert doc.json()["components"]["securitySchemes"]["key"]["scheme"] == "bearer"
     code, _, err = _cli(capsys, "serve", "model:churn", "--workspace", str(root))
     assert code == 2 and "--user NAME" in err
+
+
+def test_keys_of_a_removed_user_open_nothing_for_a_new_user_of_that_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from automl.serve import keys as keys_mod
+
+    root = tmp_path / "ws"
+    team = Team(Workspace(root))
+    team.add("ann", "admin", "a long password")
+    team.add("bob", "viewer", "a long password")
+    _, bob_key = keys_mod.create_key(team, "bob")
+    assert keys_mod.key_user(team, bob_key) == team.get("bob")
+    team.remove("bob")
+    assert keys_mod.key_user(team, bob_key) is None
+    code, out, _ = _cli(capsys, "keys", "list", "--workspace", str(root))
+    assert code == 0 and "bob" in out and "revoked" in out and "active" not in out
+    team.add("bob", "viewer", "a long password")  # someone else, with the same name
+    assert keys_mod.key_user(team, bob_key) is None
+    # a key is bound to the user it was made for, not to a name: even a key left active (a
+    # user removed by an older Easel, which kept the keys) opens nothing for a new "bob"
+    _, key2 = keys_mod.create_key(team, "bob")
+    with team.ws._db() as db:
+        db.execute("DELETE FROM users WHERE name='bob'")
+    team.add("bob", "viewer", "a long password")
+    assert keys_mod.get_key(team, 2).active and keys_mod.key_user(team, key2) is None
+    # keys of a catalog written before keys were bound: bound when first opened, and those of
+    # a user gone or added again since are revoked
+    keys_mod._READY.clear()
+    with team.ws._db() as db:
+        db.execute("DROP TABLE api_keys")
+        db.execute(keys_mod._SCHEMA.replace(", user_since REAL", ""))
+        created = team.get("bob").created_at
+        for n, (user, at) in enumerate([("bob", created - 60), ("bob", created + 1)]):
+            db.execute(
+                "INSERT INTO api_keys (user, lookup, key_hash, created_at) VALUES (?,?,?,?)",
+                (user, f"0000000{n}", keys_mod._digest(f"k{n}"), at),
+            )
+    old, kept = keys_mod.list_keys(team, "bob")
+    assert not old.active and kept.active
+
+
+def test_curl_example_shows_typical_numbers_as_people_write_them(data: pd.DataFrame) -> None:
+    from automl.serve.launcher import curl_example
+
+    rows = data.copy()
+    number = next(c for c in rows.columns if c != "churn" and rows[c].dtype.kind == "f")
+    rows[number] = (rows[number].round(1) + 0.615).astype("float32")  # as builds store numbers
+    fit = automl.AutoML(time_budget=600, seed=0, max_trials=2).fit(rows, target="churn")
+    code = curl_example(fit.model_, "http://127.0.0.1:8000", team=False)
+    [row] = json.loads(code.split("-d '", 1)[1].rsplit("'", 1)[0])["rows"]
+    typical = row[number]
+    assert isinstance(typical, float) and typical == float(f"{typical:.7g}"), code
+    assert abs(typical - float(np.float32(typical))) < 1e-6 * abs(typical)
 
 
 # ---------------------------------------------------------------------- the command

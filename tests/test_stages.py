@@ -181,6 +181,21 @@ def test_a_catalog_from_before_stages_is_upgraded(tmp_path: Path) -> None:
         Workspace(tmp_path)
 
 
+def test_a_catalog_from_before_dataset_versions_is_upgraded(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    add_versions(ws, "churn", 1)
+    ws.add_model(*ws.new_model_path("churn"), "sales", MODEL, dataset_version=3)
+    assert ws.get_model("churn", 2).dataset_ref == "sales@3"
+    with sqlite3.connect(ws.catalog_path) as db:  # as schema 2 wrote it: the ref as typed
+        db.execute("ALTER TABLE models DROP COLUMN dataset_version")
+        db.execute("UPDATE models SET dataset='sales@2' WHERE version=2")
+        db.execute("PRAGMA user_version = 2")
+    again = Workspace(tmp_path)
+    old, named = again.get_model("churn", 1), again.get_model("churn", 2)
+    assert (old.dataset, old.dataset_version, old.dataset_ref) == ("sales", None, "sales")
+    assert (named.dataset, named.dataset_version) == ("sales", 2)
+
+
 def test_batch_runs_are_kept_with_the_model(tmp_path: Path) -> None:
     team = Team(Workspace(tmp_path / "ws"))
     for name, role in (("alice", "admin"), ("bob", "analyst"), ("carol", "analyst")):

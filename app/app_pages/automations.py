@@ -26,6 +26,7 @@ def _when(t: float | None) -> str:
     return "" if not t else dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
 
 
+done = st.session_state.pop("automations_done", None)  # (form, message) of the last Add
 autos = store.own()
 if autos:
     show_table(
@@ -89,7 +90,14 @@ else:
         if st.form_submit_button("Add"):
             with ui.guarded("adding the automation"):
                 auto = add_score(ws, dataset, model, output)
-                st.success(ui.md(f"Added automation {auto.id}: {auto.what()}."))
+                # said after a rerun, so the list above shows it at once
+                st.session_state["automations_done"] = (
+                    "score",
+                    ui.md(f"Added automation {auto.id}: {auto.what()}."),
+                )
+                st.rerun()
+if done and done[0] == "score":
+    st.success(done[1])
 
 st.subheader("Refresh a dataset")
 st.caption(
@@ -111,4 +119,10 @@ else:
             with ui.guarded("adding the automation"):
                 auto = add_refresh(ws, dataset, f"{int(every)} {unit}")
                 first = _when(auto.next_due)
-                st.success(ui.md(f"Added automation {auto.id}: {auto.what()}; first run {first}."))
+                st.session_state["automations_done"] = (
+                    "refresh",
+                    ui.md(f"Added automation {auto.id}: {auto.what()}; first run {first}."),
+                )
+                st.rerun()
+if done and done[0] == "refresh":
+    st.success(done[1])

@@ -127,7 +127,7 @@ else:
                     if m.score is not None
                     else ""
                 ),
-                "dataset": m.dataset,
+                "dataset": m.dataset_ref,
                 "built": dt.datetime.fromtimestamp(m.created_at).strftime("%Y-%m-%d %H:%M"),
             }
             for m in models

@@ -80,7 +80,7 @@ def _bundle(name: str, version: int, with_data: bool) -> bytes:
     if made is not None and made[0] == key:
         return bytes(made[1])
     data = training_rows(ws, rec) if with_data else None
-    source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset}
+    source = {"name": rec.name, "version": rec.version, "dataset": rec.dataset_ref}
     out = bundle_bytes(ws.model_dir(rec), f"{name} version {version}", data, source)
     st.session_state["models_bundle"] = (key, out)
     return out
@@ -104,7 +104,7 @@ for m in models:
             "name": m.name,
             "version": m.version,
             "stage": m.stage,
-            "dataset": m.dataset,
+            "dataset": m.dataset_ref,
             "target": m.target,
             "problem": ui.TASK_WORDS.get(m.task, m.task),
             "metric": METRICS[m.metric].label if m.metric in METRICS else m.metric,
@@ -142,7 +142,7 @@ if picked:
         with ui.guarded(f"loading {rec.name}"):
             loaded = automl.load(ws.model_dir(rec))
             col: dict[str, object] = {
-                "dataset": rec.dataset,
+                "dataset": rec.dataset_ref,
                 "target": loaded.target,
                 "problem": ui.TASK_WORDS.get(loaded.task, loaded.task),
                 "metric optimized": METRICS[loaded.metric].label
@@ -236,19 +236,25 @@ running = launcher.service_for(ws, name)
 if running is None:
     st.caption(
         f"Let other programs ask **{ui.md(name)}** for predictions over HTTP (a REST API on this "
-        "computer; it answers with the newest version, and follows new versions by itself)."
+        "computer; it answers with the version in production, or the newest version while none "
+        "is, and moves to a newly promoted version by itself)."
     )
     if st.button("Start a prediction service", key="models_serve_start"):
         with ui.guarded("starting the prediction service"), st.spinner("Starting the service..."):
             launcher.start_service(ws, name)
             st.rerun()
 else:
+    serving = ws.chosen_model(name)  # what the service answers with: production, else newest
+    which = (
+        "in production" if serving.stage == "production" else "the newest; none is in production"
+    )
     st.success(
-        f"A prediction service of **{ui.md(name)}** answers at {running.url} (its documentation "
-        f"with a form to try it: {running.url}/docs)."
+        f"A prediction service of **{ui.md(name)}** answers at {running.url} with version "
+        f"{serving.version} ({which}); its documentation with a form to try it: "
+        f"{running.url}/docs."
     )
     with ui.guarded("reading the model"):
-        served = automl.load(ws.model_dir(ws.get_model(name)))
+        served = automl.load(ws.model_dir(serving))
         st.code(launcher.curl_example(served, running.url, team_mode), language="bash")
     if team_mode:
         st.caption(

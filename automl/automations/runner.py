@@ -39,6 +39,7 @@ from automl.workspace.automations import (
     SCORE,
     Automation,
     AutomationStore,
+    every_text,
     parse_every,
 )
 from automl.workspace.catalog import DatasetRecord, ModelRecord, Workspace, check_name, split_ref
@@ -47,6 +48,7 @@ from automl.workspace.users import Team
 
 log = logging.getLogger("easel.automations")
 MAX_VERSIONS_PER_RUN = 10  # new versions of one dataset scored in one run (the rest: next run)
+MAX_CHAIN = 8  # scorings of scorings' answers: a version made by more is not scored again
 RETRY_SECONDS = HOUR  # a failed refresh is tried again after this (or its interval, if shorter)
 SCORE_RETRY_SECONDS = 600.0  # a failed scoring is tried again after this
 EVERY_ENV = "EASEL_AUTOMATIONS_EVERY"  # seconds between two runs of the app's runner; 0: off
@@ -70,15 +72,9 @@ class Outcome:
 def model_for_automation(ws: Workspace, name: str) -> ModelRecord:
     """The version of model ``name`` an automation scores with.
 
-    It follows the production stage: the version in the ``production`` stage when the catalog
-    has stages (``Workspace.production_model``); the newest version when the catalog has no
-    stages or no version of the model is in production."""
-    production = getattr(ws, "production_model", None)
-    if production is not None:
-        rec = production(name)
-        if rec is not None:
-            return rec
-    return ws.get_model(name)
+    It follows the production stage: the version in the ``production`` stage, else the newest
+    (``Workspace.chosen_model``, the rule of every front door)."""
+    return ws.chosen_model(name)
 
 
 # ---------------------------------------------------------------------- adding
@@ -99,10 +95,68 @@ def add_score(ws: Workspace, dataset: str, model: str, output: str) -> Automatio
             f"The answers cannot go to '{output}' itself: each saved version would be scored "
             f"again. Choose another name, such as {rec.name}_scored."
         )
+    _check_scoring(ws, rec, ws.key(mrec), output)
     auto = AutomationStore(ws).add(
         SCORE, ws.key(rec), model=ws.key(mrec), output=output, seen_version=rec.version
     )
     return auto
+
+
+def _node(owner: str, ref: str) -> tuple[str, str]:
+    """A dataset as (owner, name), from how ``owner`` names it (``NAME`` or ``OWNER/NAME``)."""
+    named, name = split_ref(ref)
+    return (owner if named is None else named, name)
+
+
+def _check_scoring(ws: Workspace, rec: DatasetRecord, model: str, output: str) -> None:
+    """Refuse a scoring that another automation already does, and one whose answers would come
+    back to its own dataset through other scorings (every user's, paused ones too): the
+    automations would score each other's answers without end."""
+    autos = [a for a in AutomationStore(ws.as_user("", admin=True)).all(paused=True)]
+    scorings = [a for a in autos if a.kind == SCORE]
+    source, target = (rec.owner, rec.name), (ws.user, output)
+    for a in scorings:
+        if (a.owner, _node(a.owner, a.dataset), a.model, a.output) == (
+            ws.user,
+            source,
+            model,
+            output,
+        ):
+            raise ParameterError(
+                f"Automation {a.id} already scores each new version of {ws.key(rec)} with "
+                f"{model} into {output}{' (paused)' if a.paused else ''}: a second one would save "
+                "every answer twice. Resume or change that one instead."
+            )
+    feeds: dict[tuple[str, str], list[Automation]] = {}
+    for a in scorings:
+        feeds.setdefault(_node(a.owner, a.dataset), []).append(a)
+    # the scorings that start from the new one's answers, then theirs ...: one reaching the
+    # dataset it reads closes a loop
+    paths: list[tuple[tuple[str, str], list[Automation]]] = [(target, [])]
+    seen = {target}
+    while paths:
+        node, chain = paths.pop()
+        for a in feeds.get(node, []):
+            out = (a.owner, a.output)
+            if out == source:
+                steps = [output, *(a2.output for a2 in [*chain, a])]
+                names = " -> ".join(f"'{n}'" for n in [ws.key(rec), *steps])
+                ids = [str(a2.id) for a2 in [*chain, a]]
+                which = (
+                    f"automation {ids[0]} already scores"
+                    if len(ids) == 1
+                    else f"automations {', '.join(ids[:-1])} and {ids[-1]} already score, one "
+                    "after the other,"
+                )
+                raise ParameterError(
+                    f"The answers cannot go to '{output}': {which} each new version of "
+                    f"'{output}' into '{ws.key(rec)}' ({names}), so the automations would score "
+                    "each other's answers again and again, without end. Choose another name for "
+                    "the answers."
+                )
+            if out not in seen:
+                seen.add(out)
+                paths.append((out, [*chain, a]))
 
 
 def add_refresh(
@@ -165,6 +219,17 @@ def add_refresh(
         raise
     except EaselError:
         pass
+    for a in AutomationStore(ws).own():
+        if a.kind == REFRESH and (a.dataset, a.every_seconds, a.params) == (
+            rec.name,
+            seconds,
+            params,
+        ):
+            raise ParameterError(
+                f"Automation {a.id} already refreshes {rec.name} {every_text(seconds)}"
+                f"{' (paused)' if a.paused else ''}: a second one would read it twice. Resume or "
+                "change that one instead."
+            )
     start = time.time() if now is None else now
     return AutomationStore(ws).add(
         REFRESH, rec.name, every_seconds=seconds, params=params, next_due=start + seconds
@@ -289,7 +354,38 @@ def _due(ws: Workspace, auto: Automation, now: float) -> bool:
     if _followed(view, auto).version <= auto.seen_version:
         return False
     _scoring_model(view, auto)  # a deleted model: a failure, reported once
+    new = [v for v in view.dataset_versions(auto.dataset) if v.version > auto.seen_version]
+    if new:
+        _check_chain(ws, min(new, key=lambda v: v.version), auto)  # a loop: reported once
     return True
+
+
+def _check_chain(ws: Workspace, rec: DatasetRecord, auto: Automation) -> None:
+    """Refuse to score dataset version ``rec`` when it was made, through scorings, from the
+    automation's own answers (automations that feed each other: refused when added, but a
+    catalog may hold them from before), or at the end of a chain of more than
+    :data:`MAX_CHAIN` scorings."""
+    current, steps = rec, 0
+    while history.kind_of(current.lineage) == history.SCORED:
+        if (current.owner, current.name) == (auto.owner, auto.output):
+            raise EaselError(
+                f"Stopped: {dataset_ref(rec, ws.as_user(auto.owner))} was made by scoring this "
+                f"automation's own answers ({auto.output}), so automations here score each "
+                "other's answers in a loop without end. Delete this automation or the one that "
+                f"scores {auto.output}."
+            )
+        steps += 1
+        if steps >= MAX_CHAIN:
+            raise EaselError(
+                f"Stopped: {dataset_ref(rec, ws.as_user(auto.owner))} comes from {MAX_CHAIN} "
+                "scorings, each of the previous one's answers; Easel scores no longer chains, "
+                "so automations cannot feed each other without end. Score the first dataset "
+                "of the chain instead."
+            )
+        try:  # lineage names versions as their owner sees them
+            current = resolve(ws.as_user(current.owner, admin=True), str(current.lineage["from"]))
+        except (EaselError, KeyError):
+            return  # the version it came from is gone: no loop can run through it
 
 
 def _followed(view: Workspace, auto: Automation) -> DatasetRecord:
@@ -447,6 +543,7 @@ def score_version(
     save the answers, exactly as ``automl predict`` writes them, as the next version of the
     automation's output dataset, with a ``scored`` lineage. Returns the saved version and the
     model version used (``NAME@VERSION``)."""
+    _check_chain(view, rec, auto)
     mrec = _scoring_model(view, auto)
     model = Model.load(view.model_dir(mrec))
     model_ref = f"{view.key(mrec)}@{mrec.version}"

@@ -7,7 +7,8 @@ A bundle is one zip file::
     predict.py              python predict.py input.csv output.csv (needs only easel installed)
     model.ipynb             the model's hold-out metrics, leaderboard and reasons; with the
                             training rows, the winning configuration retrained in plain code
-    requirements.txt        exact versions of the packages the two need
+    requirements.txt        exact versions of the libraries the two need (Easel itself is
+                            installed from its source: see the README)
     README.md               what is in the bundle and how to use it
     bundle.json             the model's name and version, where it came from
     data/training.parquet   only when asked for: the rows the model was trained on
@@ -21,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import platform
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
@@ -41,9 +43,17 @@ from automl.bundle._unpack import MANIFEST, plan, read_manifest, refused, unpack
 from automl.errors import DataError, EaselError, ParameterError
 from automl.model import Model
 from automl.words import rows_text
-from automl.workspace.catalog import ModelRecord, Workspace, check_name, zip_model_folder
+from automl.workspace.catalog import (
+    DatasetRecord,
+    ModelRecord,
+    Workspace,
+    check_name,
+    model_reference,
+    zip_model_folder,
+)
 
 BUNDLE_FORMAT = 1
+EASEL = "easel"  # Easel's distribution name: never a line of requirements.txt (see requirements)
 IMPORTED = "imported from "  # how the catalog's dataset column names an imported model's source
 # what the notebook and predict.py import, besides Easel's own dependencies: a Jupyter kernel
 NOTEBOOK_PACKAGES = ("ipykernel",)
@@ -154,23 +164,37 @@ def check_training_rows(model: Model, data: pd.DataFrame) -> None:
 
 
 def requirements() -> str:
-    """``requirements.txt``: the exact installed versions of what predict.py and the notebook
-    import (Easel and the libraries a model loads with), and the notebook's kernel."""
+    """``requirements.txt``: the exact installed versions of the libraries predict.py and the
+    notebook import (those a model loads with) and of the notebook's kernel. Easel itself is not
+    named: the project called ``easel`` on PyPI is another one, so the comment at the top says
+    how to install Easel from its source."""
     lines = [
-        "# The packages the notebook and predict.py need, at the exact versions installed where",
+        "# The libraries the notebook and predict.py need, at the exact versions installed where",
         f"# this bundle was exported (Python {platform.python_version()}).",
+        *(f"# {line}" for line in _install_easel()),
     ]
     for name in _versions.PACKAGES + NOTEBOOK_PACKAGES:
+        if name == EASEL:
+            continue
         for dist in _versions.DISTRIBUTIONS.get(name, (name,)):
             try:
                 lines.append(f"{dist}=={metadata.version(dist)}")
                 break
             except metadata.PackageNotFoundError:
                 continue
-        else:
-            if name == "easel":
-                lines.append(f"easel=={__version__}")
     return "\n".join(lines) + "\n"
+
+
+def _install_easel() -> list[str]:
+    """How to install Easel itself, in lines of the README and of requirements.txt."""
+    return [
+        f"Easel itself (version {__version__}) is not listed here: the project named '{EASEL}' on",
+        "PyPI is a different one, so never `pip install easel`. After these libraries, install",
+        f"Easel {__version__} from its source code (the folder with its pyproject.toml):",
+        "    pip install /path/to/easel",
+        "or from a wheel built there (`pip wheel --no-deps /path/to/easel`):",
+        f"    pip install easel-{__version__}-py3-none-any.whl",
+    ]
 
 
 def readme(title: str, target: str, forecast: bool, data: pd.DataFrame | None) -> str:
@@ -185,6 +209,18 @@ def readme(title: str, target: str, forecast: bool, data: pd.DataFrame | None) -
         if data is not None
         else "- No training rows: they were not asked for when the bundle was exported.\n"
     )
+    easel = f"""## Installing Easel
+
+The project named `{EASEL}` on PyPI is a different one: never `pip install {EASEL}`. Install
+Easel {__version__} (the version that exported this bundle) from its source code, after the
+libraries of `requirements.txt`:
+
+```
+pip install /path/to/easel       # the folder of Easel's source, with its pyproject.toml
+# or build a wheel there once, and install that wheel wherever it is needed:
+pip wheel --no-deps /path/to/easel
+pip install easel-{__version__}-py3-none-any.whl
+```"""
     return f"""# {md(title)}
 
 An Easel model that predicts **{md(target)}**, exported with everything needed to use it and to
@@ -201,17 +237,20 @@ check it outside Easel.
   explains a few predictions; with the training rows, it also retrains the winning
   configuration in plain LightGBM or scikit-learn code and compares its hold-out metric with
   the model's.
-- `requirements.txt`: the exact versions of the packages these need.
+- `requirements.txt`: the exact versions of the libraries these need.
 {held}
 ## Use
 
 ```
 pip install -r requirements.txt
+pip install /path/to/easel     # Easel {__version__} itself, from its source code (below)
 {use}
 jupyter notebook model.ipynb   # or open it in JupyterLab or VS Code
 ```
 
 In Python: `import automl; model = automl.load("model"); model.predict(rows)`.
+
+{easel}
 
 ## Back into Easel
 
@@ -224,7 +263,7 @@ PREDICT_PY = '''"""Score a CSV file with the Easel model in this bundle.
 
     python predict.py input.csv output.csv
 
-Needs only the easel package (pip install -r requirements.txt). The output has the input's
+Needs only Easel (see README.md for how to install it). The output has the input's
 columns and the model's answers: prediction (for categories also confidence and one
 probability per category). The output may also be a .parquet file.
 """
@@ -267,8 +306,8 @@ FORECAST_PY = '''"""Forecast the next periods with the Easel time series model i
     python predict.py history.csv forecast.csv
 
 history.csv: newer rows of the series, with the training data's columns (give "-" to forecast
-from the end of the training data). Needs only the easel package (pip install -r
-requirements.txt).
+from the end of the training data). Needs only Easel (see README.md for how to install
+it).
 """
 
 import sys
@@ -306,24 +345,6 @@ if __name__ == "__main__":
 
 
 # ---------------------------------------------------------------------- the workspace
-def model_reference(ref: str) -> tuple[str, int | None] | None:
-    """``model:NAME``, ``model:NAME:VERSION`` or ``model:NAME@VERSION`` -> (NAME, VERSION);
-    None for anything else (a model folder). NAME may be ``OWNER/NAME``."""
-    text = str(ref).strip()
-    if not text.startswith("model:"):
-        return None
-    body = text[len("model:") :].strip()
-    for sep in (":", "@"):
-        name, found, ver = body.rpartition(sep)
-        if found and ver.strip().isascii() and ver.strip().isdigit() and len(ver.strip()) <= 9:
-            return name.strip(), int(ver)
-    if not body:
-        raise ParameterError(
-            "Name the model after 'model:', e.g. model:churn or model:churn:2 for version 2."
-        )
-    return body, None
-
-
 def training_rows(ws: Workspace, rec: ModelRecord) -> pd.DataFrame:
     """The rows a workspace model was trained on, as its build read them (raw rows when it
     replays a recipe); readable only when the dataset is readable by ``ws``'s user."""
@@ -338,16 +359,25 @@ def training_rows(ws: Workspace, rec: ModelRecord) -> pd.DataFrame:
         )
     if rec.owner != ws.user and "/" not in ref:
         ref = f"{rec.owner}/{ref}"  # the owner's name for their own dataset
+    gone = DataError(
+        f"The training data of model '{rec.name}' version {rec.version} (dataset "
+        f"'{ref if rec.dataset_version is None else f'{ref}@{rec.dataset_version}'}') is not "
+        "available to you: it was deleted, or belongs to another user who did not share it. "
+        "Export it without the training data (or, with automl export, give the rows with "
+        "--data)."
+    )
     try:
         name, version = ws.resolve_dataset(ref)
+        versions = ws.dataset_versions(name)
+    except EaselError:
+        raise gone from None
+    if not versions:
+        raise gone
+    version = rec.dataset_version or version or _only_version(rec, versions)
+    try:
         df, recipe, _ = training_input(ws, name, version)
     except EaselError:
-        raise DataError(
-            f"The training data of model '{rec.name}' version {rec.version} (dataset "
-            f"'{ref}') is not available to you: it was deleted, or belongs to another user "
-            "who did not share it. Export it without the training data (or, with automl "
-            "export, give the rows with --data)."
-        ) from None
+        raise gone from None
     if _recipe_of(ws, rec) and recipe is None:
         raise DataError(
             f"The raw rows model '{rec.name}' version {rec.version} was trained on are gone "
@@ -355,6 +385,20 @@ def training_rows(ws: Workspace, rec: ModelRecord) -> pd.DataFrame:
             "replay its preparation. Export without the training data."
         )
     return df
+
+
+def _only_version(rec: ModelRecord, versions: list[DatasetRecord]) -> int:
+    """The dataset version a model recorded before the catalog kept versions (schema 3) was
+    built from, when that is certain: the dataset's only version, made before the model."""
+    if len(versions) == 1 and versions[0].created_at <= rec.created_at:
+        return versions[0].version
+    raise DataError(
+        f"Model '{rec.name}' version {rec.version} was built before Easel recorded which version "
+        f"of dataset '{rec.dataset}' a model learned from, and that dataset has changed since "
+        "(it has other versions now), so Easel cannot tell which rows it was trained on. "
+        "Export it without the training data (with automl export, you may give the rows with "
+        "--data), or build the model again."
+    )
 
 
 def _recipe_of(ws: Workspace, rec: ModelRecord) -> Any:
@@ -428,6 +472,9 @@ def _bundle_name(manifest: dict[str, Any], bundle: str) -> str:
         ) from None
 
 
+_RETRAIN = re.compile(r"\s*Retrain the model\b[^.]*\.")  # the advice of Model.load's errors
+
+
 def _checked(folder: Path, bundle: str, inside: str) -> Model:
     """The unpacked model, loaded (every file checked) and tried on one typical row. Messages
     name the bundle's own folder (``inside``), never the hidden folder it was unpacked to."""
@@ -435,6 +482,8 @@ def _checked(folder: Path, bundle: str, inside: str) -> Model:
         model = Model.load(folder)
     except EaselError as exc:
         text = str(exc).replace(f"'{folder}'", "the bundle").replace(str(folder), inside)
+        # a bundle's model is not rebuilt here: the remedy is a new export of the original
+        text = _RETRAIN.sub(" Export the bundle again from the workspace it came from.", text)
         raise refused(bundle, text[:1].lower() + text[1:]) from None
     try:
         if model.is_forecast:

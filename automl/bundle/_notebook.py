@@ -86,7 +86,8 @@ def _intro(meta: ModelMeta, title: str, has_data: bool, easel_version: str) -> s
         f"({PROBLEM_WORDS.get(meta.problem_type, meta.problem_type)}), exported by Easel "
         f"{md(easel_version)}. {data}\n\n"
         "Run it from the bundle's folder, in an environment with the packages of "
-        "`requirements.txt` (`pip install -r requirements.txt`)."
+        "`requirements.txt` (`pip install -r requirements.txt`) and Easel itself, installed "
+        "from its source code as README.md says."
     )
 
 

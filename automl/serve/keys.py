@@ -5,6 +5,10 @@ A key is shown once, when it is made: ``easel_<id>_<secret>``, where ``<id>`` is
 digits that find the key's row and ``<secret>`` 32 random bytes. The catalog keeps only the
 SHA-256 of the whole key (table ``api_keys``, created here), compared in constant time.
 A revoked key stays listed, marked revoked, and opens nothing.
+
+A key belongs to one user record, not to a name: it keeps the ``created_at`` of the user it was
+made for (``user_since``), so a user removed and later added again under the same name does not
+inherit the keys of the first one (removing a user revokes their keys too, in ``Team.remove``).
 """
 
 from __future__ import annotations
@@ -23,8 +27,16 @@ from automl.workspace.users import Team, User
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
     id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, lookup TEXT NOT NULL UNIQUE,
-    key_hash TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL)
+    key_hash TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL, user_since REAL)
 """
+# Keys made before ``user_since`` existed: bound to the user of that name who existed when the
+# key was made; a key whose user is gone, or was added again after it, is revoked.
+_BIND_OLD = """
+UPDATE api_keys SET user_since = (SELECT u.created_at FROM users u
+    WHERE u.name = api_keys.user AND u.created_at <= api_keys.created_at)
+WHERE user_since IS NULL
+"""
+_REVOKE_UNBOUND = "UPDATE api_keys SET revoked_at=? WHERE user_since IS NULL AND revoked_at IS NULL"
 PREFIX = "easel"
 _KEY = re.compile(rf"{PREFIX}_([0-9a-f]{{8}})_([A-Za-z0-9_-]{{43}})")
 _READY: set[str] = set()  # catalogs whose table this process has created
@@ -48,8 +60,12 @@ class KeyRecord:
 def _table(team: Team) -> None:
     path = str(team.ws.catalog_path)
     if path not in _READY:
-        with team.ws._db() as db:
+        with team.ws._db(lock=True) as db:
             db.execute(_SCHEMA)
+            if "user_since" not in {r[1] for r in db.execute("PRAGMA table_info(api_keys)")}:
+                db.execute("ALTER TABLE api_keys ADD COLUMN user_since REAL")
+            db.execute(_BIND_OLD)
+            db.execute(_REVOKE_UNBOUND, (time.time(),))
         _READY.add(path)
 
 
@@ -80,8 +96,9 @@ def create_key(team: Team, user: str, by: str = "") -> tuple[KeyRecord, str]:
             if db.execute("SELECT 1 FROM api_keys WHERE lookup=?", (lookup,)).fetchone():
                 continue
             cur = db.execute(
-                "INSERT INTO api_keys (user, lookup, key_hash, created_at) VALUES (?,?,?,?)",
-                (owner.name, lookup, _digest(key), time.time()),
+                "INSERT INTO api_keys (user, lookup, key_hash, created_at, user_since) "
+                "VALUES (?,?,?,?,?)",
+                (owner.name, lookup, _digest(key), time.time(), owner.created_at),
             )
             key_id = int(cur.lastrowid or 0)
         team.ws.audit("key create", owner.name, f"key {key_id}", user=by)
@@ -120,7 +137,8 @@ def revoke_key(team: Team, key_id: int, by: str = "") -> KeyRecord:
 
 
 def key_user(team: Team, key: str | None) -> User | None:
-    """The user an API key belongs to, while it is not revoked and the user exists; else None."""
+    """The user an API key belongs to, while it is not revoked and that user (the one it was
+    made for, not a later user of the same name) exists; else None."""
     if not key or len(key) > 200:
         return None
     m = _KEY.fullmatch(key)
@@ -129,12 +147,15 @@ def key_user(team: Team, key: str | None) -> User | None:
     _table(team)
     with team.ws._db() as db:
         row = db.execute(
-            "SELECT user, key_hash FROM api_keys WHERE lookup=? AND revoked_at IS NULL",
+            "SELECT user, key_hash, user_since FROM api_keys WHERE lookup=? AND revoked_at IS NULL",
             (m[1],),
         ).fetchone()
     if row is None or not hmac.compare_digest(row["key_hash"], _digest(key)):
         return None
     try:
-        return team.get(row["user"])
+        user = team.get(row["user"])
     except ParameterError:  # the user was removed since
         return None
+    if row["user_since"] is None or user.created_at != row["user_since"]:
+        return None  # a new user of the same name: the key was the removed one's
+    return user

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import socket
@@ -186,11 +187,21 @@ def stop_service(ws: Workspace, service_id: int) -> None:
         Path(svc.log_path).unlink()
 
 
+def _readable(value: Any) -> Any:
+    """A typical value for an example: a fractional number to 7 significant digits (what a
+    float32 holds, so its noise goes and no digit it kept is lost); anything else as it is."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        return float(f"{value:.7g}")
+    return value
+
+
 def curl_example(model: Any, url: str, team: bool) -> str:
-    """A curl command that asks ``url`` for one row of typical values of ``model``'s columns."""
+    """A curl command that asks ``url`` for one row of typical values of ``model``'s columns
+    (numbers as people write them: a float32 value 50.614999771118164 shows as 50.615)."""
     from automl.serve.rows import columns, example_row
 
-    body = json.dumps({"rows": [example_row(columns(model))]}, ensure_ascii=False)
+    row = {k: _readable(v) for k, v in example_row(columns(model)).items()}
+    body = json.dumps({"rows": [row]}, ensure_ascii=False)
     key = ' -H "Authorization: Bearer $EASEL_KEY"' if team else ""
     quoted = body.replace("'", "'\\''")
     return f"curl -s {url}/predict{key} -H 'Content-Type: application/json' \\\n  -d '{quoted}'"

@@ -29,7 +29,7 @@ log = logging.getLogger("easel.serve")
 def resolve_served(ws: Workspace, name: str) -> tuple[Path, int]:
     """The folder and version a service of ``model:NAME`` answers with: the version in the
     production stage, else (no version promoted yet) the newest version."""
-    rec = ws.production_model(name) or ws.get_model(name)
+    rec = ws.chosen_model(name)
     return ws.model_dir(rec), rec.version
 
 

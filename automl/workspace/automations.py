@@ -283,10 +283,12 @@ class AutomationStore:
         ]  # fmt: skip
 
     # ------------------------------------------------------------------ the runner's
-    def all(self) -> list[Automation]:
-        """Every user's automations that are not paused, oldest first."""
+    def all(self, paused: bool = False) -> list[Automation]:
+        """Every user's automations that are not paused (with ``paused``: and the paused ones),
+        oldest first."""
+        where = "" if paused else "WHERE paused=0"
         with self.ws._db() as db:
-            rows = db.execute("SELECT * FROM automations WHERE paused=0 ORDER BY id").fetchall()
+            rows = db.execute(f"SELECT * FROM automations {where} ORDER BY id").fetchall()
         return [_record(r) for r in rows]
 
     def lease(self, auto_id: int, runner: str, now: float) -> Automation | None:

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS models (
     owner TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL,
     path TEXT NOT NULL, dataset TEXT NOT NULL, target TEXT NOT NULL, task TEXT NOT NULL,
     metric TEXT NOT NULL, score REAL, created_at REAL NOT NULL,
-    stage TEXT NOT NULL DEFAULT 'draft', PRIMARY KEY (owner, name, version));
+    stage TEXT NOT NULL DEFAULT 'draft', dataset_version INTEGER,
+    PRIMARY KEY (owner, name, version));
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, params TEXT NOT NULL,
     status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
@@ -70,10 +71,12 @@ CREATE INDEX IF NOT EXISTS batch_runs_model ON batch_runs (owner, name, version)
 """
 # The catalog's schema version (SQLite's user_version). 0 or 1: the catalogs before it was
 # declared (their tables are upgraded by looking at their columns); 2: model stages (the models'
-# `stage` column, at most one production version per name). A new table needs no new version
+# `stage` column, at most one production version per name); 3: the version of the dataset a model
+# was built from (the models' `dataset_version`; NULL for models recorded before it, and for
+# imported ones). A new table needs no new version
 # (every open creates the missing ones); a new column or a changed meaning does. A catalog of a
 # newer version is refused: a newer Easel wrote it.
-CATALOG_SCHEMA = 2
+CATALOG_SCHEMA = 3
 # A model version's stage: new versions are drafts; at most one version of a name is in
 # production, and promoting another one moves it to archived (roll back: promote it again).
 STAGES = ("draft", "staging", "production", "archived")
@@ -132,6 +135,17 @@ class ModelRecord:
     created_at: float
     owner: str = ""  # the user who built it ('' in personal mode)
     stage: str = "draft"  # draft, staging, production or archived (see STAGES)
+    # the version of ``dataset`` the build read (None: imported, or built before catalog schema 3)
+    dataset_version: int | None = None
+
+    @property
+    def dataset_ref(self) -> str:
+        """The dataset it was built from as people read it: ``NAME@VERSION`` when the catalog
+        knows the version, else what was recorded (an older record's name, an import's
+        origin)."""
+        if self.dataset_version is None:
+            return self.dataset
+        return f"{self.dataset}@{self.dataset_version}"
 
 
 @dataclass
@@ -167,6 +181,28 @@ def split_ref(ref: str) -> tuple[str | None, str]:
     """``OWNER/NAME`` -> (OWNER, NAME); a plain ``NAME`` -> (None, NAME). Names never hold '/'."""
     owner, sep, name = str(ref).strip().partition("/")
     return (owner.strip(), name.strip()) if sep else (None, owner.strip())
+
+
+MODEL_PREFIX = "model:"  # how a front door names a workspace model instead of a folder
+
+
+def model_reference(ref: str) -> tuple[str, int | None] | None:
+    """``model:NAME``, ``model:NAME:VERSION`` or ``model:NAME@VERSION`` -> (NAME, VERSION);
+    None for anything else (a model folder). NAME may be ``OWNER/NAME``. Which version a name
+    alone means is :meth:`Workspace.chosen_model`'s rule."""
+    text = str(ref).strip()
+    if not text.startswith(MODEL_PREFIX):
+        return None
+    body = text[len(MODEL_PREFIX) :].strip()
+    for sep in (":", "@"):
+        name, found, ver = body.rpartition(sep)
+        if found and ver.strip().isascii() and ver.strip().isdigit() and len(ver.strip()) <= 9:
+            return name.strip(), int(ver)
+    if not body:
+        raise ParameterError(
+            "Name the model after 'model:', e.g. model:churn or model:churn:2 for version 2."
+        )
+    return body, None
 
 
 def zip_model_folder(zf: zipfile.ZipFile, folder: Path, prefix: str) -> int:
@@ -351,9 +387,21 @@ class Workspace:
                     f"FROM {table}_ownerless"
                 )
                 db.execute(f"DROP TABLE {table}_ownerless")
-            if "stage" not in {r[1] for r in db.execute("PRAGMA table_info(models)")}:
+            model_cols = {r[1] for r in db.execute("PRAGMA table_info(models)")}
+            if "stage" not in model_cols:
                 # schema 2: every version built before stages is a draft
                 db.execute("ALTER TABLE models ADD COLUMN stage TEXT NOT NULL DEFAULT 'draft'")
+            if "dataset_version" not in model_cols:
+                # schema 3: which version of its dataset a model was built from; unknown (NULL)
+                # for the models built before, unless they named one (NAME@VERSION)
+                db.execute("ALTER TABLE models ADD COLUMN dataset_version INTEGER")
+                for r in db.execute("SELECT rowid, dataset FROM models").fetchall():
+                    name, sep, ver = str(r[1]).rpartition("@")
+                    if sep and name and ver.isascii() and ver.isdigit() and len(ver) <= 9:
+                        db.execute(
+                            "UPDATE models SET dataset=?, dataset_version=? WHERE rowid=?",
+                            (name, int(ver), r[0]),
+                        )
             # a hand-edited catalog with two production versions of one name keeps the newest
             db.execute(
                 "UPDATE models SET stage='archived' WHERE stage='production' AND EXISTS (SELECT 1 "
@@ -638,12 +686,18 @@ class Workspace:
         dataset: str,
         model: Any,
         action: str = "build",
+        dataset_version: int | None = None,
     ) -> ModelRecord:
         """Record a saved model as the next version of ``name``. The version is taken in the
         same locked transaction as the insert (``version`` is only the expected number), so two
         builds with one model name both succeed. ``action`` is what the audit log calls it
-        ("build", or "import" for a model brought in from an export bundle)."""
+        ("build", or "import" for a model brought in from an export bundle);
+        ``dataset_version`` is the version of ``dataset`` the build read."""
         name = check_name(self._own("model", name), "model")
+        if dataset_version is None:  # "NAME@VERSION" names its version
+            base, sep, ver = dataset.rpartition("@")
+            if sep and base and ver.isascii() and ver.isdigit() and len(ver) <= 9:
+                dataset, dataset_version = base, int(ver)
         with self._db(lock=True) as db:
             rec = ModelRecord(
                 name,
@@ -656,10 +710,11 @@ class Workspace:
                 model.metrics.get(model.metric),
                 time.time(),
                 self.user,
+                dataset_version=dataset_version,
             )
             db.execute(
                 "INSERT INTO models (owner, name, version, path, dataset, target, task, metric, "
-                "score, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "score, created_at, dataset_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rec.owner,
                     rec.name,
@@ -671,9 +726,12 @@ class Workspace:
                     rec.metric,
                     rec.score,
                     rec.created_at,
+                    rec.dataset_version,
                 ),
             )
-        self.audit(action, f"model {name}@{rec.version}", f"from {dataset}, target {rec.target}")
+        self.audit(
+            action, f"model {name}@{rec.version}", f"from {rec.dataset_ref}, target {rec.target}"
+        )
         return rec
 
     def list_models(self) -> list[ModelRecord]:
@@ -733,6 +791,15 @@ class Workspace:
         return [self._model(r) for r in self._versions("model", name)]
 
     # ------------------------------------------------------------------ stages
+    def chosen_model(self, name: str, version: int | None = None) -> ModelRecord:
+        """The version of model ``name`` that "the model" means wherever a version is not
+        named (``model:NAME`` in every command, the service, automations, the Models page's
+        service and export): the version in the production stage, else the newest. With
+        ``version``: that version."""
+        if version is not None:
+            return self.get_model(name, version)
+        return self.production_model(name) or self.get_model(name)
+
     def production_model(self, name: str) -> ModelRecord | None:
         """The production version of a model this user may read (``NAME`` or ``OWNER/NAME``),
         or None when no version of it is in production (or there is no such model)."""

@@ -186,8 +186,8 @@ class Team:
         return self.get(name)
 
     def remove(self, name: str, by: str = "") -> None:
-        """Remove a user (their datasets and models stay, reachable by admins). The last admin
-        cannot be removed."""
+        """Remove a user (their datasets and models stay, reachable by admins): their shares,
+        browser sessions and API keys end with them. The last admin cannot be removed."""
         user = self.get(name)
         with self.ws._db(lock=True) as db:
             if user.admin:
@@ -199,6 +199,12 @@ class Team:
             db.execute("DELETE FROM users WHERE name=?", (user.name,))
             db.execute("DELETE FROM shares WHERE grantee=?", (user.name,))
             self._end_sessions(db, user.name)
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if "api_keys" in tables:  # automl.serve.keys: a removed user's keys open nothing
+                db.execute(
+                    "UPDATE api_keys SET revoked_at=? WHERE user=? AND revoked_at IS NULL",
+                    (time.time(), user.name),
+                )
         self.ws.audit("user remove", user.name, user=by)
 
     def set_password(self, name: str, password: str, by: str = "") -> None:

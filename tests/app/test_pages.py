@@ -738,6 +738,37 @@ def test_models_page_starts_and_stops_a_prediction_service(use_trained: Workspac
     assert "Start a prediction service" in [b.label for b in at.button]
 
 
+def test_models_page_service_means_the_production_version(
+    trained_ws: Workspace, empty_ws: Workspace
+) -> None:
+    import shutil
+
+    import httpx
+
+    from automl.serve import launcher
+
+    source = trained_ws.model_dir(trained_ws.get_model("churn model"))
+    for _ in range(2):
+        name, version, path = empty_ws.new_model_path("churn model")
+        shutil.copytree(source, path)
+        empty_ws.add_model(name, version, path, "customer churn", automl.load(path))
+    empty_ws.set_stage("churn model", 1, "production")  # version 2 is newer, a draft
+    at = app("models")
+    assert "answers with the version in production" in texts(at)
+    assert "newest version, and" not in texts(at)
+    at.button(key="models_serve_start").click().run(timeout=180)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    try:
+        (svc,) = launcher.services(empty_ws)
+        assert "with version 1 (in production)" in texts(at)
+        body = json.loads(at.code[0].value.split("-d '", 1)[1].rsplit("'", 1)[0])
+        answer = httpx.post(f"{svc.url}/predict", json=body, timeout=60)
+        assert answer.status_code == 200 and answer.json()["model"] == "churn model@1"
+    finally:
+        for running in launcher.services(empty_ws):
+            launcher.stop_service(empty_ws, running.id)
+
+
 def test_failed_automation_on_home_and_paused_on_its_page(
     empty_ws: Workspace, tmp_path: Path
 ) -> None:
@@ -782,4 +813,8 @@ def test_automations_page_adds_a_scoring(use_trained: Workspace) -> None:
     assert auto.what() == (
         "score each new version of customer churn with churn model, into churn scored"
     )
+    # the list shows it at once, beside what was done (not "No automations yet")
+    assert f"Added automation {auto.id}" in texts(at)
+    assert "No automations yet" not in texts(at)
+    assert at.selectbox(key="automations_pick").value == auto.id
     AutomationStore(use_trained).delete(auto.id)
