@@ -230,3 +230,28 @@ def test_how_seconds_grow_with_rows_is_measured_on_the_table_by_the_probe():
     # a trial that failed measures nothing
     s.records[-1] = TrialRecord(3, "lightgbm", {"k": 1}, None, 9.0, "failed", "growth", rows=4000)
     assert s._rows_exponent() == ROWS_COST_EXPONENT
+
+
+def test_fits_on_the_same_sample_bin_its_rows_once():
+    import time
+
+    from automl.candidates import FitContext
+    from automl.candidates._lightgbm import LightGBMCandidate
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    y = (X[:, 0] + rng.normal(0, 0.5, 3000) > 0).astype(float)
+    reuse: dict = {}
+
+    def fit(params: dict, key: tuple) -> LightGBMCandidate:
+        ctx = FitContext("binary", 2, time.monotonic() + 600, reuse=reuse, rows_key=key)
+        return LightGBMCandidate(params).fit(X[500:], y[500:], ctx, X[:500], y[:500])
+
+    fit({"learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 20}, (1, 500, 3000))
+    first = reuse["lightgbm"][1]
+    # another configuration, another min_child_samples: the same binned rows
+    b = fit({"learning_rate": 0.2, "num_leaves": 15, "min_child_samples": 5}, (1, 500, 3000))
+    assert reuse["lightgbm"][1] is first
+    assert b.predict_scores(X[:10]).shape == (10,)
+    fit({"learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 20}, (1, 500, 2000))
+    assert reuse["lightgbm"][1] is not first  # other rows: built again, the old ones let go

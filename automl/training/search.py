@@ -151,6 +151,7 @@ class Search:
         self.span = 0.0  # seconds of search time when the run started
         self.search_start = start
         self._probed = False
+        self._reuse: dict[str, Any] = {}  # what families keep between fits on the same rows
 
     # ------------------------------------------------------------------ one trial
     def evaluate(
@@ -174,7 +175,19 @@ class Search:
         for k, (train_idx, val_idx) in enumerate(data.folds):
             now = time.monotonic()
             fold_end = now + (trial_end - now) / (len(data.folds) - k)
-            ctx = FitContext(self.task, self.n_classes, min(self.deadline(), fold_end), self.seed)
+            reuse, key = None, None
+            if data.growing and isinstance(train_idx, slice) and isinstance(val_idx, slice):
+                # growing samples: every trial of a sample fits on the same rows
+                reuse = self._reuse
+                key = (id(X), train_idx.start, train_idx.stop, val_idx.start, val_idx.stop)
+            ctx = FitContext(
+                self.task,
+                self.n_classes,
+                min(self.deadline(), fold_end),
+                self.seed,
+                reuse=reuse,
+                rows_key=key,
+            )
             if ctx.seconds_left() <= 0:  # earlier folds used up the trial's share, or the search's
                 late = time.monotonic() >= self.deadline()
                 status = "stopped at deadline" if late else "stopped at its time share"
