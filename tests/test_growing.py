@@ -203,3 +203,55 @@ def test_a_damaged_row_count_in_the_leaderboard_is_a_clear_error(tmp_path, bad):
     (path / "easel_model.json").write_text(json.dumps(meta))
     with pytest.raises(ArtifactError, match=r"leaderboard\[0\]\.rows.*Retrain"):
         automl.load(path)
+
+
+def test_how_seconds_grow_with_rows_is_measured_on_the_table_by_the_probe():
+    import time
+
+    from automl.training.search import MIN_ROWS_EXPONENT, ROWS_COST_EXPONENT, Search
+
+    now = time.monotonic()
+    s = Search("binary", 2, M.METRICS["roc_auc"], ["lightgbm"], 0, now, lambda: now + 100.0)
+    first = TrialRecord(1, "lightgbm", {"k": 1}, 0.7, 2.0, "ok", "search", rows=1000)
+    other = TrialRecord(2, "lightgbm", {"k": 2}, 0.69, 3.0, "ok", "search", rows=1000)
+    s.records = [first, other]
+    # one sample each: the assumed exponent
+    assert s._predicted(other, 64_000) == pytest.approx(3.0 * 64**ROWS_COST_EXPONENT)
+    assert not s._has_run(first, 4000)
+    # the probe: the best configuration on 4 times the rows took 2 times the seconds
+    s.records.append(TrialRecord(3, "lightgbm", {"k": 1}, 0.72, 4.0, "ok", "growth", rows=4000))
+    assert s._has_run(first, 4000) and not s._has_run(other, 4000)
+    assert s._rows_exponent() == pytest.approx(0.5)
+    # a configuration with one sample now follows the measured exponent
+    assert s._predicted(other, 64_000) == pytest.approx(3.0 * 64**0.5)
+    # 4 times the rows in the same seconds does not make the rows free
+    s.records[-1] = TrialRecord(3, "lightgbm", {"k": 1}, 0.72, 2.0, "ok", "growth", rows=4000)
+    assert s._rows_exponent() == MIN_ROWS_EXPONENT
+    # a trial that failed measures nothing
+    s.records[-1] = TrialRecord(3, "lightgbm", {"k": 1}, None, 9.0, "failed", "growth", rows=4000)
+    assert s._rows_exponent() == ROWS_COST_EXPONENT
+
+
+def test_fits_on_the_same_sample_bin_its_rows_once():
+    import time
+
+    from automl.candidates import FitContext
+    from automl.candidates._lightgbm import LightGBMCandidate
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    y = (X[:, 0] + rng.normal(0, 0.5, 3000) > 0).astype(float)
+    reuse: dict = {}
+
+    def fit(params: dict, key: tuple) -> LightGBMCandidate:
+        ctx = FitContext("binary", 2, time.monotonic() + 600, reuse=reuse, rows_key=key)
+        return LightGBMCandidate(params).fit(X[500:], y[500:], ctx, X[:500], y[:500])
+
+    fit({"learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 20}, (1, 500, 3000))
+    first = reuse["lightgbm"][1]
+    # another configuration, another min_child_samples: the same binned rows
+    b = fit({"learning_rate": 0.2, "num_leaves": 15, "min_child_samples": 5}, (1, 500, 3000))
+    assert reuse["lightgbm"][1] is first
+    assert b.predict_scores(X[:10]).shape == (10,)
+    fit({"learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 20}, (1, 500, 2000))
+    assert reuse["lightgbm"][1] is not first  # other rows: built again, the old ones let go

@@ -36,6 +36,11 @@ class FitContext:
     deadline: float
     seed: int = 0
     threads: int = 2
+    # the same training and validation rows as other fits of this search (a sample of growing
+    # samples): a family may keep what it builds from them for the next fit (``reuse`` holds it,
+    # ``rows_key`` says which rows these are)
+    reuse: dict[str, Any] | None = None
+    rows_key: tuple[int, ...] | None = None
 
     def seconds_left(self) -> float:
         return self.deadline - time.monotonic()

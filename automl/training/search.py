@@ -8,6 +8,8 @@ validation split; both only ever see the search rows, never the hold-out.
 
 from __future__ import annotations
 
+import json
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -44,6 +46,9 @@ GROWTH_TOP = 3
 STAGE0_MIN_SHARE = 0.3
 ROWS_COST_EXPONENT = 0.7
 GROWTH_SAFETY = 1.2
+# The probe's measured exponent is kept within [MIN_ROWS_EXPONENT, 1]: a small sample's fixed
+# costs can make 4 times the rows look almost free.
+MIN_ROWS_EXPONENT = 0.5
 # Learning on all the rows in the time left: the rate may be raised up to this many times, to at
 # most this rate (fewer, larger boosting steps).
 MAX_RATE_RAISE = 4.0
@@ -145,6 +150,8 @@ class Search:
         self.predict_ms: dict[int, float] = {}
         self.span = 0.0  # seconds of search time when the run started
         self.search_start = start
+        self._probed = False
+        self._reuse: dict[str, Any] = {}  # what families keep between fits on the same rows
 
     # ------------------------------------------------------------------ one trial
     def evaluate(
@@ -168,7 +175,19 @@ class Search:
         for k, (train_idx, val_idx) in enumerate(data.folds):
             now = time.monotonic()
             fold_end = now + (trial_end - now) / (len(data.folds) - k)
-            ctx = FitContext(self.task, self.n_classes, min(self.deadline(), fold_end), self.seed)
+            reuse, key = None, None
+            if data.growing and isinstance(train_idx, slice) and isinstance(val_idx, slice):
+                # growing samples: every trial of a sample fits on the same rows
+                reuse = self._reuse
+                key = (id(X), train_idx.start, train_idx.stop, val_idx.start, val_idx.stop)
+            ctx = FitContext(
+                self.task,
+                self.n_classes,
+                min(self.deadline(), fold_end),
+                self.seed,
+                reuse=reuse,
+                rows_key=key,
+            )
             if ctx.seconds_left() <= 0:  # earlier folds used up the trial's share, or the search's
                 late = time.monotonic() >= self.deadline()
                 status = "stopped at deadline" if late else "stopped at its time share"
@@ -449,7 +468,31 @@ class Search:
             (n1, t1), (n2, t2) = sorted(times.items())[-2:]
             per_row = max((t2 - t1) / (n2 - n1), 0.0)
             return max(t2 + per_row * (rows - n2), 0.0)
-        return rec.fit_seconds * (rows / max(rec.rows or rows, 1)) ** ROWS_COST_EXPONENT
+        ratio = rows / max(rec.rows or rows, 1)
+        return rec.fit_seconds * ratio ** self._rows_exponent()
+
+    def _rows_exponent(self) -> float:
+        """How a configuration's seconds grow with its rows on this table: measured by the
+        probe (the best configuration of the first sample on the second), else
+        ROWS_COST_EXPONENT."""
+        pairs: dict[str, dict[int, float]] = {}
+        for r in self.records:
+            if r.status == "ok" and r.score is not None and r.rows and r.fit_seconds > 0:
+                key = json.dumps([r.candidate, r.params], sort_keys=True, default=str)
+                pairs.setdefault(key, {})[int(r.rows)] = float(r.fit_seconds)
+        for times in pairs.values():
+            if len(times) >= 2:
+                (n1, t1), (n2, t2) = sorted(times.items())[:2]
+                exponent = math.log(t2 / t1) / math.log(n2 / n1)
+                return float(min(max(exponent, MIN_ROWS_EXPONENT), 1.0))
+        return ROWS_COST_EXPONENT
+
+    def _has_run(self, rec: TrialRecord, rows: int) -> bool:
+        """Whether ``rec``'s configuration has already learned from ``rows`` rows."""
+        return any(
+            r.rows == rows and r.candidate == rec.candidate and r.params == rec.params
+            for r in self.records
+        )
 
     def _plan(self, data: SearchData, left: float) -> tuple[list[tuple[int, int]], float]:
         """The larger samples to run within ``left`` seconds, as (sample, configurations), and
@@ -463,7 +506,11 @@ class Search:
         cost = self._predicted(best[0], data.stage_rows[last])
         top = GROWTH_TOP
         for k in range(1, last):
-            extra = sum(self._predicted(r, data.stage_rows[k]) for r in best[:top])
+            extra = sum(
+                self._predicted(r, data.stage_rows[k])
+                for r in best[:top]
+                if not self._has_run(r, data.stage_rows[k])
+            )
             if cost + extra > left:
                 break
             plan.insert(-1, (k, min(top, len(best))))
@@ -495,7 +542,11 @@ class Search:
         now = time.monotonic()
         if now - self.search_start < STAGE0_MIN_SHARE * self.span:
             return False
-        return self.deadline() - now <= GROWTH_SAFETY * self._least_growth(data)
+        if self.deadline() - now > GROWTH_SAFETY * self._least_growth(data):
+            return False
+        if self._probe(data):  # measured now: decide again on the measured growth
+            return self.deadline() - time.monotonic() <= GROWTH_SAFETY * self._least_growth(data)
+        return True
 
     def _least_growth(self, data: SearchData) -> float:
         """Predicted seconds of the least growing worth stopping the first sample for: the
@@ -507,8 +558,32 @@ class Search:
         last = len(data.stage_rows) - 1
         need = self._predicted(best[0], data.stage_rows[last])
         if last > 1:
-            need += sum(self._predicted(r, data.stage_rows[1]) for r in best[:GROWTH_TOP])
+            need += sum(
+                self._predicted(r, data.stage_rows[1])
+                for r in best[:GROWTH_TOP]
+                if not self._has_run(r, data.stage_rows[1])
+            )
         return need
+
+    def _probe(self, data: SearchData) -> bool:
+        """Once: the best configuration of the first sample on the second, so that how
+        seconds grow with rows on this table is measured rather than assumed (it is that
+        configuration's first growth step, which growing would take anyway)."""
+        if self._probed or len(data.stage_rows) <= 2:
+            return False
+        best = self._growers(data.stage_rows[0])
+        if not best or self._enough():
+            return False
+        self._probed = True
+        rec, rows = best[0], data.stage_rows[1]
+        left = self.deadline() - time.monotonic()
+        # room for 4 times the rows to take more than 4 times the seconds (more boosting rounds
+        # before early stopping): a probe cut short measures only a lower bound
+        allowance = min(max(2.0 * self._predicted(rec, rows), 6.0 * rec.fit_seconds), 0.25 * left)
+        if allowance < 0.5:
+            return False
+        self._run_one(rec.candidate, rec.params, "growth", data.stage(1), allowance)
+        return True
 
     def _grow(self, data: SearchData) -> None:
         """Train the best configurations on larger samples, all validated on the same rows, so
@@ -528,6 +603,8 @@ class Search:
             for rec in chosen:
                 if self._enough() or time.monotonic() >= self.deadline():
                     return
+                if not final and self._has_run(rec, rows):
+                    continue  # (the probe ran it)
                 params, note = rec.params, ""
                 if final:
                     params, note = self._within_time(rec, rows)
