@@ -209,3 +209,16 @@ def test_a_compile_still_running_when_the_rows_are_scored_is_stopped(
     assert not list(own_cache.glob(".job-*"))
     out = pd.read_csv(result.output)
     np.testing.assert_array_equal(out["probability_yes"], want["probability_yes"][:2])
+
+
+def test_trees_compiled_after_training_are_found_once_the_model_is_loaded(
+    tmp_path: Path,
+) -> None:
+    """The cache key of a trained model's trees is the key of the same model read back from its
+    file (a build compiles them; scoring later loads the model)."""
+    cand, _ = _fitted("binary")
+    cand.save(tmp_path)
+    back = LightGBMCandidate.load(tmp_path, cand.params)
+    trees, loaded = cand.compiled_trees(), back.compiled_trees()
+    assert trees is not None and loaded is not None
+    assert trees.key == loaded.key

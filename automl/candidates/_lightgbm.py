@@ -189,9 +189,11 @@ class LightGBMCandidate(Candidate):
         return np.asarray(self.fitted_.predict(X, num_iteration=self.n_iterations_))
 
     def model_text(self) -> str:
-        """The trees as LightGBM's model text (the checked text for a model read from a file)."""
+        """The trees as the checked model text: the text a model read from its file has (so
+        compiled trees made when a model is trained are found when it is loaded)."""
         if self.text_ is None:
-            self.text_ = self.fitted_.model_to_string(num_iteration=self.n_iterations_)
+            raw = self.fitted_.model_to_string(num_iteration=self.n_iterations_)
+            self.text_ = checked_model_text(Path("model.txt"), raw).text
         return self.text_
 
     def compiled_trees(self) -> _compiled.CompiledTrees | None:

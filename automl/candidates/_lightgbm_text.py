@@ -249,9 +249,10 @@ def _check_shape(path: Path, where: str, left: list[int], right: list[int], n: i
     check_binary_tree(path, where, lefts, rights, lambda k: k >= m, 2 * n - 1)
 
 
-def checked_model_text(path: Path) -> ModelText:
-    """Parse and check ``path`` (LightGBM's model.txt); the text LightGBM may safely load."""
-    header_lines, tree_lines = _split_sections(path, read_text(path))
+def checked_model_text(path: Path, text: str | None = None) -> ModelText:
+    """Parse and check ``path`` (LightGBM's model.txt), or ``text`` (named ``path`` in
+    messages); the text LightGBM may safely load."""
+    header_lines, tree_lines = _split_sections(path, read_text(path) if text is None else text)
     head = _key_values(path, header_lines, "the header", _HEADER_KEYS)
     for key in ("version", "num_class", "max_feature_idx", "feature_names", "feature_infos"):
         if key not in head:
