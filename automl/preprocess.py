@@ -328,7 +328,8 @@ class Preprocessor:
     # ---------------------------------------------------------------- encodings
     def transform_tree(self, df: pd.DataFrame, report: InputReport | None = None) -> np.ndarray:
         report = report if report is not None else InputReport()
-        blocks = [v.astype("float32")[:, None] for _, _, v in self._base(df, report)]
+        with np.errstate(over="ignore"):  # beyond float32's range: infinity, as trees read it
+            blocks = [v.astype("float32")[:, None] for _, _, v in self._base(df, report)]
         for col in self.columns:
             if col.type == "text":
                 m = self._tfidf(df, col.name, TEXT_TERMS_TREE)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,32 +46,30 @@ def pair() -> automl.Model:
 
 
 # ------------------------------------------------------------------------------ the two bugs
-def test_a_series_column_named_series_survives_the_cli_forecast(tmp_path: Path) -> None:
+def test_a_series_column_named_series_survives_the_cli_forecast(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from automl.cli import main
+
     data = tmp_path / "pair.csv"
     trend_and_season().to_csv(data, index=False)
-    run = [sys.executable, "-m", "automl"]
-    train = subprocess.run(
-        run
-        + ["train", str(data), "--target", "value", "--time-column", "month", "--series"]
+    code = main(
+        ["train", str(data), "--target", "value", "--time-column", "month", "--series"]
         + ["series", "--horizon", "6", "--max-trials", "2", "--time-budget", "600"]
-        + ["--out", str(tmp_path / "m"), "--quiet", "--no-reports"],
-        capture_output=True,
-        text=True,
+        + ["--out", str(tmp_path / "m"), "--quiet", "--no-reports"]
     )
-    assert train.returncode == 0, train.stderr
+    assert code == 0, capsys.readouterr().err
     out = tmp_path / "fc.csv"
-    fc = subprocess.run(
-        run + ["forecast", str(tmp_path / "m"), "--out", str(out)], capture_output=True, text=True
-    )
-    assert fc.returncode == 0, fc.stderr
+    assert main(["forecast", str(tmp_path / "m"), "--out", str(out)]) == 0
     got = pd.read_csv(out)
     assert list(got.columns) == ["series", "month", "step", "prediction", "p10", "p50", "p90"]
     assert got.groupby("series").size().to_dict() == {"passengers": 6, "temperature": 6}
-    info = subprocess.run(run + ["info", str(tmp_path / "m")], capture_output=True, text=True)
-    assert info.returncode == 0, info.stderr
-    assert "quantiles: p10, p50, p90" in info.stdout
-    assert "backtests (3 windows of 6 months)" in info.stdout
-    assert "passengers" in info.stdout and "wql" in info.stdout
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "m")]) == 0
+    info = capsys.readouterr().out
+    assert "quantiles: p10, p50, p90" in info
+    assert "backtests (3 windows of 6 months)" in info
+    assert "passengers" in info and "wql" in info
 
 
 def test_id_columns_named_like_the_added_columns_keep_their_names() -> None:
@@ -138,10 +134,14 @@ def test_holdout_and_backtests_report_quantile_loss(pair: automl.Model) -> None:
             assert {"mase", "wape", "rmse", "wql"} <= set(m)
 
 
-def test_cli_refuses_bad_quantiles_and_backtests(tmp_path: Path) -> None:
+def test_cli_refuses_bad_quantiles_and_backtests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from automl.cli import main
+
     data = tmp_path / "pair.csv"
     trend_and_season().to_csv(data, index=False)
-    base = [sys.executable, "-m", "automl", "train", str(data), "--target", "value"]
+    base = ["train", str(data), "--target", "value"]
     base += ["--time-column", "month", "--series", "series", "--max-trials", "2", "--quiet"]
     base += ["--time-budget", "600", "--no-reports", "--out", str(tmp_path / "m")]
     for extra, words in (
@@ -151,9 +151,10 @@ def test_cli_refuses_bad_quantiles_and_backtests(tmp_path: Path) -> None:
         (["--backtests", "0"], "positive whole number"),
         (["--horizon", "6", "--backtests", "9"], "allows at most"),
     ):
-        res = subprocess.run(base + extra, capture_output=True, text=True)
-        assert res.returncode == 2, (extra, res.stderr)
-        assert words in " ".join(res.stderr.split()) and "Traceback" not in res.stderr
+        code = main(base + extra)
+        err = capsys.readouterr().err
+        assert code == 2, (extra, err)
+        assert words in " ".join(err.split()) and "Traceback" not in err
     assert not (tmp_path / "m").exists()
 
 

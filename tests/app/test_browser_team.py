@@ -101,8 +101,18 @@ def test_two_users_never_see_each_others_work(team_app: tuple[str, int]) -> None
         # alice shares her model with bob on the Models page; bob can predict with it
         alice.goto(f"{url}/models")
         expect(alice.get_by_role("button", name="Share (read-only)")).to_be_visible(timeout=30_000)
-        alice.get_by_test_id("stSelectbox").filter(has_text="With").click()
-        alice.get_by_role("option", name="bob", exact=True).click()
+        wait_idle(alice)  # the sections below Share render last and move it
+        with_box = alice.get_by_test_id("stSelectbox").filter(has_text="With")
+        bob_option = alice.get_by_role("option", name="bob", exact=True)
+        for _ in range(3):  # a click while the page still moves can land before the list opens
+            with_box.scroll_into_view_if_needed()
+            with_box.click()
+            try:
+                bob_option.wait_for(state="visible", timeout=5_000)
+                break
+            except Exception:
+                alice.keyboard.press("Escape")
+        bob_option.click()
         wait_idle(alice)
         alice.get_by_role("button", name="Share (read-only)").click()
         expect(alice.get_by_text("Shared model alice churn with bob")).to_be_visible(timeout=30_000)
