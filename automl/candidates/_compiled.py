@@ -30,6 +30,8 @@ import numpy as np
 # the compile time for 10% slower scoring
 COMPILE_SECONDS_PER_TREE = 0.006
 MIN_TREES = 20  # fewer trees score fast enough in LightGBM
+MAX_TREES = 20_000  # more would take LLVM minutes and gigabytes: LightGBM scores them
+CHILD_MEMORY_BYTES = 4 * 1024**3  # the compiler's process may not grow past this
 MAX_CACHED = 32  # compiled models kept in the cache folder (the oldest go first)
 CHECK_ROWS = 2_000
 TOLERANCE = 1e-9
@@ -224,6 +226,10 @@ def _compile(model_file: str, library: str) -> None:
     """The child process: compile ``model_file`` into ``library`` atomically."""
     with contextlib.suppress(OSError):
         os.nice(10)
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
     import lleaves
 
     out = Path(library)

@@ -200,7 +200,7 @@ class LightGBMCandidate(Candidate):
         """This model's trees compiled to native code (in the cache or to be compiled), or None
         when the compiler is not installed or the trees are too few to gain from it."""
         n_trees = int(self.n_iterations_ or 0) * max(1, self.fitted_.num_model_per_iteration())
-        if n_trees < _compiled.MIN_TREES or not _compiled.available():
+        if not _compiled.MIN_TREES <= n_trees <= _compiled.MAX_TREES or not _compiled.available():
             return None
         return _compiled.CompiledTrees(self.model_text(), n_trees)
 
