@@ -45,3 +45,12 @@ def show_value(value: Any, limit: int = 40) -> str:
         return text[:10] if text.endswith("T00:00:00") else text.replace("T", " ")
     text = str(value)
     return f"'{text[:limit]}...'" if len(text) > limit else f"'{text}'"
+
+
+# what a model predicts, in words (its problem type; a task name for tabular models)
+PROBLEM_WORDS = {
+    "binary": "2 categories",
+    "multiclass": "3 or more categories",
+    "regression": "a number",
+    "timeseries": "a time series forecast",
+}

@@ -15,7 +15,8 @@ from typing import Any
 
 from automl.artifact import HOLDOUT_FILE, ModelMeta
 from automl.bundle._retrain import retrain_cells
-from automl.bundle._text import DATA_FILE, MODEL_FOLDER, PROBLEM_WORDS, label, literal, md
+from automl.bundle._text import DATA_FILE, MODEL_FOLDER, label, literal, md
+from automl.words import PROBLEM_WORDS
 
 EXPLAINED_ROWS = 3
 

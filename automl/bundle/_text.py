@@ -12,12 +12,6 @@ from automl.metrics import METRICS
 
 MODEL_FOLDER = "model"
 DATA_FILE = "data/training.parquet"
-PROBLEM_WORDS = {
-    "binary": "2 categories",
-    "multiclass": "3 or more categories",
-    "regression": "a number",
-    "timeseries": "a time series forecast",
-}
 
 
 def md(text: Any) -> str:

@@ -50,6 +50,7 @@ from automl.serve import rows as rows_mod
 from automl.serve.keys import key_user
 from automl.serve.rows import RowsError
 from automl.serve.served import ServedModel
+from automl.words import PROBLEM_WORDS
 from automl.workspace.users import SignInError, Team, User
 
 if TYPE_CHECKING:
@@ -61,11 +62,6 @@ AUTH_CACHE_SECONDS = 2.0  # a revoked key or unshared model is refused within th
 _CACHE_LIMIT = 1000
 ENDPOINTS = ("/predict", "/predict/csv", "/schema", "/health", "/metrics", "/docs", "/openapi.json")
 log = logging.getLogger("easel.serve")
-_TASK_WORDS = {
-    "binary": "2 categories",
-    "multiclass": "3 or more categories",
-    "regression": "a number",
-}
 
 
 @dataclass(frozen=True)
@@ -378,7 +374,7 @@ def create_app(served: ServedModel, settings: ServiceSettings | None = None) -> 
             "model": loaded.label,
             "version": loaded.version,
             "target": model.target,
-            "predicts": _TASK_WORDS.get(model.task, model.task),
+            "predicts": PROBLEM_WORDS.get(model.task, model.task),
             "max_rows": settings.max_rows,
             "columns": [c.to_dict() for c in rows_mod.columns(model)],
         }
@@ -498,7 +494,7 @@ def _score_csv(model: Any, source: Path, out: Path, max_rows: int, reasons: int)
 
 
 def _description(model: Any, settings: ServiceSettings) -> str:
-    what = _TASK_WORDS.get(model.task, model.task)
+    what = PROBLEM_WORDS.get(model.task, model.task)
     text = (
         f"Predicts **{model.target}** ({what}) from rows of the model's columns. `GET /schema` "
         f"lists the columns, their types, categories and typical values. At most "
