@@ -575,8 +575,8 @@ class Search:
         """Once: the best configuration of the first sample on the second, so that how
         seconds grow with rows on this table is measured rather than assumed (it is that
         configuration's first growth step, which growing would take anyway)."""
-        if self._probed or len(data.stage_rows) <= 2:
-            return False
+        if self._probed or len(data.stage_rows) <= 2 or self.max_trials is not None:
+            return False  # (a count of trials is planned for the larger samples: keep it)
         best = self._growers(data.stage_rows[0])
         if not best or self._enough():
             return False
