@@ -109,7 +109,6 @@ class CompiledTrees:
         self.proc: subprocess.Popen[bytes] | None = None
         self._job: Path | None = None
         self.failed = ""
-        self.started = 0.0
         self._errors: Any = None
 
     @property
@@ -140,7 +139,6 @@ class CompiledTrees:
                 stdout=subprocess.DEVNULL,
                 stderr=self._errors,
             )
-            self.started = time.monotonic()
         except OSError as exc:
             self.failed = f"could not start the compiler: {exc}"
             self._cleanup()
