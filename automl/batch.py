@@ -106,6 +106,16 @@ def _arrow_rows(df: pd.DataFrame) -> pa.Table:
         return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
 
 
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_dictionary(kind)
+    )
+
+
 def _answer_array(values: Any) -> pa.Array:
     try:
         return pa.array(values, from_pandas=True)
@@ -164,7 +174,8 @@ def _csv_text(col: pa.Array) -> pa.Array:
     """An added column as CSV text, missing values empty (the same text Arrow's CSV writer
     gives numbers and booleans)."""
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        col = col.cast(pa.string())
+        # a number or a boolean as text never holds a delimiter, a quote or a line end
+        return pc.fill_null(col.cast(pa.string()), "")
     return pc.fill_null(_quoted(col), "")
 
 
@@ -185,14 +196,24 @@ class _Writer:
         self.rows = 0
         self.open_line = False
 
-    def write(self, table: pa.Table, lines: pa.Array | None, added: dict[str, pa.Array]) -> None:
+    def write(
+        self,
+        table: pa.Table,
+        lines: pa.Array | pa.ChunkedArray | None,
+        added: dict[str, pa.Array],
+    ) -> None:
         if self.fmt == ".csv" and lines is not None:
             if self.rows == 0:
                 self.sink.write(_header([*table.column_names, *added]))
-            rows = pc.binary_join_element_wise(lines, *(_csv_text(a) for a in added.values()), ",")
-            text = _text_bytes(rows)
-            self.sink.write(text if self.rows == 0 or self.open_line else text.slice(1))
-            self.open_line = True
+            texts = [_csv_text(a) for a in added.values()]
+            start = 0
+            for piece in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
+                end = start + len(piece)
+                ours = [t.slice(start, end - start) for t in texts]
+                text = _text_bytes(pc.binary_join_element_wise(piece, *ours, ","))
+                self.sink.write(text if self.rows == 0 or self.open_line else text.slice(1))
+                self.open_line = True
+                start = end
             self.rows += table.num_rows
             return
         for name, values in added.items():
@@ -209,7 +230,10 @@ class _Writer:
                     [f.with_type(pa.string()) if pa.types.is_null(f.type) else f
                      for f in table.schema]
                 )  # fmt: skip
-                self.parquet = pq.ParquetWriter(self.sink, self.schema)
+                # dictionaries only for text: numbers rarely repeat, and trying a dictionary
+                # for them made writing about four times slower and the file larger
+                text = [f.name for f in self.schema if _is_text(f.type)]
+                self.parquet = pq.ParquetWriter(self.sink, self.schema, use_dictionary=text)
             assert self.schema is not None
             self.parquet.write_table(_conform(table, self.schema, self.rows))
         self.rows += table.num_rows

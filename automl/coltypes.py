@@ -128,9 +128,13 @@ def _encodes(text: str) -> bool:
 
 
 def as_text(s: pd.Series) -> pd.Series:
-    """Values as stripped strings; missing stays missing."""
-    out = s.astype("string").str.strip()
+    """Values as stripped strings; missing stays missing. Arrow holds the text, so stripping
+    and the comparisons after it run over the whole column at once (not one value at a time)."""
+    out = s.astype(_ARROW_TEXT).str.strip()
     return out.mask(out == "")
+
+
+_ARROW_TEXT = pd.StringDtype("pyarrow")
 
 
 def to_number(s: pd.Series) -> pd.Series:

@@ -1,6 +1,7 @@
 """Scale: 1,000,000-row builds with ``automl train``, prediction throughput, chunked scoring memory.
 
     python -m benchmarks.scale [--rows 1000000] [--budget 120] [--tables interactions,synthetic]
+    python -m benchmarks.scale --tables interactions --model MODEL_DIR   # scoring only
 
 Prints, for each table (``interactions``: benchmarks/bigtable.py, 40 numeric columns with
 interactions and 4 categorical ones of 7 to 2,500 levels, 800,000 training and 200,000 test rows;
@@ -20,7 +21,8 @@ rows of another seed):
    its speed). Each file is scored twice: first with the compiled-trees cache as the build left
    it (a build compiles a big table's model when its budget leaves the time), then again; the
    rows/second are the command's own scoring seconds (it prints them), the command's start
-   (about 2 s of imports) is given beside them.
+   (about 2 s of imports) is given beside them. Then the same rows as a Parquet file, scored
+   into a Parquet file.
 
 The peers (FLAML, AutoGluon, H2O) on the same interactions table: benchmarks/scale_peers.py.
 """
@@ -232,6 +234,14 @@ print(json.dumps({"s": statistics.median(seconds)}))
 """
 
 
+TO_PARQUET = """
+import json, sys
+import pyarrow.csv as csv, pyarrow.parquet as pq
+pq.write_table(csv.read_csv(sys.argv[1]), sys.argv[2])
+print(json.dumps({}))
+"""
+
+
 def _write_rows(table: str, rows: int, path: Path) -> None:
     """Rows of ``table`` without the target (seed 2: rows no model learned from), as CSV."""
     if table == "synthetic":
@@ -277,8 +287,20 @@ def chunked(table: str, model_dir: Path, workdir: Path, sizes: list[int]) -> Non
                 f"{read / own:.2f} (aim >= 0.25)",
                 flush=True,
             )
-        src.unlink()
-        out.unlink()
+        # the same rows as Parquet in and out
+        pq_src, pq_out = workdir / f"score_{n}.parquet", workdir / f"scored_{n}.parquet"
+        _json_child(TO_PARQUET, str(src), str(pq_src))
+        cmd = [automl_cli, "predict", str(model_dir), str(pq_src), "--out", str(pq_out), "--quiet"]
+        secs, peak, err = _peak_child_mb(cmd)
+        own = _own_seconds(err) or secs
+        print(
+            f"chunked ({table}, Parquet in and out): automl predict on {n:,} rows: {own:.1f} s "
+            f"scoring ({n / own:,.0f} rows/s), peak RSS {peak:,.0f} MB; ratio to pyarrow's read "
+            f"of the CSV {read / own:.2f}",
+            flush=True,
+        )
+        for path in (src, out, pq_src, pq_out):
+            path.unlink()
 
 
 def main() -> None:
@@ -289,12 +311,22 @@ def main() -> None:
     p.add_argument("--chunk-sizes", default="600000,2000000")
     p.add_argument("--no-scoring", action="store_true", help="builds only")
     p.add_argument("--verbose", action="store_true", help="print each build's leaderboard")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="score with this model (built on the one table of --tables) instead of building",
+    )
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # compiled trees go to a cache of this run (the builds and the predictions share it)
         os.environ["EASEL_CACHE_DIR"] = str(work / "cache")
-        models = {t: build(t, a.rows, a.budget, work, a.verbose) for t in a.tables.split(",")}
+        if a.model is not None:
+            if "," in a.tables:
+                p.error("--model scores one table: name it with --tables")
+            models = {a.tables: a.model}
+        else:
+            models = {t: build(t, a.rows, a.budget, work, a.verbose) for t in a.tables.split(",")}
         if a.no_scoring:
             return
         sizes = [int(s) for s in a.chunk_sizes.split(",")]

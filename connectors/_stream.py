@@ -43,10 +43,11 @@ BOM = b"\xef\xbb\xbf"
 @dataclass(frozen=True)
 class Rows:
     """A chunk of a file: its rows, and, when each row is one line of a UTF-8 text file, each
-    row's own text after the line end before it (``"\\nrow"``; else None)."""
+    row's own text after the line end before it (``"\\nrow"``; else None). A chunk made of
+    pieces of several blocks keeps the pieces (a chunked array: nothing is copied)."""
 
     table: pa.Table
-    lines: pa.StringArray | None = None
+    lines: pa.StringArray | pa.ChunkedArray | None = None
 
 
 def rechunk(chunks: Iterable[Rows], rows: int) -> Iterator[Rows]:
@@ -69,13 +70,16 @@ def rechunk(chunks: Iterable[Rows], rows: int) -> Iterator[Rows]:
 
 
 def _concat(parts: list[Rows]) -> Rows:
+    """The parts as one chunk, without copying their values (Arrow's chunked columns)."""
     if len(parts) == 1:
         return parts[0]
     table = pa.concat_tables([p.table for p in parts])
-    texts = [p.lines for p in parts]
-    if any(t is None for t in texts) or sum(t.nbytes for t in texts) >= 2**30:  # type: ignore[union-attr]
-        return Rows(table)
-    return Rows(table, pa.concat_arrays(texts))
+    pieces: list[pa.Array] = []
+    for p in parts:
+        if p.lines is None:
+            return Rows(table)
+        pieces += p.lines.chunks if isinstance(p.lines, pa.ChunkedArray) else [p.lines]
+    return Rows(table, pa.chunked_array(pieces, pa.string()))
 
 
 def _slice(chunk: Rows, start: int, length: int) -> Rows:

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import automl
@@ -129,3 +130,25 @@ def test_csv_rows_keep_their_own_text(binary_model, binary_df: pd.DataFrame, tmp
         assert after.startswith(before + ",")
     back = pd.read_csv(tmp_path / "scored.csv", dtype={"zip": str})
     assert back["zip"].tolist()[:2] == ["00000", "00001"]
+
+
+def test_chunks_made_of_several_blocks_are_written_as_read(
+    binary_model, binary_df, tmp_path, monkeypatch
+):
+    """When a chunk of rows is made of pieces of several blocks of the file, its rows' own lines
+    stay in pieces (nothing copied) and the scored file is the same, byte for byte."""
+    from connectors import _stream, iter_file_batches
+
+    rows = pd.concat([binary_df.drop(columns=["churn"])] * 4, ignore_index=True)
+    src = tmp_path / "rows.csv"
+    rows.to_csv(src, index=False)
+    whole = predict_file(binary_model.model_, src, tmp_path / "whole.csv", chunk_rows=len(rows))
+    monkeypatch.setattr(_stream, "MIN_BLOCK_BYTES", 2048)
+    monkeypatch.setattr(_stream, "MAX_BLOCK_BYTES", 2048)
+    chunk = next(iter(iter_file_batches(src, 300)))
+    assert isinstance(chunk.lines, pa.ChunkedArray) and chunk.lines.num_chunks > 1
+    first_rows = src.read_text().splitlines()[1:3]
+    assert chunk.lines.to_pylist()[:2] == ["\n" + line for line in first_rows]
+    pieces = predict_file(binary_model.model_, src, tmp_path / "pieces.csv", chunk_rows=300)
+    assert pieces.rows == whole.rows == len(rows)
+    assert (tmp_path / "pieces.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()

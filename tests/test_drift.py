@@ -176,3 +176,21 @@ def test_a_model_with_changed_holdout_rows_is_scored_without_drift(
     assert scored.exists() and not (tmp_path / "scored.csv.drift.json").exists()
     assert main(["drift", str(folder), str(src)]) == 2
     assert "lack the column(s) age" in capsys.readouterr().err
+
+
+def test_number_counts_equal_a_bin_per_value() -> None:
+    """The counts of a number column (comparisons against each edge) are the counts of each
+    value's bin, with missing values, infinities and values on an edge."""
+    from automl.drift import _Column
+
+    rng = np.random.default_rng(7)
+    pool = [-np.inf, np.inf, np.nan, -1.0, 0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 9.0]
+    for _ in range(300):
+        values = pd.Series(rng.choice(pool, int(rng.integers(0, 40))).astype(float))
+        edges = np.unique(rng.choice([0.0, 1.0, 2.0, 3.0], int(rng.integers(0, 5))))
+        for kind in ("number", "boolean"):
+            col = _Column("x", kind, np.zeros(len(edges) + 2, np.int64), edges=edges, low=0, high=3)
+            bins, outside, _ = col.bins(values)
+            counts, outside_counted, _ = col.count(values)
+            assert counts.tolist() == np.bincount(bins, minlength=len(edges) + 2).tolist()
+            assert outside_counted == outside
