@@ -301,6 +301,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import automl
     from automl.batch import output_format, predict_file
 
+    if getattr(args, "cluster", None) is not None:
+        return _predict_on_cluster(args)
     if args.chunk_rows < 1:
         raise _usage(f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}.")
     if args.reasons < 0:
@@ -327,6 +329,54 @@ def cmd_predict(args: argparse.Namespace) -> int:
         name, version = ws.resolve_dataset(data[len("dataset:") :])
         data = str(ws.root / ws.get_dataset(name, version).path)
     result = predict_file(model, data, args.out, args.chunk_rows, progress, reasons=args.reasons)
+    return _predicted(result, drift_json)
+
+
+def _predict_on_cluster(args: argparse.Namespace) -> int:
+    """``automl predict --cluster``: DATA read with dask.dataframe and scored partition by
+    partition on the workers; OUT a folder of Parquet parts (ending in /) or one file."""
+    import automl
+    from automl.cluster.scoring import check_output, input_parts, predict_on_cluster
+
+    _cluster_address(args)
+    if args.reasons < 0:
+        raise _usage(f"--reasons must be 0 or more. Got {args.reasons}.")
+    check_output(args.out, args.data)
+    drift_json = Path(f"{args.out.rstrip('/' + os.sep)}.drift.json")
+    check_output_file(drift_json, "drift report file (beside --out)", keep=(args.data,))
+    folder = _model_folder(args)
+    model = automl.load(folder)
+    if model.is_forecast:
+        raise _usage(
+            "This model forecasts a time series; rows are not scored one by one. Use "
+            f"'automl forecast {args.model} --out FILE' (optionally with --history DATA)."
+        )
+    data = args.data
+    if data.startswith("dataset:"):
+        ws = _workspace(args, "import")
+        name, version = ws.resolve_dataset(data[len("dataset:") :])
+        data = str(ws.root / ws.get_dataset(name, version).path)
+    storage: dict[str, Any] = {}
+    if args.endpoint_url:
+        storage["endpoint_url"] = args.endpoint_url
+    if args.anonymous:
+        storage["anon"] = True
+    input_parts(data, storage)  # what to read, checked before the cluster starts
+    quiet = args.quiet
+
+    def progress(rows: int) -> None:
+        if not quiet:
+            print(f"scored {rows:,} rows", file=sys.stderr, flush=True)
+
+    with _cluster(args) as cluster:
+        result = predict_on_cluster(
+            cluster, model, folder, data, args.out, progress, args.reasons, storage=storage
+        )
+    return _predicted(result, drift_json)
+
+
+def _predicted(result: Any, drift_json: Path) -> int:
+    """What a batch prediction wrote and noticed; its drift report written beside it."""
     for msg in result.report.messages():
         print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {result.rows:,} predictions to {result.output} in {result.seconds:.1f} s")
@@ -1025,7 +1075,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--horizon", type=int, default=None, help="periods ahead (default: as built)")
     fc.add_argument("--series", action="append", default=None, help="only these series")
-    fc.add_argument("--cluster", default=None, metavar="ADDRESS", help=CLUSTER_HELP)
     fc.set_defaults(func=cmd_forecast)
 
     ex = sub.add_parser(

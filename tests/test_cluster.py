@@ -246,3 +246,145 @@ def test_app_builds_run_on_the_cluster_of_easel_dask_scheduler(
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert "local:N" in ws.get_job(again)["error"]
+
+
+# ---------------------------------------------------------------------- distributed scoring
+@pytest.fixture(scope="module")
+def scorer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    fit = automl.AutoML(time_budget=600, seed=0, max_trials=2, candidates=["lightgbm", "linear"])
+    path: Path = fit.fit(make_table(400, 0, "binary"), "churn").save(
+        tmp_path_factory.mktemp("scorer") / "model"
+    )
+    return path
+
+
+def _rows(n: int = 3000, seed: int = 7) -> pd.DataFrame:
+    df = make_table(n, seed, "binary").drop(columns=["churn"])
+    df.loc[df.index % 97 == 0, "plan"] = "enterprise"  # unseen in training: drift to count
+    df["age"] = df["age"] + 20  # older customers than the model learned from
+    return df
+
+
+def _local(model: Path, data: Path, tmp: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    out = tmp / "local.csv"
+    assert main(["predict", str(model), str(data), "--out", str(out), "--quiet"]) == 0
+    drift = json.loads(Path(f"{out}.drift.json").read_text())
+    return pd.read_csv(out), drift
+
+
+ANSWERS = ["prediction", "probability_no", "probability_yes"]
+
+
+def test_predict_on_the_cluster_equals_local_scoring(
+    scorer: Path, cluster: Cluster, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automl.cluster.scoring as scoring
+
+    monkeypatch.setattr(scoring, "PARTITION_BYTES", 40_000)  # several partitions per file
+    data = tmp_path / "rows.csv"
+    _rows().to_csv(data, index=False)
+    want, want_drift = _local(scorer, data, tmp_path)
+    capsys.readouterr()
+    out = tmp_path / "scored.csv"
+    code = main(["predict", str(scorer), str(data), "--out", str(out),
+                 "--cluster", cluster.address])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    got = pd.read_csv(out)
+    answers = [c for c in want.columns if c not in _rows(1).columns]
+    assert answers and len(got) == len(want) == 3000
+    pd.testing.assert_frame_equal(got[answers], want[answers])
+    pd.testing.assert_frame_equal(got.drop(columns=answers), want.drop(columns=answers))
+    drift = json.loads(Path(f"{out}.drift.json").read_text())
+    assert drift == want_drift and drift["verdict"] != "none"
+
+    parts = tmp_path / "parts/"
+    code = main(["predict", str(scorer), str(data), "--out", f"{parts}/",
+                 "--cluster", cluster.address, "--quiet"])  # fmt: skip
+    assert code == 0
+    files = sorted(parts.iterdir())
+    assert len(files) > 1 and all(f.name.startswith("part-") for f in files)
+    pd.testing.assert_frame_equal(pd.read_parquet(parts)[answers], want[answers])
+    assert json.loads(Path(f"{parts}.drift.json").read_text()) == want_drift
+
+
+def test_a_folder_of_parquet_parts_scores_in_input_order(
+    scorer: Path, cluster: Cluster, tmp_path: Path
+) -> None:
+    rows = _rows(2400, 11)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):  # names sort as the rows' order; the marker files are left out
+        rows.iloc[600 * i : 600 * (i + 1)].to_parquet(folder / f"part-{i}.parquet", index=False)
+    (folder / "_SUCCESS").write_text("")
+    whole = tmp_path / "whole.parquet"
+    rows.to_parquet(whole, index=False)
+    out = tmp_path / "out.parquet"
+    assert main(["predict", str(scorer), str(whole), "--out", str(tmp_path / "l.parquet"),
+                 "--quiet"]) == 0  # fmt: skip
+    assert main(["predict", str(scorer), str(folder), "--out", str(out), "--quiet",
+                 "--cluster", cluster.address]) == 0  # fmt: skip
+    want, got = pd.read_parquet(tmp_path / "l.parquet"), pd.read_parquet(out)
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
+    scorer: Path, cluster: Cluster, tmp_path: Path, capsys: Any
+) -> None:
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    _rows(10).to_csv(mixed / "a.csv", index=False)
+    _rows(10).to_parquet(mixed / "b.parquet", index=False)
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    cases = [
+        (str(mixed), str(tmp_path / "o.csv"), "mixes files of several kinds"),
+        (str(tmp_path / "nowhere"), str(tmp_path / "o.csv"), "does not exist"),
+        (str(mixed / "a.csv"), f"{taken}/", "holds files Easel did not write"),
+    ]
+    for data, out, message in cases:
+        code = main(["predict", str(scorer), data, "--out", out, "--cluster", cluster.address])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2 and message in err and "Traceback" not in err, err
+        assert "worker(s) ready" not in err  # refused before the cluster was asked
+    assert (taken / "notes.txt").read_text() == "mine" and not (tmp_path / "o.csv").exists()
+
+
+def test_an_s3_prefix_scores_on_local_workers(
+    scorer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # the workers read with their own AWS settings: the ones this process gives its children
+    for name, value in (("AWS_ACCESS_KEY_ID", "AKIAEASELTEST0000000"),
+                        ("AWS_SECRET_ACCESS_KEY", "easel-test-secret"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    try:
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(Bucket="lake")
+        rows = _rows(900, 5)
+        for i in range(3):
+            body = rows.iloc[300 * i : 300 * (i + 1)].to_csv(index=False).encode()
+            s3.put_object(Bucket="lake", Key=f"nightly/part-{i}.csv", Body=body)
+        s3.put_object(Bucket="lake", Key="nightly/_SUCCESS", Body=b"")
+        rows.to_csv(tmp_path / "rows.csv", index=False)
+        want, _ = _local(scorer, tmp_path / "rows.csv", tmp_path)
+        out = tmp_path / "s3.csv"
+        code = main(["predict", str(scorer), "s3://lake/nightly/", "--out", str(out), "--quiet",
+                     "--endpoint-url", endpoint, "--cluster", "local:2"])  # fmt: skip
+        assert code == 0
+    finally:
+        server.stop()
+    got = pd.read_csv(out)
+    pd.testing.assert_frame_equal(got, want)
