@@ -14,9 +14,11 @@ Schema versions:
 2. Every file says ``problem_type`` (binary, multiclass, regression or timeseries).
 3. Each leaderboard row may say ``rows``, the training rows that trial learned from (big tables
    search on growing samples).
-4. Today's format: a forecast model's features are in units of each window's scale
-   (``layout.scaled``), it stores quantiles (``quantiles``, ``quantile_offsets``) instead of
-   the 80% range (``interval``), and its backtests.
+4. A forecast model's features are in units of each window's scale (``layout.scaled``), it
+   stores quantiles (``quantiles``, ``quantile_offsets``) instead of the 80% range
+   (``interval``), and its backtests.
+5. Today's format: each leaderboard row says ``worker``, the Dask worker that ran the trial
+   ("" when the build ran on one computer).
 
 Older files are upgraded on load by :func:`upgrade`, the one place that knows older formats.
 
@@ -43,7 +45,7 @@ from automl.errors import ArtifactError
 from automl.progress import TrialRecord
 from automl.task import TargetInfo
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 META_FILE = "easel_model.json"
 HOLDOUT_FILE = "holdout.parquet"
 PREPROCESSING_KEY = "preprocessing"
@@ -350,6 +352,12 @@ def _trial_from_dict(data: Any, i: int) -> TrialRecord:
             f"The model metadata is damaged: 'leaderboard[{i}].rows' should be a row count, not "
             f"{str(rows)[:40]!r}. Retrain the model."
         )
+    worker = fields.get("worker", "")
+    if not isinstance(worker, str) or len(worker) > 300:
+        raise ArtifactError(
+            f"The model metadata is damaged: 'leaderboard[{i}].worker' should be a worker's "
+            f"address, not {str(worker)[:40]!r}. Retrain the model."
+        )
     return TrialRecord(**fields)
 
 
@@ -605,6 +613,7 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
     Version 3 -> 4: a forecast model's features were not scaled (``layout.scaled`` False), its
     80% range (``interval``, in the target's units) becomes the quantiles 0.1, 0.5, 0.9 with the
     range's ends as their errors (each on its side of the forecast), no backtests.
+    Version 4 -> 5: every leaderboard row ran on the build's own computer (``worker`` "").
     """
     version = check_version(meta.get("schema_version"))
     out = dict(meta)
@@ -641,6 +650,14 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
                 ts["layout"] = {**ts["layout"], "scaled": False}
             out["timeseries"] = ts
         out["schema_version"] = 4
+    if check_version(out["schema_version"]) < 5:
+        board = out.get("leaderboard")
+        if isinstance(board, list):
+            out["leaderboard"] = [
+                {**r, "worker": ""} if isinstance(r, dict) and "worker" not in r else r
+                for r in board
+            ]
+        out["schema_version"] = 5
     return out
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from automl.candidates import REGISTRY
+from automl.cluster import Cluster, parse_address, using
 from automl.errors import NotFittedError, ParameterError, invalid_parameter
 from automl.model import Model
 from automl.prep.recipe import Recipe
@@ -80,6 +81,12 @@ class AutoML:
         Time series only: how many rolling windows of ``horizon`` periods before the held-out
         ones the kept candidates forecast to be compared and calibrated (default 3, or fewer
         when the history is too short for 3).
+    cluster : str or automl.cluster.Cluster, optional
+        Run the search's trials on a Dask cluster: a scheduler's address
+        (``"tcp://scheduler:8786"``), ``"local:N"`` to start N worker processes on this
+        computer for the fit (stopped when it ends), or a running :class:`automl.cluster.Cluster`
+        (left running). Needs the ``cluster`` extra (``pip install 'easel[cluster]'``); without
+        it nothing imports Dask. Connecting counts in the time budget. See docs/scale-out.md.
 
     Attributes
     ----------
@@ -114,6 +121,7 @@ class AutoML:
         aggregate: str | None = None,
         quantiles: list[float] | None = None,
         backtests: int | None = None,
+        cluster: str | Cluster | None = None,
     ) -> None:
         self.time_budget = time_budget
         self.preset = preset
@@ -134,6 +142,7 @@ class AutoML:
         self.aggregate = aggregate
         self.quantiles = quantiles
         self.backtests = backtests
+        self.cluster = cluster  # Dask: where the search's trials run (None: here)
 
     # ------------------------------------------------------------------ validation
     def _settings(self) -> dict[str, Any]:
@@ -168,6 +177,8 @@ class AutoML:
                     self.candidates,
                 )
             settings["families"] = list(self.candidates)
+        if self.cluster is not None and not isinstance(self.cluster, Cluster):
+            parse_address(self.cluster)  # a clear error before any work
         return settings
 
     def _options(self) -> FitOptions:
@@ -198,6 +209,14 @@ class AutoML:
         model and replayed on raw rows at prediction time (row steps only shape training data).
         """
         run = FitRun(self._options(), self._settings(), self.progress)
+        with using(self.cluster) as cluster:
+            if cluster is not None:
+                from automl.cluster.trials import DaskTrials
+
+                run.runner = DaskTrials(cluster)
+            return self._fit(run, df, target, recipe)
+
+    def _fit(self, run: FitRun, df: pd.DataFrame, target: str, recipe: Recipe | None) -> AutoML:
         df = check_frame(df)
         target = str(target)
         df, recipe_meta = apply_recipe(run, df, target, recipe)

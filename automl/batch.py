@@ -448,3 +448,47 @@ def predict_file(
         drift=drift,
         expected_rows=estimate_rows(source),
     )
+
+
+# ---------------------------------------------------------------------------- one part, anywhere
+@dataclass
+class ScoredPart:
+    """One part of a larger input, scored and encoded (``score_part``)."""
+
+    rows: int
+    data: bytes  # a whole Parquet file, or CSV rows without a header
+    header: bytes  # CSV: the header line of these columns ("" for Parquet)
+    report: InputReport
+    added_columns: list[str]
+
+
+def score_part(
+    model: Model,
+    rows: pd.DataFrame | pa.Table,
+    fmt: str,
+    reasons: int = 0,
+    observe: Callable[[pd.DataFrame], None] | None = None,
+) -> ScoredPart:
+    """Score one part of a larger input wherever it is (a partition on a cluster worker:
+    :mod:`automl.cluster.scoring`) through the same ``Model.answers`` and Arrow conversions as
+    :func:`score_chunks`, encoded as ``fmt`` (".parquet" or ".csv") for the caller to write in
+    order. ``observe`` counts the rows for drift, as in :func:`score_chunks`."""
+    frame, table = (rows.to_pandas(), rows) if isinstance(rows, pa.Table) else (rows, None)
+    if table is None:
+        table = _arrow_rows(frame)
+    answers, report = model.answers(frame, reasons=reasons, observe=observe)
+    for name, values in answers.items():
+        table = table.append_column(name, _answer_array(values))
+    sink, header = pa.BufferOutputStream(), b""
+    if fmt == ".csv":
+        ready = _csv_ready(table)
+        pacsv.write_csv(ready, sink, pacsv.WriteOptions(include_header=False))
+        head = pa.BufferOutputStream()
+        pacsv.write_csv(ready.slice(0, 0), head)
+        header = head.getvalue().to_pybytes()
+    else:
+        schema = pa.schema(
+            [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+        )
+        pq.write_table(_conform(table, schema, 0), sink)
+    return ScoredPart(len(frame), sink.getvalue().to_pybytes(), header, report, list(answers))

@@ -5,12 +5,15 @@ imports it, so the workspace layer stays below the training layer. The process w
 in the queue and runs the training in a worker it watches
 (:func:`automl.workspace.jobs.run_queued`); the worker, :func:`run_job`, reads the job's
 parameters from the catalog, trains with the public API on the dataset's training input (see
-:func:`automl.workspace.data.training_input`), saves the model and records the outcome.
+:func:`automl.workspace.data.training_input`), saves the model and records the outcome. With
+``EASEL_DASK_SCHEDULER`` set (a scheduler's address, or ``local:N``), the search's trials run on
+that Dask cluster (:mod:`automl.cluster`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -18,6 +21,7 @@ import traceback
 from typing import Any
 
 from automl.atomic import os_error_message, sweep_stale
+from automl.cluster import ENV_VAR as CLUSTER_ENV
 from automl.errors import EaselError
 from automl.progress import ProgressEvent
 from automl.workspace.catalog import Workspace
@@ -67,7 +71,9 @@ def run_job(root: str, job_id: int) -> int:
                 float(total), time.monotonic() - started, reports=True
             )
         reporter = JobProgress(ws, job_id)
-        model = automl.AutoML(progress=reporter, **settings).fit(
+        # EASEL_DASK_SCHEDULER: the search's trials run on that Dask cluster (or local:N)
+        cluster = os.environ.get(CLUSTER_ENV, "").strip() or None
+        model = automl.AutoML(progress=reporter, cluster=cluster, **settings).fit(
             df, target=p["target"], recipe=recipe
         )
         name, version, path = ws.new_model_path(p["model_name"])

@@ -37,6 +37,11 @@ from automl.team_cli import MODEL_HELP
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
+CLUSTER_HELP = (
+    "run on a Dask cluster: a scheduler's address (tcp://HOST:8786), or local:N to start N "
+    "worker processes on this computer (needs pip install 'easel[cluster]'; see "
+    "docs/scale-out.md)"
+)
 
 
 def _err(message: str) -> None:
@@ -150,10 +155,9 @@ def _whole_budget(args: argparse.Namespace) -> float | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import automl
-
     started = time.monotonic()
     _check_model_folder(args.out)  # before training, which can take long
+    _cluster_address(args)
     recipe = _load_recipe(args.recipe)
     if args.data.startswith("dataset:") and recipe is None:
         # the data service decides what a dataset trains on, as for a build in the app: a
@@ -172,7 +176,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     if recipe is None:  # (a recipe's formulas see the numbers as they were read)
         compact_floats(df)  # the command's own frame: half the memory for its numbers
     progress = _Progress(args.quiet)
-    model = automl.AutoML(
+    with _cluster(args) as cluster:  # (started here: its start counts in the budget)
+        model = _fit(args, started, df, recipe, progress, cluster)
+    if not args.quiet:
+        print("writing the model and its reports", file=sys.stderr)
+    _check_model_folder(args.out)  # again: the folder may have changed during training
+    sweep_stale(Path(args.out).parent, of=Path(args.out).name)  # left by a killed save
+    out = model.save(args.out, reports=not args.no_reports, data=df)
+    m = model.model_
+    print(f"saved model to {out}", file=sys.stderr)
+    total = _whole_budget(args)
+    if total is not None and m.compile_now(total - (time.monotonic() - started)):
+        # the budget's last seconds make later batch scoring of a big table's model faster
+        print("compiled the model's trees for fast batch scoring on this computer", file=sys.stderr)
+    print(_summary(m))
+    return 0
+
+
+def _fit(
+    args: argparse.Namespace,
+    started: float,
+    df: pd.DataFrame,
+    recipe: Any,
+    progress: Any,
+    cluster: Any,
+) -> Any:
+    import automl
+
+    return automl.AutoML(
         time_budget=fit_budget(args, started),
         max_trials=args.max_trials,
         preset=args.preset,
@@ -190,20 +221,35 @@ def cmd_train(args: argparse.Namespace) -> int:
         aggregate=args.aggregate,
         quantiles=_quantiles(args.quantiles),
         backtests=args.backtests,
+        cluster=cluster,
     ).fit(df, target=args.target, recipe=recipe)
-    if not args.quiet:
-        print("writing the model and its reports", file=sys.stderr)
-    _check_model_folder(args.out)  # again: the folder may have changed during training
-    sweep_stale(Path(args.out).parent, of=Path(args.out).name)  # left by a killed save
-    out = model.save(args.out, reports=not args.no_reports, data=df)
-    m = model.model_
-    print(f"saved model to {out}", file=sys.stderr)
-    total = _whole_budget(args)
-    if total is not None and m.compile_now(total - (time.monotonic() - started)):
-        # the budget's last seconds make later batch scoring of a big table's model faster
-        print("compiled the model's trees for fast batch scoring on this computer", file=sys.stderr)
-    print(_summary(m))
-    return 0
+
+
+def _cluster_address(args: argparse.Namespace) -> Any:
+    """``--cluster`` checked (before any work), or None."""
+    if getattr(args, "cluster", None) is None:
+        return None
+    from automl.cluster import parse_address
+
+    return parse_address(args.cluster)
+
+
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace) -> Any:
+    """The Dask cluster of ``--cluster`` for the block (None without it: Dask is not imported);
+    a local one's worker processes stop at its end."""
+    address = _cluster_address(args)
+    if address is None:
+        yield None
+        return
+    from automl.cluster import connect
+
+    if not getattr(args, "quiet", False):
+        print(f"connecting to the cluster {address.text}", file=sys.stderr)
+    with connect(address) as cluster:
+        if not getattr(args, "quiet", False):
+            print(f"{len(cluster.workers())} worker(s) ready", file=sys.stderr, flush=True)
+        yield cluster
 
 
 def _check_model_folder(path: str) -> None:
@@ -255,6 +301,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import automl
     from automl.batch import output_format, predict_file
 
+    if getattr(args, "cluster", None) is not None:
+        return _predict_on_cluster(args)
     if args.chunk_rows < 1:
         raise _usage(f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}.")
     if args.reasons < 0:
@@ -281,6 +329,54 @@ def cmd_predict(args: argparse.Namespace) -> int:
         name, version = ws.resolve_dataset(data[len("dataset:") :])
         data = str(ws.root / ws.get_dataset(name, version).path)
     result = predict_file(model, data, args.out, args.chunk_rows, progress, reasons=args.reasons)
+    return _predicted(result, drift_json)
+
+
+def _predict_on_cluster(args: argparse.Namespace) -> int:
+    """``automl predict --cluster``: DATA read with dask.dataframe and scored partition by
+    partition on the workers; OUT a folder of Parquet parts (ending in /) or one file."""
+    import automl
+    from automl.cluster.scoring import check_output, input_parts, predict_on_cluster
+
+    _cluster_address(args)
+    if args.reasons < 0:
+        raise _usage(f"--reasons must be 0 or more. Got {args.reasons}.")
+    check_output(args.out, args.data)
+    drift_json = Path(f"{args.out.rstrip('/' + os.sep)}.drift.json")
+    check_output_file(drift_json, "drift report file (beside --out)", keep=(args.data,))
+    folder = _model_folder(args)
+    model = automl.load(folder)
+    if model.is_forecast:
+        raise _usage(
+            "This model forecasts a time series; rows are not scored one by one. Use "
+            f"'automl forecast {args.model} --out FILE' (optionally with --history DATA)."
+        )
+    data = args.data
+    if data.startswith("dataset:"):
+        ws = _workspace(args, "import")
+        name, version = ws.resolve_dataset(data[len("dataset:") :])
+        data = str(ws.root / ws.get_dataset(name, version).path)
+    storage: dict[str, Any] = {}
+    if args.endpoint_url:
+        storage["endpoint_url"] = args.endpoint_url
+    if args.anonymous:
+        storage["anon"] = True
+    input_parts(data, storage)  # what to read, checked before the cluster starts
+    quiet = args.quiet
+
+    def progress(rows: int) -> None:
+        if not quiet:
+            print(f"scored {rows:,} rows", file=sys.stderr, flush=True)
+
+    with _cluster(args) as cluster:
+        result = predict_on_cluster(
+            cluster, model, folder, data, args.out, progress, args.reasons, storage=storage
+        )
+    return _predicted(result, drift_json)
+
+
+def _predicted(result: Any, drift_json: Path) -> int:
+    """What a batch prediction wrote and noticed; its drift report written beside it."""
     for msg in result.report.messages():
         print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {result.rows:,} predictions to {result.output} in {result.seconds:.1f} s")
@@ -680,6 +776,10 @@ def _summary(m: Any, full: bool = False) -> str:
             f"preset {meta.preset}, seed {meta.seed})"
         )
     board = m.leaderboard.drop(columns=["params"])
+    if (
+        "worker" in board and not board["worker"].astype(bool).any()
+    ):  # built on this computer: no cluster workers
+        board = board.drop(columns=["worker"])
     lines.append("leaderboard:")
     lines.append(board.to_string(index=False, max_rows=40 if full else 10))
     return "\n".join(lines)
@@ -922,6 +1022,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="preparation recipe (JSON) applied before training and replayed at prediction",
     )
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    t.add_argument("--cluster", default=None, metavar="ADDRESS", help=CLUSTER_HELP)
     t.add_argument(
         "--no-reports",
         action="store_true",
@@ -942,6 +1043,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a 'reasons' column with each row's N most influential columns",
     )
     pr.add_argument("--quiet", action="store_true")
+    pr.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help=CLUSTER_HELP + "; DATA may then be a folder of parts or an s3:// prefix, and OUT a "
+        "folder (ending in /) of Parquet parts",
+    )
+    pr.add_argument(
+        "--endpoint-url",
+        default=None,
+        help="with --cluster and s3:// data: an S3-compatible endpoint (e.g. http://host:9000); "
+        "the workers read with their own AWS settings",
+    )
+    pr.add_argument(
+        "--anonymous", action="store_true", help="with --cluster: read a public bucket without keys"
+    )
     pr.set_defaults(func=cmd_predict)
     pr.epilog = (
         "Also writes OUT.drift.json: how far the rows moved from the rows the model learned "

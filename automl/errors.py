@@ -42,6 +42,11 @@ class PolicyError(EaselError):
     """The server's administrator does not allow this (a data source, a host, a credential)."""
 
 
+class ClusterError(EaselError):
+    """The Dask cluster given with ``--cluster`` (or ``EASEL_DASK_SCHEDULER``) cannot be reached
+    or used: no scheduler at the address, no workers, or workers that run another Easel."""
+
+
 class EaselWarning(UserWarning):
     """Something was done to the input that the user should know about (e.g. values ignored)."""
 

@@ -323,6 +323,7 @@ class Model:
                     "status": r.status,
                     "source": r.source,
                     "rows": r.rows,
+                    "worker": r.worker,
                     "message": r.message,
                     "kept": kept is not None,
                     "default": r.id == self.default_id,

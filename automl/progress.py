@@ -24,6 +24,7 @@ class TrialRecord:
     finished_at: float = 0.0
     message: str = ""
     rows: int | None = None  # training rows the trial learned from (its fold's, or the sample's)
+    worker: str = ""  # the cluster worker that ran it ("": this computer, no cluster)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -363,7 +363,7 @@ def make_search(run: FitRun, f: SeriesFit) -> Search:
 
     search = Search(
         "regression", 1, f.metric, f.families, run.seed, run.start, deadline, run.progress,
-        run.settings["tuning_share"], run.options.max_trials,
+        run.settings["tuning_share"], run.options.max_trials, run.runner,
     )  # fmt: skip
     return search
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automl.progress import ProgressCallback, ProgressEvent
+
+if TYPE_CHECKING:
+    from automl.training.search import TrialRunner
 
 BUDGET_HEADROOM = 0.95  # plan to finish at 95% of the budget
 # The smallest time budget (seconds) AutoML takes: a fit reads and types the columns, runs at least
@@ -68,6 +71,8 @@ class FitRun:
     settings: dict[str, Any]
     progress: ProgressCallback | None = None
     start: float = field(default_factory=time.monotonic)
+    # where the search's trials run: a cluster's workers (automl.cluster), or here when None
+    runner: TrialRunner | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _lap: float | None = None
 

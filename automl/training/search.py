@@ -8,13 +8,15 @@ validation split; both only ever see the search rows, never the hold-out.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import optuna
@@ -90,6 +92,153 @@ def _growing_rate(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+@dataclass
+class TrialSpec:
+    """One trial, everything but its rows: what a worker needs to run it (with the rows)."""
+
+    number: int  # its leaderboard id
+    family: str
+    params: dict[str, Any]
+    task: str
+    n_classes: int
+    metric: Metric
+    seed: int
+    allowance: float  # seconds it may take, split over its folds
+
+
+@dataclass
+class TrialOutcome:
+    """What running a trial gave, wherever it ran."""
+
+    score: float | None
+    status: str
+    iterations: int | None
+    seconds: float
+    message: str = ""
+    cut_by_deadline: bool = False  # its only split was complete when the search time ran out
+    preds: np.ndarray | None = None  # every fold's validation predictions, in fold order
+    model: Candidate | None = None  # one-split searches: the fitted model
+    predict_ms: float = 0.0  # milliseconds per 1,000 validation rows
+    worker: str = ""  # the cluster worker that ran it ("" here)
+
+
+class TrialRunner(Protocol):
+    """Runs trials elsewhere (``automl.cluster``: Dask workers). ``submit`` starts a trial on
+    ``data`` with the search's ``deadline`` (``time.monotonic()`` seconds); ``result`` waits for
+    it, until a little after ``deadline()`` at most, and never raises for a trial lost with its
+    worker (a failed outcome says so)."""
+
+    @property
+    def slots(self) -> int: ...
+
+    def submit(self, spec: TrialSpec, data: SearchData, deadline: float) -> Any: ...
+
+    def result(self, handle: Any, deadline: Callable[[], float]) -> TrialOutcome: ...
+
+
+@dataclass
+class _Pending:
+    spec: TrialSpec
+    source: str
+    data: SearchData
+    handle: Any
+    done: Callable[[TrialRecord], None] | None
+
+
+def run_trial(
+    spec: TrialSpec,
+    data: SearchData,
+    deadline: Callable[[], float],
+    reuse: dict[str, Any] | None = None,
+    rows_token: Any = None,
+) -> TrialOutcome:
+    """Score ``spec``'s configuration on ``data``'s folds within ``spec.allowance`` seconds
+    (split over the folds) and before ``deadline()``: a function of its arguments only, so it
+    runs the same here and on a worker. On growing samples every fit of the same rows may share
+    what a family builds from them (``reuse``, keyed by ``rows_token`` and the rows: the
+    matrix's id when None). A bad configuration is a failed outcome."""
+    t0 = time.monotonic()
+    try:
+        out = _evaluate(spec, data, deadline, reuse, rows_token)
+    except (ValueError, MemoryError, ArithmeticError) as exc:  # a bad configuration
+        out = TrialOutcome(None, "failed", None, 0.0, str(exc)[:300])
+    out.seconds = time.monotonic() - t0
+    return out
+
+
+def _evaluate(
+    spec: TrialSpec,
+    data: SearchData,
+    deadline: Callable[[], float],
+    reuse_all: dict[str, Any] | None,
+    rows_token: Any,
+) -> TrialOutcome:
+    cls = get_candidate(spec.family)
+    X = data.X[cls.encoding]
+    y = data.y
+    preds: list[np.ndarray] = []
+    truth: list[np.ndarray] = []
+    iterations: list[int] = []
+    status = "ok"
+    cut = False
+    last_model: Candidate | None = None
+    predict_seconds, predicted_rows = 0.0, 0
+    trial_end = time.monotonic() + spec.allowance
+    for k, (train_idx, val_idx) in enumerate(data.folds):
+        now = time.monotonic()
+        fold_end = now + (trial_end - now) / (len(data.folds) - k)
+        reuse, key = None, None
+        if data.growing and isinstance(train_idx, slice) and isinstance(val_idx, slice):
+            # growing samples: every trial of a sample fits on the same rows
+            reuse = reuse_all
+            token = id(X) if rows_token is None else rows_token
+            key = (token, train_idx.start, train_idx.stop, val_idx.start, val_idx.stop)
+        ctx = FitContext(
+            spec.task,
+            spec.n_classes,
+            min(deadline(), fold_end),
+            spec.seed,
+            reuse=reuse,
+            rows_key=key,
+        )
+        if ctx.seconds_left() <= 0:  # earlier folds used up the trial's share, or the search's
+            late = time.monotonic() >= deadline()
+            status = "stopped at deadline" if late else "stopped at its time share"
+            break
+        model = cls(spec.params).fit(
+            X[train_idx], y[train_idx], ctx, X[val_idx], y[val_idx], data.categorical
+        )
+        if model.n_iterations_ is not None:
+            iterations.append(model.n_iterations_)
+        t_pred = time.monotonic()
+        preds.append(model.predict_scores(X[val_idx]))
+        predict_seconds += time.monotonic() - t_pred
+        truth.append(y[val_idx])
+        predicted_rows += len(truth[-1])
+        if len(data.folds) == 1:
+            last_model = model
+        if time.monotonic() >= deadline():
+            if len(data.folds) == 1:  # its only split is complete: a model cut short
+                cut = True
+                break
+            status = "stopped at deadline"
+            break
+    if not preds:
+        return TrialOutcome(None, status, None, 0.0)
+    complete = np.concatenate(preds) if len(preds) == len(data.folds) else None
+    score = spec.metric(np.concatenate(truth), np.concatenate(preds))
+    return TrialOutcome(
+        score=score,
+        status=status,
+        iterations=int(np.mean(iterations)) if iterations else None,
+        seconds=0.0,
+        cut_by_deadline=cut,
+        preds=complete,
+        model=last_model,
+        predict_ms=1e6 * predict_seconds / max(predicted_rows, 1),
+    )
+
+
 def make_folds(
     y: np.ndarray, task: str, n_folds: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -123,6 +272,7 @@ class Search:
         progress: ProgressCallback | None = None,
         tuning_share: dict[str, int] | None = None,
         max_trials: int | None = None,
+        runner: TrialRunner | None = None,
     ) -> None:
         self.task = task
         self.n_classes = n_classes
@@ -140,92 +290,32 @@ class Search:
         # order) and their true values: for threshold tuning and ensembles
         self.oof: dict[int, np.ndarray] = {}
         self.oof_y: np.ndarray | None = None
-        self._last_preds: np.ndarray | None = None
         # one-split searches: fitted models of the best trials, trained on the split's 80%
         self.models: dict[int, Candidate] = {}
-        self._last_model: Candidate | None = None
-        self._cut_by_deadline = False
-        self._last_predict_ms = 0.0
         # milliseconds per 1,000 validation rows of each scored trial's model
         self.predict_ms: dict[int, float] = {}
         self.span = 0.0  # seconds of search time when the run started
         self.search_start = start
         self._probed = False
         self._reuse: dict[str, Any] = {}  # what families keep between fits on the same rows
+        # trials run on a cluster's workers (None: here, one after the other), and those
+        # submitted there and not yet recorded, oldest first
+        self.runner = runner
+        self._pending: deque[_Pending] = deque()
 
     # ------------------------------------------------------------------ one trial
-    def evaluate(
-        self,
-        cls: type[Candidate],
-        params: dict[str, Any],
-        data: SearchData,
-        allowance: float = float("inf"),
-    ) -> tuple[float | None, str, int | None]:
-        """Score ``params`` on the folds within ``allowance`` seconds (split over the folds);
-        returns (score, status, mean iterations)."""
-        X = data.X[cls.encoding]
-        y = data.y
-        preds: list[np.ndarray] = []
-        truth: list[np.ndarray] = []
-        iterations: list[int] = []
-        status = "ok"
-        self._cut_by_deadline = False
-        predict_seconds, predicted_rows = 0.0, 0
-        trial_end = time.monotonic() + allowance
-        for k, (train_idx, val_idx) in enumerate(data.folds):
-            now = time.monotonic()
-            fold_end = now + (trial_end - now) / (len(data.folds) - k)
-            reuse, key = None, None
-            if data.growing and isinstance(train_idx, slice) and isinstance(val_idx, slice):
-                # growing samples: every trial of a sample fits on the same rows
-                reuse = self._reuse
-                key = (id(X), train_idx.start, train_idx.stop, val_idx.start, val_idx.stop)
-            ctx = FitContext(
-                self.task,
-                self.n_classes,
-                min(self.deadline(), fold_end),
-                self.seed,
-                reuse=reuse,
-                rows_key=key,
-            )
-            if ctx.seconds_left() <= 0:  # earlier folds used up the trial's share, or the search's
-                late = time.monotonic() >= self.deadline()
-                status = "stopped at deadline" if late else "stopped at its time share"
-                break
-            model = cls(params).fit(
-                X[train_idx], y[train_idx], ctx, X[val_idx], y[val_idx], data.categorical
-            )
-            if model.n_iterations_ is not None:
-                iterations.append(model.n_iterations_)
-            t_pred = time.monotonic()
-            preds.append(model.predict_scores(X[val_idx]))
-            predict_seconds += time.monotonic() - t_pred
-            truth.append(y[val_idx])
-            predicted_rows += len(truth[-1])
-            if len(data.folds) == 1:
-                self._last_model = model
-            if time.monotonic() >= self.deadline():
-                if len(data.folds) == 1:  # its only split is complete: a model cut short
-                    self._cut_by_deadline = True
-                    break
-                status = "stopped at deadline"
-                break
-        if not preds:
-            return None, status, None
-        self._last_preds = np.concatenate(preds) if len(preds) == len(data.folds) else None
-        if self.oof_y is None and self._last_preds is not None:
-            self.oof_y = np.concatenate(truth)
-        self._last_predict_ms = 1e6 * predict_seconds / max(predicted_rows, 1)
-        score = self.metric(np.concatenate(truth), np.concatenate(preds))
-        iters = int(np.mean(iterations)) if iterations else None
-        return score, status, iters
-
     def _trial_allowance(self, family: str) -> float:
         """Seconds the next trial of ``family`` may take (no limit before its first trial)."""
         done = [r.fit_seconds for r in self.records if r.candidate == family and r.status == "ok"]
         if not done:
             return float("inf")
         return max(TRIAL_SHARE * self.span, 2.0 * min(done))
+
+    def _spec(self, family: str, params: dict[str, Any], allowance: float) -> TrialSpec:
+        number = len(self.records) + len(self._pending) + 1
+        return TrialSpec(
+            number, family, params, self.task, self.n_classes, self.metric, self.seed, allowance
+        )
 
     def _run_one(
         self,
@@ -235,47 +325,94 @@ class Search:
         data: SearchData,
         allowance: float | None = None,
     ) -> TrialRecord:
-        cls = get_candidate(family)
-        t0 = time.monotonic()
-        message = ""
-        self._last_preds = None
-        self._last_model = None
+        """Run one trial now and record it (on a cluster, on a worker, after the trials
+        already submitted)."""
+        self._settle_all()
         if allowance is None:
             allowance = self._trial_allowance(family)
-        try:
-            score, status, iters = self.evaluate(cls, params, data, allowance)
-        except (ValueError, MemoryError, ArithmeticError) as exc:  # a bad configuration
-            score, status, iters, message = None, "failed", None, str(exc)[:300]
-        took = time.monotonic() - t0
-        if status == "ok" and self._cut_by_deadline:
+        spec = self._spec(family, params, allowance)
+        if self.runner is None:
+            outcome = run_trial(spec, data, self.deadline, self._reuse)
+        else:
+            handle = self.runner.submit(spec, data, self.deadline())
+            outcome = self.runner.result(handle, self.deadline)
+        return self._finish(spec, source, data, outcome)
+
+    def _launch(
+        self,
+        family: str,
+        params: dict[str, Any],
+        source: str,
+        data: SearchData,
+        done: Callable[[TrialRecord], None] | None = None,
+    ) -> None:
+        """Start one trial; ``done`` gets its record. Here it runs at once. On a cluster it is
+        submitted to the workers, at most ``runner.slots`` at a time, and the records come in
+        the order the trials were started (so the search's decisions do not depend on which
+        worker was faster)."""
+        if self.runner is None:
+            record = self._run_one(family, params, source, data)
+            if done is not None:
+                done(record)
+            return
+        while len(self._pending) >= max(self.runner.slots, 1):
+            self._settle_next()
+        spec = self._spec(family, params, self._trial_allowance(family))
+        handle = self.runner.submit(spec, data, self.deadline())
+        self._pending.append(_Pending(spec, source, data, handle, done))
+
+    def _settle_next(self) -> None:
+        """Wait for the oldest trial started on the cluster and record it."""
+        assert self.runner is not None
+        p = self._pending.popleft()
+        record = self._finish(p.spec, p.source, p.data, self.runner.result(p.handle, self.deadline))
+        if p.done is not None:
+            p.done(record)
+
+    def _settle_all(self) -> None:
+        while self._pending:
+            self._settle_next()
+
+    def _finish(
+        self, spec: TrialSpec, source: str, data: SearchData, outcome: TrialOutcome
+    ) -> TrialRecord:
+        """Record a trial's outcome: the leaderboard row, its validation predictions and model
+        (the best ones are kept), and the progress event."""
+        family, allowance, took = spec.family, spec.allowance, outcome.seconds
+        message = outcome.message
+        if outcome.status == "ok" and outcome.cut_by_deadline:
             message = "stopped growing at the end of the search time"
-        elif status == "ok" and took >= 0.95 * allowance:
+        elif outcome.status == "ok" and took >= 0.95 * allowance:
             message = f"stopped growing at its time share ({allowance:.1f} s)"
         self.cost[family].append(took)
+        score = outcome.score
         record = TrialRecord(
             id=len(self.records) + 1,
             candidate=family,
-            params=params,
+            params=spec.params,
             score=None if score is None else round(float(score), 6),
             fit_seconds=round(took, 3),
-            status=status,
+            status=outcome.status,
             source=source,
-            iterations=iters,
+            iterations=outcome.iterations,
             finished_at=round(time.monotonic() - self.start, 3),
             message=message,
             rows=int(np.mean([len(data.y[train]) for train, _ in data.folds])),
+            worker=outcome.worker,
         )
         self.records.append(record)
         if score is not None:
-            self.predict_ms[record.id] = round(self._last_predict_ms, 3)
-        if score is not None and self._last_preds is not None:
-            self.oof[record.id] = self._last_preds
+            self.predict_ms[record.id] = round(outcome.predict_ms, 3)
+        if score is not None and outcome.preds is not None:
+            if self.oof_y is None:
+                self.oof_y = np.concatenate([data.y[val] for _, val in data.folds])
+            self.oof[record.id] = outcome.preds
             if len(self.oof) > MAX_KEPT_PREDICTIONS:  # drop the worst
                 by_id = {r.id: r for r in self.records}
                 worst = max(self.oof, key=lambda i: self._loss(by_id[i].score))
                 del self.oof[worst]
-        if status == "ok" and self._last_model is not None:
-            self._keep_model(record, self._last_model)
+        if outcome.status == "ok" and outcome.model is not None:
+            self._keep_model(record, outcome.model)
         self._report(record)
         return record
 
@@ -368,6 +505,10 @@ class Search:
         return self.records
 
     def _search_first(self, data: SearchData, n_rows: int, growing: SearchData | None) -> None:
+        self._first_trials(data, n_rows, growing)
+        self._settle_all()  # the trials still running on the cluster (an error leaves them)
+
+    def _first_trials(self, data: SearchData, n_rows: int, growing: SearchData | None) -> None:
         queue: list[tuple[str, dict[str, Any]]] = []
         defaults = {f: get_candidate(f).default_configs(self.task, n_rows) for f in self.families}
         if growing is not None:
@@ -390,7 +531,8 @@ class Search:
                 return  # the larger samples need the time left
             if self._enough(self._stage0_cap) or not self._can_afford(family):
                 continue
-            self._run_one(family, params, "default", data)
+            self._launch(family, params, "default", data)
+        self._settle_all()  # (the studies start from every default's result)
 
         studies = {
             f: optuna.create_study(
@@ -434,15 +576,19 @@ class Search:
             params = cls.suggest(trial, self.task, n_rows)
             if growing is not None and cls.grows:
                 params = _growing_rate(params)
-            record = self._run_one(family, params, "search", data)
-            if record.score is None:
-                studies[family].tell(trial, state=optuna.trial.TrialState.FAIL)
-            else:
-                studies[family].tell(trial, self._loss(record.score))
+            tell = functools.partial(self._tell, studies[family], trial)
+            self._launch(family, params, "search", data, tell)
+
+    def _tell(self, study: optuna.Study, trial: optuna.Trial, record: TrialRecord) -> None:
+        if record.score is None:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, self._loss(record.score))
 
     def _enough(self, cap: int | None = None) -> bool:
+        """``cap`` (default ``max_trials``) trials recorded or running."""
         cap = self.max_trials if cap is None else cap
-        return cap is not None and len(self.records) >= cap
+        return cap is not None and len(self.records) + len(self._pending) >= cap
 
     # ------------------------------------------------------------------ growing samples
     def _growers(self, rows: int) -> list[TrialRecord]:

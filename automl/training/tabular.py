@@ -322,7 +322,7 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
     max_trials = trial_cap if max_trials is None else min(max_trials, trial_cap)
     search = Search(
         d.tinfo.task, d.n_classes, d.metric, d.families, run.seed, run.start, search_deadline,
-        run.progress, settings["tuning_share"], max_trials,
+        run.progress, settings["tuning_share"], max_trials, run.runner,
     )  # fmt: skip
     return search, trial_cap
 
