@@ -80,6 +80,20 @@ class AutoML:
         Time series only: how many rolling windows of ``horizon`` periods before the held-out
         ones the kept candidates forecast to be compared and calibrated (default 3, or fewer
         when the history is too short for 3).
+    future_columns : list of str, optional
+        Time series only: the columns whose future values are known ahead (a plan: price,
+        promotion, opening hours, a weather forecast), used at their own period; forecasting
+        then needs their values for the horizon. Each must change over time within a series
+        and hold numbers, yes/no values or categories (the candidates). Default: every
+        candidate; ``[]`` for none. Candidates not chosen are used as past values only (their
+        value ``horizon`` periods before).
+    holidays : str, optional
+        Time series only: public holidays as features, a country code and optionally a region,
+        e.g. "US" or "US:CA" (the ``holidays`` package's codes).
+    fill : {"skip", "zero", "interpolate"}, optional
+        Time series only: what periods without a target value (gaps in a series' regular
+        periods, empty targets) become: left out of the targets ("skip", the default), 0, or
+        a straight line between the values around them.
 
     Attributes
     ----------
@@ -114,6 +128,9 @@ class AutoML:
         aggregate: str | None = None,
         quantiles: list[float] | None = None,
         backtests: int | None = None,
+        future_columns: list[str] | None = None,
+        holidays: str | None = None,
+        fill: str | None = None,
     ) -> None:
         self.time_budget = time_budget
         self.preset = preset
@@ -134,6 +151,9 @@ class AutoML:
         self.aggregate = aggregate
         self.quantiles = quantiles
         self.backtests = backtests
+        self.future_columns = future_columns
+        self.holidays = holidays
+        self.fill = fill
 
     # ------------------------------------------------------------------ validation
     def _settings(self) -> dict[str, Any]:
@@ -188,6 +208,9 @@ class AutoML:
             aggregate=self.aggregate,
             quantiles=self.quantiles,
             backtests=self.backtests,
+            future_columns=self.future_columns,
+            holidays=self.holidays,
+            fill=self.fill,
         )
 
     # ------------------------------------------------------------------ fit
