@@ -252,13 +252,19 @@ class Model:
         return list(self.timeseries.layout["future_columns"])
 
     def future_template(
-        self, horizon: int | None = None, series: list[str] | None = None
+        self,
+        horizon: int | None = None,
+        series: list[str] | None = None,
+        history: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """The table of future values a forecast needs, to fill in: one row per series and
-        forecast period, with every future-value column at its last known value."""
+        forecast period (after the training data, or after ``history``), with every
+        future-value column at its last known value."""
         from automl.timeseries import future_template
 
-        return future_template(self, horizon, series)
+        if history is not None and self.meta.recipe:
+            history = self.prepare(history)
+        return future_template(self, horizon, series, history)
 
     @property
     def target(self) -> str:

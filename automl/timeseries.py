@@ -1159,23 +1159,29 @@ def _missing_words(
 
 
 def future_template(
-    model: Model, horizon: int | None = None, series: list[str] | None = None
+    model: Model,
+    horizon: int | None = None,
+    series: list[str] | None = None,
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """A table of future values to fill in: each series and forecast period, with the series
-    ID and time columns and every future-value column at its last known value."""
+    """A table of future values to fill in: each series and forecast period (after the
+    training data, or after ``history``), with the series ID and time columns and every
+    future-value column at its last known value."""
     ts = model.timeseries
     layout = Layout.from_dict(ts.layout)
     h = ts.horizon if horizon is None else int(horizon)
-    start = _start(model, layout, None)
+    start = _start(model, layout, history)
     if series is not None:
         start = start.pick([start.keys.index(k) for k in series if k in start.keys])
     out = _frame_of_periods(layout, start.ids, start.nxt, h)
     where = {k: j for j, k in enumerate(ts.series.keys)}
     for c in layout.future_columns:
+        newest = _last_values(layout, history, c)
         last = []
         for k in start.keys:
-            tail = [v for v in ts.series.covariate_tails[c][where[k]] if v is not None]
-            last.append(tail[-1] if tail else None)
+            stored = ts.series.covariate_tails[c][where[k]] if k in where else []
+            tail = [v for v in stored if v is not None]
+            last.append(newest.get(k, tail[-1] if tail else None))
         if layout.kinds[c] == "boolean":  # as people write them
             last = [None if v is None else "yes" if v >= 0.5 else "no" for v in last]
         out[c] = np.repeat(np.asarray(last, dtype=object), h)
@@ -1228,6 +1234,22 @@ def change_plan(
         out[column] = out[column].astype(object)
         out.loc[rows, column] = value
     return out
+
+
+def _last_values(layout: Layout, history: pd.DataFrame | None, column: str) -> dict[str, Any]:
+    """Each series' last known value of ``column`` in ``history`` (as the model reads it)."""
+    if history is None or column not in history.columns:
+        return {}
+    rows = history.rename(columns=str)
+    frame = pd.DataFrame(
+        {
+            "k": series_key(rows[layout.id_columns]).to_numpy(),
+            "t": parse_times(rows[layout.time_column], layout.time_column).to_numpy(),
+            "v": convert(rows[column], layout.kinds[column]),
+        }
+    )
+    frame = frame[pd.notna(frame["v"]) & pd.notna(frame["t"])].sort_values("t", kind="stable")
+    return dict(frame.groupby("k", sort=False)["v"].last())
 
 
 MIN_MODEL_VALUES = 3  # a series with fewer known values is forecast by repeating its last one

@@ -243,3 +243,26 @@ def test_cli_future_columns_none_and_a_wrong_name(
     assert "past values only (7 days before): price, promo" in out
     out_file = tmp_path / "fc.csv"
     assert main(["forecast", str(tmp_path / "m"), "--out", str(out_file)]) == 0
+
+
+def test_a_plan_for_newer_history_starts_where_it_ends(priced: automl.Model) -> None:
+    newer = priced_sales(120)  # ends 2023-04-30
+    plan = priced.future_template(history=newer)
+    assert (plan.groupby("store")["day"].min().astype(str) == "2023-05-01").all()
+    last = newer.groupby("store")["price"].last()
+    assert (plan.groupby("store")["price"].first() == last).all()  # its last known price
+    fc = priced.forecast(newer, future=plan)
+    assert len(fc) == 14 and fc["day"].astype(str).min() == "2023-05-01"
+
+
+def test_an_exported_bundle_of_a_model_with_future_values_imports(
+    priced: automl.Model, tmp_path: Path
+) -> None:
+    from automl.bundle import export_bundle, import_bundle
+    from automl.workspace import Workspace
+
+    folder = priced.save(tmp_path / "m")
+    zipped = export_bundle(folder, tmp_path / "m.zip", "sales")
+    ws = Workspace(tmp_path / "ws")
+    done = import_bundle(ws, zipped, "sales")
+    assert automl.load(ws.root / done.record.path).future_columns == ["price", "promo"]

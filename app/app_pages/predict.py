@@ -99,7 +99,10 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
             with ui.guarded(f"forecasting from {upload.name}"):
                 with stored_upload(ws, upload.name, upload.getbuffer(), ui.session_id()) as src:
                     history = read_file(src)  # the upload is deleted once read
-                new = model.forecast(history, horizon=trained, future=_plan_for(model, plan, None))
+                future = plan
+                if model.future_columns and plan is None:  # the last known values
+                    future = model.future_template(trained, history=history)
+                new = model.forecast(history, horizon=trained, future=future)
                 n_series = _series_of(new, model).nunique()
                 st.success(
                     f"{plural(len(new), 'forecast')} for {plural(n_series, 'series', 'series')}."
