@@ -329,6 +329,7 @@ class TimeSeriesMeta:
     def from_dict(cls, data: Any) -> TimeSeriesMeta:
         d = _fields(cls, data, "timeseries")
         d["layout"] = _dict(d["layout"], "timeseries.layout")
+        _check_inputs(d["layout"])
         d["series"] = SeriesState.from_dict(d["series"])
         d["horizon"] = int(d["horizon"])
         levels = d["quantiles"]
@@ -357,6 +358,28 @@ class TimeSeriesMeta:
         d["backtests"] = [b.to_dict() for b in self.backtests]
         d["baselines"] = {k: b.to_dict() for k, b in self.baselines.items()}
         return d
+
+
+def _check_inputs(layout: dict[str, Any]) -> None:
+    """A forecast layout's future- and past-value columns, holidays and fill make sense."""
+    future, past = layout.get("future_columns"), layout.get("past_columns")
+    kinds, hol = layout.get("kinds"), layout.get("holidays")
+    ok = (
+        isinstance(future, list)
+        and isinstance(past, list)
+        and isinstance(kinds, dict)
+        and all(isinstance(c, str) and c in kinds for c in [*future, *past])
+        and all(k in ("numeric", "boolean", "categorical") for k in kinds.values())
+        and isinstance(layout.get("past_lag"), int)
+        and layout.get("fill") in ("skip", "zero", "interpolate")
+        and (hol is None or (isinstance(hol, dict) and isinstance(hol.get("country"), str)))
+    )
+    if not ok:
+        raise ArtifactError(
+            "The model metadata is damaged: 'timeseries.layout' should name its future- and "
+            "past-value columns with their kinds, its holidays and how missing periods were "
+            "filled. Retrain the model."
+        )
 
 
 def _target_from_dict(data: Any) -> TargetInfo:

@@ -207,3 +207,27 @@ def test_a_schema_4_forecast_model_reads_as_skip_no_columns_and_every_series_by_
     assert old.timeseries.series.methods == ["model"] * 4 and old.future_columns == []
     assert old.timeseries.layout["fill"] == "skip" and old.timeseries.layout["holidays"] is None
     assert len(old.forecast()) == 28
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda ts: ts["layout"].update(fill="sometimes"),
+        lambda ts: ts["layout"].update(future_columns=["nowhere"]),
+        lambda ts: ts["layout"].update(holidays="US"),
+        lambda ts: ts["series"].update(methods=["model"]),
+        lambda ts: ts["series"].update(covariate_tails={"x": [[1.0]]}),
+    ],
+)
+def test_damaged_forecast_inputs_in_the_model_file_are_refused(
+    short_model: automl.Model, tmp_path: Path, damage: object
+) -> None:
+    from automl.errors import ArtifactError
+
+    path = short_model.save(tmp_path / "m")
+    meta_file = path / "easel_model.json"
+    data = json.loads(meta_file.read_text(encoding="utf-8"))
+    damage(data["timeseries"])  # type: ignore[operator]
+    meta_file.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="damaged.*Retrain the model"):
+        automl.load(path)
