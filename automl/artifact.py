@@ -17,8 +17,12 @@ Schema versions:
 4. A forecast model's features are in units of each window's scale (``layout.scaled``), it
    stores quantiles (``quantiles``, ``quantile_offsets``) instead of the 80% range
    (``interval``), and its backtests.
-5. Today's format: each leaderboard row says ``worker``, the Dask worker that ran the trial
-   ("" when the build ran on one computer).
+5. Each leaderboard row says ``worker``, the Dask worker that ran the trial ("" when the build
+   ran on one computer).
+6. Today's format: a forecast model's layout names its future-value and past-value columns
+   (``future_columns``, ``past_columns``, their ``kinds``, ``past_lag``), its ``holidays`` and
+   how missing target periods were filled (``fill``); its series say how each is forecast
+   (``methods``) and keep the last values of those columns (``covariate_tails``).
 
 Older files are upgraded on load by :func:`upgrade`, the one place that knows older formats.
 
@@ -45,7 +49,7 @@ from automl.errors import ArtifactError
 from automl.progress import TrialRecord
 from automl.task import TargetInfo
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 META_FILE = "easel_model.json"
 HOLDOUT_FILE = "holdout.parquet"
 PREPROCESSING_KEY = "preprocessing"
@@ -218,10 +222,31 @@ class SeriesState:
     tails: list[list[float | None]]
     first_time: list[str]
     last_time: list[str]
+    # how each series is forecast: "model", "short" (the model, from a short history) or
+    # "naive" (its last value repeated); see automl.timeseries.series_methods
+    methods: list[str]
+    # each future- and past-value column -> per series, its last layout.past_lag values
+    covariate_tails: dict[str, list[list[Any]]]
 
     @classmethod
     def from_dict(cls, data: Any) -> SeriesState:
-        return cls(**_fields(cls, data, "timeseries.series"))
+        d = _fields(cls, data, "timeseries.series")
+        n = len(d["keys"]) if isinstance(d["keys"], list) else -1
+        methods, tails = d["methods"], d["covariate_tails"]
+        ok = (
+            isinstance(methods, list)
+            and len(methods) == n
+            and all(m in ("model", "short", "naive") for m in methods)
+            and isinstance(tails, dict)
+            and all(isinstance(t, list) and len(t) == n for t in tails.values())
+        )
+        if not ok:
+            raise ArtifactError(
+                "The model metadata is damaged: 'timeseries.series.methods' should say for each "
+                "series how it is forecast, and 'timeseries.series.covariate_tails' hold each "
+                "series' last values. Retrain the model."
+            )
+        return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -306,6 +331,7 @@ class TimeSeriesMeta:
     def from_dict(cls, data: Any) -> TimeSeriesMeta:
         d = _fields(cls, data, "timeseries")
         d["layout"] = _dict(d["layout"], "timeseries.layout")
+        _check_inputs(d["layout"])
         d["series"] = SeriesState.from_dict(d["series"])
         d["horizon"] = int(d["horizon"])
         levels = d["quantiles"]
@@ -334,6 +360,28 @@ class TimeSeriesMeta:
         d["backtests"] = [b.to_dict() for b in self.backtests]
         d["baselines"] = {k: b.to_dict() for k, b in self.baselines.items()}
         return d
+
+
+def _check_inputs(layout: dict[str, Any]) -> None:
+    """A forecast layout's future- and past-value columns, holidays and fill make sense."""
+    future, past = layout.get("future_columns"), layout.get("past_columns")
+    kinds, hol = layout.get("kinds"), layout.get("holidays")
+    ok = (
+        isinstance(future, list)
+        and isinstance(past, list)
+        and isinstance(kinds, dict)
+        and all(isinstance(c, str) and c in kinds for c in [*future, *past])
+        and all(k in ("numeric", "boolean", "categorical") for k in kinds.values())
+        and isinstance(layout.get("past_lag"), int)
+        and layout.get("fill") in ("skip", "zero", "interpolate")
+        and (hol is None or (isinstance(hol, dict) and isinstance(hol.get("country"), str)))
+    )
+    if not ok:
+        raise ArtifactError(
+            "The model metadata is damaged: 'timeseries.layout' should name its future- and "
+            "past-value columns with their kinds, its holidays and how missing periods were "
+            "filled. Retrain the model."
+        )
 
 
 def _target_from_dict(data: Any) -> TargetInfo:
@@ -614,6 +662,9 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
     80% range (``interval``, in the target's units) becomes the quantiles 0.1, 0.5, 0.9 with the
     range's ends as their errors (each on its side of the forecast), no backtests.
     Version 4 -> 5: every leaderboard row ran on the build's own computer (``worker`` "").
+    Version 5 -> 6: a forecast model has no future- or past-value columns, no holidays, missing
+    target periods were skipped, and every series is forecast by the model (series shorter
+    than the horizon and 4 periods were left out of older models).
     """
     version = check_version(meta.get("schema_version"))
     out = dict(meta)
@@ -658,6 +709,22 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
                 for r in board
             ]
         out["schema_version"] = 5
+    if check_version(out["schema_version"]) < 6:
+        ts = out.get("timeseries")
+        if isinstance(ts, dict):
+            ts = dict(ts)
+            if isinstance(ts.get("layout"), dict):
+                ts["layout"] = {
+                    **ts["layout"], "future_columns": [], "past_columns": [], "kinds": {},
+                    "past_lag": 0, "holidays": None, "fill": "skip",
+                }  # fmt: skip
+            series = ts.get("series")
+            if isinstance(series, dict) and isinstance(series.get("keys"), list):
+                series = {**series, "covariate_tails": {}}
+                series["methods"] = ["model"] * len(series["keys"])
+                ts["series"] = series
+            out["timeseries"] = ts
+        out["schema_version"] = 6
     return out
 
 

@@ -87,6 +87,20 @@ class AutoML:
         computer for the fit (stopped when it ends), or a running :class:`automl.cluster.Cluster`
         (left running). Needs the ``cluster`` extra (``pip install 'easel[cluster]'``); without
         it nothing imports Dask. Connecting counts in the time budget. See docs/scale-out.md.
+    future_columns : list of str, optional
+        Time series only: the columns whose future values are known ahead (a plan: price,
+        promotion, opening hours, a weather forecast), used at their own period; forecasting
+        then needs their values for the horizon. Each must change over time within a series
+        and hold numbers, yes/no values or categories (the candidates). Default: every
+        candidate; ``[]`` for none. Candidates not chosen are used as past values only (their
+        value ``horizon`` periods before).
+    holidays : str, optional
+        Time series only: public holidays as features, a country code and optionally a region,
+        e.g. "US" or "US:CA" (the ``holidays`` package's codes).
+    fill : {"skip", "zero", "interpolate"}, optional
+        Time series only: what periods without a target value (gaps in a series' regular
+        periods, empty targets) become: left out of the targets ("skip", the default), 0, or
+        a straight line between the values around them.
 
     Attributes
     ----------
@@ -122,6 +136,9 @@ class AutoML:
         quantiles: list[float] | None = None,
         backtests: int | None = None,
         cluster: str | Cluster | None = None,
+        future_columns: list[str] | None = None,
+        holidays: str | None = None,
+        fill: str | None = None,
     ) -> None:
         self.time_budget = time_budget
         self.preset = preset
@@ -143,6 +160,9 @@ class AutoML:
         self.quantiles = quantiles
         self.backtests = backtests
         self.cluster = cluster  # Dask: where the search's trials run (None: here)
+        self.future_columns = future_columns
+        self.holidays = holidays
+        self.fill = fill
 
     # ------------------------------------------------------------------ validation
     def _settings(self) -> dict[str, Any]:
@@ -199,6 +219,9 @@ class AutoML:
             aggregate=self.aggregate,
             quantiles=self.quantiles,
             backtests=self.backtests,
+            future_columns=self.future_columns,
+            holidays=self.holidays,
+            fill=self.fill,
         )
 
     # ------------------------------------------------------------------ fit

@@ -222,6 +222,9 @@ def _fit(
         quantiles=_quantiles(args.quantiles),
         backtests=args.backtests,
         cluster=cluster,
+        future_columns=_future_columns(args.future_columns),
+        holidays=args.holidays,
+        fill=args.fill,
     ).fit(df, target=args.target, recipe=recipe)
 
 
@@ -273,6 +276,21 @@ def _quantiles(text: str | None) -> list[float] | None:
     from automl.timeseries import parse_quantiles
 
     return parse_quantiles(text)
+
+
+def _future_columns(text: str | None) -> list[str] | None:
+    """``--future-columns COL,...`` as names; ``none`` for none; absent: the detected ones."""
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return []
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise _usage(
+            "--future-columns needs column names separated by commas (e.g. price,promotion), "
+            "or none for no future-value columns."
+        )
+    return names
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -399,22 +417,26 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     path = Path(args.out)
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise _usage(f"--out must end in .csv or .parquet. Got '{args.out}'.")
-    check_output_file(path, "output file (--out)", keep=(args.history or "",))
+    check_output_file(path, "output file (--out)", keep=(args.history or "", args.future or ""))
     model = automl.load(_model_folder(args))
     if not model.is_forecast:
         raise _usage(
             f"'{args.model}' is not a time series model; score rows with "
             f"'automl predict {args.model} DATA --out FILE'."
         )
-    history = None
-    if args.history:
-        if args.history.startswith("dataset:"):
-            from automl.workspace.data import load_data
-
-            history = load_data(args.history, _workspace(args))
-        else:
-            history = _read(args.history, args)
-    out = model.forecast(history, args.horizon, _names(args.series))
+    history = _forecast_input(args.history, args)
+    future = _forecast_input(args.future, args)
+    if future is None and model.future_columns:
+        raise _usage(
+            f"This model forecasts with the future values of {', '.join(model.future_columns)}: "
+            f"give them with --future FILE (CSV or Parquet with the columns "
+            f"{', '.join([*model.timeseries.id_columns, model.timeseries.time_column])} and "
+            f"{', '.join(model.future_columns)}, one row per series and "
+            f"{model.timeseries.frequency} ahead)."
+        )
+    if future is not None and not model.future_columns:
+        print("warning: this model uses no future values; --future is not used", file=sys.stderr)
+    out = model.forecast(history, args.horizon, _names(args.series), future)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".parquet":
@@ -422,6 +444,41 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         else:
             out.to_csv(tmp, index=False)
     print(f"wrote {len(out):,} forecasts to {path}")
+    return 0
+
+
+def _forecast_input(source: str | None, args: argparse.Namespace) -> Any:
+    """``--history`` or ``--future``: a file or dataset:NAME (None when not given)."""
+    if not source:
+        return None
+    if source.startswith("dataset:"):
+        from automl.workspace.data import load_data
+
+        return load_data(source, _workspace(args))
+    return _read(source, args)
+
+
+def cmd_holidays(args: argparse.Namespace) -> int:
+    """The countries of the holiday calendar, or one country's regions."""
+    from automl.covariates import check_holidays, country_names, supported_countries
+
+    names = country_names()
+    spec = check_holidays(args.country)
+    if spec is not None:
+        regions = supported_countries()[spec[0]]
+        print(
+            f"{spec[0]} ({names.get(spec[0], spec[0])}): "
+            + (
+                f"{len(regions)} regions (use --holidays {spec[0]}:REGION)"
+                if regions
+                else "no regions"
+            )
+        )
+        for r in regions:
+            print(f"  {r}")
+        return 0
+    for code in sorted(supported_countries()):
+        print(f"{code}  {names.get(code, '')}")
     return 0
 
 
@@ -788,9 +845,10 @@ def _summary(m: Any, full: bool = False) -> str:
 def _forecast_lines(ts: Any, full: bool) -> list[str]:
     """A forecast model's quantiles and its backtests: each window's metrics (and, in full,
     each series' in each window)."""
-    from automl.timeseries import quantile_name
+    from automl.timeseries import inputs_lines, quantile_name
 
     lines = [f"quantiles: {', '.join(quantile_name(q) for q in ts.quantiles)}"]
+    lines += inputs_lines(ts)
     if not ts.backtests:
         return lines + ["backtests: none (a model made before Easel kept backtests)"]
     lines.append(f"backtests ({len(ts.backtests)} windows of {ts.horizon_text}):")
@@ -994,6 +1052,29 @@ def build_parser() -> argparse.ArgumentParser:
         "checked and the model chosen (default 3, fewer when the history is short)",
     )
     t.add_argument(
+        "--future-columns",
+        default=None,
+        metavar="COL,...",
+        help="time series: columns whose future values are known ahead (a plan: price, "
+        "promotion ...), used at their own period; forecasts then need them (automl forecast "
+        "--future). Default: every column that changes over time and holds numbers, yes/no "
+        "values or categories; none for none (the others are used as past values only)",
+    )
+    t.add_argument(
+        "--holidays",
+        default=None,
+        metavar="COUNTRY[:REGION]",
+        help="time series: public holidays as features, e.g. US or US:CA (automl holidays "
+        "lists the codes)",
+    )
+    t.add_argument(
+        "--fill",
+        choices=["skip", "zero", "interpolate"],
+        default=None,
+        help="time series: periods without a target value (gaps, empty values): skip them "
+        "(default), take them as 0 (sales not recorded), or interpolate",
+    )
+    t.add_argument(
         "--no-ensemble", action="store_true", help="do not average the best trials (one model)"
     )
     t.add_argument(
@@ -1073,9 +1154,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="newer history to forecast from (file or dataset:NAME); default: the training data",
     )
+    fc.add_argument(
+        "--future",
+        default=None,
+        metavar="FILE",
+        help="the future values of the model's future-value columns (file or dataset:NAME): "
+        "the series ID columns, the time column and those columns, one row per series and "
+        "period ahead; needed when the model has such columns (automl info lists them)",
+    )
     fc.add_argument("--horizon", type=int, default=None, help="periods ahead (default: as built)")
     fc.add_argument("--series", action="append", default=None, help="only these series")
     fc.set_defaults(func=cmd_forecast)
+
+    ho = sub.add_parser(
+        "holidays", help="the country codes of the holiday calendar (time series --holidays)"
+    )
+    ho.add_argument("country", nargs="?", default=None, help="list this country's regions")
+    ho.set_defaults(func=cmd_holidays)
 
     ex = sub.add_parser(
         "export",

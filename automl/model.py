@@ -131,7 +131,8 @@ class Model:
         """The raw columns rows to predict must have (for a forecast: the history's columns)."""
         ts = self.meta.timeseries
         if ts is not None:
-            return [ts.time_column, *ts.id_columns, ts.target, *ts.static_columns]
+            past = list(ts.layout["past_columns"])
+            return [ts.time_column, *ts.id_columns, ts.target, *ts.static_columns, *past]
         if self.meta.recipe:
             return list(self.meta.recipe.get("raw_columns", []))
         return [c.name for c in self.preprocessor.columns]
@@ -221,9 +222,13 @@ class Model:
         history: pd.DataFrame | None = None,
         horizon: int | None = None,
         series: list[str] | None = None,
+        future: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Time series models: the next ``horizon`` periods of every series (or of ``series``),
         from the end of the training data or from ``history`` (rows like the training data).
+        A model with future-value columns (:attr:`future_columns`) needs ``future``: their
+        values for every series and forecast period, with the series ID and time columns
+        (:meth:`future_template` makes one to fill in).
 
         One row per series and period: the series ID columns, the time, ``step``,
         ``prediction`` (the P50) and one column per quantile of the model (``p10``, ``p50``,
@@ -239,7 +244,27 @@ class Model:
 
         if history is not None and self.meta.recipe:
             history = self.prepare(history)
-        return forecast(self, history, horizon, series)
+        return forecast(self, history, horizon, series, future)
+
+    @property
+    def future_columns(self) -> list[str]:
+        """A forecast model's columns whose future values it needs (empty for none)."""
+        return list(self.timeseries.layout["future_columns"])
+
+    def future_template(
+        self,
+        horizon: int | None = None,
+        series: list[str] | None = None,
+        history: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """The table of future values a forecast needs, to fill in: one row per series and
+        forecast period (after the training data, or after ``history``), with every
+        future-value column at its last known value."""
+        from automl.timeseries import future_template
+
+        if history is not None and self.meta.recipe:
+            history = self.prepare(history)
+        return future_template(self, horizon, series, history)
 
     @property
     def target(self) -> str:

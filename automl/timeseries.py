@@ -35,6 +35,15 @@ import numpy as np
 import pandas as pd
 
 from automl.candidates import Candidate
+from automl.covariates import (
+    check_fill,
+    classify,
+    convert,
+    empty,
+    grids,
+    holiday_features,
+    take,
+)
 from automl.errors import DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
 from automl.task import check_finite_target
@@ -302,6 +311,27 @@ class SeriesData:
     clock: Clock
     notes: list[str] = field(default_factory=list)
     ignored: dict[str, str] = field(default_factory=dict)
+    # columns that change over time (candidates for future values): their kind and, per
+    # series, their values on the same grid as ``values``
+    kinds: dict[str, str] = field(default_factory=dict)
+    covariates: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    filled: int = 0  # target periods filled (see ``fill``)
+
+    def subset(self, rows: np.ndarray) -> SeriesData:
+        """The series at positions ``rows`` (in that order)."""
+        return SeriesData(
+            [self.keys[j] for j in rows],
+            self.ids.iloc[rows].reset_index(drop=True),
+            self.static.iloc[rows].reset_index(drop=True),
+            self.start[rows],
+            [self.values[j] for j in rows],
+            self.clock,
+            self.notes,
+            self.ignored,
+            self.kinds,
+            {c: [g[j] for j in rows] for c, g in self.covariates.items()},
+            self.filled,
+        )
 
 
 def series_key(ids: pd.DataFrame) -> pd.Series:
@@ -342,8 +372,16 @@ def to_series(
     aggregate: str | None = None,
     clock: Clock | None = None,
     numeric_target: bool = True,
+    fill: str = "skip",
+    covariates: dict[str, str] | None = None,
+    column_types: dict[str, str] | None = None,
 ) -> SeriesData:
-    """Check the columns and lay every series on a regular grid of periods."""
+    """Check the columns and lay every series on a regular grid of periods.
+
+    ``fill``: what a period without a target value becomes (skip: a gap; zero; interpolate).
+    Columns that change over time within a series are classified (``column_types``: the
+    user's types), and the candidates for future values laid on the grid too; ``covariates``
+    (name -> kind) names them instead (a forecast's history)."""
     for col, role in [(target, "target"), (time_column, "time")] + [
         (c, "series ID") for c in id_columns
     ]:
@@ -425,38 +463,70 @@ def to_series(
         grid[idx - idx.min()] = s.to_numpy(dtype=float)
         gaps += int(np.isnan(grid).sum())
         keys.append(str(key))
-        values.append(grid)
+        values.append(fill_gaps(grid, fill))
         starts.append(int(idx.min()))
     if gaps:
         notes.append(
-            f"{gaps} period(s) ({clock.words}s) have no value (gaps or missing '{target}'); they "
-            "are not used as targets and the features skip them."
+            f"{gaps} period(s) ({clock.words}s) have no value (gaps or missing '{target}'); "
+            + {
+                "skip": "they are not used as targets and the features skip them.",
+                "zero": "they were taken as 0 (fill: zero).",
+                "interpolate": "they were filled in a straight line between the values around "
+                "them (fill: interpolate).",
+            }[fill]
         )
     first = frame.drop_duplicates("__k").set_index("__k")
     ids = first.loc[keys, id_columns].reset_index(drop=True)
-    others = [c for c in df.columns if c not in (target, time_column, *id_columns)]
+    given = dict(covariates or {})
+    others = [
+        c for c in df.columns if c not in (target, time_column, *id_columns) and c not in given
+    ]
     static_cols: list[str] = []
+    kinds: dict[str, str] = {}
     ignored: dict[str, str] = {}
     if others:
         sub = df.loc[keep, others].copy()
         sub["__k"] = frame["__k"].to_numpy()
         varying = sub.groupby("__k", sort=False)[others].nunique(dropna=True).max()
-        for c in others:
-            if int(varying[c]) <= 1:
-                static_cols.append(c)
-            else:
-                ignored[c] = (
-                    "changes over time within a series; its future values are not known when "
-                    "forecasting"
-                )
+        static_cols = [c for c in others if int(varying[c]) <= 1]
+        changing = [c for c in others if int(varying[c]) > 1]
+        if covariates is None:
+            kinds, ignored = classify(df.loc[keep, changing], changing, column_types)
+        else:
+            ignored = {c: "changes over time within a series" for c in changing}
         static = (
             sub.groupby("__k", sort=False)[static_cols].first().loc[keys].reset_index(drop=True)
         )
     else:
         static = pd.DataFrame(index=range(len(keys)))
+    kinds.update(given)
+    start_arr = np.asarray(starts, np.int64)
+    lengths = np.asarray([len(v) for v in values], np.int64)
+    grid_of = {
+        c: grids(
+            frame["__k"],
+            frame["__i"].to_numpy(),
+            convert(df.loc[keep, c], kind),
+            kind,
+            keys,
+            start_arr,
+            lengths,
+        )  # fmt: skip
+        for c, kind in kinds.items()
+    }
     return SeriesData(
-        keys, ids, static, np.asarray(starts, np.int64), values, clock, notes, ignored
-    )
+        keys, ids, static, start_arr, values, clock, notes, ignored, kinds, grid_of,
+        gaps if fill != "skip" else 0,
+    )  # fmt: skip
+
+
+def fill_gaps(grid: np.ndarray, fill: str) -> np.ndarray:
+    """A series' values with its periods without a value filled as ``fill`` says."""
+    if fill == "skip" or not np.isnan(grid).any():
+        return grid
+    if fill == "zero":
+        return np.where(np.isnan(grid), 0.0, grid)
+    return pd.Series(grid).interpolate(limit_direction="both").to_numpy(dtype=float)
 
 
 # ---------------------------------------------------------------------------------- fitting
@@ -472,6 +542,14 @@ class Layout:
     clock: Clock
     names: dict[str, str]
     scaled: bool = True  # features and target in units of each window's scale
+    # columns that change over time (see automl.covariates): used at their own period (future
+    # values, given when forecasting) or ``past_lag`` periods before (past values)
+    future_columns: list[str] = field(default_factory=list)
+    past_columns: list[str] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)  # numeric, boolean or categorical
+    past_lag: int = 0
+    holidays: dict[str, Any] | None = None  # {"country": "US", "region": "CA" or None}
+    fill: str = "skip"  # what target periods without a value became (automl.covariates.FILLS)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -488,7 +566,19 @@ class Layout:
             Clock(**d["clock"]),
             dict(d["names"]),
             bool(d["scaled"]),
+            list(d["future_columns"]),
+            list(d["past_columns"]),
+            dict(d["kinds"]),
+            int(d["past_lag"]),
+            None if d["holidays"] is None else dict(d["holidays"]),
+            str(d["fill"]),
         )
+
+    def covariate_names(self) -> dict[str, str]:
+        """Each future and past column -> its feature's name (a future column keeps its own)."""
+        out = {c: c for c in self.future_columns}
+        out.update({c: self.names[f"past:{c}"] for c in self.past_columns})
+        return out
 
     def frame(
         self,
@@ -496,12 +586,18 @@ class Layout:
         periods: np.ndarray,
         ids: pd.DataFrame,
         static: pd.DataFrame,
+        covariates: dict[str, np.ndarray] | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """Feature rows (one per window), their levels and scales."""
+        """Feature rows (one per window), their levels and scales. ``covariates``: the future
+        and past columns' values of each row, by feature name."""
         feats, level, scale = window_features(windows, self.plan, self.names, self.scaled)
         out = {c: ids[c].to_numpy() for c in self.id_columns}
         out.update({c: static[c].to_numpy() for c in self.static_columns})
         out.update(_calendar(self.clock.times(periods), self.plan.calendar))
+        if self.holidays is not None:
+            out.update(holiday_features(self.holidays, self.clock, periods, self.names))
+        for name in self.covariate_names().values():
+            out[name] = (covariates or {})[name]
         out.update(feats)
         return pd.DataFrame(out), level, scale
 
@@ -514,6 +610,8 @@ def training_rows(
     position. Rows need a value and a known level."""
     L = layout.plan.lookback
     w_all, p_all, s_all, y_all = [], [], [], []
+    names = layout.covariate_names()
+    c_all: dict[str, list[np.ndarray]] = {n: [] for n in names.values()}
     for j, vals in enumerate(sd.values):
         n = len(vals)
         if upto is not None:
@@ -528,6 +626,14 @@ def training_rows(
         p_all.append(sd.start[j] + np.flatnonzero(ok))
         s_all.append(np.full(int(ok.sum()), j))
         y_all.append(vals[:n][ok])
+        at = np.flatnonzero(ok)
+        for c in layout.future_columns:  # the value at the row's own period
+            c_all[c].append(sd.covariates[c][j][at])
+        for c in layout.past_columns:  # the value ``past_lag`` periods before, never its own
+            before = empty(layout.kinds[c], len(at))
+            src = at - layout.past_lag
+            before[src >= 0] = sd.covariates[c][j][src[src >= 0]]
+            c_all[names[c]].append(before)
     if not w_all:
         e = np.empty(0)
         return pd.DataFrame(), e, e, e, e
@@ -540,6 +646,7 @@ def training_rows(
         periods,
         sd.ids.iloc[pos].reset_index(drop=True),
         sd.static.iloc[pos].reset_index(drop=True),
+        {n: np.concatenate(parts) for n, parts in c_all.items()},
     )
     good = ~np.isnan(level)
     X = X.loc[good].reset_index(drop=True)
@@ -554,17 +661,39 @@ def recursive_forecast(
     ids: pd.DataFrame,
     static: pd.DataFrame,
     steps: int,
+    covariates: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Forecast ``steps`` periods for every series from its look-back window ``tails``
-    (rows: series; columns: oldest ... newest). Each forecast feeds the next step."""
+    (rows: series; columns: oldest ... newest). Each forecast feeds the next step.
+    ``covariates``: each future and past column's values (series x steps, by feature name)."""
     W = tails.astype(float).copy()
     out = np.empty((len(W), steps))
+    covs = covariates or {}
     for h in range(steps):
-        X, level, scale = layout.frame(W, next_period + h, ids, static)
+        X, level, scale = layout.frame(
+            W, next_period + h, ids, static, {n: v[:, h] for n, v in covs.items()}
+        )
         change = np.asarray(predict(X), dtype=float)
         base = np.where(np.isnan(level), 0.0, level)
         out[:, h] = base + change * scale
         W = np.concatenate([W[:, 1:], out[:, h : h + 1]], axis=1)
+    return out
+
+
+def step_covariates(
+    sd: SeriesData, layout: Layout, nxt: np.ndarray, steps: int
+) -> dict[str, np.ndarray]:
+    """The future and past columns' values for ``steps`` periods from ``nxt`` (series x steps,
+    by feature name), read from the data: future values at their own period, past values
+    ``past_lag`` periods before and only when that is before ``nxt`` (known at the start)."""
+    names = layout.covariate_names()
+    out = {}
+    for c in layout.future_columns:
+        out[c] = take(sd.covariates[c], sd.start, nxt, steps, layout.kinds[c])
+    for c in layout.past_columns:
+        vals = take(sd.covariates[c], sd.start, nxt - layout.past_lag, steps, layout.kinds[c])
+        vals[:, layout.past_lag :] = empty(layout.kinds[c], 1)[0]  # not known at the start
+        out[names[c]] = vals
     return out
 
 
@@ -747,11 +876,14 @@ def forecast(
     history: pd.DataFrame | None = None,
     horizon: int | None = None,
     series: list[str] | None = None,
+    future: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast the next ``horizon`` periods of every series (or of ``series``).
 
-    ``history``: rows like the training data (time, series IDs, target, constant columns) to
-    forecast from instead of the stored end of the training data."""
+    ``history``: rows like the training data (time, series IDs, target, constant columns, past
+    value columns) to forecast from instead of the stored end of the training data.
+    ``future``: the future-value columns' values for every forecast period of every series
+    (with the series ID and time columns); required when the model has such columns."""
     ts = model.timeseries
     layout = Layout.from_dict(ts.layout)
     trained_h = ts.horizon
@@ -764,69 +896,404 @@ def forecast(
             f"most {MAX_HORIZON_FACTOR * trained_h} ahead. Ask for fewer, or build a model with a "
             "longer horizon."
         )
-    L = layout.plan.lookback
-    if history is None:
-        s = ts.series
-        keys = list(s.keys)
-        ids = pd.DataFrame(s.ids, columns=layout.id_columns)
-        static = pd.DataFrame(s.static, columns=layout.static_columns)
-        W = np.asarray(s.tails, dtype=float).reshape(len(keys), L)
-        nxt = np.asarray(s.next_period, dtype=np.int64)
-    else:
-        if not isinstance(history, pd.DataFrame):
-            raise ParameterError(
-                f"The history must be a pandas DataFrame. Got {type(history).__name__} instead."
-            )
-        history = history.rename(columns=str)
-        need = [layout.time_column, layout.target, *layout.id_columns, *layout.static_columns]
-        missing = [c for c in need if c not in history.columns]
-        if missing:
-            raise DataError(
-                f"The history is missing {plural(len(missing), 'column')} the model needs: "
-                f"{', '.join(missing)}. It needs the time, the target, the series IDs and the "
-                "columns that describe each series."
-            )
-        sd = to_series(
-            history[need],
-            layout.target,
-            layout.time_column,
-            layout.id_columns,
-            aggregate="mean",
-            clock=layout.clock,
-        )
-        keys = sd.keys
-        ids = sd.ids
-        static = sd.static.reindex(columns=layout.static_columns)
-        W, nxt = _tails(sd, L)
+    start = _start(model, layout, history)
     if series is not None:
-        unknown = [k for k in series if k not in keys]
+        unknown = [k for k in series if k not in start.keys]
         if unknown:
             raise ParameterError(
                 f"Unknown series: {', '.join(map(str, unknown[:5]))}. Known series: "
-                f"{', '.join(keys[:10])}{' ...' if len(keys) > 10 else ''}."
+                f"{', '.join(start.keys[:10])}{' ...' if len(start.keys) > 10 else ''}."
             )
-        pick = [keys.index(k) for k in series]
-        keys = [keys[j] for j in pick]
-        ids = ids.iloc[pick].reset_index(drop=True)
-        static = static.iloc[pick].reset_index(drop=True)
-        W, nxt = W[pick], nxt[pick]
+        start = start.pick([start.keys.index(k) for k in series])
+    keys, ids, W, nxt = start.keys, start.ids, start.W, start.nxt
+    covs = future_values(layout, future, start.known, keys, nxt, h)
+    names = layout.covariate_names()
+    lag = layout.past_lag
+    for c in layout.past_columns:  # known up to the start: ``lag`` periods of them
+        vals = empty(layout.kinds[c], (len(keys), h))
+        vals[:, : min(lag, h)] = start.past[c][:, : min(lag, h)]
+        covs[names[c]] = vals
     cand = model.candidates[model.default_id]
-    raw = recursive_forecast(_predictor(model.preprocessor, cand), layout, W, nxt, ids, static, h)
+    raw = recursive_forecast(
+        _predictor(model.preprocessor, cand), layout, W, nxt, ids, start.static, h, covs
+    )
+    raw = naive_where(raw, W, np.asarray([m == "naive" for m in start.methods], dtype=bool))
     scale = window_scale(W) if layout.scaled else np.ones(len(W))
     levels = offset_levels(ts.quantiles)
     stored = np.asarray(ts.quantile_offsets, dtype=float).reshape(-1, len(levels))
     qf = quantile_forecasts(raw, scale, extend_offsets(stored, h))
-    names = output_names(layout, ts.quantiles)
-    n = len(keys)
+    out_names = output_names(layout, ts.quantiles)
+    out = _frame_of_periods(layout, ids, nxt, h)
+    out[out_names["step"]] = np.tile(np.arange(1, h + 1), len(keys))
+    out[out_names["prediction"]] = qf[:, :, levels.index(0.5)].ravel()
+    for q in ts.quantiles:
+        out[out_names[quantile_name(q)]] = qf[:, :, levels.index(q)].ravel()
+    return out
+
+
+def _frame_of_periods(layout: Layout, ids: pd.DataFrame, nxt: np.ndarray, h: int) -> pd.DataFrame:
+    """The series ID columns and the time of each series' next ``h`` periods (dates, not
+    midnight timestamps, for daily or coarser periods)."""
     out = pd.DataFrame({c: np.repeat(ids[c].to_numpy(dtype=object), h) for c in layout.id_columns})
     times = layout.clock.times((nxt[:, None] + np.arange(h)[None, :]).ravel())
-    # dates, not midnight timestamps, for daily or coarser periods
     out[layout.time_column] = times.date if layout.clock.daily_or_coarser else times
-    out[names["step"]] = np.tile(np.arange(1, h + 1), n)
-    out[names["prediction"]] = qf[:, :, levels.index(0.5)].ravel()
-    for q in ts.quantiles:
-        out[names[quantile_name(q)]] = qf[:, :, levels.index(q)].ravel()
     return out
+
+
+@dataclass
+class Start:
+    """Where a forecast starts: each series' key, IDs, constant columns, look-back window,
+    next period, method, and the past-value columns' last ``past_lag`` values."""
+
+    keys: list[str]
+    known: list[str]  # every series of the model (or of the history)
+    ids: pd.DataFrame
+    static: pd.DataFrame
+    W: np.ndarray
+    nxt: np.ndarray
+    methods: list[str]
+    past: dict[str, np.ndarray]
+
+    def pick(self, rows: list[int]) -> Start:
+        return Start(
+            [self.keys[j] for j in rows], self.known, self.ids.iloc[rows].reset_index(drop=True),
+            self.static.iloc[rows].reset_index(drop=True), self.W[rows], self.nxt[rows],
+            [self.methods[j] for j in rows], {c: v[rows] for c, v in self.past.items()},
+        )  # fmt: skip
+
+
+def _start(model: Model, layout: Layout, history: pd.DataFrame | None) -> Start:
+    """The stored end of the training data, or the end of ``history``."""
+    L = layout.plan.lookback
+    lag = layout.past_lag
+    if history is None:
+        s = model.timeseries.series
+        keys = list(s.keys)
+        past = {
+            c: np.asarray(
+                [list(r) for r in s.covariate_tails[c]],
+                dtype=object if layout.kinds[c] == "categorical" else float,
+            ).reshape(len(keys), lag)
+            for c in layout.past_columns
+        }
+        return Start(
+            keys, keys, pd.DataFrame(s.ids, columns=layout.id_columns),
+            pd.DataFrame(s.static, columns=layout.static_columns),
+            np.asarray(s.tails, dtype=float).reshape(len(keys), L),
+            np.asarray(s.next_period, dtype=np.int64), list(s.methods), past,
+        )  # fmt: skip
+    if not isinstance(history, pd.DataFrame):
+        raise ParameterError(
+            f"The history must be a pandas DataFrame. Got {type(history).__name__} instead."
+        )
+    history = history.rename(columns=str)
+    need = [
+        layout.time_column, layout.target, *layout.id_columns, *layout.static_columns,
+        *layout.past_columns,
+    ]  # fmt: skip
+    missing = [c for c in need if c not in history.columns]
+    if missing:
+        raise DataError(
+            f"The history is missing {plural(len(missing), 'column')} the model needs: "
+            f"{', '.join(missing)}. It needs the time, the target, the series IDs, the columns "
+            "that describe each series and the columns whose past values the model reads."
+        )
+    sd = to_series(
+        history[need],
+        layout.target,
+        layout.time_column,
+        layout.id_columns,
+        aggregate="mean",
+        clock=layout.clock,
+        fill=layout.fill,
+        covariates={c: layout.kinds[c] for c in layout.past_columns},
+    )
+    W, nxt = _tails(sd, L)
+    past = {
+        c: take(sd.covariates[c], sd.start, nxt - lag, lag, layout.kinds[c])
+        for c in layout.past_columns
+    }
+    return Start(
+        sd.keys, sd.keys, sd.ids, sd.static.reindex(columns=layout.static_columns), W, nxt,
+        series_methods(sd, layout.plan), past,
+    )  # fmt: skip
+
+
+def future_values(
+    layout: Layout,
+    future: pd.DataFrame | None,
+    known: list[str],
+    keys: list[str],
+    nxt: np.ndarray,
+    steps: int,
+) -> dict[str, np.ndarray]:
+    """The future-value columns' values for each series (``keys``) and each of the ``steps``
+    periods from ``nxt``: series x steps, by column. ``future`` must hold the series ID
+    columns, the time column and every future-value column, one row per series and period;
+    rows of later periods or of series not forecast are left aside. Clear errors name what is
+    missing, repeated or unreadable."""
+    cols = layout.future_columns
+    if not cols:
+        return {}
+    clock = layout.clock
+    need = [*layout.id_columns, layout.time_column, *cols]
+    span = _span_words(clock, nxt, steps)
+    if future is None:
+        raise DataError(
+            f"This model forecasts with the future values of {_listed(cols)}, so it needs them "
+            f"for every series and each of the next {clock.plural(steps)} ({span}): a table "
+            f"with the columns {', '.join(need)} (automl forecast --future FILE, or the future "
+            "values upload on the Predict page)."
+        )
+    if not isinstance(future, pd.DataFrame):
+        raise ParameterError(
+            f"The future values must be a pandas DataFrame. Got {type(future).__name__} instead."
+        )
+    future = future.rename(columns=str).reset_index(drop=True)
+    missing = [c for c in need if c not in future.columns]
+    if missing:
+        raise DataError(
+            f"The future values are missing {plural(len(missing), 'column')}: "
+            f"{', '.join(missing)}. They need the columns {', '.join(need)}, one row per series "
+            f"and {clock.words}."
+        )
+    times = parse_times(future[layout.time_column], layout.time_column)
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0]) + 1
+        raise DataError(
+            f"The future values have rows without a time in '{layout.time_column}', e.g. row "
+            f"{row}. Every row needs its {clock.words}."
+        )
+    key = series_key(future[layout.id_columns]).to_numpy()
+    unknown = sorted({str(k) for k in key} - set(known))
+    if unknown:
+        raise DataError(
+            f"The future values have {plural(len(unknown), 'series', 'series')} the model does "
+            f"not know: {_listed(unknown)}. Its series are {_listed(known)}; check the series "
+            "ID columns' values."
+        )
+    where = {k: j for j, k in enumerate(keys)}
+    j = np.asarray([where.get(str(k), -1) for k in key], dtype=np.int64)
+    step = clock.index(times) - np.where(j >= 0, nxt[np.maximum(j, 0)], 0)
+    inside = (j >= 0) & (step >= 0) & (step < steps)
+    rows = np.flatnonzero(inside)
+    cell = j[rows] * steps + step[rows]
+    _, first, counts = np.unique(cell, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = int(cell[first[np.flatnonzero(counts > 1)[0]]])
+        twice = rows[cell == dup]
+        when = clock.label(clock.times(np.asarray([nxt[dup // steps] + dup % steps])))[0]
+        raise DataError(
+            f"The future values have {len(twice)} rows for series {keys[dup // steps]} in the "
+            f"{clock.words} of {when} (rows {', '.join(str(r + 1) for r in twice[:5])}). The "
+            f"model forecasts one value per {clock.words}: give one row per series and "
+            f"{clock.words}."
+        )
+    have = np.zeros(len(keys) * steps, dtype=bool)
+    have[cell] = True
+    if not have.all():
+        raise DataError(
+            "The future values miss "
+            + plural(int((~have).sum()), "period")
+            + ": "
+            + _missing_words(clock, keys, nxt, steps, have.reshape(len(keys), steps))
+            + f". Give a row for every series and each of the next {clock.plural(steps)} "
+            f"({span})."
+        )
+    out: dict[str, np.ndarray] = {}
+    for c in cols:
+        kind = layout.kinds[c]
+        raw = future[c].iloc[rows].reset_index(drop=True)
+        vals = convert(raw, kind)
+        bad = pd.isna(vals) & raw.notna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            what = "numbers" if kind == "numeric" else "yes/no values"
+            raise DataError(
+                f"The future values of '{c}' must be {what}, like the training data's: "
+                f"{show_value(raw.iloc[i])} (row {rows[i] + 1}) is not. Fix "
+                f"{'it' if int(bad.sum()) == 1 else f'the {int(bad.sum())} such values'}."
+            )
+        empty_cells = pd.isna(vals)
+        if empty_cells.any():
+            i = int(np.flatnonzero(empty_cells)[0])
+            when = clock.label(clock.times(np.asarray([nxt[j[rows[i]]] + step[rows[i]]])))[0]
+            raise DataError(
+                f"'{c}' has no future value for series {keys[j[rows[i]]]} in the {clock.words} "
+                f"of {when} (row {rows[i] + 1}"
+                + (f", and {int(empty_cells.sum()) - 1} more" if empty_cells.sum() > 1 else "")
+                + "). Give every future value: the forecast uses them."
+            )
+        grid = empty(kind, len(keys) * steps)
+        grid[cell] = vals
+        out[c] = grid.reshape(len(keys), steps)
+    return out
+
+
+def _listed(names: list[str], most: int = 5) -> str:
+    shown = ", ".join(map(str, names[:most]))
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _span_words(clock: Clock, nxt: np.ndarray, steps: int) -> str:
+    first = clock.label(clock.times(np.asarray([int(nxt.min())])))[0]
+    last = clock.label(clock.times(np.asarray([int(nxt.max()) + steps - 1])))[0]
+    return f"from {first} to {last}" if first != last else first
+
+
+def _missing_words(
+    clock: Clock, keys: list[str], nxt: np.ndarray, steps: int, have: np.ndarray
+) -> str:
+    parts = []
+    for j in np.flatnonzero(~have.all(axis=1))[:3]:
+        lacking = np.flatnonzero(~have[j])
+        if len(lacking) == steps:
+            parts.append(f"series {keys[j]} has none")
+            continue
+        labels = clock.label(clock.times(nxt[j] + lacking))
+        parts.append(f"series {keys[j]}: {_listed(labels, 4)}")
+    more = int((~have.all(axis=1)).sum()) - 3
+    if more > 0:
+        parts.append(f"and {plural(more, 'more series', 'more series')}")
+    return "; ".join(parts)
+
+
+def future_template(
+    model: Model,
+    horizon: int | None = None,
+    series: list[str] | None = None,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """A table of future values to fill in: each series and forecast period (after the
+    training data, or after ``history``), with the series ID and time columns and every
+    future-value column at its last known value."""
+    ts = model.timeseries
+    layout = Layout.from_dict(ts.layout)
+    h = ts.horizon if horizon is None else int(horizon)
+    start = _start(model, layout, history)
+    if series is not None:
+        start = start.pick([start.keys.index(k) for k in series if k in start.keys])
+    out = _frame_of_periods(layout, start.ids, start.nxt, h)
+    where = {k: j for j, k in enumerate(ts.series.keys)}
+    for c in layout.future_columns:
+        newest = _last_values(layout, history, c)
+        last = []
+        for k in start.keys:
+            stored = ts.series.covariate_tails[c][where[k]] if k in where else []
+            tail = [v for v in stored if v is not None]
+            last.append(newest.get(k, tail[-1] if tail else None))
+        if layout.kinds[c] == "boolean":  # as people write them
+            last = [None if v is None else "yes" if v >= 0.5 else "no" for v in last]
+        out[c] = np.repeat(np.asarray(last, dtype=object), h)
+        if layout.kinds[c] == "numeric":
+            out[c] = out[c].astype(float)
+    return out
+
+
+def change_plan(
+    model: Model,
+    plan: pd.DataFrame,
+    series: str,
+    column: str,
+    steps: tuple[int, int],
+    percent: float | None = None,
+    value: Any = None,
+) -> pd.DataFrame:
+    """What-if: ``plan`` (future values) with ``column`` of one series changed in the forecast
+    steps ``steps`` (first, last; 1 is the first period ahead): by ``percent`` (numbers only)
+    or set to ``value``. The plan's rows of those steps are found by their time."""
+    ts = model.timeseries
+    layout = Layout.from_dict(ts.layout)
+    if column not in layout.future_columns:
+        raise ParameterError(
+            f"'{column}' is not one of the model's future-value columns "
+            f"({', '.join(layout.future_columns) or 'it has none'})."
+        )
+    if (percent is None) == (value is None):
+        raise ParameterError("Give either a percent change or a value to set, not both.")
+    if percent is not None and layout.kinds[column] != "numeric":
+        raise ParameterError(f"'{column}' holds no numbers: set it to a value instead.")
+    start = _start(model, layout, None)
+    if series not in start.keys:
+        raise ParameterError(f"Unknown series: {series}.")
+    j = start.keys.index(series)
+    first, last = int(steps[0]), int(steps[1])
+    if not 1 <= first <= last:
+        raise ParameterError(f"The steps must go from 1 up, first to last. Got {first} to {last}.")
+    out = plan.copy()
+    key = series_key(out[layout.id_columns]).to_numpy()
+    per = layout.clock.index(parse_times(out[layout.time_column], layout.time_column))
+    step = per - int(start.nxt[j]) + 1
+    rows = (key == series) & (step >= first) & (step <= last)
+    if percent is not None:
+        numbers = convert(out.loc[rows, column], "numeric") * (1 + float(percent) / 100)
+        if not pd.api.types.is_float_dtype(out[column].dtype):
+            out[column] = out[column].astype(object)
+        out.loc[rows, column] = numbers
+    else:
+        out[column] = out[column].astype(object)
+        out.loc[rows, column] = value
+    return out
+
+
+def _last_values(layout: Layout, history: pd.DataFrame | None, column: str) -> dict[str, Any]:
+    """Each series' last known value of ``column`` in ``history`` (as the model reads it)."""
+    if history is None or column not in history.columns:
+        return {}
+    rows = history.rename(columns=str)
+    frame = pd.DataFrame(
+        {
+            "k": series_key(rows[layout.id_columns]).to_numpy(),
+            "t": parse_times(rows[layout.time_column], layout.time_column).to_numpy(),
+            "v": convert(rows[column], layout.kinds[column]),
+        }
+    )
+    frame = frame[pd.notna(frame["v"]) & pd.notna(frame["t"])].sort_values("t", kind="stable")
+    return dict(frame.groupby("k", sort=False)["v"].last())
+
+
+MIN_MODEL_VALUES = 3  # a series with fewer known values is forecast by repeating its last one
+METHOD_WORDS = {
+    "model": "the model",
+    "short": "the model, from a short history (fewer than two seasons, or than its look-back)",
+    "naive": "its last value repeated (too little history for the model)",
+}
+
+
+def series_methods(sd: SeriesData, plan: Plan, upto: int | None = None) -> list[str]:
+    """How each series is forecast: by the model ("model"); by the model although the series
+    is shorter than two seasons or than the features' look-back ("short"); or, with fewer
+    than ``MIN_MODEL_VALUES`` known values, by repeating its last value ("naive"). ``upto``:
+    judged on the periods up to it."""
+    short = max(2 * plan.season if plan.season > 1 else 0, plan.lookback)
+    out = []
+    for j, vals in enumerate(sd.values):
+        v = vals if upto is None else vals[: max(0, int(upto - sd.start[j] + 1))]
+        known = int(np.sum(~np.isnan(v)))
+        out.append("naive" if known < MIN_MODEL_VALUES else "short" if len(v) < short else "model")
+    return out
+
+
+def naive_where(raw: np.ndarray, W: np.ndarray, naive: np.ndarray) -> np.ndarray:
+    """``raw`` with the rows of ``naive`` series replaced by their last known value."""
+    if not naive.any():
+        return raw
+    out = raw.copy()
+    out[naive] = _naive(W[naive], raw.shape[1], 1)[0]
+    return out
+
+
+def methods_text(keys: list[str], methods: list[str]) -> list[str]:
+    """Which series are not forecast by the model from a full history, in words."""
+    lines = []
+    for m in ("short", "naive"):
+        named = [k for k, x in zip(keys, methods, strict=True) if x == m]
+        if named:
+            lines.append(
+                f"{plural(len(named), 'series', 'series')} forecast by {METHOD_WORDS[m]}: "
+                f"{_listed(named, 10)}"
+            )
+    return lines
 
 
 def output_names(layout: Layout, quantiles: list[float]) -> dict[str, str]:
@@ -912,10 +1379,13 @@ def describe(
     time_column: str,
     id_columns: list[str],
     aggregate: str | None = None,
+    fill: str = "skip",
 ) -> dict[str, Any]:
     """What a forecast set-up looks like before building: the period, the series, their
-    lengths, the default and largest horizon, the columns used and ignored, and notes."""
-    sd = to_series(df, target, time_column, id_columns, aggregate)
+    lengths, the default and largest horizon, the columns that describe each series, the
+    candidates for future values (name -> numeric, boolean or categorical), the columns left
+    out, and notes."""
+    sd = to_series(df, target, time_column, id_columns, aggregate, fill=check_fill(fill))
     lengths = np.asarray([len(v) for v in sd.values])
     plan = plan_for(sd.clock)
     longest = int(lengths.max())
@@ -931,9 +1401,38 @@ def describe(
         "default_horizon": min(plan.horizon, max_h),
         "max_horizon": max_h,
         "static_columns": list(sd.static.columns),
+        "future_candidates": dict(sd.kinds),
         "ignored_columns": sd.ignored,
         "notes": sd.notes,
     }
+
+
+def inputs_lines(ts: Any) -> list[str]:
+    """A forecast model's inputs beyond its history, in words: future- and past-value
+    columns, holidays, how missing periods were filled, and the series not forecast by the
+    model from a full history."""
+    layout = Layout.from_dict(ts.layout)
+    lines = [
+        "future values (needed to forecast): " + (", ".join(layout.future_columns) or "none"),
+    ]
+    if layout.past_columns:
+        lines.append(
+            f"past values only ({ts.layout['past_lag']} {ts.frequency}s before): "
+            + ", ".join(layout.past_columns)
+        )
+    if layout.holidays:
+        region = layout.holidays.get("region")
+        lines.append(f"holidays: {layout.holidays['country']}" + (f":{region}" if region else ""))
+    lines.append(
+        "missing target periods: "
+        + {"skip": "skipped", "zero": "taken as 0", "interpolate": "interpolated"}[layout.fill]
+    )
+    methods = methods_text(list(ts.series.keys), list(ts.series.methods))
+    lines.append(
+        "series forecast by: "
+        + ("the model, every one" if not methods else "the model, except " + "; ".join(methods))
+    )
+    return lines
 
 
 def meta_summary(meta: ModelMeta) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def _copy(saved: Path, tmp_path: Path) -> Path:
 
 def test_the_file_declares_schema_5_and_round_trips(saved: Path) -> None:
     data = _file(saved)
-    assert SCHEMA_VERSION == 5 and data["schema_version"] == 5
+    assert SCHEMA_VERSION == 6 and data["schema_version"] == 6
     assert data["problem_type"] == "binary"
     meta = ModelMeta.from_dict(data)
     assert meta.to_dict() == {k: v for k, v in data.items() if k != "preprocessing"}
@@ -68,15 +68,15 @@ def test_a_version_1_file_is_upgraded_on_load(
         del data[key]
     _write(path, data)
     m = automl.load(path)
-    assert m.meta.schema_version == 5 and m.problem_type == "binary"
+    assert m.meta.schema_version == 6 and m.problem_type == "binary"
     assert m.column_impact.empty and m.meta.fit_seconds == 0 and m.meta.timings == {}
     got = m.predict_proba(rows)
     pd.testing.assert_frame_equal(got, want)
     up = upgrade(data)
-    assert up["schema_version"] == 5 and up["problem_type"] == "binary"
+    assert up["schema_version"] == 6 and up["problem_type"] == "binary"
     assert data["schema_version"] == 1  # the input is not changed
     m.save(path)  # saving writes today's version
-    assert _file(path)["schema_version"] == 5
+    assert _file(path)["schema_version"] == 6
 
 
 def test_a_version_4_leaderboard_ran_on_this_computer(saved: Path, tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_upgrade_leaves_a_current_file_alone(saved: Path) -> None:
     assert upgrade(data) == data
 
 
-@pytest.mark.parametrize("version", [6, 99])
+@pytest.mark.parametrize("version", [7, 99])
 def test_a_newer_schema_is_refused_clearly(saved: Path, tmp_path: Path, version: int) -> None:
     path = _copy(saved, tmp_path)
     _write(path, {**_file(path), "schema_version": version})

@@ -50,6 +50,15 @@ def test_predictions_match_scikit_learn_on_range_scaled_columns(weights: str) ->
     np.testing.assert_allclose(clf.predict_scores(Xt), expected, atol=1e-5)
 
 
+def test_a_regression_whose_mean_is_below_zero_saves_and_loads(tmp_path) -> None:
+    # a forecast's candidates learn changes from the level, often below zero on average
+    X, y_num, _ = _data()
+    reg = get_candidate("knn")({"n_neighbors": 5}).fit(X, y_num - 10.0, _ctx("regression"))
+    reg.save(tmp_path)
+    back = get_candidate("knn").load(tmp_path, {"n_neighbors": 5})
+    np.testing.assert_allclose(back.predict_scores(X[:20]), reg.predict_scores(X[:20]))
+
+
 def test_no_class_gets_probability_zero() -> None:
     X, _, y_cls = _data()
     keep = y_cls != 1  # a class missing from these training rows (as in a cross-validation fold)

@@ -48,6 +48,7 @@ def fitted() -> automl.AutoML:
         horizon=14,
         time_budget=600,
         max_trials=6,
+        future_columns=[],  # its price is noise, not a plan: past values only
     ).fit(daily_sales(), "sales")
 
 
@@ -99,10 +100,11 @@ def test_bad_times_and_targets_are_named() -> None:
         to_series(df, "y", "day", [])
 
 
-def test_columns_constant_within_a_series_describe_it_others_are_ignored() -> None:
+def test_columns_constant_within_a_series_describe_it_others_change_over_time() -> None:
     sd = to_series(daily_sales(40), "sales", "date", ["store"])
     assert list(sd.static.columns) == ["region"]
-    assert "price" in sd.ignored and "future values are not known" in sd.ignored["price"]
+    # a column that changes over time is a candidate for future values (tests/test_forecast_future)
+    assert sd.kinds == {"price": "numeric"} and not sd.ignored
 
 
 def test_suggest_recognises_series_and_ignores_plain_tables() -> None:
@@ -223,7 +225,7 @@ def test_cli_trains_and_forecasts(tmp_path) -> None:
         run
         + ["train", str(data), "--target", "sales", "--task", "timeseries", "--time-column"]
         + ["date", "--series", "store", "--horizon", "7", "--max-trials", "3"]
-        + ["--time-budget", "600", "--out"]
+        + ["--time-budget", "600", "--future-columns", "none", "--out"]
         + [str(tmp_path / "m"), "--quiet", "--no-reports"],
         capture_output=True,
         text=True,

@@ -46,6 +46,62 @@ TRIAL_WORDS = {
     "stopped at its time share": "stopped at its share of the time",
 }
 
+
+def _future_columns(candidates: dict[str, str], then: list[str] | None) -> list[str]:
+    """The columns that change over time, each with a checkbox: ticked, its future values are
+    known ahead (a plan) and the forecast will need them; unticked, only its past values are
+    used."""
+    if not candidates:
+        return []
+    st.markdown(
+        "**Columns that change over time.** Tick those whose future values you will know when "
+        "you forecast (a plan: prices, promotions, opening hours, a weather forecast): the "
+        "model uses them at each period, and forecasting then needs them for every period "
+        "ahead. Unticked ones are used only as past values."
+    )
+    boxes = st.columns(min(len(candidates), 4))
+    chosen = []
+    for i, col in enumerate(candidates):
+        ticked = boxes[i % len(boxes)].checkbox(
+            f"{ui.md(col)}: known ahead",
+            value=then is None or col in then,
+            key=f"build_future_{col}",
+        )
+        if ticked:
+            chosen.append(col)
+    return chosen
+
+
+def _holidays_choice(then: str | None) -> str | None:
+    """A country (and optionally a region) whose public holidays become features."""
+    from automl.covariates import country_names, supported_countries
+
+    names = country_names()
+    codes = ["", *sorted(supported_countries(), key=lambda c: names.get(c, c))]
+    country_then, _, region_then = (then or "").partition(":")
+    h1, h2 = st.columns(2)
+    country = h1.selectbox(
+        "Holidays",
+        codes,
+        index=_index(codes, country_then, 0),
+        format_func=lambda c: f"{names.get(c, c)} ({c})" if c else "none",
+        key="build_holidays",
+        help="The country whose public holidays the model should know (they often move sales).",
+    )
+    if not country:
+        return None
+    regions = ["", *supported_countries()[country]]
+    region = h2.selectbox(
+        "Region (optional)",
+        regions,
+        index=_index(regions, region_then, 0),
+        format_func=lambda r: r or "the whole country",
+        key="build_holiday_region",
+        disabled=len(regions) == 1,
+    )
+    return f"{country}:{region}" if region else country
+
+
 ws = ui.workspace()
 st.title("Build a model")
 
@@ -260,9 +316,22 @@ if task == "timeseries":
         format_func=lambda a: agg_words[a],
         key="build_aggregate",
     )
+    fill_words = {
+        "skip": "leave them out",
+        "zero": "count them as 0 (not recorded = none sold)",
+        "interpolate": "fill in from the values around them",
+    }
+    fill = st.selectbox(
+        "Periods without a value",
+        list(fill_words),
+        index=_index(list(fill_words), settings_then.get("fill") or "skip", 0),
+        format_func=lambda f: fill_words[f],
+        key="build_fill",
+        help="Gaps in a series' regular periods and empty values of the target.",
+    )
     desc: dict[str, Any] | None = None
     with ui.guarded("checking the time series"):
-        desc = describe_series(df, target, time_col, series_ids, aggregate or None)
+        desc = describe_series(df, target, time_col, series_ids, aggregate or None, fill)
     if desc is None:
         st.stop()
     st.caption(
@@ -279,8 +348,8 @@ if task == "timeseries":
             else ""
         )
         + (
-            " Not used (they change over time, so their future values are unknown): "
-            + ", ".join(map(ui.md, desc["ignored_columns"]))
+            " Not used: "
+            + "; ".join(f"{ui.md(c)} ({ui.md(why)})" for c, why in desc["ignored_columns"].items())
             + "."
             if desc["ignored_columns"]
             else ""
@@ -288,10 +357,14 @@ if task == "timeseries":
     )
     for note in desc["notes"]:
         st.info(ui.md(note))
+    future_cols = _future_columns(desc["future_candidates"], settings_then.get("future_columns"))
     series_setup = {
         "time_column": time_col,
         "series_columns": series_ids,
         "aggregate": aggregate or None,
+        "future_columns": future_cols,
+        "holidays": _holidays_choice(settings_then.get("holidays")),
+        "fill": fill,
     }
 
 with right:
@@ -411,6 +484,9 @@ if do_preview:
                 horizon=int(series_setup["horizon"]),  # type: ignore[call-overload]
                 aggregate=series_setup["aggregate"],  # type: ignore[arg-type]
                 metric=metric,
+                future_columns=list(series_setup["future_columns"]),  # type: ignore[call-overload]
+                holidays=series_setup["holidays"],  # type: ignore[arg-type]
+                fill=str(series_setup["fill"]),
             )
         else:
             res = automl.preview(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from automl.reports.performance import LOG_ODDS
 from automl.timeseries import (
     MAX_HORIZON_FACTOR,
     Layout,
+    change_plan,
     history_frame,
     output_names,
     quantile_name,
@@ -45,7 +47,12 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
         f"{_band(ts)[0].upper()} to the {_band(ts)[1].upper()}, from the errors seen on the "
         "backtests (earlier stretches of history the model forecast as if they were the future)."
     )
-    latest, upload_tab = st.tabs(["Forecast", "Forecast from newer history"])
+    plan = _future_plan(ws, rec, model) if model.future_columns else None
+    names = ["Forecast", "Forecast from newer history"]
+    if model.future_columns:
+        names.append("What if")
+    tabs = st.tabs(names)
+    latest, upload_tab = tabs[0], tabs[1]
     with latest:
         c1, c2 = st.columns([2, 1])
         chosen = c1.multiselect(
@@ -65,7 +72,7 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
             )
         )
         with ui.guarded("forecasting"):
-            everything = model.forecast(horizon=horizon)
+            everything = model.forecast(horizon=horizon, future=_plan_for(model, plan, horizon))
             history = history_frame(model)
             if chosen:
                 _forecast_chart(model, everything, history, chosen, time_col)
@@ -92,7 +99,10 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
             with ui.guarded(f"forecasting from {upload.name}"):
                 with stored_upload(ws, upload.name, upload.getbuffer(), ui.session_id()) as src:
                     history = read_file(src)  # the upload is deleted once read
-                new = model.forecast(history, horizon=trained)
+                future = plan
+                if model.future_columns and plan is None:  # the last known values
+                    future = model.future_template(trained, history=history)
+                new = model.forecast(history, horizon=trained, future=future)
                 n_series = _series_of(new, model).nunique()
                 st.success(
                     f"{plural(len(new), 'forecast')} for {plural(n_series, 'series', 'series')}."
@@ -105,6 +115,157 @@ def forecast_page(ws: Any, rec: Any, model: Any) -> None:
                     mime="text/csv",
                     key="fc_upload_download",
                 )
+
+    if model.future_columns:
+        with tabs[2], ui.guarded("computing the what-if forecast"):
+            what_if(model, _plan_for(model, plan, trained), rec)
+
+
+def _future_plan(ws: Any, rec: Any, model: Any) -> pd.DataFrame | None:
+    """The analyst's future values (an upload), or None: the forecast then assumes that each
+    future-value column keeps its last known value."""
+    cols = ", ".join(ui.md(c) for c in model.future_columns)
+    st.markdown(
+        f"**Future values.** This model forecasts with the planned values of {cols}. Download "
+        "the table below, fill in your plan for each series and period, and upload it. Until "
+        "you do, the forecast assumes each keeps its last known value."
+    )
+    c1, c2 = st.columns([1, 2])
+    c1.download_button(
+        "Download the future values to fill in (CSV)",
+        data=model.future_template().to_csv(index=False).encode(),
+        file_name=f"{rec.name}-v{rec.version}-future-values.csv",
+        mime="text/csv",
+        key="fc_future_template",
+    )
+    upload = c2.file_uploader(
+        "Your future values (CSV or Parquet)", type=["csv", "parquet"], key="fc_future_upload"
+    )
+    if upload is None:
+        return None
+    cache = ("fc_future", f"{rec.name}@{rec.version}", upload.file_id)
+    if st.session_state.get("fc_future_for") != cache:
+        st.session_state.pop("fc_future_rows", None)
+        with (
+            ui.guarded(f"reading {upload.name}"),
+            stored_upload(ws, upload.name, upload.getbuffer(), ui.session_id()) as src,
+        ):
+            st.session_state["fc_future_rows"] = read_file(src)  # deleted once read
+            st.session_state["fc_future_for"] = cache
+    rows = st.session_state.get("fc_future_rows")
+    if rows is not None:
+        st.caption(f"Forecasting with your future values from {ui.md(upload.name)}.")
+    return rows
+
+
+def _plan_for(model: Any, plan: pd.DataFrame | None, horizon: int | None) -> pd.DataFrame | None:
+    """The future values to forecast ``horizon`` periods with: the upload, else the last known
+    values (None for a model without future-value columns)."""
+    if not model.future_columns:
+        return None
+    return plan if plan is not None else model.future_template(horizon)
+
+
+def what_if(model: Any, plan: pd.DataFrame, rec: Any) -> None:
+    """Change a future value of one series for some steps ahead and see the forecast move
+    (the model is not retrained: one forecast of that series)."""
+    ts = model.timeseries
+    layout = Layout.from_dict(ts.layout)
+    pick = f"{rec.name}@{rec.version}"
+    st.caption(
+        "Change a planned value (e.g. the price 10% lower in weeks 3 to 5) and compare the "
+        "forecast with the one from the future values above."
+    )
+    c1, c2, c3 = st.columns(3)
+    key = c1.selectbox("Series", list(ts.series.keys), key=f"wi_series_{pick}")
+    column = c2.selectbox("Column", model.future_columns, key=f"wi_column_{pick}")
+    first, last = c3.slider(
+        f"{ts.frequency.title()}s ahead",
+        1,
+        ts.horizon,
+        (1, ts.horizon),
+        key=f"wi_steps_{pick}",
+    )
+    kind = layout.kinds[column]
+    d1, d2 = st.columns(2)
+    how = d1.radio(
+        "Change",
+        ["percent", "value"] if kind == "numeric" else ["value"],
+        format_func=lambda h: {"percent": "by a percent", "value": "set to a value"}[h],
+        horizontal=True,
+        key=f"wi_how_{pick}",
+    )
+    percent: float | None = None
+    value: Any = None
+    if how == "percent":
+        percent = d2.number_input(
+            "Percent (-10 = 10% lower)", value=-10.0, step=5.0, key=f"wi_pct_{pick}"
+        )
+    elif kind == "numeric":
+        value = d2.number_input("New value", value=0.0, format="%g", key=f"wi_value_{pick}")
+    else:
+        options = ["yes", "no"] if kind == "boolean" else _categories(model, column)
+        value = d2.selectbox("New value", options, key=f"wi_choice_{pick}")
+    changed = change_plan(model, plan, key, column, (first, last), percent, value)
+    started = time.perf_counter()
+    before = model.forecast(series=[key], future=plan)
+    after = model.forecast(series=[key], future=changed)
+    seconds = time.perf_counter() - started
+    names = output_names(layout, ts.quantiles)
+    table = pd.DataFrame(
+        {
+            layout.time_column: before[layout.time_column].astype(str),
+            "step": before[names["step"]],
+            f"{column} planned": plan_values(plan, before, layout, key, column),
+            f"{column} what-if": plan_values(changed, before, layout, key, column),
+            "forecast": before[names["prediction"]].round(2),
+            "what-if forecast": after[names["prediction"]].round(2),
+        }
+    )
+    table["change"] = (table["what-if forecast"] - table["forecast"]).round(2)
+    history = history_frame(model)
+    h = history[history["series"].astype(str) == key]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=h[layout.time_column], y=h[model.target], name="history"))
+    fig.add_trace(
+        go.Scatter(
+            x=before[layout.time_column],
+            y=before[names["prediction"]],
+            name="forecast",
+            line=dict(dash="dash"),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=after[layout.time_column], y=after[names["prediction"]], name="what-if forecast"
+        )
+    )
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=model.target)
+    st.plotly_chart(safe_figure(fig), width="stretch", key="wi_chart")
+    total = float(table["change"].sum())
+    st.metric(
+        f"Change in {ui.md(model.target)} over the {ts.frequency}s shown",
+        fmt_number(total),
+        help=f"Both forecasts took {seconds * 1000:.0f} ms together.",
+    )
+    show_table(table, what="periods", hide_index=True, width="stretch")
+
+
+def plan_values(
+    plan: pd.DataFrame, fc: pd.DataFrame, layout: Any, key: str, column: str
+) -> list[Any]:
+    """The plan's value of ``column`` for each forecast row of series ``key`` (by time)."""
+    rows = plan[series_key(plan[layout.id_columns]).to_numpy() == key]
+    when = pd.to_datetime(rows[layout.time_column], errors="coerce", format="mixed")
+    by_time = dict(zip(when.dt.strftime("%Y-%m-%d %H:%M"), rows[column], strict=True))
+    times = pd.to_datetime(fc[layout.time_column]).dt.strftime("%Y-%m-%d %H:%M")
+    return [by_time.get(t) for t in times]
+
+
+def _categories(model: Any, column: str) -> list[str]:
+    """The values of a category column the model learned."""
+    params = model.preprocessor.params_.get(column, {})
+    return [str(c) for c in params.get("categories", [])] or [""]
 
 
 def _band(ts: Any) -> tuple[str, str]:

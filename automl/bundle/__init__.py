@@ -199,7 +199,8 @@ def _install_easel() -> list[str]:
 
 def readme(title: str, target: str, forecast: bool, data: pd.DataFrame | None) -> str:
     use = (
-        "python predict.py history.csv forecast.csv   # the next periods, from newer history"
+        "python predict.py history.csv forecast.csv [future.csv]   # the next periods, from "
+        "newer history (future.csv: the planned values of the future-value columns, if any)"
         if forecast
         else "python predict.py input.csv output.csv   # the rows of input.csv with the answers"
     )
@@ -303,11 +304,12 @@ if __name__ == "__main__":
 
 FORECAST_PY = '''"""Forecast the next periods with the Easel time series model in this bundle.
 
-    python predict.py history.csv forecast.csv
+    python predict.py history.csv forecast.csv [future.csv]
 
 history.csv: newer rows of the series, with the training data's columns (give "-" to forecast
-from the end of the training data). Needs only Easel (see README.md for how to install
-it).
+from the end of the training data). future.csv: the planned values of the model's future-value
+columns for every series and period ahead (needed when it has such columns). Needs only Easel
+(see README.md for how to install it).
 """
 
 import sys
@@ -322,12 +324,13 @@ MODEL = Path(__file__).resolve().parent / "model"
 
 
 def main(args):
-    if len(args) != 2:
-        print("usage: python predict.py history.csv forecast.csv", file=sys.stderr)
+    if len(args) not in (2, 3):
+        print("usage: python predict.py history.csv forecast.csv [future.csv]", file=sys.stderr)
         return 2
     try:
         history = None if args[0] == "-" else load_data(args[0])
-        out = automl.load(MODEL).forecast(history)
+        future = load_data(args[2]) if len(args) == 3 else None
+        out = automl.load(MODEL).forecast(history, future=future)
         out.to_csv(args[1], index=False)
     except EaselError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -486,8 +489,9 @@ def _checked(folder: Path, bundle: str, inside: str) -> Model:
         text = _RETRAIN.sub(" Export the bundle again from the workspace it came from.", text)
         raise refused(bundle, text[:1].lower() + text[1:]) from None
     try:
-        if model.is_forecast:
-            model.forecast(horizon=1)
+        if model.is_forecast:  # with the last known future values, if it reads any
+            plan = model.future_template(1) if model.future_columns else None
+            model.forecast(horizon=1, future=plan)
         else:
             row = pd.DataFrame([{f.name: f.value for f in model.input_form()}])
             model.predict(row)

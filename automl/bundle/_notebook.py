@@ -98,9 +98,15 @@ def _explain_cells(meta: ModelMeta, has_data: bool, has_holdout: bool) -> list[t
             (
                 "markdown",
                 "## The next periods\n\nThe model forecasts each series from the end of its "
-                "training data, with its quantiles (P10, P50, P90 unless chosen otherwise).",
+                "training data, with its quantiles (P10, P50, P90 unless chosen otherwise). A "
+                "model with future-value columns forecasts with their planned values: here "
+                "their last known values (`model.future_template()`), to replace by your plan.",
             ),
-            ("code", "model.forecast().head(20)"),
+            (
+                "code",
+                "plan = model.future_template() if model.future_columns else None\n"
+                "model.forecast(future=plan).head(20)",
+            ),
         ]
     if has_data:
         source = (

@@ -251,8 +251,13 @@ class KNNCandidate(Candidate):
         if n_rows == 0 or data["scale"].shape != (n_features,) or target.shape != (n_rows,):
             raise damaged(path, "its rows, scales and answers do not have matching sizes")
         n_out = 1 if task == "regression" else 2 if task == "binary" else max(len(prior), 3)
-        if len(prior) != n_out or np.any(prior < 0):
-            raise damaged(path, f"its average answer should have {n_out} non-negative value(s)")
+        negative = task != "regression" and np.any(prior < 0)  # a mean number may be below 0
+        if len(prior) != n_out or negative or not np.all(np.isfinite(prior)):
+            raise damaged(
+                path,
+                f"its average answer should have {n_out} "
+                + ("number" if task == "regression" else "non-negative value(s)"),
+            )
         if task != "regression" and (
             target.dtype.kind == "f" or target.min() < 0 or target.max() >= n_out
         ):

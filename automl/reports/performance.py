@@ -139,6 +139,7 @@ def performance_report(model: Model, bootstrap: int = BOOTSTRAP, seed: int = 0) 
     ]
     if model.is_forecast:
         sections += _forecast_sections(model, hold, y, s)
+        sections.append(_forecast_inputs(model))
     if task == "binary":
         sections += _binary(model, y, s)
     elif task == "multiclass":
@@ -706,6 +707,30 @@ def _backtest_sections(model: Model, hold: pd.DataFrame) -> list[Section]:
             },
         )
     ]
+
+
+def _forecast_inputs(model: Model) -> Section:
+    """What a forecast reads besides each series' history (future and past values, holidays,
+    how missing periods were filled) and how each series is forecast."""
+    from automl.timeseries import METHOD_WORDS, inputs_lines
+
+    ts = model.timeseries
+    methods = dict(zip(ts.series.keys, ts.series.methods, strict=True))
+    table = pd.DataFrame(
+        {"series": list(methods), "forecast by": [METHOD_WORDS[m] for m in methods.values()]}
+    )
+    return Section(
+        "How each series is forecast",
+        text=[line[:1].upper() + line[1:] + "." for line in inputs_lines(ts)],
+        tables=[("Method per series", table)],
+        data={
+            "methods": methods,
+            "future_columns": list(ts.layout["future_columns"]),
+            "past_columns": list(ts.layout["past_columns"]),
+            "holidays": ts.layout["holidays"],
+            "fill": ts.layout["fill"],
+        },
+    )
 
 
 def _segments(s: pd.Series) -> pd.Series:

@@ -14,7 +14,7 @@ impact is measured.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,14 @@ import pandas as pd
 from automl import metrics as M
 from automl.candidates import Candidate, FitContext, families_for, get_candidate
 from automl.coltypes import ColumnInfo, check_not_target, infer_types
+from automl.covariates import (
+    check_fill,
+    check_holidays,
+    daily_holidays,
+    holiday_names,
+    holiday_words,
+    take,
+)
 from automl.errors import DataError, ParameterError
 from automl.model import Model
 from automl.preprocess import Preprocessor
@@ -41,10 +49,14 @@ from automl.timeseries import (
     feature_names,
     fit_plan,
     forecast_metrics,
+    methods_text,
+    naive_where,
     offset_levels,
     plan_for,
     quantile_forecasts,
     recursive_forecast,
+    series_methods,
+    step_covariates,
     to_series,
     training_rows,
     window_scale,
@@ -88,6 +100,7 @@ class SeriesFit:
     metric: M.Metric
     origins: list[int]  # each backtest window is (origin, origin + horizon], earliest first
     quantiles: list[float]
+    methods: list[str]  # how each series is forecast (automl.timeseries.series_methods)
 
     @property
     def train_mask(self) -> np.ndarray:
@@ -112,6 +125,10 @@ class Window:
     naive_scale: float  # all series: the mean absolute one-step change before the origin
     series_scale: np.ndarray  # per series: the same, each series alone
     rows: np.ndarray  # positions (in the rows before the hold-out) of the training rows
+    # the future and past columns' values of the window's periods (series x steps, by feature)
+    covariates: dict[str, np.ndarray] = field(default_factory=dict)
+    # the series with too little history at the origin: their last value repeated
+    naive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 @dataclass
@@ -203,19 +220,36 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
     metric = forecast_metric(opts.time_column, opts.metric)
     quantiles = check_quantiles(opts.quantiles)
     ids = list(opts.series_columns or [])
+    fill = check_fill(opts.fill)
+    hol = check_holidays(opts.holidays)
     run.emit("prepare", "Placing the rows on a regular calendar", 0.0)
-    sd = to_series(df, target, str(opts.time_column), ids, opts.aggregate)
-    static_cols = [c for c in sd.static.columns if c not in set(opts.exclude_columns or [])]
+    sd = to_series(
+        df, target, str(opts.time_column), ids, opts.aggregate, fill=fill,
+        column_types=opts.column_types,
+    )  # fmt: skip
+    excluded = set(opts.exclude_columns or [])
+    static_cols = [c for c in sd.static.columns if c not in excluded]
     base_plan = plan_for(sd.clock)
     horizon = opts.horizon or base_plan.horizon
     if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
         raise ParameterError(f"'horizon' must be a positive whole number. Got {horizon!r}.")
-    sd, lengths = drop_short_series(sd, horizon)
+    lengths = check_lengths(sd, horizon)
     last = int(max(s + len(v) - 1 for s, v in zip(sd.start, sd.values, strict=True)))
     cutoff = last - horizon
     plan = fit_plan(base_plan, int(np.median(lengths)) - horizon, horizon)
+    candidates = [c for c in sd.kinds if c not in excluded]
+    future = choose_future(opts.future_columns, candidates, sd, excluded)
+    past = [c for c in candidates if c not in future]
     names = feature_names(target, plan, sd.clock.words)
-    layout = Layout(target, str(opts.time_column), ids, static_cols, plan, sd.clock, names)
+    names.update(covariate_feature_names(past, horizon, sd.clock, hol))
+    layout = Layout(
+        target, str(opts.time_column), ids, static_cols, plan, sd.clock, names, True, future,
+        past, {c: sd.kinds[c] for c in candidates}, horizon if candidates else 0,
+        None if hol is None else {"country": hol[0], "region": hol[1]}, fill,
+    )  # fmt: skip
+    check_feature_names(layout)
+    methods = series_methods(sd, plan)
+    sd.notes.extend(methods_text(sd.keys, methods))
     X_all, dev_all, y_all, per_all, pos_all = training_rows(sd, layout)
     train_mask = per_all <= cutoff
     if train_mask.sum() < 10:
@@ -226,6 +260,8 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
         )
     overrides = {c: "numeric" for c in X_all.columns if c not in ids + static_cols}
     overrides.update({c: "categorical" for c in ids})
+    named = layout.covariate_names()
+    overrides.update({n: "categorical" for c, n in named.items() if sd.kinds[c] == "categorical"})
     check_not_target(opts.column_types, target)
     for c, t in (opts.column_types or {}).items():
         if c in static_cols:
@@ -242,8 +278,72 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
     sdata = SearchData(X=X, y=dev_all[search_idx], categorical=cats, folds=folds)
     return SeriesFit(
         sd, layout, horizon, cutoff, last, X_all, dev_all, y_all, per_all, pos_all, columns, pre,
-        families, search_idx, sdata, metric, origins, quantiles,
+        families, search_idx, sdata, metric, origins, quantiles, methods,
     )  # fmt: skip
+
+
+def choose_future(
+    asked: list[str] | None, candidates: list[str], sd: SeriesData, excluded: set[str]
+) -> list[str]:
+    """The future-value columns: those asked for (each must be a candidate: a column that
+    changes over time and holds numbers, yes/no values or categories), or every candidate."""
+    if asked is None:
+        return list(candidates)
+    if isinstance(asked, str) or not all(isinstance(c, str) for c in asked):
+        raise ParameterError(
+            "The 'future_columns' parameter of AutoML must be a list of column names (empty for "
+            f"none). Got {show_value(asked)} instead."
+        )
+    for c in asked:
+        if c in candidates:
+            continue
+        if c in excluded:
+            why = "it is excluded"
+        elif c in sd.static.columns:
+            why = "it does not change over time within a series (it describes each series)"
+        elif c in sd.ignored:
+            why = sd.ignored[c]
+        elif c in sd.ids.columns:
+            why = "it is a series ID column"
+        else:
+            why = "it is not a column of the data (or it is the target or the time column)"
+        raise ParameterError(
+            f"'{c}' cannot be a future-value column: {why}. "
+            + (
+                f"The candidates are: {', '.join(candidates)}."
+                if candidates
+                else "No column of the data is a candidate (none changes over time)."
+            )
+        )
+    return [c for c in candidates if c in asked]
+
+
+def covariate_feature_names(
+    past: list[str], lag: int, clock: Any, hol: tuple[str, str | None] | None
+) -> dict[str, str]:
+    """Readable names of the past-value and holiday features."""
+    names = {f"past:{c}": f"{c}: {clock.plural(lag)} before" for c in past}
+    if hol is not None:
+        where = hol[0] if hol[1] is None else f"{hol[0]}-{hol[1]}"
+        for key in holiday_names(daily_holidays(clock)):
+            names[key] = holiday_words(key, where)
+    return names
+
+
+def check_feature_names(layout: Layout) -> None:
+    """A column of the data may not have the name of a feature Easel makes."""
+    made = [
+        *layout.plan.calendar,
+        *(v for k, v in layout.names.items() if not k.startswith("past:")),
+        *(n for c, n in layout.covariate_names().items() if c in layout.past_columns),
+    ]
+    own = [*layout.id_columns, *layout.static_columns, *layout.future_columns]
+    clash = [c for c in own if c in made]
+    if clash:
+        raise DataError(
+            f"The column '{clash[0]}' has the name of a feature Easel makes for the forecast. "
+            "Rename it (or exclude it) and build again."
+        )
 
 
 def forecast_metric(time_column: str | None, name: str | None) -> M.Metric:
@@ -262,9 +362,10 @@ def forecast_metric(time_column: str | None, name: str | None) -> M.Metric:
     return M.get_metric(metric_name, "regression")
 
 
-def drop_short_series(sd: SeriesData, horizon: int) -> tuple[SeriesData, np.ndarray]:
-    """The series long enough to learn from and check (a note names those left out); an error
-    when even the longest is too short for the horizon."""
+def check_lengths(sd: SeriesData, horizon: int) -> np.ndarray:
+    """The lengths of the series long enough to shape the features (at least the horizon and
+    4 periods; shorter ones are forecast too, see ``series_methods``); an error when even the
+    longest is too short for the horizon."""
     lengths = np.asarray([len(v) for v in sd.values])
     need = 2 * horizon + 8
     if lengths.max() < need:
@@ -274,26 +375,7 @@ def drop_short_series(sd: SeriesData, horizon: int) -> tuple[SeriesData, np.ndar
             f"needed. Choose a shorter horizon (at most {max(1, (int(lengths.max()) - 8) // 2)}) "
             "or add history."
         )
-    short = lengths < horizon + 4
-    if not short.any():
-        return sd, lengths
-    dropped = [sd.keys[j] for j in np.flatnonzero(short)]
-    sd.notes.append(
-        f"{len(dropped)} series with fewer than {horizon + 4} {sd.clock.words}s were left "
-        f"out: {', '.join(dropped[:5])}{' ...' if len(dropped) > 5 else ''}."
-    )
-    keepj = np.flatnonzero(~short)
-    kept = SeriesData(
-        [sd.keys[j] for j in keepj],
-        sd.ids.iloc[keepj].reset_index(drop=True),
-        sd.static.iloc[keepj].reset_index(drop=True),
-        sd.start[keepj],
-        [sd.values[j] for j in keepj],
-        sd.clock,
-        sd.notes,
-        sd.ignored,
-    )
-    return kept, lengths[keepj]
+    return lengths[lengths >= horizon + 4]
 
 
 def window_rows(per: np.ndarray, origin: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -443,9 +525,11 @@ def make_window(f: SeriesFit, origin: int, per_train: np.ndarray) -> Window:
         [_naive_scale(_one(sd, j), origin) for j in range(len(sd.keys))], dtype=float
     )
     rows = np.flatnonzero(per_train <= origin)
+    naive = np.asarray([m == "naive" for m in series_methods(sd, f.layout.plan, origin)])
     return Window(
-        origin, W, nxt, has_history, actual, scale, _naive_scale(sd, origin), series_scale, rows
-    )
+        origin, W, nxt, has_history, actual, scale, _naive_scale(sd, origin), series_scale, rows,
+        step_covariates(sd, f.layout, nxt, f.horizon), naive,
+    )  # fmt: skip
 
 
 def _one(sd: SeriesData, j: int) -> SeriesData:
@@ -455,10 +539,13 @@ def _one(sd: SeriesData, j: int) -> SeriesData:
 
 
 def forecast_window(f: SeriesFit, cand: Candidate, w: Window) -> np.ndarray:
-    """``cand``'s recursive forecast of the window (series x steps)."""
-    return recursive_forecast(
-        _predictor(f.pre, cand), f.layout, w.W, w.nxt, f.sd.ids, f.sd.static, f.horizon
-    )
+    """``cand``'s recursive forecast of the window (series x steps; a series with too little
+    history at the origin repeats its last value)."""
+    raw = recursive_forecast(
+        _predictor(f.pre, cand), f.layout, w.W, w.nxt, f.sd.ids, f.sd.static, f.horizon,
+        w.covariates,
+    )  # fmt: skip
+    return naive_where(raw, w.W, w.naive)
 
 
 def calibrate(windows: list[Window], raw: list[np.ndarray], levels: list[float]) -> np.ndarray:
@@ -513,6 +600,13 @@ def backtest_record(f: SeriesFit, w: Window, cal: Calibrated) -> dict[str, Any]:
         "low": _cells(np.where(np.isnan(w.actual), np.nan, cal.at(lo))),
         "high": _cells(np.where(np.isnan(w.actual), np.nan, cal.at(hi))),
     }
+
+
+def _json_cells(a: np.ndarray) -> list[list[Any]]:
+    """Numbers (None when missing) or text (None when missing), row by row."""
+    if a.dtype == object:
+        return [[None if v is None or pd.isna(v) else str(v) for v in row] for row in a]
+    return [[None if np.isnan(v) else float(v) for v in row] for row in a]
 
 
 def _cells(a: np.ndarray) -> list[list[float | None]]:
@@ -625,6 +719,11 @@ def series_meta(f: SeriesFit, hold: HoldoutForecast, baselines: dict[str, Any]) 
     static_cols = f.layout.static_columns
     W_end, nxt_end = _tails(sd, f.layout.plan.lookback)
     static = sd.static[static_cols]
+    lag, kinds = f.layout.past_lag, f.layout.kinds
+    tails = {
+        c: take(sd.covariates[c], sd.start, nxt_end - lag, lag, kinds[c])
+        for c in [*f.layout.future_columns, *f.layout.past_columns]
+    }
     return {
         "layout": f.layout.to_dict(),
         "frequency": sd.clock.words,
@@ -638,6 +737,8 @@ def series_meta(f: SeriesFit, hold: HoldoutForecast, baselines: dict[str, Any]) 
             "tails": [[None if np.isnan(v) else float(v) for v in row] for row in W_end],
             "first_time": sd.clock.times(sd.start).astype(str).tolist(),
             "last_time": sd.clock.times(nxt_end - 1).astype(str).tolist(),
+            "methods": f.methods,
+            "covariate_tails": {c: _json_cells(v) for c, v in tails.items()},
         },
         "holdout_periods": sd.clock.label(sd.clock.times(np.arange(f.cutoff + 1, f.last + 1))),
         "quantiles": f.quantiles,

@@ -147,6 +147,9 @@ def preview_forecast(
     aggregate: str | None = None,
     metric: str | None = None,
     seconds: float = 6.0,
+    future_columns: list[str] | None = None,
+    holidays: str | None = None,
+    fill: str | None = None,
 ) -> PreviewResult:
     """A fast forecast check (a few seconds, few candidates) with the same honest hold-out."""
     t0 = time.monotonic()
@@ -158,6 +161,9 @@ def preview_forecast(
         aggregate=aggregate,
         metric=metric,
         max_trials=4,
+        future_columns=future_columns,
+        holidays=holidays,
+        fill=fill,
     )
     settings = {**get_preset(options.preset), "time_budget": float(seconds)}
     m = fit_forecast(FitRun(options, settings), check_frame(df), str(target), None)

@@ -61,6 +61,9 @@ class FitOptions:
     aggregate: str | None = None
     quantiles: list[float] | None = None
     backtests: int | None = None
+    future_columns: list[str] | None = None
+    holidays: str | None = None
+    fill: str | None = None
 
 
 @dataclass

@@ -282,7 +282,8 @@ def test_time_series_journey_in_the_browser(server: str, tmp_path: Path) -> None
         wait_idle(page)
 
         page.get_by_role("tab", name="Forecast from newer history").click()
-        page.locator("input[type='file']").set_input_files(str(history))
+        # (the page's other upload, above the tabs, takes the promotion's planned values)
+        page.get_by_test_id("stTabs").locator("input[type='file']").set_input_files(str(history))
         expect(page.get_by_text("84 forecasts for 6 series")).to_be_visible(timeout=60_000)
         wait_idle(page)
         with page.expect_download() as dl:

@@ -544,14 +544,21 @@ def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> No
     body = texts(at)
     assert "Problem type:** time series" in body
     assert "6 series of 731 days, from 2023-01-01 to 2024-12-31" in body
-    assert "Not used (they change over time" in body and "promotion" in body
+    # the promotion changes over time: a candidate for future values, ticked
+    assert "Columns that change over time" in body
+    assert at.checkbox(key="build_future_promotion").value is True
     assert at.selectbox(key="build_time_column").value == "date"
     assert at.multiselect(key="build_series").value == ["store"]
     assert at.number_input(key="build_horizon").value == 14
     at.number_input(key="build_horizon").set_value(7)
+    at.selectbox(key="build_holidays").set_value("US").run()
+    at.selectbox(key="build_holiday_region").set_value("CA").run()
+    at.selectbox(key="build_fill").set_value("zero").run()
     at.button[0].click().run()  # Preview
     assert not at.exception and not at.error
     assert any(m.label.startswith("Estimated") for m in at.metric)
+    impact = at.get("plotly_chart")[-1].proto.spec  # the preview's column impact
+    assert "promotion" in impact and "public holiday (US-CA)" in impact
     # a text target cannot be a time series: the option is not offered
     at.selectbox(key="build_target").select("store").run()
     assert "timeseries" not in at.selectbox(key="build_task").options
@@ -582,6 +589,14 @@ def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> No
     ]
     at.number_input(key="fc_h_sales forecast@1").set_value(3).run()
     assert at.dataframe[0].value.shape[0] == 9  # 3 series x 3 days
+    # the promotion's future values: until a plan is uploaded, its last known values
+    assert "planned values of promotion" in texts(at)
+    # what if: a promotion on every day ahead of one store
+    at.selectbox(key="wi_series_sales forecast@1").set_value("Harbor Point")
+    at.selectbox(key="wi_choice_sales forecast@1").set_value("yes").run()
+    assert not at.exception and not at.error
+    changed = [m for m in at.metric if m.label.startswith("Change in units_sold")]
+    assert changed and float(changed[0].value.replace(",", "")) > 0
 
 
 def uploaded_files(ws: Workspace) -> list[Path]:
