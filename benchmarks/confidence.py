@@ -2,6 +2,7 @@
 
     python -m benchmarks.confidence [--tables iris,wine,...] [--seeds 0,1,2] [--trials 12]
         [--variants base,knn_floor,...] [--budget 60] [--out FILE.jsonl] [--summary-only FILE]
+    python -m benchmarks.confidence --linear-sweep [--tables ...] [--seeds ...]
 
 Each (table, seed, variant) fits ``AutoML(seed=s, max_trials=N)`` (with ``--budget B`` and no
 ``--trials``: a time-bounded build instead) on the fixed stratified 75/25 split of the peer
@@ -22,9 +23,10 @@ changes one suspect for the whole run (the rest is the code as it is), in this p
 - ``patience``: boosting stops after 200 rounds without progress on the validation rows (not 50);
 - ``no_refit``: the default is not refit on all the rows (it keeps the rounds its search found).
 
-Tables: ``iris``, ``wine``, ``digits`` (scikit-learn), ``penguins`` (plotnine, as in the peer
-benchmark) and ``sep3``, ``sep4``, ``sep5``: 1,200 rows of ``make_classification`` with 3, 4 and
-5 near-separable classes (10 columns, 6 informative, ``class_sep`` 4, one cluster per class,
+Tables: ``iris`` (scikit-learn), the peer benchmark's tables with classes (``wine``,
+``digits``, ``penguins``, ``anes96``, ``breast_cancer``, ``fair``, ``adult``; log loss for 2
+classes too) and ``sep3``, ``sep4``, ``sep5``: 1,200 rows of ``make_classification`` with 3, 4
+and 5 near-separable classes (10 columns, 6 informative, ``class_sep`` 4, one cluster per class,
 seed 0). Nothing is downloaded.
 """
 
@@ -71,14 +73,18 @@ def separable(n_classes: int, seed: int = 0, rows: int = 1200, sep: float = 4.0)
 
 
 def load_table(name: str) -> pd.DataFrame:
-    """A table with a text ``target`` column of 3 or more classes."""
+    """A table with a text ``target`` column of classes."""
     if name.startswith("sep"):
         return separable(int(name[3:]))
-    if name == "penguins":
-        from benchmarks.datasets import DATASETS
+    from benchmarks.datasets import DATASETS
 
-        df, target, _ = DATASETS["penguins"]()
-        return df.rename(columns={target: "target"})
+    if name in DATASETS:  # the peer benchmark's tables with classes (2 or more)
+        df, target, task = DATASETS[name]()
+        if task == "regression":
+            raise SystemExit(f"{name} has no classes: choose a table with classes")
+        df = df.rename(columns={target: "target"})
+        df["target"] = df["target"].astype(str)
+        return df
     from sklearn import datasets
 
     df = getattr(datasets, f"load_{name}")(as_frame=True).frame
@@ -223,6 +229,33 @@ def run_one(
     }
 
 
+def linear_sweep(tables: list[str], seeds: list[int]) -> str:
+    """Test log loss of scikit-learn's logistic regression on standardized number columns (300
+    solver iterations, as the linear family) for a range of C: how much the regularization
+    alone costs on each table."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    grid = [0.1, 1.0, 10.0, 100.0, 1000.0]
+    out = ["| table | seed | " + " | ".join(f"C = {c:g}" for c in grid) + " |"]
+    out.append("| --- | ---: |" + " ---: |" * len(grid))
+    for table in tables:
+        df = load_table(table)
+        for seed in seeds:
+            train, test = split(df, "target", "multiclass", seed)
+            X = train.drop(columns="target").select_dtypes("number")
+            scaler = StandardScaler().fit(X.fillna(X.median()))
+            X_train = scaler.transform(X.fillna(X.median()))
+            X_test = scaler.transform(test[X.columns].fillna(X.median()))
+            cells = []
+            for c in grid:
+                model = LogisticRegression(C=c, max_iter=300).fit(X_train, train["target"])
+                proba = pd.DataFrame(model.predict_proba(X_test), columns=model.classes_)
+                cells.append(f"{log_loss_of(test, proba):.4f}")
+            out.append(f"| {table} | {seed} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def summary(rows: list[dict[str, Any]]) -> str:
     """Median test log loss over the seeds per table and variant, and each variant's geometric
     mean ratio to ``base`` over the (table, seed) pairs both have."""
@@ -271,8 +304,12 @@ def main() -> None:
     p.add_argument("--floor", type=float, default=1e-6)
     p.add_argument("--out", type=Path, default=None, help="append JSON lines here")
     p.add_argument("--summary-only", type=Path, default=None)
+    p.add_argument("--linear-sweep", action="store_true", help="only the linear model's C sweep")
     a = p.parse_args()
     warnings.simplefilter("ignore")
+    if a.linear_sweep:
+        print(linear_sweep(a.tables.split(","), [int(s) for s in a.seeds.split(",")]))
+        return
     if a.summary_only is not None:
         lines = a.summary_only.read_text().splitlines()
         print(summary([json.loads(line) for line in lines if line.strip()]))
