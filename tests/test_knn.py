@@ -15,8 +15,9 @@ from sklearn.preprocessing import MinMaxScaler
 
 import automl
 from automl.candidates import FitContext, families_for, get_candidate
-from automl.candidates._knn import PRIOR_SHARE
-from automl.errors import ParameterError
+from automl.candidates._knn import FLOOR_SHARES, PRIOR_SHARE
+from automl.errors import ArtifactError, ParameterError
+from automl.metrics import METRICS
 from tests.conftest import make_table
 
 
@@ -44,9 +45,11 @@ def test_predictions_match_scikit_learn_on_range_scaled_columns(weights: str) ->
     np.testing.assert_allclose(reg.predict_scores(Xt), ref.predict(scaler.transform(Xt)), rtol=1e-4)
 
     clf = get_candidate("knn")(params).fit(X, y_cls, _ctx("multiclass", 3))
+    share = clf.fixed_iterations()["prior_share"]
+    assert share in FLOOR_SHARES
     ref_c = KNeighborsClassifier(7, weights=weights).fit(scaler.transform(X), y_cls)
     prior = (np.bincount(y_cls, minlength=3) + 1) / (len(y_cls) + 3)
-    expected = (1 - PRIOR_SHARE) * ref_c.predict_proba(scaler.transform(Xt)) + PRIOR_SHARE * prior
+    expected = (1 - share) * ref_c.predict_proba(scaler.transform(Xt)) + share * prior
     np.testing.assert_allclose(clf.predict_scores(Xt), expected, atol=1e-5)
 
 
@@ -66,6 +69,50 @@ def test_no_class_gets_probability_zero() -> None:
     far = np.full((5, 4), 1e3)  # every neighbour is of one class
     p = clf.predict_scores(np.vstack([X[:20], far]))
     assert p.min() > 0 and np.allclose(p.sum(axis=1), 1)
+
+
+def _clusters(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes in tight clusters far apart: neighbours never disagree."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = rng.normal(0, 0.3, size=(n, 4)) + 10.0 * np.eye(3, 4)[y]
+    return X, y
+
+
+def test_cleanly_separated_classes_get_confident_probabilities() -> None:
+    # the share of each probability taken from the class shares is chosen on the training rows
+    # (each predicted without itself): a fixed thousandth kept every row at least 0.07% away
+    # from certain, a log loss of at least 0.00067 however clean the classes
+    X, y = _clusters(300, 0)
+    X_test, y_test = _clusters(150, 1)
+    clf = get_candidate("knn")({"n_neighbors": 10}).fit(X, y, _ctx("multiclass", 3))
+    assert clf.fixed_iterations()["prior_share"] < PRIOR_SHARE
+    assert METRICS["log_loss"](y_test, clf.predict_scores(X_test)) < 1e-4
+
+
+def test_mixed_classes_keep_a_larger_share_from_the_class_shares() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    y = rng.integers(0, 3, 400)  # neighbours say nothing: the class shares are the answer
+    clf = get_candidate("knn")({"n_neighbors": 10}).fit(X, y, _ctx("multiclass", 3))
+    assert clf.fixed_iterations()["prior_share"] >= 1e-2
+
+
+def test_a_saved_share_is_read_back_and_checked(tmp_path) -> None:
+    X, y = _clusters(90, 0)
+    cls = get_candidate("knn")
+    clf = cls({"n_neighbors": 5}).fit(X, y, _ctx("multiclass", 3))
+    clf.save(tmp_path)
+    params = clf.fixed_iterations()
+    again = cls.load(tmp_path, params)
+    np.testing.assert_allclose(again.predict_scores(X), clf.predict_scores(X))
+    # a model saved before the share was chosen has no share among its parameters: the
+    # thousandth it was made with
+    old = cls.load(tmp_path, {"n_neighbors": 5})
+    assert old.fitted_["share"] == PRIOR_SHARE
+    for bad in (-0.1, 1.0, "0.1", True):
+        with pytest.raises(ArtifactError, match="share"):
+            cls.load(tmp_path, {**params, "prior_share": bad})
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])

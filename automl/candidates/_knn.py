@@ -7,10 +7,15 @@ encoding (standardized numbers, missing indicators, one-hot categories, text ter
 the features' relative spread (a pixel that is almost always blank stays almost irrelevant,
 where a z-score would blow it up); ``"standard"`` uses the z-scores as they are.
 
-For classes, a thousandth of each probability comes from the training class shares, so no class
+For classes, a small share of each probability comes from the training class shares, so no class
 gets probability 0: a neighbourhood that has never seen the right class must not cost an
-unbounded log loss (measured on digits, a larger share, such as counting the shares as one more
-neighbour, cost more log loss on the confident rows than it saved on the wrong ones).
+unbounded log loss. The share is chosen when fitting, from ``FLOOR_SHARES``, as the one with the
+least log loss when each of (at most ``FLOOR_ROWS``) training rows is predicted by its neighbours
+without itself. A fixed share costs one way or the other: on digits, counting the shares as one
+more neighbour (9%) cost more log loss on the confident rows than it saved on the wrong ones, and
+the thousandth used before kept every prediction of classes that neighbourhoods separate cleanly
+at least 0.1% away from certain (near-separable tables: see docs/benchmarks.md). A model file
+written before the choice (no ``prior_share`` among its parameters) keeps that thousandth.
 
 A k-NN model is its training rows: the artifact stores them, encoded and scaled (``knn.npz``),
 and predicting compares every new row with every stored one. So the family is searched only on
@@ -37,7 +42,11 @@ from automl.candidates._files import damaged, load_npz, outputs_for
 CHUNK = 1024  # rows compared with the whole training set at once
 POOL = 64  # nearest rows re-ranked when one feature is set to its average (explanations)
 PROBA_EPS = 1e-6
-PRIOR_SHARE = 1e-3  # of each class probability, from the training class shares
+PRIOR_SHARE = (
+    1e-3  # of each class probability, from the class shares: models from before the choice
+)
+FLOOR_SHARES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05)  # the shares the choice is made from
+FLOOR_ROWS = 2000  # training rows predicted without themselves to choose the share
 _THREADPOOLS: list[ThreadpoolController] = []
 _TASKS = ("binary", "multiclass", "regression")
 _ARRAYS = {  # what knn.npz holds: name -> (dtype kinds, dimensions)
@@ -121,8 +130,40 @@ class KNNCandidate(Candidate):
             "target": target,
             "prior": prior,
             "mean": stored.mean(axis=0) if len(stored) else np.zeros(stored.shape[1], np.float32),
+            "share": 0.0,
         }
+        if ctx.task != "regression":
+            given = self.params.get("prior_share")
+            share = float(given) if given is not None else self._choose_share(ctx.seed)
+            self.fitted_["share"] = share
+            self.params["prior_share"] = share  # kept with the model's parameters; a refit keeps it
         return self
+
+    def _choose_share(self, seed: int) -> float:
+        """The share of each probability taken from the class shares (``FLOOR_SHARES``) with the
+        least log loss when up to ``FLOOR_ROWS`` training rows are each predicted by their
+        neighbours without themselves."""
+        f = self.fitted_
+        n, k = len(f["rows"]), self._k()
+        if n <= k + 1:
+            return PRIOR_SHARE
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(n, size=min(n, FLOOR_ROWS), replace=False))
+        right = np.empty(len(pick))
+        for lo in range(0, len(pick), CHUNK):
+            rows = pick[lo : lo + CHUNK]
+            idx, d2 = self._nearest(f["rows"][rows], k + 1)
+            own = idx == rows[:, None]
+            # leave out the row itself (or the farthest, when copies of it took every place)
+            drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
+            keep = np.ones(idx.shape, dtype=bool)
+            keep[np.arange(len(rows)), drop] = False
+            idx, d2 = idx[keep].reshape(len(rows), k), d2[keep].reshape(len(rows), k)
+            votes = self._votes(d2, idx)
+            right[lo : lo + len(rows)] = votes[np.arange(len(rows)), f["target"][rows]]
+        base = f["prior"][f["target"][pick]]
+        losses = [float(np.mean(-np.log((1 - s) * right + s * base))) for s in FLOOR_SHARES]
+        return float(FLOOR_SHARES[int(np.argmin(losses))])
 
     # ---------------------------------------------------------------- neighbours
     def _k(self) -> int:
@@ -137,9 +178,10 @@ class KNNCandidate(Candidate):
         d2 = (q**2).sum(axis=1)[:, None] + self.fitted_["norms"][None, :] - 2.0 * cross
         return np.maximum(d2, 0.0)
 
-    def _combine(self, d2: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Predictions from the squared distances ``d2`` to the stored rows ``idx`` (one row of
-        neighbours per prediction): (rows, outputs), probabilities or values."""
+    def _votes(self, d2: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """The neighbours' weighted answers, from the squared distances ``d2`` to the stored rows
+        ``idx`` (one row of neighbours per prediction): (rows, outputs), each class's share of
+        the votes, or the values' weighted mean."""
         f = self.fitted_
         if self.params.get("weights", "distance") == "distance":
             w = 1.0 / np.maximum(np.sqrt(d2), 1e-6)
@@ -152,7 +194,18 @@ class KNNCandidate(Candidate):
         k = idx.shape[1]
         votes = np.zeros((len(idx), len(f["prior"])))
         np.add.at(votes, (np.repeat(np.arange(len(idx)), k), labels.ravel()), w.ravel())
-        return np.asarray((1 - PRIOR_SHARE) * votes + PRIOR_SHARE * f["prior"][None, :])
+        return votes
+
+    def _combine(self, d2: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Predictions (probabilities or values) from the squared distances ``d2`` to the stored
+        rows ``idx``: the votes, with the chosen share of each probability from the class
+        shares."""
+        f = self.fitted_
+        votes = self._votes(d2, idx)
+        if f["task"] == "regression":
+            return votes
+        share = float(f["share"])
+        return np.asarray((1 - share) * votes + share * f["prior"][None, :])
 
     def _nearest(self, Q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and squared distances of the ``n`` nearest stored rows, nearest first."""
@@ -262,6 +315,13 @@ class KNNCandidate(Candidate):
             target.dtype.kind == "f" or target.min() < 0 or target.max() >= n_out
         ):
             raise damaged(path, f"its stored answers should be class numbers below {n_out}")
+        share = params.get("prior_share", PRIOR_SHARE if task != "regression" else 0.0)
+        if (
+            not isinstance(share, (int, float))
+            or isinstance(share, bool)
+            or not 0.0 <= float(share) < 1.0
+        ):
+            raise damaged(path, "its share of the class shares should be a number from 0 to 1")
         obj = cls(params)
         obj.fitted_ = {
             "task": task,
@@ -271,6 +331,7 @@ class KNNCandidate(Candidate):
             "target": target,
             "prior": prior,
             "mean": rows.mean(axis=0),
+            "share": float(share),
         }
         obj.file_shape_ = (task, outputs_for(task, n_out), n_features)
         return obj

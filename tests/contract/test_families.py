@@ -268,7 +268,7 @@ def test_a_registered_family_is_searched_saved_and_loaded_with_no_other_edit(
         assert set(fitted.leaderboard["candidate"].str.split().str[0]) <= {"custom", "ensemble"}
         rows = df.drop(columns=["churn"]).head(20)
         again = automl.load(fitted.save(tmp_path / "m"))
-        assert type(again.candidates[again.default_id]) is custom
+        assert all(type(again.candidates[c]) is custom for c in again.members())
         np.testing.assert_allclose(again.predict_proba(rows), fitted.predict_proba(rows))
     finally:
         REGISTRY.pop("custom", None)
