@@ -255,3 +255,25 @@ def test_fits_on_the_same_sample_bin_its_rows_once():
     assert b.predict_scores(X[:10]).shape == (10,)
     fit({"learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 20}, (1, 500, 2000))
     assert reuse["lightgbm"][1] is not first  # other rows: built again, the old ones let go
+
+
+def test_the_probe_runs_unless_the_user_counts_trials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trial cap for small tables is not a count the user asked for: it must not turn off
+    the probe (it did: every build then assumed how seconds grow with rows)."""
+    from automl.training import search as search_module
+    from automl.training.tabular import make_search, prepare
+
+    df = make_table(6000, seed=3)
+    made: list[search_module.Search] = []
+    real = search_module.Search.__init__
+
+    def spy(self: search_module.Search, *args: object, **kwargs: object) -> None:
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(search_module.Search, "__init__", spy)
+    for count, counted in ((None, False), (4, True)):
+        run = _run(count)  # type: ignore[arg-type]
+        make_search(run, prepare(run, df, "churn"))
+        assert made[-1].max_trials is not None  # a cap either way
+        assert made[-1].counted is counted

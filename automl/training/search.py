@@ -273,7 +273,11 @@ class Search:
         tuning_share: dict[str, int] | None = None,
         max_trials: int | None = None,
         runner: TrialRunner | None = None,
+        counted: bool | None = None,
     ) -> None:
+        """``max_trials``: at most this many trials (a user's count, or a cap for tiny tables);
+        ``counted``: the user asked for a count of trials (default: when ``max_trials`` is
+        given), so that nothing measured on the clock changes which trials run."""
         self.task = task
         self.n_classes = n_classes
         self.metric = metric
@@ -284,6 +288,7 @@ class Search:
         self.progress = progress
         self.tuning_share = tuning_share or {"lightgbm": 3, "linear": 1}
         self.max_trials = max_trials
+        self.counted = max_trials is not None if counted is None else counted
         self.records: list[TrialRecord] = []
         self.cost: dict[str, list[float]] = {f: [] for f in families}
         # validation predictions of the best complete trials (all folds, concatenated in fold
@@ -721,7 +726,7 @@ class Search:
         """Once: the best configuration of the first sample on the second, so that how
         seconds grow with rows on this table is measured rather than assumed (it is that
         configuration's first growth step, which growing would take anyway)."""
-        if self._probed or len(data.stage_rows) <= 2 or self.max_trials is not None:
+        if self._probed or len(data.stage_rows) <= 2 or self.counted:
             return False  # (a count of trials is planned for the larger samples: keep it)
         best = self._growers(data.stage_rows[0])
         if not best or self._enough():
