@@ -425,6 +425,19 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             f"'automl predict {args.model} DATA --out FILE'."
         )
     history = _forecast_input(args.history, args)
+    if args.future_template:
+        if not model.future_columns:
+            raise _usage("This model uses no future values: there is no table to fill in.")
+        if args.future:
+            raise _usage("Give either --future-template (to write the table) or --future.")
+        table = model.future_template(args.horizon, _names(args.series), history)
+        _write_table(table, path)
+        print(
+            f"wrote the future values to fill in ({len(table):,} rows, each at its last known "
+            f"value) to {path}; edit them, then: automl forecast {args.model} --future {path} "
+            "--out FILE"
+        )
+        return 0
     future = _forecast_input(args.future, args)
     if future is None and model.future_columns:
         raise _usage(
@@ -432,19 +445,26 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             f"give them with --future FILE (CSV or Parquet with the columns "
             f"{', '.join([*model.timeseries.id_columns, model.timeseries.time_column])} and "
             f"{', '.join(model.future_columns)}, one row per series and "
-            f"{model.timeseries.frequency} ahead)."
+            f"{model.timeseries.frequency} ahead). 'automl forecast {args.model} "
+            "--future-template --out plan.csv' writes that table with the last known values, "
+            "to edit."
         )
     if future is not None and not model.future_columns:
         print("warning: this model uses no future values; --future is not used", file=sys.stderr)
     out = model.forecast(history, args.horizon, _names(args.series), future)
+    _write_table(out, path)
+    print(f"wrote {len(out):,} forecasts to {path}")
+    return 0
+
+
+def _write_table(table: Any, path: Path) -> None:
+    """``table`` to a .csv or .parquet file, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".parquet":
-            out.to_parquet(tmp, index=False)
+            table.to_parquet(tmp, index=False)
         else:
-            out.to_csv(tmp, index=False)
-    print(f"wrote {len(out):,} forecasts to {path}")
-    return 0
+            table.to_csv(tmp, index=False)
 
 
 def _forecast_input(source: str | None, args: argparse.Namespace) -> Any:
@@ -1161,6 +1181,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the future values of the model's future-value columns (file or dataset:NAME): "
         "the series ID columns, the time column and those columns, one row per series and "
         "period ahead; needed when the model has such columns (automl info lists them)",
+    )
+    fc.add_argument(
+        "--future-template",
+        action="store_true",
+        help="write to --out the table of future values the forecast needs, each at its last "
+        "known value, to edit and give back with --future (instead of forecasting)",
     )
     fc.add_argument("--horizon", type=int, default=None, help="periods ahead (default: as built)")
     fc.add_argument("--series", action="append", default=None, help="only these series")

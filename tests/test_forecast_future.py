@@ -223,6 +223,29 @@ def test_cli_forecast_takes_the_future_file(
     assert "missing 1 column: promo" in capsys.readouterr().err
 
 
+def test_cli_writes_the_future_values_to_fill_in(
+    cli_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--future-template writes the table --future takes (the last known values), without
+    forecasting; the error without --future says so."""
+    from automl.cli import main
+
+    m = str(cli_model / "m")
+    plan, out = cli_model / "to_fill.csv", cli_model / "fc2.csv"
+    capsys.readouterr()
+    assert main(["forecast", m, "--out", str(out)]) == 2
+    assert "--future-template --out plan.csv" in capsys.readouterr().err
+    assert main(["forecast", m, "--future-template", "--out", str(plan)]) == 0
+    assert "--future " in capsys.readouterr().out and not out.exists()
+    table = pd.read_csv(plan)
+    want = automl.load(m).future_template()
+    assert list(table.columns) == list(want.columns) and len(table) == len(want) == 14
+    assert main(["forecast", m, "--future", str(plan), "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 14
+    # both at once is refused
+    assert main(["forecast", m, "--future-template", "--future", str(plan), "--out", "x.csv"]) == 2
+
+
 def test_cli_future_columns_none_and_a_wrong_name(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
