@@ -29,6 +29,9 @@ from automl.preprocess import InputReport
 from connectors import Rows
 
 DEFAULT_CHUNK_ROWS = 200_000
+# a file's first chunk is an eighth of the others (at least this many rows): the first rows are
+# scored while the next are read, instead of every core waiting for a whole chunk to be read
+FIRST_CHUNK_MIN_ROWS = 10_000
 OUTPUT_FORMATS = (".csv", ".parquet")
 
 
@@ -391,7 +394,9 @@ def _file_chunks(source: str | os.PathLike[str], chunk_rows: int) -> Iterable[pd
     from connectors.files import CSV_EXT, PARQUET_EXT
 
     if Path(source).suffix.lower() in CSV_EXT + PARQUET_EXT:
-        return iter_file_batches(source, chunk_rows)
+        # a smaller first chunk: scoring starts while most of the first rows are still read
+        first = min(chunk_rows, max(FIRST_CHUNK_MIN_ROWS, chunk_rows // 8))
+        return iter_file_batches(source, chunk_rows, first_rows=first)
     return iter_file_chunks(source, chunk_rows)
 
 

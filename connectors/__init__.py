@@ -41,12 +41,17 @@ def iter_file_chunks(
 
 
 def iter_file_batches(
-    path: str | os.PathLike[str], chunk_rows: int, *, max_bytes: int | None = None
+    path: str | os.PathLike[str],
+    chunk_rows: int,
+    *,
+    max_bytes: int | None = None,
+    first_rows: int | None = None,
 ) -> Iterator[Rows]:
-    """A CSV/TSV or Parquet file in chunks of ``chunk_rows`` rows as Arrow tables (with each
-    row's own line when the file allows), in bounded memory: the fast path of batch scoring
-    (see :meth:`FileConnector.iter_batches`)."""
-    return FileConnector(FileOptions(Path(path), max_bytes=max_bytes)).iter_batches(chunk_rows)
+    """A CSV/TSV or Parquet file in chunks of ``chunk_rows`` rows (the first of ``first_rows``
+    when given) as Arrow tables (with each row's own line when the file allows), in bounded
+    memory: the fast path of batch scoring (see :meth:`FileConnector.iter_batches`)."""
+    connector = FileConnector(FileOptions(Path(path), max_bytes=max_bytes))
+    return connector.iter_batches(chunk_rows, first_rows)
 
 
 def estimate_rows(path: str | os.PathLike[str]) -> int | None:

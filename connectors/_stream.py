@@ -50,21 +50,24 @@ class Rows:
     lines: pa.StringArray | pa.ChunkedArray | None = None
 
 
-def rechunk(chunks: Iterable[Rows], rows: int) -> Iterator[Rows]:
-    """Chunks of exactly ``rows`` rows (the last may be shorter) from chunks of one schema."""
+def rechunk(chunks: Iterable[Rows], rows: int, first_rows: int | None = None) -> Iterator[Rows]:
+    """Chunks of exactly ``rows`` rows (the first of ``first_rows`` when given, the last may be
+    shorter) from chunks of one schema."""
     buffer: list[Rows] = []
     held = 0
+    size = first_rows or rows
     for chunk in chunks:
         if chunk.table.num_rows == 0:
             continue
         buffer.append(chunk)
         held += chunk.table.num_rows
-        while held >= rows:
+        while held >= size:
             whole = _concat(buffer)
-            yield _slice(whole, 0, rows)
-            rest = _slice(whole, rows, whole.table.num_rows - rows)
+            yield _slice(whole, 0, size)
+            rest = _slice(whole, size, whole.table.num_rows - size)
             buffer = [rest] if rest.table.num_rows else []
-            held -= rows
+            held -= size
+            size = rows
     if held:
         yield _concat(buffer)
 
@@ -138,20 +141,24 @@ def csv_rows(
     fmt: CsvFormat,
     chunk_rows: int,
     rest: Callable[[int], Iterator[pd.DataFrame]],
+    first_rows: int | None = None,
 ) -> Iterator[Rows]:
-    """A delimited text file as chunks of ``chunk_rows`` rows; ``rest(skip)`` reads the file
-    with pandas, from data row ``skip`` on, when Arrow cannot (see the module docstring)."""
+    """A delimited text file as chunks of ``chunk_rows`` rows (the first of ``first_rows`` when
+    given: a UTF-8 file's first block is then cut for it, so that it is read sooner);
+    ``rest(skip)`` reads the file with pandas, from data row ``skip`` on, when Arrow cannot
+    (see the module docstring)."""
     with path.open("rb") as fh:
         head = fh.read(64 << 10)
     block = block_bytes(chunk_rows, head)
     if fmt.encoding in ("utf-8", "utf-8-sig") and fmt.header:
-        blocks = _utf8_blocks(path, head, block, fmt)
+        first = block_bytes(first_rows, head) if first_rows else block
+        blocks = _utf8_blocks(path, head, block, fmt, first)
     else:
         blocks = _streamed(path, fmt, block)
     done = 0
     schema: pa.Schema | None = None
     try:
-        for chunk in rechunk(blocks, chunk_rows):
+        for chunk in rechunk(blocks, chunk_rows, first_rows):
             schema = chunk.table.schema
             done += chunk.table.num_rows
             yield chunk
@@ -182,8 +189,11 @@ def _streamed(path: Path, fmt: CsvFormat, block: int) -> Iterator[Rows]:
         reader.close()
 
 
-def _utf8_blocks(path: Path, head: bytes, block: int, fmt: CsvFormat) -> Iterator[Rows]:
-    """Blocks of whole rows, each parsed by Arrow in parallel, with each row's own line."""
+def _utf8_blocks(
+    path: Path, head: bytes, block: int, fmt: CsvFormat, first_block: int | None = None
+) -> Iterator[Rows]:
+    """Blocks of whole rows (the first of about ``first_block`` bytes when given), each parsed
+    by Arrow in parallel, with each row's own line."""
     start = len(BOM) if head.startswith(BOM) else 0
     end = _first_row_end(head, start)
     if end < 0:  # a header longer than 64 KB, or with a line end inside a quoted name
@@ -193,7 +203,7 @@ def _utf8_blocks(path: Path, head: bytes, block: int, fmt: CsvFormat) -> Iterato
     read, parse, convert = fmt.options(PARSE_BLOCK_BYTES)
     read.encoding = "utf8"
     names: list[str] | None = None
-    for data in _cut_rows(path, end, block):
+    for data in _cut_rows(path, end, block, first_block):
         if names is None:  # the first block: the header names the columns, types are inferred
             table = _parse(header + data, read, parse, convert)
             text = _text_columns(table.schema)
@@ -242,15 +252,20 @@ def _last_row_end(buf: bytearray, start: int, size: int, quotes: int) -> int:
     return start + int(outside[-1]) if len(outside) else -1
 
 
-def _cut_rows(path: Path, offset: int, block: int) -> Iterator[memoryview]:
+def _cut_rows(
+    path: Path, offset: int, block: int, first_block: int | None = None
+) -> Iterator[memoryview]:
     """The file from ``offset`` (the header's line end) on, in blocks of about ``block`` bytes
-    of whole rows, each block from the line end before its first row to its last row (without
-    its line end): read once into its own buffer, which Arrow refers to without a copy."""
+    (the first of ``first_block`` when given) of whole rows, each block from the line end
+    before its first row to its last row (without its line end): read once into its own
+    buffer, which Arrow refers to without a copy."""
+    size_next = first_block or block
     with path.open("rb") as fh:
         fh.seek(offset)
         carry, quotes = b"", 0  # the start of a row not yet whole, and its quotes
         while True:
-            buf = bytearray(len(carry) + block)
+            buf = bytearray(len(carry) + size_next)
+            size_next = block
             buf[: len(carry)] = carry
             got = fh.readinto(memoryview(buf)[len(carry) :])
             if not got:
@@ -307,11 +322,15 @@ def parquet_index_columns(pf: pq.ParquetFile) -> set[str]:
     return {c for c in meta.get("index_columns", []) if isinstance(c, str)}
 
 
-def parquet_rows(path: Path, chunk_rows: int) -> Iterator[Rows]:
-    """A Parquet file in chunks of at most ``chunk_rows`` rows, without the index columns pandas
-    stores (reading through pandas turned them into the index, not into columns)."""
+def parquet_rows(path: Path, chunk_rows: int, first_rows: int | None = None) -> Iterator[Rows]:
+    """A Parquet file in chunks of at most ``chunk_rows`` rows (the first of ``first_rows`` when
+    given), without the index columns pandas stores (reading through pandas turned them into
+    the index, not into columns)."""
     pf = pq.ParquetFile(path)
     index = parquet_index_columns(pf)
     columns = [name for name in pf.schema_arrow.names if name not in index] if index else None
-    for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
-        yield Rows(pa.Table.from_batches([batch]).replace_schema_metadata(None))
+    batches = (
+        Rows(pa.Table.from_batches([batch]).replace_schema_metadata(None))
+        for batch in pf.iter_batches(batch_size=first_rows or chunk_rows, columns=columns)
+    )
+    yield from rechunk(batches, chunk_rows, first_rows) if first_rows else batches

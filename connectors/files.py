@@ -450,17 +450,20 @@ class FileConnector(Connector):
         else:  # JSON and Excel have no streaming reader: cut one read into chunks
             yield from super().iter_chunks(chunk_rows)
 
-    def iter_batches(self, chunk_rows: int) -> Iterator[Rows]:
-        """A CSV/TSV or Parquet file in chunks of ``chunk_rows`` rows (the last may be
+    def iter_batches(self, chunk_rows: int, first_rows: int | None = None) -> Iterator[Rows]:
+        """A CSV/TSV or Parquet file in chunks of ``chunk_rows`` rows (the first of
+        ``first_rows`` when given: the rows a scorer starts on sooner; the last may be
         shorter) as Arrow tables, in bounded memory: the fast path of batch scoring. Text files
         are cut into blocks of rows that Arrow parses (see :mod:`connectors._stream`: column types
         fixed by the first block, dates kept as text, the pandas reader for whatever Arrow
         refuses), Parquet is read batch by batch. Other formats: use :meth:`iter_chunks`."""
         ext = self._check()
+        if first_rows is not None and not 0 < first_rows <= chunk_rows:
+            first_rows = None  # (only a smaller first chunk is asked for)
         if ext in CSV_EXT:
-            chunks = self._csv_rows(chunk_rows)
+            chunks = self._csv_rows(chunk_rows, first_rows)
         elif ext in PARQUET_EXT:
-            chunks = self._parquet_rows(chunk_rows)
+            chunks = self._parquet_rows(chunk_rows, first_rows)
         else:
             raise DataError(
                 f"'{self.name}' is not a CSV or Parquet file; read it in chunks of rows instead."
@@ -478,7 +481,7 @@ class FileConnector(Connector):
                 f"'{self.name}' has column names but no rows. Add rows of data and try again."
             )
 
-    def _csv_rows(self, chunk_rows: int) -> Iterator[Rows]:
+    def _csv_rows(self, chunk_rows: int, first_rows: int | None = None) -> Iterator[Rows]:
         d = self._dialect()
         if d.thousands is not None:  # Arrow has no thousands separator: pandas reads the file
             for df in self._csv_rest(0, chunk_rows):
@@ -486,7 +489,7 @@ class FileConnector(Connector):
             return
         fmt = CsvFormat(d.encoding, d.sep, d.decimal, d.header, NULL_VALUES)
         for chunk in csv_rows(
-            self.path, fmt, chunk_rows, lambda skip: self._csv_rest(skip, chunk_rows)
+            self.path, fmt, chunk_rows, lambda skip: self._csv_rest(skip, chunk_rows), first_rows
         ):
             table = chunk.table
             if not d.header:
@@ -512,9 +515,9 @@ class FileConnector(Connector):
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise self._csv_error(exc) from None
 
-    def _parquet_rows(self, chunk_rows: int) -> Iterator[Rows]:
+    def _parquet_rows(self, chunk_rows: int, first_rows: int | None = None) -> Iterator[Rows]:
         try:
-            yield from parquet_rows(self.path, chunk_rows)
+            yield from parquet_rows(self.path, chunk_rows, first_rows)
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise DataError(
                 f"'{self.name}' is damaged or is not a Parquet file ({str(exc)[:120]}). "

@@ -311,6 +311,36 @@ def test_batches_are_the_rows_read_file_reads(tmp_path: Path, ext: str) -> None:
     assert all((c.lines is not None) == (ext == ".csv") for c in chunks)
 
 
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])
+def test_a_smaller_first_batch_then_whole_ones(tmp_path: Path, ext: str) -> None:
+    """``first_rows``: the first chunk has that many rows, the others ``chunk_rows``, the rows
+    are the same (a CSV file's first block is cut for the first chunk, so it is read sooner)."""
+    big = pd.concat([FRAME] * 9, ignore_index=True)
+    path = write(big, tmp_path / f"data{ext}")
+    chunks = list(iter_file_batches(path, 10, first_rows=3))
+    n = len(big)
+    assert [c.table.num_rows for c in chunks] == [3, *[10] * ((n - 3) // 10), (n - 3) % 10]
+    whole = pd.concat([c.table.to_pandas() for c in chunks], ignore_index=True)
+    assert _values(whole) == _values(read_file(path))
+    if ext == ".csv":
+        lines = [line for c in chunks for line in c.lines.to_pylist()]  # type: ignore[union-attr]
+        assert lines == ["\n" + line for line in path.read_text().splitlines()[1:]]
+    # a first chunk larger than the others is not a smaller first chunk: ignored
+    assert [c.table.num_rows for c in iter_file_batches(path, 10, first_rows=50)][0] == 10
+
+
+def test_the_first_block_is_cut_for_the_first_chunk(tmp_path: Path) -> None:
+    from connectors import _stream
+
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{i * 2}\n" for i in range(20_000)))
+    head = path.read_bytes()[:65536]
+    end = _stream._first_row_end(head, 0)
+    sizes = [len(b) for b in _stream._cut_rows(path, end, 200_000, first_block=70_000)]
+    # (each block from the line end before its first row; the file's last line end is not a row)
+    assert sizes[0] <= 70_000 < sizes[1] and sum(sizes) == path.stat().st_size - end - 1
+
+
 def test_batches_keep_each_rows_own_line(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_bytes(b'id,note, price \r\n1,plain,1.50\r\n2,"a, b",NULL\r\n3,x,7')
