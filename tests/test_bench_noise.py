@@ -52,3 +52,23 @@ def test_noise_verdicts(capsys: pytest.CaptureFixture[str]) -> None:
     ratio = np.mean(noisy) / np.mean(base)
     print_noise([_row("easel", noisy / ratio * 1.01), _row("lightgbm", base)])  # 1% worse
     assert "within noise" in capsys.readouterr().out
+
+
+def test_the_geometric_mean_interval_resamples_whole_tables() -> None:
+    from benchmarks.peers import _geo_interval
+
+    same = {"a": [1.0, 1.0], "b": [1.0], "c": [1.0]}
+    assert _geo_interval(same) == (1.0, 1.0)
+    spread = {"a": [1.0, 1.2], "b": [2.0, 2.2], "c": [1.1, 1.0], "d": [1.5, 1.4]}
+    lo, hi = _geo_interval(spread)
+    geo = float(np.exp(np.mean(np.log([v for vs in spread.values() for v in vs]))))
+    assert 1.0 <= lo < geo < hi <= 2.2
+    assert np.isnan(_geo_interval({"only": [1.3, 1.1]})[0])  # one table: no interval
+
+
+def test_the_suites_split_the_tables_once() -> None:
+    from benchmarks.datasets import CONFIRM, DATASETS, SUITES
+
+    assert set(SUITES["dev"]) | set(SUITES["confirm"]) == set(DATASETS)
+    assert not set(SUITES["dev"]) & set(SUITES["confirm"])
+    assert len(CONFIRM) * 3 >= len(DATASETS) and len(DATASETS) >= 30
