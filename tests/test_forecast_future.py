@@ -234,7 +234,7 @@ def test_cli_writes_the_future_values_to_fill_in(
     plan, out = cli_model / "to_fill.csv", cli_model / "fc2.csv"
     capsys.readouterr()
     assert main(["forecast", m, "--out", str(out)]) == 2
-    assert "--future-template --out plan.csv" in capsys.readouterr().err
+    assert "--future-template --out plan.csv" in " ".join(capsys.readouterr().err.split())
     assert main(["forecast", m, "--future-template", "--out", str(plan)]) == 0
     assert "--future " in capsys.readouterr().out and not out.exists()
     table = pd.read_csv(plan)

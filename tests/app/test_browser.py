@@ -101,7 +101,9 @@ def test_full_journey_in_the_browser(server: str, tmp_path: Path, kind: str) -> 
         expect(page.get_by_text("never saw").first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Leaderboard")).to_be_visible(timeout=60_000)
         wait_idle(page)
-        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".js-plotly-plot .main-svg >> visible=true").first).to_be_visible(
+            timeout=30_000
+        )
         page.screenshot(path=str(SHOTS / f"{kind}-3-analyze.png"), full_page=True)
         for button, expected in (
             ("Performance report (HTML)", "Model performance"),
@@ -266,14 +268,18 @@ def test_time_series_journey_in_the_browser(server: str, tmp_path: Path) -> None
         expect(page.get_by_text("Forecast of the held-out periods")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Leaderboard")).to_be_visible(timeout=60_000)
         wait_idle(page)
-        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".js-plotly-plot .main-svg >> visible=true").first).to_be_visible(
+            timeout=30_000
+        )
         page.screenshot(path=str(SHOTS / "timeseries-2-analyze.png"), full_page=True)
 
         page.goto(f"{server}/predict")
         button = page.get_by_role("button", name="Download the forecast of all 6 series (CSV)")
         expect(button).to_be_visible(timeout=30_000)
         wait_idle(page)
-        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".js-plotly-plot .main-svg >> visible=true").first).to_be_visible(
+            timeout=30_000
+        )
         page.screenshot(path=str(SHOTS / "timeseries-3-forecast.png"), full_page=True)
         with page.expect_download() as dl:
             button.click()
