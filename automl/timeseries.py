@@ -886,25 +886,8 @@ def forecast(
     (with the series ID and time columns); required when the model has such columns."""
     ts = model.timeseries
     layout = Layout.from_dict(ts.layout)
-    trained_h = ts.horizon
-    h = trained_h if horizon is None else horizon
-    if not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1:
-        raise ParameterError(f"The horizon must be a positive whole number. Got {h!r}.")
-    if h > MAX_HORIZON_FACTOR * trained_h:
-        raise ParameterError(
-            f"This model was checked on {trained_h} {ts.frequency}(s) ahead; forecasts go at "
-            f"most {MAX_HORIZON_FACTOR * trained_h} ahead. Ask for fewer, or build a model with a "
-            "longer horizon."
-        )
-    start = _start(model, layout, history)
-    if series is not None:
-        unknown = [k for k in series if k not in start.keys]
-        if unknown:
-            raise ParameterError(
-                f"Unknown series: {', '.join(map(str, unknown[:5]))}. Known series: "
-                f"{', '.join(start.keys[:10])}{' ...' if len(start.keys) > 10 else ''}."
-            )
-        start = start.pick([start.keys.index(k) for k in series])
+    h = _horizon(ts, horizon)
+    start = _picked(_start(model, layout, history), series)
     keys, ids, W, nxt = start.keys, start.ids, start.W, start.nxt
     covs = future_values(layout, future, start.known, keys, nxt, h)
     names = layout.covariate_names()
@@ -929,6 +912,35 @@ def forecast(
     for q in ts.quantiles:
         out[out_names[quantile_name(q)]] = qf[:, :, levels.index(q)].ravel()
     return out
+
+
+def _horizon(ts: Any, horizon: Any) -> int:
+    """``horizon`` (None: the trained one) checked: a whole number from 1 to
+    ``MAX_HORIZON_FACTOR`` times the trained horizon."""
+    trained_h = ts.horizon
+    h = trained_h if horizon is None else horizon
+    if not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1:
+        raise ParameterError(f"The horizon must be a positive whole number. Got {show_value(h)}.")
+    if h > MAX_HORIZON_FACTOR * trained_h:
+        raise ParameterError(
+            f"This model was checked on {trained_h} {ts.frequency}(s) ahead; forecasts go at "
+            f"most {MAX_HORIZON_FACTOR * trained_h} ahead. Ask for fewer, or build a model with a "
+            "longer horizon."
+        )
+    return int(h)
+
+
+def _picked(start: Start, series: list[str] | None) -> Start:
+    """``start`` for only ``series`` (None: every series); unknown series are refused."""
+    if series is None:
+        return start
+    unknown = [k for k in series if k not in start.keys]
+    if unknown:
+        raise ParameterError(
+            f"Unknown series: {', '.join(map(str, unknown[:5]))}. Known series: "
+            f"{', '.join(start.keys[:10])}{' ...' if len(start.keys) > 10 else ''}."
+        )
+    return start.pick([start.keys.index(k) for k in series])
 
 
 def _frame_of_periods(layout: Layout, ids: pd.DataFrame, nxt: np.ndarray, h: int) -> pd.DataFrame:
@@ -1169,10 +1181,8 @@ def future_template(
     future-value column at its last known value."""
     ts = model.timeseries
     layout = Layout.from_dict(ts.layout)
-    h = ts.horizon if horizon is None else int(horizon)
-    start = _start(model, layout, history)
-    if series is not None:
-        start = start.pick([start.keys.index(k) for k in series if k in start.keys])
+    h = _horizon(ts, horizon)
+    start = _picked(_start(model, layout, history), series)
     out = _frame_of_periods(layout, start.ids, start.nxt, h)
     where = {k: j for j, k in enumerate(ts.series.keys)}
     for c in layout.future_columns:

@@ -246,6 +246,32 @@ def test_cli_writes_the_future_values_to_fill_in(
     assert main(["forecast", m, "--future-template", "--future", str(plan), "--out", "x.csv"]) == 2
 
 
+def test_the_template_checks_the_horizon_and_the_series_as_the_forecast_does(
+    cli_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad --horizon or --series with --future-template is refused in words and writes
+    nothing (it wrote an empty table, or failed inside numpy)."""
+    from automl.cli import main
+
+    m = str(cli_model / "m")
+    plan = cli_model / "bad_plan.csv"
+    capsys.readouterr()
+    for extra, says in (
+        (["--horizon", "-3"], "positive whole number"),
+        (["--horizon", "0"], "positive whole number"),
+        (["--horizon", "100000000"], "forecasts go at most 35 ahead"),
+        (["--series", "ZZZ"], "Unknown series: ZZZ"),
+    ):
+        assert main(["forecast", m, "--future-template", *extra, "--out", str(plan)]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+        assert not plan.exists()
+    model = automl.load(m)
+    with pytest.raises(ParameterError, match="Unknown series"):
+        model.future_template(series=["A", "nope"])
+    assert len(model.future_template(horizon=3, series=["B"])) == 3
+
+
 def test_cli_future_columns_none_and_a_wrong_name(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
