@@ -7,6 +7,7 @@ bounded by ``max_trials`` on small tables. A lost worker is a worker process kil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -88,6 +89,42 @@ def test_an_unreachable_scheduler_is_a_clear_error() -> None:
         port = s.getsockname()[1]
     with pytest.raises(ClusterError, match=r"No Dask scheduler answered at 'tcp://127\.0\.0\.1"):
         connect(f"127.0.0.1:{port}", timeout=1)
+
+
+def test_an_address_with_a_password_is_never_shown(capsys: Any) -> None:
+    with pytest.raises(ParameterError) as e:
+        parse_address("tcp://admin:hunter2@scheduler:8786")
+    assert "hunter2" not in str(e.value) and "admin" not in str(e.value)
+    assert "tcp://***@scheduler:8786" in str(e.value)
+    code = main(["train", "x.csv", "--target", "y", "--out", "m", "--cluster", "me:pw1234@host:1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pw1234" not in err and "***@host:1" in err
+
+
+def test_a_server_that_is_not_a_scheduler_is_a_clear_error() -> None:
+    """A web server at the address (its reply read as a message size of exabytes) is a
+    ClusterError in words, not a MemoryError."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with pytest.raises(ClusterError, match=r"Something answered at 'tcp://127\.0\.0\.1:"):
+            connect(f"127.0.0.1:{port}", timeout=2)
+    finally:
+        server.close()
 
 
 def test_without_cluster_dask_is_never_imported(tmp_path: Path) -> None:
