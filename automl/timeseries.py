@@ -1062,13 +1062,7 @@ def future_values(
             f"The future values must be a pandas DataFrame. Got {type(future).__name__} instead."
         )
     future = future.rename(columns=str).reset_index(drop=True)
-    missing = [c for c in need if c not in future.columns]
-    if missing:
-        raise DataError(
-            f"The future values are missing {plural(len(missing), 'column')}: "
-            f"{', '.join(missing)}. They need the columns {', '.join(need)}, one row per series "
-            f"and {clock.words}."
-        )
+    _check_columns(layout, future)
     times = parse_times(future[layout.time_column], layout.time_column)
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0]) + 1
@@ -1140,6 +1134,18 @@ def future_values(
         grid[cell] = vals
         out[c] = grid.reshape(len(keys), steps)
     return out
+
+
+def _check_columns(layout: Layout, future: pd.DataFrame) -> None:
+    """A ``DataError`` naming the columns the future values lack, if any."""
+    need = [*layout.id_columns, layout.time_column, *layout.future_columns]
+    missing = [c for c in need if c not in future.columns]
+    if missing:
+        raise DataError(
+            f"The future values are missing {plural(len(missing), 'column')}: "
+            f"{', '.join(missing)}. They need the columns {', '.join(need)}, one row per series "
+            f"and {layout.clock.words}."
+        )
 
 
 def _listed(names: list[str], most: int = 5) -> str:
@@ -1230,7 +1236,8 @@ def change_plan(
     first, last = int(steps[0]), int(steps[1])
     if not 1 <= first <= last:
         raise ParameterError(f"The steps must go from 1 up, first to last. Got {first} to {last}.")
-    out = plan.copy()
+    out = plan.rename(columns=str)
+    _check_columns(layout, out)
     key = series_key(out[layout.id_columns]).to_numpy()
     per = layout.clock.index(parse_times(out[layout.time_column], layout.time_column))
     step = per - int(start.nxt[j]) + 1

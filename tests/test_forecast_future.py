@@ -111,6 +111,19 @@ def test_damaged_future_values_are_named(
         priced.forecast(future=damage(_plan(priced)))  # type: ignore[operator]
 
 
+@pytest.mark.parametrize("column", ["store", "day", "price"])
+def test_what_if_on_an_uploaded_plan_without_a_column_says_which(
+    priced: automl.Model, column: str
+) -> None:
+    """The What if tab changes the analyst's uploaded plan: one without a needed column is
+    named in words (it failed with a KeyError, shown as 'something went wrong')."""
+    from automl.timeseries import change_plan
+
+    plan = _plan(priced).drop(columns=[column])
+    with pytest.raises(DataError, match=f"missing 1 column: {column}"):
+        change_plan(priced, plan, "A", "price", (1, 3), percent=-10)
+
+
 def test_future_values_of_later_periods_and_other_known_series_are_left_aside(
     priced: automl.Model,
 ) -> None:
