@@ -388,6 +388,30 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
     assert (taken / "notes.txt").read_text() == "mine" and not (tmp_path / "o.csv").exists()
 
 
+def test_s3_sources_that_cannot_be_listed_are_refused_without_their_keys(
+    scorer: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys written into the s3:// address, and no keys at all, are refused in words before
+    the cluster starts (both were tracebacks, the first showing the keys)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    end = ["--out", str(tmp_path / "o.csv"), "--cluster", "local:1", "--endpoint-url",
+           "http://127.0.0.1:1"]  # fmt: skip
+    cases = [
+        ("s3://AKIAKEY:SeCrEt123@lake/nightly/", "holds keys or a user name before the bucket"),
+        ("s3://lake/nightly/", "no keys were found"),
+    ]
+    for data, message in cases:
+        code = main(["predict", str(scorer), data, *end])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2 and message in err and "Traceback" not in err, err
+        assert "SeCrEt123" not in err and "AKIAKEY" not in err
+        assert "worker(s) ready" not in err
+
+
 def test_an_s3_prefix_scores_on_local_workers(
     scorer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,6 +42,7 @@ from automl.drift import DriftCounts, DriftProfile
 from automl.errors import ClusterError, DataError, EaselError, ParameterError
 from automl.model import Model
 from automl.preprocess import InputReport
+from connectors._secrets import redact_url
 
 # Bytes of CSV text per partition (dask.dataframe's own default): a partition, its DataFrame and
 # its answers are a few times this in a worker's memory. Parquet partitions are its row groups.
@@ -110,10 +111,22 @@ def score_partition(
     return part, counts
 
 
+def _shown(text: str, most: int = 300) -> str:
+    """A source or a library's message as shown: shortened, with no key, password or user."""
+    return redact_url(text[:most], drop_user=True)
+
+
 def input_parts(source: str, storage: dict[str, Any]) -> tuple[list[str], str]:
     """The files to read, in order (a folder's or prefix's by name, hidden and '_' files left
     out), and their kind (.csv, .tsv or .parquet)."""
     if source.startswith("s3://"):
+        if "@" in source[len("s3://") :].split("/", 1)[0]:
+            raise DataError(
+                f"'{_shown(source)}' holds keys or a user name before the bucket; an s3:// "
+                "address holds none. Write s3://bucket/prefix/ and give the keys in the AWS "
+                "settings of this computer and of the workers (AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or a role)."
+            )
         files = _s3_files(source, storage)
     else:
         p = Path(source)
@@ -129,13 +142,13 @@ def input_parts(source: str, storage: dict[str, Any]) -> tuple[list[str], str]:
     files = [f for f in files if Path(f).suffix.lower() in INPUT_KINDS]
     if not files:
         raise DataError(
-            f"'{source}' holds no CSV (.csv, .tsv) or Parquet (.parquet) file to score."
+            f"'{_shown(source)}' holds no CSV (.csv, .tsv) or Parquet (.parquet) file to score."
         )
     kinds = {Path(f).suffix.lower() for f in files}
     if len(kinds) > 1:
         raise DataError(
-            f"'{source}' mixes files of several kinds ({', '.join(sorted(kinds))}); parts scored "
-            "together must be of one kind. Put each kind in its own folder."
+            f"'{_shown(source)}' mixes files of several kinds ({', '.join(sorted(kinds))}); "
+            "parts scored together must be of one kind. Put each kind in its own folder."
         )
     return files, kinds.pop()
 
@@ -157,10 +170,16 @@ def _s3_files(source: str, storage: dict[str, Any]) -> list[str]:
         raise DataError(
             "Reading s3:// needs s3fs, part of Easel's cluster extra: pip install 'easel[cluster]'."
         ) from None
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # botocore's errors (no keys, a bad bucket name) are not OSErrors
+        why = (
+            "no keys were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use "
+            "--anonymous for a public bucket"
+            if type(exc).__name__ == "NoCredentialsError"
+            else _shown(str(exc), 200)
+        )
         raise DataError(
-            f"The objects under '{source}' cannot be listed ({str(exc)[:200]}). Check the "
-            "bucket, the endpoint (--endpoint-url) and this computer's AWS settings."
+            f"The objects under '{_shown(source)}' cannot be listed ({why}). Check the bucket, "
+            "the endpoint (--endpoint-url) and this computer's AWS settings."
         ) from None
 
 
@@ -183,7 +202,7 @@ def _frames(files: list[str], kind: str, storage: dict[str, Any]) -> list[Any]:
                     storage_options=storage or None,
                 )
         except (OSError, ValueError) as exc:
-            raise DataError(f"The data to score cannot be read: {str(exc)[:300]}") from None
+            raise DataError(f"The data to score cannot be read: {_shown(str(exc))}") from None
         return list(ddf.to_delayed())
 
 
@@ -346,10 +365,9 @@ def _result(future: Any, files: list[str]) -> Any:
             "workers more memory or the data in smaller parts."
         ) from None
     except Exception as exc:  # reading a part: a bad file, a column of another type
-        shown = files[0] if len(files) == 1 else f"one of the {len(files)} files"
+        shown = _shown(files[0]) if len(files) == 1 else f"one of the {len(files)} files"
         raise DataError(
-            f"A part of the data ({shown}) could not be read or scored: "
-            f"{type(exc).__name__}: {str(exc)[:300]}"
+            f"A part of the data ({shown}) could not be read or scored: {_shown(str(exc))}"
         ) from None
 
 
