@@ -372,6 +372,9 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
     mixed.mkdir()
     _rows(10).to_csv(mixed / "a.csv", index=False)
     _rows(10).to_parquet(mixed / "b.parquet", index=False)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    _rows(10).to_parquet(parts / "a.parquet", index=False)
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine")
@@ -379,6 +382,9 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
         (str(mixed), str(tmp_path / "o.csv"), "mixes files of several kinds"),
         (str(tmp_path / "nowhere"), str(tmp_path / "o.csv"), "does not exist"),
         (str(mixed / "a.csv"), f"{taken}/", "holds files Easel did not write"),
+        # an output inside the data's folder would be scored as data by the next run
+        (str(parts), f"{parts}/scored/", "is inside the folder of the data to score"),
+        (str(parts), str(parts / "scored.parquet"), "is inside the folder of the data to score"),
     ]
     for data, out, message in cases:
         code = main(["predict", str(scorer), data, "--out", out, "--cluster", cluster.address])
@@ -386,6 +392,7 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
         assert code == 2 and message in err and "Traceback" not in err, err
         assert "worker(s) ready" not in err  # refused before the cluster was asked
     assert (taken / "notes.txt").read_text() == "mine" and not (tmp_path / "o.csv").exists()
+    assert [p.name for p in parts.iterdir()] == ["a.parquet"]
 
 
 def test_s3_sources_that_cannot_be_listed_are_refused_without_their_keys(

@@ -257,6 +257,12 @@ class _Output:
 def check_output(out: str, source: str) -> Path:
     """Refuse, before any work, an output that cannot be written or would overwrite what Easel
     did not write: a folder of parts replaces only a folder of ``part-*.parquet`` files."""
+    inside = not source.startswith("s3://") and Path(source).is_dir()
+    if inside and Path(source).resolve() in Path(out).resolve().parents:
+        raise ParameterError(
+            f"The output (--out) '{out}' is inside the folder of the data to score, so the next "
+            "scoring of that folder would read it as data too. Write it outside that folder."
+        )
     if not is_folder_output(out):
         output_format(out)
         return check_output_file(out, "output file (--out)", keep=(source,))
