@@ -32,6 +32,12 @@ def test_holiday_codes_are_checked_and_wrong_ones_say_where_to_look() -> None:
         check_holidays("US:ZZ")
     with pytest.raises(ParameterError, match=r"must be a country code"):
         check_holidays(3)
+    # a long code is cut, not echoed whole; a region without a country says so
+    with pytest.raises(ParameterError) as e:
+        check_holidays("A" * 5000 + ":" + "B" * 5000)
+    assert len(str(e.value)) < 400
+    with pytest.raises(ParameterError, match=r"^The holidays need a country code"):
+        check_holidays(":CA")
 
 
 def test_holiday_features_by_day_and_by_period() -> None:
