@@ -124,6 +124,48 @@ def test_what_if_on_an_uploaded_plan_without_a_column_says_which(
         change_plan(priced, plan, "A", "price", (1, 3), percent=-10)
 
 
+def _set(part: str, key: str, value: object) -> object:
+    return lambda ts: ts[part].__setitem__(key, value)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda ts: ts["series"]["covariate_tails"]["price"].__setitem__(0, [1.0]),  # ragged
+        lambda ts: ts["series"]["covariate_tails"].pop("price"),
+        lambda ts: ts["series"]["covariate_tails"]["price"].__setitem__(0, ["x"] * 7),
+        _set("layout", "past_lag", True),
+        _set("layout", "past_lag", -1),
+        _set("layout", "holidays", {"country": "ZZ", "region": None}),
+        _set("layout", "holidays", {"country": "US", "region": "ZZ"}),
+        _set("layout", "future_columns", ["price", "price"]),
+        lambda ts: ts["layout"].update(
+            future_columns=["price", "promo", "store"],
+            kinds={"price": "numeric", "promo": "boolean", "store": "categorical"},
+        ),
+        lambda ts: ts["layout"].update(
+            past_columns=["note"], kinds={"price": "numeric", "promo": "boolean", "note": "numeric"}
+        ),
+    ],
+)
+def test_damaged_future_value_columns_in_the_model_file_are_refused_on_load(
+    priced: automl.Model, tmp_path: Path, damage: object
+) -> None:
+    """Each of these failed only when forecasting (a KeyError, a ValueError, the holidays
+    package's NotImplementedError), after automl info had shown the model as fine."""
+    import json
+
+    from automl.errors import ArtifactError
+
+    path = priced.save(tmp_path / "m")
+    meta_file = path / "easel_model.json"
+    data = json.loads(meta_file.read_text(encoding="utf-8"))
+    damage(data["timeseries"])  # type: ignore[operator]
+    meta_file.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="damaged.*Retrain the model"):
+        automl.load(path)
+
+
 def test_future_values_of_later_periods_and_other_known_series_are_left_aside(
     priced: automl.Model,
 ) -> None:
