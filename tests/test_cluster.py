@@ -66,6 +66,11 @@ def test_a_bad_address_is_refused_in_words(text: str) -> None:
     assert "local:" in str(e.value)  # every message says what to write instead
 
 
+def test_an_address_that_is_not_text_says_so() -> None:
+    with pytest.raises(ParameterError, match=r"^The cluster address must be text\. Give .*local:2"):
+        parse_address(3)
+
+
 def test_addresses_that_are_taken() -> None:
     assert parse_address(" local:2 ").local_workers == 2
     assert parse_address("scheduler.example.com:8786").text == "tcp://scheduler.example.com:8786"

@@ -64,7 +64,12 @@ def parse_address(text: Any) -> ClusterAddress:
         return text
     if not isinstance(text, str) or not text.strip():
         raise ParameterError(
-            "The cluster address is empty. Give a Dask scheduler's address such as "
+            (
+                "The cluster address is empty."
+                if isinstance(text, str) or text is None
+                else "The cluster address must be text."
+            )
+            + " Give a Dask scheduler's address such as "
             "tcp://scheduler.example.com:8786, or local:N to start N worker processes on this "
             "computer (for example local:2)."
         )
