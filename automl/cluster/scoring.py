@@ -37,9 +37,9 @@ from automl.atomic import (
 )
 from automl.batch import BatchResult, ScoredPart, _drift_counts, _Writer, output_format, score_part
 from automl.cluster._connect import Cluster
-from automl.cluster.trials import NO_WORKER_SECONDS, POLL_SECONDS
+from automl.cluster.trials import NO_WORKER_SECONDS, POLL_SECONDS, alone_since_check
 from automl.drift import DriftCounts, DriftProfile
-from automl.errors import ClusterError, DataError, EaselError, ParameterError
+from automl.errors import DataError, EaselError, ParameterError
 from automl.model import Model
 from automl.preprocess import InputReport
 from connectors._secrets import redact_url
@@ -361,7 +361,13 @@ def _result(future: Any, files: list[str]) -> Any:
             try:
                 return future.result(timeout=POLL_SECONDS)
             except TimeoutError:
-                alone_since = _no_worker(future.client, alone_since)
+                alone_since = alone_since_check(
+                    future.client,
+                    alone_since,
+                    f"The Dask cluster has had no worker for {NO_WORKER_SECONDS:g} s, so the "
+                    "scoring cannot go on. Start workers (or check why they stopped) and score "
+                    "again.",
+                )
     except EaselError:
         raise
     except KilledWorker:
@@ -375,20 +381,3 @@ def _result(future: Any, files: list[str]) -> Any:
         raise DataError(
             f"A part of the data ({shown}) could not be read or scored: {_shown(str(exc))}"
         ) from None
-
-
-def _no_worker(client: Any, alone_since: float | None) -> float | None:
-    """When the cluster has had no worker for NO_WORKER_SECONDS: a ``ClusterError``."""
-    try:
-        workers = client.nthreads()
-    except (OSError, TimeoutError):
-        workers = {}
-    if workers:
-        return None
-    now = time.monotonic()
-    if alone_since is not None and now - alone_since >= NO_WORKER_SECONDS:
-        raise ClusterError(
-            f"The Dask cluster has had no worker for {NO_WORKER_SECONDS:g} s, so the scoring "
-            "cannot go on. Start workers (or check why they stopped) and score again."
-        )
-    return now if alone_since is None else alone_since
