@@ -379,7 +379,7 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
     _rows(10).to_parquet(mixed / "b.parquet", index=False)
     parts = tmp_path / "parts"
     parts.mkdir()
-    _rows(10).to_parquet(parts / "a.parquet", index=False)
+    _rows(10).to_parquet(parts / "part-00000.parquet", index=False)
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine")
@@ -390,6 +390,8 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
         # an output inside the data's folder would be scored as data by the next run
         (str(parts), f"{parts}/scored/", "is inside the folder of the data to score"),
         (str(parts), str(parts / "scored.parquet"), "is inside the folder of the data to score"),
+        # the data inside the output folder would be deleted with the folder it replaces
+        (str(parts / "part-00000.parquet"), f"{parts}/", "holds the data to score"),
     ]
     for data, out, message in cases:
         code = main(["predict", str(scorer), data, "--out", out, "--cluster", cluster.address])
@@ -397,7 +399,7 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
         assert code == 2 and message in err and "Traceback" not in err, err
         assert "worker(s) ready" not in err  # refused before the cluster was asked
     assert (taken / "notes.txt").read_text() == "mine" and not (tmp_path / "o.csv").exists()
-    assert [p.name for p in parts.iterdir()] == ["a.parquet"]
+    assert [p.name for p in parts.iterdir()] == ["part-00000.parquet"]
 
 
 def test_s3_sources_that_cannot_be_listed_are_refused_without_their_keys(

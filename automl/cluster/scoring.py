@@ -274,8 +274,14 @@ def check_output(out: str, source: str) -> Path:
                 f"The output folder (--out) '{folder}' holds files Easel did not write (such as "
                 f"'{other[0]}'). Give a new folder, or one that holds only earlier parts."
             )
-    if Path(source).resolve() == folder.resolve():
-        raise ParameterError("The output folder (--out) is the folder of the data to score.")
+    if not source.startswith("s3://") and folder.resolve() in (
+        Path(source).resolve(),
+        *Path(source).resolve().parents,
+    ):
+        raise ParameterError(
+            f"The output folder (--out) '{folder}' holds the data to score, and it is replaced "
+            "once every row is scored. Write the predictions to another folder."
+        )
     return folder
 
 
