@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,9 @@ class SeriesState:
         return dataclasses.asdict(self)
 
 
+_PLAIN_WORDS = re.compile(r"[0-9A-Za-z ]{1,40}")  # a period in words: "day", "14 days"
+
+
 def _tail_value(value: Any, kind: str) -> bool:
     """A stored last value of a future- or past-value column: missing, text for categories,
     else a finite number."""
@@ -344,6 +348,12 @@ class TimeSeriesMeta:
         d["series"] = SeriesState.from_dict(d["series"])
         d["horizon"] = int(d["horizon"])
         _check_inputs(d["layout"], d["series"], d["horizon"])
+        for key in ("frequency", "horizon_text"):  # shown in pages and reports as they are
+            if not isinstance(d[key], str) or not _PLAIN_WORDS.fullmatch(d[key]):
+                raise ArtifactError(
+                    f"The model metadata is damaged: 'timeseries.{key}' should be a period in "
+                    "words, such as day or 14 days. Retrain the model."
+                )
         levels = d["quantiles"]
         ok = _numbers(levels) and len(levels) > 0 and all(0 < q < 1 for q in levels)
         offsets = d["quantile_offsets"]

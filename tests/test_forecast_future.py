@@ -146,6 +146,9 @@ def _set(part: str, key: str, value: object) -> object:
         lambda ts: ts["layout"].update(
             past_columns=["note"], kinds={"price": "numeric", "promo": "boolean", "note": "numeric"}
         ),
+        # words the Predict page shows in its labels: never markup
+        lambda ts: ts.update(frequency="![x](http://evil.example/a.png)"),
+        lambda ts: ts.update(horizon_text="<b>7</b> days"),
     ],
 )
 def test_damaged_future_value_columns_in_the_model_file_are_refused_on_load(
