@@ -361,6 +361,15 @@ def parse_times(s: pd.Series, column: str) -> pd.Series:
             f"read as a date or time, e.g. {show_value(s.iloc[first])} in row {first + 1}. Fix "
             "them, or choose another time column."
         )
+    far = t.notna() & ((t < pd.Timestamp.min) | (t > pd.Timestamp.max))
+    if far.any():  # (a time is held in nanoseconds: from 1677 to 2262)
+        first = int(np.flatnonzero(far.to_numpy())[0])
+        raise DataError(
+            f"The time column '{column}' has {plural(int(far.sum()), 'date')} outside the years "
+            f"1678 to 2261 that forecasts work with, e.g. {show_value(s.iloc[first])} in row "
+            f"{first + 1}. Fix them (a date such as 9999-12-31 often stands for 'none'), or "
+            "leave those rows out."
+        )
     return t.astype("datetime64[ns]")
 
 

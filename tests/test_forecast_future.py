@@ -102,6 +102,12 @@ def _plan(model: automl.Model) -> pd.DataFrame:
             r"'price' has no future value for series B in the day of 2023-06-11 \(row 9\)",
         ),
         (lambda p: p.assign(day="someday"), r"cannot be read as a date"),
+        # dates a time cannot hold (it failed inside pandas)
+        (
+            lambda p: pd.concat([p, p.iloc[[0]].assign(day="9999-12-31")]),
+            r"1 date outside the years 1678 to 2261.*'9999-12-31' in row 15",
+        ),
+        (lambda p: p.assign(day="1500-01-01"), r"14 dates outside the years 1678 to 2261"),
     ],
 )
 def test_damaged_future_values_are_named(
