@@ -1121,9 +1121,11 @@ def future_values(
         raw = future[c].iloc[rows].reset_index(drop=True)
         vals = convert(raw, kind)
         bad = pd.isna(vals) & raw.notna().to_numpy()
+        if kind == "numeric":  # (1e400 reads as infinity: no plan means that)
+            bad |= np.isinf(vals.astype(float))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            what = "numbers" if kind == "numeric" else "yes/no values"
+            what = "finite numbers" if kind == "numeric" else "yes/no values"
             raise DataError(
                 f"The future values of '{c}' must be {what}, like the training data's: "
                 f"{show_value(raw.iloc[i])} (row {rows[i] + 1}) is not. Fix "

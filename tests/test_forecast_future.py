@@ -95,7 +95,11 @@ def _plan(model: automl.Model) -> pd.DataFrame:
         (lambda p: p.iloc[::2], r"miss 7 periods: series A: 2023-06-11, 2023-06-13"),
         (
             lambda p: p.assign(price=p["price"].astype(object).where(p.index != 5, "cheap")),
-            r"'price' must be numbers.*'cheap' \(row 6\)",
+            r"'price' must be finite numbers.*'cheap' \(row 6\)",
+        ),
+        (
+            lambda p: p.assign(price=p["price"].astype(object).where(p.index != 3, "1e400")),
+            r"'price' must be finite numbers.*'1e400' \(row 4\)",
         ),
         (
             lambda p: p.assign(price=p["price"].where(p.index != 8)),
