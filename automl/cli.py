@@ -321,6 +321,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if getattr(args, "cluster", None) is not None:
         return _predict_on_cluster(args)
+    if args.endpoint_url or args.anonymous:
+        raise _usage(
+            "--endpoint-url and --anonymous are for reading s3:// data on a cluster: give "
+            "--cluster too (e.g. --cluster local:2), or leave them out for a file on this computer."
+        )
     if args.chunk_rows < 1:
         raise _usage(f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}.")
     if args.reasons < 0:

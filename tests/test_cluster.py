@@ -66,6 +66,14 @@ def test_a_bad_address_is_refused_in_words(text: str) -> None:
     assert "local:" in str(e.value)  # every message says what to write instead
 
 
+def test_s3_options_without_cluster_are_refused(tmp_path: Path, capsys: Any) -> None:
+    """--endpoint-url and --anonymous only apply with --cluster (they were silently ignored)."""
+    for extra in (["--endpoint-url", "http://minio:9000"], ["--anonymous"]):
+        code = main(["predict", str(tmp_path / "m"), "rows.csv", "--out", "o.csv", *extra])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2 and "give --cluster too" in err and "Traceback" not in err
+
+
 def test_an_address_that_is_not_text_says_so() -> None:
     with pytest.raises(ParameterError, match=r"^The cluster address must be text\. Give .*local:2"):
         parse_address(3)
