@@ -437,10 +437,14 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             raise _usage("Give either --future-template (to write the table) or --future.")
         table = model.future_template(args.horizon, _names(args.series), history)
         _write_table(table, path)
+        same = [f"--history {args.history}"] if args.history else []  # the forecast it is for
+        same += [f"--horizon {args.horizon}"] if args.horizon is not None else []
+        same += [f"--series {s}" for s in args.series or []]
         print(
             f"wrote the future values to fill in ({len(table):,} rows, each at its last known "
             f"value) to {path}; edit them, then: automl forecast {args.model} --future {path} "
-            "--out FILE"
+            + "".join(f"{w} " for w in same)
+            + "--out FILE"
         )
         return 0
     future = _forecast_input(args.future, args)

@@ -334,6 +334,15 @@ def test_the_template_checks_the_horizon_and_the_series_as_the_forecast_does(
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err
         assert not plan.exists()
+    # the command it suggests forecasts the periods and series the table was written for
+    assert main(["forecast", m, "--future-template", "--horizon", "3", "--series", "B",
+                 "--out", str(plan)]) == 0  # fmt: skip
+    said = capsys.readouterr().out
+    assert f"--future {plan} --horizon 3 --series B --out FILE" in said
+    out = cli_model / "fc3.csv"
+    assert main(["forecast", m, "--future", str(plan), "--horizon", "3", "--series", "B",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert len(pd.read_csv(out)) == 3
     model = automl.load(m)
     with pytest.raises(ParameterError, match="Unknown series"):
         model.future_template(series=["A", "nope"])
