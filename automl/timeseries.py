@@ -58,6 +58,10 @@ AGGREGATIONS = ("sum", "mean")
 MAX_HORIZON_FACTOR = 5  # forecasts may go this many times past the trained horizon
 QUANTILES = (0.1, 0.5, 0.9)  # the forecast's quantiles unless the user picks others
 MAX_QUANTILES = 20
+# Series may span at most this many periods per row (95% of them empty), once they span more
+# than MIN_SPAN_CHECKED periods in all: each series is laid on a grid of the periods it spans.
+MAX_EMPTY_SHARE = 20
+MIN_SPAN_CHECKED = 1_000_000
 BACKTESTS = 3  # rolling windows before the hold-out, unless the user picks another number
 METRICS = ("rmse", "mae")  # what the search can optimize for a forecast
 
@@ -460,6 +464,7 @@ def to_series(
             f"{int(dup.sum())} rows that share a {clock.words} within a series were combined "
             f"({'added up' if aggregate == 'sum' else 'averaged'})."
         )
+    _check_span(frame, clock)
     grouped = frame.groupby(["__k", "__i"], sort=True)["__y"]
     agg = grouped.sum(min_count=1) if aggregate == "sum" else grouped.mean()
     keys: list[str] = []
@@ -527,6 +532,25 @@ def to_series(
         keys, ids, static, start_arr, values, clock, notes, ignored, kinds, grid_of,
         gaps if fill != "skip" else 0,
     )  # fmt: skip
+
+
+def _check_span(frame: pd.DataFrame, clock: Clock) -> None:
+    """Refuse series whose periods, first to last, are mostly empty and many (a time far from
+    the others, often a typo): each series is laid on a grid of every period it spans, so
+    memory would grow with the span, not with the rows."""
+    per = frame.groupby("__k", sort=False)["__i"].agg(["min", "max"])
+    span = int((per["max"] - per["min"] + 1).sum())
+    if span <= max(MAX_EMPTY_SHARE * len(frame), MIN_SPAN_CHECKED):
+        return
+    first, last = frame["__t"].min(), frame["__t"].max()
+    raise DataError(
+        f"The series span {clock.plural(span).replace(str(span), f'{span:,}', 1)} but hold "
+        f"only {rows_text(len(frame))}: "
+        f"nearly every period would be empty. The times go from {show_value(first)} to "
+        f"{show_value(last)}; a time far from the others is often a typo (fix or remove it), "
+        "or the rows are much sparser than their period: add them up by a longer period "
+        "first."
+    )
 
 
 def fill_gaps(grid: np.ndarray, fill: str) -> np.ndarray:
