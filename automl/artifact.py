@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,19 @@ class SeriesState:
         return dataclasses.asdict(self)
 
 
+_PLAIN_WORDS = re.compile(r"[0-9A-Za-z ]{1,40}")  # a period in words: "day", "14 days"
+
+
+def _tail_value(value: Any, kind: str) -> bool:
+    """A stored last value of a future- or past-value column: missing, text for categories,
+    else a finite number."""
+    if value is None:
+        return True
+    if kind == "categorical":
+        return isinstance(value, str)
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+
+
 def _numbers(values: Any, n: int | None = None) -> bool:
     """``values`` is a list of finite numbers (of length ``n``)."""
     return (
@@ -331,9 +345,15 @@ class TimeSeriesMeta:
     def from_dict(cls, data: Any) -> TimeSeriesMeta:
         d = _fields(cls, data, "timeseries")
         d["layout"] = _dict(d["layout"], "timeseries.layout")
-        _check_inputs(d["layout"])
         d["series"] = SeriesState.from_dict(d["series"])
         d["horizon"] = int(d["horizon"])
+        _check_inputs(d["layout"], d["series"], d["horizon"])
+        for key in ("frequency", "horizon_text"):  # shown in pages and reports as they are
+            if not isinstance(d[key], str) or not _PLAIN_WORDS.fullmatch(d[key]):
+                raise ArtifactError(
+                    f"The model metadata is damaged: 'timeseries.{key}' should be a period in "
+                    "words, such as day or 14 days. Retrain the model."
+                )
         levels = d["quantiles"]
         ok = _numbers(levels) and len(levels) > 0 and all(0 < q < 1 for q in levels)
         offsets = d["quantile_offsets"]
@@ -362,25 +382,50 @@ class TimeSeriesMeta:
         return d
 
 
-def _check_inputs(layout: dict[str, Any]) -> None:
-    """A forecast layout's future- and past-value columns, holidays and fill make sense."""
+def _check_inputs(layout: dict[str, Any], series: SeriesState, horizon: int) -> None:
+    """A forecast layout's future- and past-value columns (each a column of its own kind, not
+    the target, time, a series ID or a constant column), their last values in ``series`` (per
+    series, ``past_lag`` values of that kind), holidays and fill make sense (``Model.load``
+    checks that the holiday calendar knows the country and region)."""
     future, past = layout.get("future_columns"), layout.get("past_columns")
-    kinds, hol = layout.get("kinds"), layout.get("holidays")
+    kinds, hol, lag = layout.get("kinds"), layout.get("holidays"), layout.get("past_lag")
+    taken = [layout.get("target"), layout.get("time_column")]
+    for key in ("id_columns", "static_columns"):
+        value = layout.get(key)
+        taken += value if isinstance(value, list) else []
     ok = (
         isinstance(future, list)
         and isinstance(past, list)
         and isinstance(kinds, dict)
         and all(isinstance(c, str) and c in kinds for c in [*future, *past])
+        and len({*future, *past}) == len(future) + len(past)
+        and not {*future, *past} & {c for c in taken if isinstance(c, str)}
         and all(k in ("numeric", "boolean", "categorical") for k in kinds.values())
-        and isinstance(layout.get("past_lag"), int)
+        and isinstance(lag, int)
+        and not isinstance(lag, bool)
+        and 0 <= lag <= horizon
         and layout.get("fill") in ("skip", "zero", "interpolate")
-        and (hol is None or (isinstance(hol, dict) and isinstance(hol.get("country"), str)))
+        and (
+            hol is None
+            or (
+                isinstance(hol, dict)
+                and isinstance(hol.get("country"), str)
+                and isinstance(hol.get("region"), str | None)
+            )
+        )
     )
+    if ok and isinstance(future, list) and isinstance(past, list) and isinstance(kinds, dict):
+        tails = series.covariate_tails
+        ok = set(tails) == {*future, *past} and all(
+            isinstance(t, list) and len(t) == lag and all(_tail_value(v, kinds[c]) for v in t)
+            for c in tails
+            for t in tails[c]
+        )
     if not ok:
         raise ArtifactError(
             "The model metadata is damaged: 'timeseries.layout' should name its future- and "
-            "past-value columns with their kinds, its holidays and how missing periods were "
-            "filled. Retrain the model."
+            "past-value columns with their kinds (and 'timeseries.series' their last values), "
+            "its holidays and how missing periods were filled. Retrain the model."
         )
 
 

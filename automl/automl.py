@@ -251,6 +251,15 @@ class AutoML:
                 )
             model = fit_forecast(run, df, target, recipe_meta)
         else:
+            words = {"future_columns": "future-value columns", "holidays": "holidays",
+                     "fill": "how to fill missing periods"}  # fmt: skip
+            given = [w for name, w in words.items() if getattr(self, name) is not None]
+            if given:
+                raise ParameterError(
+                    f"Forecast settings were given ({', '.join(given)}), but this build is not a "
+                    "time series forecast: it has no time column. Give the time column, or "
+                    "leave those settings out."
+                )
             model = fit_tabular(run, df, target, recipe_meta)
         self.model_ = model
         self.target_ = model.target

@@ -321,6 +321,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if getattr(args, "cluster", None) is not None:
         return _predict_on_cluster(args)
+    if args.endpoint_url or args.anonymous:
+        raise _usage(
+            "--endpoint-url and --anonymous are for reading s3:// data on a cluster: give "
+            "--cluster too (e.g. --cluster local:2), or leave them out for a file on this computer."
+        )
     if args.chunk_rows < 1:
         raise _usage(f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}.")
     if args.reasons < 0:
@@ -432,10 +437,14 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             raise _usage("Give either --future-template (to write the table) or --future.")
         table = model.future_template(args.horizon, _names(args.series), history)
         _write_table(table, path)
+        same = [f"--history {args.history}"] if args.history else []  # the forecast it is for
+        same += [f"--horizon {args.horizon}"] if args.horizon is not None else []
+        same += [f"--series {s}" for s in args.series or []]
         print(
             f"wrote the future values to fill in ({len(table):,} rows, each at its last known "
             f"value) to {path}; edit them, then: automl forecast {args.model} --future {path} "
-            "--out FILE"
+            + "".join(f"{w} " for w in same)
+            + "--out FILE"
         )
         return 0
     future = _forecast_input(args.future, args)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from automl.coltypes import as_text, infer_types, to_boolean, to_number
 from automl.errors import ParameterError
+from automl.words import show_value
 
 if TYPE_CHECKING:
     from automl.timeseries import Clock
@@ -135,16 +136,21 @@ def check_holidays(text: Any) -> tuple[str, str | None] | None:
     if not isinstance(text, str):
         raise ParameterError(
             "The 'holidays' parameter of AutoML must be a country code, optionally with a "
-            f"region, such as US or US:CA. Got {text!r} instead."
+            f"region, such as US or US:CA. Got {show_value(text)} instead."
         )
     country, _, region = (p.strip() for p in text.partition(":"))
     supported = supported_countries()
     code = country.upper()
     if code not in supported:
         raise ParameterError(
-            f"'{country}' is not a country code the holidays calendar knows. Use a two-letter "
-            "code such as US, GB, DE, FR or IN: 'automl holidays' lists every country, and the "
-            "Build page offers them in its Holidays list."
+            (
+                f"{show_value(country)} is not a country code the holidays calendar knows."
+                if country
+                else "The holidays need a country code before the region."
+            )
+            + " Use a two-letter code such as US, GB, DE, FR or IN (a region after a colon: "
+            "US:CA): 'automl holidays' lists every country, and the Build page offers them in "
+            "its Holidays list."
         )
     if not region:
         return code, None
@@ -153,7 +159,7 @@ def check_holidays(text: Any) -> tuple[str, str | None] | None:
     if match is None:
         listed = ", ".join(regions[:60]) + (" ..." if len(regions) > 60 else "")
         raise ParameterError(
-            f"'{region}' is not a region of {code} that the holidays calendar knows. "
+            f"{show_value(region)} is not a region of {code} that the holidays calendar knows. "
             + (
                 f"Its regions are: {listed} ('automl holidays {code}' lists them)."
                 if regions

@@ -735,6 +735,7 @@ class Model:
                 "'automl train --out' created."
             )
         meta, pre_dict = read_meta_file(p)  # checked and upgraded to this schema version
+        _check_holidays(meta, p)
         try:
             pre = Preprocessor.from_dict(pre_dict)
             widths = {"tree": len(pre.tree_features()[0]), "linear": len(pre.linear_sources())}
@@ -754,6 +755,24 @@ class Model:
             except Exception:  # reports need it; predictions do not: load without it
                 model.holdout = None
         return model
+
+
+def _check_holidays(meta: ModelMeta, path: Path) -> None:
+    """A forecast's holidays (checked in form by the metadata) are a country and region the
+    holiday calendar knows: an ``ArtifactError`` now, not a failure when forecasting."""
+    hol = meta.timeseries.layout.get("holidays") if meta.timeseries is not None else None
+    if hol is None:
+        return
+    from automl.covariates import check_holidays
+
+    try:
+        check_holidays(f"{hol['country']}:{hol.get('region') or ''}")
+    except ParameterError:
+        raise ArtifactError(
+            f"The model in '{path}' is damaged: its holidays ('timeseries.layout.holidays' in "
+            f"{META_FILE}) are not a country and region the holiday calendar knows. Retrain the "
+            "model."
+        ) from None
 
 
 def _as_id(candidate_id: Any, owner: str) -> int:

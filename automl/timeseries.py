@@ -58,6 +58,10 @@ AGGREGATIONS = ("sum", "mean")
 MAX_HORIZON_FACTOR = 5  # forecasts may go this many times past the trained horizon
 QUANTILES = (0.1, 0.5, 0.9)  # the forecast's quantiles unless the user picks others
 MAX_QUANTILES = 20
+# Series may span at most this many periods per row (95% of them empty), once they span more
+# than MIN_SPAN_CHECKED periods in all: each series is laid on a grid of the periods it spans.
+MAX_EMPTY_SHARE = 20
+MIN_SPAN_CHECKED = 1_000_000
 BACKTESTS = 3  # rolling windows before the hold-out, unless the user picks another number
 METRICS = ("rmse", "mae")  # what the search can optimize for a forecast
 
@@ -361,6 +365,15 @@ def parse_times(s: pd.Series, column: str) -> pd.Series:
             f"read as a date or time, e.g. {show_value(s.iloc[first])} in row {first + 1}. Fix "
             "them, or choose another time column."
         )
+    far = t.notna() & ((t < pd.Timestamp.min) | (t > pd.Timestamp.max))
+    if far.any():  # (a time is held in nanoseconds: from 1677 to 2262)
+        first = int(np.flatnonzero(far.to_numpy())[0])
+        raise DataError(
+            f"The time column '{column}' has {plural(int(far.sum()), 'date')} outside the years "
+            f"1678 to 2261 that forecasts work with, e.g. {show_value(s.iloc[first])} in row "
+            f"{first + 1}. Fix them (a date such as 9999-12-31 often stands for 'none'), or "
+            "leave those rows out."
+        )
     return t.astype("datetime64[ns]")
 
 
@@ -451,6 +464,7 @@ def to_series(
             f"{int(dup.sum())} rows that share a {clock.words} within a series were combined "
             f"({'added up' if aggregate == 'sum' else 'averaged'})."
         )
+    _check_span(frame, clock)
     grouped = frame.groupby(["__k", "__i"], sort=True)["__y"]
     agg = grouped.sum(min_count=1) if aggregate == "sum" else grouped.mean()
     keys: list[str] = []
@@ -518,6 +532,25 @@ def to_series(
         keys, ids, static, start_arr, values, clock, notes, ignored, kinds, grid_of,
         gaps if fill != "skip" else 0,
     )  # fmt: skip
+
+
+def _check_span(frame: pd.DataFrame, clock: Clock) -> None:
+    """Refuse series whose periods, first to last, are mostly empty and many (a time far from
+    the others, often a typo): each series is laid on a grid of every period it spans, so
+    memory would grow with the span, not with the rows."""
+    per = frame.groupby("__k", sort=False)["__i"].agg(["min", "max"])
+    span = int((per["max"] - per["min"] + 1).sum())
+    if span <= max(MAX_EMPTY_SHARE * len(frame), MIN_SPAN_CHECKED):
+        return
+    first, last = frame["__t"].min(), frame["__t"].max()
+    raise DataError(
+        f"The series span {clock.plural(span).replace(str(span), f'{span:,}', 1)} but hold "
+        f"only {rows_text(len(frame))}: "
+        f"nearly every period would be empty. The times go from {show_value(first)} to "
+        f"{show_value(last)}; a time far from the others is often a typo (fix or remove it), "
+        "or the rows are much sparser than their period: add them up by a longer period "
+        "first."
+    )
 
 
 def fill_gaps(grid: np.ndarray, fill: str) -> np.ndarray:
@@ -886,25 +919,8 @@ def forecast(
     (with the series ID and time columns); required when the model has such columns."""
     ts = model.timeseries
     layout = Layout.from_dict(ts.layout)
-    trained_h = ts.horizon
-    h = trained_h if horizon is None else horizon
-    if not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1:
-        raise ParameterError(f"The horizon must be a positive whole number. Got {h!r}.")
-    if h > MAX_HORIZON_FACTOR * trained_h:
-        raise ParameterError(
-            f"This model was checked on {trained_h} {ts.frequency}(s) ahead; forecasts go at "
-            f"most {MAX_HORIZON_FACTOR * trained_h} ahead. Ask for fewer, or build a model with a "
-            "longer horizon."
-        )
-    start = _start(model, layout, history)
-    if series is not None:
-        unknown = [k for k in series if k not in start.keys]
-        if unknown:
-            raise ParameterError(
-                f"Unknown series: {', '.join(map(str, unknown[:5]))}. Known series: "
-                f"{', '.join(start.keys[:10])}{' ...' if len(start.keys) > 10 else ''}."
-            )
-        start = start.pick([start.keys.index(k) for k in series])
+    h = _horizon(ts, horizon)
+    start = _picked(_start(model, layout, history), series)
     keys, ids, W, nxt = start.keys, start.ids, start.W, start.nxt
     covs = future_values(layout, future, start.known, keys, nxt, h)
     names = layout.covariate_names()
@@ -929,6 +945,35 @@ def forecast(
     for q in ts.quantiles:
         out[out_names[quantile_name(q)]] = qf[:, :, levels.index(q)].ravel()
     return out
+
+
+def _horizon(ts: Any, horizon: Any) -> int:
+    """``horizon`` (None: the trained one) checked: a whole number from 1 to
+    ``MAX_HORIZON_FACTOR`` times the trained horizon."""
+    trained_h = ts.horizon
+    h = trained_h if horizon is None else horizon
+    if not isinstance(h, int | np.integer) or isinstance(h, bool) or h < 1:
+        raise ParameterError(f"The horizon must be a positive whole number. Got {show_value(h)}.")
+    if h > MAX_HORIZON_FACTOR * trained_h:
+        raise ParameterError(
+            f"This model was checked on {trained_h} {ts.frequency}(s) ahead; forecasts go at "
+            f"most {MAX_HORIZON_FACTOR * trained_h} ahead. Ask for fewer, or build a model with a "
+            "longer horizon."
+        )
+    return int(h)
+
+
+def _picked(start: Start, series: list[str] | None) -> Start:
+    """``start`` for only ``series`` (None: every series); unknown series are refused."""
+    if series is None:
+        return start
+    unknown = [k for k in series if k not in start.keys]
+    if unknown:
+        raise ParameterError(
+            f"Unknown series: {', '.join(map(str, unknown[:5]))}. Known series: "
+            f"{', '.join(start.keys[:10])}{' ...' if len(start.keys) > 10 else ''}."
+        )
+    return start.pick([start.keys.index(k) for k in series])
 
 
 def _frame_of_periods(layout: Layout, ids: pd.DataFrame, nxt: np.ndarray, h: int) -> pd.DataFrame:
@@ -1050,13 +1095,7 @@ def future_values(
             f"The future values must be a pandas DataFrame. Got {type(future).__name__} instead."
         )
     future = future.rename(columns=str).reset_index(drop=True)
-    missing = [c for c in need if c not in future.columns]
-    if missing:
-        raise DataError(
-            f"The future values are missing {plural(len(missing), 'column')}: "
-            f"{', '.join(missing)}. They need the columns {', '.join(need)}, one row per series "
-            f"and {clock.words}."
-        )
+    _check_columns(layout, future)
     times = parse_times(future[layout.time_column], layout.time_column)
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0]) + 1
@@ -1106,9 +1145,11 @@ def future_values(
         raw = future[c].iloc[rows].reset_index(drop=True)
         vals = convert(raw, kind)
         bad = pd.isna(vals) & raw.notna().to_numpy()
+        if kind == "numeric":  # (1e400 reads as infinity: no plan means that)
+            bad |= np.isinf(vals.astype(float))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            what = "numbers" if kind == "numeric" else "yes/no values"
+            what = "finite numbers" if kind == "numeric" else "yes/no values"
             raise DataError(
                 f"The future values of '{c}' must be {what}, like the training data's: "
                 f"{show_value(raw.iloc[i])} (row {rows[i] + 1}) is not. Fix "
@@ -1128,6 +1169,18 @@ def future_values(
         grid[cell] = vals
         out[c] = grid.reshape(len(keys), steps)
     return out
+
+
+def _check_columns(layout: Layout, future: pd.DataFrame) -> None:
+    """A ``DataError`` naming the columns the future values lack, if any."""
+    need = [*layout.id_columns, layout.time_column, *layout.future_columns]
+    missing = [c for c in need if c not in future.columns]
+    if missing:
+        raise DataError(
+            f"The future values are missing {plural(len(missing), 'column')}: "
+            f"{', '.join(missing)}. They need the columns {', '.join(need)}, one row per series "
+            f"and {layout.clock.words}."
+        )
 
 
 def _listed(names: list[str], most: int = 5) -> str:
@@ -1169,10 +1222,8 @@ def future_template(
     future-value column at its last known value."""
     ts = model.timeseries
     layout = Layout.from_dict(ts.layout)
-    h = ts.horizon if horizon is None else int(horizon)
-    start = _start(model, layout, history)
-    if series is not None:
-        start = start.pick([start.keys.index(k) for k in series if k in start.keys])
+    h = _horizon(ts, horizon)
+    start = _picked(_start(model, layout, history), series)
     out = _frame_of_periods(layout, start.ids, start.nxt, h)
     where = {k: j for j, k in enumerate(ts.series.keys)}
     for c in layout.future_columns:
@@ -1220,7 +1271,8 @@ def change_plan(
     first, last = int(steps[0]), int(steps[1])
     if not 1 <= first <= last:
         raise ParameterError(f"The steps must go from 1 up, first to last. Got {first} to {last}.")
-    out = plan.copy()
+    out = plan.rename(columns=str)
+    _check_columns(layout, out)
     key = series_key(out[layout.id_columns]).to_numpy()
     per = layout.clock.index(parse_times(out[layout.time_column], layout.time_column))
     step = per - int(start.nxt[j]) + 1

@@ -7,6 +7,7 @@ bounded by ``max_trials`` on small tables. A lost worker is a worker process kil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -65,6 +66,19 @@ def test_a_bad_address_is_refused_in_words(text: str) -> None:
     assert "local:" in str(e.value)  # every message says what to write instead
 
 
+def test_s3_options_without_cluster_are_refused(tmp_path: Path, capsys: Any) -> None:
+    """--endpoint-url and --anonymous only apply with --cluster (they were silently ignored)."""
+    for extra in (["--endpoint-url", "http://minio:9000"], ["--anonymous"]):
+        code = main(["predict", str(tmp_path / "m"), "rows.csv", "--out", "o.csv", *extra])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2 and "give --cluster too" in err and "Traceback" not in err
+
+
+def test_an_address_that_is_not_text_says_so() -> None:
+    with pytest.raises(ParameterError, match=r"^The cluster address must be text\. Give .*local:2"):
+        parse_address(3)
+
+
 def test_addresses_that_are_taken() -> None:
     assert parse_address(" local:2 ").local_workers == 2
     assert parse_address("scheduler.example.com:8786").text == "tcp://scheduler.example.com:8786"
@@ -88,6 +102,42 @@ def test_an_unreachable_scheduler_is_a_clear_error() -> None:
         port = s.getsockname()[1]
     with pytest.raises(ClusterError, match=r"No Dask scheduler answered at 'tcp://127\.0\.0\.1"):
         connect(f"127.0.0.1:{port}", timeout=1)
+
+
+def test_an_address_with_a_password_is_never_shown(capsys: Any) -> None:
+    with pytest.raises(ParameterError) as e:
+        parse_address("tcp://admin:hunter2@scheduler:8786")
+    assert "hunter2" not in str(e.value) and "admin" not in str(e.value)
+    assert "tcp://***@scheduler:8786" in str(e.value)
+    code = main(["train", "x.csv", "--target", "y", "--out", "m", "--cluster", "me:pw1234@host:1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pw1234" not in err and "***@host:1" in err
+
+
+def test_a_server_that_is_not_a_scheduler_is_a_clear_error() -> None:
+    """A web server at the address (its reply read as a message size of exabytes) is a
+    ClusterError in words, not a MemoryError."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with pytest.raises(ClusterError, match=r"Something answered at 'tcp://127\.0\.0\.1:"):
+            connect(f"127.0.0.1:{port}", timeout=2)
+    finally:
+        server.close()
 
 
 def test_without_cluster_dask_is_never_imported(tmp_path: Path) -> None:
@@ -335,6 +385,9 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
     mixed.mkdir()
     _rows(10).to_csv(mixed / "a.csv", index=False)
     _rows(10).to_parquet(mixed / "b.parquet", index=False)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    _rows(10).to_parquet(parts / "part-00000.parquet", index=False)
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine")
@@ -342,6 +395,11 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
         (str(mixed), str(tmp_path / "o.csv"), "mixes files of several kinds"),
         (str(tmp_path / "nowhere"), str(tmp_path / "o.csv"), "does not exist"),
         (str(mixed / "a.csv"), f"{taken}/", "holds files Easel did not write"),
+        # an output inside the data's folder would be scored as data by the next run
+        (str(parts), f"{parts}/scored/", "is inside the folder of the data to score"),
+        (str(parts), str(parts / "scored.parquet"), "is inside the folder of the data to score"),
+        # the data inside the output folder would be deleted with the folder it replaces
+        (str(parts / "part-00000.parquet"), f"{parts}/", "holds the data to score"),
     ]
     for data, out, message in cases:
         code = main(["predict", str(scorer), data, "--out", out, "--cluster", cluster.address])
@@ -349,6 +407,31 @@ def test_scoring_inputs_and_outputs_that_cannot_be_used_are_refused(
         assert code == 2 and message in err and "Traceback" not in err, err
         assert "worker(s) ready" not in err  # refused before the cluster was asked
     assert (taken / "notes.txt").read_text() == "mine" and not (tmp_path / "o.csv").exists()
+    assert [p.name for p in parts.iterdir()] == ["part-00000.parquet"]
+
+
+def test_s3_sources_that_cannot_be_listed_are_refused_without_their_keys(
+    scorer: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys written into the s3:// address, and no keys at all, are refused in words before
+    the cluster starts (both were tracebacks, the first showing the keys)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    end = ["--out", str(tmp_path / "o.csv"), "--cluster", "local:1", "--endpoint-url",
+           "http://127.0.0.1:1"]  # fmt: skip
+    cases = [
+        ("s3://AKIAKEY:SeCrEt123@lake/nightly/", "holds keys or a user name before the bucket"),
+        ("s3://lake/nightly/", "no keys were found"),
+    ]
+    for data, message in cases:
+        code = main(["predict", str(scorer), data, *end])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2 and message in err and "Traceback" not in err, err
+        assert "SeCrEt123" not in err and "AKIAKEY" not in err
+        assert "worker(s) ready" not in err
 
 
 def test_an_s3_prefix_scores_on_local_workers(

@@ -95,13 +95,23 @@ def _plan(model: automl.Model) -> pd.DataFrame:
         (lambda p: p.iloc[::2], r"miss 7 periods: series A: 2023-06-11, 2023-06-13"),
         (
             lambda p: p.assign(price=p["price"].astype(object).where(p.index != 5, "cheap")),
-            r"'price' must be numbers.*'cheap' \(row 6\)",
+            r"'price' must be finite numbers.*'cheap' \(row 6\)",
+        ),
+        (
+            lambda p: p.assign(price=p["price"].astype(object).where(p.index != 3, "1e400")),
+            r"'price' must be finite numbers.*'1e400' \(row 4\)",
         ),
         (
             lambda p: p.assign(price=p["price"].where(p.index != 8)),
             r"'price' has no future value for series B in the day of 2023-06-11 \(row 9\)",
         ),
         (lambda p: p.assign(day="someday"), r"cannot be read as a date"),
+        # dates a time cannot hold (it failed inside pandas)
+        (
+            lambda p: pd.concat([p, p.iloc[[0]].assign(day="9999-12-31")]),
+            r"1 date outside the years 1678 to 2261.*'9999-12-31' in row 15",
+        ),
+        (lambda p: p.assign(day="1500-01-01"), r"14 dates outside the years 1678 to 2261"),
     ],
 )
 def test_damaged_future_values_are_named(
@@ -109,6 +119,64 @@ def test_damaged_future_values_are_named(
 ) -> None:
     with pytest.raises(DataError, match=message):
         priced.forecast(future=damage(_plan(priced)))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("column", ["store", "day", "price"])
+def test_what_if_on_an_uploaded_plan_without_a_column_says_which(
+    priced: automl.Model, column: str
+) -> None:
+    """The What if tab changes the analyst's uploaded plan: one without a needed column is
+    named in words (it failed with a KeyError, shown as 'something went wrong')."""
+    from automl.timeseries import change_plan
+
+    plan = _plan(priced).drop(columns=[column])
+    with pytest.raises(DataError, match=f"missing 1 column: {column}"):
+        change_plan(priced, plan, "A", "price", (1, 3), percent=-10)
+
+
+def _set(part: str, key: str, value: object) -> object:
+    return lambda ts: ts[part].__setitem__(key, value)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda ts: ts["series"]["covariate_tails"]["price"].__setitem__(0, [1.0]),  # ragged
+        lambda ts: ts["series"]["covariate_tails"].pop("price"),
+        lambda ts: ts["series"]["covariate_tails"]["price"].__setitem__(0, ["x"] * 7),
+        _set("layout", "past_lag", True),
+        _set("layout", "past_lag", -1),
+        _set("layout", "holidays", {"country": "ZZ", "region": None}),
+        _set("layout", "holidays", {"country": "US", "region": "ZZ"}),
+        _set("layout", "future_columns", ["price", "price"]),
+        lambda ts: ts["layout"].update(
+            future_columns=["price", "promo", "store"],
+            kinds={"price": "numeric", "promo": "boolean", "store": "categorical"},
+        ),
+        lambda ts: ts["layout"].update(
+            past_columns=["note"], kinds={"price": "numeric", "promo": "boolean", "note": "numeric"}
+        ),
+        # words the Predict page shows in its labels: never markup
+        lambda ts: ts.update(frequency="![x](http://evil.example/a.png)"),
+        lambda ts: ts.update(horizon_text="<b>7</b> days"),
+    ],
+)
+def test_damaged_future_value_columns_in_the_model_file_are_refused_on_load(
+    priced: automl.Model, tmp_path: Path, damage: object
+) -> None:
+    """Each of these failed only when forecasting (a KeyError, a ValueError, the holidays
+    package's NotImplementedError), after automl info had shown the model as fine."""
+    import json
+
+    from automl.errors import ArtifactError
+
+    path = priced.save(tmp_path / "m")
+    meta_file = path / "easel_model.json"
+    data = json.loads(meta_file.read_text(encoding="utf-8"))
+    damage(data["timeseries"])  # type: ignore[operator]
+    meta_file.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="damaged.*Retrain the model"):
+        automl.load(path)
 
 
 def test_future_values_of_later_periods_and_other_known_series_are_left_aside(
@@ -246,6 +314,41 @@ def test_cli_writes_the_future_values_to_fill_in(
     assert main(["forecast", m, "--future-template", "--future", str(plan), "--out", "x.csv"]) == 2
 
 
+def test_the_template_checks_the_horizon_and_the_series_as_the_forecast_does(
+    cli_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad --horizon or --series with --future-template is refused in words and writes
+    nothing (it wrote an empty table, or failed inside numpy)."""
+    from automl.cli import main
+
+    m = str(cli_model / "m")
+    plan = cli_model / "bad_plan.csv"
+    capsys.readouterr()
+    for extra, says in (
+        (["--horizon", "-3"], "positive whole number"),
+        (["--horizon", "0"], "positive whole number"),
+        (["--horizon", "100000000"], "forecasts go at most 35 ahead"),
+        (["--series", "ZZZ"], "Unknown series: ZZZ"),
+    ):
+        assert main(["forecast", m, "--future-template", *extra, "--out", str(plan)]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+        assert not plan.exists()
+    # the command it suggests forecasts the periods and series the table was written for
+    assert main(["forecast", m, "--future-template", "--horizon", "3", "--series", "B",
+                 "--out", str(plan)]) == 0  # fmt: skip
+    said = capsys.readouterr().out
+    assert f"--future {plan} --horizon 3 --series B --out FILE" in said
+    out = cli_model / "fc3.csv"
+    assert main(["forecast", m, "--future", str(plan), "--horizon", "3", "--series", "B",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert len(pd.read_csv(out)) == 3
+    model = automl.load(m)
+    with pytest.raises(ParameterError, match="Unknown series"):
+        model.future_template(series=["A", "nope"])
+    assert len(model.future_template(horizon=3, series=["B"])) == 3
+
+
 def test_cli_future_columns_none_and_a_wrong_name(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -266,6 +369,24 @@ def test_cli_future_columns_none_and_a_wrong_name(
     assert "past values only (7 days before): price, promo" in out
     out_file = tmp_path / "fc.csv"
     assert main(["forecast", str(tmp_path / "m"), "--out", str(out_file)]) == 0
+
+
+def test_forecast_settings_on_a_table_without_time_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--holidays, --fill and --future-columns without a time column were silently ignored
+    (a table model was built as if they had not been given)."""
+    from automl.cli import main
+
+    data = tmp_path / "sales.csv"
+    priced_sales(20).to_csv(data, index=False)
+    base = ["train", str(data), "--target", "sales", "--max-trials", "2", "--quiet"]
+    base += ["--no-reports", "--out", str(tmp_path / "m")]
+    for extra in (["--holidays", "US"], ["--fill", "zero"], ["--future-columns", "price"]):
+        assert main([*base, *extra]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert "is not a time series forecast: it has no time column" in err
+        assert not (tmp_path / "m").exists()
 
 
 def test_a_plan_for_newer_history_starts_where_it_ends(priced: automl.Model) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 import automl
 from automl.covariates import check_holidays, holiday_features
-from automl.errors import ParameterError
+from automl.errors import DataError, ParameterError
 from automl.timeseries import Clock, to_series
 
 FIT = dict(max_trials=3, time_budget=600)
@@ -32,6 +32,12 @@ def test_holiday_codes_are_checked_and_wrong_ones_say_where_to_look() -> None:
         check_holidays("US:ZZ")
     with pytest.raises(ParameterError, match=r"must be a country code"):
         check_holidays(3)
+    # a long code is cut, not echoed whole; a region without a country says so
+    with pytest.raises(ParameterError) as e:
+        check_holidays("A" * 5000 + ":" + "B" * 5000)
+    assert len(str(e.value)) < 400
+    with pytest.raises(ParameterError, match=r"^The holidays need a country code"):
+        check_holidays(":CA")
 
 
 def test_holiday_features_by_day_and_by_period() -> None:
@@ -127,6 +133,17 @@ def test_missing_periods_are_skipped_taken_as_zero_or_interpolated() -> None:
     assert any("taken as 0 (fill: zero)" in n for n in zero.notes)
     with pytest.raises(ParameterError, match=r"'fill' parameter .* skip, zero, interpolate"):
         automl.AutoML(task="timeseries", time_column="day", fill="blank", **FIT).fit(df, "sales")
+
+
+def test_a_time_far_from_the_others_is_refused_before_the_grid_is_made() -> None:
+    """One hourly row 150 years after the others: every series is laid on a grid of the
+    periods it spans (1.3 million hours here, 38 rows), which grew with the span, not the rows;
+    it is refused in words naming the times."""
+    when = pd.date_range("2024-01-01", periods=37, freq="h")
+    df = pd.DataFrame({"t": when.astype(str), "y": np.arange(37.0)})
+    df = pd.concat([df, pd.DataFrame({"t": ["2174-01-01 00:00:00"], "y": [1.0]})])
+    with pytest.raises(DataError, match=r"span 1,31\d,\d\d\d hours but hold only 38 rows.*2174"):
+        automl.AutoML(task="timeseries", time_column="t", horizon=2, **FIT).fit(df, "y")
 
 
 def test_sales_not_recorded_as_zero_teach_the_model_the_closed_days() -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl.errors import ClusterError, ParameterError
+from connectors._secrets import MASK
 
 ENV_VAR = "EASEL_DASK_SCHEDULER"  # the app's builds run their trials on this cluster
 LOCAL = "local"
@@ -31,6 +32,7 @@ INSTALL_HINT = (
 _ADDRESS = re.compile(
     r"^(?:(tcp|tls|ws|wss|ucx)://)?([A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$"
 )
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _SHOWN = 80  # characters of a bad address shown in a message
 
 
@@ -47,6 +49,11 @@ class ClusterAddress:
 
 
 def _shown(text: str) -> str:
+    """``text`` as shown in a message: shortened, and without what stands before an '@' (a
+    user name and password: a scheduler's address holds none, and a message never shows one)."""
+    if "@" in text:
+        scheme = _SCHEME.match(text)
+        text = f"{scheme.group(0) if scheme else ''}{MASK}@{text.rsplit('@', 1)[1]}"
     return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
 
 
@@ -57,7 +64,12 @@ def parse_address(text: Any) -> ClusterAddress:
         return text
     if not isinstance(text, str) or not text.strip():
         raise ParameterError(
-            "The cluster address is empty. Give a Dask scheduler's address such as "
+            (
+                "The cluster address is empty."
+                if isinstance(text, str) or text is None
+                else "The cluster address must be text."
+            )
+            + " Give a Dask scheduler's address such as "
             "tcp://scheduler.example.com:8786, or local:N to start N worker processes on this "
             "computer (for example local:2)."
         )
@@ -183,6 +195,18 @@ def connect(address: str | ClusterAddress, timeout: float = CONNECT_SECONDS) -> 
             f"No Dask scheduler answered at '{_shown(spec.text)}' within {timeout:g} s. Check "
             "the address and port (a scheduler listens on 8786 unless told otherwise), that the "
             "scheduler is running, and that this computer can reach it."
+        ) from None
+    except Exception:  # not a Dask scheduler: e.g. a web server's reply read as a size
+        if spec.is_local:
+            if local is not None:
+                with contextlib.suppress(Exception):
+                    local.close(timeout=CLOSE_SECONDS)
+            raise
+        raise ClusterError(
+            f"Something answered at '{_shown(spec.text)}', but not as a Dask scheduler. Check "
+            "the address and port (a scheduler listens on 8786 unless told otherwise; 8787 is "
+            "its dashboard, a web page) and that the scheduler runs the same Dask as this "
+            "computer."
         ) from None
     cluster = Cluster(client, spec.text, local)
     try:

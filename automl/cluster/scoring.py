@@ -37,11 +37,12 @@ from automl.atomic import (
 )
 from automl.batch import BatchResult, ScoredPart, _drift_counts, _Writer, output_format, score_part
 from automl.cluster._connect import Cluster
-from automl.cluster.trials import NO_WORKER_SECONDS, POLL_SECONDS
+from automl.cluster.trials import NO_WORKER_SECONDS, POLL_SECONDS, alone_since_check
 from automl.drift import DriftCounts, DriftProfile
-from automl.errors import ClusterError, DataError, EaselError, ParameterError
+from automl.errors import DataError, EaselError, ParameterError
 from automl.model import Model
 from automl.preprocess import InputReport
+from connectors._secrets import redact_url
 
 # Bytes of CSV text per partition (dask.dataframe's own default): a partition, its DataFrame and
 # its answers are a few times this in a worker's memory. Parquet partitions are its row groups.
@@ -110,10 +111,22 @@ def score_partition(
     return part, counts
 
 
+def _shown(text: str, most: int = 300) -> str:
+    """A source or a library's message as shown: shortened, with no key, password or user."""
+    return redact_url(text[:most], drop_user=True)
+
+
 def input_parts(source: str, storage: dict[str, Any]) -> tuple[list[str], str]:
     """The files to read, in order (a folder's or prefix's by name, hidden and '_' files left
     out), and their kind (.csv, .tsv or .parquet)."""
     if source.startswith("s3://"):
+        if "@" in source[len("s3://") :].split("/", 1)[0]:
+            raise DataError(
+                f"'{_shown(source)}' holds keys or a user name before the bucket; an s3:// "
+                "address holds none. Write s3://bucket/prefix/ and give the keys in the AWS "
+                "settings of this computer and of the workers (AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or a role)."
+            )
         files = _s3_files(source, storage)
     else:
         p = Path(source)
@@ -129,13 +142,13 @@ def input_parts(source: str, storage: dict[str, Any]) -> tuple[list[str], str]:
     files = [f for f in files if Path(f).suffix.lower() in INPUT_KINDS]
     if not files:
         raise DataError(
-            f"'{source}' holds no CSV (.csv, .tsv) or Parquet (.parquet) file to score."
+            f"'{_shown(source)}' holds no CSV (.csv, .tsv) or Parquet (.parquet) file to score."
         )
     kinds = {Path(f).suffix.lower() for f in files}
     if len(kinds) > 1:
         raise DataError(
-            f"'{source}' mixes files of several kinds ({', '.join(sorted(kinds))}); parts scored "
-            "together must be of one kind. Put each kind in its own folder."
+            f"'{_shown(source)}' mixes files of several kinds ({', '.join(sorted(kinds))}); "
+            "parts scored together must be of one kind. Put each kind in its own folder."
         )
     return files, kinds.pop()
 
@@ -157,10 +170,16 @@ def _s3_files(source: str, storage: dict[str, Any]) -> list[str]:
         raise DataError(
             "Reading s3:// needs s3fs, part of Easel's cluster extra: pip install 'easel[cluster]'."
         ) from None
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # botocore's errors (no keys, a bad bucket name) are not OSErrors
+        why = (
+            "no keys were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use "
+            "--anonymous for a public bucket"
+            if type(exc).__name__ == "NoCredentialsError"
+            else _shown(str(exc), 200)
+        )
         raise DataError(
-            f"The objects under '{source}' cannot be listed ({str(exc)[:200]}). Check the "
-            "bucket, the endpoint (--endpoint-url) and this computer's AWS settings."
+            f"The objects under '{_shown(source)}' cannot be listed ({why}). Check the bucket, "
+            "the endpoint (--endpoint-url) and this computer's AWS settings."
         ) from None
 
 
@@ -183,7 +202,7 @@ def _frames(files: list[str], kind: str, storage: dict[str, Any]) -> list[Any]:
                     storage_options=storage or None,
                 )
         except (OSError, ValueError) as exc:
-            raise DataError(f"The data to score cannot be read: {str(exc)[:300]}") from None
+            raise DataError(f"The data to score cannot be read: {_shown(str(exc))}") from None
         return list(ddf.to_delayed())
 
 
@@ -238,6 +257,12 @@ class _Output:
 def check_output(out: str, source: str) -> Path:
     """Refuse, before any work, an output that cannot be written or would overwrite what Easel
     did not write: a folder of parts replaces only a folder of ``part-*.parquet`` files."""
+    inside = not source.startswith("s3://") and Path(source).is_dir()
+    if inside and Path(source).resolve() in Path(out).resolve().parents:
+        raise ParameterError(
+            f"The output (--out) '{out}' is inside the folder of the data to score, so the next "
+            "scoring of that folder would read it as data too. Write it outside that folder."
+        )
     if not is_folder_output(out):
         output_format(out)
         return check_output_file(out, "output file (--out)", keep=(source,))
@@ -249,8 +274,14 @@ def check_output(out: str, source: str) -> Path:
                 f"The output folder (--out) '{folder}' holds files Easel did not write (such as "
                 f"'{other[0]}'). Give a new folder, or one that holds only earlier parts."
             )
-    if Path(source).resolve() == folder.resolve():
-        raise ParameterError("The output folder (--out) is the folder of the data to score.")
+    if not source.startswith("s3://") and folder.resolve() in (
+        Path(source).resolve(),
+        *Path(source).resolve().parents,
+    ):
+        raise ParameterError(
+            f"The output folder (--out) '{folder}' holds the data to score, and it is replaced "
+            "once every row is scored. Write the predictions to another folder."
+        )
     return folder
 
 
@@ -336,7 +367,13 @@ def _result(future: Any, files: list[str]) -> Any:
             try:
                 return future.result(timeout=POLL_SECONDS)
             except TimeoutError:
-                alone_since = _no_worker(future.client, alone_since)
+                alone_since = alone_since_check(
+                    future.client,
+                    alone_since,
+                    f"The Dask cluster has had no worker for {NO_WORKER_SECONDS:g} s, so the "
+                    "scoring cannot go on. Start workers (or check why they stopped) and score "
+                    "again.",
+                )
     except EaselError:
         raise
     except KilledWorker:
@@ -346,25 +383,7 @@ def _result(future: Any, files: list[str]) -> Any:
             "workers more memory or the data in smaller parts."
         ) from None
     except Exception as exc:  # reading a part: a bad file, a column of another type
-        shown = files[0] if len(files) == 1 else f"one of the {len(files)} files"
+        shown = _shown(files[0]) if len(files) == 1 else f"one of the {len(files)} files"
         raise DataError(
-            f"A part of the data ({shown}) could not be read or scored: "
-            f"{type(exc).__name__}: {str(exc)[:300]}"
+            f"A part of the data ({shown}) could not be read or scored: {_shown(str(exc))}"
         ) from None
-
-
-def _no_worker(client: Any, alone_since: float | None) -> float | None:
-    """When the cluster has had no worker for NO_WORKER_SECONDS: a ``ClusterError``."""
-    try:
-        workers = client.nthreads()
-    except (OSError, TimeoutError):
-        workers = {}
-    if workers:
-        return None
-    now = time.monotonic()
-    if alone_since is not None and now - alone_since >= NO_WORKER_SECONDS:
-        raise ClusterError(
-            f"The Dask cluster has had no worker for {NO_WORKER_SECONDS:g} s, so the scoring "
-            "cannot go on. Start workers (or check why they stopped) and score again."
-        )
-    return now if alone_since is None else alone_since

@@ -167,23 +167,32 @@ class DaskTrials:
             return outcome
 
     def _check_workers(self, alone_since: float | None) -> float | None:
-        try:
-            workers = self.client.nthreads()
-        except (OSError, TimeoutError):
-            workers = {}
-        if workers:
-            return None
-        now = time.monotonic()
-        if alone_since is None:
-            return now
-        if now - alone_since >= NO_WORKER_SECONDS:
-            raise ClusterError(
-                f"The Dask cluster at '{self.cluster.name}' has had no worker for "
-                f"{NO_WORKER_SECONDS:g} s, so the search cannot go on. Start workers (or check "
-                "why they stopped: memory, the machines' logs) and build again."
-            )
-        return alone_since
+        return alone_since_check(
+            self.client,
+            alone_since,
+            f"The Dask cluster at '{self.cluster.name}' has had no worker for "
+            f"{NO_WORKER_SECONDS:g} s, so the search cannot go on. Start workers (or check why "
+            "they stopped: memory, the machines' logs) and build again.",
+        )
 
     def _lost(self, handle: _Handle, message: str, worker: str = "") -> TrialOutcome:
         took = time.monotonic() - handle.submitted
         return dataclasses.replace(TrialOutcome(None, "failed", None, took, message), worker=worker)
+
+
+def alone_since_check(client: Any, alone_since: float | None, message: str) -> float | None:
+    """Since when (``time.monotonic``) the cluster has had no worker, given the last answer
+    ``alone_since`` (None while it has workers); a ``ClusterError`` saying ``message`` once
+    that is ``NO_WORKER_SECONDS`` ago."""
+    try:
+        workers = client.nthreads()
+    except (OSError, TimeoutError):
+        workers = {}
+    if workers:
+        return None
+    now = time.monotonic()
+    if alone_since is None:
+        return now
+    if now - alone_since >= NO_WORKER_SECONDS:
+        raise ClusterError(message)
+    return alone_since
