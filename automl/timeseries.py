@@ -1213,7 +1213,8 @@ def future_template(
     h = ts.horizon if horizon is None else int(horizon)
     start = _start(model, layout, history)
     if series is not None:
-        start = start.pick([start.keys.index(k) for k in series if k in start.keys])
+        at = {k: j for j, k in enumerate(start.keys)}  # a dict: linear in the series
+        start = start.pick([at[k] for k in series if k in at])
     out = _frame_of_periods(layout, start.ids, start.nxt, h)
     where = {k: j for j, k in enumerate(ts.series.keys)}
     for c in layout.future_columns:

@@ -94,6 +94,8 @@ def main() -> None:
         )
         for n in notes:
             print("  note:", n)
+        phases = ", ".join(f"{k} {v:.0f} s" for k, v in meta["timings"].items() if v >= 0.5)
+        print(f"  the fit's phases: {phases}")
         out = Path(tmp) / "forecast.parquet"
         fc_s, fc_mb = run([*automl, "forecast", str(model), *ws, "--out", str(out)])
         rows = len(pd.read_parquet(out))

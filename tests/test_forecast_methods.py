@@ -104,14 +104,25 @@ def test_a_series_too_short_for_the_statistical_methods_keeps_the_model_and_says
     assert forecast_one("ets", short[:33], 1, H) is None  # and the method itself refuses it
 
 
-def test_the_time_left_bounds_the_statistical_methods_and_the_notes_say_so() -> None:
+def test_the_time_left_bounds_the_statistical_methods_and_the_notes_say_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     series = [damped_trend(48) for _ in range(3)]
     windows = windows_of(series, [32, 36, 40])
     raw = [np.stack([np.full(H, s[w.origin]) for s in series]) for w in windows]
     hold_w = windows_of(series, [43])[0]
     hold_point = np.stack([np.full(H, s[43]) for s in series])
-    choice = choose_methods(fit_of(series), windows, raw, hold_w, hold_point, time.monotonic() - 1)  # type: ignore[arg-type]
-    assert choice.methods[1:] == ["model", "model"]  # the first one always runs
+    late = choose_methods(fit_of(series), windows, raw, hold_w, hold_point, time.monotonic() - 1)  # type: ignore[arg-type]
+    assert late.methods == ["model"] * 3 and late.paths == [None] * 3  # past the deadline: none
+    assert any("tried on 0 of 3 series: the time budget ran short" in n for n in late.notes)
+    # a clock that moves 10 s each time it is read: after the first series, its pace does not
+    # leave room for another one before the deadline
+    import automl.training.forecast_methods as fm
+
+    ticks = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(fm, "time", SimpleNamespace(monotonic=lambda: float(next(ticks))))
+    choice = choose_methods(fit_of(series), windows, raw, hold_w, hold_point, 25.0)  # type: ignore[arg-type]
+    assert choice.methods == ["ets", "model", "model"]
     assert any("tried on 1 of 3 series: the time budget ran short" in n for n in choice.notes)
 
 

@@ -439,8 +439,10 @@ def make_search(run: FitRun, f: SeriesFit) -> Search:
 
     def deadline() -> float:
         ranked = search.ranked()
-        reserve = (0.06 + STATS_SHARE) * run.budget + 0.5
+        reserve = 0.06 * run.budget + 0.5
         if ranked:
+            # and, once a model exists, time for the statistical methods of each series
+            reserve += STATS_SHARE * run.budget
             # each kept one is trained for the hold-out and for every backtest window
             fits = len(f.origins) + 1
             reserve += sum(r.fit_seconds for r in choose_kept(ranked, 3)) * 1.2 * fits

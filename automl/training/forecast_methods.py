@@ -8,7 +8,8 @@ the two best when it is lower still). The winner then forecasts the held-out per
 values before them (the hold-out metrics are the chosen methods'), and, fitted on every value,
 the periods after the data: that forecast, ``MAX_HORIZON_FACTOR`` horizons long, is what the
 model file keeps (plain numbers). Series run one after the other while the time left allows
-another one at the pace so far; the others keep the model, and the notes say so.
+another one at the pace so far (none once the deadline has passed); the others keep the model,
+and the notes say so.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def choose_methods(
     done = 0
     for count, j in enumerate(eligible):
         now = time.monotonic()
-        if count and (now - t0) / count > deadline - now:
+        if now >= deadline or (count and (now - t0) / count > deadline - now):
             choice.notes.append(
                 "The statistical methods (exponential smoothing, Theta, ARIMA) were tried on "
                 f"{done} of {plural(len(eligible), 'series', 'series')}: the time budget ran "
