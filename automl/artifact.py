@@ -215,6 +215,7 @@ class Baseline:
 # repeated ("naive"), a statistical method (automl.candidates._stats_ts), or an equal blend of
 # two of METHOD_ORDER, written in that order ("model+ets")
 SERIES_METHODS = ("model", "short", "naive", "ets", "theta", "arima")
+MAX_HORIZON_FACTOR = 5  # forecasts may go this many times past the trained horizon
 METHOD_ORDER = ("model", "ets", "theta", "arima")
 
 
@@ -233,8 +234,8 @@ def method_ok(method: Any) -> bool:
 
 
 def _stats_ok(methods: list[Any], paths: Any, horizon: int | None) -> bool:
-    """Each series that uses a statistical method has its stored forecast (finite numbers, at
-    least the horizon of them), and only those."""
+    """Each series that uses a statistical method has its stored forecast (finite numbers, as
+    far ahead as a forecast may go: MAX_HORIZON_FACTOR horizons), and only those."""
     if not isinstance(paths, list) or len(paths) != len(methods):
         return False
     for m, p in zip(methods, paths, strict=True):
@@ -242,7 +243,7 @@ def _stats_ok(methods: list[Any], paths: Any, horizon: int | None) -> bool:
         if not stats:
             if p is not None:
                 return False
-        elif not _numbers(p) or len(p) < max(1, horizon or 1) or len(p) > 100_000:
+        elif not _numbers(p) or horizon is None or len(p) != MAX_HORIZON_FACTOR * horizon:
             return False
     return True
 
@@ -289,9 +290,9 @@ class SeriesState:
         if not _stats_ok(methods, d["stat_forecasts"], horizon):
             raise ArtifactError(
                 "The model metadata is damaged: 'timeseries.series.stat_forecasts' should hold, "
-                "for each series forecast by a statistical method, its forecast (at least one "
-                "number per period of the horizon, every one a finite number) and nothing for "
-                "the other series. Retrain the model."
+                "for each series forecast by a statistical method, its forecast (a finite number "
+                f"for each of {MAX_HORIZON_FACTOR} horizons' periods) and nothing for the other "
+                "series. Retrain the model."
             )
         return cls(**d)
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from automl.artifact import method_ok
+from automl.artifact import MAX_HORIZON_FACTOR, method_ok
 from automl.candidates import Candidate
 from automl.candidates._stats_ts import forecast_one
 from automl.covariates import (
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 DAY = 86_400
 AGGREGATIONS = ("sum", "mean")
-MAX_HORIZON_FACTOR = 5  # forecasts may go this many times past the trained horizon
 QUANTILES = (0.1, 0.5, 0.9)  # the forecast's quantiles unless the user picks others
 MAX_QUANTILES = 20
 BACKTESTS = 3  # rolling windows before the hold-out, unless the user picks another number

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 import automl
+from automl.artifact import MAX_HORIZON_FACTOR
 from automl.candidates._stats_ts import MIN_VALUES, forecast_one
 from automl.errors import ArtifactError
-from automl.timeseries import MAX_HORIZON_FACTOR
 from automl.training.forecast import Window
 from automl.training.forecast_methods import choose_methods
 
@@ -191,6 +191,7 @@ def test_series_use_statistical_methods_the_model_file_keeps_them_and_forecasts_
         (["model", "model", "model"], [[1.0] * 30, None, None]),  # a forecast for nothing
         (["ets", "model", "model"], [[1.0, float("nan")] * 15, None, None]),
         (["ets", "model", "model"], [[1.0], None, None]),  # shorter than the horizon
+        (["ets", "model", "model"], [[1.0] * 6, None, None]),  # not 5 horizons ahead
         (["ets", "model", "model"], [["1"] * 30, None, None]),
         (["theta+ets", "model", "model"], [[1.0] * 30, None, None]),  # not in order
         (["ets+ets", "model", "model"], [[1.0] * 30, None, None]),

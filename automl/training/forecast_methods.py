@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from automl.artifact import METHOD_ORDER
+from automl.artifact import MAX_HORIZON_FACTOR, METHOD_ORDER
 from automl.candidates._stats_ts import MIN_VALUES, STAT_METHODS, forecast_one
-from automl.timeseries import MAX_HORIZON_FACTOR, methods_text
+from automl.timeseries import methods_text
 from automl.words import plural
 
 if TYPE_CHECKING:  # the pipeline's types, for the signatures only
