@@ -50,7 +50,7 @@ from automl.errors import ArtifactError
 from automl.progress import TrialRecord
 from automl.task import TargetInfo
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 META_FILE = "easel_model.json"
 HOLDOUT_FILE = "holdout.parquet"
 PREPROCESSING_KEY = "preprocessing"
@@ -212,6 +212,43 @@ class Baseline:
         return dataclasses.asdict(self)
 
 
+# how a series may be forecast: the global model ("short": from a short history), its last value
+# repeated ("naive"), a statistical method (automl.candidates._stats_ts), or an equal blend of
+# two of METHOD_ORDER, written in that order ("model+ets")
+SERIES_METHODS = ("model", "short", "naive", "ets", "theta", "arima")
+MAX_HORIZON_FACTOR = 5  # forecasts may go this many times past the trained horizon
+METHOD_ORDER = ("model", "ets", "theta", "arima")
+
+
+def method_ok(method: Any) -> bool:
+    """``method`` is a method a model file may name for a series."""
+    if not isinstance(method, str):
+        return False
+    if method in SERIES_METHODS:
+        return True
+    parts = method.split("+")
+    return (
+        len(parts) == 2
+        and all(p in METHOD_ORDER for p in parts)
+        and METHOD_ORDER.index(parts[0]) < METHOD_ORDER.index(parts[1])
+    )
+
+
+def _stats_ok(methods: list[Any], paths: Any, horizon: int | None) -> bool:
+    """Each series that uses a statistical method has its stored forecast (finite numbers, as
+    far ahead as a forecast may go: MAX_HORIZON_FACTOR horizons), and only those."""
+    if not isinstance(paths, list) or len(paths) != len(methods):
+        return False
+    for m, p in zip(methods, paths, strict=True):
+        stats = any(x not in ("model", "short", "naive") for x in m.split("+"))
+        if not stats:
+            if p is not None:
+                return False
+        elif not _numbers(p) or horizon is None or len(p) != MAX_HORIZON_FACTOR * horizon:
+            return False
+    return True
+
+
 @dataclass
 class SeriesState:
     """Every series of a forecast model: its key, IDs, constant columns and stored end."""
@@ -223,21 +260,25 @@ class SeriesState:
     tails: list[list[float | None]]
     first_time: list[str]
     last_time: list[str]
-    # how each series is forecast: "model", "short" (the model, from a short history) or
-    # "naive" (its last value repeated); see automl.timeseries.series_methods
+    # how each series is forecast (SERIES_METHODS, or a blend of two: see method_ok);
+    # automl.timeseries.series_methods and automl.training.forecast_methods choose them
     methods: list[str]
     # each future- and past-value column -> per series, its last layout.past_lag values
     covariate_tails: dict[str, list[list[Any]]]
+    # per series using a statistical method: its forecast of the periods after its last one
+    # (the method fitted on every value; a blend of two statistical methods: their mean), up to
+    # MAX_HORIZON_FACTOR horizons; None for the others
+    stat_forecasts: list[list[float] | None]
 
     @classmethod
-    def from_dict(cls, data: Any) -> SeriesState:
+    def from_dict(cls, data: Any, horizon: int | None = None) -> SeriesState:
         d = _fields(cls, data, "timeseries.series")
         n = len(d["keys"]) if isinstance(d["keys"], list) else -1
         methods, tails = d["methods"], d["covariate_tails"]
         ok = (
             isinstance(methods, list)
             and len(methods) == n
-            and all(m in ("model", "short", "naive") for m in methods)
+            and all(method_ok(m) for m in methods)
             and isinstance(tails, dict)
             and all(isinstance(t, list) and len(t) == n for t in tails.values())
         )
@@ -246,6 +287,13 @@ class SeriesState:
                 "The model metadata is damaged: 'timeseries.series.methods' should say for each "
                 "series how it is forecast, and 'timeseries.series.covariate_tails' hold each "
                 "series' last values. Retrain the model."
+            )
+        if not _stats_ok(methods, d["stat_forecasts"], horizon):
+            raise ArtifactError(
+                "The model metadata is damaged: 'timeseries.series.stat_forecasts' should hold, "
+                "for each series forecast by a statistical method, its forecast (a finite number "
+                f"for each of {MAX_HORIZON_FACTOR} horizons' periods) and nothing for the other "
+                "series. Retrain the model."
             )
         return cls(**d)
 
@@ -345,8 +393,8 @@ class TimeSeriesMeta:
     def from_dict(cls, data: Any) -> TimeSeriesMeta:
         d = _fields(cls, data, "timeseries")
         d["layout"] = _dict(d["layout"], "timeseries.layout")
-        d["series"] = SeriesState.from_dict(d["series"])
         d["horizon"] = int(d["horizon"])
+        d["series"] = SeriesState.from_dict(d["series"], d["horizon"])
         _check_inputs(d["layout"], d["series"], d["horizon"])
         for key in ("frequency", "horizon_text"):  # shown in pages and reports as they are
             if not isinstance(d[key], str) or not _PLAIN_WORDS.fullmatch(d[key]):
@@ -710,6 +758,7 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
     Version 5 -> 6: a forecast model has no future- or past-value columns, no holidays, missing
     target periods were skipped, and every series is forecast by the model (series shorter
     than the horizon and 4 periods were left out of older models).
+    Version 6 -> 7: no series is forecast by a statistical method (``stat_forecasts`` None).
     """
     version = check_version(meta.get("schema_version"))
     out = dict(meta)
@@ -770,6 +819,14 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
                 ts["series"] = series
             out["timeseries"] = ts
         out["schema_version"] = 6
+    if check_version(out["schema_version"]) < 7:
+        ts = out.get("timeseries")
+        if isinstance(ts, dict) and isinstance(ts.get("series"), dict):
+            series = ts["series"]
+            if isinstance(series.get("keys"), list):
+                series = {**series, "stat_forecasts": [None] * len(series["keys"])}
+                out["timeseries"] = {**ts, "series": series}
+        out["schema_version"] = 7
     return out
 
 

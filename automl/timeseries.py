@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from automl.artifact import MAX_HORIZON_FACTOR, method_ok
 from automl.candidates import Candidate
+from automl.candidates._stats_ts import forecast_one
 from automl.covariates import (
     check_fill,
     classify,
@@ -55,7 +57,6 @@ if TYPE_CHECKING:
 
 DAY = 86_400
 AGGREGATIONS = ("sum", "mean")
-MAX_HORIZON_FACTOR = 5  # forecasts may go this many times past the trained horizon
 QUANTILES = (0.1, 0.5, 0.9)  # the forecast's quantiles unless the user picks others
 MAX_QUANTILES = 20
 # Series may span at most this many periods per row (95% of them empty), once they span more
@@ -934,6 +935,7 @@ def forecast(
         _predictor(model.preprocessor, cand), layout, W, nxt, ids, start.static, h, covs
     )
     raw = naive_where(raw, W, np.asarray([m == "naive" for m in start.methods], dtype=bool))
+    raw = stats_forecasts(raw, start, layout.plan.season)
     scale = window_scale(W) if layout.scaled else np.ones(len(W))
     levels = offset_levels(ts.quantiles)
     stored = np.asarray(ts.quantile_offsets, dtype=float).reshape(-1, len(levels))
@@ -967,13 +969,14 @@ def _picked(start: Start, series: list[str] | None) -> Start:
     """``start`` for only ``series`` (None: every series); unknown series are refused."""
     if series is None:
         return start
-    unknown = [k for k in series if k not in start.keys]
+    at = {k: j for j, k in enumerate(start.keys)}  # a dict: linear in the number of series
+    unknown = [k for k in series if k not in at]
     if unknown:
         raise ParameterError(
             f"Unknown series: {', '.join(map(str, unknown[:5]))}. Known series: "
             f"{', '.join(start.keys[:10])}{' ...' if len(start.keys) > 10 else ''}."
         )
-    return start.pick([start.keys.index(k) for k in series])
+    return start.pick([at[k] for k in series])
 
 
 def _frame_of_periods(layout: Layout, ids: pd.DataFrame, nxt: np.ndarray, h: int) -> pd.DataFrame:
@@ -998,13 +1001,44 @@ class Start:
     nxt: np.ndarray
     methods: list[str]
     past: dict[str, np.ndarray]
+    # per series: the stored forecast of its statistical method (None: the model alone), or,
+    # from newer history, its values (the method is fitted on them)
+    paths: list[list[float] | None]
+    values: list[np.ndarray] | None = None
 
     def pick(self, rows: list[int]) -> Start:
         return Start(
             [self.keys[j] for j in rows], self.known, self.ids.iloc[rows].reset_index(drop=True),
             self.static.iloc[rows].reset_index(drop=True), self.W[rows], self.nxt[rows],
             [self.methods[j] for j in rows], {c: v[rows] for c, v in self.past.items()},
+            [self.paths[j] for j in rows],
+            None if self.values is None else [self.values[j] for j in rows],
         )  # fmt: skip
+
+
+def stats_forecasts(raw: np.ndarray, start: Start, season: int) -> np.ndarray:
+    """``raw`` (the model's forecast) with each series that uses a statistical method forecast
+    by it: its stored forecast, or the method fitted on the newer history (the model where
+    that history is too short for it); a blend is the mean of its two methods."""
+    out = raw
+    steps = raw.shape[1]
+    for j, method in enumerate(start.methods):
+        if not uses_stats(method):
+            continue
+        parts = method.split("+")
+        stats = [p for p in parts if p != "model"]
+        if start.values is None:
+            path = start.paths[j]
+            fc: np.ndarray | None = None if path is None else np.asarray(path[:steps], dtype=float)
+        else:
+            got = [forecast_one(p, start.values[j], season, steps) for p in stats]
+            fc = None if any(g is None for g in got) else np.mean(np.asarray(got), axis=0)
+        if fc is None:
+            continue
+        if out is raw:
+            out = raw.copy()
+        out[j] = (raw[j] + fc) / 2 if "model" in parts else fc
+    return out
 
 
 def _start(model: Model, layout: Layout, history: pd.DataFrame | None) -> Start:
@@ -1026,6 +1060,7 @@ def _start(model: Model, layout: Layout, history: pd.DataFrame | None) -> Start:
             pd.DataFrame(s.static, columns=layout.static_columns),
             np.asarray(s.tails, dtype=float).reshape(len(keys), L),
             np.asarray(s.next_period, dtype=np.int64), list(s.methods), past,
+            list(s.stat_forecasts),
         )  # fmt: skip
     if not isinstance(history, pd.DataFrame):
         raise ParameterError(
@@ -1058,9 +1093,14 @@ def _start(model: Model, layout: Layout, history: pd.DataFrame | None) -> Start:
         c: take(sd.covariates[c], sd.start, nxt - lag, lag, layout.kinds[c])
         for c in layout.past_columns
     }
+    stored = dict(zip(model.timeseries.series.keys, model.timeseries.series.methods, strict=True))
+    methods = [
+        stored.get(k, m) if m != "naive" and uses_stats(stored.get(k, m)) else m
+        for k, m in zip(sd.keys, series_methods(sd, layout.plan), strict=True)
+    ]
     return Start(
         sd.keys, sd.keys, sd.ids, sd.static.reindex(columns=layout.static_columns), W, nxt,
-        series_methods(sd, layout.plan), past,
+        methods, past, [None] * len(sd.keys), sd.values,
     )  # fmt: skip
 
 
@@ -1309,7 +1349,29 @@ METHOD_WORDS = {
     "model": "the model",
     "short": "the model, from a short history (fewer than two seasons, or than its look-back)",
     "naive": "its last value repeated (too little history for the model)",
+    "ets": "exponential smoothing",
+    "theta": "the Theta method",
+    "arima": "ARIMA",
 }
+STATS_IGNORE = (
+    "the statistical methods read only each series' own values: not the future- or past-value "
+    "columns, nor holidays"
+)
+
+
+def method_words(method: str) -> str:
+    """How a series is forecast, in words."""
+    if "+" in method:
+        a, b = method.split("+")
+        return f"an equal blend of {METHOD_WORDS[a]} and {METHOD_WORDS[b]}"
+    return METHOD_WORDS[method]
+
+
+def uses_stats(method: str) -> bool:
+    """The method forecasts with a statistical method (alone or in a blend)."""
+    return method_ok(method) and any(
+        p not in ("model", "short", "naive") for p in method.split("+")
+    )
 
 
 def series_methods(sd: SeriesData, plan: Plan, upto: int | None = None) -> list[str]:
@@ -1335,14 +1397,18 @@ def naive_where(raw: np.ndarray, W: np.ndarray, naive: np.ndarray) -> np.ndarray
     return out
 
 
-def methods_text(keys: list[str], methods: list[str]) -> list[str]:
-    """Which series are not forecast by the model from a full history, in words."""
+def methods_text(keys: list[str], methods: list[str], stats_only: bool = False) -> list[str]:
+    """Which series are not forecast by the model from a full history, in words (with
+    ``stats_only``, those forecast by a statistical method)."""
     lines = []
-    for m in ("short", "naive"):
+    order = [m for m in dict.fromkeys(("short", "naive", *methods)) if m != "model"]
+    for m in order:
+        if stats_only and not uses_stats(m):
+            continue
         named = [k for k, x in zip(keys, methods, strict=True) if x == m]
         if named:
             lines.append(
-                f"{plural(len(named), 'series', 'series')} forecast by {METHOD_WORDS[m]}: "
+                f"{plural(len(named), 'series', 'series')} forecast by {method_words(m)}: "
                 f"{_listed(named, 10)}"
             )
     return lines
@@ -1484,6 +1550,10 @@ def inputs_lines(ts: Any) -> list[str]:
         "series forecast by: "
         + ("the model, every one" if not methods else "the model, except " + "; ".join(methods))
     )
+    if any(uses_stats(m) for m in ts.series.methods) and (
+        layout.future_columns or layout.past_columns or layout.holidays
+    ):
+        lines.append(STATS_IGNORE)
     return lines
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Create the virtual environments of the peer AutoML frameworks used by benchmarks/peers.py and
-# benchmarks/scale_peers.py.
+# benchmarks/scale_peers.py, and of the forecasting peers used by benchmarks/forecast_peers.py.
 #
-#   bash benchmarks/setup_peers.sh            # flaml and autogluon
-#   bash benchmarks/setup_peers.sh h2o        # or a list of: flaml | autogluon | h2o
+#   bash benchmarks/setup_peers.sh                 # flaml and autogluon
+#   bash benchmarks/setup_peers.sh h2o             # or a list of: flaml | autogluon | h2o | statsforecast
+#   bash benchmarks/setup_peers.sh statsforecast   # AutoETS and AutoARIMA (it pins pandas below 3)
 #
 # Each peer gets its own venv (benchmarks/.venv-flaml, benchmarks/.venv-autogluon,
 # benchmarks/.venv-h2o, gitignored) so it never touches the project's runtime dependencies. Safe
@@ -29,6 +30,8 @@ FLAML_PKGS=("flaml[automl]==2.7.0")
 # time limit leaves the predictor unusable ("Learner is already fit", AutoGluon 1.6.3).
 AUTOGLUON_PKGS=("autogluon.tabular[lightgbm,catboost,xgboost,ray]==1.6.3")
 H2O_PKGS=("h2o==3.46.0.12")
+# statsforecast pins pandas below 3, so it can never share the project's venv (pandas 3).
+STATSFORECAST_PKGS=("statsforecast==2.1.1")
 
 make_venv() {
     local dir="$1"
@@ -43,7 +46,7 @@ make_venv() {
         echo "error: torch was installed into $dir" >&2
         exit 1
     fi
-    echo "$dir ready: $("$dir/bin/python" -m pip list 2>/dev/null | grep -iE '^(flaml|autogluon\.tabular|h2o) ' | tr -s ' ')"
+    echo "$dir ready: $("$dir/bin/python" -m pip list 2>/dev/null | grep -iE '^(flaml|autogluon\.tabular|h2o|statsforecast) ' | tr -s ' ')"
 }
 
 targets=("$@")
@@ -59,6 +62,7 @@ for t in "${targets[@]}"; do
             fi
             make_venv "$HERE/.venv-h2o" "${H2O_PKGS[@]}"
             ;;
-        *) echo "unknown peer: $t (flaml | autogluon | h2o)" >&2; exit 2 ;;
+        statsforecast) make_venv "$HERE/.venv-statsforecast" "${STATSFORECAST_PKGS[@]}" ;;
+        *) echo "unknown peer: $t (flaml | autogluon | h2o | statsforecast)" >&2; exit 2 ;;
     esac
 done

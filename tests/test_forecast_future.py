@@ -258,7 +258,11 @@ def test_cli_trains_with_the_detected_future_columns_and_info_lists_them(
     assert main(["info", str(cli_model / "m")]) == 0
     out = capsys.readouterr().out
     assert "future values (needed to forecast): price, promo" in out
-    assert "series forecast by: the model, every one" in out
+    assert "series forecast by: the model" in out
+    # a series forecast by a statistical method (alone or in a blend) is said to ignore them
+    stats = [m for m in automl.load(cli_model / "m").timeseries.series.methods if m != "model"]
+    ignore = "the statistical methods read only each series' own values: not the future-"
+    assert (ignore in out) == bool(stats)
     assert main(["info", str(cli_model / "m"), "--json"]) == 0
     import json
 

@@ -712,12 +712,12 @@ def _backtest_sections(model: Model, hold: pd.DataFrame) -> list[Section]:
 def _forecast_inputs(model: Model) -> Section:
     """What a forecast reads besides each series' history (future and past values, holidays,
     how missing periods were filled) and how each series is forecast."""
-    from automl.timeseries import METHOD_WORDS, inputs_lines
+    from automl.timeseries import inputs_lines, method_words
 
     ts = model.timeseries
     methods = dict(zip(ts.series.keys, ts.series.methods, strict=True))
     table = pd.DataFrame(
-        {"series": list(methods), "forecast by": [METHOD_WORDS[m] for m in methods.values()]}
+        {"series": list(methods), "forecast by": [method_words(m) for m in methods.values()]}
     )
     return Section(
         "How each series is forecast",

@@ -72,6 +72,7 @@ from automl.training.common import (
     refit,
     search_message,
 )
+from automl.training.forecast_methods import STATS_SHARE, choose_methods
 from automl.training.impact import column_impact
 from automl.training.run import FitRun
 from automl.training.search import Search, SearchData
@@ -100,7 +101,9 @@ class SeriesFit:
     metric: M.Metric
     origins: list[int]  # each backtest window is (origin, origin + horizon], earliest first
     quantiles: list[float]
-    methods: list[str]  # how each series is forecast (automl.timeseries.series_methods)
+    methods: list[str]  # how each series is forecast (series_methods, then choose_methods)
+    # per series: the stored forecast of its statistical method (None: the model alone)
+    stat_paths: list[list[float] | None] = field(default_factory=list)
 
     @property
     def train_mask(self) -> np.ndarray:
@@ -278,7 +281,7 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
     sdata = SearchData(X=X, y=dev_all[search_idx], categorical=cats, folds=folds)
     return SeriesFit(
         sd, layout, horizon, cutoff, last, X_all, dev_all, y_all, per_all, pos_all, columns, pre,
-        families, search_idx, sdata, metric, origins, quantiles, methods,
+        families, search_idx, sdata, metric, origins, quantiles, methods, [None] * len(sd.keys),
     )  # fmt: skip
 
 
@@ -438,6 +441,8 @@ def make_search(run: FitRun, f: SeriesFit) -> Search:
         ranked = search.ranked()
         reserve = 0.06 * run.budget + 0.5
         if ranked:
+            # and, once a model exists, time for the statistical methods of each series
+            reserve += STATS_SHARE * run.budget
             # each kept one is trained for the hold-out and for every backtest window
             fits = len(f.origins) + 1
             reserve += sum(r.fit_seconds for r in choose_kept(ranked, 3)) * 1.2 * fits
@@ -500,8 +505,18 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
     for cid, seconds in kept.fit_seconds.items():
         kept.meta[str(cid)]["fit_seconds_final"] = round(seconds, 3)
     sign = -1.0 if f.metric.greater_is_better else 1.0
-    kept.default_id = min(found, key=lambda cid: (sign * found[cid][0], cid))
-    _, offsets, raw, cal = found[kept.default_id]
+    did = kept.default_id = min(found, key=lambda cid: (sign * found[cid][0], cid))
+    _, offsets, raw, cal = found[did]
+    # each series' method: the model, a statistical method or a blend, on the backtests
+    reserve = 0.03 * run.budget + 1.5 * kept.fit_seconds[did] + 0.5
+    choice = choose_methods(f, windows, raw, hold_w, cal.point, run.end - reserve)
+    f.sd.notes.extend(choice.notes)
+    if choice.methods != f.methods:
+        f.methods, f.stat_paths, raw = choice.methods, choice.paths, choice.windows
+        offsets = calibrate(windows, raw, levels)
+        cal = calibrated(choice.hold, hold_w, offsets, levels)
+        kept.scores[did] = cal.point
+        kept.meta[str(did)]["holdout_metrics"] = window_metrics(hold_w, cal, f.quantiles)
     backtests = [
         backtest_record(f, w, calibrated(r, w, offsets, levels))
         for w, r in zip(windows, raw, strict=True)
@@ -738,6 +753,7 @@ def series_meta(f: SeriesFit, hold: HoldoutForecast, baselines: dict[str, Any]) 
             "first_time": sd.clock.times(sd.start).astype(str).tolist(),
             "last_time": sd.clock.times(nxt_end - 1).astype(str).tolist(),
             "methods": f.methods,
+            "stat_forecasts": f.stat_paths,
             "covariate_tails": {c: _json_cells(v) for c, v in tails.items()},
         },
         "holdout_periods": sd.clock.label(sd.clock.times(np.arange(f.cutoff + 1, f.last + 1))),
