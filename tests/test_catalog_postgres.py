@@ -124,6 +124,15 @@ def test_the_catalog_works_the_same_on_both(tmp_path: Path, catalog: str | None)
     store.finish(auto.id, "runner-a", started=100.0, now=101.0, ok=True, message="done", rows=3)
     assert [r.ok for r in store.runs(auto.id)] == [True]
     assert store.lease(auto.id, "runner-b", 102.0) is not None
+    # the prediction service's API keys, the Models page's background services
+    from automl.serve.keys import create_key, key_user, list_keys, revoke_key
+    from automl.serve.launcher import services
+
+    rec, key = create_key(team, "alice", by="alice")
+    assert key_user(team, key).name == "alice"  # type: ignore[union-attr]
+    assert [k.id for k in list_keys(team, "alice")] == [rec.id]
+    assert not revoke_key(team, rec.id, by="alice").active and key_user(team, key) is None
+    assert services(alice) == []
 
 
 # ---------------------------------------------------------------------- two processes, one catalog

@@ -61,6 +61,8 @@ class Service:
 
 
 def _table(ws: Workspace) -> None:
+    if ws.shared_catalog:  # made by its first revision (automl/workspace/migrations)
+        return
     with ws._db() as db:
         db.execute(_SCHEMA)
 
@@ -136,12 +138,11 @@ def start_service(ws: Workspace, model: str) -> Service:
     threading.Thread(target=proc.wait, daemon=True).start()  # reaped when it ends
     _table(ws)
     with ws._db() as db:
-        cur = db.execute(
+        service_id = db.insert(
             "INSERT INTO services (owner, model, port, pid, pid_start, started_at, log_path) "
             "VALUES (?,?,?,?,?,?,?)",
             (ws.user, model, port, proc.pid, process_start(proc.pid), time.time(), str(log)),
         )
-        service_id = int(cur.lastrowid or 0)
     deadline = time.monotonic() + READY_SECONDS
     while not _answers(port):
         if proc.poll() is not None or time.monotonic() > deadline:
