@@ -201,6 +201,22 @@ def test_two_processes_share_one_postgres_catalog(
     assert Workspace(tmp_path / "other").list_datasets() == []
 
 
+def test_a_build_on_another_server_is_left_to_that_server(
+    tmp_path: Path, catalog: str | None
+) -> None:
+    from automl.workspace.jobs import HOST, cancel_job, job_status, recover_interrupted
+
+    ws = Workspace(tmp_path, catalog=catalog)
+    here, there = ws.create_job("train", {}), ws.create_job("train", {})
+    gone = {"status": "running", "pid": 2**30, "pid_start": 1}  # no such process here
+    ws.update_job(here, **gone, host=HOST)
+    ws.update_job(there, **gone, host="another-app-server")
+    assert recover_interrupted(ws) == [here]  # this server restarted: its own build ended
+    assert job_status(ws, there)["status"] == "running"  # the other server's goes on
+    cancel_job(ws, there)  # asked for, never signalled here (its pid means nothing here)
+    assert ws.get_job(there)["cancel_requested"] and ws.get_job(there)["status"] == "running"
+
+
 # ---------------------------------------------------------------------- schema versions
 def test_a_catalog_written_before_alembic_is_upgraded_in_place(tmp_path: Path) -> None:
     shutil.copy(OLD_CATALOG, tmp_path / "catalog.sqlite")  # made by Easel before Alembic
@@ -217,6 +233,9 @@ def test_a_catalog_written_before_alembic_is_upgraded_in_place(tmp_path: Path) -
     assert admin.get_job(1)["params"] == {"dataset": "sales"}
     admin.add_model(*admin.new_model_path("churn"), "sales", MODEL)
     assert admin.get_model("churn").version == 3
+    with sqlite3.connect(ws.catalog_path) as db:  # revision 0004 on top
+        assert "host" in {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+    assert admin.get_job(1)["host"] == ""  # recorded before: taken as this machine's
     Workspace(tmp_path)  # opened again: nothing to do
 
 

@@ -34,9 +34,10 @@ _NAME = re.compile(r"[\w(][\w .+&()\-]{0,63}")
 # in PRAGMA user_version). 0 or 1: the catalogs before it was declared (their tables are
 # upgraded by looking at their columns); 2: model stages (the models' `stage` column, at most
 # one production version per name); 3: the version of the dataset a model was built from (the
-# models' `dataset_version`; NULL for models recorded before it, and for imported ones). A
-# catalog of a newer version is refused: a newer Easel wrote it.
-CATALOG_SCHEMA = 3
+# models' `dataset_version`; NULL for models recorded before it, and for imported ones); 4: the
+# machine of a build's process (the jobs' `host`). A catalog of a newer version is refused: a
+# newer Easel wrote it.
+CATALOG_SCHEMA = 4
 # A model version's stage: new versions are drafts; at most one version of a name is in
 # production, and promoting another one moves it to archived (roll back: promote it again).
 STAGES = ("draft", "staging", "production", "archived")
@@ -44,7 +45,7 @@ EVERYONE = "*"  # a share's grantee meaning every user
 KINDS = ("dataset", "model")  # what can be shared
 _DAMAGED = ("file is not a database", "database disk image is malformed", "malformed")
 _ACTIVE_JOBS = (
-    "SELECT id, status, pid, pid_start, created_at FROM jobs "
+    "SELECT id, status, pid, pid_start, created_at, host FROM jobs "
     "WHERE status IN ('queued', 'running') ORDER BY id"
 )
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
@@ -1005,7 +1006,8 @@ class Workspace:
 
     # ------------------------------------------------------------------ build queue, settings
     def active_jobs(self) -> list[dict[str, Any]]:
-        """The queued and running jobs, oldest first (id, status, pid, pid_start, created_at)."""
+        """The queued and running jobs, oldest first (id, status, pid, pid_start, created_at,
+        host)."""
         with self._db() as db:
             return [dict(r) for r in db.execute(_ACTIVE_JOBS)]
 

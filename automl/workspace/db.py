@@ -202,6 +202,19 @@ class CatalogConnection:
             )
         }
 
+    def columns(self, table: str) -> set[str]:
+        """The names of a table's columns (none when there is no such table)."""
+        if self.dialect == "sqlite":
+            return {r[1] for r in self.execute(f"PRAGMA table_info({table})")}
+        return {
+            r[0]
+            for r in self.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ?",
+                (table,),
+            )
+        }
+
     def user_version(self) -> int:
         """SQLite's ``user_version`` (the schema number before Alembic); 0 on PostgreSQL."""
         if self.dialect != "sqlite":

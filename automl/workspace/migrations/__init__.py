@@ -12,9 +12,9 @@ one catalog at once upgrade it once):
 
 - a catalog at a revision this Easel does not know, or with a newer ``user_version``, was
   written by a newer Easel and is refused;
-- a catalog at :data:`HEAD` is ready; on SQLite the first revision's checks run again, as
-  Easel always did on every open (they only look, unless a table or column is missing: a
-  catalog edited by hand is repaired);
+- a catalog at :data:`HEAD` is ready; on SQLite the revisions' checks run again, as Easel
+  always did on every open (they only look, unless a table or column is missing: a catalog
+  edited by hand is repaired);
 - anything else (a new catalog, a SQLite catalog written before Alembic, or taken back by an
   older Easel) is upgraded by Alembic from where it is. Alembic is imported only then.
 
@@ -31,7 +31,7 @@ from typing import Any
 
 from automl.workspace.db import CatalogConnection, SAConnection
 
-REVISIONS = ("0003",)  # oldest first
+REVISIONS = ("0003", "0004")  # oldest first
 HEAD = REVISIONS[-1]
 FOLDER = Path(__file__).resolve().parent
 _SCRIPTS: list[Any] = []  # Alembic's view of versions/, read once per process
@@ -68,9 +68,10 @@ def check(db: CatalogConnection, newer: Callable[[str], Exception]) -> bool:
     if _found(db, tables, newer) != HEAD:
         return False
     if db.dialect == "sqlite":
-        from automl.workspace.migrations.versions import r0003_schema3
+        from automl.workspace.migrations.versions import r0003_schema3, r0004_process_host
 
         r0003_schema3.create(db, tables)
+        r0004_process_host.create(db)
     return True
 
 
