@@ -297,6 +297,25 @@ def test_the_catalog_password_is_never_shown(
     assert scrub(f"see {pg_catalog} here") == f"see {pg_catalog.replace(pg.password, '***')} here"
 
 
+def test_a_catalog_held_too_long_by_another_process_is_busy_not_a_hang(
+    tmp_path: Path, pg_catalog: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automl.workspace import db as layer
+
+    monkeypatch.setattr(layer, "LOCK_TIMEOUT_MS", 300)  # read when its engine is made
+    ws = Workspace(tmp_path, catalog=pg_catalog)
+    holder = sa.create_engine(pg_catalog.replace("postgresql://", "postgresql+psycopg://"))
+    with holder.connect() as other:  # another process holds the catalog's write lock
+        other.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": layer._PG_LOCK})
+        with pytest.raises(DataError, match="stayed busy .* Try again in a moment"):
+            ws.add_dataset("sales", ROWS, "sales.csv")
+        other.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": layer._PG_LOCK})
+    holder.dispose()
+    assert ws.add_dataset("sales", ROWS, "sales.csv").version == 1
+    kept = list((tmp_path / "datasets").glob("*.parquet"))  # the refused one left no file
+    assert kept == [tmp_path / ws.get_dataset("sales").path]
+
+
 @pytest.mark.parametrize(
     "url, words",
     [

@@ -42,6 +42,10 @@ CATALOG_ENV = "EASEL_CATALOG"
 # the key of the advisory lock that stands for SQLite's write lock ("Easel" in ASCII)
 _PG_LOCK = 0x456173656C
 _SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+# how long a statement waits for a lock (the catalog's write lock, a row another server is
+# changing) before it gives up with "stayed busy": SQLite's timeout=30 on the other side
+LOCK_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT = 10  # seconds to reach the server
 
 
 def is_postgres(url: str) -> bool:
@@ -275,7 +279,10 @@ def _postgres_engine(url: str) -> sa.Engine:
             pool_size=2,
             max_overflow=8,
             hide_parameters=True,  # errors never show the values of a statement
-            connect_args={"connect_timeout": 10},
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT,
+                "options": f"-c lock_timeout={int(LOCK_TIMEOUT_MS)}",
+            },
         )
     return _ENGINES[url]
 
@@ -371,10 +378,15 @@ class Catalog:
         import sqlalchemy as sa
 
         text = str(exc.orig or "").strip()
-        reason = text.splitlines()[0][:300] if text else type(exc).__name__
+        reason = scrub(text.splitlines()[0][:300] if text else type(exc).__name__)
         password = sa.engine.make_url(str(self.url)).password
         if password:
             reason = reason.replace(str(password), "***")
+        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_timeout
+            return DataError(
+                f"The workspace catalog {self.where} stayed busy (another Easel process is "
+                "writing to it). Try again in a moment."
+            )
         if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
             return DataError(
                 f"The workspace catalog {self.where} cannot be reached ({reason}). Check that "
