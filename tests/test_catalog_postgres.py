@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +27,7 @@ from automl.workspace.catalog import CATALOG_SCHEMA
 from automl.workspace.db import CATALOG_ENV, scrub
 from automl.workspace.migrations import FOLDER, HEAD, REVISIONS
 from automl.workspace.users import SignInError, Team
-from tests.pg_server import PgServer
+from tests.pg_server import PgServer, new_database
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_CATALOG = Path(__file__).parent / "data" / "catalog_schema3_before_alembic.sqlite"
@@ -39,22 +38,12 @@ MODEL = SimpleNamespace(
 ROWS = pd.DataFrame({"x": [1.5, 2.5, 3.5], "y": ["a", "b", "a"]})
 
 
-def new_database(pg: PgServer) -> str:
-    """A new empty database on the test server; its URL (with the password)."""
-    name = f"cat_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(pg.url().replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{name}"
-
-
 @pytest.fixture()
 def pg_catalog(pg: PgServer) -> str:
     return new_database(pg)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def catalog(request: pytest.FixtureRequest) -> str | None:
     """Where the catalog lives: None (the workspace's SQLite file) or a new PostgreSQL one."""
     if request.param == "sqlite":
