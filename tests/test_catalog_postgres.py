@@ -363,3 +363,22 @@ def test_the_apps_automations_runner_runs_beside_a_postgres_catalog(
         time.sleep(0.02)
     runner.stop()
     assert runs  # it ran instead of taking the missing SQLite file for a deleted workspace
+
+
+def test_the_app_on_a_postgres_catalog(
+    tmp_path: Path, pg_catalog: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("EASEL_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv(CATALOG_ENV, pg_catalog)
+    main_page = str(ROOT / "app" / "main.py")
+    first = AppTest.from_file(main_page, default_timeout=60)
+    first.run()
+    assert not first.exception, first.exception
+    first.button(key="home_samples").click().run()
+    assert not first.exception, first.exception
+    second = AppTest.from_file(main_page, default_timeout=60)  # another server's browser
+    second.run()
+    assert not second.exception and second.dataframe[0].value.shape[0] == 4
+    assert not (tmp_path / "ws" / "catalog.sqlite").exists()  # all in PostgreSQL
