@@ -1,5 +1,7 @@
-"""The workspace: datasets (Parquet), models (artifacts) and jobs under one folder, with a SQLite
-catalog that several processes (the app, background jobs, the CLI) can share safely."""
+"""The workspace: datasets (Parquet), models (artifacts) and jobs under one folder, with a
+catalog that several processes (the app, background jobs, the CLI) can share safely: the folder's
+SQLite file, or a PostgreSQL database shared by several app servers ($EASEL_CATALOG; the
+connection layer is :mod:`automl.workspace.db`, the schema :mod:`automl.workspace.migrations`)."""
 
 from __future__ import annotations
 
