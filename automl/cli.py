@@ -906,6 +906,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="workspace folder (default: $EASEL_WORKSPACE or ./workspace)",
     )
     common.add_argument(
+        "--catalog",
+        default=None,
+        metavar="URL",
+        help="the workspace catalog on PostgreSQL, shared by several servers: "
+        "postgresql://USER@HOST:PORT/DB, its password in $PGPASSWORD (default: $EASEL_CATALOG, "
+        "else catalog.sqlite in the workspace folder)",
+    )
+    common.add_argument(
         "--user",
         default=None,
         metavar="NAME",
@@ -1289,6 +1297,26 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _use_catalog(url: str | None) -> None:
+    """``--catalog URL``: the catalog for this command and the processes it starts (builds,
+    services), as $EASEL_CATALOG. A password typed on a command line shows in the process list
+    and the shell's history, so it is refused there."""
+    if url is None:
+        return
+    import sqlalchemy as sa
+
+    from automl.errors import ParameterError
+    from automl.workspace.db import CATALOG_ENV, check_catalog_url
+
+    url = check_catalog_url(url, "--catalog")
+    if sa.engine.make_url(url).password is not None:
+        raise ParameterError(
+            "Leave the password out of --catalog (a command line is visible to other users of "
+            f"this computer): put it in $PGPASSWORD, or give the whole address in ${CATALOG_ENV}."
+        )
+    os.environ[CATALOG_ENV] = url
+
+
 def _catalog_message(args: argparse.Namespace, exc: sqlite3.DatabaseError) -> str:
     from automl.workspace.catalog import ENV_VAR
 
@@ -1329,6 +1357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore", EaselWarning)
         signal.signal(signal.SIGTERM, _interrupt)
         try:
+            _use_catalog(getattr(args, "catalog", None))
             code = int(args.func(args))
             sys.stdout.flush()  # a closed pipe shows here, not at exit
             return code

@@ -32,6 +32,20 @@ class PgServer:
         return f"postgresql://{auth}@{self.host}:{self.port}/{self.database}"
 
 
+def new_database(server: PgServer) -> str:
+    """A new empty database on ``server``; its URL (with the password)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"db_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(server.url().replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return f"postgresql://{server.user}:{server.password}@{server.host}:{server.port}/{name}"
+
+
 def _bindir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:

@@ -25,8 +25,10 @@ from automl.errors import EaselError, ParameterError, PolicyError
 from automl.workspace import Workspace
 from automl.workspace.automations import DAY, HOUR, LEASE_SECONDS
 from automl.workspace.data import import_dataset
+from automl.workspace.db import CATALOG_ENV
 from automl.workspace.users import Team
 from tests.conftest import make_table
+from tests.pg_server import new_database
 
 T0 = 1_800_000_000.0  # the injected clock
 PW = "correct horse battery"
@@ -48,8 +50,17 @@ def _add_model(ws: Workspace, fit: automl.AutoML, name: str = "churn") -> None:
     ws.add_model(name, version, path, "customers", fit.model_)
 
 
-@pytest.fixture
-def ws(tmp_path: Path, churn_model: automl.AutoML) -> Workspace:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ws(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    churn_model: automl.AutoML,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Workspace:
+    """A workspace with a dataset and a model; its catalog in the folder (SQLite) or, for
+    every process the test starts too, on PostgreSQL ($EASEL_CATALOG)."""
+    if request.param == "postgresql":
+        monkeypatch.setenv(CATALOG_ENV, new_database(request.getfixturevalue("pg")))
     w = Workspace(tmp_path / "ws")
     import_dataset(w, _csv(tmp_path / "customers.csv", 1), "customers")
     _add_model(w, churn_model)

@@ -16,6 +16,7 @@ import pytest
 
 from automl.errors import ParameterError
 from automl.workspace import Workspace
+from automl.workspace.db import CATALOG_ENV
 from automl.workspace.jobs import (
     INTERRUPTED,
     cancel_job,
@@ -31,6 +32,7 @@ from automl.workspace.jobs import (
     waiting_text,
 )
 from tests.conftest import make_table
+from tests.pg_server import new_database
 
 OOM = (
     r"The build ran out of memory on customers \(300 rows x 10 columns, [0-9.]+ MB\)\. Try a "
@@ -38,9 +40,15 @@ OOM = (
 )
 
 
-@pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ws(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Workspace:
+    """The catalog in the folder (SQLite) or on PostgreSQL ($EASEL_CATALOG, inherited by the
+    build processes like the limit)."""
     monkeypatch.setenv("EASEL_MAX_BUILDS", "1")  # inherited by the build processes
+    if request.param == "postgresql":
+        monkeypatch.setenv(CATALOG_ENV, new_database(request.getfixturevalue("pg")))
     ws = Workspace(tmp_path / "ws")
     ws.add_dataset("customers", make_table(300, 5, "binary"), "generated")
     return ws

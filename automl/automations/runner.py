@@ -44,6 +44,7 @@ from automl.workspace.automations import (
 )
 from automl.workspace.catalog import DatasetRecord, ModelRecord, Workspace, check_name, split_ref
 from automl.workspace.data import dataset_ref, read_source, resolve, save_source
+from automl.workspace.db import CATALOG_ENV
 from automl.workspace.users import Team
 
 log = logging.getLogger("easel.automations")
@@ -600,12 +601,19 @@ class BackgroundRunner:
                 stdin=subprocess.DEVNULL, env=env,
             )  # fmt: skip
 
+    def _gone(self) -> bool:
+        """The workspace is gone: its folder, or its SQLite catalog (a catalog on PostgreSQL,
+        $EASEL_CATALOG, is not in the folder)."""
+        if os.environ.get(CATALOG_ENV):
+            return not self.root.is_dir()
+        return not (self.root / "catalog.sqlite").is_file()
+
     def _loop(self) -> None:
         wait = min(FIRST_DELAY, self.every)
         while not self.stopped.wait(wait):
             wait = self.every
-            if not (self.root / "catalog.sqlite").is_file():
-                return  # the workspace is gone
+            if self._gone():
+                return
             try:
                 self.run_once()
             except Exception:  # a thread: log and go on

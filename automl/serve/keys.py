@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
 # key was made; a key whose user is gone, or was added again after it, is revoked.
 _BIND_OLD = """
 UPDATE api_keys SET user_since = (SELECT u.created_at FROM users u
-    WHERE u.name = api_keys.user AND u.created_at <= api_keys.created_at)
+    WHERE u.name = api_keys."user" AND u.created_at <= api_keys.created_at)
 WHERE user_since IS NULL
 """
 _REVOKE_UNBOUND = "UPDATE api_keys SET revoked_at=? WHERE user_since IS NULL AND revoked_at IS NULL"
@@ -58,7 +58,9 @@ class KeyRecord:
 
 
 def _table(team: Team) -> None:
-    path = str(team.ws.catalog_path)
+    path = team.ws.catalog_where
+    if team.ws.shared_catalog:  # made by its first revision (automl/workspace/migrations)
+        return
     if path not in _READY:
         with team.ws._db(lock=True) as db:
             db.execute(_SCHEMA)
@@ -95,12 +97,11 @@ def create_key(team: Team, user: str, by: str = "") -> tuple[KeyRecord, str]:
         with team.ws._db(lock=True) as db:
             if db.execute("SELECT 1 FROM api_keys WHERE lookup=?", (lookup,)).fetchone():
                 continue
-            cur = db.execute(
-                "INSERT INTO api_keys (user, lookup, key_hash, created_at, user_since) "
+            key_id = db.insert(
+                'INSERT INTO api_keys ("user", lookup, key_hash, created_at, user_since) '
                 "VALUES (?,?,?,?,?)",
                 (owner.name, lookup, _digest(key), time.time(), owner.created_at),
             )
-            key_id = int(cur.lastrowid or 0)
         team.ws.audit("key create", owner.name, f"key {key_id}", user=by)
         return get_key(team, key_id), key
     raise ParameterError("No new key could be made just now: try again.")  # pragma: no cover
@@ -120,7 +121,7 @@ def get_key(team: Team, key_id: int) -> KeyRecord:
 def list_keys(team: Team, user: str | None = None) -> list[KeyRecord]:
     """The keys of ``user`` (every user's when None), oldest first."""
     _table(team)
-    where, args = ("WHERE user=?", (team.get(user).name,)) if user else ("", ())
+    where, args = ('WHERE "user"=?', (team.get(user).name,)) if user else ("", ())
     with team.ws._db() as db:
         rows = db.execute(f"SELECT * FROM api_keys {where} ORDER BY id", args).fetchall()
     return [_record(r) for r in rows]
@@ -147,7 +148,8 @@ def key_user(team: Team, key: str | None) -> User | None:
     _table(team)
     with team.ws._db() as db:
         row = db.execute(
-            "SELECT user, key_hash, user_since FROM api_keys WHERE lookup=? AND revoked_at IS NULL",
+            'SELECT "user", key_hash, user_since FROM api_keys WHERE lookup=? '
+            "AND revoked_at IS NULL",
             (m[1],),
         ).fetchone()
     if row is None or not hmac.compare_digest(row["key_hash"], _digest(key)):

@@ -25,13 +25,14 @@ from typing import Any
 
 from automl.errors import EaselError
 from automl.workspace.catalog import Workspace
+from automl.workspace.jobs import HOST as MACHINE
 from automl.workspace.jobs import job_alive, process_start
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS services (
     id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, model TEXT NOT NULL,
     port INTEGER NOT NULL, pid INTEGER, pid_start INTEGER, started_at REAL NOT NULL,
-    log_path TEXT NOT NULL DEFAULT '')
+    log_path TEXT NOT NULL DEFAULT '', host TEXT NOT NULL DEFAULT '')
 """
 HOST = "127.0.0.1"
 READY_SECONDS = 120.0  # loading a large model can take a while on a busy machine
@@ -50,6 +51,7 @@ class Service:
     pid_start: int | None
     started_at: float
     log_path: str
+    host: str = ""  # the machine it runs on ('' recorded before: this one)
 
     @property
     def url(self) -> str:
@@ -57,10 +59,12 @@ class Service:
 
     def alive(self) -> bool:
         return job_alive({"pid": self.pid, "pid_start": self.pid_start,
-                          "created_at": self.started_at})  # fmt: skip
+                          "created_at": self.started_at, "host": self.host})  # fmt: skip
 
 
 def _table(ws: Workspace) -> None:
+    if ws.shared_catalog:  # made by its first revision (automl/workspace/migrations)
+        return
     with ws._db() as db:
         db.execute(_SCHEMA)
 
@@ -136,12 +140,20 @@ def start_service(ws: Workspace, model: str) -> Service:
     threading.Thread(target=proc.wait, daemon=True).start()  # reaped when it ends
     _table(ws)
     with ws._db() as db:
-        cur = db.execute(
-            "INSERT INTO services (owner, model, port, pid, pid_start, started_at, log_path) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (ws.user, model, port, proc.pid, process_start(proc.pid), time.time(), str(log)),
+        service_id = db.insert(
+            "INSERT INTO services (owner, model, port, pid, pid_start, started_at, log_path, "
+            "host) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                ws.user,
+                model,
+                port,
+                proc.pid,
+                process_start(proc.pid),
+                time.time(),
+                str(log),
+                MACHINE,
+            ),
         )
-        service_id = int(cur.lastrowid or 0)
     deadline = time.monotonic() + READY_SECONDS
     while not _answers(port):
         if proc.poll() is not None or time.monotonic() > deadline:

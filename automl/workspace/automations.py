@@ -153,7 +153,10 @@ def parse_every(text: object) -> int:
 
 
 def _tables(ws: Workspace) -> None:
-    """Create the tables when missing (each time: a restored catalog may predate them)."""
+    """Create the tables when missing (each time: a restored catalog may predate them). A
+    catalog on PostgreSQL has them from its first revision (automl/workspace/migrations)."""
+    if ws.shared_catalog:
+        return
     with ws._db() as db:
         for statement in _SCHEMA:
             db.execute(statement)
@@ -210,7 +213,7 @@ class AutomationStore:
         if kind not in KINDS:
             raise ParameterError(f"Unknown kind of automation {kind!r}: use score or refresh.")
         with self.ws._db() as db:
-            cur = db.execute(
+            number = db.insert(
                 "INSERT INTO automations (owner, kind, dataset, model, output, every_seconds, "
                 "params, seen_version, next_due, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -226,7 +229,6 @@ class AutomationStore:
                     time.time(),
                 ),
             )
-            number = int(cur.lastrowid or 0)
         self.ws.audit("automation add", f"automation {number}", KINDS[kind])
         return self.get(number)
 

@@ -45,6 +45,7 @@ from automl._version import __version__
 from automl.atomic import temp_path
 from automl.errors import DataError, ParameterError
 from automl.workspace.catalog import CATALOG_SCHEMA, ENV_VAR, STAGES, Workspace, newer_catalog
+from automl.workspace.db import CATALOG_ENV
 from automl.workspace.jobs import job_alive
 
 FORMAT = "easel-workspace-backup"
@@ -109,9 +110,19 @@ class _Hashing:
         return data
 
 
+_NOT_ON_POSTGRES = (
+    "This workspace's catalog is on PostgreSQL ($EASEL_CATALOG): its backup and restore are not "
+    "part of Easel yet. Back up the catalog database with PostgreSQL's own tools (pg_dump) "
+    "together with the workspace folder, or unset EASEL_CATALOG for a workspace kept in its "
+    "folder."
+)
+
+
 def backup_workspace(ws: Workspace, out: str | os.PathLike[str]) -> BackupSummary:
     """Write a backup of ``ws`` to ``out`` (a .tar.gz file), atomically: a failed backup leaves
     no file behind and an older file at ``out`` untouched."""
+    if ws.shared_catalog:
+        raise ParameterError(_NOT_ON_POSTGRES)
     out = Path(out).resolve()
     if out.is_dir():
         raise ParameterError(
@@ -267,6 +278,8 @@ def restore_workspace(
     Refuses a folder that already holds datasets, models or builds unless ``force`` (then refuses
     while builds run there). Everything is checked before the folder is replaced in one rename.
     """
+    if os.environ.get(CATALOG_ENV):
+        raise ParameterError(_NOT_ON_POSTGRES)
     archive, root = Path(archive), Path(root).resolve()
     if not archive.is_file():
         raise ParameterError(f"There is no backup file at '{archive}'. Check the path.")

@@ -1,5 +1,7 @@
-"""The workspace: datasets (Parquet), models (artifacts) and jobs under one folder, with a SQLite
-catalog that several processes (the app, background jobs, the CLI) can share safely."""
+"""The workspace: datasets (Parquet), models (artifacts) and jobs under one folder, with a
+catalog that several processes (the app, background jobs, the CLI) can share safely: the folder's
+SQLite file, or a PostgreSQL database shared by several app servers ($EASEL_CATALOG; the
+connection layer is :mod:`automl.workspace.db`, the schema :mod:`automl.workspace.migrations`)."""
 
 from __future__ import annotations
 
@@ -23,77 +25,29 @@ import pandas as pd
 from automl.artifact import parquet_safe
 from automl.atomic import check_folder, sweep_stale, temp_path
 from automl.errors import DataError, EaselError, ParameterError
+from automl.workspace.db import CATALOG_ENV, Catalog, CatalogConnection, Row, check_catalog_url
 
 ENV_VAR = "EASEL_WORKSPACE"
 # Letters (any alphabet), digits, spaces and _ . - + & ( ); never '/', '\\' (paths), '@' (it
 # separates NAME@VERSION), control characters, or a leading dot, space or dash.
 _NAME = re.compile(r"[\w(][\w .+&()\-]{0,63}")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS datasets (
-    owner TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL,
-    path TEXT NOT NULL, source TEXT NOT NULL, rows INTEGER NOT NULL, columns INTEGER NOT NULL,
-    schema TEXT NOT NULL, created_at REAL NOT NULL, lineage TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (owner, name, version));
-CREATE TABLE IF NOT EXISTS models (
-    owner TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL,
-    path TEXT NOT NULL, dataset TEXT NOT NULL, target TEXT NOT NULL, task TEXT NOT NULL,
-    metric TEXT NOT NULL, score REAL, created_at REAL NOT NULL,
-    stage TEXT NOT NULL DEFAULT 'draft', dataset_version INTEGER,
-    PRIMARY KEY (owner, name, version));
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, params TEXT NOT NULL,
-    status TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
-    best_score REAL, trials TEXT NOT NULL DEFAULT '[]', error TEXT NOT NULL DEFAULT '',
-    result TEXT NOT NULL DEFAULT '', log_path TEXT NOT NULL DEFAULT '', pid INTEGER,
-    cancel_requested INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, started_at REAL,
-    finished_at REAL, owner TEXT NOT NULL DEFAULT '', pid_start INTEGER, data_bytes INTEGER);
-CREATE TABLE IF NOT EXISTS shares (
-    kind TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL, grantee TEXT NOT NULL,
-    created_at REAL NOT NULL, PRIMARY KEY (kind, owner, name, grantee));
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL DEFAULT '',
-    email TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS signin_failures (
-    name TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, user TEXT NOT NULL,
-    action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '',
-    ok INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-    token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL,
-    expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS batch_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, name TEXT NOT NULL,
-    version INTEGER NOT NULL, user TEXT NOT NULL, at REAL NOT NULL, source TEXT NOT NULL,
-    rows INTEGER NOT NULL, verdict TEXT NOT NULL, drift TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS batch_runs_model ON batch_runs (owner, name, version);
-"""
-# The catalog's schema version (SQLite's user_version). 0 or 1: the catalogs before it was
-# declared (their tables are upgraded by looking at their columns); 2: model stages (the models'
-# `stage` column, at most one production version per name); 3: the version of the dataset a model
-# was built from (the models' `dataset_version`; NULL for models recorded before it, and for
-# imported ones). A new table needs no new version
-# (every open creates the missing ones); a new column or a changed meaning does. A catalog of a
-# newer version is refused: a newer Easel wrote it.
-CATALOG_SCHEMA = 3
+# The catalog's schema version: the newest Alembic revision in automl/workspace/migrations
+# (its versions/ folder holds the tables and every upgrade; SQLite catalogs also keep the number
+# in PRAGMA user_version). 0 or 1: the catalogs before it was declared (their tables are
+# upgraded by looking at their columns); 2: model stages (the models' `stage` column, at most
+# one production version per name); 3: the version of the dataset a model was built from (the
+# models' `dataset_version`; NULL for models recorded before it, and for imported ones); 4: the
+# machine of a build's process (the jobs' `host`). A catalog of a newer version is refused: a
+# newer Easel wrote it.
+CATALOG_SCHEMA = 4
 # A model version's stage: new versions are drafts; at most one version of a name is in
 # production, and promoting another one moves it to archived (roll back: promote it again).
 STAGES = ("draft", "staging", "production", "archived")
-_ONE_PRODUCTION = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS one_production ON models (owner, name) "
-    "WHERE stage = 'production'"
-)
-# tables written before objects had owners: rebuilt with the owner in the primary key
-_OWNERLESS = {
-    "datasets": "name, version, path, source, rows, columns, schema, created_at, lineage",
-    "models": "name, version, path, dataset, target, task, metric, score, created_at",
-}
 EVERYONE = "*"  # a share's grantee meaning every user
 KINDS = ("dataset", "model")  # what can be shared
 _DAMAGED = ("file is not a database", "database disk image is malformed", "malformed")
 _ACTIVE_JOBS = (
-    "SELECT id, status, pid, pid_start, created_at FROM jobs "
+    "SELECT id, status, pid, pid_start, created_at, host FROM jobs "
     "WHERE status IN ('queued', 'running') ORDER BY id"
 )
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
@@ -229,7 +183,7 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
-def newer_catalog(path: Path | str, found: int) -> str:
+def newer_catalog(path: Path | str, found: int | str) -> str:
     """The message for a catalog written by a newer Easel (schema ``found``)."""
     return (
         f"The workspace catalog {path} was written by a newer Easel (catalog schema {found}; "
@@ -252,6 +206,9 @@ def check_stage(stage: str) -> str:
 class Workspace:
     """One user's view of the workspace: the datasets, models and jobs they own, and what other
     users shared with them (read-only). ``root`` defaults to $EASEL_WORKSPACE or ./workspace.
+    The catalog is ``root``/catalog.sqlite, or the PostgreSQL database ``catalog`` names
+    (default $EASEL_CATALOG, e.g. ``postgresql://easel@db:5432/easel``), which several app
+    servers and workers sharing the folder ``root`` can use at once.
 
     ``user`` is the owner of everything this object creates and lists ('' in personal mode, where
     there are no users); ``admin`` lets it read every user's objects. Another user's object is
@@ -264,10 +221,16 @@ class Workspace:
         root: str | os.PathLike[str] | None = None,
         user: str | None = None,
         admin: bool = False,
+        catalog: str | None = None,
     ) -> None:
         self.root = Path(root or os.environ.get(ENV_VAR) or "workspace").resolve()
         self.user = str(user or "")
         self.admin = bool(admin)
+        url = catalog or os.environ.get(CATALOG_ENV) or None
+        where = "--catalog" if catalog else f"${CATALOG_ENV}"
+        self._catalog = Catalog(
+            str(self.catalog_path), check_catalog_url(url, where) if url else None
+        )
         if self.root.exists() and not self.root.is_dir():
             raise ParameterError(
                 f"The workspace {self.root} is a file, not a folder. Give --workspace (or "
@@ -284,15 +247,30 @@ class Workspace:
         """The same workspace seen by another user (no folders or tables touched)."""
         ws = object.__new__(Workspace)
         ws.root, ws.user, ws.admin = self.root, str(user or ""), bool(admin)
+        ws._catalog = self._catalog
         return ws
 
     # ------------------------------------------------------------------ catalog
     @property
     def catalog_path(self) -> Path:
+        """The SQLite catalog file (unused when the catalog is on PostgreSQL)."""
         return self.root / "catalog.sqlite"
+
+    @property
+    def catalog_where(self) -> str:
+        """The catalog as messages name it: its file, or its PostgreSQL address without the
+        password."""
+        return self._catalog.where
+
+    @property
+    def shared_catalog(self) -> bool:
+        """Whether the catalog is on PostgreSQL (not the workspace folder's SQLite file)."""
+        return self._catalog.dialect != "sqlite"
 
     def _check_catalog_file(self) -> None:
         path = self.catalog_path
+        if self.shared_catalog:
+            return
         if path.exists() and path.stat().st_size == 0:
             held = sum(1 for _ in (self.root / "datasets").glob("*.parquet")) + sum(
                 1 for _ in (self.root / "models").iterdir()
@@ -312,105 +290,39 @@ class Workspace:
             "or move the workspace folder aside and start a new one."
         )
 
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(self.catalog_path, timeout=30)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
-            raise self._damaged(exc) from None
-        return conn
-
     @contextmanager
-    def _db(self, lock: bool = False) -> Iterator[sqlite3.Connection]:
+    def _db(self, lock: bool = False) -> Iterator[CatalogConnection]:
         """A catalog connection; one transaction, committed on success. ``lock`` takes the write
-        lock at once (BEGIN IMMEDIATE), so a read-then-write (the next version number, then the
-        row) cannot interleave with another process doing the same."""
-        conn = self._connect()
+        lock at once (SQLite's BEGIN IMMEDIATE, a PostgreSQL advisory lock), so a
+        read-then-write (the next version number, then the row) cannot interleave with another
+        process doing the same. See :mod:`automl.workspace.db`."""
         try:
-            if lock:
-                conn.isolation_level = None
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            else:
-                with conn:
-                    yield conn
+            with self._catalog.transaction(lock, self._damaged) as db:
+                yield db
         except sqlite3.DatabaseError as exc:
             if any(m in str(exc) for m in _DAMAGED):
                 raise self._damaged(exc) from None
             raise
-        finally:
-            conn.close()
 
     def _migrate(self) -> None:
-        """Create the tables and upgrade an older catalog to :data:`CATALOG_SCHEMA`: rebuild
-        catalogs written before objects had owners, add the build queue's columns, then the
-        models' stages. A catalog of a newer schema is refused."""
+        """Create the tables, or upgrade an older catalog to :data:`CATALOG_SCHEMA` (the
+        Alembic revisions of :mod:`automl.workspace.migrations`), under the catalog's write
+        lock. A catalog of a newer schema is refused."""
+        from automl.workspace import migrations
+
+        def newer(found: str) -> DataError:
+            return DataError(newer_catalog(self.catalog_where, found))
+
         with self._db(lock=True) as db:
-            found = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if found > CATALOG_SCHEMA:
-                raise DataError(newer_catalog(self.catalog_path, found))
-            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            rebuilt = []
-            for table in _OWNERLESS:
-                cols = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
-                if cols and "owner" not in cols:
-                    if table == "datasets" and "lineage" not in cols:
-                        db.execute(
-                            "ALTER TABLE datasets ADD COLUMN lineage TEXT NOT NULL DEFAULT '{}'"
-                        )
-                    db.execute(f"ALTER TABLE {table} RENAME TO {table}_ownerless")
-                    rebuilt.append(table)
-            if "jobs" in names:
-                cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
-                if "owner" not in cols:
-                    db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
-                if "pid_start" not in cols:  # catalogs written before the build queue
-                    # the build process's start time (/proc/PID/stat), so a reused pid is not
-                    # taken for it; the in-memory size of its data, for an out-of-memory note
-                    db.execute("ALTER TABLE jobs ADD COLUMN pid_start INTEGER")
-                    db.execute("ALTER TABLE jobs ADD COLUMN data_bytes INTEGER")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            for table in rebuilt:
-                names_ = _OWNERLESS[table]
-                db.execute(
-                    f"INSERT INTO {table} (owner, {names_}) SELECT '', {names_} "
-                    f"FROM {table}_ownerless"
-                )
-                db.execute(f"DROP TABLE {table}_ownerless")
-            model_cols = {r[1] for r in db.execute("PRAGMA table_info(models)")}
-            if "stage" not in model_cols:
-                # schema 2: every version built before stages is a draft
-                db.execute("ALTER TABLE models ADD COLUMN stage TEXT NOT NULL DEFAULT 'draft'")
-            if "dataset_version" not in model_cols:
-                # schema 3: which version of its dataset a model was built from; unknown (NULL)
-                # for the models built before, unless they named one (NAME@VERSION)
-                db.execute("ALTER TABLE models ADD COLUMN dataset_version INTEGER")
-                for r in db.execute("SELECT rowid, dataset FROM models").fetchall():
-                    name, sep, ver = str(r[1]).rpartition("@")
-                    if sep and name and ver.isascii() and ver.isdigit() and len(ver) <= 9:
-                        db.execute(
-                            "UPDATE models SET dataset=?, dataset_version=? WHERE rowid=?",
-                            (name, int(ver), r[0]),
-                        )
-            # a hand-edited catalog with two production versions of one name keeps the newest
-            db.execute(
-                "UPDATE models SET stage='archived' WHERE stage='production' AND EXISTS (SELECT 1 "
-                "FROM models m WHERE m.owner=models.owner AND m.name=models.name "
-                "AND m.stage='production' AND m.version>models.version)"
-            )
-            db.execute(_ONE_PRODUCTION)
-            if found < CATALOG_SCHEMA:
-                db.execute(f"PRAGMA user_version = {CATALOG_SCHEMA}")
+            if migrations.check(db, newer):
+                return
+        try:
+            with self._catalog.upgrading() as up:
+                migrations.upgrade(up, newer)
+        except sqlite3.DatabaseError as exc:
+            if any(m in str(exc) for m in _DAMAGED):
+                raise self._damaged(exc) from None
+            raise
 
     def audit(
         self,
@@ -423,7 +335,7 @@ class Workspace:
         """Add a line to the audit log (who did what to which object, and whether it worked)."""
         with self._db() as db:
             db.execute(
-                "INSERT INTO audit (at, user, action, target, detail, ok) VALUES (?,?,?,?,?,?)",
+                'INSERT INTO audit (at, "user", action, target, detail, ok) VALUES (?,?,?,?,?,?)',
                 (time.time(), self.user if user is None else user, action, target, detail, int(ok)),
             )
 
@@ -522,7 +434,7 @@ class Workspace:
         self.audit("import", f"dataset {name}@{rec.version}", f"{rec.rows} rows from {source}")
         return rec
 
-    def _next_version(self, db: sqlite3.Connection, table: str, name: str) -> int:
+    def _next_version(self, db: CatalogConnection, table: str, name: str) -> int:
         row = db.execute(
             f"SELECT MAX(version) FROM {table} WHERE owner=? AND name=?", (self.user, name)
         ).fetchone()
@@ -554,17 +466,17 @@ class Workspace:
         return [convert(r) for r in rows]
 
     @staticmethod
-    def _dataset(r: sqlite3.Row) -> DatasetRecord:
+    def _dataset(r: Row) -> DatasetRecord:
         d = dict(r)
         return DatasetRecord(
             **{**d, "schema": json.loads(d["schema"]), "lineage": json.loads(d["lineage"] or "{}")}
         )
 
     @staticmethod
-    def _model(r: sqlite3.Row) -> ModelRecord:
+    def _model(r: Row) -> ModelRecord:
         return ModelRecord(**dict(r))
 
-    def _get(self, kind: str, ref: str, version: int | None) -> sqlite3.Row | None:
+    def _get(self, kind: str, ref: str, version: int | None) -> Row | None:
         table = f"{kind}s"
         found = self._readable_owner(kind, ref)
         if found is None:
@@ -603,7 +515,7 @@ class Workspace:
         """Every version of ``name`` (own, or shared), newest first."""
         return [self._dataset(r) for r in self._versions("dataset", name)]
 
-    def _versions(self, kind: str, ref: str) -> list[sqlite3.Row]:
+    def _versions(self, kind: str, ref: str) -> list[Row]:
         found = self._readable_owner(kind, ref)
         if found is None:
             return []
@@ -872,8 +784,8 @@ class Workspace:
         prefix = self._stage_target(self._model(versions[0])).rsplit("@", 1)[0] + "@"
         with self._db() as db:
             rows = db.execute(
-                "SELECT at, user, target, detail FROM audit WHERE action='stage' AND ok=1 AND "
-                "substr(target, 1, ?)=? ORDER BY id DESC LIMIT ?",
+                "SELECT at, \"user\", target, detail FROM audit WHERE action='stage' AND ok=1 "
+                "AND substr(target, 1, ?)=? ORDER BY id DESC LIMIT ?",
                 (len(prefix), prefix, limit),
             ).fetchall()
         out = []
@@ -900,7 +812,7 @@ class Workspace:
         kept = {**drift, "columns": list(drift.get("columns", []))[:MAX_STORED_DRIFT_COLUMNS]}
         with self._db() as db:
             db.execute(
-                "INSERT INTO batch_runs (owner, name, version, user, at, source, rows, verdict, "
+                'INSERT INTO batch_runs (owner, name, version, "user", at, source, rows, verdict, '
                 "drift) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     rec.owner,
@@ -923,10 +835,10 @@ class Workspace:
             return []
         where, args = "owner=? AND name=?", list(found)
         if found[0] != self.user and not self.admin:
-            where, args = where + " AND user=?", [*found, self.user]
+            where, args = where + ' AND "user"=?', [*found, self.user]
         with self._db() as db:
             rows = db.execute(
-                "SELECT at, user, version, source, rows, verdict, drift FROM batch_runs "
+                'SELECT at, "user", version, source, rows, verdict, drift FROM batch_runs '
                 f"WHERE {where} ORDER BY id DESC LIMIT ?",
                 (*args, limit),
             ).fetchall()
@@ -1010,8 +922,8 @@ class Workspace:
                     "everyone."
                 )
             db.execute(
-                "INSERT OR IGNORE INTO shares (kind, owner, name, grantee, created_at) "
-                "VALUES (?,?,?,?,?)",
+                "INSERT INTO shares (kind, owner, name, grantee, created_at) "
+                "VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (kind, self.user, name, grantee, time.time()),
             )
         self.audit(
@@ -1054,11 +966,10 @@ class Workspace:
     # ------------------------------------------------------------------ jobs
     def create_job(self, kind: str, params: dict[str, Any]) -> int:
         with self._db() as db:
-            cur = db.execute(
+            job_id = db.insert(
                 "INSERT INTO jobs (kind, params, status, created_at, owner) VALUES (?,?,?,?,?)",
                 (kind, json.dumps(params), "queued", time.time(), self.user),
             )
-            job_id = int(cur.lastrowid or 0)
         log = self.root / "jobs" / f"job-{job_id}.log"
         self.update_job(job_id, log_path=str(log))
         return job_id
@@ -1097,7 +1008,8 @@ class Workspace:
 
     # ------------------------------------------------------------------ build queue, settings
     def active_jobs(self) -> list[dict[str, Any]]:
-        """The queued and running jobs, oldest first (id, status, pid, pid_start, created_at)."""
+        """The queued and running jobs, oldest first (id, status, pid, pid_start, created_at,
+        host)."""
         with self._db() as db:
             return [dict(r) for r in db.execute(_ACTIVE_JOBS)]
 

@@ -30,6 +30,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -52,6 +53,7 @@ MAX_BUILDS_SETTING = "max_builds"
 QUEUE_POLL = 0.5  # seconds between two looks at the queue by a waiting build
 CANCEL_GRACE = 10  # seconds a cancelled build has to stop before it is killed
 LAUNCH_GRACE = 60.0  # seconds a new job may have no process yet (it is being started)
+HOST = socket.gethostname()  # the machine of the processes this one starts (jobs' `host`)
 INTERRUPTED = "Interrupted: the server restarted while this build was running. Start it again."
 VANISHED = "The build stopped unexpectedly (its process ended). Try again."
 
@@ -133,7 +135,11 @@ def process_start(pid: int) -> int | None:
 
 
 def job_alive(job: dict[str, Any]) -> bool:
-    """Whether the job's build process still runs (a reused pid does not count)."""
+    """Whether the job's build process still runs (a reused pid does not count). A process on
+    another machine (``host``: a second app server on a shared catalog) counts as running:
+    its own server checks it."""
+    if job.get("host") not in (None, "", HOST):
+        return True
     pid, start = job.get("pid"), job.get("pid_start")
     if not pid:  # being started, unless that was long ago
         return time.time() - float(job["created_at"]) < LAUNCH_GRACE
@@ -183,7 +189,7 @@ def start_training_job(
             "free memory and processes, then try again."
         ) from exc
     # not reaped before wait(), so /proc still has it even if it already ended
-    ws.update_job(job_id, pid=proc.pid, pid_start=process_start(proc.pid))
+    ws.update_job(job_id, pid=proc.pid, pid_start=process_start(proc.pid), host=HOST)
     # reap it the moment it ends: a finished or cancelled build leaves no zombie behind
     threading.Thread(target=_reap, args=(ws, job_id, proc), daemon=True).start()
     return job_id
@@ -236,11 +242,14 @@ def waiting_text(ws: Workspace, job_id: int) -> str:
 
 def cancel_job(ws: Workspace, job_id: int) -> None:
     """Ask a job to stop: a queued one ends without training, a running one at its next progress
-    step, or is killed after a grace (:data:`CANCEL_GRACE`)."""
+    step, or is killed after a grace (:data:`CANCEL_GRACE`). A build of another machine only
+    gets the request (no signal is sent to a process id of this machine)."""
     job = job_status(ws, job_id)
     if job["status"] in FINAL_STATES:
         return
     ws.update_job(job_id, cancel_requested=1)
+    if job.get("host") not in (None, "", HOST):
+        return  # another server's build: it sees the request at its next step or look
     if job_alive(job):
         if job["pid"]:
             with contextlib.suppress(ProcessLookupError, PermissionError):

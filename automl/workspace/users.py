@@ -179,8 +179,7 @@ class Team:
                 for table in ("datasets", "models", "jobs"):
                     db.execute(f"UPDATE {table} SET owner=? WHERE owner=''", (name,))
                 db.execute("UPDATE shares SET owner=? WHERE owner=''", (name,))
-                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-                if "automations" in tables:  # automl.workspace.automations
+                if "automations" in db.tables():  # automl.workspace.automations
                     db.execute("UPDATE automations SET owner=? WHERE owner=''", (name,))
         self.ws.audit("user add", name, f"role {role}", user=by)
         return self.get(name)
@@ -199,10 +198,9 @@ class Team:
             db.execute("DELETE FROM users WHERE name=?", (user.name,))
             db.execute("DELETE FROM shares WHERE grantee=?", (user.name,))
             self._end_sessions(db, user.name)
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-            if "api_keys" in tables:  # automl.serve.keys: a removed user's keys open nothing
+            if "api_keys" in db.tables():  # automl.serve.keys: a removed user's keys open nothing
                 db.execute(
-                    "UPDATE api_keys SET revoked_at=? WHERE user=? AND revoked_at IS NULL",
+                    'UPDATE api_keys SET revoked_at=? WHERE "user"=? AND revoked_at IS NULL',
                     (time.time(), user.name),
                 )
         self.ws.audit("user remove", user.name, user=by)
@@ -269,7 +267,8 @@ class Team:
             else:
                 db.execute(
                     "INSERT INTO signin_failures (name, failures, last_failure) VALUES (?,1,?) "
-                    "ON CONFLICT(name) DO UPDATE SET failures=failures+1, last_failure=?",
+                    "ON CONFLICT(name) DO UPDATE SET failures=signin_failures.failures+1, "
+                    "last_failure=?",
                     (key, time.time(), time.time()),
                 )
         self.ws.audit("sign in", name, "" if ok else "wrong user name or password", ok, user=name)
@@ -310,7 +309,8 @@ class Team:
         with self.ws._db() as db:
             db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
             db.execute(
-                "INSERT INTO sessions (token_hash, user, created_at, expires_at) VALUES (?,?,?,?)",
+                'INSERT INTO sessions (token_hash, "user", created_at, expires_at) '
+                "VALUES (?,?,?,?)",
                 (_digest(token), user.name, now, now + SESSION_SECONDS),
             )
         return token
@@ -321,7 +321,7 @@ class Team:
             return None
         with self.ws._db() as db:
             r = db.execute(
-                "SELECT user FROM sessions WHERE token_hash=? AND expires_at >= ?",
+                'SELECT "user" FROM sessions WHERE token_hash=? AND expires_at >= ?',
                 (_digest(token), time.time()),
             ).fetchone()
         if r is None:
@@ -337,7 +337,7 @@ class Team:
                 db.execute("DELETE FROM sessions WHERE token_hash=?", (_digest(token),))
 
     def _end_sessions(self, db: Any, name: str) -> None:
-        db.execute("DELETE FROM sessions WHERE user=?", (name,))
+        db.execute('DELETE FROM sessions WHERE "user"=?', (name,))
 
     # ------------------------------------------------------------------ settings
     def setting(self, key: str, default: Any = None) -> Any:
@@ -373,7 +373,7 @@ class Team:
         """Audit lines, newest first (``since``: a Unix time)."""
         with self.ws._db() as db:
             rows = db.execute(
-                "SELECT at, user, action, target, detail, ok FROM audit WHERE at >= ? "
+                'SELECT at, "user", action, target, detail, ok FROM audit WHERE at >= ? '
                 "ORDER BY id DESC LIMIT ?",
                 (since or 0.0, int(limit)),
             ).fetchall()

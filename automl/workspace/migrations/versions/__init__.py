@@ -1,0 +1,1 @@
+"""The catalog's Alembic revisions, one file each (see ``automl.workspace.migrations``)."""
