@@ -50,7 +50,9 @@ from automl.errors import ArtifactError
 from automl.progress import TrialRecord
 from automl.task import TargetInfo
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
+# how an ensemble combines its members (automl.metrics.POOLINGS)
+ENSEMBLE_POOLINGS = ("mean", "log")
 META_FILE = "easel_model.json"
 HOLDOUT_FILE = "holdout.parquet"
 PREPROCESSING_KEY = "preprocessing"
@@ -162,6 +164,9 @@ class KeptCandidate:
     holdout_metrics: dict[str, float]
     trained_on: str
     members: dict[str, float] | None = None  # an ensemble: member id -> weight
+    # an ensemble: "mean" (its members' scores averaged) or "log" (classes: their
+    # log-probabilities averaged); None for a single model
+    pooling: str | None = None
     threshold: float | None = None  # 2-category: the decision threshold (tabular models)
     predict_ms_per_1000_rows: float | None = None
     fit_seconds_final: float | None = None  # time series: the kept model's own fit time
@@ -169,6 +174,7 @@ class KeptCandidate:
     _ORDER = (
         "candidate",
         "members",
+        "pooling",
         "params",
         "threshold",
         "holdout_metrics",
@@ -193,7 +199,7 @@ class KeptCandidate:
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self._ORDER}
         return _drop_none(
-            d, ("members", "threshold", "predict_ms_per_1000_rows", "fit_seconds_final")
+            d, ("members", "pooling", "threshold", "predict_ms_per_1000_rows", "fit_seconds_final")
         )
 
 
@@ -662,7 +668,9 @@ class ModelMeta:
                 _broken(f"kept candidate {cid} has a threshold that is not between 0 and 1")
             if info.is_ensemble:
                 _check_members(cid, info.members, self.kept)
-            elif info.members is not None:
+                if info.pooling not in ENSEMBLE_POOLINGS:
+                    _broken(f"ensemble {cid} does not say how it combines its members")
+            elif info.members is not None or info.pooling is not None:
                 _broken(f"kept candidate {cid} lists members but is not an ensemble")
 
     def to_dict(self) -> dict[str, Any]:
@@ -759,6 +767,7 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
     target periods were skipped, and every series is forecast by the model (series shorter
     than the horizon and 4 periods were left out of older models).
     Version 6 -> 7: no series is forecast by a statistical method (``stat_forecasts`` None).
+    Version 7 -> 8: every ensemble averaged its members' scores (``pooling`` "mean").
     """
     version = check_version(meta.get("schema_version"))
     out = dict(meta)
@@ -827,6 +836,16 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
                 series = {**series, "stat_forecasts": [None] * len(series["keys"])}
                 out["timeseries"] = {**ts, "series": series}
         out["schema_version"] = 7
+    if check_version(out["schema_version"]) < 8:
+        kept = out.get("kept")
+        if isinstance(kept, dict):
+            out["kept"] = {
+                k: {**v, "pooling": "mean"}
+                if isinstance(v, dict) and v.get("candidate") == "ensemble" and "pooling" not in v
+                else v
+                for k, v in kept.items()
+            }
+        out["schema_version"] = 8
     return out
 
 

@@ -33,6 +33,40 @@ class Metric:
         return -v if self.greater_is_better else v
 
 
+# How an ensemble combines its members' scores: "mean", the weighted average (numbers, and the
+# ensembles of classes of models made before schema 8); "log", for classes, the weighted average
+# of the log-probabilities (the log-odds for 2 categories), normalized: a member sure of a class
+# keeps the ensemble sure of it, where an average of probabilities would dilute it.
+POOLINGS = ("mean", "log")
+
+
+def to_pool_space(scores: np.ndarray, pooling: str) -> np.ndarray:
+    """A member's scores where ``pooling`` averages them: as they are ("mean"), or their
+    log-probabilities (log-odds for 2 categories: P(positive) per row) for "log"."""
+    s = np.asarray(scores, dtype=float)
+    if pooling == "mean":
+        return s
+    p = np.clip(s, EPS, 1 - EPS) if s.ndim == 1 else np.clip(s, EPS, 1.0)
+    return np.log(p / (1 - p)) if s.ndim == 1 else np.log(p)
+
+
+def from_pool_space(total: np.ndarray, pooling: str) -> np.ndarray:
+    """Scores from a weighted average made by :func:`to_pool_space` (weights summing to 1)."""
+    if pooling == "mean":
+        return total
+    if total.ndim == 1:
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(total, -500, 500))))
+    z = total - total.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def pool_scores(parts: list[tuple[float, np.ndarray]], pooling: str) -> np.ndarray:
+    """An ensemble's scores from its members' (weight, scores), weights summing to 1."""
+    total = sum(w * to_pool_space(s, pooling) for w, s in parts)
+    return from_pool_space(np.asarray(total), pooling)
+
+
 def _labels(scores: np.ndarray) -> np.ndarray:
     """Class indices from probabilities (binary: P(positive) >= 0.5)."""
     if scores.ndim == 1:

@@ -45,6 +45,7 @@ from automl.errors import (
     SchemaError,
     invalid_parameter,
 )
+from automl.metrics import pool_scores
 from automl.prep.recipe import Recipe
 from automl.preprocess import InputReport, Preprocessor
 from automl.words import plural
@@ -448,14 +449,17 @@ class Model:
         return self._scores(prepared, self.preprocessor.check_columns(prepared))
 
     def _scores(self, df: pd.DataFrame, report: InputReport) -> np.ndarray:
-        """The default candidate's scores (an ensemble: the weighted average of its members')."""
+        """The default candidate's scores (an ensemble: the weighted average of its members', as
+        its ``pooling`` says)."""
         cache: dict[str, Any] = {}
-        out: Any = None
+        parts = []
         for cid, w in self.members().items():
             cand = self.candidates[cid]
             part = np.asarray(cand.predict_scores(self._encoded(df, report, cache, cand.encoding)))
-            out = part if w == 1.0 else (w * part if out is None else out + w * part)
-        return np.asarray(out)
+            parts.append((w, part))
+        if len(parts) == 1 and parts[0][0] == 1.0:
+            return parts[0][1]
+        return pool_scores(parts, self.meta.default.pooling or "mean")
 
     def score_frame(
         self,

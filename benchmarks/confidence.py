@@ -3,6 +3,7 @@
     python -m benchmarks.confidence [--tables iris,wine,...] [--seeds 0,1,2] [--trials 12]
         [--variants base,knn_floor,...] [--budget 60] [--out FILE.jsonl] [--summary-only FILE]
     python -m benchmarks.confidence --linear-sweep [--tables ...] [--seeds ...]
+    python -m benchmarks.confidence --pooling-study [--tables ...] [--seeds ...] [--trials 12]
 
 Each (table, seed, variant) fits ``AutoML(seed=s, max_trials=N)`` (with ``--budget B`` and no
 ``--trials``: a time-bounded build instead) on the fixed stratified 75/25 split of the peer
@@ -21,7 +22,17 @@ changes one suspect for the whole run (the rest is the code as it is), in this p
 - ``linear_wide``: the linear model's inverse regularization ``C`` searched up to 1e5 (not 1e3)
   with up to 3,000 solver iterations (not 300);
 - ``patience``: boosting stops after 200 rounds without progress on the validation rows (not 50);
-- ``no_refit``: the default is not refit on all the rows (it keeps the rounds its search found).
+- ``no_refit``: the default is not refit on all the rows (it keeps the rounds its search found);
+- ``no_pairs``: the linear family without its configuration on products of pairs of inputs;
+- ``mean_pool``: ensembles of classes average their members' probabilities (as before), not
+  their log-probabilities.
+
+``--pooling-study`` fits each (table, seed) once, refits every kept candidate on all the rows
+(as the default would be), and compares ways of building the ensemble from the same search's
+validation predictions, scored on the test rows: ``mean`` (the greedy weights on averaged
+probabilities), ``log`` (greedy on averaged log-probabilities), ``log_near`` (the same among the
+trials within ``NEAR_LOSS_RATIO`` times the best validation log loss: what Easel does) and
+``bagged`` (the greedy weights averaged over 25 bootstrap samples of the validation rows).
 
 Tables: ``iris`` (scikit-learn), the peer benchmark's tables with classes (``wine``,
 ``digits``, ``penguins``, ``anes96``, ``breast_cancer``, ``fair``, ``adult``; log loss for 2
@@ -49,7 +60,7 @@ from benchmarks._common import split
 
 VARIANTS = [
     "base", "before", "knn_fixed", "linear_c01", "knn_floor", "no_knn", "no_ensemble",
-    "linear_wide", "patience", "no_refit",
+    "linear_wide", "patience", "no_refit", "no_pairs", "mean_pool",
 ]  # fmt: skip
 
 
@@ -137,6 +148,12 @@ def variant(name: str, floor: float) -> Iterator[dict[str, Any]]:
 
             stack.enter_context(patched(tabular, "refit", no_refit))
             stack.enter_context(patched(common, "refit", no_refit))
+        elif name == "mean_pool":
+            stack.enter_context(patched(tabular, "pooling_for", lambda *args: "mean"))
+        elif name == "no_pairs":
+            from benchmarks.small_tables import variant as small_variant
+
+            stack.enter_context(small_variant("no_pairs"))
         elif name != "base":
             raise SystemExit(f"unknown variant {name!r}: one of {', '.join(VARIANTS)}")
         yield options
@@ -256,6 +273,85 @@ def linear_sweep(tables: list[str], seeds: list[int]) -> str:
     return "\n".join(out)
 
 
+def pooling_study(tables: list[str], seeds: list[int], trials: int) -> str:
+    """Test log loss of each way of building the ensemble, on the same fits (see the module
+    docstring), and each way's geometric mean over ``mean``'s."""
+    import automl
+    from automl.metrics import METRICS
+    from automl.training import ensemble, tabular
+
+    caught: dict[str, Any] = {}
+    keep_best, refit_default = tabular.keep_best, tabular.refit_default
+
+    def keep(run: Any, d: Any, search: Any, ranked: Any, records: Any) -> Any:
+        caught["search"] = search
+        return keep_best(run, d, search, ranked, records)
+
+    def refit_all(run: Any, d: Any, kept: Any, records: Any = None) -> Any:
+        default, out = kept.default_id, None
+        for cid in [c for c in kept.meta if kept.meta[c]["candidate"] != "ensemble"]:
+            kept.default_id = int(cid)
+            out = refit_default(run, d, kept, records)
+        kept.default_id = default
+        return out
+
+    sel = METRICS["log_loss"]
+
+    def weights(oof: dict[int, np.ndarray], y: np.ndarray, pool: list[int], how: str) -> Any:
+        pooling = "mean" if how in ("mean", "bagged") else "log"
+        if how == "log":
+            with patched(ensemble, "NEAR_LOSS_RATIO", float("inf")):
+                out = ensemble.greedy_weights(oof, y, pool, sel, pooling)
+        elif how == "bagged":
+            rng, acc = np.random.default_rng(0), {}
+            for _ in range(25):
+                rows = rng.integers(0, len(y), len(y))
+                w = weights({i: oof[i][rows] for i in pool}, y[rows], pool, "mean")
+                for i, v in w.items():
+                    acc[i] = acc.get(i, 0.0) + v / 25
+            return acc
+        else:
+            out = ensemble.greedy_weights(oof, y, pool, sel, pooling)
+        return out[0] if out else {min(pool, key=lambda i: sel.loss(y, oof[i])): 1.0}
+
+    ways = ["mean", "log", "log_near", "bagged"]
+    lines = ["| table | seed | " + " | ".join(ways) + " |", "| --- | ---: |" + " ---: |" * 4]
+    ratios: dict[str, list[float]] = {w: [] for w in ways}
+    with patched(tabular, "keep_best", keep), patched(tabular, "refit_default", refit_all):
+        for table in tables:
+            df = load_table(table)
+            for seed in seeds:
+                train, test = split(df, "target", "multiclass", seed)
+                model = automl.AutoML(time_budget=600, seed=seed, max_trials=trials).fit(
+                    train, target="target"
+                )
+                m, search = model.model_, caught["search"]
+                proba: dict[int, np.ndarray] = {}
+                for cid in [c for c in m.kept if m.kept[c].candidate != "ensemble"]:
+                    m.set_default(cid)
+                    proba[int(cid)] = m.predict_proba(test).to_numpy(dtype=float)
+                pool = [r.id for r in search.ranked() if r.id in search.oof and r.id in proba]
+                classes = [str(c) for c in m.predict_proba(test.head(1)).columns]
+                y_test = np.asarray([classes.index(str(v)) for v in test["target"]])
+                cells = {}
+                for way in ways:
+                    w = weights(search.oof, search.oof_y, pool, way)
+                    pooling = "mean" if way in ("mean", "bagged") else "log"
+                    cells[way] = sel(y_test, ensemble.average(proba, w, pooling))
+                for way in ways:
+                    ratios[way].append(max(cells[way], 1e-6) / max(cells["mean"], 1e-6))
+                row = " | ".join(f"{cells[w]:.4f}" for w in ways)
+                lines.append(f"| {table} | {seed} | {row} |")
+                print(lines[-1], flush=True)
+    geo = " | ".join(f"{float(np.exp(np.mean(np.log(ratios[w])))):.3f}" for w in ways)
+    lines.append(f"| geometric mean / mean | | {geo} |")
+    better = " | ".join(
+        f"{sum(x < 0.999 for x in ratios[w])} / {sum(x > 1.001 for x in ratios[w])}" for w in ways
+    )
+    lines.append(f"| better / worse than mean | | {better} |")
+    return "\n".join(lines)
+
+
 def summary(rows: list[dict[str, Any]]) -> str:
     """Median test log loss over the seeds per table and variant, and each variant's geometric
     mean ratio to ``base`` over the (table, seed) pairs both have."""
@@ -305,10 +401,15 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="append JSON lines here")
     p.add_argument("--summary-only", type=Path, default=None)
     p.add_argument("--linear-sweep", action="store_true", help="only the linear model's C sweep")
+    p.add_argument("--pooling-study", action="store_true", help="ways to build the ensemble")
     a = p.parse_args()
     warnings.simplefilter("ignore")
     if a.linear_sweep:
         print(linear_sweep(a.tables.split(","), [int(s) for s in a.seeds.split(",")]))
+        return
+    if a.pooling_study:
+        seeds = [int(s) for s in a.seeds.split(",")]
+        print(pooling_study(a.tables.split(","), seeds, a.trials))
         return
     if a.summary_only is not None:
         lines = a.summary_only.read_text().splitlines()

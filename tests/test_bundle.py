@@ -512,3 +512,19 @@ def test_the_catalogs_own_model_zip_imports_too(ws: Workspace, tmp_path: Path) -
     done = import_bundle(ws, path, "from plain zip")
     assert done.record.version == 1
     ws.delete_model("from plain zip", 1)
+
+
+def test_retraining_a_linear_model_on_products_of_pairs(tmp_path: Path) -> None:
+    from tests.test_linear import _products_table
+
+    df = _products_table(1400, 0)  # (products from 1,000 search rows)
+    model = automl.AutoML(max_trials=3, seed=0, candidates=["linear"]).fit(df, "choice")
+    assert model.model_.kept[model.model_.default_id].params.get("pairs") is True
+    model.save(tmp_path / "m")
+    out = tmp_path / "b.zip"
+    df.to_parquet(tmp_path / "train.parquet")
+    args = ["export", str(tmp_path / "m"), "--out", str(out), "--include-data"]
+    assert main([*args, "--data", str(tmp_path / "train.parquet")]) == 0
+    scope = run_code_cells(unzip(out, tmp_path / "bundle"))
+    assert abs(scope["retrained"] - scope["easel"]) < 0.02 * max(1.0, abs(scope["easel"]))
+    assert "PolynomialFeatures" in (tmp_path / "bundle" / "model.ipynb").read_text()

@@ -1,14 +1,26 @@
 """The linear family on classes that a line almost separates: its defaults include a nearly
-unregularized model, so such a table gets confident probabilities without waiting for tuning.
+unregularized model, so such a table gets confident probabilities without waiting for tuning;
+and one on the products of pairs of columns, for choices where one column changes how much
+another matters.
 Saving, loading and contributions are checked for every family in tests/contract/."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.datasets import make_classification
 
 import automl
+from automl.candidates import FitContext
+from automl.candidates._linear import MAX_PAIR_INPUTS, LinearCandidate
+from automl.errors import ArtifactError
 from automl.metrics import METRICS
 
 
@@ -33,3 +45,79 @@ def test_near_separable_classes_get_a_confident_linear_model() -> None:
     proba = model.predict_proba(test.drop(columns=["kind"]))
     y = np.asarray([list(proba.columns).index(v) for v in test["kind"]])
     assert METRICS["log_loss"](y, proba.to_numpy()) < 0.001
+
+
+def _products_table(rows: int, seed: int) -> pd.DataFrame:
+    # which option is chosen depends on a product of two columns (how much a price matters
+    # depends on income): no line through the columns themselves separates the options
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(rng.normal(size=(rows, 4)), columns=["price", "income", "a", "b"])
+    u = df["price"] * df["income"] + 0.3 * rng.normal(size=rows)
+    df["choice"] = np.where(u > 0.5, "train", np.where(u < -0.5, "car", "bus"))
+    return df
+
+
+def test_the_defaults_learn_products_of_pairs_of_columns() -> None:
+    # without the configuration on products of pairs the three trials stay near the class
+    # shares (test log loss 1.08); with it, 0.44
+    df = _products_table(1900, 0)
+    train, test = df.iloc[:1600], df.iloc[1600:]
+    model = automl.AutoML(time_budget=600, seed=0, candidates=["linear"], max_trials=3).fit(
+        train, "choice"
+    )
+    proba = model.predict_proba(test.drop(columns=["choice"]))
+    y = np.asarray([list(proba.columns).index(v) for v in test["choice"]])
+    assert METRICS["log_loss"](y, proba.to_numpy()) < 0.6
+    assert model.model_.kept[model.model_.default_id].params.get("pairs") is True
+
+
+def _fit(params: dict[str, Any], X: np.ndarray, y: np.ndarray) -> LinearCandidate:
+    ctx = FitContext("multiclass", 3, time.monotonic() + 60)
+    return LinearCandidate(params).fit(X, y, ctx)
+
+
+def test_products_are_saved_loaded_and_explained(tmp_path: Path) -> None:
+    df = _products_table(300, 1)
+    X, y = df[["price", "income", "a", "b"]].to_numpy(), pd.factorize(df["choice"])[0]
+    cand = _fit({"C": 1.0, "class_weight": None, "pairs": True}, X, y)
+    assert cand.fitted_["coef"].shape == (3, 4 + 10)  # 4 inputs, 10 products (squares too)
+    cand.save(tmp_path)
+    loaded = LinearCandidate.load(tmp_path, cand.params)
+    assert np.allclose(loaded.predict_scores(X), cand.predict_scores(X))
+    assert loaded.mismatch("multiclass", 3, 4) is None  # the file's inputs are the columns
+    assert loaded.mismatch("multiclass", 3, 14) is not None
+    raw = np.log(cand.predict_scores(X))  # contributions add up to the raw scores
+    total = cand.contributions(X).sum(axis=1)
+    assert np.allclose(
+        total - total.mean(axis=1, keepdims=True), raw - raw.mean(axis=1, keepdims=True)
+    )
+    assert cand.importances(4).shape == (4,)
+
+
+def test_wide_inputs_fit_without_products() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, MAX_PAIR_INPUTS + 1)), rng.integers(0, 3, 200)
+    cand = _fit({"C": 1.0, "class_weight": None, "pairs": True}, X, y)
+    assert cand.fitted_["coef"].shape == (3, MAX_PAIR_INPUTS + 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d.update(pairs="yes"), "products of inputs"),
+        (lambda d: d.update(coef=[r[:-1] for r in d["coef"]]), "inputs and their products"),
+        (lambda d: d.update(pairs=True, extra=1), "exactly"),
+    ],
+)
+def test_a_damaged_file_with_products_is_refused(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], words: str
+) -> None:
+    df = _products_table(300, 1)
+    X, y = df[["price", "income", "a", "b"]].to_numpy(), pd.factorize(df["choice"])[0]
+    _fit({"C": 1.0, "class_weight": None, "pairs": True}, X, y).save(tmp_path)
+    path = tmp_path / "linear.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match=words):
+        LinearCandidate.load(tmp_path, {"pairs": True})

@@ -16,6 +16,7 @@ from automl.bundle._text import DATA_FILE, MODEL_FOLDER, label, literal, md
 from automl.candidates import FitContext
 from automl.candidates._forest import _ESTIMATORS, MAX_TREES
 from automl.candidates._lightgbm import LightGBMCandidate
+from automl.candidates._linear import MAX_PAIR_INPUTS
 from automl.errors import ArtifactError
 from automl.words import plural
 
@@ -249,7 +250,15 @@ def _fit_code(meta: ModelMeta, info: KeptCandidate, seed: int) -> tuple[str, str
         )
     proba = "[:, 1]" if task == "binary" else ""
     if info.candidate == "linear":
-        return "scikit-learn's `LogisticRegression`", (
+        pairs = ""
+        if params.get("pairs"):
+            pairs = (
+                "from sklearn.preprocessing import PolynomialFeatures\n\n"
+                f"if X_train.shape[1] <= {MAX_PAIR_INPUTS}:  # the inputs and products of two\n"
+                "    products = PolynomialFeatures(2, include_bias=False).fit(X_train)\n"
+                "    X_train, X_hold = products.transform(X_train), products.transform(X_hold)\n"
+            )
+        return "scikit-learn's `LogisticRegression`", pairs + (
             "from sklearn.linear_model import LogisticRegression\n\n"
             f"learner = LogisticRegression(C={literal(float(params['C']))}, "
             f"class_weight={literal(params.get('class_weight'))}, max_iter=300)\n"

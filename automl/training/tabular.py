@@ -35,7 +35,13 @@ from automl.training.common import (
     refit,
     search_message,
 )
-from automl.training.ensemble import average, candidate_pool, greedy_weights, selection_metric
+from automl.training.ensemble import (
+    average,
+    candidate_pool,
+    greedy_weights,
+    pooling_for,
+    selection_metric,
+)
 from automl.training.impact import column_impact
 from automl.training.run import FitRun
 from automl.training.search import Search, SearchData, make_folds
@@ -281,6 +287,7 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
     n_search = len(d.search_idx)
     fold_share = 1.0 if n_folds == 1 else (n_folds - 1) / n_folds
     sel_metric = selection_metric(d.metric, d.tinfo.task)
+    pooling = pooling_for(d.tinfo.task, d.metric)
     members_cache: dict[int, list[TrialRecord]] = {}
 
     def likely_members(ranked: list[TrialRecord]) -> list[TrialRecord]:
@@ -289,7 +296,9 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
         if key not in members_cache:
             ens = None
             if run.options.ensemble and search.oof_y is not None:
-                ens = greedy_weights(search.oof, search.oof_y, ensemble_pool(d, ranked), sel_metric)
+                ens = greedy_weights(
+                    search.oof, search.oof_y, ensemble_pool(d, ranked), sel_metric, pooling
+                )
             by_id = {r.id: r for r in ranked}
             members_cache.clear()
             members_cache[key] = [by_id[i] for i in ens[0]] if ens else ranked[:1]
@@ -353,7 +362,9 @@ def keep_best(
     ens = None
     if run.options.ensemble and search.oof_y is not None:
         sel = selection_metric(d.metric, task)
-        ens = greedy_weights(search.oof, search.oof_y, ensemble_pool(d, ranked), sel)
+        ens = greedy_weights(
+            search.oof, search.oof_y, ensemble_pool(d, ranked), sel, pooling_for(task, d.metric)
+        )
     if ens is not None:
         by_id = {r.id: r for r in ranked}
         plan += [by_id[i] for i in ens[0] if by_id[i] not in plan]
@@ -452,8 +463,9 @@ def add_ensemble(
     """Add the weighted ensemble of kept members (chosen on the validation predictions ``oof``
     of labels ``oof_y``) to the leaderboard and make it the default."""
     ens_id = len(records) + 1
-    scores = average(kept.scores, weights)
-    oof_avg = average(oof, weights)
+    pooling = pooling_for(d.tinfo.task, d.metric)
+    scores = average(kept.scores, weights, pooling)
+    oof_avg = average(oof, weights, pooling)
     threshold = 0.5
     if d.tinfo.task == "binary":
         threshold = M.best_threshold(d.metric, oof_y, oof_avg)
@@ -476,6 +488,7 @@ def add_ensemble(
     kept.meta[str(ens_id)] = {
         "candidate": "ensemble",
         "members": members,
+        "pooling": pooling,
         "params": {"members": dict(members)},
         "threshold": threshold,
         "holdout_metrics": M.report(d.tinfo.task, y_hold, scores, threshold),
