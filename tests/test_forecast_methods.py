@@ -55,12 +55,19 @@ def windows_of(series: list[np.ndarray], origins: list[int]) -> list[Window]:
     return out
 
 
-def fit_of(series: list[np.ndarray], season: int = 1) -> SimpleNamespace:
+def fit_of(
+    series: list[np.ndarray],
+    season: int = 1,
+    future_columns: tuple[str, ...] = (),
+    holidays: dict[str, str] | None = None,
+) -> SimpleNamespace:
     """What choose_methods reads of the pipeline's SeriesFit."""
     sd = SimpleNamespace(
         keys=[f"s{j}" for j in range(len(series))], values=series, start=np.zeros(len(series))
     )
-    layout = SimpleNamespace(plan=SimpleNamespace(season=season))
+    layout = SimpleNamespace(
+        plan=SimpleNamespace(season=season), future_columns=list(future_columns), holidays=holidays
+    )
     return SimpleNamespace(sd=sd, horizon=H, layout=layout, methods=["model"] * len(series))
 
 
@@ -84,6 +91,27 @@ def test_a_damped_trend_chooses_exponential_smoothing_and_a_series_the_model_get
     assert np.max(np.abs(choice.windows[2][0] - windows[2].actual[0])) < 0.05
     assert np.array_equal(choice.hold[1], hold_point[1])  # the other series untouched
     assert any("1 series forecast by exponential smoothing: s0" in n for n in choice.notes)
+
+
+@pytest.mark.parametrize(
+    ("future", "holidays", "follows"),
+    [(("promotion",), None, "promotion"), ((), {"country": "US"}, "the holidays")],
+)
+def test_a_model_that_follows_a_plan_forecasts_every_series_itself(
+    future: tuple[str, ...], holidays: dict[str, str] | None, follows: str
+) -> None:
+    """With future-value columns or holidays, no series goes to a statistical method (which
+    reads only the series' own values): a plan, and a what-if on it, must move every forecast."""
+    trend = damped_trend(48)
+    series = [trend, 50 + np.random.default_rng(0).normal(0, 5, 48)]
+    windows = windows_of(series, [32, 36, 40])
+    raw = [np.stack([np.full(H, trend[w.origin]), w.actual[1]]) for w in windows]
+    hold_w = windows_of(series, [43])[0]
+    hold_point = np.stack([np.full(H, trend[43]), hold_w.actual[1]])
+    fit = fit_of(series, future_columns=future, holidays=holidays)
+    choice = choose_methods(fit, windows, raw, hold_w, hold_point, time.monotonic() + 60)  # type: ignore[arg-type]
+    assert choice.methods == ["model", "model"]  # (the damped trend alone would go to ets)
+    assert any(f"follows the planned values of {follows}" in n for n in choice.notes)
 
 
 def test_a_series_too_short_for_the_statistical_methods_keeps_the_model_and_says_so() -> None:

@@ -72,6 +72,14 @@ def choose_methods(
     n = len(sd.keys)
     methods = list(f.methods)
     choice = MethodChoice(methods, [r.copy() for r in raw], hold_point.copy(), [None] * n)
+    follows = [*f.layout.future_columns, *(["the holidays"] if f.layout.holidays else [])]
+    if follows:  # a plan must move the forecast of every series (and the what-if with it)
+        choice.notes.append(
+            "Every series is forecast by the model: it follows the planned values of "
+            f"{', '.join(follows)}, which the statistical methods (exponential smoothing, Theta, "
+            "ARIMA) cannot."
+        )
+        return choice
     first = min(w.origin for w in windows)
     eligible = [j for j in range(n) if methods[j] in ("model", "short")]
     too_short: list[str] = []
