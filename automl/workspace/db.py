@@ -25,6 +25,7 @@ Rows read like ``sqlite3.Row`` on both: by position, by column name, and ``dict(
 
 from __future__ import annotations
 
+import abc
 import functools
 import os
 import re
@@ -173,14 +174,16 @@ class Result:
         return iter(self.fetchall())
 
 
-class CatalogConnection:
+class CatalogConnection(abc.ABC):
     """One transaction on the catalog (what ``Workspace._db`` yields): ``execute`` returns
-    something with ``fetchone``, ``fetchall``, iteration, ``rowcount`` and ``lastrowid``."""
+    something with ``fetchone``, ``fetchall``, iteration, ``rowcount`` and ``lastrowid``; each
+    driver (:class:`SqliteConnection`, :class:`SAConnection`) says how it runs a statement."""
 
     dialect = "sqlite"
 
+    @abc.abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
+        """Run one statement written with ``?`` placeholders."""
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement for each of ``rows`` (in this transaction)."""
