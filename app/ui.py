@@ -135,7 +135,7 @@ def load_dataset(name: str, version: int | None = None) -> pd.DataFrame:
     its own immutable file, so the cache can never be stale). Pages must not modify it."""
     ws = workspace()
     rec = ws.get_dataset(name, version)
-    return _read_parquet(str(ws.root / rec.path))
+    return _read_parquet(str(ws.dataset_file(rec)))
 
 
 def form_number(value: float) -> float:

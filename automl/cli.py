@@ -350,7 +350,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if data.startswith("dataset:"):  # a catalog dataset is a Parquet file: score it in chunks
         ws = _workspace(args, "import")
         name, version = ws.resolve_dataset(data[len("dataset:") :])
-        data = str(ws.root / ws.get_dataset(name, version).path)
+        data = str(ws.dataset_file(ws.get_dataset(name, version)))
     result = predict_file(model, data, args.out, args.chunk_rows, progress, reasons=args.reasons)
     return _predicted(result, drift_json)
 
@@ -378,7 +378,7 @@ def _predict_on_cluster(args: argparse.Namespace) -> int:
     if data.startswith("dataset:"):
         ws = _workspace(args, "import")
         name, version = ws.resolve_dataset(data[len("dataset:") :])
-        data = str(ws.root / ws.get_dataset(name, version).path)
+        data = str(ws.dataset_file(ws.get_dataset(name, version)))
     storage: dict[str, Any] = {}
     if args.endpoint_url:
         storage["endpoint_url"] = args.endpoint_url
@@ -536,8 +536,11 @@ def cmd_use(args: argparse.Namespace) -> int:
         )
     m = automl.load(folder)
     m.set_default(args.candidate)
-    sweep_stale(Path(folder).parent, of=Path(folder).name)  # left by a killed save
-    save_model(m, folder)
+    if found is not None:  # the workspace's folder, or a new key on its S3 store
+        found[0].rewrite_model(found[1], lambda new: save_model(m, new))
+    else:
+        sweep_stale(Path(folder).parent, of=Path(folder).name)  # left by a killed save
+        save_model(m, folder)
     print(f"candidate {args.candidate} ({m.candidate_name(args.candidate)}) now predicts")
     return 0
 
@@ -912,6 +915,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the workspace catalog on PostgreSQL, shared by several servers: "
         "postgresql://USER@HOST:PORT/DB, its password in $PGPASSWORD (default: $EASEL_CATALOG, "
         "else catalog.sqlite in the workspace folder)",
+    )
+    common.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="keep datasets and models on S3, shared by several servers: s3://BUCKET/PREFIX, "
+        "keys from the AWS settings, an S3-compatible server in $EASEL_STORE_ENDPOINT_URL "
+        "(default: $EASEL_STORE, else the workspace folder)",
     )
     common.add_argument(
         "--user",
@@ -1317,6 +1328,17 @@ def _use_catalog(url: str | None) -> None:
     os.environ[CATALOG_ENV] = url
 
 
+def _use_store(url: str | None) -> None:
+    """``--store URL``: the store for this command and the processes it starts, as
+    $EASEL_STORE (checked first: keys in the address are refused)."""
+    if url is None:
+        return
+    from automl.workspace.store import STORE_ENV, check_store_url
+
+    check_store_url(url, "--store")
+    os.environ[STORE_ENV] = url.strip()
+
+
 def _catalog_message(args: argparse.Namespace, exc: sqlite3.DatabaseError) -> str:
     from automl.workspace.catalog import ENV_VAR
 
@@ -1358,6 +1380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             _use_catalog(getattr(args, "catalog", None))
+            _use_store(getattr(args, "store", None))
             code = int(args.func(args))
             sys.stdout.flush()  # a closed pipe shows here, not at exit
             return code

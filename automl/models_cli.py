@@ -99,7 +99,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if data.startswith("dataset:"):  # a catalog dataset is a Parquet file: read it in chunks
         ws = user_workspace(args, "import")
         name, version = ws.resolve_dataset(data[len("dataset:") :])
-        data = str(ws.root / ws.get_dataset(name, version).path)
+        data = str(ws.dataset_file(ws.get_dataset(name, version)))
     report = drift_file(model, data, args.chunk_rows)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))

@@ -75,6 +75,7 @@ SERVICE_MODULES = {
     "test_browser.py": "browser",  # a Streamlit server driven by Debian's Chromium
     "test_browser_edges.py": "browser",
     "test_s3.py": "s3",  # a local S3-compatible server (moto)
+    "test_store.py": "s3",  # the workspace's files on that server
 }
 
 

@@ -217,7 +217,7 @@ other = choice is not None and choice != model.default_id
 if other and choice is not None and st.button("Use this model", key="analyze_use"):
     with ui.guarded("changing the model that predicts"):
         model.set_default(choice)
-        save_model(model, ws.model_dir(rec))
+        ws.rewrite_model(rec, lambda folder: save_model(model, folder))
         st.success(f"Model {choice} now makes this model's predictions.")
         st.rerun()
 

@@ -551,7 +551,7 @@ def score_version(
     folder = view.root / "predictions"
     with tempfile.TemporaryDirectory(dir=folder, prefix=".automation-") as tmp:
         out = Path(tmp) / "scored.parquet"
-        predict_file(model, view.root / rec.path, out)
+        predict_file(model, view.dataset_file(rec), out)
         df = pd.read_parquet(out)
     ref = dataset_ref(rec, view)
     saved = view.add_dataset(

@@ -47,6 +47,7 @@ from automl.errors import DataError, ParameterError
 from automl.workspace.catalog import CATALOG_SCHEMA, ENV_VAR, STAGES, Workspace, newer_catalog
 from automl.workspace.db import CATALOG_ENV
 from automl.workspace.jobs import job_alive
+from automl.workspace.store import STORE_ENV
 
 FORMAT = "easel-workspace-backup"
 FORMAT_VERSION = 1
@@ -118,11 +119,21 @@ _NOT_ON_POSTGRES = (
 )
 
 
+_NOT_ON_S3 = (
+    "This workspace keeps its datasets and models on S3 ($EASEL_STORE): its backup and restore "
+    "are not part of Easel yet. Back up the bucket with the storage's own tools (versioning or "
+    "replication) together with the catalog, or unset EASEL_STORE for a workspace kept in its "
+    "folder."
+)
+
+
 def backup_workspace(ws: Workspace, out: str | os.PathLike[str]) -> BackupSummary:
     """Write a backup of ``ws`` to ``out`` (a .tar.gz file), atomically: a failed backup leaves
     no file behind and an older file at ``out`` untouched."""
     if ws.shared_catalog:
         raise ParameterError(_NOT_ON_POSTGRES)
+    if ws.store.shared:
+        raise ParameterError(_NOT_ON_S3)
     out = Path(out).resolve()
     if out.is_dir():
         raise ParameterError(
@@ -280,6 +291,8 @@ def restore_workspace(
     """
     if os.environ.get(CATALOG_ENV):
         raise ParameterError(_NOT_ON_POSTGRES)
+    if os.environ.get(STORE_ENV):
+        raise ParameterError(_NOT_ON_S3)
     archive, root = Path(archive), Path(root).resolve()
     if not archive.is_file():
         raise ParameterError(f"There is no backup file at '{archive}'. Check the path.")

@@ -5,6 +5,7 @@ connection layer is :mod:`automl.workspace.db`, the schema :mod:`automl.workspac
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -26,6 +27,7 @@ from automl.artifact import parquet_safe
 from automl.atomic import check_folder, sweep_stale, temp_path
 from automl.errors import DataError, EaselError, ParameterError
 from automl.workspace.db import CATALOG_ENV, Catalog, CatalogConnection, Row, check_catalog_url
+from automl.workspace.store import STORE_ENV, Store, open_store
 
 ENV_VAR = "EASEL_WORKSPACE"
 # Letters (any alphabet), digits, spaces and _ . - + & ( ); never '/', '\\' (paths), '@' (it
@@ -51,6 +53,7 @@ _ACTIVE_JOBS = (
     "WHERE status IN ('queued', 'running') ORDER BY id"
 )
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+STORE_SETTING = "store"  # the settings key naming an S3 store the catalog's files are in
 
 
 @dataclass
@@ -208,7 +211,10 @@ class Workspace:
     users shared with them (read-only). ``root`` defaults to $EASEL_WORKSPACE or ./workspace.
     The catalog is ``root``/catalog.sqlite, or the PostgreSQL database ``catalog`` names
     (default $EASEL_CATALOG, e.g. ``postgresql://easel@db:5432/easel``), which several app
-    servers and workers sharing the folder ``root`` can use at once.
+    servers and workers sharing the folder ``root`` can use at once. Datasets and model
+    folders are kept in ``root``, or on the S3 store ``store`` names (default $EASEL_STORE,
+    e.g. ``s3://team-bucket/easel``; ``root`` is then this computer's cache of it: see
+    :mod:`automl.workspace.store`).
 
     ``user`` is the owner of everything this object creates and lists ('' in personal mode, where
     there are no users); ``admin`` lets it read every user's objects. Another user's object is
@@ -222,6 +228,7 @@ class Workspace:
         user: str | None = None,
         admin: bool = False,
         catalog: str | None = None,
+        store: str | None = None,
     ) -> None:
         self.root = Path(root or os.environ.get(ENV_VAR) or "workspace").resolve()
         self.user = str(user or "")
@@ -240,14 +247,17 @@ class Workspace:
             check_folder(self.root / sub, "workspace folder")
         for sub in ("datasets", "models", "predictions"):  # temporaries of crashed writers
             sweep_stale(self.root / sub)
+        self.store: Store = open_store(self.root, store)
         self._check_catalog_file()
         self._migrate()
+        self._check_store()
 
     def as_user(self, user: str | None, admin: bool = False) -> Workspace:
         """The same workspace seen by another user (no folders or tables touched)."""
         ws = object.__new__(Workspace)
         ws.root, ws.user, ws.admin = self.root, str(user or ""), bool(admin)
         ws._catalog = self._catalog
+        ws.store = self.store
         return ws
 
     # ------------------------------------------------------------------ catalog
@@ -281,6 +291,47 @@ class Workspace:
                     "dataset and model files: the catalog was lost or truncated. Restore the "
                     "workspace from a backup (automl workspace restore FILE), or move the "
                     "workspace folder aside and start a new one."
+                )
+
+    def _check_store(self) -> None:
+        """The catalog names the S3 store its files are in (the setting ``store``): opening it
+        with another store, or none, is refused, since no file would be found. A catalog that
+        already holds files in its folder is not moved to a store."""
+        store = self.store.where if self.store.shared else None
+        recorded = self.get_setting(STORE_SETTING)
+        if recorded == store:
+            return
+        if recorded is not None:
+            now = f"${STORE_ENV} is {store}" if store else f"${STORE_ENV} is not set"
+            raise DataError(
+                f"The datasets and models of this workspace's catalog ({self.catalog_where}) "
+                f"are kept in the store {recorded}, but {now}. Set {STORE_ENV}={recorded} "
+                "(with the same catalog) on every server and command of this workspace."
+            )
+        with self._db(lock=True) as db:
+            held = sum(
+                int(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+                for t in ("datasets", "models")
+            )
+            found = db.execute(
+                "SELECT value FROM settings WHERE key=?", (STORE_SETTING,)
+            ).fetchone()
+            if found is None and held:
+                raise DataError(
+                    f"This workspace's catalog ({self.catalog_where}) already holds datasets "
+                    f"and models kept in the folder {self.root}, so it cannot move to the store "
+                    f"{store}. Unset {STORE_ENV} for this workspace, or start a new workspace "
+                    "(another folder or catalog) for the shared store."
+                )
+            if found is None:
+                db.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?)", (STORE_SETTING, store)
+                )
+            elif found[0] != store:
+                raise DataError(
+                    f"The datasets and models of this workspace's catalog are kept in the "
+                    f"store {found[0]}, but ${STORE_ENV} is {store}. Set {STORE_ENV}="
+                    f"{found[0]} on every server and command of this workspace."
                 )
 
     def _damaged(self, exc: sqlite3.DatabaseError) -> DataError:
@@ -397,12 +448,14 @@ class Workspace:
             # no per-column statistics: Easel never filters on read, and writing is 20-25% faster
             df.to_parquet(tmp, index=False, write_statistics=False)
             os.replace(tmp, path)
+            key = str(path.relative_to(self.root))
+            self.store.put(key)  # uploaded before the catalog names it (an S3 store)
             with self._db(lock=True) as db:
                 version = self._next_version(db, "datasets", name)
                 rec = DatasetRecord(
                     name,
                     version,
-                    str(path.relative_to(self.root)),
+                    key,
                     source,
                     len(df),
                     df.shape[1],
@@ -429,10 +482,24 @@ class Workspace:
                 )
         except BaseException:
             tmp.unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
+            self._forget(str(path.relative_to(self.root)))
             raise
         self.audit("import", f"dataset {name}@{rec.version}", f"{rec.rows} rows from {source}")
         return rec
+
+    def _forget(self, key: str) -> None:
+        """Remove a file that the catalog does not name (a save that failed half-way)."""
+        with contextlib.suppress(EaselError):  # the failure being reported is the one to see
+            self.store.remove(key)
+
+    def dataset_file(self, rec: DatasetRecord) -> Path:
+        """A local Parquet file with the rows of a dataset record this workspace returned:
+        the workspace folder's, or this computer's copy of the S3 store's."""
+        return self.store.local(rec.path)
+
+    def has_file(self, rec: DatasetRecord) -> bool:
+        """Whether the dataset's file is in the store (a file removed by hand is not)."""
+        return self.store.exists(rec.path)
 
     def _next_version(self, db: CatalogConnection, table: str, name: str) -> int:
         row = db.execute(
@@ -530,7 +597,7 @@ class Workspace:
         """The first ``rows`` rows, read without loading the whole dataset."""
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(self.root / self.get_dataset(name, version).path)
+        pf = pq.ParquetFile(self.dataset_file(self.get_dataset(name, version)))
         batches = pf.iter_batches(batch_size=max(1, rows))
         first = next(batches, None)
         return first.to_pandas() if first is not None else pd.DataFrame()
@@ -553,7 +620,7 @@ class Workspace:
 
     def read(self, rec: DatasetRecord) -> pd.DataFrame:
         """The rows of a dataset record this workspace returned (so already allowed)."""
-        return pd.read_parquet(self.root / rec.path)
+        return pd.read_parquet(self.dataset_file(rec))
 
     def delete_dataset(self, name: str, version: int | None = None) -> int:
         """Delete one version, or every version, of one of this user's datasets (models trained
@@ -575,11 +642,22 @@ class Workspace:
                     "DELETE FROM shares WHERE kind='dataset' AND owner=? AND name=?",
                     (self.user, name),
                 )
-        for r in rows:
-            (self.root / r["path"]).unlink(missing_ok=True)
         what = f"dataset {name}" + ("" if version is None else f"@{version}")
         self.audit("delete", what, f"{len(rows)} version(s)")
+        self._remove_files(what, [r["path"] for r in rows])
         return len(rows)
+
+    def _remove_files(self, what: str, keys: list[str]) -> None:
+        """Remove the files of deleted catalog rows; on a store that cannot be reached, say
+        that the deletion happened but its files were left."""
+        for key in keys:
+            try:
+                self.store.remove(key)
+            except EaselError as exc:
+                raise DataError(
+                    f"{what.capitalize()} was deleted, but its files were left in the store: "
+                    f"{exc} They are no longer used and can be removed from the bucket by hand."
+                ) from None
 
     # ------------------------------------------------------------------ models
     def new_model_path(self, name: str) -> tuple[str, int, Path]:
@@ -610,11 +688,27 @@ class Workspace:
             base, sep, ver = dataset.rpartition("@")
             if sep and base and ver.isascii() and ver.isdigit() and len(ver) <= 9:
                 dataset, dataset_version = base, int(ver)
+        key = str(Path(path).relative_to(self.root))
+        try:
+            self.store.put(key)  # uploaded before the catalog names it (an S3 store)
+            rec = self._insert_model(name, key, dataset, model, dataset_version)
+        except BaseException:
+            if self.store.shared:
+                self._forget(key)
+            raise
+        self.audit(
+            action, f"model {name}@{rec.version}", f"from {rec.dataset_ref}, target {rec.target}"
+        )
+        return rec
+
+    def _insert_model(
+        self, name: str, key: str, dataset: str, model: Any, dataset_version: int | None
+    ) -> ModelRecord:
         with self._db(lock=True) as db:
             rec = ModelRecord(
                 name,
                 self._next_version(db, "models", name),
-                str(Path(path).relative_to(self.root)),
+                key,
                 dataset,
                 model.target,
                 model.problem_type,
@@ -641,9 +735,6 @@ class Workspace:
                     rec.dataset_version,
                 ),
             )
-        self.audit(
-            action, f"model {name}@{rec.version}", f"from {rec.dataset_ref}, target {rec.target}"
-        )
         return rec
 
     def list_models(self) -> list[ModelRecord]:
@@ -673,7 +764,41 @@ class Workspace:
         return self._model(r)
 
     def model_dir(self, rec: ModelRecord) -> Path:
-        return self.root / rec.path
+        """The model's folder: the workspace folder's, or this computer's copy of the S3
+        store's (fetched on first use; a model version's files never change under a key)."""
+        return self.store.local(rec.path)
+
+    def rewrite_model(self, rec: ModelRecord, save: Callable[[Path], Any]) -> ModelRecord:
+        """Save a changed model version (another default candidate): ``save(folder)`` writes
+        it. In the workspace folder that is the version's own folder, as always; on an S3 store
+        the changed folder goes under a new key, recorded once uploaded, so that no server's
+        copy of the old one is ever stale."""
+        folder = self.model_dir(rec)
+        if not self.store.shared:
+            sweep_stale(folder.parent, of=folder.name)  # left by a killed save
+            save(folder)
+            return rec
+        new = self.root / "models" / uuid.uuid4().hex
+        key = str(new.relative_to(self.root))
+        try:
+            shutil.copytree(folder, new)  # save() keeps the data report of the folder it replaces
+            save(new)
+            self.store.put(key)
+            with self._db(lock=True) as db:
+                cur = db.execute(
+                    "UPDATE models SET path=? WHERE owner=? AND name=? AND version=? AND path=?",
+                    (key, rec.owner, rec.name, rec.version, rec.path),
+                )
+                if cur.rowcount != 1:
+                    raise EaselError(
+                        f"Version {rec.version} of model '{rec.name}' was changed or deleted "
+                        "by someone else meanwhile. Open it again and repeat the change."
+                    )
+        except BaseException:
+            self._forget(key)
+            raise
+        self._remove_files(f"the earlier copy of model {rec.name}@{rec.version}", [rec.path])
+        return self.get_model(self.key(rec), rec.version)
 
     def delete_model(self, name: str, version: int) -> None:
         name = self._own("model", name)
@@ -696,8 +821,8 @@ class Workspace:
                     "DELETE FROM shares WHERE kind='model' AND owner=? AND name=?",
                     (self.user, name),
                 )
-        shutil.rmtree(self.root / rec.path, ignore_errors=True)
         self.audit("delete", f"model {name}@{version}")
+        self._remove_files(f"model {name}@{version}", [rec.path])
 
     def model_versions(self, name: str) -> list[ModelRecord]:
         return [self._model(r) for r in self._versions("model", name)]
@@ -904,7 +1029,7 @@ class Workspace:
         rec = self.get_model(name, version)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            zip_model_folder(zf, self.root / rec.path, f"{rec.name}-v{version}")
+            zip_model_folder(zf, self.model_dir(rec), f"{rec.name}-v{version}")
         return buf.getvalue()
 
     # ------------------------------------------------------------------ sharing

@@ -252,7 +252,7 @@ def training_input(
             # lineage names versions as their owner sees them; another user's raw rows are
             # used only when they are shared with this user too
             src = resolve(ws.as_user(current.owner), str(lin["from"]))
-            gone = not (ws.root / src.path).is_file() or _unreadable(ws, src)
+            gone = not ws.has_file(src) or _unreadable(ws, src)
         except EaselError:
             gone = True
         if gone:  # the source was deleted: the prepared rows are all we have
