@@ -294,3 +294,28 @@ def test_two_servers_share_one_catalog_and_store(
     scored = pd.read_csv(out, dtype=str)
     assert scored["prediction"].tolist() == built["pred"]
     assert (b / built["path"]).is_dir() and not (b / "catalog.sqlite").exists()
+
+
+def test_a_server_that_never_answers_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automl.workspace import store as store_mod
+
+    with socket.socket() as silent:  # takes connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setenv(ENDPOINT_ENV, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+        monkeypatch.setattr(store_mod, "READ_TIMEOUT_S", 1)  # the test's own, shorter wait
+        with pytest.raises(DataError, match=r"could not be reached: it refused") as info:
+            Workspace(tmp_path, store=f"s3://{BUCKET}/silent")
+    assert SECRET not in str(info.value)
+
+
+def test_keys_without_permission_are_named_not_shown(tmp_path: Path, endpoint: str) -> None:
+    from moto.core import enable_iam_authentication
+
+    with enable_iam_authentication(), pytest.raises(DataError, match="no permission") as info:
+        Workspace(tmp_path, store=f"s3://{BUCKET}/denied")  # keys the server does not know
+    assert SECRET not in str(info.value) and KEY not in str(info.value)
