@@ -19,6 +19,7 @@ import boto3
 import pandas as pd
 import pytest
 from moto.server import ThreadedMotoServer
+from streamlit.testing.v1 import AppTest
 
 from automl.errors import DataError, ParameterError
 from automl.workspace import Workspace
@@ -78,7 +79,9 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- one workspace on S3
-def test_datasets_and_models_live_in_the_bucket(tmp_path: Path, endpoint: str) -> None:
+def test_datasets_and_models_live_in_the_bucket(
+    tmp_path: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import automl
     from automl.reports import save_model
 
@@ -110,17 +113,29 @@ def test_datasets_and_models_live_in_the_bucket(tmp_path: Path, endpoint: str) -
     got = automl.load(there.model_dir(there.get_model("churn"))).predict(rows.head(50))
     pd.testing.assert_series_equal(pd.Series(got), pd.Series(want))
 
-    # another default candidate: saved under a new key, the old one removed
-    loaded = automl.load(ws.model_dir(mrec))
-    changed = ws.rewrite_model(mrec, lambda folder: save_model(loaded, folder))
+    # the other server's Analyze page makes another kept candidate the default: saved under a
+    # new key, the old one removed, and this server reads the change
+    other_id = next(i for i in (1, 2) if i != model.model_.default_id)
+    monkeypatch.setenv("EASEL_WORKSPACE", str(other))
+    monkeypatch.setenv(STORE_ENV, f"s3://{BUCKET}/one")
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/analyze.py")
+    at.run()
+    at.selectbox(key="analyze_default").select(other_id).run()
+    at.button(key="analyze_use").click().run()
+    assert not at.exception, at.exception
+    changed = there.get_model("churn", 1)  # (the other server's catalog: a copy of the file)
     assert changed.path != mrec.path and changed.version == mrec.version
     assert objects(endpoint, f"one/{mrec.path}/") == []
     assert f"one/{changed.path}/easel_model.json" in objects(endpoint, f"one/{changed.path}/")
+    (other / changed.path).rename(tmp_path / "aside")  # read back from the bucket
+    assert automl.load(there.model_dir(changed)).default_id == other_id
 
-    ws.delete_model("churn", 1)
-    ws.delete_dataset("customers")
+    there.delete_model("churn", 1)
+    there.delete_dataset("customers")
     assert objects(endpoint, "one/") == []
-    assert not (ws.root / rec.path).exists() and not (ws.root / changed.path).exists()
+    assert not (other / changed.path).exists() and not (other / rec.path).exists()
 
 
 def test_a_failed_save_leaves_nothing_in_the_bucket(tmp_path: Path, endpoint: str) -> None:
@@ -151,11 +166,14 @@ def test_a_failed_save_leaves_nothing_in_the_bucket(tmp_path: Path, endpoint: st
 def test_the_cache_is_bounded(tmp_path: Path, endpoint: str, monkeypatch: Any) -> None:
     from automl.workspace import store as store_mod
 
+    monkeypatch.setenv("EASEL_STORE_CACHE_MB", "lots")
+    with pytest.raises(ParameterError, match=r"EASEL_STORE_CACHE_MB must be a number"):
+        Workspace(tmp_path, store=f"s3://{BUCKET}/cache")
+    monkeypatch.setenv("EASEL_STORE_CACHE_MB", "0")
     ws = Workspace(tmp_path, store=f"s3://{BUCKET}/cache")
     recs = [ws.add_dataset(f"d{i}", make_table(2000, i), "x.csv") for i in range(3)]
     for r in recs:
         os.utime(ws.root / r.path, (1, 1))  # used long ago
-    monkeypatch.setenv("EASEL_STORE_CACHE_MB", "0")
     monkeypatch.setattr(store_mod, "CACHE_GRACE_S", 0.0)
     (ws.root / recs[0].path).unlink()
     ws.read(recs[0])  # fetched: the cache grows, so the copies used longest ago go

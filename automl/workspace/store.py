@@ -159,6 +159,7 @@ class S3Store(Store):
         self.endpoint = check_endpoint(raw) if raw else None
         self._fs: Any = None
         self._pid = -1
+        self.cache_bytes = _cache_bytes()
         try:
             import s3fs  # noqa: F401
         except ImportError:
@@ -331,10 +332,7 @@ class S3Store(Store):
     def _trim(self, keep: Path) -> None:
         """Remove the cached copies used longest ago while the cache is over its size, except
         ``keep`` and any copy used in the last :data:`CACHE_GRACE_S` seconds."""
-        try:
-            limit = float(os.environ.get(CACHE_ENV) or CACHE_MB) * 2**20
-        except ValueError:
-            limit = CACHE_MB * 2**20
+        limit = self.cache_bytes
         entries: list[tuple[float, int, Path]] = []
         for folder in ("datasets", "models"):
             base = self.root / folder
@@ -358,6 +356,23 @@ class S3Store(Store):
                 continue
             _remove_local(p)
             total -= size
+
+
+def _cache_bytes() -> float:
+    """``$EASEL_STORE_CACHE_MB`` (default :data:`CACHE_MB`) in bytes, checked."""
+    text = os.environ.get(CACHE_ENV, "").strip()
+    if not text:
+        return CACHE_MB * 2**20
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = -1.0
+    if not 0 <= mb < 2**40:
+        raise ParameterError(
+            f"${CACHE_ENV} must be a number of megabytes, 0 or more (the most this computer "
+            f"keeps of the store's files), such as {CACHE_MB}. Got '{text[:20]}' instead."
+        )
+    return mb * 2**20
 
 
 def _remove_local(path: Path) -> None:
