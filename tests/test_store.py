@@ -162,6 +162,14 @@ def test_a_failed_save_leaves_nothing_in_the_bucket(tmp_path: Path, endpoint: st
         ws.add_model("m", 1, folder, "good", None)
     assert objects(endpoint, "failed/models/") == []
 
+    # a file removed from the bucket by hand: said in words when read
+    (key,) = objects(endpoint, "failed/datasets/")
+    boto3.client("s3", endpoint_url=endpoint).delete_object(Bucket=BUCKET, Key=key)
+    for p in (ws.root / "datasets").iterdir():
+        p.unlink()
+    with pytest.raises(DataError, match=r"missing from its store s3://team/failed: it was"):
+        ws.load_dataset("good")
+
 
 def test_the_cache_is_bounded(tmp_path: Path, endpoint: str, monkeypatch: Any) -> None:
     from automl.workspace import store as store_mod

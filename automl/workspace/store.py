@@ -19,6 +19,7 @@ server unreachable within :data:`ANSWER_S`), never a secret key.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -290,8 +291,8 @@ class S3Store(Store):
                 if not dest.exists():  # else another process fetched it first: use theirs
                     raise
         except Exception as exc:
-            if isinstance(exc, OSError) and str(exc.filename or "").startswith(str(self.root)):
-                raise  # a local disk problem (full, no permission): the front doors name it
+            if _local_problem(exc, self.root):
+                raise  # this computer's disk (full, no permission): the front doors name it
             raise self._explain(exc, "read", key) from None
         finally:
             if tmp.is_dir():
@@ -356,6 +357,17 @@ class S3Store(Store):
                 continue
             _remove_local(p)
             total -= size
+
+
+def _local_problem(exc: BaseException, root: Path) -> bool:
+    """Whether a download failed on this computer's disk rather than at the store."""
+    if not isinstance(exc, OSError):
+        return False
+    return str(exc.filename or "").startswith(str(root)) or exc.errno in (
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+    )
 
 
 def _cache_bytes() -> float:
