@@ -375,11 +375,13 @@ def _predict_on_cluster(args: argparse.Namespace) -> int:
             f"'automl forecast {args.model} --out FILE' (optionally with --history DATA)."
         )
     data = args.data
-    if data.startswith("dataset:"):
+    storage: dict[str, Any] = {}
+    if data.startswith("dataset:"):  # on an S3 store the workers read its object themselves
         ws = _workspace(args, "import")
         name, version = ws.resolve_dataset(data[len("dataset:") :])
-        data = str(ws.dataset_file(ws.get_dataset(name, version)))
-    storage: dict[str, Any] = {}
+        data = ws.store.address(ws.get_dataset(name, version).path)
+        if ws.store.endpoint:
+            storage["endpoint_url"] = ws.store.endpoint
     if args.endpoint_url:
         storage["endpoint_url"] = args.endpoint_url
     if args.anonymous:

@@ -321,6 +321,17 @@ def test_two_servers_share_one_catalog_and_store(
     assert scored["prediction"].tolist() == built["pred"]
     assert (b / built["path"]).is_dir() and not (b / "catalog.sqlite").exists()
 
+    # a cluster's workers read the dataset from the store themselves (s3://, the store's server)
+    here, there = tmp_path / "here.csv", tmp_path / "there.csv"
+    for cached in (b / "datasets").glob("*.parquet"):
+        cached.unlink()
+    run(*cli, "predict", "model:churn", "dataset:customers", "--out", str(there),
+        "--workspace", str(b), "--quiet", "--cluster", "local:1")  # fmt: skip
+    assert not list((b / "datasets").glob("*.parquet"))  # not through this server's cache
+    run(*cli, "predict", "model:churn", "dataset:customers", "--out", str(here),
+        "--workspace", str(b), "--quiet")  # fmt: skip
+    pd.testing.assert_frame_equal(pd.read_csv(there), pd.read_csv(here))
+
 
 def test_a_server_that_never_answers_is_an_error_not_a_hang(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

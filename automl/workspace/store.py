@@ -104,9 +104,14 @@ class Store(ABC):
 
     where: str  # the store as messages and the catalog's ``store`` setting name it
     shared: bool  # several servers may share it
+    endpoint: str | None = None  # an S3-compatible server's address (None: Amazon S3)
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    @abstractmethod
+    def address(self, key: str) -> str:
+        """Where another machine reads ``key`` (a Dask worker): a path, or an s3:// URL."""
 
     @abstractmethod
     def put(self, key: str) -> None:
@@ -130,6 +135,9 @@ class LocalStore(Store):
 
     where = "the workspace folder"
     shared = False
+
+    def address(self, key: str) -> str:
+        return str(self.root / key)
 
     def put(self, key: str) -> None:
         return None
@@ -246,6 +254,9 @@ class S3Store(Store):
         )
 
     # ------------------------------------------------------------------ files
+    def address(self, key: str) -> str:
+        return f"s3://{self._path(key)}"
+
     def put(self, key: str) -> None:
         """Upload ``root/key``. A dataset is one object (an upload is all or nothing); a model
         folder's files go one by one, and the catalog records it only after the last one, so
