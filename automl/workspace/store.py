@@ -264,8 +264,9 @@ class S3Store(Store):
         src = self.root / key
         files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
         try:
-            for f in files:
-                self.fs.put_file(str(f), self._path(f.relative_to(self.root).as_posix()))
+            # a model folder's files go at once (s3fs runs a list's transfers concurrently)
+            remote = [self._path(f.relative_to(self.root).as_posix()) for f in files]
+            self.fs.put([str(f) for f in files], remote)
         except BaseException as exc:
             self._quiet_remove(key)
             if isinstance(exc, Exception):
@@ -288,11 +289,10 @@ class S3Store(Store):
                 found = self.fs.find(remote)
                 if not found:
                     raise FileNotFoundError(remote)
-                for obj in found:
-                    rel = obj[len(remote) :].lstrip("/")
-                    target = tmp / rel
+                targets = [tmp / obj[len(remote) :].lstrip("/") for obj in found]
+                for target in targets:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    self.fs.get_file(obj, str(target))
+                self.fs.get(found, [str(t) for t in targets])  # concurrently
             else:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 self.fs.get_file(remote, str(tmp))
