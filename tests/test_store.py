@@ -223,6 +223,13 @@ def test_store_addresses_are_checked(url: str, message: str) -> None:
     assert SECRET not in str(info.value) and KEY not in str(info.value)
 
 
+def test_a_store_server_address_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENDPOINT_ENV, f"http://{KEY}:{SECRET}@minio:9000")
+    with pytest.raises(ParameterError, match=r"EASEL_STORE_ENDPOINT_URL must be") as info:
+        Workspace(tmp_path, store=f"s3://{BUCKET}/x")
+    assert SECRET not in str(info.value)
+
+
 def test_store_errors_are_words_without_keys(tmp_path: Path, endpoint: str) -> None:
     cli = [sys.executable, "-m", "automl.cli", "datasets", "list", "--workspace", str(tmp_path)]
     cases = [
