@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from automl.errors import DataError, ParameterError
 from automl.workspace import Workspace
-from automl.workspace.backup import backup_workspace
+from automl.workspace.backup import backup_workspace, restore_workspace
 from automl.workspace.store import ENDPOINT_ENV, STORE_ENV, check_store_url
 from tests.conftest import make_table
 from tests.pg_server import PgServer, new_database
@@ -203,8 +203,12 @@ def test_the_catalog_remembers_its_store(tmp_path: Path, endpoint: str) -> None:
     Workspace(local).add_dataset("d", pd.DataFrame({"x": [1]}), "x.csv")
     with pytest.raises(DataError, match=r"cannot move to the store"):
         Workspace(local, store=f"s3://{BUCKET}/moved")
-    with pytest.raises(ParameterError, match=r"not part of Easel yet"):
+    with pytest.raises(ParameterError, match=r"keeps its datasets and models on S3"):
         backup_workspace(Workspace(tmp_path, store=f"s3://{BUCKET}/remembered"), tmp_path / "b")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(STORE_ENV, f"s3://{BUCKET}/remembered")
+        with pytest.raises(ParameterError, match=r"keeps its datasets and models on S3"):
+            restore_workspace(tmp_path / "backup.tar.gz", tmp_path / "restored")
 
 
 @pytest.mark.parametrize(
