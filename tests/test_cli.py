@@ -134,6 +134,23 @@ def test_use_makes_another_candidate_the_default(trained: Path, tmp_path: Path):
     assert res.returncode == 2 and "Kept candidates" in res.stderr
 
 
+def test_use_on_a_workspace_model_changes_its_own_folder(trained: Path, tmp_path: Path):
+    import automl
+    from automl.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    name, version, path = ws.new_model_path("churn")
+    shutil.copytree(trained, path)
+    rec = ws.add_model(name, version, path, "customers", automl.load(path))
+    info = json.loads((path / "easel_model.json").read_text())
+    other = next(k for k in info["kept"] if int(k) != info["default_candidate"])
+    res = run("use", "model:churn", other, "--workspace", str(ws.root))
+    assert res.returncode == 0, res.stderr
+    assert ws.get_model("churn").path == rec.path  # the folder, changed in place
+    saved = json.loads((path / "easel_model.json").read_text())
+    assert saved["default_candidate"] == int(other)
+
+
 def test_preview(data_csv: Path):
     res = run("preview", str(data_csv), "--target", "churn", "--json")
     assert res.returncode == 0, res.stderr
