@@ -259,12 +259,12 @@ class S3Store(Store):
 
     def put(self, key: str) -> None:
         """Upload ``root/key``. A dataset is one object (an upload is all or nothing); a model
-        folder's files go one by one, and the catalog records it only after the last one, so
+        folder is one object per file, and the catalog records it only after the last one, so
         nothing half-uploaded is ever read. A failed upload removes what it wrote."""
         src = self.root / key
         files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
         try:
-            # a model folder's files go at once (s3fs runs a list's transfers concurrently)
+            # a model folder's files go together (s3fs runs a list's transfers concurrently)
             remote = [self._path(f.relative_to(self.root).as_posix()) for f in files]
             self.fs.put([str(f) for f in files], remote)
         except BaseException as exc:
