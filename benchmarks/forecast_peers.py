@@ -1,4 +1,4 @@
-"""Forecasting against the statistical peers on real series shipped inside installed packages.
+"""Forecasting against statistical peers and AutoGluon-TimeSeries on series shipped in packages.
 
     python -m benchmarks.forecast_peers [--budget 60] [--collections housing,economics,...]
                                         [--peers statsforecast,autogluon-ts]
