@@ -158,6 +158,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     started = time.monotonic()
     _check_model_folder(args.out)  # before training, which can take long
     _cluster_address(args)
+    if args.dask_training_rows is not None:
+        if args.cluster is None:
+            raise _usage(
+                "--dask-training-rows says when the final model trains on a cluster: give "
+                "--cluster too (e.g. --cluster local:2), or leave it out."
+            )
+        if args.dask_training_rows < 1:
+            raise _usage(
+                f"--dask-training-rows must be a positive number of rows. Got "
+                f"{args.dask_training_rows}."
+            )
     recipe = _load_recipe(args.recipe)
     if args.data.startswith("dataset:") and recipe is None:
         # the data service decides what a dataset trains on, as for a build in the app: a
@@ -222,6 +233,7 @@ def _fit(
         quantiles=_quantiles(args.quantiles),
         backtests=args.backtests,
         cluster=cluster,
+        dask_training_rows=args.dask_training_rows,
         future_columns=_future_columns(args.future_columns),
         holidays=args.holidays,
         fill=args.fill,
@@ -894,7 +906,7 @@ def _forecast_lines(ts: Any, full: bool) -> list[str]:
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from automl.training.run import MIN_TIME_BUDGET
+    from automl.training.run import DASK_TRAINING_ROWS, MIN_TIME_BUDGET
 
     p = argparse.ArgumentParser(
         prog="automl", description="Easel AutoML: train, inspect and use models from tables."
@@ -1141,6 +1153,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
     t.add_argument("--cluster", default=None, metavar="ADDRESS", help=CLUSTER_HELP)
+    t.add_argument(
+        "--dask-training-rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --cluster: a table of more than N rows searches on a sample and trains its "
+        "final LightGBM model on every row on the cluster's workers (LightGBM's Dask training; "
+        f"default {DASK_TRAINING_ROWS:,}: below it one computer does the whole build well)",
+    )
     t.add_argument(
         "--no-reports",
         action="store_true",
