@@ -435,7 +435,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise _usage(f"--out must end in .csv or .parquet. Got '{args.out}'.")
     check_output_file(path, "output file (--out)", keep=(args.history or "", args.future or ""))
-    model = automl.load(_model_folder(args))
+    _cluster_address(args)  # checked before any work
+    folder = _model_folder(args)
+    model = automl.load(folder)
     if not model.is_forecast:
         raise _usage(
             f"'{args.model}' is not a time series model; score rows with "
@@ -447,6 +449,11 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             raise _usage("This model uses no future values: there is no table to fill in.")
         if args.future:
             raise _usage("Give either --future-template (to write the table) or --future.")
+        if args.cluster is not None:
+            raise _usage(
+                "--cluster forecasts on a cluster; writing the table of future values "
+                "(--future-template) needs none. Leave --cluster out."
+            )
         table = model.future_template(args.horizon, _names(args.series), history)
         _write_table(table, path)
         same = [f"--history {args.history}"] if args.history else []  # the forecast it is for
@@ -472,7 +479,15 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         )
     if future is not None and not model.future_columns:
         print("warning: this model uses no future values; --future is not used", file=sys.stderr)
-    out = model.forecast(history, args.horizon, _names(args.series), future)
+    if getattr(args, "cluster", None) is None:
+        out = model.forecast(history, args.horizon, _names(args.series), future)
+    else:  # the series shared out to the workers (the same table)
+        from automl.cluster.forecasting import forecast_on_cluster
+
+        with _cluster(args) as cluster:
+            out = forecast_on_cluster(
+                cluster, model, folder, history, args.horizon, _names(args.series), future
+            )
     _write_table(out, path)
     print(f"wrote {len(out):,} forecasts to {path}")
     return 0
@@ -1228,6 +1243,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--horizon", type=int, default=None, help="periods ahead (default: as built)")
     fc.add_argument("--series", action="append", default=None, help="only these series")
+    fc.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help=CLUSTER_HELP + "; the series are shared out to the workers, each forecasting its "
+        "share with the same model (the same table as without it)",
+    )
     fc.set_defaults(func=cmd_forecast)
 
     ho = sub.add_parser(
