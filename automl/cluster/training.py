@@ -92,8 +92,15 @@ class DaskFinalFit:
             bounds = np.linspace(0, n, parts + 1).astype(int)
             spans = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
             shared_pre = self.client.scatter(pre, broadcast=True, hash=False)
-            raw = self.client.scatter([rows.iloc[a:b] for a, b in spans], hash=False)
-            labels = self.client.scatter([y[a:b] for a, b in spans], hash=False)
+            # the partitions dealt out to the workers in turn, each with its labels (LightGBM
+            # trains on the workers that hold a part), one at a time: this computer holds one
+            # partition's copy at most
+            addresses = self.cluster.workers()
+            raw, labels = [], []
+            for i, (a, b) in enumerate(spans):
+                where = [addresses[i % len(addresses)]]
+                raw.append(self.client.scatter(rows.iloc[a:b], workers=where, hash=False))
+                labels.append(self.client.scatter(y[a:b], workers=where, hash=False))
             encoded = self.client.map(_encode, raw, pre=shared_pre, pure=False)
             width = len(pre.tree_features()[0])
             X = da.concatenate(
