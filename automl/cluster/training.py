@@ -102,7 +102,7 @@ class DaskFinalFit:
                 raw.append(self.client.scatter(rows.iloc[a:b], workers=where, hash=False))
                 labels.append(self.client.scatter(y[a:b], workers=where, hash=False))
             encoded = self.client.map(_encode, raw, pre=shared_pre, pure=False)
-            width = len(pre.tree_features()[0])
+            width = pre.transform_tree(rows.iloc[:1]).shape[1]
             X = da.concatenate(
                 [
                     da.from_delayed(f, shape=(b - a, width), dtype=np.float32)

@@ -303,6 +303,8 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
     sel_metric = selection_metric(d.metric, d.tinfo.task)
     pooling = pooling_for(d.tinfo.task, d.metric)
     members_cache: dict[int, list[TrialRecord]] = {}
+    # on the cluster, the final LightGBM fit on every row is shared by the workers
+    spread = run.cluster_fitter.workers if d.on_cluster and run.cluster_fitter else 1
 
     def likely_members(ranked: list[TrialRecord]) -> list[TrialRecord]:
         # recomputed once per finished trial (a cheap greedy pass over kept predictions)
@@ -336,7 +338,7 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
             # split (kept models need no fit), each member of the ensemble the search would
             # build now is refit.
             refits = plan[:1] if n_folds > 1 else likely_members(ranked)
-            per_fit = scale * 1.2 * d.ratio_all**REFIT_ROWS_EXPONENT
+            per_fit = scale * 1.2 * d.ratio_all**REFIT_ROWS_EXPONENT / spread
             reserve += sum(r.fit_seconds for r in refits) * per_fit + 0.2
         return max(run.end - reserve, run.start + 0.5)
 
