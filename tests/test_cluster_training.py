@@ -79,6 +79,29 @@ def test_the_final_lightgbm_trains_on_the_cluster_and_predicts_without_it(
     assert ((there > 0.5) == (local > 0.5)).mean() > 0.9
 
 
+@pytest.mark.parametrize(("task", "target"), [("regression", "spend"), ("multiclass", "segment")])
+def test_numbers_and_3_categories_train_on_the_cluster_too(
+    task: str, target: str, cluster: Cluster, tmp_path: Path
+) -> None:
+    df = make_table(ROWS, 1, task)
+    fit = automl.AutoML(
+        time_budget=600, seed=0, max_trials=2, candidates=["lightgbm"], cluster=cluster,
+        dask_training_rows=THRESHOLD, ensemble=False,
+    ).fit(df, target)  # fmt: skip
+    meta = fit.model_.meta
+    assert meta.task == task and meta.cluster_fit is not None
+    assert meta.cluster_fit.candidates == [meta.default_candidate]
+    rows = df.drop(columns=[target])
+    loaded = automl.load(fit.save(tmp_path / "model"))
+    if task == "regression":
+        got = loaded.predict(rows)
+        assert np.corrcoef(got, df[target])[0, 1] > 0.5  # it learned the numbers
+    else:
+        proba = loaded.predict_proba(rows)
+        assert proba.shape == (ROWS, 3) and np.allclose(proba.sum(axis=1), 1.0)
+        assert (loaded.predict(rows) == df[target]).mean() > 0.5
+
+
 def test_an_ensembles_other_families_stay_on_the_sample(
     table: pd.DataFrame, cluster: Cluster
 ) -> None:
