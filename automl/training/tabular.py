@@ -655,8 +655,8 @@ def refit_on_cluster(run: FitRun, d: TabularData, kept: Kept) -> tuple[bool, str
         cand = kept.models[mid]
         said = f"model {mid} ({cand.name})"
         if cand.name != "lightgbm":
-            notes.append(f"{said}: trained on the {n_search:,} search rows (only LightGBM "
-                         "trains on the cluster)")  # fmt: skip
+            only = "only LightGBM trains on the cluster"
+            notes.append(f"{said}: trained on the {n_search:,} search rows ({only})")
             continue
         needed = kept.fit_seconds[mid] * d.ratio_all**REFIT_ROWS_EXPONENT / workers
         left = run.end - time.monotonic()
