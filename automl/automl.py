@@ -274,8 +274,10 @@ class AutoML:
                 )
             model = fit_forecast(run, df, target, recipe_meta)
         else:
-            words = {"future_columns": "future-value columns", "holidays": "holidays",
-                     "fill": "how to fill missing periods"}  # fmt: skip
+            words = {"series_columns": "series columns", "horizon": "a horizon",
+                     "aggregate": "how to aggregate periods", "quantiles": "quantiles",
+                     "backtests": "backtests", "future_columns": "future-value columns",
+                     "holidays": "holidays", "fill": "how to fill missing periods"}  # fmt: skip
             given = [w for name, w in words.items() if getattr(self, name) is not None]
             if given:
                 raise ParameterError(

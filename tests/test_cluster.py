@@ -479,3 +479,14 @@ def test_an_s3_prefix_scores_on_local_workers(
         server.stop()
     got = pd.read_csv(out)
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_local_cluster_is_at_most_two_workers_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """local:N started N worker processes whatever the computer: local:64 on 2 cores."""
+    import automl.cluster._connect as connect_module
+
+    monkeypatch.setattr(connect_module, "local_cores", lambda: 2)
+    assert parse_address("local:4").local_workers == 4
+    with pytest.raises(ParameterError) as e:
+        parse_address("local:5")
+    assert "2 processor core(s)" in str(e.value) and "local:2" in str(e.value)
