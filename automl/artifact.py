@@ -19,10 +19,15 @@ Schema versions:
    (``interval``), and its backtests.
 5. Each leaderboard row says ``worker``, the Dask worker that ran the trial ("" when the build
    ran on one computer).
-6. Today's format: a forecast model's layout names its future-value and past-value columns
+6. A forecast model's layout names its future-value and past-value columns
    (``future_columns``, ``past_columns``, their ``kinds``, ``past_lag``), its ``holidays`` and
    how missing target periods were filled (``fill``); its series say how each is forecast
    (``methods``) and keep the last values of those columns (``covariate_tails``).
+7. A series may be forecast by a statistical method (``stat_forecasts``).
+8. An ensemble says how it combines its members (``pooling``).
+9. Today's format: a table built on a cluster above its row threshold says how its final
+   LightGBM model trained there (``cluster_fit``: workers, rows, the search's sample, the kept
+   candidates trained on the cluster, the note); absent for every other build.
 
 Older files are upgraded on load by :func:`upgrade`, the one place that knows older formats.
 
@@ -50,7 +55,7 @@ from automl.errors import ArtifactError
 from automl.progress import TrialRecord
 from automl.task import TargetInfo
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # how an ensemble combines its members (automl.metrics.POOLINGS)
 ENSEMBLE_POOLINGS = ("mean", "log")
 META_FILE = "easel_model.json"
@@ -153,6 +158,37 @@ class RowCounts:
 
     def to_dict(self) -> dict[str, Any]:
         return _drop_none(dataclasses.asdict(self), ("series",))
+
+
+@dataclass
+class ClusterFit:
+    """How the final LightGBM model of a table above the cluster's row threshold trained with
+    LightGBM's Dask interface: on how many workers and rows, after a search on how many rows,
+    which kept candidates trained there (none when it fell back to the search's model), and the
+    note that says what ran where."""
+
+    workers: int
+    rows: int
+    search_rows: int
+    candidates: list[int]
+    note: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ClusterFit:
+        d = _fields(cls, data, "cluster_fit")
+        for key in ("workers", "rows", "search_rows"):
+            value = d[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                _broken(f"'cluster_fit.{key}' is not a count")
+        d["candidates"] = [
+            _whole(c, "cluster_fit.candidates") for c in _list(d["candidates"], "candidates")
+        ]
+        if not isinstance(d["note"], str):
+            _broken("'cluster_fit.note' is not text")
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -538,6 +574,7 @@ class ModelMeta:
     problem_type: str = ""  # binary, multiclass, regression or timeseries ("" -> the task)
     recipe: dict[str, Any] | None = None  # Recipe.to_dict() plus raw_columns and raw_typical
     timeseries: TimeSeriesMeta | None = None
+    cluster_fit: ClusterFit | None = None  # a table's final fit on a cluster (schema 9)
     warnings: list[str] = field(default_factory=list)
     holdout_rows_kept: int = 0
     train_target_summary: dict[str, Any] = field(default_factory=dict)
@@ -564,6 +601,7 @@ class ModelMeta:
         "holdout_description",
         "refit_on_all_rows",
         "refit_note",
+        "cluster_fit",
         "leaderboard",
         "kept",
         "default_candidate",
@@ -620,6 +658,8 @@ class ModelMeta:
             d["recipe"] = _dict(d["recipe"], "recipe")
         if d.get("timeseries") is not None:
             d["timeseries"] = TimeSeriesMeta.from_dict(d["timeseries"])
+        if d.get("cluster_fit") is not None:
+            d["cluster_fit"] = ClusterFit.from_dict(d["cluster_fit"])
         for key in ("warnings", "column_impact"):
             if key in d:
                 d[key] = list(_list(d[key], key))
@@ -672,13 +712,17 @@ class ModelMeta:
                     _broken(f"ensemble {cid} does not say how it combines its members")
             elif info.members is not None or info.pooling is not None:
                 _broken(f"kept candidate {cid} lists members but is not an ensemble")
+        if self.cluster_fit is not None:
+            for cid in self.cluster_fit.candidates:
+                if cid not in self.kept or self.kept[cid].is_ensemble:
+                    _broken(f"its fit on a cluster names candidate {cid}, which is not kept")
 
     def to_dict(self) -> dict[str, Any]:
         """The file's metadata as plain JSON-ready data, in the file's key order."""
         out: dict[str, Any] = {}
         for key in self._ORDER:
             value = getattr(self, key)
-            if key == "timeseries":
+            if key in ("timeseries", "cluster_fit"):
                 if value is None:
                     continue
                 value = value.to_dict()
@@ -768,6 +812,7 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
     than the horizon and 4 periods were left out of older models).
     Version 6 -> 7: no series is forecast by a statistical method (``stat_forecasts`` None).
     Version 7 -> 8: every ensemble averaged its members' scores (``pooling`` "mean").
+    Version 8 -> 9: no final fit ran on a cluster (``cluster_fit`` absent).
     """
     version = check_version(meta.get("schema_version"))
     out = dict(meta)
@@ -846,6 +891,8 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
                 for k, v in kept.items()
             }
         out["schema_version"] = 8
+    if check_version(out["schema_version"]) < 9:
+        out["schema_version"] = 9  # nothing to change: no cluster_fit, no fit on a cluster
     return out
 
 

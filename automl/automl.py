@@ -20,7 +20,7 @@ from automl.progress import ProgressCallback
 from automl.reports import save_model
 from automl.training.common import apply_recipe, check_frame
 from automl.training.forecast import fit_forecast
-from automl.training.run import MIN_TIME_BUDGET, FitOptions, FitRun
+from automl.training.run import DASK_TRAINING_ROWS, MIN_TIME_BUDGET, FitOptions, FitRun
 from automl.training.tabular import fit_tabular
 
 
@@ -87,6 +87,13 @@ class AutoML:
         computer for the fit (stopped when it ends), or a running :class:`automl.cluster.Cluster`
         (left running). Needs the ``cluster`` extra (``pip install 'easel[cluster]'``); without
         it nothing imports Dask. Connecting counts in the time budget. See docs/scale-out.md.
+    dask_training_rows : int, optional
+        With ``cluster``: a table with more rows (with a target) than this searches on a sample
+        of at most this many rows (and the preset's ``max_search_rows``), and its final
+        LightGBM model trains on every row with LightGBM's own Dask interface on the cluster's
+        workers (the model file's ``cluster_fit`` says on how many rows and workers). Default
+        5,000,000 (``automl.training.run.DASK_TRAINING_ROWS``: below it one computer does the
+        whole build well).
     future_columns : list of str, optional
         Time series only: the columns whose future values are known ahead (a plan: price,
         promotion, opening hours, a weather forecast), used at their own period; forecasting
@@ -136,6 +143,7 @@ class AutoML:
         quantiles: list[float] | None = None,
         backtests: int | None = None,
         cluster: str | Cluster | None = None,
+        dask_training_rows: int | None = None,
         future_columns: list[str] | None = None,
         holidays: str | None = None,
         fill: str | None = None,
@@ -160,6 +168,7 @@ class AutoML:
         self.quantiles = quantiles
         self.backtests = backtests
         self.cluster = cluster  # Dask: where the search's trials run (None: here)
+        self.dask_training_rows = dask_training_rows  # (None: DASK_TRAINING_ROWS)
         self.future_columns = future_columns
         self.holidays = holidays
         self.fill = fill
@@ -199,6 +208,15 @@ class AutoML:
             settings["families"] = list(self.candidates)
         if self.cluster is not None and not isinstance(self.cluster, Cluster):
             parse_address(self.cluster)  # a clear error before any work
+        rows = self.dask_training_rows
+        if rows is not None:
+            if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+                raise invalid_parameter("dask_training_rows", "AutoML", "a positive integer", rows)
+            if self.cluster is None:
+                raise ParameterError(
+                    "'dask_training_rows' says when the final model trains on a cluster, but no "
+                    "cluster was given. Give 'cluster' too, or leave 'dask_training_rows' out."
+                )
         return settings
 
     def _options(self) -> FitOptions:
@@ -222,6 +240,9 @@ class AutoML:
             future_columns=self.future_columns,
             holidays=self.holidays,
             fill=self.fill,
+            dask_training_rows=(
+                DASK_TRAINING_ROWS if self.dask_training_rows is None else self.dask_training_rows
+            ),
         )
 
     # ------------------------------------------------------------------ fit
@@ -234,9 +255,11 @@ class AutoML:
         run = FitRun(self._options(), self._settings(), self.progress)
         with using(self.cluster) as cluster:
             if cluster is not None:
+                from automl.cluster.training import DaskFinalFit
                 from automl.cluster.trials import DaskTrials
 
                 run.runner = DaskTrials(cluster)
+                run.cluster_fitter = DaskFinalFit(cluster)
             return self._fit(run, df, target, recipe)
 
     def _fit(self, run: FitRun, df: pd.DataFrame, target: str, recipe: Recipe | None) -> AutoML:
@@ -251,8 +274,10 @@ class AutoML:
                 )
             model = fit_forecast(run, df, target, recipe_meta)
         else:
-            words = {"future_columns": "future-value columns", "holidays": "holidays",
-                     "fill": "how to fill missing periods"}  # fmt: skip
+            words = {"series_columns": "series columns", "horizon": "a horizon",
+                     "aggregate": "how to aggregate periods", "quantiles": "quantiles",
+                     "backtests": "backtests", "future_columns": "future-value columns",
+                     "holidays": "holidays", "fill": "how to fill missing periods"}  # fmt: skip
             given = [w for name, w in words.items() if getattr(self, name) is not None]
             if given:
                 raise ParameterError(

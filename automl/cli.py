@@ -158,6 +158,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     started = time.monotonic()
     _check_model_folder(args.out)  # before training, which can take long
     _cluster_address(args)
+    if args.dask_training_rows is not None:
+        if args.cluster is None:
+            raise _usage(
+                "--dask-training-rows says when the final model trains on a cluster: give "
+                "--cluster too (e.g. --cluster local:2), or leave it out."
+            )
+        if args.dask_training_rows < 1:
+            raise _usage(
+                f"--dask-training-rows must be a positive number of rows. Got "
+                f"{args.dask_training_rows}."
+            )
     recipe = _load_recipe(args.recipe)
     if args.data.startswith("dataset:") and recipe is None:
         # the data service decides what a dataset trains on, as for a build in the app: a
@@ -222,6 +233,7 @@ def _fit(
         quantiles=_quantiles(args.quantiles),
         backtests=args.backtests,
         cluster=cluster,
+        dask_training_rows=args.dask_training_rows,
         future_columns=_future_columns(args.future_columns),
         holidays=args.holidays,
         fill=args.fill,
@@ -425,7 +437,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise _usage(f"--out must end in .csv or .parquet. Got '{args.out}'.")
     check_output_file(path, "output file (--out)", keep=(args.history or "", args.future or ""))
-    model = automl.load(_model_folder(args))
+    _cluster_address(args)  # checked before any work
+    folder = _model_folder(args)
+    model = automl.load(folder)
     if not model.is_forecast:
         raise _usage(
             f"'{args.model}' is not a time series model; score rows with "
@@ -437,6 +451,11 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             raise _usage("This model uses no future values: there is no table to fill in.")
         if args.future:
             raise _usage("Give either --future-template (to write the table) or --future.")
+        if args.cluster is not None:
+            raise _usage(
+                "--cluster forecasts on a cluster; writing the table of future values "
+                "(--future-template) needs none. Leave --cluster out."
+            )
         table = model.future_template(args.horizon, _names(args.series), history)
         _write_table(table, path)
         same = [f"--history {args.history}"] if args.history else []  # the forecast it is for
@@ -462,7 +481,15 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         )
     if future is not None and not model.future_columns:
         print("warning: this model uses no future values; --future is not used", file=sys.stderr)
-    out = model.forecast(history, args.horizon, _names(args.series), future)
+    if getattr(args, "cluster", None) is None:
+        out = model.forecast(history, args.horizon, _names(args.series), future)
+    else:  # the series shared out to the workers (the same table)
+        from automl.cluster.forecasting import forecast_on_cluster
+
+        with _cluster(args) as cluster:
+            out = forecast_on_cluster(
+                cluster, model, folder, history, args.horizon, _names(args.series), future
+            )
     _write_table(out, path)
     print(f"wrote {len(out):,} forecasts to {path}")
     return 0
@@ -899,7 +926,7 @@ def _forecast_lines(ts: Any, full: bool) -> list[str]:
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from automl.training.run import MIN_TIME_BUDGET
+    from automl.training.run import DASK_TRAINING_ROWS, MIN_TIME_BUDGET
 
     p = argparse.ArgumentParser(
         prog="automl", description="Easel AutoML: train, inspect and use models from tables."
@@ -1155,6 +1182,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress on stderr")
     t.add_argument("--cluster", default=None, metavar="ADDRESS", help=CLUSTER_HELP)
     t.add_argument(
+        "--dask-training-rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --cluster: a table of more than N rows searches on a sample and trains its "
+        "final LightGBM model on every row on the cluster's workers (LightGBM's Dask training; "
+        f"default {DASK_TRAINING_ROWS:,}: below it one computer does the whole build well)",
+    )
+    t.add_argument(
         "--no-reports",
         action="store_true",
         help="skip writing the data and performance reports into the model folder",
@@ -1220,6 +1256,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--horizon", type=int, default=None, help="periods ahead (default: as built)")
     fc.add_argument("--series", action="append", default=None, help="only these series")
+    fc.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help=CLUSTER_HELP + "; the series are shared out to the workers, each forecasting its "
+        "share with the same model (the same table as without it)",
+    )
     fc.set_defaults(func=cmd_forecast)
 
     ho = sub.add_parser(

@@ -1,7 +1,9 @@
-"""Forecasting against the statistical peers on real series shipped inside installed packages.
+"""Forecasting against statistical peers and AutoGluon-TimeSeries on series shipped in packages.
 
     python -m benchmarks.forecast_peers [--budget 60] [--collections housing,economics,...]
+                                        [--peers statsforecast,autogluon-ts]
     bash benchmarks/setup_peers.sh statsforecast   # once, for AutoETS and AutoARIMA
+    bash benchmarks/setup_peers.sh autogluon-ts    # once, for AutoGluon-TimeSeries
 
 Collections (70 series in all, each series' last horizon held out):
 - housing: plotnine's txhousing, monthly home sales of 46 Texas cities, 2000-2015 (12 ahead);
@@ -16,9 +18,14 @@ Contenders: Easel (one model per collection, ``--budget`` seconds, its P10/P50/P
 naive (the last season repeated; its quantiles are the forecast itself), and statsforecast's
 AutoETS and AutoARIMA (P10/P90 from their 80% interval) run in benchmarks/.venv-statsforecast
 (skipped, and said so, when it is missing; AutoARIMA only where the season is at most
-``--arima-season``). Scores per collection and overall: mean MASE (each
-series' MAE over the mean absolute seasonal difference of its training part) and mean weighted
-quantile loss over 0.1, 0.5, 0.9 (per series, then the mean), and fit seconds.
+``--arima-season``), and AutoGluon-TimeSeries (``medium_quality``, the same ``--budget`` as its
+time limit, one predictor per collection, without its pretrained models, which would download
+weights) run in benchmarks/.venv-autogluon-ts (skipped when missing; a collection it fails on is
+reported with the reason and left out of its scores). Scores per collection and overall: mean
+MASE (each series' MAE over the mean absolute seasonal difference of its training part) and mean
+weighted quantile loss over 0.1, 0.5, 0.9 (per series, then the mean), and fit seconds. MASE
+uses each contender's point forecast: P50, or AutoGluon's ``mean`` column (the one it scores
+MASE on).
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 SF_PYTHON = HERE / ".venv-statsforecast" / "bin" / "python"
+AG_PYTHON = HERE / ".venv-autogluon-ts" / "bin" / "python"
+PEERS = ("statsforecast", "autogluon-ts")
 QUANTILES = (0.1, 0.5, 0.9)
 # collection -> (frequency for statsforecast, season, horizon)
 PLAN = {
@@ -98,7 +107,7 @@ def scores(
     train: pd.DataFrame, test: pd.DataFrame, fc: pd.DataFrame, season: int
 ) -> tuple[float, float]:
     """Mean MASE and mean weighted quantile loss over the series (fc: unique_id, step, p10,
-    p50, p90)."""
+    p50, p90, and optionally point, the point forecast MASE uses instead of p50)."""
     test = test.copy()
     test["step"] = test.groupby("unique_id").cumcount() + 1
     both = test.merge(fc, on=["unique_id", "step"], how="left")
@@ -107,7 +116,7 @@ def scores(
         hist = train.loc[train["unique_id"] == key, "y"].to_numpy()
         m = season if len(hist) > season else 1
         scale = float(np.mean(np.abs(hist[m:] - hist[:-m])))
-        a, p = g["y"].to_numpy(), g["p50"].to_numpy()
+        a, p = g["y"].to_numpy(), g["point" if "point" in g else "p50"].to_numpy()
         mase.append(float(np.mean(np.abs(a - p))) / (scale if scale > 0 else 1.0))
         total = float(np.sum(np.abs(a)))
         losses = []
@@ -184,6 +193,35 @@ def statsforecast(
     }
 
 
+def autogluon_ts(
+    train: pd.DataFrame, name: str, budget: float, seed: int
+) -> tuple[pd.DataFrame, float] | str:
+    """AutoGluon-TimeSeries' forecasts and fit seconds on one collection, from its venv; or why
+    it gave none."""
+    freq, season, h = PLAN[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "train.parquet", Path(tmp) / "out.json"
+        train.to_parquet(src, index=False)
+        plan = {"freq": freq, "season": season, "horizon": h, "time_limit": budget, "seed": seed}
+        Path(str(src) + ".plan.json").write_text(json.dumps(plan), encoding="utf-8")
+        cmd = [str(AG_PYTHON), str(HERE / "_autogluon_ts_peer.py"), str(src), str(dst),
+               str(Path(tmp) / "predictor")]  # fmt: skip
+        # generous: its time limit plus torch's import and the forecast; a hang is a failure
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=budget * 5 + 300)
+        except subprocess.TimeoutExpired:
+            return f"no answer within {budget * 5 + 300:g} s"
+        # its own short log (verbosity 1): models skipped for time, data resampled, failures
+        for line in (done.stdout + done.stderr).splitlines()[-40:]:
+            if line.strip():
+                print(f"    {line.rstrip()}", flush=True)
+        if done.returncode != 0:
+            last = [ln for ln in done.stderr.splitlines() if ln.strip()][-1:] or ["(no message)"]
+            return f"failed (exit {done.returncode}): {last[0]}"
+        out = json.loads(dst.read_text(encoding="utf-8"))
+    return pd.DataFrame(out["rows"]), float(out["seconds"])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget", type=float, default=60.0)
@@ -194,9 +232,17 @@ def main() -> None:
         help="run AutoARIMA only on collections whose season is at most this (its seasonal "
         "search grows with the season: at 12 it took 282 s for 46 series on a busy machine)",
     )  # fmt: skip
+    p.add_argument("--peers", default=",".join(PEERS), help="comma-separated: " + ", ".join(PEERS))
     p.add_argument("--out", help="also write the table as JSON lines here, row by row")
     args = p.parse_args()
     names = [n for n in args.collections.split(",") if n]
+    peers = [x for x in args.peers.split(",") if x]
+    if unknown := sorted(set(peers) - set(PEERS)):
+        p.error(f"unknown peer {', '.join(unknown)}: choose among {', '.join(PEERS)}")
+    if "autogluon-ts" in peers and not AG_PYTHON.exists():
+        print(f"AutoGluon-TimeSeries skipped: {AG_PYTHON} is missing (bash "
+              "benchmarks/setup_peers.sh autogluon-ts)")  # fmt: skip
+        peers.remove("autogluon-ts")
     data = collections()
     trains, tests = {}, {}
     for n in names:
@@ -205,7 +251,7 @@ def main() -> None:
           f"series in {len(names)} collections")  # fmt: skip
     results: list[dict[str, object]] = []
     for n in names:
-        sf = statsforecast(trains, [n], args.arima_season)
+        sf = statsforecast(trains, [n], args.arima_season) if "statsforecast" in peers else {}
         _, season, h = PLAN[n]
         series = trains[n]["unique_id"].nunique()
         entries = {"seasonal naive": (seasonal_naive(trains[n], h, season), 0.0)}
@@ -216,6 +262,17 @@ def main() -> None:
         for m in ("AutoETS", "AutoARIMA"):
             if (n, m) in sf:
                 entries[m] = sf[(n, m)]
+        if "autogluon-ts" in peers:
+            print(f"{n}: AutoGluon-TimeSeries at {args.budget:g} s", flush=True)
+            ag = autogluon_ts(trains[n], n, args.budget, args.seed)
+            if isinstance(ag, str):
+                print(f"  AutoGluon-TS on {n}: {ag}", flush=True)
+                if args.out:
+                    failed = {"collection": n, "series": series, "who": "AutoGluon-TS", "error": ag}
+                    with open(args.out, "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(failed) + "\n")
+            else:
+                entries["AutoGluon-TS"] = ag
         for who, (fc, seconds) in entries.items():
             mase, wql = scores(trains[n], tests[n], fc, season)
             row = {"collection": n, "series": series, "who": who, "mase": mase, "wql": wql,
@@ -233,6 +290,7 @@ def main() -> None:
                 "mean MASE": np.average(g["mase"], weights=g["series"]),
                 "mean wQL": np.average(g["wql"], weights=g["series"]),
                 "fit seconds": g["seconds"].sum(),
+                "series": g["series"].sum(),
             }
         ),
         include_groups=False,

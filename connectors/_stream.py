@@ -204,6 +204,7 @@ def _utf8_blocks(
     read.encoding = "utf8"
     names: list[str] | None = None
     for data in _cut_rows(path, end, block, first_block):
+        ends, parse.newlines_in_values = _line_ends(data, fmt.sep == ",")
         if names is None:  # the first block: the header names the columns, types are inferred
             table = _parse(header + data, read, parse, convert)
             text = _text_columns(table.schema)
@@ -215,14 +216,31 @@ def _utf8_blocks(
             convert.column_types = dict(zip(names, table.schema.types, strict=True))
         else:
             table = _parse(data, read, parse, convert)
-        yield Rows(table, _lines(data, table.num_rows) if fmt.sep == "," else None)
+        yield Rows(table, _lines(data, table.num_rows, ends) if ends is not None else None)
 
 
 def _parse(data: bytes | memoryview, read: Any, parse: Any, convert: Any) -> pa.Table:
-    """A block of whole rows; without quotes, no line end can be inside a value, and Arrow
-    cuts the block at any line end to parse the pieces in parallel."""
-    parse.newlines_in_values = _has(data, b'"')
+    """A block of whole rows. When no line end is inside a value (``parse.newlines_in_values``
+    is False: see :func:`_line_ends`), Arrow cuts the block at any line end to parse the pieces
+    in parallel; else it reads the block in one piece."""
     return pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), read, parse, convert)
+
+
+def _line_ends(data: memoryview, lines: bool) -> tuple[np.ndarray | None, bool]:
+    """Where ``data``'s line ends are (when ``lines``, or when the block has quotes: else None),
+    and whether a line end may be inside a quoted value. A block starts at a row's start (after
+    the line end before it), so a line end is inside a value exactly when an odd number of
+    quotes comes before it (a doubled quote inside a value counts twice)."""
+    quoted = _has(data, b'"')
+    if not quoted and not lines:
+        return None, False
+    view = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(view == 10)
+    if not quoted:
+        return ends, False
+    quotes = np.flatnonzero(view == 34)
+    inside = bool((np.searchsorted(quotes, ends) % 2).any())
+    return (ends if lines else None), inside
 
 
 def _has(data: bytes | memoryview, byte: bytes) -> bool:
@@ -285,11 +303,11 @@ def _cut_rows(
             yield memoryview(buf)[:end]
 
 
-def _lines(data: memoryview, rows: int) -> pa.StringArray | None:
+def _lines(data: memoryview, rows: int, ends: np.ndarray) -> pa.StringArray | None:
     """Each row's own text, after the line end before it (``"\\nrow"``: so the rows of one
     block or of several follow each other as they were), if the ``rows`` rows Arrow read are
-    the lines of ``data`` (no empty line, no line end inside a value); else None."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    the lines of ``data`` (whose line ends are at ``ends``: no empty line, no line end inside a
+    value); else None."""
     if len(ends) != rows or rows == 0 or ends[0] != 0 or len(data) >= 2**31:
         return None
     offsets = np.empty(rows + 1, dtype=np.int32)

@@ -46,9 +46,9 @@ def _copy(saved: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(saved, tmp_path / "copy"))
 
 
-def test_the_file_declares_schema_8_and_round_trips(saved: Path) -> None:
+def test_the_file_declares_schema_9_and_round_trips(saved: Path) -> None:
     data = _file(saved)
-    assert SCHEMA_VERSION == 8 and data["schema_version"] == 8
+    assert SCHEMA_VERSION == 9 and data["schema_version"] == 9
     assert data["problem_type"] == "binary"
     meta = ModelMeta.from_dict(data)
     assert meta.to_dict() == {k: v for k, v in data.items() if k != "preprocessing"}
@@ -68,15 +68,15 @@ def test_a_version_1_file_is_upgraded_on_load(
         del data[key]
     _write(path, data)
     m = automl.load(path)
-    assert m.meta.schema_version == 8 and m.problem_type == "binary"
+    assert m.meta.schema_version == 9 and m.problem_type == "binary"
     assert m.column_impact.empty and m.meta.fit_seconds == 0 and m.meta.timings == {}
     got = m.predict_proba(rows)
     pd.testing.assert_frame_equal(got, want)
     up = upgrade(data)
-    assert up["schema_version"] == 8 and up["problem_type"] == "binary"
+    assert up["schema_version"] == 9 and up["problem_type"] == "binary"
     assert data["schema_version"] == 1  # the input is not changed
     m.save(path)  # saving writes today's version
-    assert _file(path)["schema_version"] == 8
+    assert _file(path)["schema_version"] == 9
 
 
 def test_a_version_4_leaderboard_ran_on_this_computer(saved: Path, tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_upgrade_leaves_a_current_file_alone(saved: Path) -> None:
     assert upgrade(data) == data
 
 
-@pytest.mark.parametrize("version", [9, 99])
+@pytest.mark.parametrize("version", [10, 99])
 def test_a_newer_schema_is_refused_clearly(saved: Path, tmp_path: Path, version: int) -> None:
     path = _copy(saved, tmp_path)
     _write(path, {**_file(path), "schema_version": version})
@@ -119,7 +119,7 @@ def test_a_garbage_schema_version_is_a_clear_error(version: Any) -> None:
 
 def test_cli_info_on_a_newer_model_exits_2_without_traceback(saved: Path, tmp_path: Path) -> None:
     path = _copy(saved, tmp_path)
-    _write(path, {**_file(path), "schema_version": 9})
+    _write(path, {**_file(path), "schema_version": SCHEMA_VERSION + 1})
     res = subprocess.run(
         [sys.executable, "-m", "automl", "info", str(path)],
         capture_output=True,
@@ -129,7 +129,7 @@ def test_cli_info_on_a_newer_model_exits_2_without_traceback(saved: Path, tmp_pa
     )
     assert res.returncode == 2
     err = " ".join(res.stderr.split())
-    assert "newer Easel (schema 9)" in err and "Traceback" not in err
+    assert f"newer Easel (schema {SCHEMA_VERSION + 1})" in err and "Traceback" not in err
 
 
 def test_cli_info_json_is_the_saved_metadata(saved: Path) -> None:

@@ -75,7 +75,7 @@ def test_info_shows_task_metrics_columns_and_leaderboard(trained: Path):
     assert "customer_id" in out and "identifier" in out  # ignored, with the reason
     assert "country" in out and "constant" in out
     info = json.loads(run("info", str(trained), "--json").stdout)
-    assert info["task"] == "binary" and info["schema_version"] == 8
+    assert info["task"] == "binary" and info["schema_version"] == 9
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -141,7 +141,10 @@ def test_a_server_that_is_not_a_scheduler_is_a_clear_error() -> None:
 
 
 def test_without_cluster_dask_is_never_imported(tmp_path: Path) -> None:
+    from tests.test_timeseries import daily_sales
+
     make_table(120, 3, "binary").to_csv(tmp_path / "d.csv", index=False)
+    daily_sales(days=60, stores=2).to_csv(tmp_path / "s.csv", index=False)
     code = textwrap.dedent(
         f"""
         import sys
@@ -151,6 +154,11 @@ def test_without_cluster_dask_is_never_imported(tmp_path: Path) -> None:
                      "--no-reports", "--quiet"]) == 0
         assert main(["predict", m, d, "--out", {str(tmp_path / "p.csv")!r}, "--quiet"]) == 0
         assert main(["info", m, "--json"]) == 0
+        s, f = {str(tmp_path / "s.csv")!r}, {str(tmp_path / "f")!r}
+        assert main(["train", s, "--target", "sales", "--time-column", "date", "--series",
+                     "store", "--horizon", "7", "--future-columns", "none", "--out", f,
+                     "--max-trials", "2", "--no-reports", "--quiet"]) == 0
+        assert main(["forecast", f, "--out", {str(tmp_path / "fc.csv")!r}]) == 0
         print(sorted(n for n in sys.modules if n.split(".")[0] in ("dask", "distributed")))
         """
     )
@@ -471,3 +479,14 @@ def test_an_s3_prefix_scores_on_local_workers(
         server.stop()
     got = pd.read_csv(out)
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_local_cluster_is_at_most_two_workers_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """local:N started N worker processes whatever the computer: local:64 on 2 cores."""
+    import automl.cluster._connect as connect_module
+
+    monkeypatch.setattr(connect_module, "local_cores", lambda: 2)
+    assert parse_address("local:4").local_workers == 4
+    with pytest.raises(ParameterError) as e:
+        parse_address("local:5")
+    assert "2 processor core(s)" in str(e.value) and "local:2" in str(e.value)

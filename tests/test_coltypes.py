@@ -105,3 +105,25 @@ def test_a_key_with_duplicated_rows_is_still_an_identifier():
         {"customer_id": rng.integers(1, 60, 400), "amount": rng.lognormal(3, 1, 400).round(2)}
     )
     assert infer_types(orders)["customer_id"].type == "numeric"
+
+
+def test_a_big_table_is_typed_on_the_same_sample_in_every_column() -> None:
+    """Above TYPING_SAMPLE_ROWS rows every column is typed on the same rows, those that
+    ``Series.sample(TYPING_SAMPLE_ROWS, random_state=0)`` takes (drawn once per table size),
+    and a key column stays a key although the sample sees only part of it."""
+    from automl.coltypes import TYPING_SAMPLE_ROWS, typing_sample
+
+    n = TYPING_SAMPLE_ROWS + 5_000
+    every = pd.Series(np.arange(n))
+    assert typing_sample(n).tolist() == every.sample(TYPING_SAMPLE_ROWS, random_state=0).tolist()
+    assert typing_sample(n) is typing_sample(n)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "order_id": np.arange(n) + 1000,
+            "flag": rng.choice(["yes", "no"], n),
+            "amount": rng.normal(size=n),
+        }
+    )
+    types = infer_types(df)
+    assert [types[c].type for c in df.columns] == ["identifier", "boolean", "numeric"]

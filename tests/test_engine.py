@@ -200,7 +200,7 @@ def test_save_load_round_trip(binary_model, binary_df, tmp_path):
     rows = binary_df.drop(columns=["churn"])
     pd.testing.assert_frame_equal(loaded.predict_proba(rows), binary_model.predict_proba(rows))
     meta = json.loads((path / "easel_model.json").read_text())
-    assert meta["schema_version"] == 8 and "lightgbm" in meta["versions"]
+    assert meta["schema_version"] == 9 and "lightgbm" in meta["versions"]
     assert not list(path.rglob("*.pkl")) and not list(path.rglob("*.joblib"))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
 

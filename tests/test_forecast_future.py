@@ -378,15 +378,25 @@ def test_cli_future_columns_none_and_a_wrong_name(
 def test_forecast_settings_on_a_table_without_time_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--holidays, --fill and --future-columns without a time column were silently ignored
-    (a table model was built as if they had not been given)."""
+    """--holidays, --fill, --future-columns, --horizon, --quantiles, --backtests, --series
+    and --aggregate without a time column were silently ignored (a table model was built as if
+    they had not been given)."""
     from automl.cli import main
 
     data = tmp_path / "sales.csv"
     priced_sales(20).to_csv(data, index=False)
     base = ["train", str(data), "--target", "sales", "--max-trials", "2", "--quiet"]
     base += ["--no-reports", "--out", str(tmp_path / "m")]
-    for extra in (["--holidays", "US"], ["--fill", "zero"], ["--future-columns", "price"]):
+    for extra in (
+        ["--holidays", "US"],
+        ["--fill", "zero"],
+        ["--future-columns", "price"],
+        ["--horizon", "5"],
+        ["--quantiles", "0.2,0.8"],
+        ["--backtests", "4"],
+        ["--series", "store"],
+        ["--aggregate", "sum"],
+    ):
         assert main([*base, *extra]) == 2
         err = " ".join(capsys.readouterr().err.split())
         assert "is not a time series forecast: it has no time column" in err

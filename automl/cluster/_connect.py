@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +58,14 @@ def _shown(text: str) -> str:
     return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
 
 
+def local_cores() -> int:
+    """The processor cores this process may use (a local cluster's workers share them)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def parse_address(text: Any) -> ClusterAddress:
     """``text`` checked as a cluster address (no Dask needed): a ``ParameterError`` that says
     what an address looks like for anything else."""
@@ -84,7 +93,15 @@ def parse_address(text: Any) -> ClusterAddress:
                 f"the number of worker processes, from 1 to {MAX_LOCAL_WORKERS} (for example "
                 "local:2, about one per processor core)."
             )
-        return ClusterAddress(f"{LOCAL}:{int(digits)}", int(digits))
+        n, cores = int(digits), local_cores()
+        if n > 2 * cores:
+            raise ParameterError(
+                f"local:{n} would start {n} worker processes on this computer, which has {cores} "
+                f"processor core(s): more than two per core only slows the build and fills the "
+                f"memory. Give local:{cores} (one per core), or a scheduler's address to use "
+                "more computers."
+            )
+        return ClusterAddress(f"{LOCAL}:{n}", n)
     m = _ADDRESS.match(t)
     if m is None or not 0 < int(m.group(3)) < 65536:
         raise ParameterError(

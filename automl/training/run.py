@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from automl.progress import ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from automl.candidates import Candidate, FitContext
+    from automl.preprocess import Preprocessor
     from automl.training.search import TrialRunner
 
 BUDGET_HEADROOM = 0.95  # plan to finish at 95% of the budget
@@ -41,6 +46,37 @@ def build_fit_budget(total: float, spent: float, reports: bool) -> float:
     return max(total - spent - keep, MIN_TIME_BUDGET)
 
 
+# Rows with a target above which, with a cluster, the final LightGBM model trains with
+# LightGBM's own Dask interface on the cluster's workers and the search runs on a sample (at
+# most this many rows, and the preset's max_search_rows). Below it one computer does the whole
+# build well: a default LightGBM fits 1,000,000 rows of 50 columns in 13 s on 2 cores and the
+# build peaks at 2.6 times the table's memory (docs/benchmarks.md, "Big tables"), so 5,000,000
+# such rows need about 1 GB as the float32 the trees read and 5 GB at the peak: a laptop's
+# memory. Past that the table outgrows machines; below it the distributed fit's start (sockets
+# between the workers, the rows sent to them) is not worth it.
+DASK_TRAINING_ROWS = 5_000_000
+
+
+class ClusterFitter(Protocol):
+    """Trains a final LightGBM model on a cluster's workers (``automl.cluster``: LightGBM's Dask
+    interface). ``fit_lightgbm`` trains ``cand``'s configuration with its number of rounds on
+    ``rows`` (raw, encoded on the workers by ``pre``) and ``y``, and raises a ``ClusterError``
+    when the cluster cannot finish it (a worker lost, the workers unable to reach each other)."""
+
+    @property
+    def workers(self) -> int: ...
+
+    def fit_lightgbm(
+        self,
+        cand: Candidate,
+        rows: pd.DataFrame,
+        y: np.ndarray,
+        pre: Preprocessor,
+        categorical: list[int],
+        ctx: FitContext,
+    ) -> Candidate: ...
+
+
 @dataclass(frozen=True)
 class FitOptions:
     """The options of :class:`automl.AutoML` that shape a fit (see its docstring)."""
@@ -64,6 +100,8 @@ class FitOptions:
     future_columns: list[str] | None = None
     holidays: str | None = None
     fill: str | None = None
+    # with a cluster: rows above which the final LightGBM model trains on the cluster
+    dask_training_rows: int = DASK_TRAINING_ROWS
 
 
 @dataclass
@@ -76,6 +114,8 @@ class FitRun:
     start: float = field(default_factory=time.monotonic)
     # where the search's trials run: a cluster's workers (automl.cluster), or here when None
     runner: TrialRunner | None = None
+    # with a cluster: trains the final LightGBM model of a big table on its workers
+    cluster_fitter: ClusterFitter | None = None
     timings: dict[str, float] = field(default_factory=dict)
     _lap: float | None = None
 

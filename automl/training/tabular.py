@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from automl import metrics as M
 from automl.candidates import Candidate, FitContext, families_for, get_candidate
 from automl.coltypes import ColumnInfo, infer_types
-from automl.errors import DataError, ParameterError
+from automl.errors import ClusterError, DataError, ParameterError
 from automl.model import Model
 from automl.preprocess import Preprocessor
 from automl.progress import TrialRecord
@@ -90,6 +90,10 @@ class TabularData:
     sdata: SearchData
     n_folds: int
     warnings: list[str] = field(default_factory=list)
+    # a table above the cluster's threshold: the search runs on a sample and the final
+    # LightGBM model trains on the cluster (``cluster_fit`` says how it went)
+    on_cluster: bool = False
+    cluster_fit: dict[str, Any] | None = None
 
     @property
     def n_classes(self) -> int:
@@ -172,8 +176,12 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> TabularData:
             "out (a row needs a target value to learn from)."
         )
     y_all = encode_target(data[tinfo.name], tinfo.task, tinfo.classes)
-    train_idx, hold_idx, search_idx = split_rows(y_all, tinfo, settings, run.seed)
-    growing = growing_rows(train_idx, y_all, tinfo, settings, run.seed)
+    on_cluster = run.cluster_fitter is not None and len(y_all) > opts.dask_training_rows
+    cap = min(settings["max_search_rows"], opts.dask_training_rows) if on_cluster else None
+    train_idx, hold_idx, search_idx = split_rows(y_all, tinfo, settings, run.seed, cap)
+    # on the cluster the search runs on one sample: growing samples would send every row to
+    # every worker
+    growing = None if on_cluster else growing_rows(train_idx, y_all, tinfo, settings, run.seed)
     run.emit("prepare", f"Preparing {plural(len(used), 'column')}", 0.02)
     known = [c.name for c in columns] + [tinfo.name]
     if growing is None:
@@ -207,15 +215,20 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> TabularData:
     warnings_out += notes
     return TabularData(
         tinfo, metric, data, features, columns, y_all, train_idx, hold_idx, search_idx, pre,
-        families, sdata, n_folds, warnings_out,
+        families, sdata, n_folds, warnings_out, on_cluster,
     )  # fmt: skip
 
 
 def split_rows(
-    y_all: np.ndarray, tinfo: TargetInfo, settings: dict[str, Any], seed: int
+    y_all: np.ndarray,
+    tinfo: TargetInfo,
+    settings: dict[str, Any],
+    seed: int,
+    cap: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Training, hold-out and search rows. The search never sees the hold-out rows; they give
-    the reported metrics. The search uses a (stratified) sample of the training rows."""
+    the reported metrics. The search uses a (stratified) sample of the training rows: at most
+    ``cap`` rows (default: the preset's ``max_search_rows``)."""
     n = len(y_all)
     n_hold = int(min(max(round(n * HOLDOUT_FRACTION), 1), MAX_HOLDOUT_ROWS))
     strat = y_all if tinfo.task != "regression" else None
@@ -225,10 +238,11 @@ def split_rows(
         np.arange(n), test_size=n_hold, random_state=seed, stratify=strat
     )
     search_idx = train_idx
-    if len(train_idx) > settings["max_search_rows"]:
+    cap = settings["max_search_rows"] if cap is None else cap
+    if len(train_idx) > cap:
         search_idx, _ = train_test_split(
             train_idx,
-            train_size=settings["max_search_rows"],
+            train_size=cap,
             random_state=seed,
             stratify=None if strat is None else strat[train_idx],
         )
@@ -289,6 +303,8 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
     sel_metric = selection_metric(d.metric, d.tinfo.task)
     pooling = pooling_for(d.tinfo.task, d.metric)
     members_cache: dict[int, list[TrialRecord]] = {}
+    # on the cluster, the final LightGBM fit on every row is shared by the workers
+    spread = run.cluster_fitter.workers if d.on_cluster and run.cluster_fitter else 1
 
     def likely_members(ranked: list[TrialRecord]) -> list[TrialRecord]:
         # recomputed once per finished trial (a cheap greedy pass over kept predictions)
@@ -322,7 +338,7 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
             # split (kept models need no fit), each member of the ensemble the search would
             # build now is refit.
             refits = plan[:1] if n_folds > 1 else likely_members(ranked)
-            per_fit = scale * 1.2 * d.ratio_all**REFIT_ROWS_EXPONENT
+            per_fit = scale * 1.2 * d.ratio_all**REFIT_ROWS_EXPONENT / spread
             reserve += sum(r.fit_seconds for r in refits) * per_fit + 0.2
         return max(run.end - reserve, run.start + 0.5)
 
@@ -582,6 +598,8 @@ def refit_default(
     whether the model that predicts was refit, and the note that says so."""
     if d.growing:
         return refit_grown(run, d, kept, records or [])
+    if d.on_cluster:
+        return refit_on_cluster(run, d, kept)
     members = kept.members(kept.default_id)
     refit_count = 0
     note = ""
@@ -619,6 +637,74 @@ def refit_default(
     return done, note
 
 
+def refit_on_cluster(run: FitRun, d: TabularData, kept: Kept) -> tuple[bool, str]:
+    """A table above the cluster's threshold: each LightGBM model behind the default (each
+    member of an ensemble) trains on every row with LightGBM's Dask interface on the cluster's
+    workers, with its configuration and number of rounds; the other families' members keep
+    their fit on the search sample (one computer would have to hold every row). A fit that
+    would not finish in the time left, or that the cluster cannot finish (a worker lost), keeps
+    the model trained on the sample; the note and ``d.cluster_fit`` say which ran where."""
+    fitter = run.cluster_fitter
+    assert fitter is not None  # (on_cluster is only set with one)
+    members = kept.members(kept.default_id)
+    n_all, n_search = len(d.data), len(d.search_idx)
+    workers = fitter.workers
+    notes: list[str] = []
+    trained: list[int] = []
+    for mid in members:
+        cand = kept.models[mid]
+        said = f"model {mid} ({cand.name})"
+        if cand.name != "lightgbm":
+            only = "only LightGBM trains on the cluster"
+            notes.append(f"{said}: trained on the {n_search:,} search rows ({only})")
+            continue
+        needed = kept.fit_seconds[mid] * d.ratio_all**REFIT_ROWS_EXPONENT / workers
+        left = run.end - time.monotonic()
+        if needed > left:
+            notes.append(
+                f"{said}: trained on the {n_search:,} search rows; its training on all "
+                f"{n_all:,} rows on the cluster would take about {needed:.0f} s and "
+                f"{max(left, 0):.0f} s were left"
+            )
+            continue
+        ctx = FitContext(d.tinfo.task, d.n_classes, run.end, run.seed)
+        try:
+            model = fitter.fit_lightgbm(cand, d.features, d.y_all, d.pre, d.sdata.categorical, ctx)
+        except ClusterError as exc:
+            notes.append(
+                f"{said}: trained on the {n_search:,} search rows, because its training on "
+                f"all rows on the cluster stopped: {exc}"
+            )
+            continue
+        trained.append(mid)
+        kept.models[mid] = model
+        kept.meta[str(mid)]["trained_on"] = (
+            f"all {n_all:,} rows, on {plural(workers, 'cluster worker')} (LightGBM's Dask training)"
+        )
+        kept.meta[str(mid)]["params"] = model.fixed_iterations()
+        notes.append(f"{said}: trained on all {n_all:,} rows on the cluster")
+    done = len(trained) == len(members)
+    if len(members) > 1:
+        kept.meta[str(kept.default_id)]["trained_on"] = (
+            f"{len(trained)} of {len(members)} members trained on all rows on the cluster, the "
+            "others on the search rows"
+        )
+    tail = (
+        "the hold-out metrics come from the same configurations trained on the search rows"
+        if trained
+        else "the hold-out metrics are this model's own"
+    )
+    note = "; ".join(notes) + f" ({tail})"
+    d.cluster_fit = {
+        "workers": workers,
+        "rows": n_all,
+        "search_rows": n_search,
+        "candidates": trained,
+        "note": note,
+    }
+    return done, note
+
+
 REFIT_NOTES = {
     "no time": (
         "not refit on all rows: there was no time left in the budget, so the model trained on "
@@ -650,6 +736,14 @@ def describe(run: FitRun, d: TabularData, total_rows: int, trial_cap: int | None
             f"growing samples of {sizes} rows, the best configurations moving on to the larger "
             "ones"
         )
+    extra: dict[str, Any] = {}
+    if d.on_cluster:
+        validation += (
+            f"; the search ran on a sample of {n_search:,} of the {len(d.train_idx):,} training "
+            f"rows (a table of more than {run.options.dask_training_rows:,} rows built on a "
+            "cluster: the final LightGBM model trains on the cluster's workers)"
+        )
+        extra["cluster_fit"] = d.cluster_fit
     if trial_cap is not None:
         validation += (
             f"; the search stopped after {trial_cap} trials, about one per "
@@ -673,6 +767,7 @@ def describe(run: FitRun, d: TabularData, total_rows: int, trial_cap: int | None
             f"{n_hold} rows ({n_hold / n:.0%}) held out before the search and never seen by it"
         ),
         warnings=d.warnings,
+        extra=extra,
     )
 
 

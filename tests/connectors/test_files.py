@@ -396,3 +396,36 @@ def test_batches_of_parquet_leave_the_index_out(tmp_path: Path) -> None:
     df.to_parquet(path)
     whole, _ = _batches(path, 2)
     assert list(whole.columns) == ["name", "amount", "count"]
+
+
+def test_quoted_blocks_parse_in_parallel_unless_a_line_end_is_inside_a_value() -> None:
+    """A block with quotes is still cut at every line end for Arrow's parallel parse when no
+    line end is inside a quoted value (an odd number of quotes before it); its line ends are
+    found once, for the rows' own lines too."""
+    from connectors._stream import _line_ends
+
+    ends, inside = _line_ends(memoryview(b'\n"a,b",1\n"c""d",2\n"e",3'), lines=True)
+    assert ends is not None and ends.tolist() == [0, 8, 17] and not inside
+    ends, inside = _line_ends(memoryview(b'\n"a\nb",1\n"c",2'), lines=True)
+    assert inside  # Arrow must read this block in one piece
+    assert _line_ends(memoryview(b"\n1,2\n3,4"), lines=False) == (None, False)
+    ends, inside = _line_ends(memoryview(b'\n"x",1\n"y",2'), lines=False)
+    assert ends is None and not inside  # (a tab-separated file keeps no lines)
+
+
+def test_quoted_text_reads_the_same_in_batches(tmp_path: Path) -> None:
+    """Quoted values with separators, doubled quotes and line ends, in a file of several
+    blocks: the batches hold read_file's rows, with each row's own line where rows are lines."""
+    texts = ["plain", "with, comma", 'say "hi"', "two\nlines", '"', ""]
+    df = pd.DataFrame({"t": [texts[i % len(texts)] for i in range(6000)], "n": range(6000)})
+    path = tmp_path / "quoted.csv"
+    df.to_csv(path, index=False, quoting=1)  # every value quoted
+    whole, chunks = _batches(path, 700)
+    assert _values(whole) == _values(read_file(path))
+    one_per_line = df.assign(t=df["t"].str.replace("\n", " "))
+    path2 = tmp_path / "quoted2.csv"
+    one_per_line.to_csv(path2, index=False, quoting=1)
+    whole2, chunks2 = _batches(path2, 700)
+    assert _values(whole2) == _values(read_file(path2))
+    lines = [line for c in chunks2 for line in c.lines.to_pylist()]  # type: ignore[union-attr]
+    assert lines == ["\n" + line for line in path2.read_text().splitlines()[1:]]
