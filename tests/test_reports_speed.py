@@ -7,11 +7,14 @@ import json
 import re
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 
 import automl
+from automl import metrics as M
 from automl.reports import data_report, performance_report, safe_figure
+from automl.reports._bootstrap import bootstrap_values, resampled_metrics
 from tests.conftest import make_table
 
 
@@ -65,3 +68,59 @@ def test_html_charts_are_the_figures_escaped_with_the_white_template(
             text = rep.to_html()
         assert built == []  # no figure validated again for the page
         assert _charts(text) == expected and len(expected) >= 5
+
+
+def _cases() -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+    rng = np.random.default_rng(3)
+    n = 60
+    y2 = (rng.random(n) < 0.3).astype(np.int64)
+    p2 = np.round(np.clip(0.3 * y2 + rng.random(n) * 0.7, 0, 1), 1)  # many tied scores
+    k3 = rng.integers(0, 4, n)
+    k3[k3 == 3] = 0  # a class no row has
+    s3 = rng.dirichlet(np.ones(4), n)
+    yr = rng.normal(5, 2, n)
+    return [
+        ("binary", y2, p2, 0.5),
+        ("binary", y2, p2, 0.37),
+        ("binary", np.r_[np.zeros(n - 1, np.int64), 1], rng.random(n), 0.5),  # one positive
+        ("multiclass", k3, s3, 0.5),
+        ("regression", yr, yr + rng.normal(0, 1, n), 0.5),
+        ("regression", np.abs(yr) + 0.1, yr, 0.5),  # positive target: MAPE too
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # scikit-learn on resamples missing a class
+@pytest.mark.parametrize("case", range(6))
+def test_resampled_metrics_equal_the_metrics_of_the_resampled_rows(case: int) -> None:
+    """Every metric of every resample, from its weights, is automl.metrics.report on the
+    resampled rows (resamples that miss a class included), to 1e-9."""
+    task, y, s, threshold = _cases()[case]
+    rng = np.random.default_rng(case)
+    draws = [rng.integers(0, len(y), len(y)) for _ in range(40)]
+    if task != "regression":  # (R² of n equal values is rounding noise, both ways)
+        draws.append(np.zeros(len(y), np.int64))  # one row drawn n times: one class only
+    weights = np.stack([np.bincount(d, minlength=len(y)) for d in draws]).astype(float)
+    got = resampled_metrics(task, y, s, weights, threshold)
+    cut = M.at_threshold(s, threshold) if task == "binary" else s
+    for r, idx in enumerate(draws):
+        reported = M.report(task, y[idx], s[idx], threshold)  # rounded to 6 decimals
+        assert set(reported) <= set(got)
+        for name, value in reported.items():
+            scores = cut if name in M.LABEL_METRICS else s
+            exact = M.METRICS[name](y[idx], scores[idx])
+            assert got[name][r] == pytest.approx(exact, rel=1e-9, abs=1e-9), (name, r)
+            assert round(float(got[name][r]), 6) == value, (name, r)
+
+
+def test_bootstrap_values_are_those_of_resampling_rows_one_by_one() -> None:
+    task, y, s, threshold = _cases()[1]
+    rng = np.random.default_rng(7)
+    one_by_one: dict[str, list[float]] = {}
+    for _ in range(30):
+        idx = rng.integers(0, len(y), len(y))
+        for name, value in M.report(task, y[idx], s[idx], threshold).items():
+            one_by_one.setdefault(name, []).append(value)
+    got = bootstrap_values(task, y, s, 30, 7, threshold)
+    assert got.keys() == one_by_one.keys()
+    for name, values in one_by_one.items():
+        assert got[name] == pytest.approx(values, abs=1e-9), name

@@ -19,6 +19,7 @@ from automl import metrics as M
 from automl.errors import ParameterError
 from automl.preprocess import InputReport
 from automl.reports._base import Report, Section, fmt
+from automl.reports._bootstrap import bootstrap_values
 
 if TYPE_CHECKING:
     from automl.model import Model
@@ -61,13 +62,7 @@ def _baseline_scores(model: Model, n: int) -> np.ndarray:
 def _bootstrap(
     task: str, y: np.ndarray, s: np.ndarray, reps: int, seed: int, threshold: float = 0.5
 ) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    values: dict[str, list[float]] = {}
-    for _ in range(reps):
-        idx = rng.integers(0, n, n)
-        for k, v in M.report(task, y[idx], s[idx], threshold).items():
-            values.setdefault(k, []).append(v)
+    values = bootstrap_values(task, y, s, reps, seed, threshold)
     rows = []
     for k, v in M.report(task, y, s, threshold).items():
         lo, hi = np.percentile(values.get(k, [v]), [2.5, 97.5])
