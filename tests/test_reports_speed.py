@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from sklearn import metrics as skm
 
 import automl
 from automl import metrics as M
@@ -124,3 +125,15 @@ def test_bootstrap_values_are_those_of_resampling_rows_one_by_one() -> None:
     assert got.keys() == one_by_one.keys()
     for name, values in one_by_one.items():
         assert got[name] == pytest.approx(values, abs=1e-9), name
+
+
+def test_metrics_against_threshold_are_scikit_learns(models: dict[str, automl.Model]) -> None:
+    m = models["binary"]
+    rep = performance_report(m, bootstrap=20)
+    y = m.holdout["__target__"].to_numpy().astype(int)
+    p = m.holdout[f"__score_{m.default_id}"].to_numpy()
+    for row in rep.section("Ranking quality").data["metrics_vs_threshold"]:
+        yp = (p >= row["threshold"]).astype(int)
+        assert row["precision"] == skm.precision_score(y, yp, zero_division=0)
+        assert row["recall"] == skm.recall_score(y, yp, zero_division=0)
+        assert row["F1"] == skm.f1_score(y, yp, zero_division=0)
