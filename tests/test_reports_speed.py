@@ -16,6 +16,7 @@ import automl
 from automl import metrics as M
 from automl.reports import data_report, performance_report, safe_figure
 from automl.reports._bootstrap import bootstrap_values, resampled_metrics
+from automl.reports.performance import BIG_TABLE_ROWS, SHAP_BIG_ROWS
 from tests.conftest import make_table
 
 
@@ -137,3 +138,44 @@ def test_metrics_against_threshold_are_scikit_learns(models: dict[str, automl.Mo
         assert row["precision"] == skm.precision_score(y, yp, zero_division=0)
         assert row["recall"] == skm.recall_score(y, yp, zero_division=0)
         assert row["F1"] == skm.f1_score(y, yp, zero_division=0)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_partial_dependence_scored_at_once_equals_one_call_per_value(
+    kind: str, binary_model: automl.AutoML, multiclass_model: automl.AutoML
+) -> None:
+    from automl.preprocess import InputReport
+    from automl.reports.performance import _pdp
+
+    m = (binary_model if kind == "binary" else multiclass_model).model_
+    rows = m.holdout[[c.name for c in m.preprocessor.columns]]
+    shown = 0
+    for info in m.preprocessor.columns:
+        fig, data = _pdp(m, rows, info.name)
+        if fig is None:
+            continue
+        shown += 1
+        for value, average in zip(data["grid"], data["average"], strict=True):
+            probe = rows.copy()
+            probe[info.name] = float(value) if info.type == "numeric" else value
+            expected = np.asarray(m._scores(probe, InputReport())).mean(axis=0)
+            assert np.array_equal(np.asarray(average), expected), (info.name, value)
+    assert shown >= 2
+
+
+def test_a_big_tables_model_explains_fewer_rows_and_says_how_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fit = automl.AutoML(time_budget=600, seed=0, candidates=["lightgbm"], max_trials=2)
+    m = fit.fit(make_table(1800, 5), target="churn").model_
+    held = len(m.holdout)
+    assert held > SHAP_BIG_ROWS
+
+    def impact_text() -> str:
+        rep = performance_report(m, bootstrap=10)
+        return rep.section("What drives the predictions").text[0]
+
+    assert f", {held:,} hold-out rows)" in impact_text()
+    # as if it had learned from a big table (the rows a model learned from are in its file)
+    monkeypatch.setattr(m.meta.rows, "train", BIG_TABLE_ROWS + 1)
+    assert f", {SHAP_BIG_ROWS:,} hold-out rows)" in impact_text()
