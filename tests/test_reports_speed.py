@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from sklearn import metrics as skm
@@ -179,3 +180,20 @@ def test_a_big_tables_model_explains_fewer_rows_and_says_how_many(
     # as if it had learned from a big table (the rows a model learned from are in its file)
     monkeypatch.setattr(m.meta.rows, "train", BIG_TABLE_ROWS + 1)
     assert f", {SHAP_BIG_ROWS:,} hold-out rows)" in impact_text()
+
+
+def test_statistics_from_sorted_values_are_numpys_and_pandas() -> None:
+    from automl.reports.data import _distinct, _percentiles, _sorted_numbers
+
+    rng = np.random.default_rng(0)
+    for n in [*range(1, 40), 999, 1000, 1001]:
+        for dtype in (np.float32, np.float64, np.int64):
+            x = pd.Series((rng.normal(size=n) * 100).astype(dtype))
+            if n > 5:
+                x[:3] = x[3]  # ties
+            if n > 8 and dtype != np.int64:
+                x[6], x[7] = 0.0, -0.0
+            ordered = _sorted_numbers(x)
+            expected = np.percentile(x.astype(float), [25, 50, 75])
+            assert _percentiles(ordered, (25, 50, 75)) == list(expected), (n, dtype)
+            assert _distinct(ordered) == x.nunique(), (n, dtype)

@@ -194,29 +194,33 @@ def _columns(
         info = types.get(col)
         kind = info.type if info is not None else "target"
         miss = int(s.isna().sum())
-        distinct = int(s.nunique(dropna=True))
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        present = s.dropna()
+        # a number column's values sorted once give its distinct count, quartiles, extremes and
+        # outliers (hashing 800,000 numbers for the count and partitioning them for the
+        # quartiles cost 4 times the sort)
+        ordered = _sorted_numbers(present) if numeric and len(present) else None
+        distinct = int(s.nunique(dropna=True)) if ordered is None else _distinct(ordered)
         row: dict[str, Any] = {
             "column": col,
             "type": kind,
             "missing %": 100 * miss / n,
             "distinct": distinct,
         }
-        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-        present = s.dropna()
-        if numeric and len(present):
+        if ordered is not None:
             x = present.astype(float)
-            q1, med, q3 = np.percentile(x, [25, 50, 75])
+            q1, med, q3 = _percentiles(ordered, (25, 50, 75))
             iqr = q3 - q1
-            out = int(((x < q1 - 1.5 * iqr) | (x > q3 + 1.5 * iqr)).sum())
+            out = int(((ordered < q1 - 1.5 * iqr) | (ordered > q3 + 1.5 * iqr)).sum())
             skew = float(x.skew()) if len(x) > 2 else 0.0
             row.update(
                 mean=float(x.mean()),
                 std=float(x.std()),
-                min=float(x.min()),
+                min=float(ordered[0]),
                 q1=q1,
                 median=med,
                 q3=q3,
-                max=float(x.max()),
+                max=float(ordered[-1]),
                 outliers=out,
             )
             if abs(skew) > SKEWED and col != target:
@@ -270,6 +274,36 @@ def _columns(
         ),
         pd.DataFrame(disguised, columns=["column", "value", "rows", "why"]),
     )
+
+
+def _sorted_numbers(present: pd.Series) -> np.ndarray:
+    """The values (none missing) as float64, ascending: float32 values are sorted as they are
+    (twice as fast, and their order is that of their float64 values)."""
+    values = present.to_numpy()
+    if values.dtype != np.float32:
+        values = present.to_numpy(dtype=np.float64)
+    return np.sort(values).astype(np.float64, copy=False)
+
+
+def _distinct(ordered: np.ndarray) -> int:
+    """How many different values a sorted array holds (0.0 and -0.0 are one, as for pandas)."""
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
+
+
+def _percentiles(ordered: np.ndarray, qs: tuple[float, ...]) -> list[np.float64]:
+    """``np.percentile(x, qs)`` from ``x`` sorted, without partitioning it again: the same
+    order statistics and the same interpolation (NumPy's "linear" method, ``_lerp``)."""
+    n = len(ordered)
+    out = []
+    for q in qs:
+        virtual = (n - 1) * (np.float64(q) / 100)
+        below = int(np.floor(virtual))
+        above = min(below + 1, n - 1)
+        gamma = virtual - below
+        a, b = ordered[below], ordered[above]
+        diff = b - a
+        out.append(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+    return out
 
 
 def _histogram(s: pd.Series, bins: int = 40) -> go.Figure:
