@@ -197,3 +197,33 @@ def test_statistics_from_sorted_values_are_numpys_and_pandas() -> None:
             expected = np.percentile(x.astype(float), [25, 50, 75])
             assert _percentiles(ordered, (25, 50, 75)) == list(expected), (n, dtype)
             assert _distinct(ordered) == x.nunique(), (n, dtype)
+
+
+def test_binned_codes_and_unusual_rows_as_computed_before() -> None:
+    from sklearn.ensemble import IsolationForest
+
+    from automl.prep.explore import _BINS, _codes
+    from automl.reports.data import _anomalies
+
+    rng = np.random.default_rng(0)
+    x = pd.Series(rng.normal(size=3000)).where(rng.random(3000) > 0.1)
+    x[:200] = 1.5  # a value over a bin's edge
+    bins = pd.qcut(x, _BINS, duplicates="drop")
+    expected, _ = pd.factorize(bins.astype("object").where(bins.notna(), "__missing__"))
+    assert np.array_equal(_codes(x), expected)
+    df = make_table(400, 3)
+    columns = [c for c in df.columns if c != "churn"]
+    sec = _anomalies(df, columns, 0)
+    assert sec is not None
+    feats = []
+    for c in columns:
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            v = s.astype(float)
+            feats.append(v.fillna(v.median()).to_numpy())
+        elif s.nunique() <= 200:
+            t = s.astype(str)
+            feats.append(t.map(t.value_counts(normalize=True)).to_numpy(dtype=float))
+    X = np.column_stack(feats)
+    forest = IsolationForest(n_estimators=100, random_state=0).fit(X)
+    assert sec.data["flagged"] == int((forest.predict(X) == -1).sum()) > 0

@@ -341,13 +341,39 @@ def predictive_power(
     over the rows. The estimate of one column: a shallow decision tree with large leaves on a
     number (or a date), the smoothed average of the target per value for a category.
     """
-    if task == "regression":
-        target = y.to_numpy(dtype=float)[:, None]
-        strata = None
-    else:
-        codes = pd.factorize(y.astype(str))[0]
-        target = np.eye(int(codes.max()) + 1)[codes]
-        strata = codes
+    return _power(x, kind, _Folds(y, task, seed))
+
+
+class _Folds:
+    """The target as the estimates fit it (one column per class, or the number) and the
+    cross-validation folds of its rows: the same for every column measured on these rows, so
+    made once for all of them."""
+
+    def __init__(self, y: pd.Series, task: str, seed: int) -> None:
+        if task == "regression":
+            self.target = y.to_numpy(dtype=float)[:, None]
+            strata = None
+        else:
+            codes = pd.factorize(y.astype(str))[0]
+            self.target = np.eye(int(codes.max()) + 1)[codes]
+            strata = codes
+        n = len(self.target)
+        if strata is not None:
+            folds = int(np.clip(np.bincount(strata).min(), 2, POWER_FOLDS))
+            splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(
+                self.target, strata
+            )
+        else:
+            splits = KFold(min(POWER_FOLDS, max(2, n // 2)), shuffle=True, random_state=seed).split(
+                self.target
+            )
+        self.seed = seed
+        self.splits = list(splits)
+
+
+def _power(x: pd.Series, kind: str | None, folds: _Folds) -> tuple[float, float]:
+    """:func:`predictive_power` of ``x`` on the target and folds of ``folds``."""
+    target, seed = folds.target, folds.seed
     numeric = kind in ("numeric", "datetime") or (
         kind is None and pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
     )
@@ -357,18 +383,11 @@ def predictive_power(
     else:
         cats = pd.factorize(x.astype(str).where(x.notna(), "__missing__"))[0]
     n = len(target)
-    if strata is not None:
-        folds = int(np.clip(np.bincount(strata).min(), 2, POWER_FOLDS))
-        splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(target, strata)
-    else:
-        splits = KFold(min(POWER_FOLDS, max(2, n // 2)), shuffle=True, random_state=seed).split(
-            target
-        )
     pred = np.zeros_like(target, dtype=float)
     guess = np.zeros_like(target, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for train, test in splits:
+        for train, test in folds.splits:
             guess[test] = target[train].mean(axis=0)
             if numeric:
                 leaf = max(20, int(POWER_LEAF_SHARE * len(train)))
@@ -538,11 +557,15 @@ def _target(
     ys = rows[target]
     mask = ys.notna()
     powers = []
+    try:
+        folds: _Folds | None = _Folds(ys[mask], task, seed)
+    except ValueError:  # too few rows to cross-validate: no column is measured
+        folds = None
     for col, info in types.items():
-        if info.type in ("constant",) or col == target:
+        if info.type in ("constant",) or col == target or folds is None:
             continue
         try:
-            gain, noise = predictive_power(rows.loc[mask, col], ys[mask], task, seed, info.type)
+            gain, noise = _power(rows.loc[mask, col], info.type, folds)
         except ValueError:
             continue
         powers.append(
@@ -711,7 +734,7 @@ def _anomalies(sample: pd.DataFrame, columns: list[str], seed: int) -> Section |
     X = np.column_stack(feats)
     forest = IsolationForest(n_estimators=100, random_state=seed).fit(X)
     score = -forest.score_samples(X)
-    flagged = int((forest.predict(X) == -1).sum())
+    flagged = int((-score - forest.offset_ < 0).sum())  # forest.predict(X) == -1, not scored again
     order = np.argsort(-score)[:10]
     top = d.iloc[order].copy()
     top.insert(0, "anomaly score", np.round(score[order], 3))
