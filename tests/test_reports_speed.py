@@ -227,3 +227,14 @@ def test_binned_codes_and_unusual_rows_as_computed_before() -> None:
     X = np.column_stack(feats)
     forest = IsolationForest(n_estimators=100, random_state=0).fit(X)
     assert sec.data["flagged"] == int((forest.predict(X) == -1).sum()) > 0
+
+
+def test_mean_and_spread_are_pandas() -> None:
+    from automl.reports.data import _mean_std
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 10, 1001, 100_000):
+        for x in (rng.normal(7, 3, n), rng.lognormal(0, 2, n), np.full(n, 0.1)):
+            s = pd.Series(x)
+            mean, std = _mean_std(x)
+            assert mean == s.mean() and (std == s.std() or (np.isnan(std) and np.isnan(s.std())))
