@@ -115,7 +115,13 @@ def test_resampled_metrics_equal_the_metrics_of_the_resampled_rows(case: int) ->
             assert round(float(got[name][r]), 6) == value, (name, r)
 
 
-def test_bootstrap_values_are_those_of_resampling_rows_one_by_one() -> None:
+@pytest.mark.parametrize("chunk", [1_000_000, 200])  # all resamples at once, or 3 at a time
+def test_bootstrap_values_are_those_of_resampling_rows_one_by_one(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automl.reports._bootstrap as boot
+
+    monkeypatch.setattr(boot, "CHUNK_CELLS", chunk)
     task, y, s, threshold = _cases()[1]
     rng = np.random.default_rng(7)
     one_by_one: dict[str, list[float]] = {}

@@ -15,8 +15,9 @@ import numpy as np
 
 from automl import metrics as M
 
-# weights of at most this many (resample, row) cells at once: 16 MB of float64
-CHUNK_CELLS = 2_000_000
+# weights of at most this many (resample, row) cells at once: 8 MB of float64 (a few such
+# arrays at a time)
+CHUNK_CELLS = 1_000_000
 
 
 def bootstrap_values(
