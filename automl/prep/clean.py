@@ -150,8 +150,10 @@ def placeholders(df: pd.DataFrame) -> list[dict[str, Any]]:
             x = present.astype(float)
             lo, hi = x.min(), x.max()
             for v in PLACEHOLDER_NUMBERS:
+                if v not in (lo, hi):  # (checked first: counting is a pass over the rows)
+                    continue
                 cnt = int((x == v).sum())
-                if cnt and cnt >= 0.005 * len(x) and v in (lo, hi):
+                if cnt and cnt >= 0.005 * len(x):
                     out.append(
                         {
                             "column": str(col),
@@ -161,10 +163,10 @@ def placeholders(df: pd.DataFrame) -> list[dict[str, Any]]:
                         }
                     )
         elif not pd.api.types.is_datetime64_any_dtype(s):
-            raw = present.astype(str)
-            low = raw.str.strip().str.lower()
-            hit = low.isin(PLACEHOLDER_TEXT)
-            for v, cnt in raw[hit].value_counts().items():
+            # each distinct text checked once, not each row (its count is its rows')
+            counts = present.astype(str).value_counts()
+            hit = counts.index.str.strip().str.lower().isin(PLACEHOLDER_TEXT)
+            for v, cnt in counts[hit].items():
                 out.append(
                     {
                         "column": str(col),

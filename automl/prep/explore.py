@@ -76,7 +76,11 @@ def correlation(df: pd.DataFrame, method: str = "pearson") -> pd.DataFrame:
 def _codes(s: pd.Series) -> np.ndarray:
     numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
     if numeric and s.nunique(dropna=True) > _BINS:
-        s = pd.qcut(s.astype(float), _BINS, duplicates="drop")
+        # the bins' own codes (-1: missing), numbered by first appearance as factorizing the
+        # bins would number them, without making a Python object of every row's bin
+        binned = pd.qcut(s.astype(float), _BINS, duplicates="drop")
+        codes, _ = pd.factorize(np.asarray(binned.cat.codes))
+        return np.asarray(codes)
     codes, _ = pd.factorize(s.astype("object").where(s.notna(), "__missing__"))
     return np.asarray(codes)
 
