@@ -22,7 +22,7 @@ def test_unknown_schema_version(binary_model, tmp_path):
     meta = json.loads((path / "easel_model.json").read_text())
     meta["schema_version"] = 99
     (path / "easel_model.json").write_text(json.dumps(meta))
-    with pytest.raises(ArtifactError, match=r"newer Easel \(schema 99\).*reads schema 8"):
+    with pytest.raises(ArtifactError, match=r"newer Easel \(schema 99\).*reads schema 9"):
         automl.load(path)
 
 

@@ -304,8 +304,10 @@ def test_model_name_follows_new_versions_without_restart(tmp_path: Path,
         # a version that cannot be loaded: version 2 goes on answering, and health says why
         n, v, path3 = ws.new_model_path("churn")
         shutil.copytree(path2, path3)
-        ws.add_model(n, v, path3, "d", automl.load(path3))
+        third = automl.load(path3)
+        # damaged before it is registered: the service never sees a sound version 3
         (path3 / "easel_model.json").write_text("{ damaged")
+        ws.add_model(n, v, path3, "d", third)
         while s.client.get("/health").json()["status"] != "degraded":
             assert time.monotonic() < deadline, "the damaged version was not noticed"
             time.sleep(0.05)
