@@ -1,0 +1,99 @@
+"""Forecasts of many long series: the feature rows' memory, the search's sample of rows, the
+kept candidates' fits sized to the time left, the statistical methods skipped when the budget
+cannot reach them (benchmarks/forecast_scale.py measures the speed)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+
+from automl.timeseries import (
+    Layout,
+    feature_names,
+    fit_plan,
+    plan_for,
+    to_series,
+    training_rows,
+)
+
+
+def daily(n_series: int, days: int, seed: int = 0, gaps: bool = False) -> pd.DataFrame:
+    """Daily series with a level, a weekly season and noise (and, with ``gaps``, missing
+    stretches, a run without change and a series that starts late)."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2022-01-01", periods=days, freq="D")
+    t = np.arange(days)
+    level = rng.uniform(20, 500, n_series)[:, None]
+    y = level * (1 + 0.2 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 0.1, (n_series, days)))
+    if gaps:
+        y[0, 30:45] = np.nan  # longer than the level's 7 days: the whole window's average
+        y[1, rng.choice(days, days // 5, replace=False)] = np.nan
+        y[2, 100:200] = 42.0  # no change: the scale falls back to the values' size
+        y[3, : days // 2] = np.nan  # starts late
+    df = pd.DataFrame(
+        {
+            "item": np.repeat([f"item{i:03d}" for i in range(n_series)], days),
+            "date": np.tile(dates, n_series),
+            "sales": y.ravel(),
+        }
+    )
+    return df.dropna().reset_index(drop=True)
+
+
+def layout_of(df: pd.DataFrame) -> tuple[object, Layout]:
+    sd = to_series(df, "sales", "date", ["item"], None)
+    plan = fit_plan(plan_for(sd.clock), 1000, 14)  # (every lag of a daily layout)
+    names = feature_names("sales", plan, sd.clock.words)
+    return sd, Layout("sales", "date", ["item"], [], plan, sd.clock, names)
+
+
+def test_feature_rows_are_each_windows_features() -> None:
+    """The rows built along each series equal the features of every row's own look-back
+    window (the matrix of windows the forecast uses), gaps, flat stretches and all."""
+    sd, layout = layout_of(daily(5, 700, gaps=True))
+    X, dev, y, per, pos = training_rows(sd, layout)
+    L = layout.plan.lookback
+    assert L == 364
+    windows = np.full((len(y), L), np.nan)
+    for r, (j, p) in enumerate(zip(pos, per, strict=True)):
+        vals, start = sd.values[j], int(sd.start[j])
+        for k in range(L):
+            i = p - L + k - start
+            if 0 <= i < len(vals):
+                windows[r, k] = vals[i]
+    want, level, scale = layout.frame(windows, per, sd.ids.iloc[pos], sd.static.iloc[pos])
+    assert list(X.columns) == list(want.columns)
+    for c in X.columns:
+        if c != "item":
+            np.testing.assert_allclose(X[c], want[c], rtol=1e-9, atol=1e-12, err_msg=c)
+    np.testing.assert_allclose(dev, (y - level) / scale, rtol=1e-9, atol=1e-12)
+    assert (X["item"] == sd.ids["item"].to_numpy()[pos]).all()
+
+
+def test_feature_rows_never_hold_every_rows_look_back_window() -> None:
+    """A daily layout looks back 364 days: the rows' windows were a matrix of rows x 364
+    numbers (and several copies of it: 13 GB for a million rows). Building the rows now takes
+    a few times the size of the rows themselves."""
+    sd, layout = layout_of(daily(40, 1000))
+    tracemalloc.start()
+    try:
+        X, dev, y, per, pos = training_rows(sd, layout)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    rows_bytes = X.memory_usage(index=False, deep=False).sum() + 4 * len(y) * 8
+    window_matrix = len(y) * layout.plan.lookback * 8
+    assert peak < 3 * rows_bytes < window_matrix / 4
+
+
+def test_distinct_counts_of_chosen_number_columns_are_those_of_their_text() -> None:
+    """A column typed by the caller (every feature of a forecast) counts its distinct values
+    as numbers, the count its text gives (missing values not counted)."""
+    from automl.coltypes import infer_types
+
+    df = pd.DataFrame({"a": [1.5, 1.5, np.nan, 2.0, np.nan], "b": ["x", "y", "x", None, "y"]})
+    info = infer_types(df, {"a": "numeric", "b": "categorical"})
+    assert info["a"].distinct == df["a"].astype(str).nunique() == 2
+    assert info["b"].distinct == df["b"].astype(str).nunique() == 2
