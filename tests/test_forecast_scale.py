@@ -97,3 +97,35 @@ def test_distinct_counts_of_chosen_number_columns_are_those_of_their_text() -> N
     info = infer_types(df, {"a": "numeric", "b": "categorical"})
     assert info["a"].distinct == df["a"].astype(str).nunique() == 2
     assert info["b"].distinct == df["b"].astype(str).nunique() == 2
+
+
+def prepared(df: pd.DataFrame, **settings: object) -> object:
+    from automl.presets import get_preset
+    from automl.training.forecast import prepare
+    from automl.training.run import FitOptions, FitRun
+
+    run = FitRun(
+        FitOptions(time_column="date", series_columns=["item"], horizon=14),
+        {**get_preset("quick"), **settings},
+    )
+    return prepare(run, df, "sales")
+
+
+def test_the_search_samples_rows_of_every_series_and_period() -> None:
+    """Above the preset's max_search_rows the search learns from a sample of rows of every
+    series (it took the last rows of the frame: the last series only), scored on the backtest
+    windows' rows."""
+    f = prepared(daily(30, 300), max_search_rows=3000)
+    assert len(f.search_idx) == 3000 < f.train_mask.sum()
+    assert set(f.pos_all[f.search_idx]) == set(range(30))  # every series
+    per = f.per_all[f.search_idx]
+    assert per.min() < f.origins[0] - 200  # early periods too
+    assert (per <= f.cutoff).all()  # never the hold-out
+    late = (per > f.origins[0]).sum()
+    assert 0 < late <= 3000 // 4
+    for (train, val), origin in zip(f.sdata.folds, f.origins, strict=True):
+        assert (per[train] <= origin).all()
+        assert ((per[val] > origin) & (per[val] <= origin + 14)).all() and len(val)
+    assert len(f.pre.params_["item"]["categories"]) == 30  # every series' own category
+    small = prepared(daily(3, 300))  # under the threshold: every row before the hold-out
+    assert len(small.search_idx) == small.train_mask.sum()
