@@ -129,3 +129,74 @@ def test_the_search_samples_rows_of_every_series_and_period() -> None:
     assert len(f.pre.params_["item"]["categories"]) == 30  # every series' own category
     small = prepared(daily(3, 300))  # under the threshold: every row before the hold-out
     assert len(small.search_idx) == small.train_mask.sum()
+
+
+def test_kept_fits_learn_from_the_rows_the_time_left_allows() -> None:
+    """A kept candidate's fits (each backtest window, the hold-out, the refit) learn from every
+    row when they fit in the time left, else from the most rows that do (never fewer than its
+    trial had): five fits of a million rows each took 10 s to 16 s, over the budget."""
+    from automl.progress import TrialRecord
+    from automl.training.forecast import fit_cost, rows_within
+
+    rec = TrialRecord(
+        id=2, candidate="lightgbm", params={}, score=0.7, fit_seconds=3.0, status="ok",
+        source="default", rows=40_000,
+    )  # fmt: skip
+    assert fit_cost(rec, 3, 40_000) == 1.0  # a fold of its trial
+    assert rows_within(rec, 3, 1_000_000, 1e6, 5) == 1_000_000  # time for every row
+    rows = rows_within(rec, 3, 1_000_000, 25.0, 5)  # 5 s a fit
+    assert 40_000 < rows < 1_000_000
+    assert 5 * fit_cost(rec, 3, rows) <= 25.0 + 1e-6
+    assert 5 * fit_cost(rec, 3, rows + 1000) > 25.0
+    assert rows_within(rec, 3, 1_000_000, 0.1, 5) == 40_000  # never fewer than its trial's
+    assert rows_within(rec, 3, 20_000, 0.1, 5) == 20_000  # nor more than there are
+
+
+def monthly(n_series: int, months: int = 72, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2015-01-01", periods=months, freq="MS")
+    t = np.arange(months)
+    y = rng.uniform(50, 150, (n_series, 1)) * (
+        1 + 0.2 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.05, (n_series, months))
+    )
+    return pd.DataFrame(
+        {
+            "item": np.repeat([f"item{i:03d}" for i in range(n_series)], months),
+            "date": np.tile(dates, n_series),
+            "sales": y.ravel(),
+        }
+    )
+
+
+def test_statistical_methods_are_skipped_when_the_budget_cannot_reach_them() -> None:
+    """At their best pace the statistical methods' share of a 30 s budget reaches 12 series
+    (0.5 s each): with 60 of them none is tried (they reached a few, for a fifth of the
+    budget), and the model says so."""
+    import automl
+
+    m = automl.AutoML(
+        time_column="date", series_columns=["item"], horizon=6, time_budget=30, max_trials=2
+    ).fit(monthly(60), "sales")
+    ts = m.model_.timeseries
+    assert set(ts.series.methods) == {"model"}
+    note = [w for w in m.model_.warnings if "statistical methods" in w]
+    assert len(note) == 1 and "were not tried" in note[0] and "60 series" in note[0]
+
+
+def test_the_first_model_is_trained_when_preparing_took_most_of_the_budget() -> None:
+    """A forecast whose preparation left the search less than its reserve still trains its
+    first trial (the search's deadline once a model exists does not apply before it): it
+    ended in "No model could be trained within the time budget"."""
+    import time
+
+    import automl
+    from automl.training.run import FitRun
+
+    est = automl.AutoML(
+        time_column="date", series_columns=["item"], horizon=6, time_budget=60, max_trials=2
+    )
+    # as if reading and preparing the rows had taken 54 of the 60 s
+    run = FitRun(est._options(), est._settings(), start=time.monotonic() - 54)
+    model = est._fit(run, monthly(3), "sales", None).model_
+    assert model.leaderboard["validation_rmse"].notna().any()
+    assert model.metrics["mase"] > 0

@@ -156,14 +156,18 @@ def keep_candidates(
     records: list[TrialRecord],
     train: Callable[[TrialRecord, float], Trained],
     evaluate: Callable[[TrialRecord, Candidate], tuple[np.ndarray, dict[str, Any], int]],
+    fits_in_time: Callable[[TrialRecord], bool] | None = None,
 ) -> Kept:
     """Train (``train(record, deadline)``) and score (``evaluate(record, model)`` -> scores,
     the entry's metric fields, rows scored) each kept record, best first. The first one always
-    runs; the others only while there is time before the deadline."""
+    runs; the others only while there is time before the deadline (and, when given,
+    ``fits_in_time(record)`` says they fit in it)."""
     kept = Kept()
     for i, rec in enumerate(records):
         if i > 0 and time.monotonic() > run.end - 0.5:
             break
+        if i > 0 and fits_in_time is not None and not fits_in_time(rec):
+            continue
         cand, fit_seconds, trained_on = train(rec, run.end if i == 0 else run.end - 0.5)
         t_pred = time.monotonic()
         scores, fields, n_scored = evaluate(rec, cand)
