@@ -200,3 +200,19 @@ def test_the_first_model_is_trained_when_preparing_took_most_of_the_budget() -> 
     model = est._fit(run, monthly(3), "sales", None).model_
     assert model.leaderboard["validation_rmse"].notna().any()
     assert model.metrics["mase"] > 0
+
+
+def test_a_forecasts_prediction_cost_is_forecasting_not_its_backtests_fits() -> None:
+    """The leaderboard's milliseconds per 1,000 values forecast are the cost of forecasting
+    (as a table's are of scoring rows): they counted the three backtest windows' fits too,
+    about half a fit per forecast of 8 series here, where forecasting takes a tenth of one."""
+    import automl
+
+    m = automl.AutoML(
+        time_column="date", series_columns=["item"], horizon=7, time_budget=600, max_trials=1,
+        candidates=["lightgbm"],
+    ).fit(daily(8, 1000), "sales")  # fmt: skip
+    entry = m.model_.meta.kept[m.model_.meta.default_candidate]
+    assert entry.predict_ms_per_1000_rows and entry.fit_seconds_final
+    forecast_seconds = entry.predict_ms_per_1000_rows * 8 * 7 / 1e6
+    assert forecast_seconds < 0.3 * entry.fit_seconds_final

@@ -564,8 +564,15 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
             forecast_window(f, fit_rows(rec, w.rows, deadline), w) for w in windows
         ]  # the backtests
         offsets = calibrate(windows, raw, levels)
-        cal = calibrated(forecast_window(f, cand, hold_w), hold_w, offsets, levels)
-        fields = {"holdout_metrics": window_metrics(hold_w, cal, f.quantiles)}
+        t_pred = time.monotonic()
+        point = forecast_window(f, cand, hold_w)
+        values = len(f.sd.keys) * f.horizon  # the cost of forecasting, not the backtests' fits
+        predict_ms = round(1e6 * (time.monotonic() - t_pred) / max(values, 1), 3)
+        cal = calibrated(point, hold_w, offsets, levels)
+        fields = {
+            "holdout_metrics": window_metrics(hold_w, cal, f.quantiles),
+            "predict_ms_per_1000_rows": predict_ms,
+        }
         score = float(
             np.mean(
                 [
@@ -575,7 +582,7 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
             )
         )
         found[rec.id] = (score, offsets, raw, cal)
-        return cal.point, fields, len(f.sd.keys) * f.horizon * (len(windows) + 1)
+        return cal.point, fields, values
 
     chosen = choose_kept(ranked, run.settings["keep_top"])
     kept = keep_candidates(run, chosen, train, evaluate, fits_in_time)
