@@ -122,10 +122,6 @@ class SeriesFit:
     def train_mask(self) -> np.ndarray:
         return self.per_all <= self.cutoff
 
-    @property
-    def encodings(self) -> set[str]:
-        return {get_candidate(f).encoding for f in self.families}
-
 
 @dataclass
 class Window:
@@ -505,7 +501,13 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
     on every period before the hold-out, it forecasts the held-out periods (with quantiles
     alike). The default is the one with the best mean metric over the backtests."""
     train_idx = np.flatnonzero(f.train_mask)
-    X_train = encode(f.pre, f.X_all.iloc[train_idx], f.encodings)
+    X_train: dict[str, Any] = {}  # each encoding, once a kept candidate needs it
+
+    def encoded(encoding: str) -> Any:
+        if encoding not in X_train:
+            X_train[encoding] = encode(f.pre, f.X_all.iloc[train_idx], {encoding})[encoding]
+        return X_train[encoding]
+
     y_train = f.dev_all[train_idx]
     windows = [make_window(f, o, f.per_all[train_idx]) for o in f.origins]
     hold_w = make_window(f, f.cutoff, f.per_all[train_idx])
@@ -524,7 +526,7 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
         cls = get_candidate(rec.candidate)
         ctx = FitContext("regression", 1, deadline, run.seed)
         rows = rows[place[rows] < sizes[rec.id]]  # (every row when it is all of them)
-        X = X_train[cls.encoding]
+        X = encoded(cls.encoding)
         if len(rows) < len(train_idx):
             X = X[rows]
         return cls(rec.fit_params()).fit(X, y_train[rows], ctx, categorical=cats)
