@@ -501,12 +501,17 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
     on every period before the hold-out, it forecasts the held-out periods (with quantiles
     alike). The default is the one with the best mean metric over the backtests."""
     train_idx = np.flatnonzero(f.train_mask)
-    X_train: dict[str, Any] = {}  # each encoding, once a kept candidate needs it
+    # each encoding of the rows a kept candidate learns from (those placed before its size),
+    # made once one needs it: (size, positions in train_idx, the encoded rows)
+    X_train: dict[str, tuple[int, np.ndarray, Any]] = {}
 
-    def encoded(encoding: str) -> Any:
-        if encoding not in X_train:
-            X_train[encoding] = encode(f.pre, f.X_all.iloc[train_idx], {encoding})[encoding]
-        return X_train[encoding]
+    def encoded(encoding: str, size: int) -> tuple[np.ndarray, Any]:
+        if encoding not in X_train or X_train[encoding][0] < size:
+            X_train.pop(encoding, None)  # (a smaller sample's rows are let go first)
+            at = np.flatnonzero(place < size)
+            rows = f.X_all.iloc[train_idx[at]]
+            X_train[encoding] = (size, at, encode(f.pre, rows, {encoding})[encoding])
+        return X_train[encoding][1], X_train[encoding][2]
 
     y_train = f.dev_all[train_idx]
     windows = [make_window(f, o, f.per_all[train_idx]) for o in f.origins]
@@ -526,9 +531,9 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
         cls = get_candidate(rec.candidate)
         ctx = FitContext("regression", 1, deadline, run.seed)
         rows = rows[place[rows] < sizes[rec.id]]  # (every row when it is all of them)
-        X = encoded(cls.encoding)
-        if len(rows) < len(train_idx):
-            X = X[rows]
+        at, X = encoded(cls.encoding, sizes[rec.id])
+        if len(rows) < len(at):
+            X = X[np.searchsorted(at, rows)]
         return cls(rec.fit_params()).fit(X, y_train[rows], ctx, categorical=cats)
 
     def train(rec: TrialRecord, deadline: float) -> tuple[Candidate, float, str]:
