@@ -27,6 +27,7 @@ How it works (the same candidates and search as the other problem types):
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ from automl.covariates import (
     holiday_features,
     take,
 )
-from automl.errors import DataError, ParameterError, TargetError
+from automl.errors import BudgetError, DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
 from automl.task import check_finite_target
 from automl.words import plural, rows_text, show_value
@@ -681,7 +682,7 @@ FEATURE_BLOCK = 4096
 
 
 def training_rows(
-    sd: SeriesData, layout: Layout, upto: int | None = None
+    sd: SeriesData, layout: Layout, upto: int | None = None, deadline: float | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Supervised rows of every series: features, the target as a change from the level in
     units of the window's scale (what the candidates learn), actual value, period and series
@@ -690,13 +691,21 @@ def training_rows(
     Each series is read through views of its look-back windows, a block of rows at a time,
     and each window's scale is summed along the series (:func:`rolling_scale`): memory grows
     with the feature rows, not with rows times the look-back (a daily layout looks back 364
-    periods: a million rows' windows were 2.9 GB, and the copies made of them 13 GB)."""
+    periods: a million rows' windows were 2.9 GB, and the copies made of them 13 GB).
+    Past ``deadline`` (``time.monotonic()``), a BudgetError: the fit has no time left."""
     L = layout.plan.lookback
     names = layout.covariate_names()
     parts: dict[str, list[np.ndarray]] = {}
     p_all, s_all, y_all, d_all = [], [], [], []
     c_all: dict[str, list[np.ndarray]] = {n: [] for n in names.values()}
     for j, vals in enumerate(sd.values):
+        if deadline is not None and time.monotonic() > deadline:
+            raise BudgetError(
+                f"Building the rows to learn from took the whole time budget: it had done "
+                f"{j:,} of the {plural(len(sd.values), 'series', 'series')}. Give a larger time "
+                "budget, or forecast fewer or shorter series (or a coarser period: weeks "
+                "instead of days)."
+            )
         n = len(vals)
         if upto is not None:
             n = min(n, int(upto - sd.start[j] + 1))

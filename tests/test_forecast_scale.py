@@ -216,3 +216,19 @@ def test_a_forecasts_prediction_cost_is_forecasting_not_its_backtests_fits() -> 
     assert entry.predict_ms_per_1000_rows and entry.fit_seconds_final
     forecast_seconds = entry.predict_ms_per_1000_rows * 8 * 7 / 1e6
     assert forecast_seconds < 0.3 * entry.fit_seconds_final
+
+
+def test_building_the_rows_stops_at_the_fits_end() -> None:
+    """Building the rows checks the fit's end between series: past it, a BudgetError in words
+    (the fit would otherwise run on, over its budget, to fail later)."""
+    import time
+
+    import pytest
+
+    from automl.errors import BudgetError
+
+    sd, layout = layout_of(daily(3, 400))
+    with pytest.raises(BudgetError, match="had done 0 of the 3 series"):
+        training_rows(sd, layout, deadline=time.monotonic() - 1)
+    X, *_ = training_rows(sd, layout, deadline=time.monotonic() + 600)
+    assert len(X)

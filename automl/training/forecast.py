@@ -263,7 +263,7 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
     check_feature_names(layout)
     methods = series_methods(sd, plan)
     sd.notes.extend(methods_text(sd.keys, methods))
-    X_all, dev_all, y_all, per_all, pos_all = training_rows(sd, layout)
+    X_all, dev_all, y_all, per_all, pos_all = training_rows(sd, layout, deadline=run.end)
     train_mask = per_all <= cutoff
     if train_mask.sum() < 10:
         raise DataError(
