@@ -90,6 +90,14 @@ SEARCH_WINDOW_SHARE = 0.25
 # per kept candidate: 76 s of a 100 s fit.
 KEPT_SHARE = 0.4
 FIRST_KEPT_SHARE = 0.6
+# A kept candidate of a family that grows (LightGBM) learning from more rows than the search had
+# (a sample) does more boosting rounds: the search's (its trial's mean best round) times the rows
+# ratio to ROUNDS_EXPONENT, at most MAX_ROUNDS_FACTOR times. Measured on 1,000 daily series
+# (hold-out MASE of the default LightGBM configuration, 56 rounds in the search on 41,648
+# rows): 480,000 rows gave 0.5554 at 56 rounds, 0.5444 at 112, 0.5419 at 168; every row at 56
+# rounds 0.5567 (7.9 s a fit, against 5.8 s for 480,000 rows at 112).
+ROUNDS_EXPONENT = 0.5
+MAX_ROUNDS_FACTOR = 4.0
 
 
 @dataclass
@@ -484,7 +492,8 @@ def make_search(run: FitRun, f: SeriesFit) -> Search:
         # each kept one is trained for every backtest window, the hold-out and (the default)
         # on every period: a trial's seconds per fit (its folds cover the recursive forecasts)
         fits = len(f.origins) + 2
-        need = sum(fit_cost(r, 1, n_train) for r in choose_kept(ranked, 3)) * 1.2 * fits
+        searched = len(f.search_idx)
+        need = sum(fit_cost(r, 1, n_train, searched) for r in choose_kept(ranked, 3)) * 1.2 * fits
         reserve += min(need, KEPT_SHARE * run.budget)
         return max(run.end - reserve, run.start + 0.5)
 
@@ -534,7 +543,8 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
         at, X = encoded(cls.encoding, sizes[rec.id])
         if len(rows) < len(at):
             X = X[np.searchsorted(at, rows)]
-        return cls(rec.fit_params()).fit(X, y_train[rows], ctx, categorical=cats)
+        params = kept_params(rec, sizes[rec.id], len(f.search_idx))
+        return cls(params).fit(X, y_train[rows], ctx, categorical=cats)
 
     def train(rec: TrialRecord, deadline: float) -> tuple[Candidate, float, str]:
         left = run.end - time.monotonic() - after
@@ -542,7 +552,7 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
             seconds, fits = FIRST_KEPT_SHARE * left, len(windows) + 2
         else:  # the others: what the default's refit leaves
             seconds, fits = left - refit_need(), len(windows) + 1
-        sizes[rec.id] = rows_within(rec, folds, len(train_idx), seconds, fits)
+        sizes[rec.id] = rows_within(rec, folds, len(train_idx), seconds, fits, len(f.search_idx))
         t_fit = time.monotonic()
         cand = fit_rows(rec, hold_w.rows, deadline)
         kept_fit_seconds[rec.id] = seconds = time.monotonic() - t_fit
@@ -562,7 +572,8 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
     def fits_in_time(rec: TrialRecord) -> bool:
         """Another kept candidate: its fits on its trial's rows fit in the time left."""
         least = min(rec.rows or len(train_idx), len(train_idx))
-        need = (len(windows) + 1) * fit_cost(rec, folds, least) + refit_need()
+        fit = fit_cost(rec, folds, least, len(f.search_idx))
+        need = (len(windows) + 1) * fit + refit_need()
         return need <= run.end - time.monotonic() - after
 
     def evaluate(rec: TrialRecord, cand: Candidate) -> tuple[np.ndarray, dict[str, Any], int]:
@@ -621,23 +632,70 @@ def keep_best(run: FitRun, f: SeriesFit, ranked: list[TrialRecord]) -> tuple[Kep
     return kept, hold
 
 
-def fit_cost(rec: TrialRecord, folds: int, rows: int) -> float:
+def _scales_rounds(rec: TrialRecord) -> bool:
+    return bool(rec.iterations) and get_candidate(rec.candidate).grows
+
+
+def rounds_factor(rec: TrialRecord, rows: int, searched: int | None = None) -> float:
+    """How many times its search's boosting rounds ``rec``'s configuration does on ``rows``
+    rows: 1 but for a family that grows learning from more rows than the search had
+    (``searched``, default its trial's rows; a search on every row leaves the rounds be)."""
+    base = searched or rec.rows or rows
+    if not _scales_rounds(rec) or rows <= base:
+        return 1.0
+    return float(min((rows / max(base, 1)) ** ROUNDS_EXPONENT, MAX_ROUNDS_FACTOR))
+
+
+def kept_params(rec: TrialRecord, rows: int, searched: int | None = None) -> dict[str, Any]:
+    """``rec``'s configuration for a fit on ``rows`` rows without validation rows: the
+    search's rounds (see :func:`rounds_factor`)."""
+    params = rec.fit_params()
+    factor = rounds_factor(rec, rows, searched)
+    if factor > 1.0 and "n_estimators" in params:
+        params["n_estimators"] = max(1, round(params["n_estimators"] * factor))
+    return params
+
+
+def fit_cost(rec: TrialRecord, folds: int, rows: int, searched: int | None = None) -> float:
     """Predicted seconds of one fit of ``rec``'s configuration on ``rows`` rows: its trial's
-    seconds over ``folds``, times the rows ratio to the search's ROWS_COST_EXPONENT."""
-    per_fit = rec.fit_seconds / max(folds, 1)
-    return per_fit * (rows / max(rec.rows or rows, 1)) ** ROWS_COST_EXPONENT
+    seconds over ``folds`` (:func:`_per_fit`), times the rows ratio to the search's
+    ROWS_COST_EXPONENT (and the rounds' factor)."""
+    ratio = (rows / max(rec.rows or rows, 1)) ** ROWS_COST_EXPONENT
+    return _per_fit(rec, folds) * ratio * rounds_factor(rec, rows, searched)
 
 
-def rows_within(rec: TrialRecord, folds: int, most: int, seconds: float, fits: int) -> int:
+def _per_fit(rec: TrialRecord, folds: int) -> float:
+    """Seconds of a fit of ``rec``'s configuration on its trial's rows: a fold of the trial,
+    less the rounds its early stopping did past the best (a fold of a LightGBM trial that
+    stopped at 56 rounds did 106; its kept fits, predicted from whole folds, took a third of
+    the time predicted)."""
+    per_fold = rec.fit_seconds / max(folds, 1)
+    patience = get_candidate(rec.candidate).patience
+    if rec.iterations and patience:
+        per_fold *= rec.iterations / (rec.iterations + patience)
+    return per_fold
+
+
+def rows_within(
+    rec: TrialRecord,
+    folds: int,
+    most: int,
+    seconds: float,
+    fits: int,
+    searched: int | None = None,
+) -> int:
     """How many rows (at most ``most``; never fewer than its trial learned from) ``fits`` fits
     of ``rec``'s configuration may learn from in ``seconds`` (see :func:`fit_cost`)."""
-    if fits * fit_cost(rec, folds, most) <= seconds:
+    if fits * fit_cost(rec, folds, most, searched) <= seconds:
         return most
-    per_fit = rec.fit_seconds / max(folds, 1)
+    per_fit = _per_fit(rec, folds)
     trial_rows = rec.rows or most
     if per_fit <= 0 or seconds <= 0:
         return min(most, trial_rows)
-    grown = trial_rows * (seconds / (fits * per_fit)) ** (1 / ROWS_COST_EXPONENT)
+    exponent = ROWS_COST_EXPONENT + (ROUNDS_EXPONENT if _scales_rounds(rec) else 0.0)
+    grown = trial_rows * (seconds / (fits * per_fit)) ** (1 / exponent)
+    while grown > trial_rows and fits * fit_cost(rec, folds, int(grown), searched) > seconds:
+        grown *= 0.95  # (the rounds' factor stops growing at MAX_ROUNDS_FACTOR: never above)
     return int(min(most, max(trial_rows, grown)))
 
 
