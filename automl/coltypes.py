@@ -358,6 +358,15 @@ def check_not_target(overrides: dict[str, str] | None, target: str) -> None:
         )
 
 
+def _distinct_as_text(s: pd.Series) -> int:
+    """How many distinct values ``s`` holds as text (missing values not counted). Numbers are
+    counted as numbers: writing a million of them as text took 2 s a column (a forecast's
+    feature rows), and distinct numbers are distinct texts (but for 0 and -0)."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return int(s.nunique())
+    return int(s.astype(str).nunique())
+
+
 def infer_types(
     df: pd.DataFrame, overrides: dict[str, str] | None = None, target: str | None = None
 ) -> dict[str, ColumnInfo]:
@@ -389,7 +398,7 @@ def infer_types(
                 kind,
                 "chosen by the user",
                 int(s.isna().sum()),
-                int(s.astype(str).nunique()),
+                _distinct_as_text(s),
                 overridden=True,
             )
         else:

@@ -27,6 +27,7 @@ How it works (the same candidates and search as the other problem types):
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ from automl.covariates import (
     holiday_features,
     take,
 )
-from automl.errors import DataError, ParameterError, TargetError
+from automl.errors import BudgetError, DataError, ParameterError, TargetError
 from automl.preprocess import InputReport, Preprocessor
 from automl.task import check_finite_target
 from automl.words import plural, rows_text, show_value
@@ -256,21 +257,31 @@ def feature_names(target: str, plan: Plan, unit: str) -> dict[str, str]:
 
 
 def window_features(
-    windows: np.ndarray, plan: Plan, names: dict[str, str], scaled: bool = True
+    windows: np.ndarray,
+    plan: Plan,
+    names: dict[str, str],
+    scaled: bool = True,
+    scale: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Features from each row's look-back window (oldest ... newest value before the period).
 
     Returns the features, the level they are relative to (NaN where nothing is known) and the
-    window's scale (see :func:`window_scale`): earlier values and averages are measured from the
-    level in units of that scale, so series of any size, and a series whose size grows, share
-    one model. ``scaled=False`` (models of schema 3 and older): the scale is 1."""
+    window's scale (see :func:`window_scale`; ``scale`` when the caller has it already, as
+    :func:`training_rows` does): earlier values and averages are measured from the level in
+    units of that scale, so series of any size, and a series whose size grows, share one
+    model. ``scaled=False`` (models of schema 3 and older): the scale is 1. Only the few
+    newest values and the rows without them are read whole, so ``windows`` may be a view."""
     L = windows.shape[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-gap windows give NaN, on purpose
-        recent = np.nanmean(windows[:, L - plan.level :], axis=1)
-        fallback = np.asarray(np.nanmean(windows, axis=1), dtype=float)
-        level = np.asarray(np.where(np.isnan(recent), fallback, recent), dtype=float)
-        scale = window_scale(windows) if scaled else np.ones(len(windows))
+        level = np.asarray(np.nanmean(windows[:, L - plan.level :], axis=1), dtype=float)
+        gaps = np.flatnonzero(np.isnan(level))
+        if len(gaps):  # nothing known recently: the whole window's average
+            level[gaps] = np.nanmean(windows[gaps], axis=1)
+        if not scaled:
+            scale = np.ones(len(windows))
+        elif scale is None:
+            scale = window_scale(windows)
         out: dict[str, np.ndarray] = {names["level"]: level}
         spread = (
             np.nanstd(windows[:, L - plan.level :], axis=1)
@@ -301,6 +312,24 @@ def window_scale(windows: np.ndarray) -> np.ndarray:
         size = 0.01 * np.nanmean(np.abs(windows), axis=1)
     scale = np.where(np.isfinite(step) & (step > 0), step, size)
     return np.asarray(np.where(np.isfinite(scale) & (scale > 0), scale, 1.0), dtype=float)
+
+
+def rolling_scale(pad: np.ndarray, L: int, n: int) -> np.ndarray:
+    """:func:`window_scale` of the look-back windows ``pad[i : i + L]``, ``i < n``, of one
+    series (``pad``: the series after ``L`` missing values), summed along the series: the
+    window matrix (periods x ``L``, a daily layout's 364-period look-back) is never made."""
+    if L < 2:
+        return window_scale(np.lib.stride_tricks.sliding_window_view(pad, L)[:n])
+    d = np.abs(np.diff(pad))
+    known = ~np.isnan(d)
+    total = np.lib.stride_tricks.sliding_window_view(np.where(known, d, 0.0), L - 1)[:n]
+    counts = np.concatenate([[0], np.cumsum(known)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = total.sum(axis=1) / (counts[L - 1 : L - 1 + n] - counts[:n])
+    bad = np.flatnonzero(~(np.isfinite(step) & (step > 0)))
+    if len(bad):  # no change in the window: window_scale's other rules, on those rows only
+        step[bad] = window_scale(np.lib.stride_tricks.sliding_window_view(pad, L)[bad])
+    return np.asarray(step, dtype=float)
 
 
 # ---------------------------------------------------------------------------------- the spec
@@ -625,6 +654,17 @@ class Layout:
         """Feature rows (one per window), their levels and scales. ``covariates``: the future
         and past columns' values of each row, by feature name."""
         feats, level, scale = window_features(windows, self.plan, self.names, self.scaled)
+        return self.feature_frame(feats, periods, ids, static, covariates), level, scale
+
+    def feature_frame(
+        self,
+        feats: dict[str, np.ndarray],
+        periods: np.ndarray,
+        ids: pd.DataFrame,
+        static: pd.DataFrame,
+        covariates: dict[str, np.ndarray] | None = None,
+    ) -> pd.DataFrame:
+        """Feature rows from the window features ``feats`` (see :func:`window_features`)."""
         out = {c: ids[c].to_numpy() for c in self.id_columns}
         out.update({c: static[c].to_numpy() for c in self.static_columns})
         out.update(_calendar(self.clock.times(periods), self.plan.calendar))
@@ -633,58 +673,86 @@ class Layout:
         for name in self.covariate_names().values():
             out[name] = (covariates or {})[name]
         out.update(feats)
-        return pd.DataFrame(out), level, scale
+        return pd.DataFrame(out)
+
+
+# rows of one series whose window features are computed at once (a block of at most this many
+# look-back windows is read, never a matrix of every row's window)
+FEATURE_BLOCK = 4096
 
 
 def training_rows(
-    sd: SeriesData, layout: Layout, upto: int | None = None
+    sd: SeriesData, layout: Layout, upto: int | None = None, deadline: float | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Supervised rows of every series: features, the target as a change from the level in
     units of the window's scale (what the candidates learn), actual value, period and series
-    position. Rows need a value and a known level."""
+    position. Rows need a value and a known level.
+
+    Each series is read through views of its look-back windows, a block of rows at a time,
+    and each window's scale is summed along the series (:func:`rolling_scale`): memory grows
+    with the feature rows, not with rows times the look-back (a daily layout looks back 364
+    periods: a million rows' windows were 2.9 GB, and the copies made of them 13 GB).
+    Past ``deadline`` (``time.monotonic()``), a BudgetError: the fit has no time left."""
     L = layout.plan.lookback
-    w_all, p_all, s_all, y_all = [], [], [], []
     names = layout.covariate_names()
+    parts: dict[str, list[np.ndarray]] = {}
+    p_all, s_all, y_all, d_all = [], [], [], []
     c_all: dict[str, list[np.ndarray]] = {n: [] for n in names.values()}
     for j, vals in enumerate(sd.values):
+        if deadline is not None and time.monotonic() > deadline:
+            raise BudgetError(
+                f"Building the rows to learn from took the whole time budget: it had done "
+                f"{j:,} of the {plural(len(sd.values), 'series', 'series')}. Give a larger time "
+                "budget, or forecast fewer or shorter series (or a coarser period: weeks "
+                "instead of days)."
+            )
         n = len(vals)
         if upto is not None:
             n = min(n, int(upto - sd.start[j] + 1))
         if n <= 1:
             continue
-        pad = np.concatenate([np.full(L, np.nan), vals[:n]])
+        pad = np.concatenate([np.full(L, np.nan), np.asarray(vals[:n], dtype=float)])
         win = np.lib.stride_tricks.sliding_window_view(pad, L)[:n]
-        ok = ~np.isnan(vals[:n])
+        scale = rolling_scale(pad, L, n) if layout.scaled else None
+        ok = ~np.isnan(pad[L:])
         ok[0] = False  # nothing is known before the first period
-        w_all.append(win[ok])
-        p_all.append(sd.start[j] + np.flatnonzero(ok))
-        s_all.append(np.full(int(ok.sum()), j))
-        y_all.append(vals[:n][ok])
-        at = np.flatnonzero(ok)
-        for c in layout.future_columns:  # the value at the row's own period
-            c_all[c].append(sd.covariates[c][j][at])
-        for c in layout.past_columns:  # the value ``past_lag`` periods before, never its own
-            before = empty(layout.kinds[c], len(at))
-            src = at - layout.past_lag
-            before[src >= 0] = sd.covariates[c][j][src[src >= 0]]
-            c_all[names[c]].append(before)
-    if not w_all:
+        for a in range(0, n, FEATURE_BLOCK):
+            b = min(a + FEATURE_BLOCK, n)
+            feats, level, sc = window_features(
+                win[a:b], layout.plan, layout.names, layout.scaled,
+                None if scale is None else scale[a:b],
+            )  # fmt: skip
+            keep = ok[a:b] & ~np.isnan(level)
+            if not keep.any():
+                continue
+            at = a + np.flatnonzero(keep)
+            for name, v in feats.items():
+                parts.setdefault(name, []).append(v[keep])
+            y = pad[L + at]
+            y_all.append(y)
+            d_all.append((y - level[keep]) / sc[keep])
+            p_all.append(sd.start[j] + at)
+            s_all.append(np.full(len(at), j))
+            for c in layout.future_columns:  # the value at the row's own period
+                c_all[c].append(sd.covariates[c][j][at])
+            for c in layout.past_columns:  # the value ``past_lag`` periods before, never its own
+                before = empty(layout.kinds[c], len(at))
+                src = at - layout.past_lag
+                before[src >= 0] = sd.covariates[c][j][src[src >= 0]]
+                c_all[names[c]].append(before)
+    if not y_all:
         e = np.empty(0)
         return pd.DataFrame(), e, e, e, e
-    windows = np.concatenate(w_all)
     periods = np.concatenate(p_all)
     pos = np.concatenate(s_all).astype(np.int64)
-    y = np.concatenate(y_all)
-    X, level, scale = layout.frame(
-        windows,
+    X = layout.feature_frame(
+        {name: np.concatenate(v) for name, v in parts.items()},
         periods,
         sd.ids.iloc[pos].reset_index(drop=True),
         sd.static.iloc[pos].reset_index(drop=True),
-        {n: np.concatenate(parts) for n, parts in c_all.items()},
+        {n: np.concatenate(v) for n, v in c_all.items()},
     )
-    good = ~np.isnan(level)
-    X = X.loc[good].reset_index(drop=True)
-    return X, ((y - level) / scale)[good], y[good], periods[good], pos[good]
+    return X, np.concatenate(d_all), np.concatenate(y_all), periods, pos
 
 
 def recursive_forecast(

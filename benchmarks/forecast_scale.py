@@ -6,8 +6,9 @@ Generates ``--series`` daily series of ``--days`` days each (a level, a trend, a
 yearly season, noise; Parquet, series ``item``), then runs, each in its own process:
 ``automl train`` with ``--time-budget`` (the whole command: reading, training, writing the model
 and its reports) and ``automl forecast`` of every series' horizon (14 days). Prints each step's
-seconds and peak memory (RSS of the child process), the load average before and after, and how
-many series the statistical methods reached. Run it at a size the machine allows; the
+seconds and peak memory (RSS of the child process), the load average before and after, how
+many series the statistical methods reached, the trials, what the default learned from and its
+hold-out MASE. Run it at a size the machine allows; the
 figures in docs/benchmarks.md say which.
 """
 
@@ -94,6 +95,19 @@ def main() -> None:
         )
         for n in notes:
             print("  note:", n)
+        board = meta["leaderboard"]
+        default = meta["kept"][str(meta["default_candidate"])]
+        print(
+            f"  {len(board)} trials ({sum(r['score'] is not None for r in board)} scored); the "
+            f"default, {default['candidate']}, learned from {default['trained_on']}; hold-out "
+            f"MASE {default['holdout_metrics']['mase']:.4f}; {meta['refit_note'].split(';')[0]}"
+        )
+        for cid, k in meta["kept"].items():
+            print(
+                f"  kept {cid} {k['candidate']}: {k['fit_seconds_final']} s a fit, "
+                f"{k['predict_ms_per_1000_rows']} ms per 1,000 values forecast, "
+                f"MASE {k['holdout_metrics']['mase']:.4f}; learned from {k['trained_on']}"
+            )
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in meta["timings"].items() if v >= 0.5)
         print(f"  the fit's phases: {phases}")
         out = Path(tmp) / "forecast.parquet"

@@ -72,6 +72,9 @@ class Candidate(ABC):
     # On tables larger than the search sample, its best configurations move on to larger samples
     # (its cost must grow about in proportion to the rows, and it must honour the deadline).
     grows: ClassVar[bool] = False
+    # Boosting rounds a fit with validation rows does past its best one (early stopping): a
+    # trial's fold does them, a fit of its best rounds (a refit) does not.
+    patience: ClassVar[int] = 0
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = dict(params)

@@ -37,6 +37,7 @@ class LightGBMCandidate(Candidate):
     encoding = "tree"
     explained_by = "contributions read exactly from the trees (SHAP values)"
     grows = True
+    patience = EARLY_STOP_ROUNDS
 
     def __init__(self, params: dict[str, Any]) -> None:
         super().__init__(params)

@@ -65,6 +65,7 @@ class XGBoostCandidate(Candidate):
     label = "XGBoost (gradient-boosted trees, grown level by level)"
     encoding = "tree"
     explained_by = "contributions read exactly from the trees (SHAP values)"
+    patience = EARLY_STOP_ROUNDS
 
     def __init__(self, params: dict[str, Any]) -> None:
         super().__init__(params)

@@ -30,6 +30,12 @@ if TYPE_CHECKING:  # the pipeline's types, for the signatures only
 
 # of the budget, the share the search leaves for the statistical methods
 STATS_SHARE = 0.2
+# The methods' pace at best: a series' backtest windows, hold-out and final fit took 0.5 to 2 s
+# on a busy 2-core machine. Their share is left (and they run) only when at that pace it could
+# reach at least STATS_MIN_REACH of the series: 1,000 daily series at a 120 s budget reached 1,
+# for a fifth of the budget the search and the kept candidates then lacked.
+STATS_SERIES_SECONDS = 0.5
+STATS_MIN_REACH = 0.25
 
 
 @dataclass
@@ -43,6 +49,21 @@ class MethodChoice:
     hold: np.ndarray
     paths: list[list[float] | None]
     notes: list[str] = field(default_factory=list)
+
+
+def stats_series(f: SeriesFit) -> int:
+    """How many series the statistical methods would try (none when the forecast follows a
+    plan: future-value columns or holidays)."""
+    if f.layout.future_columns or f.layout.holidays:
+        return 0
+    return sum(m in ("model", "short") for m in f.methods)
+
+
+def stats_worth(f: SeriesFit, budget: float) -> bool:
+    """Whether the statistical methods' share of ``budget`` could reach STATS_MIN_REACH of
+    the series they would try, at their best pace."""
+    n = stats_series(f)
+    return n > 0 and STATS_SHARE * budget >= STATS_MIN_REACH * n * STATS_SERIES_SECONDS
 
 
 def series_mase(windows: list[Window], j: int, forecasts: list[np.ndarray]) -> float:
@@ -65,9 +86,11 @@ def choose_methods(
     hold_w: Window,
     hold_point: np.ndarray,
     deadline: float,
+    worth: bool = True,
 ) -> MethodChoice:
     """Per series, the method with the lowest mean MASE over the backtest windows (the model's
-    forecasts of them are ``raw``, of the hold-out ``hold_point``)."""
+    forecasts of them are ``raw``, of the hold-out ``hold_point``); none tried when the budget
+    could not reach enough of the series (``worth``: :func:`stats_worth`)."""
     sd, h, season = f.sd, f.horizon, f.layout.plan.season
     n = len(sd.keys)
     methods = list(f.methods)
@@ -78,6 +101,16 @@ def choose_methods(
             "Every series is forecast by the model: it follows the planned values of "
             f"{', '.join(follows)}, which the statistical methods (exponential smoothing, Theta, "
             "ARIMA) cannot."
+        )
+        return choice
+    if not worth:
+        n = stats_series(f)
+        need = n * STATS_SERIES_SECONDS / STATS_SHARE
+        choice.notes.append(
+            "The statistical methods (exponential smoothing, Theta, ARIMA) were not tried: at "
+            f"about {STATS_SERIES_SECONDS:g} s a series at best, the time budget would reach "
+            f"few of the {plural(n, 'series', 'series')}; every series is forecast by the model. "
+            f"A time budget of about {need:,.0f} s tries them all."
         )
         return choice
     first = min(w.origin for w in windows)
