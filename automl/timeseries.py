@@ -1057,7 +1057,7 @@ def _start(model: Model, layout: Layout, history: pd.DataFrame | None) -> Start:
         }
         return Start(
             keys, keys, pd.DataFrame(s.ids, columns=layout.id_columns),
-            pd.DataFrame(s.static, columns=layout.static_columns),
+            pd.DataFrame(s.static, columns=layout.static_columns, index=range(len(keys))),
             np.asarray(s.tails, dtype=float).reshape(len(keys), L),
             np.asarray(s.next_period, dtype=np.int64), list(s.methods), past,
             list(s.stat_forecasts),
