@@ -91,6 +91,20 @@ def test_grid_counts_gaps_and_refuses_duplicates_unless_told() -> None:
     assert any("combined (added up)" in n for n in sd.notes)
 
 
+def test_dates_written_in_several_ways_are_named_rather_than_called_duplicates() -> None:
+    """02/01/2024 (day first) is read as 1 February and meets the real 1 February: the
+    message says the column mixes ways of writing dates, not that rows repeat a day."""
+    written = list(pd.date_range("2024-01-01", periods=60, freq="D").strftime("%Y-%m-%d"))
+    written[1] = "02/01/2024"
+    df = pd.DataFrame({"day": written, "y": np.arange(60.0)})
+    with pytest.raises(
+        DataError,
+        match=r"writes its dates in several ways \(e.g. 2024-01-01, 02/01/2024\).*Write every",
+    ):
+        to_series(df, "y", "day", [])
+    assert len(to_series(df, "y", "day", [], aggregate="mean").keys) == 1  # as the user asks
+
+
 def test_bad_times_and_targets_are_named() -> None:
     df = pd.DataFrame({"day": ["2024-01-01", "soon", "2024-01-03"], "y": [1, 2, 3]})
     with pytest.raises(DataError, match=r"'soon' in row 2"):
