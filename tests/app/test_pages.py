@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import automl
 from app.bootstrap import load_samples
 from automl.workspace import Workspace
+from automl.workspace.catalog import check_name
 from automl.workspace.jobs import job_status, process_start
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
@@ -833,3 +834,17 @@ def test_automations_page_adds_a_scoring(use_trained: Workspace) -> None:
     assert "No automations yet" not in texts(at)
     assert at.selectbox(key="automations_pick").value == auto.id
     AutomationStore(use_trained).delete(auto.id)
+
+
+def test_build_suggests_a_model_name_it_accepts_for_a_target_with_markup(
+    empty_ws: Workspace,
+) -> None:
+    """A target named 'units <i>sold</i>' made a suggested model name the build refused."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"size": rng.normal(size=60), "units <i>sold</i>": rng.normal(size=60)})
+    empty_ws.add_dataset("shop", df, "test")
+    at = app("build")
+    at.selectbox(key="build_dataset").select("shop").run()
+    at.selectbox(key="build_target").select("units <i>sold</i>").run()
+    assert at.text_input(key="build_name").value == "shop - units sold"
+    check_name(at.text_input(key="build_name").value, "model")
