@@ -580,6 +580,13 @@ def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> No
     head = at.markdown[0].value  # the report's headline, with the simple forecast to beat
     assert "Forecasts **units_sold** up to 14 days ahead" in head
     assert "when forecasting simply by repeating the last" in head
+    # the backtests' metrics per window and per series, and no "None" where a score is missing
+    assert "**Metrics per window**" in texts(at)
+    tables = [d.value for d in at.dataframe]
+    per_series = next(t for t in tables if {"window", "series", "mase"} <= set(t.columns))
+    assert set(per_series["series"]) == set(fit.model_.timeseries.series.keys)
+    held = next(t for t in tables if {"forecast", "wql"} <= set(t.columns))
+    assert held["wql"].iloc[0] and held["wql"].iloc[1:].eq("").all()
     at = app("predict")
     assert not at.exception
     assert "for 6 series" in texts(at)
