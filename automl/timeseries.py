@@ -380,11 +380,16 @@ def parse_times(s: pd.Series, column: str) -> pd.Series:
 
 def written_ways(s: pd.Series, most: int = 3) -> list[str]:
     """One example of each way the text of time column ``s`` writes its dates (2023-01-02,
-    02/01/2023 and Jan 02 2023 are three ways), at most ``most``; [] for a column of dates."""
+    02/01/2023 and Jan 02 2023 are three ways), at most ``most``; [] for a column of dates.
+    A time of day after the date does not make another way (2023-01-02 10:30 is a first way)."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         return []
     text = pd.Series(s.dropna().astype(str).unique()[:100_000])
-    shapes = text.str.replace(r"[0-9]+", "9", regex=True).str.replace(r"[^\W\d_]+", "a", regex=True)
+    shapes = (
+        text.str.replace(r"[0-9]+", "9", regex=True)
+        .str.replace(r"[^\W\d_]+", "a", regex=True)
+        .str.replace(r"[ T]9:9.*$", "", regex=True)
+    )
     first = ~shapes.duplicated()
     return list(text[first])[:most] if int(first.sum()) > 1 else []
 
@@ -463,18 +468,18 @@ def to_series(
     frame["__i"] = clock.index(frame["__t"])
     dup = frame.duplicated(["__k", "__i"], keep=False)
     if dup.any():
+        ways = written_ways(df[time_column])
+        if ways:  # (adding up or averaging them would mix up periods)
+            raise DataError(
+                f"The time column '{time_column}' writes its dates in several ways (e.g. "
+                f"{', '.join(ways)}), so some are read wrongly: a date like 02/01/2023 can mean 1 "
+                "February or 2 January, and here rows of the same series fall on the same "
+                f"{clock.words}. Write every date the same way (year-month-day, like 2023-01-02, "
+                "is the safest) and use the corrected file."
+            )
         if aggregate is None:
             ex = frame.loc[dup].iloc[0]
             where = "" if not id_columns else f" of series {ex['__k']}"
-            ways = written_ways(df[time_column])
-            if ways:
-                raise DataError(
-                    f"The time column '{time_column}' writes its dates in several ways (e.g. "
-                    f"{', '.join(ways)}), so some are read wrongly: a date like 02/01/2023 can "
-                    "mean 1 February or 2 January, and here rows of the same series fall on the "
-                    f"same {clock.words}. Write every date the same way (year-month-day, like "
-                    "2023-01-02, is the safest) and import the file again."
-                )
             raise DataError(
                 f"{int(dup.sum())} rows share a {clock.words} with another row of the same series, "
                 f"e.g. {ex['__t']}{where}. A forecast needs one value per {clock.words}: choose "

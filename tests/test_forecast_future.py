@@ -439,3 +439,14 @@ def test_one_series_forecasts_when_no_column_describes_the_series() -> None:
     assert len(one) == 7 and set(one["store"]) == {"B"}
     mine = every[every["store"] == "B"].reset_index(drop=True)
     assert np.allclose(one["prediction"], mine["prediction"])
+
+
+def test_newer_history_with_dates_written_in_several_ways_is_refused(
+    priced: automl.Model,
+) -> None:
+    """Its rows of one day used to be averaged silently (02/01 read as 1 February)."""
+    history = priced_sales()
+    plan = priced.future_template(history=history)
+    history.loc[history["day"] == "2023-01-02", "day"] = "02/01/2023"  # meets 1 February
+    with pytest.raises(DataError, match=r"'day' writes its dates in several ways"):
+        priced.forecast(history, future=plan)

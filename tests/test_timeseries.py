@@ -102,7 +102,12 @@ def test_dates_written_in_several_ways_are_named_rather_than_called_duplicates()
         match=r"writes its dates in several ways \(e.g. 2024-01-01, 02/01/2024\).*Write every",
     ):
         to_series(df, "y", "day", [])
-    assert len(to_series(df, "y", "day", [], aggregate="mean").keys) == 1  # as the user asks
+    with pytest.raises(DataError, match="several ways"):  # averaging would mix up days
+        to_series(df, "y", "day", [], aggregate="mean")
+    # a time of day after some dates is no other way: those rows are added up as asked
+    df["day"] = [written[0], "2024-01-02", *written[2:-1], "2024-02-28 10:30"]  # 28th twice
+    sd = to_series(df, "y", "day", [], aggregate="sum")
+    assert sd.values[0][-1] == 58.0 + 59.0
 
 
 def test_bad_times_and_targets_are_named() -> None:
