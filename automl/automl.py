@@ -22,6 +22,7 @@ from automl.training.common import apply_recipe, check_frame
 from automl.training.forecast import fit_forecast
 from automl.training.run import DASK_TRAINING_ROWS, MIN_TIME_BUDGET, FitOptions, FitRun
 from automl.training.tabular import fit_tabular
+from automl.words import show_value
 
 
 class AutoML:
@@ -271,6 +272,15 @@ class AutoML:
                 raise ParameterError(
                     f"'time_column' is only used by time series forecasts; the task is "
                     f"{self.task!r}. Remove 'time_column', or set task='timeseries'."
+                )
+            if self.horizon is not None and (
+                not isinstance(self.horizon, int | np.integer)
+                or isinstance(self.horizon, bool)
+                or self.horizon < 1
+            ):  # (0 used to mean the default horizon)
+                raise ParameterError(
+                    "The 'horizon' parameter of AutoML must be a positive whole number of "
+                    f"periods. Got {show_value(self.horizon)} instead."
                 )
             model = fit_forecast(run, df, target, recipe_meta)
         else:

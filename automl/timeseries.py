@@ -407,6 +407,22 @@ def parse_times(s: pd.Series, column: str) -> pd.Series:
     return t.astype("datetime64[ns]")
 
 
+def written_ways(s: pd.Series, most: int = 3) -> list[str]:
+    """One example of each way the text of time column ``s`` writes its dates (2023-01-02,
+    02/01/2023 and Jan 02 2023 are three ways), at most ``most``; [] for a column of dates.
+    A time of day after the date does not make another way (2023-01-02 10:30 is a first way)."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        return []
+    text = pd.Series(s.dropna().astype(str).unique()[:100_000])
+    shapes = (
+        text.str.replace(r"[0-9]+", "9", regex=True)
+        .str.replace(r"[^\W\d_]+", "a", regex=True)
+        .str.replace(r"[ T]9:9.*$", "", regex=True)
+    )
+    first = ~shapes.duplicated()
+    return list(text[first])[:most] if int(first.sum()) > 1 else []
+
+
 def to_series(
     df: pd.DataFrame,
     target: str,
@@ -481,6 +497,15 @@ def to_series(
     frame["__i"] = clock.index(frame["__t"])
     dup = frame.duplicated(["__k", "__i"], keep=False)
     if dup.any():
+        ways = written_ways(df[time_column])
+        if ways:  # (adding up or averaging them would mix up periods)
+            raise DataError(
+                f"The time column '{time_column}' writes its dates in several ways (e.g. "
+                f"{', '.join(ways)}), so some are read wrongly: a date like 02/01/2023 can mean 1 "
+                "February or 2 January, and here rows of the same series fall on the same "
+                f"{clock.words}. Write every date the same way (year-month-day, like 2023-01-02, "
+                "is the safest) and use the corrected file."
+            )
         if aggregate is None:
             ex = frame.loc[dup].iloc[0]
             where = "" if not id_columns else f" of series {ex['__k']}"
@@ -1125,7 +1150,7 @@ def _start(model: Model, layout: Layout, history: pd.DataFrame | None) -> Start:
         }
         return Start(
             keys, keys, pd.DataFrame(s.ids, columns=layout.id_columns),
-            pd.DataFrame(s.static, columns=layout.static_columns),
+            pd.DataFrame(s.static, columns=layout.static_columns, index=range(len(keys))),
             np.asarray(s.tails, dtype=float).reshape(len(keys), L),
             np.asarray(s.next_period, dtype=np.int64), list(s.methods), past,
             list(s.stat_forecasts),

@@ -424,3 +424,29 @@ def test_an_exported_bundle_of_a_model_with_future_values_imports(
     ws = Workspace(tmp_path / "ws")
     done = import_bundle(ws, zipped, "sales")
     assert automl.load(ws.root / done.record.path).future_columns == ["price", "promo"]
+
+
+def test_one_series_forecasts_when_no_column_describes_the_series() -> None:
+    """The what-if forecasts one series; without a constant column (size) it used to fail."""
+    model = (
+        automl.AutoML(**KW, max_trials=2, time_budget=600)
+        .fit(priced_sales(days=80).drop(columns=["size", "note"]), "sales")
+        .model_
+    )
+    plan = model.future_template()
+    one = model.forecast(series=["B"], future=plan)
+    every = model.forecast(future=plan)
+    assert len(one) == 7 and set(one["store"]) == {"B"}
+    mine = every[every["store"] == "B"].reset_index(drop=True)
+    assert np.allclose(one["prediction"], mine["prediction"])
+
+
+def test_newer_history_with_dates_written_in_several_ways_is_refused(
+    priced: automl.Model,
+) -> None:
+    """Its rows of one day used to be averaged silently (02/01 read as 1 February)."""
+    history = priced_sales()
+    plan = priced.future_template(history=history)
+    history.loc[history["day"] == "2023-01-02", "day"] = "02/01/2023"  # meets 1 February
+    with pytest.raises(DataError, match=r"'day' writes its dates in several ways"):
+        priced.forecast(history, future=plan)

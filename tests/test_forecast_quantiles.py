@@ -149,6 +149,7 @@ def test_cli_refuses_bad_quantiles_and_backtests(
         (["--quantiles", "0.1,x"], "'x' is not a number"),
         (["--quantiles", "0.5,0.5"], "more than once"),
         (["--backtests", "0"], "positive whole number"),
+        (["--horizon", "0"], "positive whole number"),  # (0 used to build the default)
         (["--horizon", "6", "--backtests", "9"], "allows at most"),
     ):
         code = main(base + extra)
@@ -189,6 +190,8 @@ def test_backtests_asked_for_are_checked() -> None:
     df = trend_and_season()
     with pytest.raises(ParameterError, match="positive whole number"):
         automl.AutoML(**KW, series_columns=["series"], backtests=0).fit(df, "value")
+    with pytest.raises(ParameterError, match="'horizon'.*positive whole number.*Got 0 instead"):
+        automl.AutoML(**{**KW, "horizon": 0}, series_columns=["series"]).fit(df, "value")
     with pytest.raises(DataError, match=r"9 backtests of 6 months.*at most \d"):
         automl.AutoML(**KW, series_columns=["series"], backtests=9).fit(df, "value")
 

@@ -91,6 +91,25 @@ def test_grid_counts_gaps_and_refuses_duplicates_unless_told() -> None:
     assert any("combined (added up)" in n for n in sd.notes)
 
 
+def test_dates_written_in_several_ways_are_named_rather_than_called_duplicates() -> None:
+    """02/01/2024 (day first) is read as 1 February and meets the real 1 February: the
+    message says the column mixes ways of writing dates, not that rows repeat a day."""
+    written = list(pd.date_range("2024-01-01", periods=60, freq="D").strftime("%Y-%m-%d"))
+    written[1] = "02/01/2024"
+    df = pd.DataFrame({"day": written, "y": np.arange(60.0)})
+    with pytest.raises(
+        DataError,
+        match=r"writes its dates in several ways \(e.g. 2024-01-01, 02/01/2024\).*Write every",
+    ):
+        to_series(df, "y", "day", [])
+    with pytest.raises(DataError, match="several ways"):  # averaging would mix up days
+        to_series(df, "y", "day", [], aggregate="mean")
+    # a time of day after some dates is no other way: those rows are added up as asked
+    df["day"] = [written[0], "2024-01-02", *written[2:-1], "2024-02-28 10:30"]  # 28th twice
+    sd = to_series(df, "y", "day", [], aggregate="sum")
+    assert sd.values[0][-1] == 58.0 + 59.0
+
+
 def test_bad_times_and_targets_are_named() -> None:
     df = pd.DataFrame({"day": ["2024-01-01", "soon", "2024-01-03"], "y": [1, 2, 3]})
     with pytest.raises(DataError, match=r"'soon' in row 2"):

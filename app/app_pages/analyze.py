@@ -85,6 +85,20 @@ def _number(v: object) -> str:
     return "" if v is None or pd.isna(v) else f"{float(v):.4g}"  # type: ignore[arg-type]
 
 
+def _scores(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of metrics with each score in 4 significant digits, blank where there is none
+    (a simple forecast has no quantiles, hence no WQL)."""
+    out = table.copy()
+    for c in out.columns:
+        if pd.api.types.is_numeric_dtype(out[c]) or out[c].map(_is_score).all():
+            out[c] = out[c].map(_number)
+    return out
+
+
+def _is_score(v: object) -> bool:
+    return v is None or isinstance(v, float | int) and not isinstance(v, bool)
+
+
 head = headline(model)
 for line in head:
     st.markdown(ui.md(line, bold=True))
@@ -120,6 +134,11 @@ with c2:
         fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), xaxis_tickformat=".0%")
         st.plotly_chart(safe_figure(fig), width="stretch")
         st.caption("How much the hold-out score worsens when a column's values are shuffled.")
+    else:
+        st.caption(
+            "Not measured for this model: the build ran out of time before measuring it (or had "
+            "too few held-out rows). A build with a longer time budget measures it."
+        )
 
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the performance report...")
@@ -139,7 +158,7 @@ if report is not None:
     if model.is_forecast:
         fsec = next(x for x in report.sections if x.title == "Forecast against actual")
         st.markdown("**Forecast of the held-out periods against what happened**")
-        show_table(fsec.tables[0][1], what="forecasts", hide_index=True, width="stretch")
+        show_table(_scores(fsec.tables[0][1]), what="forecasts", hide_index=True, width="stretch")
     if model.task != "regression":
         st.markdown("**Actual (left) against predicted (right) on the hold-out rows**")
         st.plotly_chart(safe_figure(sankey(model)), width="stretch", key="analyze_sankey")
@@ -157,6 +176,10 @@ if report is not None:
                 cols_[i % 2].plotly_chart(
                     safe_figure(fig), width="stretch", key=f"rep_{section.title}_{i}"
                 )
+            if section.title == "Backtests":  # the metrics of each window and each series
+                for title, table in section.tables:
+                    st.markdown(f"**{ui.md(title)}**")
+                    show_table(_scores(table), hide_index=True, width="stretch")
 
     st.subheader("Downloads")
     d1, d2, d3 = st.columns(3)

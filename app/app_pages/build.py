@@ -24,6 +24,7 @@ from automl.timeseries import suggest as suggest_series
 from automl.training.preview import preview_forecast
 from automl.training.run import MIN_TIME_BUDGET
 from automl.words import plural, rows_text
+from automl.workspace.catalog import fit_name
 from automl.workspace.jobs import (
     INTERRUPTED,
     cancel_job,
@@ -466,7 +467,7 @@ with st.form("build_form"):
     )
     model_name = st.text_input(
         "Model name",
-        value=restore.get("model_name") or f"{dataset} - {target}"[:64].strip(),
+        value=restore.get("model_name") or fit_name(f"{dataset} - {target}"),
         key="build_name",
     )
     b1, b2 = st.columns(2)

@@ -13,6 +13,7 @@ from app.bootstrap import SAMPLE_FILES, load_samples
 from automl.coltypes import COLUMN_TYPES, infer_types
 from automl.task import MIN_ROWS
 from automl.words import plural, rows_text
+from automl.workspace.catalog import fit_name
 from automl.workspace.data import (
     SourceData,
     list_sheets,
@@ -131,7 +132,7 @@ with tab_file:
             sheets = list_sheets(path)
             sheet = st.selectbox("Sheet", sheets, key="import_sheet") if len(sheets) > 1 else None
             src = read_upload(path, sheet=sheet, max_bytes=MAX_UPLOAD_BYTES)
-            default_name = path.stem.replace("_", " ")
+            default_name = fit_name(path.stem.replace("_", " "), "dataset")
         if src is not None:
             show_and_save(src, default_name, "import")
 

@@ -186,6 +186,15 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+def fit_name(text: str, otherwise: str = "model") -> str:
+    """``text`` made into an allowed name (see ``check_name``): markup and other signs left out,
+    at most 64 characters; ``otherwise`` when nothing is left (a default the user may edit)."""
+    words = re.sub(r"<[^<>]{0,200}>", " ", str(text)[:1000])  # markup such as <b> goes
+    kept = re.sub(r"\s+", " ", re.sub(r"[^\w .+&()\-]", " ", words))
+    kept = kept.lstrip(" .+&)-")[:64].strip()
+    return kept if _NAME.fullmatch(kept) else otherwise
+
+
 def newer_catalog(path: Path | str, found: int | str) -> str:
     """The message for a catalog written by a newer Easel (schema ``found``)."""
     return (

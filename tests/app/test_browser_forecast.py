@@ -1,5 +1,6 @@
 """A planner in the browser: a forecast of store sales with the promotion as a future value;
-the What if tab moves the forecast; a plan is uploaded, and a damaged plan is refused in words."""
+the What if tab moves the forecast; a plan is uploaded, and a damaged plan is refused in words;
+and the whole first session of a planner, from the upload to the download of P10/P50/P90."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -118,3 +120,106 @@ def test_a_plan_is_uploaded_and_a_damaged_one_is_refused(
     expect(page.get_by_text("Forecasting with your future values from plan.csv")).to_be_visible()
     expect(page.get_by_text("missing 1 column")).to_have_count(0)
     wait_idle(page)
+
+
+def planned_sales(days: int = 200) -> pd.DataFrame:
+    """Three stores' daily sales that rise when the price is cut, on promotions and on US
+    public holidays; no column describes a store (only its name)."""
+    import holidays
+
+    rng = np.random.default_rng(0)
+    when = pd.date_range("2024-01-01", periods=days, freq="D")
+    us = holidays.country_holidays("US", years=[2024])
+    holiday = np.array([d in us for d in when.date])
+    parts = []
+    for store, level in (("North", 300.0), ("South", 200.0), ("East", 120.0)):
+        price = 10.0 - rng.choice([0.0, 1.0, 2.0], size=days, p=[0.6, 0.2, 0.2])
+        promo = rng.random(days) < 0.2
+        units = level * (price / 10.0) ** -2 * np.where(promo, 1.3, 1.0)
+        units *= np.where(holiday, 1.5, 1.0) * (1 + 0.2 * (when.day_of_week >= 5))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "day": when.strftime("%Y-%m-%d"),
+                    "store": store,
+                    "price": price,
+                    "promotion": np.where(promo, "yes", "no"),
+                    "units": np.round(units * rng.normal(1, 0.03, days)),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_a_planner_uploads_builds_reads_the_backtests_cuts_a_price_and_downloads(
+    app: tuple[str, automl.Model], page: Any, tmp_path: Path
+) -> None:
+    """The issue's "Done when", in the browser: sales with prices, promotions and a holiday
+    country are uploaded and built on; the backtests are shown; next weeks' price cut for one
+    store moves its forecast up; the forecast downloads with P10, P50 and P90."""
+    from playwright.sync_api import expect
+
+    url, _ = app
+    data = tmp_path / "planner_sales.csv"
+    planned_sales().to_csv(data, index=False)
+    page.goto(f"{url}/import")
+    page.locator("input[type='file']").first.set_input_files(str(data))
+    expect(page.get_by_text("600 rows, 5 columns").first).to_be_visible()
+    wait_idle(page)
+    page.get_by_role("button", name="Save dataset").click()
+    expect(page.get_by_text("Saved planner sales").first).to_be_visible()
+
+    page.goto(f"{url}/build")
+    choose(page, "Dataset", "planner sales")
+    choose(page, "Column to predict (target)", "units")
+    expect(page.get_by_text("3 series of 200 days").first).to_be_visible()
+    for column in ("price", "promotion"):
+        expect(page.get_by_role("checkbox", name=f"{column}: known ahead")).to_be_checked()
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Holidays").click()
+    page.keyboard.type("United States")  # the list of countries is long: type to find one
+    page.get_by_role("option", name="United States (US)", exact=True).click()
+    wait_idle(page)
+    horizon = page.get_by_role("spinbutton", name="Forecast horizon (days ahead)")
+    horizon.fill("14")
+    horizon.press("Enter")
+    budget = page.get_by_label("Time budget (seconds, optional)", exact=True).and_(
+        page.get_by_test_id("stNumberInputField")
+    )
+    budget.fill("8")
+    budget.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Build", exact=True).click()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "is ready", timeout=120_000
+    )
+    wait_idle(page)
+    page.screenshot(path=str(SHOTS / "planner-1-build.png"), full_page=True)
+
+    page.goto(f"{url}/analyze")
+    choose(page, "Model", "planner sales - units (version 1)")
+    expect(page.get_by_text("Forecasts units up to 14 days ahead").first).to_be_visible()
+    page.get_by_text("Backtests", exact=True).click()
+    backtests = page.get_by_test_id("stExpander").filter(has_text="earlier windows")
+    expect(backtests.get_by_text("Backtests of North")).to_be_visible()
+    expect(backtests.get_by_text("Metrics per series and window")).to_be_visible()
+    wait_idle(page)
+    page.screenshot(path=str(SHOTS / "planner-2-backtests.png"), full_page=True)
+
+    page.goto(f"{url}/predict")
+    choose(page, "Model", "planner sales - units (version 1)")
+    expect(page.get_by_text("planned values of price, promotion")).to_be_visible()
+    button = page.get_by_role("button", name="Download the forecast of all 3 series (CSV)")
+    with page.expect_download() as dl:
+        button.click()
+    fc = pd.read_csv(dl.value.path())
+    assert list(fc.columns) == ["store", "day", "step", "prediction", "p10", "p50", "p90"]
+    assert len(fc) == 3 * 14 and fc["day"].min() == "2024-07-19"
+    assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+    wait_idle(page)
+    page.get_by_role("tab", name="What if").click()
+    choose(page, "Series", "South")
+    choose(page, "Column", "price")  # by a percent, -10 by default: a price cut
+    change = page.get_by_test_id("stMetric").filter(has_text="Change in units")
+    expect(change).to_be_visible()
+    assert float(change.get_by_test_id("stMetricValue").inner_text().replace(",", "")) > 0
+    page.screenshot(path=str(SHOTS / "planner-3-what-if.png"), full_page=True)

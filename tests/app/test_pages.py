@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import automl
 from app.bootstrap import load_samples
 from automl.workspace import Workspace
+from automl.workspace.catalog import check_name
 from automl.workspace.jobs import job_status, process_start
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
@@ -579,6 +580,13 @@ def test_time_series_build_analyze_and_forecast_pages(empty_ws: Workspace) -> No
     head = at.markdown[0].value  # the report's headline, with the simple forecast to beat
     assert "Forecasts **units_sold** up to 14 days ahead" in head
     assert "when forecasting simply by repeating the last" in head
+    # the backtests' metrics per window and per series, and no "None" where a score is missing
+    assert "**Metrics per window**" in texts(at)
+    tables = [d.value for d in at.dataframe]
+    per_series = next(t for t in tables if {"window", "series", "mase"} <= set(t.columns))
+    assert set(per_series["series"]) == set(fit.model_.timeseries.series.keys)
+    held = next(t for t in tables if {"forecast", "wql"} <= set(t.columns))
+    assert held["wql"].iloc[0] and held["wql"].iloc[1:].eq("").all()
     at = app("predict")
     assert not at.exception
     assert "for 6 series" in texts(at)
@@ -833,3 +841,17 @@ def test_automations_page_adds_a_scoring(use_trained: Workspace) -> None:
     assert "No automations yet" not in texts(at)
     assert at.selectbox(key="automations_pick").value == auto.id
     AutomationStore(use_trained).delete(auto.id)
+
+
+def test_build_suggests_a_model_name_it_accepts_for_a_target_with_markup(
+    empty_ws: Workspace,
+) -> None:
+    """A target named 'units <i>sold</i>' made a suggested model name the build refused."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"size": rng.normal(size=60), "units <i>sold</i>": rng.normal(size=60)})
+    empty_ws.add_dataset("shop", df, "test")
+    at = app("build")
+    at.selectbox(key="build_dataset").select("shop").run()
+    at.selectbox(key="build_target").select("units <i>sold</i>").run()
+    assert at.text_input(key="build_name").value == "shop - units sold"
+    check_name(at.text_input(key="build_name").value, "model")
