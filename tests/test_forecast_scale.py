@@ -4,10 +4,13 @@ cannot reach them (benchmarks/forecast_scale.py measures the speed)."""
 
 from __future__ import annotations
 
+import time
 import tracemalloc
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from automl.timeseries import (
     Layout,
@@ -187,7 +190,6 @@ def test_the_first_model_is_trained_when_preparing_took_most_of_the_budget() -> 
     """A forecast whose preparation left the search less than its reserve still trains its
     first trial (the search's deadline once a model exists does not apply before it): it
     ended in "No model could be trained within the time budget"."""
-    import time
 
     import automl
     from automl.training.run import FitRun
@@ -202,26 +204,37 @@ def test_the_first_model_is_trained_when_preparing_took_most_of_the_budget() -> 
     assert model.metrics["mase"] > 0
 
 
-def test_a_forecasts_prediction_cost_is_forecasting_not_its_backtests_fits() -> None:
+def test_a_forecasts_prediction_cost_is_forecasting_not_its_backtests_fits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The leaderboard's milliseconds per 1,000 values forecast are the cost of forecasting
-    (as a table's are of scoring rows): they counted the three backtest windows' fits too,
-    about half a fit per forecast of 8 series here, where forecasting takes a tenth of one."""
+    (as a table's are of scoring rows): they counted the three backtest windows' fits and
+    forecasts too. Each backtest window's forecast is made a second slower here: the hold-out
+    forecast's cost must not include those seconds (a margin far beyond any machine's speed)."""
     import automl
+    import automl.training.forecast as fc
 
+    real = fc.forecast_window
+
+    def slow_backtests(f: Any, cand: Any, w: Any) -> Any:
+        if w.origin != f.cutoff:  # a backtest window, not the hold-out
+            time.sleep(1.0)
+        return real(f, cand, w)
+
+    monkeypatch.setattr(fc, "forecast_window", slow_backtests)
     m = automl.AutoML(
         time_column="date", series_columns=["item"], horizon=7, time_budget=600, max_trials=1,
         candidates=["lightgbm"],
     ).fit(daily(8, 1000), "sales")  # fmt: skip
     entry = m.model_.meta.kept[m.model_.meta.default_candidate]
-    assert entry.predict_ms_per_1000_rows and entry.fit_seconds_final
+    assert entry.predict_ms_per_1000_rows
     forecast_seconds = entry.predict_ms_per_1000_rows * 8 * 7 / 1e6
-    assert forecast_seconds < 0.3 * entry.fit_seconds_final
+    assert forecast_seconds < 1.0
 
 
 def test_building_the_rows_stops_at_the_fits_end() -> None:
     """Building the rows checks the fit's end between series: past it, a BudgetError in words
     (the fit would otherwise run on, over its budget, to fail later)."""
-    import time
 
     import pytest
 
