@@ -368,10 +368,14 @@ def _distinct_as_text(s: pd.Series) -> int:
 
 
 def infer_types(
-    df: pd.DataFrame, overrides: dict[str, str] | None = None, target: str | None = None
+    df: pd.DataFrame,
+    overrides: dict[str, str] | None = None,
+    target: str | None = None,
+    reasons: dict[str, str] | None = None,
 ) -> dict[str, ColumnInfo]:
     """Type every column of ``df``; ``overrides`` maps column name to a type the user chose.
-    ``target`` (not in ``df``) may not be in ``overrides``."""
+    ``target`` (not in ``df``) may not be in ``overrides``. ``reasons``: why an overridden
+    column has its type, where Easel (not the user) chose it (a forecast's own features)."""
     overrides = dict(overrides or {})
     if target is not None:
         check_not_target(overrides, target)
@@ -396,7 +400,7 @@ def infer_types(
             out[name] = ColumnInfo(
                 name,
                 kind,
-                "chosen by the user",
+                (reasons or {}).get(name, "chosen by the user"),
                 int(s.isna().sum()),
                 _distinct_as_text(s),
                 overridden=True,

@@ -249,3 +249,44 @@ def test_damaged_forecast_inputs_in_the_model_file_are_refused(
     meta_file.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ArtifactError, match="damaged.*Retrain the model"):
         automl.load(path)
+
+
+def test_too_short_a_history_asks_for_history_not_a_shorter_horizon() -> None:
+    """3 days with a horizon of 1 said "Choose a shorter horizon (at most 1)": 1 is already
+    the shortest. Where a shorter horizon helps, the message still offers it."""
+
+    def days(n: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"day": pd.date_range("2024-01-01", periods=n, freq="D"), "sales": np.arange(n) % 7}
+        )
+
+    with pytest.raises(DataError) as e:
+        automl.AutoML(time_column="day", horizon=1, max_trials=1).fit(days(3), "sales")
+    text = str(e.value)
+    assert "Add history" in text and "shorter horizon" not in text
+    with pytest.raises(DataError) as e:
+        automl.AutoML(time_column="day", horizon=10, max_trials=1).fit(days(20), "sales")
+    assert "shorter horizon (at most 6 days)" in str(e.value)
+
+
+def test_a_forecasts_own_features_are_not_said_to_be_the_users_choice() -> None:
+    """Every feature of a forecast (day of week, lags, holidays, the series' ID) said "chosen
+    by the user" in the model's columns and `automl info`: only the user's own choices do."""
+    n = 120
+    df = pd.DataFrame(
+        {
+            "day": list(pd.date_range("2024-01-01", periods=n)) * 2,
+            "store": ["a"] * n + ["b"] * n,
+            "region": ["x"] * n + ["y"] * n,
+            "sales": np.arange(2 * n) % 7,
+        }
+    )
+    model = automl.AutoML(
+        time_column="day", series_columns=["store"], horizon=7, max_trials=1,
+        column_types={"region": "categorical"},
+    ).fit(df, "sales").model_  # fmt: skip
+    reasons = {c.name: c.reason for c in model.meta.columns}
+    assert reasons["region"] == "chosen by the user"
+    assert reasons["store"] == "identifies a series"
+    assert reasons["day of week"] == "made by Easel from the dates and the history"
+    assert [n for n, r in reasons.items() if r == "chosen by the user"] == ["region"]

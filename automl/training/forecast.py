@@ -207,7 +207,8 @@ def fit_forecast(
     run.lap("holdout_scoring")
     refit_ok, refit_note = refit_default(run, f, kept, hold.sample)
     hold_rows = (f.per_all > f.cutoff) & np.isin(f.pos_all, np.flatnonzero(hold.has_history))
-    about = describe(run, f, len(df), hold, baselines, hold_rows)
+    rows = (len(df), int(df[target].notna().sum()) if target in df.columns else len(f.y_all))
+    about = describe(run, f, rows, hold, baselines, hold_rows)
     meta = model_meta(run, about, recipe_meta, records, kept, refit_ok, refit_note)
     idx = np.flatnonzero(hold_rows)
     return finish_model(
@@ -283,11 +284,16 @@ def prepare(run: FitRun, df: pd.DataFrame, target: str) -> SeriesFit:
     overrides.update({c: "categorical" for c in ids})
     named = layout.covariate_names()
     overrides.update({n: "categorical" for c, n in named.items() if sd.kinds[c] == "categorical"})
+    # the types Easel gives the features it makes say so (the user's own say "chosen by the user")
+    reasons = {c: "made by Easel from the dates and the history" for c in overrides}
+    reasons.update({c: "identifies a series" for c in ids})
+    reasons.update({n: f"the values of '{c}' over time" for c, n in named.items()})
     check_not_target(opts.column_types, target)
     for c, t in (opts.column_types or {}).items():
         if c in static_cols:
             overrides[c] = t
-    columns = list(infer_types(X_all, overrides).values())
+            reasons.pop(c, None)
+    columns = list(infer_types(X_all, overrides, reasons=reasons).values())
     train_idx = np.flatnonzero(train_mask)
     origins = backtest_origins(per_all[train_idx], cutoff, horizon, opts.backtests, sd)
     search_idx = search_rows(
@@ -413,11 +419,17 @@ def check_lengths(sd: SeriesData, horizon: int) -> np.ndarray:
     lengths = np.asarray([len(v) for v in sd.values])
     need = 2 * horizon + 8
     if lengths.max() < need:
+        longest = int(lengths.max())
+        shorter = (longest - 8) // 2  # the longest horizon this history can forecast and check
+        fix = (
+            f"Choose a shorter horizon (at most {sd.clock.plural(shorter)}) or add history."
+            if 1 <= shorter < horizon
+            else f"Add history: forecasting even {sd.clock.plural(1)} ahead needs at least "
+            f"{sd.clock.plural(10)}."
+        )
         raise DataError(
             f"The series are too short to forecast {sd.clock.plural(horizon)} ahead and check "
-            f"it: the longest has {sd.clock.plural(int(lengths.max()))}, at least {need} are "
-            f"needed. Choose a shorter horizon (at most {max(1, (int(lengths.max()) - 8) // 2)}) "
-            "or add history."
+            f"it: the longest has {sd.clock.plural(longest)}, at least {need} are needed. {fix}"
         )
     return lengths[lengths >= horizon + 4]
 
@@ -863,7 +875,7 @@ def refit_default(run: FitRun, f: SeriesFit, kept: Kept, share: float = 1.0) -> 
 def describe(
     run: FitRun,
     f: SeriesFit,
-    total_rows: int,
+    rows: tuple[int, int],
     hold: HoldoutForecast,
     baselines: dict[str, Any],
     hold_rows: np.ndarray,
@@ -895,8 +907,8 @@ def describe(
         metric=f.metric,
         columns=columns,
         rows={
-            "total": int(total_rows),
-            "with_target": int(len(f.y_all)),
+            "total": rows[0],  # the dataset's rows, and those with a target value
+            "with_target": rows[1],
             "search": int(len(f.search_idx)),
             "train": int(f.train_mask.sum()),
             "holdout": n_hold,
