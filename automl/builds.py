@@ -7,7 +7,9 @@ in the queue and runs the training in a worker it watches
 parameters from the catalog, trains with the public API on the dataset's training input (see
 :func:`automl.workspace.data.training_input`), saves the model and records the outcome. With
 ``EASEL_DASK_SCHEDULER`` set (a scheduler's address, or ``local:N``), the search's trials run on
-that Dask cluster (:mod:`automl.cluster`).
+that Dask cluster (:mod:`automl.cluster`); with ``EASEL_BUILD_MAX_TRIALS=N``, every build stops
+its search after N trials (an administrator's cap: builds that repeat exactly, whatever the
+machine's load, within their time budget).
 """
 
 from __future__ import annotations
@@ -22,11 +24,29 @@ from typing import Any
 
 from automl.atomic import os_error_message, sweep_stale
 from automl.cluster import ENV_VAR as CLUSTER_ENV
-from automl.errors import EaselError
+from automl.errors import EaselError, ParameterError
 from automl.progress import ProgressEvent
 from automl.workspace.catalog import Workspace
 from automl.workspace.data import training_input
 from automl.workspace.jobs import JobCancelled, JobProgress, record_stopped, run_queued
+
+
+MAX_TRIALS_ENV = "EASEL_BUILD_MAX_TRIALS"
+
+
+def max_trials_cap() -> int | None:
+    """``EASEL_BUILD_MAX_TRIALS`` as a number of trials (None when unset), or a
+    ``ParameterError`` that says what it must be."""
+    text = os.environ.get(MAX_TRIALS_ENV, "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and int(text) >= 1):
+        raise ParameterError(
+            f"{MAX_TRIALS_ENV} must be a whole number of trials from 1 to 999999 (it caps every "
+            f"build's search); it is {text[:40]!r}. Fix it in the app server's environment, or "
+            "remove it."
+        )
+    return int(text)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -70,6 +90,9 @@ def run_job(root: str, job_id: int) -> int:
             settings["time_budget"] = build_fit_budget(
                 float(total), time.monotonic() - started, reports=True
             )
+        cap = max_trials_cap()
+        if cap is not None:  # EASEL_BUILD_MAX_TRIALS: every build stops after that many trials
+            settings["max_trials"] = min(cap, settings.get("max_trials") or cap)
         reporter = JobProgress(ws, job_id)
         # EASEL_DASK_SCHEDULER: the search's trials run on that Dask cluster (or local:N)
         cluster = os.environ.get(CLUSTER_ENV, "").strip() or None

@@ -508,15 +508,16 @@ def to_series(
             )
         if aggregate is None:
             ex = frame.loc[dup].iloc[0]
-            where = "" if not id_columns else f" of series {ex['__k']}"
+            where = "" if not id_columns else f" of series {show_value(ex['__k'])}"
+            when = clock.label(pd.DatetimeIndex([ex["__t"]]))[0]
             raise DataError(
-                f"{int(dup.sum())} rows share a {clock.words} with another row of the same series, "
-                f"e.g. {ex['__t']}{where}. A forecast needs one value per {clock.words}: choose "
+                f"{int(dup.sum()):,} rows share a {clock.words} with another row of the same "
+                f"series, e.g. {when}{where}. A forecast needs one value per {clock.words}: choose "
                 "to add them up or average them, or pick the column that tells those rows apart "
                 "as a series ID."
             )
         notes.append(
-            f"{int(dup.sum())} rows that share a {clock.words} within a series were combined "
+            f"{int(dup.sum()):,} rows that share a {clock.words} within a series were combined "
             f"({'added up' if aggregate == 'sum' else 'averaged'})."
         )
     _check_span(frame, clock)

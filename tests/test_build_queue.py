@@ -215,3 +215,20 @@ def test_a_restart_marks_builds_whose_process_is_gone_interrupted(ws: Workspace)
     assert ws.get_job(alive)["status"] == "running"
     assert recover_interrupted(ws) == []
     ws.update_job(alive, status="succeeded")
+
+
+def test_an_administrators_trial_cap_bounds_every_build(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EASEL_BUILD_MAX_TRIALS (the app server's environment, inherited by its builds) stops
+    every build's search after that many trials, whatever its time budget; a value that is not
+    a number of trials fails the build in words."""
+    monkeypatch.setenv("EASEL_BUILD_MAX_TRIALS", "2")
+    job_id = start_training_job(ws, "customers", "churn", "capped", {"time_budget": 600.0})
+    job = finished(ws, job_id)
+    assert job["status"] == "succeeded", job["error"]
+    assert len(job["trials"]) == 2
+    monkeypatch.setenv("EASEL_BUILD_MAX_TRIALS", "lots")
+    job = finished(ws, start_training_job(ws, "customers", "churn", "m", {"time_budget": 600.0}))
+    assert job["status"] == "failed"
+    assert "EASEL_BUILD_MAX_TRIALS must be a whole number of trials" in job["error"]

@@ -83,8 +83,9 @@ def test_grid_counts_gaps_and_refuses_duplicates_unless_told() -> None:
             "y": [1.0, 2.0, 3.0, 4.0],
         }
     )
-    with pytest.raises(DataError, match=r"2 rows share a day.*add them up or average"):
+    with pytest.raises(DataError, match=r"2 rows share a day.*add them up or average") as e:
         to_series(df, "y", "day", [])
+    assert "e.g. 2024-01-02." in str(e.value)  # the day as a date (it showed 00:00:00 too)
     sd = to_series(df, "y", "day", [], aggregate="sum")
     assert np.allclose(sd.values[0], [1.0, 5.0, np.nan, np.nan, 4.0], equal_nan=True)
     assert any("2 period(s) (days) have no value" in n for n in sd.notes)

@@ -162,11 +162,16 @@ def job_panel() -> None:
     best = job["best_score"]
     metric_name = job["params"]["settings"].get("metric")
     label = METRICS[metric_name].label if metric_name in METRICS else "score"
-    c3.metric(
-        f"Best {label} so far",
-        "—" if best is None else f"{best:.4f}",
-        help="Measured on rows each model did not learn from while it was being chosen.",
-    )
+    if job["params"]["settings"].get("time_column"):  # a forecast's search compares series alike
+        label = f"{label} (relative)"
+        measured = (
+            "Measured on periods each model did not learn from, with each series' values "
+            "relative to its own level, so that big and small series count alike. The Analyze "
+            "page gives the hold-out's error in the target's own units."
+        )
+    else:
+        measured = "Measured on rows each model did not learn from while it was being chosen."
+    c3.metric(f"Best {label} so far", "—" if best is None else f"{best:.4f}", help=measured)
     if job["status"] == "queued":
         st.info(waiting_text(ws, job_id), icon=":material/hourglass_top:")
     elif job["status"] == "running":
