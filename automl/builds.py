@@ -30,7 +30,6 @@ from automl.workspace.catalog import Workspace
 from automl.workspace.data import training_input
 from automl.workspace.jobs import JobCancelled, JobProgress, record_stopped, run_queued
 
-
 MAX_TRIALS_ENV = "EASEL_BUILD_MAX_TRIALS"
 
 
