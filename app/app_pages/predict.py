@@ -16,6 +16,7 @@ from app import ui
 from app.tables import show_table
 from automl.batch import predict_file
 from automl.drift import DriftReport
+from automl.errors import EaselError
 from automl.prep.recipe import fmt_number
 from automl.reports import safe_figure
 from automl.reports.performance import LOG_ODDS
@@ -153,8 +154,18 @@ def _future_plan(ws: Any, rec: Any, model: Any) -> pd.DataFrame | None:
             st.session_state["fc_future_rows"] = read_file(src)  # deleted once read
             st.session_state["fc_future_for"] = cache
     rows = st.session_state.get("fc_future_rows")
-    if rows is not None:
-        st.caption(f"Forecasting with your future values from {ui.md(upload.name)}.")
+    if rows is None:
+        return None
+    try:  # checked once here (each tab said the same error), for the horizon it was made for
+        model.forecast(horizon=model.timeseries.horizon, future=rows)
+    except EaselError as exc:
+        st.error(
+            ui.md(str(exc))
+            + " Until a corrected file is uploaded, the forecasts below assume each column "
+            "keeps its last known value."
+        )
+        return None
+    st.caption(f"Forecasting with your future values from {ui.md(upload.name)}.")
     return rows
 
 

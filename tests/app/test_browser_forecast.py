@@ -119,6 +119,10 @@ def test_a_plan_is_uploaded_and_a_damaged_one_is_refused(
     upload.locator("input[type='file']").set_input_files(str(bad))
     expect(page.get_by_text("missing 1 column: promotion").first).to_be_visible()
     wait_idle(page)
+    # said once, above the tabs, with what the forecasts do meanwhile; no "forecasting with it"
+    expect(page.get_by_text("missing 1 column: promotion")).to_have_count(1)
+    expect(page.get_by_text("assume each column keeps its last known value")).to_be_visible()
+    expect(page.get_by_text("Forecasting with your future values")).to_have_count(0)
     upload.locator("input[type='file']").set_input_files(str(good))
     expect(page.get_by_text("Forecasting with your future values from plan.csv")).to_be_visible()
     expect(page.get_by_text("missing 1 column")).to_have_count(0)
