@@ -1582,6 +1582,14 @@ def suggest(df: pd.DataFrame, target: str, max_ids: int = 1) -> Suggestion | Non
                 return Suggestion(
                     str(col), [str(c)], f"one '{target}' value per '{col}' for each '{c}'"
                 )
+        ways = written_ways(s)
+        if ways:  # dates that collide because they are written in several ways: say so
+            return Suggestion(
+                str(col),
+                [str(candidates[0])] if candidates else [],
+                f"'{col}' holds dates, but written in several ways (e.g. {', '.join(ways)}): "
+                "write them all the same way to forecast",
+            )
     return None
 
 

@@ -264,3 +264,24 @@ def test_cli_trains_and_forecasts(tmp_path) -> None:
         text=True,
     )
     assert pred.returncode == 2 and "automl forecast" in pred.stderr
+
+
+def test_dates_written_in_several_ways_are_suggested_with_a_warning() -> None:
+    """A date column whose ways of writing make rows collide (02/01/2023 read as 1 February
+    beside a real 2023-02-01) was not suggested at all: the Build page then chose numbers,
+    without a word. It is suggested, and the reason says what to fix."""
+    from automl.timeseries import suggest
+
+    days = pd.date_range("2023-01-01", periods=120)
+    rows = [
+        {
+            "date": d.strftime("%d/%m/%Y") if i % 2 else d.strftime("%Y-%m-%d"),
+            "store": store,
+            "sales": float((i * 7) % 23 + 3 * (store == "b")),
+        }
+        for store in ("a", "b")
+        for i, d in enumerate(days)
+    ]
+    hint = suggest(pd.DataFrame(rows), "sales")
+    assert hint is not None and hint.time_column == "date" and hint.id_columns == ["store"]
+    assert "written in several ways" in hint.reason and "2023-01-01" in hint.reason
