@@ -490,3 +490,26 @@ def test_a_local_cluster_is_at_most_two_workers_per_core(monkeypatch: pytest.Mon
     with pytest.raises(ParameterError) as e:
         parse_address("local:5")
     assert "2 processor core(s)" in str(e.value) and "local:2" in str(e.value)
+
+
+def test_each_scored_part_is_brought_back_from_its_worker_once(
+    scorer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll shorter than the fetch of a result (a big part on a busy link) must not fetch it
+    again: each new ask made the worker send the part again, its memory growing with the parts.
+    One worker, so that every transfer it makes is a part sent here."""
+    import automl.cluster.scoring as scoring
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = _rows(4000, 3)
+    for i in range(4):
+        rows.iloc[1000 * i : 1000 * (i + 1)].to_parquet(folder / f"p-{i}.parquet", index=False)
+    monkeypatch.setattr(scoring, "POLL_SECONDS", 0.0005)  # far shorter than any fetch
+    with connect("local:1") as one:
+        result = scoring.predict_on_cluster(
+            one, automl.load(scorer), scorer, str(folder), f"{tmp_path / 'out'}/"
+        )
+        sent = one.client.run(lambda dask_worker: dask_worker.transfer_outgoing_count_total)
+    assert result.rows == 4000 and len(list((tmp_path / "out").iterdir())) == 4
+    assert list(sent.values()) == [4]  # one transfer per part

@@ -39,7 +39,7 @@ from automl.batch import BatchResult, ScoredPart, _drift_counts, _Writer, output
 from automl.cluster._connect import Cluster
 from automl.cluster.trials import NO_WORKER_SECONDS, POLL_SECONDS, alone_since_check
 from automl.drift import DriftCounts, DriftProfile
-from automl.errors import DataError, EaselError, ParameterError
+from automl.errors import ClusterError, DataError, EaselError, ParameterError
 from automl.model import Model
 from automl.preprocess import InputReport
 from connectors._secrets import redact_url
@@ -48,6 +48,8 @@ from connectors._secrets import redact_url
 # its answers are a few times this in a worker's memory. Parquet partitions are its row groups.
 PARTITION_BYTES = 64 * 2**20
 IN_FLIGHT_PER_WORKER = 2  # partitions scored or waiting per worker: the next is ready when one ends
+# Seconds to bring one scored partition back (fetched once, never asked again: see _result)
+FETCH_SECONDS = 600.0
 PART_NAME = "part-{:05d}.parquet"
 INPUT_KINDS = {".csv": ",", ".tsv": "\t", ".parquet": None}
 _LOCK = threading.Lock()
@@ -358,14 +360,20 @@ def predict_on_cluster(
 
 
 def _result(future: Any, files: list[str]) -> Any:
-    """A partition's result; an ``EaselError`` in words for anything that went wrong."""
-    from distributed import KilledWorker
+    """A partition's result; an ``EaselError`` in words for anything that went wrong.
+
+    The wait for the partition to be scored is polled (a cluster left with no worker is said in
+    words), but its result is fetched once, without the poll's timeout: a fetch given up (a
+    result of a few hundred MB takes longer than a poll on a busy link) and asked again makes
+    the worker send the data again, with each copy still in its memory, so its memory grew with
+    every partition it scored and the fetch could start over and over."""
+    from distributed import KilledWorker, wait
 
     alone_since: float | None = None
     try:
-        while True:
+        while not future.done():  # (waiting moves no data)
             try:
-                return future.result(timeout=POLL_SECONDS)
+                wait([future], timeout=POLL_SECONDS)
             except TimeoutError:
                 alone_since = alone_since_check(
                     future.client,
@@ -374,6 +382,14 @@ def _result(future: Any, files: list[str]) -> Any:
                     "scoring cannot go on. Start workers (or check why they stopped) and score "
                     "again.",
                 )
+        try:
+            return future.result(timeout=FETCH_SECONDS)
+        except TimeoutError:
+            raise ClusterError(
+                f"A scored part of the data could not be brought back from its worker within "
+                f"{FETCH_SECONDS:g} s. Check the network between this computer and the "
+                "workers, or score the data in smaller parts, and score again."
+            ) from None
     except EaselError:
         raise
     except KilledWorker:
