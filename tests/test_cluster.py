@@ -513,3 +513,20 @@ def test_each_scored_part_is_brought_back_from_its_worker_once(
         sent = one.client.run(lambda dask_worker: dask_worker.transfer_outgoing_count_total)
     assert result.rows == 4000 and len(list((tmp_path / "out").iterdir())) == 4
     assert list(sent.values()) == [4]  # one transfer per part
+
+
+def test_a_big_parquet_file_is_cut_at_its_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Parquet file larger than a partition's size is scored row group by row group (dask's
+    own size, 256 MB, made a worker hold a whole 500,000-row file at once), in order."""
+    import automl.cluster.scoring as scoring
+
+    rows = _rows(2000, 5)
+    data = tmp_path / "big.parquet"
+    rows.to_parquet(data, index=False, row_group_size=500)
+    monkeypatch.setattr(scoring, "PARTITION_BYTES", 10_000)  # less than a row group's values
+    frames = scoring._frames([str(data)], ".parquet", {})
+    assert len(frames) == 4
+    got = pd.concat([f.compute(scheduler="sync") for f in frames], ignore_index=True)
+    pd.testing.assert_frame_equal(got, rows.reset_index(drop=True), check_dtype=False)

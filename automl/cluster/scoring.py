@@ -44,8 +44,10 @@ from automl.model import Model
 from automl.preprocess import InputReport
 from connectors._secrets import redact_url
 
-# Bytes of CSV text per partition (dask.dataframe's own default): a partition, its DataFrame and
-# its answers are a few times this in a worker's memory. Parquet partitions are its row groups.
+# Bytes of CSV text per partition (dask.dataframe's own default), and of a Parquet partition's
+# values: a file larger than this is cut at its row groups (small row groups are read together
+# up to this size). A partition, its DataFrame and its answers are a few times this in a
+# worker's memory.
 PARTITION_BYTES = 64 * 2**20
 IN_FLIGHT_PER_WORKER = 2  # partitions scored or waiting per worker: the next is ready when one ends
 # Seconds to bring one scored partition back (fetched once, never asked again: see _result)
@@ -194,7 +196,12 @@ def _frames(files: list[str], kind: str, storage: dict[str, Any]) -> list[Any]:
     with dask.config.set({"dataframe.convert-string": False}):
         try:
             if kind == ".parquet":
-                ddf = dd.read_parquet(files, storage_options=storage or None, index=False)
+                ddf = dd.read_parquet(
+                    files,
+                    storage_options=storage or None,
+                    index=False,
+                    blocksize=PARTITION_BYTES,  # (dask's own is 256 MB: one file, 500,000 rows)
+                )
             else:
                 ddf = dd.read_csv(
                     files,
