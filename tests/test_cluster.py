@@ -530,3 +530,36 @@ def test_a_big_parquet_file_is_cut_at_its_row_groups(
     assert len(frames) == 4
     got = pd.concat([f.compute(scheduler="sync") for f in frames], ignore_index=True)
     pd.testing.assert_frame_equal(got, rows.reset_index(drop=True), check_dtype=False)
+
+
+async def _after_released() -> None:
+    """Nothing: run on the client's loop after the releases queued before it."""
+
+
+def test_scored_parts_are_released_on_the_workers_as_they_are_written(
+    scorer: Path, cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This computer holds no scored part once it is written (nor the model's files when done),
+    even before Python's garbage collector runs: the timed-out waits left the parts' futures in
+    reference cycles, so their workers kept them, piling up with the parts scored."""
+    import gc
+
+    import automl.cluster.scoring as scoring
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = _rows(4000, 4)
+    for i in range(8):
+        rows.iloc[500 * i : 500 * (i + 1)].to_parquet(folder / f"p-{i}.parquet", index=False)
+    model = automl.load(scorer)
+    monkeypatch.setattr(scoring, "POLL_SECONDS", 0.0005)  # the waits time out, as on big parts
+    gc.collect()
+    gc.disable()  # (so that what the collector would free late is seen)
+    try:
+        result = scoring.predict_on_cluster(cluster, model, scorer, str(folder), f"{tmp_path}/o/")
+        cluster.client.sync(_after_released)  # (a release is counted on the client's loop)
+        held = [k for k in cluster.client.refcount if "score_partition" in str(k)]
+        files = [k for k in cluster.client.refcount if "_ModelFiles" in str(k)]
+    finally:
+        gc.enable()
+    assert result.rows == 4000 and held == [] and files == []

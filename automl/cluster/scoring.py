@@ -335,7 +335,14 @@ def predict_on_cluster(
                 job = task(frames[nxt], sent, output.fmt, reasons, counts is not None)
                 pending.append(client.compute(job))
                 nxt += 1
-            part, part_counts = _result(pending.pop(0), files)
+            future = pending.pop(0)
+            try:
+                part, part_counts = _result(future, files)
+            finally:
+                # released now, not when Python collects it: futures were left in reference
+                # cycles until the garbage collector ran, and their workers kept the scored
+                # parts until then, so finished parts piled up on the workers
+                future.release()
             if part is None:
                 continue
             if rows == 0:
@@ -354,6 +361,7 @@ def predict_on_cluster(
     finally:
         for f in pending:
             f.cancel()
+        sent.release()  # (the workers keep the loaded model, not its files)
         output.close(ok)
     return BatchResult(
         rows=rows,
