@@ -490,3 +490,76 @@ def test_a_local_cluster_is_at_most_two_workers_per_core(monkeypatch: pytest.Mon
     with pytest.raises(ParameterError) as e:
         parse_address("local:5")
     assert "2 processor core(s)" in str(e.value) and "local:2" in str(e.value)
+
+
+def test_each_scored_part_is_brought_back_from_its_worker_once(
+    scorer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll shorter than the fetch of a result (a big part on a busy link) must not fetch it
+    again: each new ask made the worker send the part again, its memory growing with the parts.
+    One worker, so that every transfer it makes is a part sent here."""
+    import automl.cluster.scoring as scoring
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = _rows(4000, 3)
+    for i in range(4):
+        rows.iloc[1000 * i : 1000 * (i + 1)].to_parquet(folder / f"p-{i}.parquet", index=False)
+    monkeypatch.setattr(scoring, "POLL_SECONDS", 0.0005)  # far shorter than any fetch
+    with connect("local:1") as one:
+        result = scoring.predict_on_cluster(
+            one, automl.load(scorer), scorer, str(folder), f"{tmp_path / 'out'}/"
+        )
+        sent = one.client.run(lambda dask_worker: dask_worker.transfer_outgoing_count_total)
+    assert result.rows == 4000 and len(list((tmp_path / "out").iterdir())) == 4
+    assert list(sent.values()) == [4]  # one transfer per part
+
+
+def test_a_big_parquet_file_is_cut_at_its_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Parquet file larger than a partition's size is scored row group by row group (dask's
+    own size, 256 MB, made a worker hold a whole 500,000-row file at once), in order."""
+    import automl.cluster.scoring as scoring
+
+    rows = _rows(2000, 5)
+    data = tmp_path / "big.parquet"
+    rows.to_parquet(data, index=False, row_group_size=500)
+    monkeypatch.setattr(scoring, "PARTITION_BYTES", 10_000)  # less than a row group's values
+    frames = scoring._frames([str(data)], ".parquet", {})
+    assert len(frames) == 4
+    got = pd.concat([f.compute(scheduler="sync") for f in frames], ignore_index=True)
+    pd.testing.assert_frame_equal(got, rows.reset_index(drop=True), check_dtype=False)
+
+
+async def _after_released() -> None:
+    """Nothing: run on the client's loop after the releases queued before it."""
+
+
+def test_scored_parts_are_released_on_the_workers_as_they_are_written(
+    scorer: Path, cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This computer holds no scored part once it is written (nor the model's files when done),
+    even before Python's garbage collector runs: the timed-out waits left the parts' futures in
+    reference cycles, so their workers kept them, piling up with the parts scored."""
+    import gc
+
+    import automl.cluster.scoring as scoring
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = _rows(4000, 4)
+    for i in range(8):
+        rows.iloc[500 * i : 500 * (i + 1)].to_parquet(folder / f"p-{i}.parquet", index=False)
+    model = automl.load(scorer)
+    monkeypatch.setattr(scoring, "POLL_SECONDS", 0.0005)  # the waits time out, as on big parts
+    gc.collect()
+    gc.disable()  # (so that what the collector would free late is seen)
+    try:
+        result = scoring.predict_on_cluster(cluster, model, scorer, str(folder), f"{tmp_path}/o/")
+        cluster.client.sync(_after_released)  # (a release is counted on the client's loop)
+        held = [k for k in cluster.client.refcount if "score_partition" in str(k)]
+        files = [k for k in cluster.client.refcount if "_ModelFiles" in str(k)]
+    finally:
+        gc.enable()
+    assert result.rows == 4000 and held == [] and files == []

@@ -39,15 +39,19 @@ from automl.batch import BatchResult, ScoredPart, _drift_counts, _Writer, output
 from automl.cluster._connect import Cluster
 from automl.cluster.trials import NO_WORKER_SECONDS, POLL_SECONDS, alone_since_check
 from automl.drift import DriftCounts, DriftProfile
-from automl.errors import DataError, EaselError, ParameterError
+from automl.errors import ClusterError, DataError, EaselError, ParameterError
 from automl.model import Model
 from automl.preprocess import InputReport
 from connectors._secrets import redact_url
 
-# Bytes of CSV text per partition (dask.dataframe's own default): a partition, its DataFrame and
-# its answers are a few times this in a worker's memory. Parquet partitions are its row groups.
+# Bytes of CSV text per partition (dask.dataframe's own default), and of a Parquet partition's
+# values: a file larger than this is cut at its row groups (small row groups are read together
+# up to this size). A partition, its DataFrame and its answers are a few times this in a
+# worker's memory.
 PARTITION_BYTES = 64 * 2**20
 IN_FLIGHT_PER_WORKER = 2  # partitions scored or waiting per worker: the next is ready when one ends
+# Seconds to bring one scored partition back (fetched once, never asked again: see _result)
+FETCH_SECONDS = 600.0
 PART_NAME = "part-{:05d}.parquet"
 INPUT_KINDS = {".csv": ",", ".tsv": "\t", ".parquet": None}
 _LOCK = threading.Lock()
@@ -192,7 +196,12 @@ def _frames(files: list[str], kind: str, storage: dict[str, Any]) -> list[Any]:
     with dask.config.set({"dataframe.convert-string": False}):
         try:
             if kind == ".parquet":
-                ddf = dd.read_parquet(files, storage_options=storage or None, index=False)
+                ddf = dd.read_parquet(
+                    files,
+                    storage_options=storage or None,
+                    index=False,
+                    blocksize=PARTITION_BYTES,  # (dask's own is 256 MB: one file, 500,000 rows)
+                )
             else:
                 ddf = dd.read_csv(
                     files,
@@ -326,7 +335,14 @@ def predict_on_cluster(
                 job = task(frames[nxt], sent, output.fmt, reasons, counts is not None)
                 pending.append(client.compute(job))
                 nxt += 1
-            part, part_counts = _result(pending.pop(0), files)
+            future = pending.pop(0)
+            try:
+                part, part_counts = _result(future, files)
+            finally:
+                # released now, not when Python collects it: futures were left in reference
+                # cycles until the garbage collector ran, and their workers kept the scored
+                # parts until then, so finished parts piled up on the workers
+                future.release()
             if part is None:
                 continue
             if rows == 0:
@@ -345,6 +361,7 @@ def predict_on_cluster(
     finally:
         for f in pending:
             f.cancel()
+        sent.release()  # (the workers keep the loaded model, not its files)
         output.close(ok)
     return BatchResult(
         rows=rows,
@@ -358,14 +375,20 @@ def predict_on_cluster(
 
 
 def _result(future: Any, files: list[str]) -> Any:
-    """A partition's result; an ``EaselError`` in words for anything that went wrong."""
-    from distributed import KilledWorker
+    """A partition's result; an ``EaselError`` in words for anything that went wrong.
+
+    The wait for the partition to be scored is polled (a cluster left with no worker is said in
+    words), but its result is fetched once, without the poll's timeout: a fetch given up (a
+    result of a few hundred MB takes longer than a poll on a busy link) and asked again makes
+    the worker send the data again, with each copy still in its memory, so its memory grew with
+    every partition it scored and the fetch could start over and over."""
+    from distributed import KilledWorker, wait
 
     alone_since: float | None = None
     try:
-        while True:
+        while not future.done():  # (waiting moves no data)
             try:
-                return future.result(timeout=POLL_SECONDS)
+                wait([future], timeout=POLL_SECONDS)
             except TimeoutError:
                 alone_since = alone_since_check(
                     future.client,
@@ -374,6 +397,14 @@ def _result(future: Any, files: list[str]) -> Any:
                     "scoring cannot go on. Start workers (or check why they stopped) and score "
                     "again.",
                 )
+        try:
+            return future.result(timeout=FETCH_SECONDS)
+        except TimeoutError:
+            raise ClusterError(
+                f"A scored part of the data could not be brought back from its worker within "
+                f"{FETCH_SECONDS:g} s. Check the network between this computer and the "
+                "workers, or score the data in smaller parts, and score again."
+            ) from None
     except EaselError:
         raise
     except KilledWorker:
