@@ -133,13 +133,16 @@ class DaskTrials:
     def result(self, handle: _Handle, deadline: Any) -> TrialOutcome:
         """The trial's outcome; a failed one when its worker was lost or did not answer in
         time. A ``ClusterError`` when the cluster has had no worker for NO_WORKER_SECONDS."""
-        from distributed import KilledWorker
+        from distributed import KilledWorker, wait
 
         alone_since: float | None = None
         while True:
             left = deadline() + GRACE_SECONDS - time.monotonic()
             try:
-                outcome = handle.future.result(timeout=max(min(left, POLL_SECONDS), 0.01))
+                # the wait is polled (it moves no data), the outcome fetched once: a fetch given
+                # up by a timeout and asked again makes the worker send it again
+                wait([handle.future], timeout=max(min(left, POLL_SECONDS), 0.01))
+                outcome = handle.future.result()
             except KilledWorker as exc:
                 address = str(getattr(exc.last_worker, "address", "") or "")
                 return self._lost(
