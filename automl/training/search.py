@@ -180,7 +180,7 @@ def _evaluate(
     truth: list[np.ndarray] = []
     iterations: list[int] = []
     status = "ok"
-    cut = False
+    cut = timed = False
     last_model: Candidate | None = None
     predict_seconds, predicted_rows = 0.0, 0
     trial_end = time.monotonic() + spec.allowance
@@ -210,6 +210,8 @@ def _evaluate(
         )
         if model.n_iterations_ is not None:
             iterations.append(model.n_iterations_)
+            # a fit that ran to its fold's end was cut there (its rounds stopped by the time)
+            timed |= time.monotonic() >= ctx.deadline and time.monotonic() < deadline()
         t_pred = time.monotonic()
         preds.append(model.predict_scores(X[val_idx]))
         predict_seconds += time.monotonic() - t_pred
@@ -232,6 +234,8 @@ def _evaluate(
         status=status,
         iterations=int(np.mean(iterations)) if iterations else None,
         seconds=0.0,
+        # every fold scored, but with the rounds its time share allowed
+        message="rounds cut at its time share" if timed and status == "ok" else "",
         cut_by_deadline=cut,
         preds=complete,
         model=last_model,
