@@ -156,13 +156,19 @@ def _future_plan(ws: Any, rec: Any, model: Any) -> pd.DataFrame | None:
     rows = st.session_state.get("fc_future_rows")
     if rows is None:
         return None
-    try:  # checked once here (each tab said the same error), for the horizon it was made for
-        model.forecast(horizon=model.timeseries.horizon, future=rows)
-    except EaselError as exc:
+    if st.session_state.get("fc_future_checked") != cache:
+        # checked once per upload (each tab said the same error), for the trained horizon
+        st.session_state["fc_future_error"] = None
+        try:
+            model.forecast(horizon=model.timeseries.horizon, future=rows)
+        except EaselError as exc:
+            st.session_state["fc_future_error"] = str(exc)
+        st.session_state["fc_future_checked"] = cache
+    error = st.session_state.get("fc_future_error")
+    if error:
         st.error(
-            ui.md(str(exc))
-            + " Until a corrected file is uploaded, the forecasts below assume each column "
-            "keeps its last known value."
+            ui.md(error) + " Until a corrected file is uploaded, the forecasts below assume each "
+            "column keeps its last known value."
         )
         return None
     st.caption(f"Forecasting with your future values from {ui.md(upload.name)}.")
