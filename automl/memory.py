@@ -1,9 +1,18 @@
-"""Process memory: what a long command (a build, batch scoring) does so its peak RSS is what it
-holds, not what it once held."""
+"""Process resources: what a long command (a build, batch scoring) does so its peak RSS is what
+it holds, not what it once held; and the processor cores it may use."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+
+
+def usable_cores() -> int:
+    """The processor cores this process may use (its affinity on Linux), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def return_freed_memory() -> None:

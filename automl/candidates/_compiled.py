@@ -50,10 +50,9 @@ def available() -> bool:
 
 
 def threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    from automl.memory import usable_cores
+
+    return usable_cores()
 
 
 def cache_dir() -> Path:

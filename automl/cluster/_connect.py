@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from automl.errors import ClusterError, ParameterError
+from automl.memory import usable_cores
 from connectors._secrets import MASK
 
 ENV_VAR = "EASEL_DASK_SCHEDULER"  # the app's builds run their trials on this cluster
@@ -60,10 +60,7 @@ def _shown(text: str) -> str:
 
 def local_cores() -> int:
     """The processor cores this process may use (a local cluster's workers share them)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 def parse_address(text: Any) -> ClusterAddress:
