@@ -75,9 +75,11 @@ def record_stopped(ws: Workspace, job_id: int) -> None:
 # ---------------------------------------------------------------------- how many builds at once
 def default_max_builds() -> int:
     """One build per two cores, at least one (a build's trials use the cores it has)."""
-    from automl.memory import usable_cores
-
-    return max(1, usable_cores() // 2)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // 2)
 
 
 def _check_max_builds(value: object, where: str) -> int:
