@@ -1414,13 +1414,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from automl.errors import EaselError, EaselWarning
     from automl.memory import return_freed_memory
 
-    return_freed_memory()
     try:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit:  # --help or a usage error printed: a closed pipe shows here
             sys.stdout.flush()
             raise
+        if args.command != "predict":
+            # batch scoring holds about one chunk at a time and frees the same sizes chunk
+            # after chunk: kept for the next chunk, that memory is not faulted in again (600,000
+            # rows of the interactions table: 3.5 instead of 3.9 s, 1.1 instead of 1.7
+            # CPU-seconds in the system, peak RSS 1.65 instead of 1.5 GB)
+            return_freed_memory()
         warnings.simplefilter("ignore", EaselWarning)
         signal.signal(signal.SIGTERM, _interrupt)
         try:

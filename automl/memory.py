@@ -1,4 +1,4 @@
-"""Process resources: what a long command (a build, batch scoring) does so its peak RSS is what
+"""Process resources: what a long command (a build) does so its peak RSS is what
 it holds, not what it once held; and the processor cores it may use."""
 
 from __future__ import annotations

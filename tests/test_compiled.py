@@ -222,3 +222,60 @@ def test_trees_compiled_after_training_are_found_once_the_model_is_loaded(
     trees, loaded = cand.compiled_trees(), back.compiled_trees()
     assert trees is not None and loaded is not None
     assert trees.key == loaded.key
+
+
+def test_big_trees_and_many_categories_give_lightgbm_predictions(own_cache: Path) -> None:
+    """Trees of 31 leaves (branches at the top, selects at the bottom) and a categorical column
+    of 300 categories (ten words of bits in memory), scored on rows with missing, negative,
+    fractional and unseen categories and missing numbers."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    X = rng.normal(size=(n, 4))
+    X[:, 3] = rng.integers(0, 300, n)
+    z = X[:, 0] + np.sin(X[:, 1]) + (X[:, 3] % 7 == 2) - (X[:, 3] % 5 == 1)
+    y = (z + rng.normal(0, 0.3, n) > 0.5).astype(float)
+    X[rng.random((n, 4)) < 0.05] = np.nan
+    params = {"learning_rate": 0.1, "num_leaves": 31, "n_estimators": 60}
+    params |= {"max_cat_to_onehot": 1, "cat_smooth": 1, "min_data_per_group": 5}
+    cand = LightGBMCandidate(params)
+    ctx = FitContext(task="binary", n_classes=2, deadline=time.monotonic() + 600, threads=1)
+    cand.fit(X, y, ctx, categorical=[3])
+    rows = X.copy()
+    rows[:5, 3] = [np.nan, -1, 2.5, 299, 10_000]  # missing, negative, fractional, last, unseen
+    want = cand.predict_scores(rows)
+    trees = cand.compiled_trees()
+    assert trees is not None
+    _compile(trees)
+    cand.score_compiled(trees)
+    got = cand.predict_scores(rows)
+    assert cand.compiled_ is not None, trees.failed
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_the_compiler_generates_easels_tree_code(tmp_path: Path) -> None:
+    """The compiler's process generates the faster tree code (category bits in memory, selects
+    at the bottom of the trees): an lleaves whose code generator changed fails here, instead of
+    scoring slower unnoticed."""
+    import subprocess
+    import sys
+
+    cand, _ = _fitted("binary")
+    txt = tmp_path / "model.txt"
+    txt.write_text(_compiled.compiler_text(cand.model_text()))
+    code = (
+        "import sys, llvmlite.ir\n"
+        "from automl.candidates import _treecode\n"
+        "from lleaves.compiler.ast import parse_to_ast\n"
+        "from lleaves.compiler.codegen import codegen\n"
+        "assert _treecode.install()\n"
+        "module = llvmlite.ir.Module(name='forest')\n"
+        "codegen.gen_forest(parse_to_ast(sys.argv[1]), module, 34, 'forest_root', True)\n"
+        "print(module)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(txt)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    ir = done.stdout
+    assert '@"easel_categories_0" = private unnamed_addr constant' in ir
+    assert " select " in ir and "extractelement" not in ir

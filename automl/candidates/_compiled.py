@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from automl.candidates import _treecode
+
 # The compiler's options: inlining each tree into its block takes 1.7 x the compile time for 16%
 # less scoring time (986 trees of 7 leaves: 14.5 s instead of 8.4 s, 1.08 instead of 1.28
 # CPU-seconds per 200,000 rows; busy 2-core machine, docs/benchmarks.md "Scale"). A compile is
@@ -78,6 +80,7 @@ def _versions() -> str:
 
     parts.append(platform.machine())
     parts.append(",".join(f"{k}={v}" for k, v in sorted(COMPILE_OPTIONS.items())))
+    parts.append(_treecode.NAME)
     return ",".join(parts)
 
 
@@ -233,6 +236,7 @@ def _compile(model_file: str, library: str) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
     import lleaves
 
+    _treecode.install()
     out = Path(library)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".lib-", suffix=".so")
     os.close(fd)

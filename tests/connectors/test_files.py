@@ -413,6 +413,24 @@ def test_quoted_blocks_parse_in_parallel_unless_a_line_end_is_inside_a_value() -
     assert ends is None and not inside  # (a tab-separated file keeps no lines)
 
 
+@pytest.mark.parametrize("piece", [1, 3, 7, 64])
+def test_line_ends_found_in_pieces_are_the_blocks_line_ends(
+    piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Line ends and quotes are looked for piece by piece: a value or a doubled quote across
+    two pieces, and a line end inside a value in a later piece, are found as in one piece."""
+    from connectors import _stream
+
+    monkeypatch.setattr(_stream, "SCAN_BYTES", piece)
+    plain = b'\n"a,b",1\n"c""d",2\n"long value, with a comma",3\n"e",4'
+    ends, inside = _stream._line_ends(memoryview(plain), lines=True)
+    assert ends is not None and not inside
+    assert ends.tolist() == [i for i, c in enumerate(plain) if c == 10]
+    late = plain + b'\n"f\ng",5'  # the line end inside a value comes after several pieces
+    assert _stream._line_ends(memoryview(late), lines=True)[1]
+    assert _stream._line_ends(memoryview(late), lines=False)[0] is None
+
+
 def test_quoted_text_reads_the_same_in_batches(tmp_path: Path) -> None:
     """Quoted values with separators, doubled quotes and line ends, in a file of several
     blocks: the batches hold read_file's rows, with each row's own line where rows are lines."""
