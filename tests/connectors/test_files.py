@@ -336,7 +336,7 @@ def test_the_first_block_is_cut_for_the_first_chunk(tmp_path: Path) -> None:
     path.write_text("a,b\n" + "".join(f"{i},{i * 2}\n" for i in range(20_000)))
     head = path.read_bytes()[:65536]
     end = _stream._first_row_end(head, 0)
-    sizes = [len(b) for b in _stream._cut_rows(path, end, 200_000, first_block=70_000)]
+    sizes = [len(b) for b, _, _ in _stream._cut_rows(path, end, 200_000, first_block=70_000)]
     # (each block from the line end before its first row; the file's last line end is not a row)
     assert sizes[0] <= 70_000 < sizes[1] and sum(sizes) == path.stat().st_size - end - 1
 
@@ -398,19 +398,21 @@ def test_batches_of_parquet_leave_the_index_out(tmp_path: Path) -> None:
     assert list(whole.columns) == ["name", "amount", "count"]
 
 
+def _ends(data: bytes) -> tuple[list[int], list[bool] | None]:
+    from connectors._stream import _line_ends
+
+    ends, inside = _line_ends(np.frombuffer(data, dtype=np.uint8))
+    return ends.tolist(), None if inside is None else inside.tolist()
+
+
 def test_quoted_blocks_parse_in_parallel_unless_a_line_end_is_inside_a_value() -> None:
     """A block with quotes is still cut at every line end for Arrow's parallel parse when no
     line end is inside a quoted value (an odd number of quotes before it); its line ends are
-    found once, for the rows' own lines too."""
-    from connectors._stream import _line_ends
-
-    ends, inside = _line_ends(memoryview(b'\n"a,b",1\n"c""d",2\n"e",3'), lines=True)
-    assert ends is not None and ends.tolist() == [0, 8, 17] and not inside
-    ends, inside = _line_ends(memoryview(b'\n"a\nb",1\n"c",2'), lines=True)
-    assert inside  # Arrow must read this block in one piece
-    assert _line_ends(memoryview(b"\n1,2\n3,4"), lines=False) == (None, False)
-    ends, inside = _line_ends(memoryview(b'\n"x",1\n"y",2'), lines=False)
-    assert ends is None and not inside  # (a tab-separated file keeps no lines)
+    found once, for the cut, the parse and the rows' own lines."""
+    assert _ends(b'\n"a,b",1\n"c""d",2\n"e",3') == ([0, 8, 17], [False] * 3)
+    assert _ends(b'\n"a\nb",1\n"c",2') == ([0, 3, 8], [False, True, False])
+    assert _ends(b"\n1,2\n3,4") == ([0, 4], None)  # no quotes
+    assert _ends(b"") == ([], None)
 
 
 @pytest.mark.parametrize("piece", [1, 3, 7, 64])
@@ -423,12 +425,39 @@ def test_line_ends_found_in_pieces_are_the_blocks_line_ends(
 
     monkeypatch.setattr(_stream, "SCAN_BYTES", piece)
     plain = b'\n"a,b",1\n"c""d",2\n"long value, with a comma",3\n"e",4'
-    ends, inside = _stream._line_ends(memoryview(plain), lines=True)
-    assert ends is not None and not inside
-    assert ends.tolist() == [i for i, c in enumerate(plain) if c == 10]
-    late = plain + b'\n"f\ng",5'  # the line end inside a value comes after several pieces
-    assert _stream._line_ends(memoryview(late), lines=True)[1]
-    assert _stream._line_ends(memoryview(late), lines=False)[0] is None
+    ends, inside = _ends(plain)
+    assert ends == [i for i, c in enumerate(plain) if c == 10] and inside == [False] * 4
+    late = plain + b'\n"f\ng",5\n7,8'  # the line end inside a value comes after several pieces
+    assert _ends(late)[1] == [False] * 5 + [True, False]
+
+
+@pytest.mark.parametrize("tail", [b"", b"\n", b"\n\n", b"\r\n", b"\n  ", b'\n"x\ny",9', b"\n8,9"])
+@pytest.mark.parametrize("block", [64, 1000, 10**6])
+def test_blocks_cut_at_row_ends_hold_every_row_once(
+    tail: bytes, block: int, tmp_path: Path
+) -> None:
+    """Blocks cut anywhere in a file of quoted rows (one row longer than a block, a line end
+    inside a value) are the file's rows, each once, each block cut at a row's end."""
+    from connectors import _stream
+
+    rows = [f'{i},"v {i}"' for i in range(300)]
+    rows[7] = '7,"' + "long, " * 40 + '"'  # longer than a block of 64 bytes
+    rows[150] = '150,"two\nlines"'
+    body = ("\n".join(rows)).encode() + tail
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"a,b\n" + body)
+    got = b""
+    for data, ends, inside in _stream._cut_rows(path, 3, block, first_block=block // 2 or 1):
+        data = bytes(data)
+        assert data.startswith(b"\n") and ends.tolist()[0] == 0
+        assert ends.tolist() == [i for i, c in enumerate(data) if c == 10]
+        assert inside == (b"two\nlines" in data or b'"x\ny"' in data)
+        got += data
+    want = b"\n" + body
+    last = want.rfind(b"\n")
+    if not want[last + 1 :].strip():  # a blank end of the file after its last line end
+        want = want[:last]
+    assert got == want
 
 
 def test_quoted_text_reads_the_same_in_batches(tmp_path: Path) -> None:
