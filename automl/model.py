@@ -52,6 +52,9 @@ from automl.words import plural
 
 MIN_ROWS_COMPILED = 20_000  # fewer rows score in well under a second without compiled trees
 MIN_ROWS_BIG_TABLE = 100_000  # a model that learned from this many rows: compiled when it is saved
+# Rows wait for the compile of their trees at most COMPILE_WAIT times its estimate, and at most
+# half the time LightGBM would take to score them (the compile then goes on in the background)
+COMPILE_WAIT = 3.0
 TREE_ROW_SECONDS = 3.3e-8  # one tree, one row, LightGBM on one thread (7 leaves, measured)
 
 # A temporary folder of an earlier save that died (killed, power cut) is removed by the next save
@@ -386,9 +389,10 @@ class Model:
     def compile_trees(self, rows: int) -> list[Any]:
         """Native code for the default's tree members where it pays on ``rows`` rows to score:
         trees already compiled on this computer, and trees whose compile (started here, in a
-        child process) takes less than half the time their own scoring of the rows would. The
-        members switch to it once it is ready and checked; the caller stops the compiles it
-        gets back when the rows are scored (``stop()``)."""
+        child process) takes less than half the time their own scoring of the rows would: the
+        rows wait for it (a bounded time). The members switch to it once it is ready and
+        checked; the caller stops the compiles it gets back when the rows are scored
+        (``stop()``)."""
         jobs = []
         for cid in self.members():
             cand = self.candidates[cid]
@@ -402,6 +406,9 @@ class Model:
                 if seconds < 2 * trees.seconds_to_compile:
                     continue
                 trees.start()
+                # the rows wait for it (a compile left to the background, at a lower priority,
+                # was stopped unfinished when the rows were scored, batch after batch)
+                trees.wait(min(COMPILE_WAIT * trees.seconds_to_compile, seconds / 2))
             cand.score_compiled(trees)
             jobs.append(trees)
         return jobs

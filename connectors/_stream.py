@@ -299,9 +299,9 @@ def _cut_rows(
             elif cut == 0:  # no row ends within the block
                 if at_end:
                     return
-                if size > MAX_ROW_BYTES:
+                if size >= MAX_ROW_BYTES:
                     raise _ForPandas
-                size *= 2
+                size = min(2 * size, MAX_ROW_BYTES)
                 continue
             kept = ends < cut
             in_value = bool(inside is not None and inside[kept].any())

@@ -183,6 +183,8 @@ def test_a_big_tables_model_is_compiled_when_the_budget_leaves_time(
 def test_a_compile_still_running_when_the_rows_are_scored_is_stopped(
     tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import automl.model as model_module
+
     rng = np.random.default_rng(2)
     n = 2000
     df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
@@ -201,6 +203,7 @@ def test_a_compile_still_running_when_the_rows_are_scored_is_stopped(
         return jobs
 
     monkeypatch.setattr(model, "compile_trees", recording)
+    monkeypatch.setattr(model_module, "COMPILE_WAIT", 0.0)  # the rows do not wait for it
     # a billion rows expected: the compile starts, and the two rows end before it is ready
     rows = df.drop(columns="y").head(2)
     result = score_chunks(model, [rows], tmp_path / "o.csv", expected_rows=10**9)
@@ -279,3 +282,34 @@ def test_the_compiler_generates_easels_tree_code(tmp_path: Path) -> None:
     ir = done.stdout
     assert '@"easel_categories_0" = private unnamed_addr constant' in ir
     assert " select " in ir and "extractelement" not in ir
+
+
+def test_a_compile_that_pays_is_waited_for(
+    tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows whose scoring by LightGBM would take more than twice the compile wait for it, so
+    every chunk, the first included, is scored by the compiled trees (a compile left to the
+    background was stopped unfinished when a short batch ended, batch after batch)."""
+    import automl.model as model_module
+
+    monkeypatch.setattr(model_module, "COMPILE_WAIT", 1e6)  # (never cut by a busy machine)
+    rng = np.random.default_rng(5)
+    n = 3000
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["y"] = np.where(df.a + np.sin(2 * df.b) + rng.normal(0, 0.5, n) > 0, "yes", "no")
+    model = (
+        AutoML(candidates=["lightgbm"], max_trials=1, ensemble=False, seed=0)
+        .fit(df, target="y")
+        .model_
+    )
+    cand = model.candidates[model.default_id]
+    trees = cand.compiled_trees()
+    if trees is None:
+        pytest.skip("the model has too few trees to compile")
+    want, _ = model.answers(df)
+    jobs = model.compile_trees(10**9)  # rows whose scoring takes much longer than the compile
+    assert len(jobs) == 1 and jobs[0].poll()  # compiled before any row is scored
+    result = score_chunks(model, [df.drop(columns="y")], tmp_path / "out.csv")
+    assert cand.compiled_ is not None
+    out = pd.read_csv(result.output)
+    np.testing.assert_allclose(out["probability_yes"], want["probability_yes"], atol=1e-9)

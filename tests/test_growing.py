@@ -277,3 +277,30 @@ def test_the_probe_runs_unless_the_user_counts_trials(monkeypatch: pytest.Monkey
         make_search(run, prepare(run, df, "churn"))
         assert made[-1].max_trials is not None  # a cap either way
         assert made[-1].counted is counted
+
+
+def test_a_long_budget_moves_on_from_the_first_sample_after_enough_configurations() -> None:
+    """The first sample stops after STAGE0_MAX_TRIALS configurations even with most of a long
+    budget left (it kept tuning for that sample); then the time goes to the larger samples and
+    to the next best configurations on all the rows, as the largest sample ranks them."""
+    import time
+
+    from automl.training.search import STAGE0_MAX_TRIALS, Search, SearchData
+
+    now = time.monotonic()
+    s = Search("binary", 2, M.METRICS["roc_auc"], ["lightgbm"], 0, now, lambda: now + 10_000.0)
+    s.search_start, s.span, s._probed = now - 1000.0, 2000.0, True
+    data = SearchData({}, np.zeros(0), [], stage_rows=[1000, 4000, 16_000], n_val=100)
+
+    def trial(i: int, score: float, rows: int, source: str = "search") -> TrialRecord:
+        return TrialRecord(i, "lightgbm", {"k": i}, score, 0.5, "ok", source, rows=rows)
+
+    s.records = [trial(i, 0.7 + i / 1000, 1000) for i in range(STAGE0_MAX_TRIALS - 1)]
+    assert not s._first_sample_done(data)  # time enough, and not enough configurations yet
+    s.records.append(trial(STAGE0_MAX_TRIALS - 1, 0.5, 1000))
+    assert s._first_sample_done(data)
+    # the next best: the second sample's ranking first, then the first sample's others
+    s.records += [trial(3, 0.80, 4000, "growth"), trial(58, 0.79, 4000, "growth")]
+    order = [r.params["k"] for r in s._next_best(data, done=[{"k": 58}])]
+    assert order[:3] == [3, 57, 56]  # (58 learned from all the rows already)
+    assert sorted(order) == [k for k in range(STAGE0_MAX_TRIALS) if k != 58]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,12 +34,15 @@ from automl.candidates import _treecode
 # CPU-seconds per 200,000 rows; busy 2-core machine, docs/benchmarks.md "Scale"). A compile is
 # paid once per model and computer; the scoring, on every batch.
 COMPILE_OPTIONS = {"finline": True}
-COMPILE_SECONDS_PER_TREE = 0.010  # 986 trees in 9 to 15 s with inlining (idle to busy machine)
+# A compile's seconds grow with the trees' leaves: 986 trees of 7 leaves in 5.9-8.5 s, 89 of 31
+# leaves in 2.0 s (idle machine, Easel's tree code: ``_treecode``); a busy machine takes longer.
+COMPILE_SECONDS_PER_LEAF = 0.0012
 MIN_TREES = 20  # fewer trees score fast enough in LightGBM
 MAX_TREES = 20_000  # more would take LLVM minutes and gigabytes: LightGBM scores them
 CHILD_MEMORY_BYTES = 4 * 1024**3  # the compiler's process may not grow past this
 MAX_CACHED = 32  # compiled models kept in the cache folder (the oldest go first)
 CHECK_ROWS = 2_000
+_LEAVES = re.compile(r"^num_leaves=(\d+)$", re.MULTILINE)
 TOLERANCE = 1e-9
 
 
@@ -116,10 +120,14 @@ class CompiledTrees:
         self._job: Path | None = None
         self.failed = ""
         self._errors: Any = None
+        self._leaves: int | None = None
 
     @property
     def seconds_to_compile(self) -> float:
-        return COMPILE_SECONDS_PER_TREE * self.n_trees
+        if self._leaves is None:
+            found = _LEAVES.findall(self.text)
+            self._leaves = sum(int(n) for n in found) if found else 7 * self.n_trees
+        return COMPILE_SECONDS_PER_LEAF * self._leaves
 
     def cached(self) -> bool:
         return self.library.is_file() and self.digest.is_file()
@@ -165,6 +173,12 @@ class CompiledTrees:
             self.proc = None
             self._cleanup()
         return self.proc is None and self.cached()
+
+    def wait(self, seconds: float) -> None:
+        """Wait at most ``seconds`` for the compile to end (it goes on after, if it has not)."""
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=max(seconds, 0.0))
 
     def stop(self) -> None:
         """Stop a compile still running (the scoring finished first)."""

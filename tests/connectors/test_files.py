@@ -476,3 +476,20 @@ def test_quoted_text_reads_the_same_in_batches(tmp_path: Path) -> None:
     assert _values(whole2) == _values(read_file(path2))
     lines = [line for c in chunks2 for line in c.lines.to_pylist()]  # type: ignore[union-attr]
     assert lines == ["\n" + line for line in path2.read_text().splitlines()[1:]]
+
+
+def test_a_row_longer_than_the_longest_read_goes_to_pandas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row longer than MAX_ROW_BYTES (a quote never closed makes the rest of the file one
+    value) is not read into ever larger blocks: the pandas reader takes it, and says what is
+    wrong."""
+    from connectors import _stream
+
+    monkeypatch.setattr(_stream, "MAX_ROW_BYTES", 256)
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"a,b\n1,2\n3," + b"x" * 1000 + b"\n5,6\n")
+    with pytest.raises(_stream._ForPandas):
+        list(_stream._cut_rows(path, 3, 64, first_block=16))
+    (chunk,) = iter_file_batches(path, 10)  # the pandas reader reads it as it always did
+    assert chunk.table.num_rows == 3
