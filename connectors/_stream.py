@@ -241,10 +241,7 @@ def _line_ends(view: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         piece = view[start : start + SCAN_BYTES]
         ends = np.flatnonzero(piece == 10)
         at = np.flatnonzero(piece == 34)
-        if len(at) or quotes:
-            parity.append((np.searchsorted(at, ends) + quotes) % 2 == 1)
-        else:
-            parity.append(np.zeros(len(ends), dtype=bool))
+        parity.append((np.searchsorted(at, ends) + quotes) % 2 == 1)
         quotes += len(at)
         found.append(ends + start)
     if not found:

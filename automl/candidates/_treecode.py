@@ -25,7 +25,14 @@ NAME = f"selects<={SELECT_LEAVES},bitsets-in-memory"  # part of the compiled cac
 
 
 def _leaves(node: Any) -> int:
-    return 1 if node.is_leaf else _leaves(node.left) + _leaves(node.right)
+    """The leaves under ``node``, counted once per node (kept on it: lleaves asks for every
+    node of a tree, and a deep tree walked again at each node would take its depth times as
+    long)."""
+    count = getattr(node, "_easel_leaves", None)
+    if count is None:
+        count = 1 if node.is_leaf else _leaves(node.left) + _leaves(node.right)
+        node._easel_leaves = count
+    return int(count)
 
 
 def install() -> bool:
