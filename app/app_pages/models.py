@@ -75,7 +75,7 @@ def _bundle(name: str, version: int, with_data: bool) -> bytes:
     """The export bundle of one model version, made once per model and choice (reruns reuse
     it); with the training data only when the box is ticked."""
     rec = ws.get_model(name, version)
-    key = (rec.path, with_data)
+    key = (rec.path, name, with_data)  # a renamed model's bundle carries its new name
     made = st.session_state.get("models_bundle")
     if made is not None and made[0] == key:
         return bytes(made[1])

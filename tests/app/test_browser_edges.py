@@ -181,11 +181,16 @@ def test_models_page_one_choice_drives_rename_export_and_delete(
     expect(new_name).to_have_value("alpha (renamed)")
     compare_choice = "alpha (renamed) (version 1)"
     expect(compare).to_contain_text(compare_choice)  # still compared
+    # the run after the rename has drawn the export button (an older button's file is gone)
+    expect(page.get_by_text("Exports alpha (renamed) (version 1).")).to_be_visible()
+    wait_idle(page)
     with page.expect_download() as dl:
         page.get_by_role("button", name="Export (zip)").click()
     assert dl.value.suggested_filename == "alpha (renamed)-v1.zip"
-    bundle = zipfile.ZipFile(dl.value.path()).namelist()  # the bundle, without the rows
+    zipped = zipfile.ZipFile(dl.value.path())
+    bundle = zipped.namelist()  # the bundle, without the rows
     assert "predict.py" in bundle and "model/easel_model.json" in bundle
+    assert r"# alpha \(renamed\) version 1" in zipped.read("README.md").decode()  # new name
     assert not [n for n in bundle if n.startswith("data/")]
     wait_idle(page)
     expect(success).to_contain_text("Exported alpha (renamed) (version 1)")
