@@ -40,6 +40,12 @@ from automl.words import plural
 OTHER = "__other__"
 MAX_LEVELS = 1000
 MIN_LEVEL_COUNT = 3
+# Past the MAX_LEVELS most frequent levels, a level is still learned when it has this many rows
+# (enough for its own effect), up to MAX_LEARNED_LEVELS: on the 1,000,000-row interactions table
+# grouping 1,500 of a column's 2,500 levels (each with over 100 rows) put a third of the rows in
+# "other" and cost 0.008 test ROC AUC (LightGBM on all the rows: 0.8227 against 0.8310).
+LEARNED_LEVEL_ROWS = 50
+MAX_LEARNED_LEVELS = 10_000
 TEXT_TERMS_LINEAR = 300
 TEXT_TERMS_TREE = 30
 
@@ -141,7 +147,9 @@ class Preprocessor:
                 self.params_[col.name] = self._num_stats(to_boolean(s))
             elif col.type == "categorical":
                 counts = category_text(s).value_counts()
-                keep = counts[counts >= MIN_LEVEL_COUNT].head(MAX_LEVELS)
+                keep = counts[counts >= MIN_LEVEL_COUNT]  # (most frequent first)
+                learned = int((keep >= LEARNED_LEVEL_ROWS).sum())
+                keep = keep.head(min(max(MAX_LEVELS, learned), MAX_LEARNED_LEVELS))
                 if keep.empty:
                     keep = counts.head(MAX_LEVELS)
                 self.params_[col.name] = {

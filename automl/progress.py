@@ -19,7 +19,9 @@ class TrialRecord:
     score: float | None
     fit_seconds: float
     status: str  # "ok", "stopped at deadline", "stopped at its time share", "failed"
-    source: str  # "default", "search", "growth" (a best configuration on a larger sample)
+    # "default", "search", "growth" (a best configuration on a larger sample) or "anchor" (a
+    # configuration for many rows, on a big table's first sample)
+    source: str
     iterations: int | None = None
     finished_at: float = 0.0
     message: str = ""

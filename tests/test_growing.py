@@ -74,6 +74,40 @@ def test_a_big_table_grows_the_best_configuration_to_all_its_rows():
     assert got.shape == (20, 2) and np.allclose(got.sum(axis=1), 1)
 
 
+def test_the_anchor_learns_from_all_the_rows_before_the_best_tuned_configuration():
+    """A big table's first sample times the anchors (settings known to use many rows well); the
+    first anchor learns from all the rows, then the configuration the samples ranked first."""
+    from automl.candidates import get_candidate
+    from automl.training.search import ANCHOR_MIN_TRIALS
+
+    df = make_table(6000, seed=3)
+    model = fit_tabular(_run(ANCHOR_MIN_TRIALS + 2), df, "churn", None)
+    board = [r for r in model.meta.leaderboard if r.candidate != "ensemble"]
+    anchors = get_candidate("lightgbm").anchor_configs("binary")
+    first = [r for r in board if r.rows == int(0.8 * CAP)]
+    assert [r.params for r in first if r.source == "anchor"] == anchors  # timed first, in order
+    assert [r.source for r in first[:2]] == ["anchor", "anchor"]
+    pool = max(r.rows or 0 for r in board)
+    on_all = [r for r in board if r.rows == pool]
+    assert on_all[0].params == anchors[0] and on_all[0].source == "growth"
+    tuned = [r for r in first if r.source != "anchor" and r.candidate == "lightgbm"]
+    second = [r for r in board if r.rows not in (int(0.8 * CAP), pool)]
+    ranked = second or tuned  # the largest sample before all the rows ranks them
+    assert len(on_all) >= 2 and on_all[1].params not in anchors
+    assert on_all[1].params == min(ranked, key=lambda r: -float(r.score or 0)).params
+    got = model.predict_proba(df.drop(columns=["churn"]).head(20))
+    assert got.shape == (20, 2) and np.allclose(got.sum(axis=1), 1)
+
+
+def test_a_count_of_trials_too_small_for_the_anchors_leaves_them_out():
+    from automl.training.search import ANCHOR_MIN_TRIALS
+
+    df = make_table(6000, seed=3)
+    model = fit_tabular(_run(ANCHOR_MIN_TRIALS - 1), df, "churn", None)
+    assert [r for r in model.meta.leaderboard if r.source == "growth"]
+    assert not [r for r in model.meta.leaderboard if r.source == "anchor"]
+
+
 def test_the_grown_model_is_saved_with_its_rows(tmp_path):
     df = make_table(6000, seed=4, task="regression")
     model = fit_tabular(_run(5, candidates=["lightgbm", "linear"]), df, "spend", None)

@@ -3,8 +3,15 @@ import json
 import numpy as np
 import pandas as pd
 
-from automl.coltypes import infer_types
-from automl.preprocess import OTHER, InputReport, Preprocessor
+from automl.coltypes import ColumnInfo, infer_types
+from automl.preprocess import (
+    LEARNED_LEVEL_ROWS,
+    MAX_LEARNED_LEVELS,
+    MAX_LEVELS,
+    OTHER,
+    InputReport,
+    Preprocessor,
+)
 
 
 def fitted(df: pd.DataFrame) -> Preprocessor:
@@ -50,6 +57,26 @@ def test_categories_keep_stable_codes_and_rare_levels_group():
     assert Xn[1, col] == len(pre.params_["color"]["categories"])  # unseen -> other
     assert np.isnan(Xn[2, col])
     assert OTHER == "__other__"
+
+
+def test_levels_past_the_first_thousand_are_learned_when_they_have_the_rows() -> None:
+    """A big table's levels beyond the MAX_LEVELS most frequent are kept when each has enough
+    rows to learn from; on a small table the MAX_LEVELS most frequent stay the limit."""
+    big = MAX_LEVELS + 500
+    values = np.repeat([f"v{i:05d}" for i in range(big)], LEARNED_LEVEL_ROWS)
+    values = np.concatenate([values, [f"thin{i}" for i in range(50) for _ in range(3)]])
+    col = ColumnInfo(name="code", type="categorical", reason="", missing=0, distinct=0)
+    kept = Preprocessor([col]).fit(pd.DataFrame({"code": values})).params_["code"]
+    assert len(kept["categories"]) == big  # every level with the rows; the thin ones grouped
+    assert kept["grouped_as_other"] == 50 and not any(
+        c.startswith("thin") for c in kept["categories"]
+    )
+    small = np.repeat([f"v{i:05d}" for i in range(big)], 3)  # 3 rows each: the first 1,000
+    kept = Preprocessor([col]).fit(pd.DataFrame({"code": small})).params_["code"]
+    assert len(kept["categories"]) == MAX_LEVELS and kept["grouped_as_other"] == 500
+    many = np.repeat([f"v{i:05d}" for i in range(MAX_LEARNED_LEVELS + 10)], LEARNED_LEVEL_ROWS)
+    kept = Preprocessor([col]).fit(pd.DataFrame({"code": many})).params_["code"]
+    assert len(kept["categories"]) == MAX_LEARNED_LEVELS  # a bound on what a model holds
 
 
 def test_date_parts_and_text_features():

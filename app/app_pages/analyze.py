@@ -38,6 +38,7 @@ SOURCE = {
     "search": "the search",
     "ensemble": "blending",
     "growth": "the search, on more rows",
+    "anchor": "a setting for many rows",
 }
 
 

@@ -78,6 +78,27 @@ class LightGBMCandidate(Candidate):
         return [{**base, **c} for c in configs]
 
     @classmethod
+    def anchor_configs(cls, task: str) -> list[dict[str, Any]]:
+        # Large steps, LightGBM's leaves, splits that send at most 4 levels of a column one way
+        # (its 32 chase noise in a column of hundreds of levels), random thresholds (extremely
+        # randomized trees); then the same with the best thresholds. On the 1,000,000-row
+        # interactions table, all 712,500 training rows, 2 cores, test ROC AUC: 0.838 in 44 s
+        # and 0.834 in 32 s; 0.793 with 32 levels a split; where the configuration the first
+        # sample of 11,132 rows ranked first got 0.79-0.83 from run to run.
+        base = {
+            "learning_rate": 0.2,
+            "num_leaves": 31,
+            "min_child_samples": 20,
+            "feature_fraction": 1.0,
+            "bagging_fraction": 1.0,
+            "lambda_l1": 1e-8,
+            "lambda_l2": 1e-8,
+            "cat_smooth": 10.0,
+            "max_cat_threshold": 4,
+        }
+        return [{**base, "extra_trees": True}, base]
+
+    @classmethod
     def suggest(cls, trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
         max_leaves = int(np.clip(n_rows // 8, 8, 512))
         max_child = int(np.clip(n_rows // 10, 3, 300))
