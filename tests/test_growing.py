@@ -214,6 +214,26 @@ def test_on_growing_samples_the_learning_rate_is_fast_enough_for_all_the_rows():
     assert s._within_time(slow, 64_000)[0]["learning_rate"] == MAX_LEARNING_RATE
 
 
+def test_a_fit_on_all_the_rows_the_deadline_would_cut_to_less_than_half_is_not_started():
+    import time
+
+    from automl.training.search import Search
+
+    now = time.monotonic()
+    left = {"seconds": 8.0}
+    s = Search(
+        "binary", 2, M.METRICS["roc_auc"], ["lightgbm"], 0, now, lambda: now + left["seconds"]
+    )
+    rec = TrialRecord(1, "lightgbm", {"learning_rate": 0.05}, 0.7, 4.0, "ok", "search", rows=1000)
+    # about 73 s on 64,000 rows at 0.05; 18 s at 0.2, the rate _within_time raises it to
+    params, _ = s._within_time(rec, 64_000)
+    assert params["learning_rate"] == pytest.approx(0.2)
+    assert s._cut_short(rec, params, 64_000)  # 18 s needed, 8 s left
+    left["seconds"] = 30.0
+    params, _ = s._within_time(rec, 64_000)  # 0.12: 30 s needed, 30 s left
+    assert not s._cut_short(rec, params, 64_000)
+
+
 def test_on_a_big_table_an_ensemble_averages_only_models_of_the_most_rows():
     from automl.training.tabular import ensemble_pool
 

@@ -30,13 +30,18 @@ import numpy as np
 from automl.candidates import _treecode
 
 # The compiler's options: inlining each tree into its block takes 1.7 x the compile time for 16%
-# less scoring time (986 trees of 7 leaves: 14.5 s instead of 8.4 s, 1.08 instead of 1.28
-# CPU-seconds per 200,000 rows; busy 2-core machine, docs/benchmarks.md "Scale"). A compile is
-# paid once per model and computer; the scoring, on every batch.
-COMPILE_OPTIONS = {"finline": True}
-# A compile's seconds grow with the trees' leaves: 986 trees of 7 leaves in 5.9-8.5 s, 89 of 31
-# leaves in 2.0 s (idle machine, Easel's tree code: ``_treecode``); a busy machine takes longer.
+# less scoring time with trees of 7 leaves (986 trees: 14.5 s instead of 8.4 s, 1.08 instead of
+# 1.28 CPU-seconds per 200,000 rows; busy 2-core machine, docs/benchmarks.md "Scale"), but 3.2 x
+# for 13% with trees of 31 leaves (523 trees: 26.6 s instead of 8.3 s; 802 trees: 11.1 s not
+# inlined, 2.96 instead of 2.58 CPU-seconds per 200,000 rows; idle): trees of at most
+# INLINE_MAX_LEAVES leaves on average are inlined. A compile is paid once per model and
+# computer; the scoring, on every batch.
+INLINE_MAX_LEAVES = 15
+# A compile's seconds grow with the trees' leaves: inlined, 986 trees of 7 leaves in 5.9-8.5 s,
+# 89 of 31 leaves in 2.0 s; not inlined, 0.45-0.51 ms a leaf (idle machine, Easel's tree code:
+# ``_treecode``); a busy machine takes longer.
 COMPILE_SECONDS_PER_LEAF = 0.0012
+COMPILE_SECONDS_PER_LEAF_CALLED = 0.0007
 MIN_TREES = 20  # fewer trees score fast enough in LightGBM
 MAX_TREES = 20_000  # more would take LLVM minutes and gigabytes: LightGBM scores them
 CHILD_MEMORY_BYTES = 4 * 1024**3  # the compiler's process may not grow past this
@@ -83,7 +88,7 @@ def _versions() -> str:
     import platform
 
     parts.append(platform.machine())
-    parts.append(",".join(f"{k}={v}" for k, v in sorted(COMPILE_OPTIONS.items())))
+    parts.append(f"finline<={INLINE_MAX_LEAVES}")  # (the options follow from the model text)
     parts.append(_treecode.NAME)
     return ",".join(parts)
 
@@ -92,6 +97,11 @@ def cache_key(model_text: str) -> str:
     digest = hashlib.sha256(model_text.encode())
     digest.update(_versions().encode())
     return digest.hexdigest()
+
+
+def compile_options(leaves: int, trees: int) -> dict[str, Any]:
+    """lleaves' options for trees of ``leaves`` leaves in all (see INLINE_MAX_LEAVES)."""
+    return {"finline": leaves <= INLINE_MAX_LEAVES * max(trees, 1)}
 
 
 def compiler_text(model_text: str) -> str:
@@ -127,7 +137,9 @@ class CompiledTrees:
         if self._leaves is None:
             found = _LEAVES.findall(self.text)
             self._leaves = sum(int(n) for n in found) if found else 7 * self.n_trees
-        return COMPILE_SECONDS_PER_LEAF * self._leaves
+        inlined = compile_options(self._leaves, self.n_trees)["finline"]
+        per_leaf = COMPILE_SECONDS_PER_LEAF if inlined else COMPILE_SECONDS_PER_LEAF_CALLED
+        return per_leaf * self._leaves
 
     def cached(self) -> bool:
         return self.library.is_file() and self.digest.is_file()
@@ -256,7 +268,10 @@ def _compile(model_file: str, library: str) -> None:
     os.close(fd)
     os.unlink(tmp)
     try:
-        lleaves.Model(model_file=model_file).compile(cache=tmp, **COMPILE_OPTIONS)
+        text = Path(model_file).read_text(encoding="utf-8")
+        leaves = sum(int(n) for n in _LEAVES.findall(text))
+        options = compile_options(leaves, text.count("\nTree="))
+        lleaves.Model(model_file=model_file).compile(cache=tmp, **options)
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
         side = out.with_suffix(".sha256")
         side_tmp = side.with_name(f".lib-{os.getpid()}.sha256")

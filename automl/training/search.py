@@ -739,6 +739,18 @@ class Search:
         )
         return {**rec.params, "learning_rate": round(new, 4)}, note
 
+    def _cut_short(self, rec: TrialRecord, params: dict[str, Any], rows: int) -> bool:
+        """Whether ``rec``'s configuration, at ``params``' learning rate, is predicted to need
+        more than twice the time left on ``rows`` rows: cut at the deadline it would learn
+        less than half of what it could (interactions table at 120 s: 14 s of the 130 s it
+        needed, validation ROC AUC 0.779 against the anchor's 0.836, weighed into the default
+        ensemble at 12%, and no time left to compile the trees for batch scoring)."""
+        before, after = rec.params.get("learning_rate"), params.get("learning_rate")
+        need = self._predicted(rec, rows)
+        if isinstance(before, float) and isinstance(after, float) and after > 0:
+            need *= before / after  # (rounds fall with a larger rate)
+        return need > 2.0 * (self.deadline() - time.monotonic())
+
     def _first_sample_done(self, data: SearchData) -> bool:
         """The first sample has had its share: what is left is what growing needs."""
         now = time.monotonic()
@@ -823,6 +835,8 @@ class Search:
                 params, note = rec.params, ""
                 if final:
                     params, note = self._within_time(rec, rows)
+                    if done and self._cut_short(rec, params, rows):
+                        continue  # (a model already learned from all the rows)
                     done.append(rec.params)
                 allowance = float("inf")
                 if not final:  # protect the time the larger samples need
