@@ -68,7 +68,13 @@ def sign_in(browser: Any, url: str, name: str, password: str = PW) -> Any:
 
 
 def nav_links(page: Any) -> list[str]:
-    links = page.get_by_test_id("stSidebarNav").locator("a").all_inner_texts()
+    from playwright.sync_api import expect
+
+    nav = page.get_by_test_id("stSidebarNav").locator("a")
+    # (the run that signs in may still be drawing the page when "Signed in as" shows)
+    expect(nav.first).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    links = nav.all_inner_texts()
     return [t.strip().splitlines()[-1] for t in links]  # the icon's ligature comes first
 
 
