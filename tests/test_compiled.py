@@ -318,16 +318,14 @@ def test_a_compile_that_pays_is_waited_for(
 def test_trees_of_many_leaves_are_compiled_without_inlining() -> None:
     """Inlining trees of 31 leaves took 3.2 times the compile for 13% faster scoring: only trees
     of at most INLINE_MAX_LEAVES leaves on average are inlined, and the estimate follows."""
-    small = _compiled.compile_options(7 * 900, 900)
-    big = _compiled.compile_options(31 * 500, 500)
-    assert small == {"finline": True} and big == {"finline": False}
     cand, _ = _fitted("binary")  # 40 trees of at most 7 leaves: inlined
     trees = cand.compiled_trees()
-    assert trees is not None
+    assert trees is not None and trees.inlined
     leaves = sum(int(n) for n in _compiled._LEAVES.findall(trees.text))
     assert trees.seconds_to_compile == pytest.approx(_compiled.COMPILE_SECONDS_PER_LEAF * leaves)
     wide = _compiled.CompiledTrees(trees.text.replace("num_leaves=", "num_leaves=3"), 40)
     many = sum(int(n) for n in _compiled._LEAVES.findall(wide.text))  # ("7" -> "37" leaves)
+    assert not wide.inlined
     assert wide.seconds_to_compile == pytest.approx(
         _compiled.COMPILE_SECONDS_PER_LEAF_CALLED * many
     )

@@ -99,11 +99,6 @@ def cache_key(model_text: str) -> str:
     return digest.hexdigest()
 
 
-def compile_options(leaves: int, trees: int) -> dict[str, Any]:
-    """lleaves' options for trees of ``leaves`` leaves in all (see INLINE_MAX_LEAVES)."""
-    return {"finline": leaves <= INLINE_MAX_LEAVES * max(trees, 1)}
-
-
 def compiler_text(model_text: str) -> str:
     """The model text with the ``tree_sizes`` line the compiler reads its tree count from (the
     checked text leaves it out: LightGBM trusts those sizes to find the trees)."""
@@ -133,13 +128,21 @@ class CompiledTrees:
         self._leaves: int | None = None
 
     @property
-    def seconds_to_compile(self) -> float:
+    def leaves(self) -> int:
         if self._leaves is None:
             found = _LEAVES.findall(self.text)
             self._leaves = sum(int(n) for n in found) if found else 7 * self.n_trees
-        inlined = compile_options(self._leaves, self.n_trees)["finline"]
-        per_leaf = COMPILE_SECONDS_PER_LEAF if inlined else COMPILE_SECONDS_PER_LEAF_CALLED
-        return per_leaf * self._leaves
+        return self._leaves
+
+    @property
+    def inlined(self) -> bool:
+        """Whether the compile inlines the trees (see INLINE_MAX_LEAVES)."""
+        return self.leaves <= INLINE_MAX_LEAVES * max(self.n_trees, 1)
+
+    @property
+    def seconds_to_compile(self) -> float:
+        per_leaf = COMPILE_SECONDS_PER_LEAF if self.inlined else COMPILE_SECONDS_PER_LEAF_CALLED
+        return per_leaf * self.leaves
 
     def cached(self) -> bool:
         return self.library.is_file() and self.digest.is_file()
@@ -160,7 +163,14 @@ class CompiledTrees:
             self._job = Path(job)
             self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by _cleanup)
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "automl.candidates._compiled", job, str(self.library)],
+                [
+                    sys.executable,
+                    "-m",
+                    "automl.candidates._compiled",
+                    job,
+                    str(self.library),
+                    "inline" if self.inlined else "call",
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=self._errors,
@@ -252,8 +262,9 @@ def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
                 job.unlink()
 
 
-def _compile(model_file: str, library: str) -> None:
-    """The child process: compile ``model_file`` into ``library`` atomically."""
+def _compile(model_file: str, library: str, inline: bool = True) -> None:
+    """The child process: compile ``model_file`` into ``library`` atomically, the trees inlined
+    into their blocks or called."""
     with contextlib.suppress(OSError):
         os.nice(10)
     with contextlib.suppress(ImportError, ValueError, OSError):
@@ -268,10 +279,7 @@ def _compile(model_file: str, library: str) -> None:
     os.close(fd)
     os.unlink(tmp)
     try:
-        text = Path(model_file).read_text(encoding="utf-8")
-        leaves = sum(int(n) for n in _LEAVES.findall(text))
-        options = compile_options(leaves, text.count("\nTree="))
-        lleaves.Model(model_file=model_file).compile(cache=tmp, **options)
+        lleaves.Model(model_file=model_file).compile(cache=tmp, finline=inline)
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
         side = out.with_suffix(".sha256")
         side_tmp = side.with_name(f".lib-{os.getpid()}.sha256")
@@ -284,4 +292,4 @@ def _compile(model_file: str, library: str) -> None:
 
 
 if __name__ == "__main__":
-    _compile(sys.argv[1], sys.argv[2])
+    _compile(sys.argv[1], sys.argv[2], sys.argv[3:] != ["call"])

@@ -634,9 +634,10 @@ class Search:
         configuration."""
         seen: list[dict[str, Any]] = []
         out = []
+        anchors = self._anchor_params()
         for r in self.ranked():
             grows = get_candidate(r.candidate).grows
-            tuned = r.source != "anchor" and r.params not in self._anchor_params()
+            tuned = r.source != "anchor" and r.params not in anchors
             if r.rows == rows and r.status == "ok" and grows and tuned and r.params not in seen:
                 seen.append(r.params)
                 out.append(r)
