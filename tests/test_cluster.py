@@ -366,6 +366,24 @@ def test_predict_on_the_cluster_equals_local_scoring(
     assert json.loads(Path(f"{parts}.drift.json").read_text()) == want_drift
 
 
+def test_the_workers_copies_of_the_model_go_with_them(
+    scorer: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker writes the model it is sent to a folder of its own: that folder goes when
+    the workers stop (it stayed in the temporary folder, one copy of the model per worker and
+    per run)."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # the workers' temporary folder
+    data = tmp_path / "rows.csv"
+    _rows(500).to_csv(data, index=False)
+    code = main(["predict", str(scorer), str(data), "--out", str(tmp_path / "o.csv"),
+                 "--cluster", "local:1", "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert len(pd.read_csv(tmp_path / "o.csv")) == 500
+    assert list(scratch.rglob("easel-model-*")) == []
+
+
 def test_a_folder_of_parquet_parts_scores_in_input_order(
     scorer: Path, cluster: Cluster, tmp_path: Path
 ) -> None:

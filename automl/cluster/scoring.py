@@ -82,13 +82,25 @@ def _pack(folder: Path) -> _ModelFiles:
     return _ModelFiles(uuid.uuid4().hex, files)
 
 
+def _model_folder() -> Path:
+    """A new folder for a model sent to this worker, inside the worker's own scratch folder:
+    Dask removes that one when the worker stops (or, for a worker that was killed, when the
+    next one starts), where a folder of its own would outlive every worker."""
+    base = None
+    with contextlib.suppress(ImportError, ValueError):
+        from distributed import get_worker
+
+        base = get_worker().local_directory
+    return Path(tempfile.mkdtemp(prefix="easel-model-", dir=base))
+
+
 def _worker_model(sent: _ModelFiles, drift: bool) -> tuple[Model, DriftProfile | None]:
     """On a worker: the model of ``sent``, loaded once (with Model.load's checks) and kept
     until another model is sent."""
     with _LOCK:
         if _LOADED.get("token") != sent.token:
             old = _LOADED.get("folder")
-            folder = Path(tempfile.mkdtemp(prefix="easel-model-"))
+            folder = _model_folder()
             for rel, data in sent.files.items():
                 target = folder / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
