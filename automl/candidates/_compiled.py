@@ -42,6 +42,14 @@ INLINE_MAX_LEAVES = 15
 # ``_treecode``); a busy machine takes longer.
 COMPILE_SECONDS_PER_LEAF = 0.0012
 COMPILE_SECONDS_PER_LEAF_CALLED = 0.0007
+# The compiled function scores the rows with one block of trees at a time (lleaves'
+# ``fblocksize``, 34 trees by default): a block's code should stay in the processor's
+# instruction cache. Measured on 200,000 rows of the interactions table, one thread, CPU-seconds
+# (median of 5): 372 trees of 31 leaves, called, 1.62 with blocks of 34 trees, 1.27 of 16, 1.11
+# of 8, 1.17 of 4; 400 trees of 7 leaves, inlined, 0.54-0.56 of 34, 0.50 of 28, 0.42-0.45 of
+# 16, 0.47 of 12, 0.46 of 8. So a block holds about this many leaves (from 2 to 34 trees):
+BLOCK_LEAVES_INLINED = 112
+BLOCK_LEAVES_CALLED = 248
 MIN_TREES = 20  # fewer trees score fast enough in LightGBM
 MAX_TREES = 20_000  # more would take LLVM minutes and gigabytes: LightGBM scores them
 CHILD_MEMORY_BYTES = 4 * 1024**3  # the compiler's process may not grow past this
@@ -88,7 +96,9 @@ def _versions() -> str:
     import platform
 
     parts.append(platform.machine())
-    parts.append(f"finline<={INLINE_MAX_LEAVES}")  # (the options follow from the model text)
+    # (the options follow from the model text)
+    parts.append(f"finline<={INLINE_MAX_LEAVES}")
+    parts.append(f"fblock~{BLOCK_LEAVES_INLINED}/{BLOCK_LEAVES_CALLED}")
     parts.append(_treecode.NAME)
     return ",".join(parts)
 
@@ -140,6 +150,13 @@ class CompiledTrees:
         return self.leaves <= INLINE_MAX_LEAVES * max(self.n_trees, 1)
 
     @property
+    def block_trees(self) -> int:
+        """The trees of a block of the compiled function (see BLOCK_LEAVES_INLINED)."""
+        per_tree = self.leaves / max(self.n_trees, 1)
+        block = BLOCK_LEAVES_INLINED if self.inlined else BLOCK_LEAVES_CALLED
+        return int(min(max(round(block / max(per_tree, 1.0)), 2), 34))
+
+    @property
     def seconds_to_compile(self) -> float:
         per_leaf = COMPILE_SECONDS_PER_LEAF if self.inlined else COMPILE_SECONDS_PER_LEAF_CALLED
         return per_leaf * self.leaves
@@ -170,6 +187,7 @@ class CompiledTrees:
                     job,
                     str(self.library),
                     "inline" if self.inlined else "call",
+                    str(self.block_trees),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -262,9 +280,9 @@ def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
                 job.unlink()
 
 
-def _compile(model_file: str, library: str, inline: bool = True) -> None:
+def _compile(model_file: str, library: str, inline: bool = True, block: int = 34) -> None:
     """The child process: compile ``model_file`` into ``library`` atomically, the trees inlined
-    into their blocks or called."""
+    into their blocks or called, ``block`` trees to a block."""
     with contextlib.suppress(OSError):
         os.nice(10)
     with contextlib.suppress(ImportError, ValueError, OSError):
@@ -279,7 +297,7 @@ def _compile(model_file: str, library: str, inline: bool = True) -> None:
     os.close(fd)
     os.unlink(tmp)
     try:
-        lleaves.Model(model_file=model_file).compile(cache=tmp, finline=inline)
+        lleaves.Model(model_file=model_file).compile(cache=tmp, finline=inline, fblocksize=block)
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
         side = out.with_suffix(".sha256")
         side_tmp = side.with_name(f".lib-{os.getpid()}.sha256")
@@ -291,5 +309,15 @@ def _compile(model_file: str, library: str, inline: bool = True) -> None:
     _prune(out.parent)
 
 
+def _block(arg: str) -> int:
+    """The block size the parent passed (2 to 34 trees; anything else: lleaves' 34)."""
+    return int(arg) if arg.isdigit() and 2 <= int(arg) <= 34 else 34
+
+
 if __name__ == "__main__":
-    _compile(sys.argv[1], sys.argv[2], sys.argv[3:] != ["call"])
+    _compile(
+        sys.argv[1],
+        sys.argv[2],
+        sys.argv[3:4] != ["call"],
+        _block(sys.argv[4]) if len(sys.argv) > 4 else 34,
+    )
