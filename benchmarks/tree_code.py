@@ -1,14 +1,18 @@
-"""Compiled trees: lleaves' own code against Easel's (``automl/candidates/_treecode.py``).
+"""Compiled trees: lleaves' own code against Easel's (``automl/candidates/_treecode.py``), and
+Easel's code with lleaves' blocks of 34 trees against the blocks Easel chooses
+(``CompiledTrees.block_trees``).
 
-    python -m benchmarks.tree_code --model MODEL_DIR [--rows 200000] [--repeats 5]
+    python -m benchmarks.tree_code --model MODEL_DIR [--member ID] [--blocks 4,16]
+                                   [--rows 200000] [--repeats 5]
 
-MODEL_DIR is a model folder whose default is one LightGBM model (a 120-s build of the
-interactions table gives 986 trees of 7 leaves; see docs/benchmarks.md, "Scale"). The rows are
-new rows of the interactions table (``benchmarks/bigtable.py``, seed 2), encoded by the model as
-batch scoring encodes them. Each variant is compiled in a child process (as Easel compiles),
-then both score the same rows on one thread, alternating, ``--repeats`` times: printed are the
-compile seconds and the median CPU-seconds of scoring, with the ratio, after a check that both
-give the same predictions.
+MODEL_DIR is a model folder of the interactions table (a 120-s build gives one LightGBM model,
+or an ensemble of them; ``--member`` picks one, the first by default; see docs/benchmarks.md,
+"Scale"). The rows are new rows of the interactions table (``benchmarks/bigtable.py``, seed 2),
+encoded by the model as batch scoring encodes them. Each variant is compiled in a child process
+(as Easel compiles: inlined or not by Easel's rule, except lleaves' own), then all score the
+same rows on one thread, alternating, ``--repeats`` times: printed are the compile seconds and
+the median CPU-seconds of scoring, with ratios, after a check that all give the same
+predictions. ``--blocks`` adds Easel's code with other numbers of trees per block.
 """
 
 from __future__ import annotations
@@ -25,16 +29,22 @@ import numpy as np
 
 COMPILE = """
 import sys, lleaves
-if sys.argv[3] == "easel":
+if sys.argv[3] == "lleaves":
+    lleaves.Model(model_file=sys.argv[1]).compile(cache=sys.argv[2])
+else:
     from automl.candidates import _treecode
     assert _treecode.install(), "lleaves' code generator is not the one Easel's code replaces"
-lleaves.Model(model_file=sys.argv[1]).compile(cache=sys.argv[2])
+    lleaves.Model(model_file=sys.argv[1]).compile(
+        cache=sys.argv[2], finline=sys.argv[4] == "inline", fblocksize=int(sys.argv[5])
+    )
 """
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="a model folder whose default is LightGBM")
+    ap.add_argument("--member", type=int, help="the default's member to compile (its id)")
+    ap.add_argument("--blocks", default="", help="more numbers of trees per block, e.g. 4,16")
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
@@ -42,33 +52,44 @@ def main() -> None:
     import lleaves
 
     import automl
-    from automl.candidates._compiled import compiler_text
+    from automl.candidates._compiled import CompiledTrees, compiler_text
     from automl.candidates._lightgbm import LightGBMCandidate
     from benchmarks.bigtable import interactions
 
     model = automl.load(args.model)
     members = list(model.members())
-    cand = model.candidates[members[0]]
-    if len(members) != 1 or not isinstance(cand, LightGBMCandidate):
-        sys.exit("the model's default must be one LightGBM model")
+    member = args.member if args.member is not None else members[0]
+    cand = model.candidates.get(member) if member in members else None
+    if not isinstance(cand, LightGBMCandidate):
+        sys.exit(f"member {member} of the default is not a LightGBM model (members: {members})")
     rows = interactions(args.rows, 2).drop(columns=["target"])
     prepared = model.prepare(rows)
     report = model.preprocessor.check_columns(prepared)
     X = np.asarray(model._encoded(prepared, report, {}, "tree"), dtype=np.float64)
     text = compiler_text(cand.model_text())
-    print(f"{text.count('Tree=')} trees, {len(X):,} rows x {X.shape[1]} columns")
+    trees = CompiledTrees(cand.model_text(), text.count("Tree="))
+    inline = "inline" if trees.inlined else "call"
+    print(
+        f"{trees.n_trees} trees, {trees.leaves / trees.n_trees:.1f} leaves each on average "
+        f"({inline}), {len(X):,} rows x {X.shape[1]} columns"
+    )
+    variants = {"lleaves": 34, "easel, blocks of 34": 34, "easel": trees.block_trees}
+    for n in (int(b) for b in args.blocks.split(",") if b.strip()):
+        variants[f"easel, blocks of {n}"] = n
 
     with tempfile.TemporaryDirectory() as tmp:
         model_file = Path(tmp) / "model.txt"
         model_file.write_text(text)
         compiled = {}
-        for variant in ("lleaves", "easel"):
-            library = str(Path(tmp) / f"{variant}.so")
+        for i, (variant, block) in enumerate(variants.items()):
+            library = str(Path(tmp) / f"{i}.so")
+            kind = variant.split(",")[0]
             t0 = time.monotonic()
             subprocess.run(
-                [sys.executable, "-c", COMPILE, str(model_file), library, variant], check=True
+                [sys.executable, "-c", COMPILE, str(model_file), library, kind, inline, str(block)],
+                check=True,
             )
-            print(f"{variant}: compiled in {time.monotonic() - t0:.1f} s")
+            print(f"{variant} ({block} trees a block): compiled in {time.monotonic() - t0:.1f} s")
             m = lleaves.Model(model_file=str(model_file))
             m.compile(cache=library)
             compiled[variant] = m
@@ -80,13 +101,14 @@ def main() -> None:
                 got = np.asarray(m.predict(X, n_jobs=1))
                 seconds[variant].append(time.process_time() - t0)
                 first.setdefault(variant, got)
-    diff = float(np.max(np.abs(first["lleaves"] - first["easel"])))
-    print(f"largest difference between the two variants' predictions: {diff:.1e}")
+    diff = max(float(np.max(np.abs(first["lleaves"] - got))) for got in first.values())
+    print(f"largest difference between the variants' predictions: {diff:.1e}")
     med = {v: statistics.median(s) for v, s in seconds.items()}
     for variant, s in seconds.items():
         runs = ", ".join(f"{x:.2f}" for x in s)
         print(f"{variant}: median {med[variant]:.3f} CPU-s on one thread ({runs})")
     print(f"Easel's code / lleaves': {med['easel'] / med['lleaves']:.2f}")
+    print(f"Easel's blocks / blocks of 34: {med['easel'] / med['easel, blocks of 34']:.2f}")
 
 
 if __name__ == "__main__":

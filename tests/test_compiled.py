@@ -332,16 +332,16 @@ def test_trees_of_many_leaves_are_compiled_without_inlining() -> None:
 
 
 def test_a_block_of_the_compiled_function_holds_about_the_same_leaves() -> None:
-    """Blocks of 8 trees of 31 leaves scored 1.11 CPU-s where lleaves' 34 took 1.62: the trees
-    of a block follow their size, and the compiler's process takes only a sane block size."""
+    """Blocks of 8 called trees of 31 leaves scored 1.27 CPU-s where lleaves' 34 took 1.71: the
+    called trees of a block follow their size (inlined ones keep lleaves' 34), and the
+    compiler's process takes only a sane block size."""
     cand, _ = _fitted("binary")
     trees = cand.compiled_trees()
-    assert trees is not None and trees.inlined
-    per_tree = trees.leaves / trees.n_trees
-    assert trees.block_trees == min(max(round(_compiled.BLOCK_LEAVES_INLINED / per_tree), 2), 34)
+    assert trees is not None and trees.inlined and trees.block_trees == 34
     wide = _compiled.CompiledTrees(trees.text.replace("num_leaves=", "num_leaves=3"), 40)
+    assert not wide.inlined
     assert wide.block_trees == round(_compiled.BLOCK_LEAVES_CALLED / (wide.leaves / 40))
-    assert 2 <= wide.block_trees < trees.block_trees <= 34
+    assert 2 <= wide.block_trees < 34
     assert [_compiled._block(a) for a in ("8", "2", "34", "1", "35", "-4", "x", "")] == [
         8, 2, 34, 34, 34, 34, 34, 34,
     ]  # fmt: skip

@@ -44,11 +44,12 @@ COMPILE_SECONDS_PER_LEAF = 0.0012
 COMPILE_SECONDS_PER_LEAF_CALLED = 0.0007
 # The compiled function scores the rows with one block of trees at a time (lleaves'
 # ``fblocksize``, 34 trees by default): a block's code should stay in the processor's
-# instruction cache. Measured on 200,000 rows of the interactions table, one thread, CPU-seconds
-# (median of 5): 372 trees of 31 leaves, called, 1.62 with blocks of 34 trees, 1.27 of 16, 1.11
-# of 8, 1.17 of 4; 400 trees of 7 leaves, inlined, 0.54-0.56 of 34, 0.50 of 28, 0.42-0.45 of
-# 16, 0.47 of 12, 0.46 of 8. So a block holds about this many leaves (from 2 to 34 trees):
-BLOCK_LEAVES_INLINED = 112
+# instruction cache. Trees that are called (not inlined) are big: 515 trees of 31 leaves
+# (a 120-s build of the interactions table, 200,000 rows, one thread, median of 5,
+# ``benchmarks.tree_code``) took 1.71 CPU-s in blocks of 34 trees, 1.34 of 16, 1.27 of 8, 1.37
+# of 4 (372 trees of 31 leaves: 1.62, 1.27, 1.11, 1.17). Their blocks hold about
+# BLOCK_LEAVES_CALLED leaves (2 to 34 trees). For inlined trees of 6-7 leaves the block size
+# did not pay (338 trees: 0.23 CPU-s in blocks of 34, 0.25 of 19, 0.23 of 8): 34 as lleaves.
 BLOCK_LEAVES_CALLED = 248
 MIN_TREES = 20  # fewer trees score fast enough in LightGBM
 MAX_TREES = 20_000  # more would take LLVM minutes and gigabytes: LightGBM scores them
@@ -98,7 +99,7 @@ def _versions() -> str:
     parts.append(platform.machine())
     # (the options follow from the model text)
     parts.append(f"finline<={INLINE_MAX_LEAVES}")
-    parts.append(f"fblock~{BLOCK_LEAVES_INLINED}/{BLOCK_LEAVES_CALLED}")
+    parts.append(f"fblock~{BLOCK_LEAVES_CALLED}")
     parts.append(_treecode.NAME)
     return ",".join(parts)
 
@@ -151,10 +152,11 @@ class CompiledTrees:
 
     @property
     def block_trees(self) -> int:
-        """The trees of a block of the compiled function (see BLOCK_LEAVES_INLINED)."""
+        """The trees of a block of the compiled function (see BLOCK_LEAVES_CALLED)."""
+        if self.inlined:
+            return 34
         per_tree = self.leaves / max(self.n_trees, 1)
-        block = BLOCK_LEAVES_INLINED if self.inlined else BLOCK_LEAVES_CALLED
-        return int(min(max(round(block / max(per_tree, 1.0)), 2), 34))
+        return int(min(max(round(BLOCK_LEAVES_CALLED / max(per_tree, 1.0)), 2), 34))
 
     @property
     def seconds_to_compile(self) -> float:
