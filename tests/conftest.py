@@ -62,8 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="module")
 def every_core() -> Iterator[None]:
     """The module's processes (the app's server, Chromium) may run on every core, not only on
-    the worker's own: one core for a server, a browser and the test slowed the browser tests
-    by a fifth."""
+    the worker's own: on one core with the test, test_browser took 124 s instead of 115 s and
+    test_browser_team 69 s instead of 58 s."""
     if not ALL_CORES:
         yield
         return
