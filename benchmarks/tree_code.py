@@ -27,16 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-COMPILE = """
+# lleaves' own code; Easel's variants run the compiler's process Easel runs
+# (``python -m automl.candidates._compiled MODEL LIBRARY inline|call BLOCK``)
+LLEAVES = """
 import sys, lleaves
-if sys.argv[3] == "lleaves":
-    lleaves.Model(model_file=sys.argv[1]).compile(cache=sys.argv[2])
-else:
-    from automl.candidates import _treecode
-    assert _treecode.install(), "lleaves' code generator is not the one Easel's code replaces"
-    lleaves.Model(model_file=sys.argv[1]).compile(
-        cache=sys.argv[2], finline=sys.argv[4] == "inline", fblocksize=int(sys.argv[5])
-    )
+lleaves.Model(model_file=sys.argv[1]).compile(cache=sys.argv[2])
 """
 
 
@@ -44,7 +39,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="a model folder whose default is LightGBM")
     ap.add_argument("--member", type=int, help="the default's member to compile (its id)")
-    ap.add_argument("--blocks", default="", help="more numbers of trees per block, e.g. 4,16")
+    ap.add_argument(
+        "--blocks", default="", help="more numbers of trees per block (2 to 34), e.g. 4,16"
+    )
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
@@ -83,12 +80,13 @@ def main() -> None:
         compiled = {}
         for i, (variant, block) in enumerate(variants.items()):
             library = str(Path(tmp) / f"{i}.so")
-            kind = variant.split(",")[0]
+            if variant == "lleaves":
+                command = [sys.executable, "-c", LLEAVES, str(model_file), library]
+            else:
+                command = [sys.executable, "-m", "automl.candidates._compiled", str(model_file)]
+                command += [library, inline, str(block)]
             t0 = time.monotonic()
-            subprocess.run(
-                [sys.executable, "-c", COMPILE, str(model_file), library, kind, inline, str(block)],
-                check=True,
-            )
+            subprocess.run(command, check=True)
             print(f"{variant} ({block} trees a block): compiled in {time.monotonic() - t0:.1f} s")
             m = lleaves.Model(model_file=str(model_file))
             m.compile(cache=library)
