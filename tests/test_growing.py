@@ -358,3 +358,56 @@ def test_a_long_budget_moves_on_from_the_first_sample_after_enough_configuration
     order = [r.params["k"] for r in s._next_best(data, done=[{"k": 58}])]
     assert order[:3] == [3, 57, 56]  # (58 learned from all the rows already)
     assert sorted(order) == [k for k in range(STAGE0_MAX_TRIALS) if k != 58]
+
+
+def test_a_fit_on_every_row_reads_them_a_batch_at_a_time_and_learns_the_same_model() -> None:
+    """A refit of a big table's LightGBM model encodes its rows a batch at a time as LightGBM
+    reads them (no dense matrix of every row beside LightGBM's bins); with every row in
+    LightGBM's sample (up to 200,000), the model is the one the whole matrix gives."""
+    import time
+
+    from automl.candidates import FitContext
+    from automl.candidates._lightgbm import LightGBMCandidate, RowBatches
+
+    rng = np.random.default_rng(5)
+    n, size = 30_000, 7_000
+    X = rng.normal(size=(n, 6)).astype("float32")
+    X[rng.random((n, 6)) < 0.05] = np.nan
+    X[:, 5] = rng.integers(0, 40, n)  # a categorical column
+    y = (np.nan_to_num(X[:, 0]) + (X[:, 5] % 3) + rng.normal(size=n) > 1).astype(float)
+    calls: list[tuple[int, int]] = []
+
+    def encode(start: int, stop: int) -> np.ndarray:
+        calls.append((start, stop))
+        return X[start:stop].copy()
+
+    params = {"learning_rate": 0.2, "num_leaves": 15, "n_estimators": 20}
+    ctx = FitContext(task="binary", n_classes=2, deadline=time.monotonic() + 600, threads=1)
+    whole = LightGBMCandidate(params).fit(X, y, ctx, categorical=[5])
+    rows = RowBatches(n, encode, size)
+    batched = LightGBMCandidate(params).fit(rows, y, ctx, categorical=[5])
+    assert batched.model_text() == whole.model_text()
+    assert max(stop - start for start, stop in calls) <= size  # never every row at once
+    starts = [start for start, _ in calls]
+    assert all(starts.count(s) <= 2 for s in set(starts))  # its sample, then its bins
+    assert len(rows) == n and rows[n - 1].dtype == np.float64
+    with pytest.raises(IndexError):
+        rows[n]
+
+
+def test_a_member_of_most_rows_is_refit_only_when_a_learning_curve_says_it_helps(monkeypatch):
+    """Without a learning curve (its fit on all the rows had its learning rate raised), a
+    member that learned from most rows (REFIT_MOST_ROWS of them) is not refit: adding the
+    others is not worth the time and memory of a refit on every row. Here the default learned
+    from the first sample (800 of 6,000 rows): refit with the rule's share, not with 10%."""
+    import automl.training.tabular as tabular
+
+    monkeypatch.setattr(tabular, "learning_curve", lambda records, rec: [])
+    rule, notes = tabular.REFIT_MOST_ROWS, {}
+    for share in (rule, 0.1):
+        monkeypatch.setattr(tabular, "REFIT_MOST_ROWS", share)
+        notes[share] = fit_tabular(_run(6), make_table(6000, seed=3), "churn", None).meta
+    assert "learned from 800 rows of 6,000: refit on all rows" in notes[rule].refit_note
+    assert notes[rule].refit_on_all_rows
+    assert "not refit, no learning curve says the other rows would help" in notes[0.1].refit_note
+    assert not notes[0.1].refit_on_all_rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -75,6 +76,9 @@ class Candidate(ABC):
     # Boosting rounds a fit with validation rows does past its best one (early stopping): a
     # trial's fold does them, a fit of its best rounds (a refit) does not.
     patience: ClassVar[int] = 0
+    # Its fit also takes rows encoded a batch at a time as it reads them (``batched_rows``): a
+    # fit on every row of a big table then holds no dense matrix of them all.
+    reads_batches: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = dict(params)
@@ -154,6 +158,12 @@ class Candidate(ABC):
     def score_compiled(self, trees: CompiledTrees) -> None:
         """Score with ``trees`` once they are compiled and checked (families with a compiled
         form only)."""
+        raise NotImplementedError
+
+    @classmethod
+    def batched_rows(cls, n_rows: int, encode: Callable[[int, int], np.ndarray]) -> Any:
+        """``n_rows`` rows as this family's ``fit`` reads them a batch at a time (when
+        ``reads_batches``), ``encode(start, stop)`` giving the dense rows ``start:stop``."""
         raise NotImplementedError
 
     def fixed_iterations(self) -> dict[str, Any]:
