@@ -393,6 +393,12 @@ def test_a_fit_on_every_row_reads_them_a_batch_at_a_time_and_learns_the_same_mod
     assert len(rows) == n and rows[n - 1].dtype == np.float64
     with pytest.raises(IndexError):
         rows[n]
+    # more rows than LightGBM bins from: the edges come from a sample of them, in their order
+    picked = np.sort(np.random.default_rng(0).choice(n, 1_000, replace=False))
+    np.testing.assert_array_equal(rows.sample(1_000, 0), X[picked])
+    few = LightGBMCandidate({**params, "bin_construct_sample_cnt": 2_000})
+    got = few.fit(RowBatches(n, encode, size), y, ctx, categorical=[5]).predict_scores(X[:500])
+    assert np.corrcoef(got, whole.predict_scores(X[:500]))[0, 1] > 0.98
 
 
 def test_a_member_of_most_rows_is_refit_only_when_a_learning_curve_says_it_helps(monkeypatch):
