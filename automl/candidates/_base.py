@@ -76,9 +76,6 @@ class Candidate(ABC):
     # Boosting rounds a fit with validation rows does past its best one (early stopping): a
     # trial's fold does them, a fit of its best rounds (a refit) does not.
     patience: ClassVar[int] = 0
-    # Its fit also takes rows encoded a batch at a time as it reads them (``batched_rows``): a
-    # fit on every row of a big table then holds no dense matrix of them all.
-    reads_batches: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = dict(params)
@@ -162,9 +159,10 @@ class Candidate(ABC):
 
     @classmethod
     def batched_rows(cls, n_rows: int, encode: Callable[[int, int], np.ndarray]) -> Any:
-        """``n_rows`` rows as this family's ``fit`` reads them a batch at a time (when
-        ``reads_batches``), ``encode(start, stop)`` giving the dense rows ``start:stop``."""
-        raise NotImplementedError
+        """``n_rows`` rows that this family's ``fit`` reads a batch at a time, ``encode(start,
+        stop)`` giving the dense rows ``start:stop`` (a fit on every row of a big table then
+        holds no dense matrix of them all); None when its fit needs the dense matrix."""
+        return None
 
     def fixed_iterations(self) -> dict[str, Any]:
         """Parameters that reproduce this fit without validation data (e.g. the tree count)."""

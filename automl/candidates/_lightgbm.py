@@ -93,7 +93,6 @@ class LightGBMCandidate(Candidate):
     explained_by = "contributions read exactly from the trees (SHAP values)"
     grows = True
     patience = EARLY_STOP_ROUNDS
-    reads_batches = True
 
     def __init__(self, params: dict[str, Any]) -> None:
         super().__init__(params)

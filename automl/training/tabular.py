@@ -304,13 +304,12 @@ def all_rows(d: TabularData, family: type[Candidate], enc: str) -> Any:
     """Every row of the table in encoding ``enc`` for a fit of ``family``: encoded a batch at
     a time as the fit reads them when the family reads batches (no dense matrix of them all),
     else as one matrix."""
-    if not family.reads_batches:
-        return encode_rows(d.pre, d.features, np.arange(len(d.data)), enc)
 
     def batch(start: int, stop: int) -> Any:
         return encode(d.pre, d.features.iloc[start:stop], {enc})[enc]
 
-    return family.batched_rows(len(d.data), batch)
+    rows = family.batched_rows(len(d.data), batch)
+    return encode_rows(d.pre, d.features, np.arange(len(d.data)), enc) if rows is None else rows
 
 
 def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
