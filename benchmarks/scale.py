@@ -1,6 +1,7 @@
 """Scale: 1,000,000-row builds with ``automl train``, prediction throughput, chunked scoring memory.
 
     python -m benchmarks.scale [--rows 1000000] [--budget 120] [--tables interactions,synthetic]
+                               [--verbose] [--keep-models DIR]
     python -m benchmarks.scale --tables interactions --model MODEL_DIR   # scoring only
 
 Prints, for each table (``interactions``: benchmarks/bigtable.py, 40 numeric columns with
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -153,7 +155,7 @@ def build(table: str, rows: int, budget: float, workdir: Path, verbose: bool = F
         "'fit_s': meta.fit_seconds, 'refit': meta.refit_on_all_rows, 'note': meta.refit_note,"
         "'trials': [[r.candidate, r.rows, r.source] for r in meta.leaderboard],"
         "'board': [[r.id, r.candidate, r.rows, r.fit_seconds, r.score, r.status, r.message,"
-        "r.params.get('learning_rate')] for r in meta.leaderboard],"
+        "r.params.get('learning_rate'), r.iterations] for r in meta.leaderboard],"
         "'default': m.candidate_name()}))",
         str(model),
     )
@@ -324,6 +326,11 @@ def main() -> None:
         type=Path,
         help="score with this model (built on the one table of --tables) instead of building",
     )
+    p.add_argument(
+        "--keep-models",
+        type=Path,
+        help="copy each built model to this folder (one subfolder per table), for --model later",
+    )
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -338,6 +345,9 @@ def main() -> None:
             print(f"compiled the model's trees into this run's cache: {compiled}", flush=True)
         else:
             models = {t: build(t, a.rows, a.budget, work, a.verbose) for t in a.tables.split(",")}
+            if a.keep_models is not None:
+                for table, folder in models.items():
+                    shutil.copytree(folder, a.keep_models / table, dirs_exist_ok=True)
         if a.no_scoring:
             return
         sizes = [int(s) for s in a.chunk_sizes.split(",")]

@@ -65,6 +65,11 @@ def test_a_big_table_grows_the_best_configuration_to_all_its_rows():
         (r for r in first if r.candidate == "lightgbm"), key=lambda r: -float(r.score or 0)
     )
     assert grown[-1].params == best_first.params  # the best configuration moved on
+    # the first sample's trees are small (the defaults of 63 and 127 leaves run with 31)
+    from automl.candidates._lightgbm import GROWING_MAX_LEAVES
+
+    boosted = [r.params for r in first if r.candidate == "lightgbm"]
+    assert max(p["num_leaves"] for p in boosted) == GROWING_MAX_LEAVES
     assert "growing samples of 800, " in meta.validation
     assert len(board) <= 7  # max_trials, and an ensemble when it helps
     # the refit note says what the learning curve said
@@ -212,6 +217,23 @@ def test_on_growing_samples_the_learning_rate_is_fast_enough_for_all_the_rows():
     assert s._within_time(fast, 64_000) == (fast.params, "")  # it fits: unchanged
     slow = TrialRecord(3, "lightgbm", {"learning_rate": 0.2}, 0.7, 40.0, "ok", "search", rows=1000)
     assert s._within_time(slow, 64_000)[0]["learning_rate"] == MAX_LEARNING_RATE
+
+
+def test_a_big_tables_first_sample_searches_trees_of_at_most_growing_max_leaves():
+    import optuna
+
+    from automl.candidates._lightgbm import GROWING_MAX_LEAVES
+    from automl.candidates._lightgbm import LightGBMCandidate as L
+
+    def leaves(space, rows):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        return [space(study.ask(), "binary", rows)["num_leaves"] for _ in range(40)]
+
+    assert max(leaves(L.suggest_growing, 14_101)) <= GROWING_MAX_LEAVES
+    assert max(leaves(L.suggest, 14_101)) > GROWING_MAX_LEAVES  # a table searched once
+    clipped = L.growing_config({"num_leaves": 127, "learning_rate": 0.03, "lambda_l2": 3.0})
+    assert clipped == {"num_leaves": GROWING_MAX_LEAVES, "learning_rate": 0.03, "lambda_l2": 3.0}
+    assert L.growing_config({"num_leaves": 7}) == {"num_leaves": 7}
 
 
 def test_a_fit_on_all_the_rows_the_deadline_would_cut_to_less_than_half_is_not_started():

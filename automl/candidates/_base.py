@@ -102,6 +102,19 @@ class Candidate(ABC):
     def suggest(cls, trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
         """Sample one configuration from the search space."""
 
+    @classmethod
+    def suggest_growing(cls, trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
+        """For a family that grows: sample one configuration for a big table's first sample
+        (the search space of :meth:`suggest` unless the family bounds what a small sample
+        can rank)."""
+        return cls.suggest(trial, task, n_rows)
+
+    @classmethod
+    def growing_config(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """For a family that grows: a default configuration as it runs on a big table's first
+        sample (within :meth:`suggest_growing`'s space)."""
+        return params
+
     @abstractmethod
     def fit(
         self,

@@ -553,7 +553,7 @@ class Search:
             # is cheap (a yardstick on the leaderboard); the others took a fifth of the first
             # sample's time on a 1,000,000-row table for models no ensemble could use
             defaults = {
-                f: [_growing_rate(c) for c in v]
+                f: [_growing_rate(get_candidate(f).growing_config(c)) for c in v]
                 if get_candidate(f).grows
                 else (v[:1] if get_candidate(f).cheap else [])
                 for f, v in defaults.items()
@@ -575,6 +575,10 @@ class Search:
             self._launch(family, params, source, data)
         self._settle_all()  # (the studies start from every default's result)
 
+        def space(cls: type[Candidate]) -> Callable[..., dict[str, Any]]:
+            """The family's search space (on a big table's first sample, its growing one)."""
+            return cls.suggest_growing if growing is not None and cls.grows else cls.suggest
+
         studies = {
             f: optuna.create_study(
                 direction="minimize",
@@ -592,7 +596,7 @@ class Search:
                 trial = study.ask()
                 with warnings.catch_warnings():  # defaults may lie outside a small-data space
                     warnings.simplefilter("ignore")
-                    cls.suggest(trial, self.task, n_rows)
+                    space(cls)(trial, self.task, n_rows)
                 study.tell(trial, self._loss(r.score))
         cycle = [f for f in self.families for _ in range(self.tuning_share.get(f, 1))]
         if not cycle:  # only families that run their defaults were chosen: tune them anyway
@@ -616,7 +620,7 @@ class Search:
             stalled = 0
             cls = get_candidate(family)
             trial = studies[family].ask()
-            params = cls.suggest(trial, self.task, n_rows)
+            params = space(cls)(trial, self.task, n_rows)
             if growing is not None and cls.grows:
                 params = _growing_rate(params)
             tell = functools.partial(self._tell, studies[family], trial)
