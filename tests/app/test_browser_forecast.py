@@ -1,5 +1,6 @@
-"""A planner in the browser: a forecast of store sales with the promotion as a future value;
-the What if tab moves the forecast; a plan is uploaded, and a damaged plan is refused in words;
+"""A planner in the browser: a forecast of store sales with the promotion as a future value,
+read on the Analyze page, downloaded, and made again from newer history; the What if tab moves
+the forecast; a plan is uploaded, and a damaged plan is refused in words;
 and the whole first session of a planner, from the upload to the download of P10/P50/P90."""
 
 from __future__ import annotations
@@ -99,6 +100,53 @@ def test_what_if_a_promotion_moves_the_forecast(app: tuple[str, automl.Model], p
     page.screenshot(path=str(SHOTS / "timeseries-5-what-if.png"), full_page=True)
     choose(page, "New value", "no")  # no promotion: the plan's own values, no change
     expect(change.get_by_test_id("stMetricValue")).to_have_text("0")
+
+
+def test_a_forecast_is_read_downloaded_and_made_again_from_newer_history(
+    app: tuple[str, automl.Model], page: Any, tmp_path: Path
+) -> None:
+    """Analyze: the forecast of the held-out days, its chart and the leaderboard. Predict: the
+    forecast of every series downloads, and history up to an earlier day, uploaded, gives the
+    forecast from that day on."""
+    from playwright.sync_api import expect
+
+    url, _ = app
+    history = tmp_path / "sales_until_october.csv"
+    sales = pd.read_csv(ROOT / "sample_data" / "store_sales.csv")
+    sales[sales["date"] < "2024-11-01"].to_csv(history, index=False)
+    page.goto(f"{url}/analyze")
+    choose(page, "Model", "sales plan (version 1)")
+    expect(page.get_by_text("Forecasts units_sold").first).to_be_visible()
+    expect(page.get_by_text("Forecast of the held-out periods")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Leaderboard")).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    expect(page.locator(".js-plotly-plot .main-svg >> visible=true").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "timeseries-2-analyze.png"), full_page=True)
+
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Predict").click()
+    choose(page, "Model", "sales plan (version 1)")
+    button = page.get_by_role("button", name="Download the forecast of all 6 series (CSV)")
+    expect(button).to_be_visible()
+    wait_idle(page)
+    expect(page.locator(".js-plotly-plot .main-svg >> visible=true").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "timeseries-3-forecast.png"), full_page=True)
+    with page.expect_download() as dl:
+        button.click()
+    fc = pd.read_csv(dl.value.path())
+    assert len(fc) == 6 * 14 and fc["date"].min().startswith("2025-01-01")
+    wait_idle(page)
+
+    page.get_by_role("tab", name="Forecast from newer history").click()
+    # (the page's other upload, above the tabs, takes the promotion's planned values)
+    page.get_by_test_id("stTabs").locator("input[type='file']").set_input_files(str(history))
+    expect(page.get_by_text("84 forecasts for 6 series")).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download forecast (CSV)").click()
+    new = pd.read_csv(dl.value.path())
+    assert new["date"].min().startswith("2024-11-01")
+    wait_idle(page)
+    page.screenshot(path=str(SHOTS / "timeseries-4-history.png"), full_page=True)
 
 
 def test_a_plan_is_uploaded_and_a_damaged_one_is_refused(
