@@ -37,13 +37,15 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-# one test module per worker (--dist loadfile), so module fixtures are built once
+# one test module per worker (--dist loadfile), so module fixtures are built once; the modules
+# go out in the order tests/conftest.py sorts them (longest first), not by their number of tests
+DIST := --dist loadfile --no-loadscope-reorder
 test: lint
 	bash scripts/install_test_deps.sh
-	$(PYTEST) -n $(WORKERS) --dist loadfile
+	$(PYTEST) -n $(WORKERS) $(DIST)
 
 test-fast: $(STAMP)
-	$(PYTEST) -n $(WORKERS) --dist loadfile -m "not browser and not postgres and not s3"
+	$(PYTEST) -n $(WORKERS) $(DIST) -m "not browser and not postgres and not s3"
 
 clean:
 	rm -rf $(VENV) workspace
