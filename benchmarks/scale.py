@@ -85,14 +85,15 @@ def _write(rows: int, seed: int, path: Path, drop_target: bool = False) -> None:
 
 
 def _peak_child_mb(cmd: list[str]) -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak RSS MB of that child, its output's tail)."""
+    """Run a command; return (seconds, peak RSS MB of that child, its output's tail: long
+    enough to hold what ``automl train`` says after its model's summary)."""
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty child cannot block
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=err, stderr=err)
         _, _, usage = os.wait4(proc.pid, 0)
         secs = time.monotonic() - t0
         err.seek(0)
-        return secs, usage.ru_maxrss / 1024, err.read().decode(errors="replace")[-4000:]
+        return secs, usage.ru_maxrss / 1024, err.read().decode(errors="replace")[-200_000:]
 
 
 def _tables(table: str, rows: int, folder: Path) -> float:
