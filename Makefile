@@ -38,7 +38,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 # one test module per worker (--dist loadfile), so module fixtures are built once; the modules
-# go out in the order tests/conftest.py sorts them (the long ones first), not by their number of tests
+# go out in the order tests/conftest.py sorts them (the long ones first), not by their count
+# of tests
 DIST := --dist loadfile --no-loadscope-reorder
 test: lint
 	bash scripts/install_test_deps.sh

@@ -333,6 +333,12 @@ def main() -> None:
         help="copy each built model to this folder (one subfolder per table), for --model later",
     )
     a = p.parse_args()
+    if a.keep_models is not None:  # (a model copied over another would mix their files)
+        if a.keep_models.exists() and not a.keep_models.is_dir():
+            p.error(f"--keep-models {a.keep_models} is a file: give a folder")
+        for table in a.tables.split(","):
+            if (a.keep_models / table).exists():
+                p.error(f"--keep-models: {a.keep_models / table} exists; give another folder")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # compiled trees go to a cache of this run (the builds and the predictions share it)
@@ -345,10 +351,11 @@ def main() -> None:
             compiled = _json_child(COMPILE, str(a.model))
             print(f"compiled the model's trees into this run's cache: {compiled}", flush=True)
         else:
-            models = {t: build(t, a.rows, a.budget, work, a.verbose) for t in a.tables.split(",")}
-            if a.keep_models is not None:
-                for table, folder in models.items():
-                    shutil.copytree(folder, a.keep_models / table, dirs_exist_ok=True)
+            models = {}
+            for table in a.tables.split(","):
+                models[table] = build(table, a.rows, a.budget, work, a.verbose)
+                if a.keep_models is not None:  # (kept even if a later build fails)
+                    shutil.copytree(models[table], a.keep_models / table)
         if a.no_scoring:
             return
         sizes = [int(s) for s in a.chunk_sizes.split(",")]
