@@ -64,6 +64,10 @@ def sign_in(browser: Any, url: str, name: str, password: str = PW) -> Any:
     if password == PW:
         expect(page.get_by_text(f"Signed in as {name}")).to_be_visible(timeout=30_000)
         wait_idle(page)
+        # the sign-in cookie is written by a frame's script after the run has ended: a page
+        # opened before it is there is signed out (a CI run on a busy machine went to the
+        # Import page that early and found the sign-in form)
+        page.wait_for_function("() => document.cookie.includes('easel_session=')")
     return page
 
 
