@@ -28,7 +28,10 @@ from automl.model import Model
 from automl.preprocess import InputReport
 from connectors import Rows
 
-DEFAULT_CHUNK_ROWS = 200_000
+# rows scored at a time: 600,000 rows of the interactions table (a 120-s model, compiled trees)
+# took less CPU in chunks of 50,000 than of 200,000 (fewer fresh pages for the chunk's arrays,
+# which the kernel clears first; docs/benchmarks.md "Scale"), and half the peak memory
+DEFAULT_CHUNK_ROWS = 50_000
 # a file's first chunk is an eighth of the others (at least this many rows): the first rows are
 # scored while the next are read, instead of every core waiting for a whole chunk to be read
 FIRST_CHUNK_MIN_ROWS = 10_000

