@@ -102,8 +102,8 @@ class _TileTree:
       split's bits goes right.
     """
 
-    def __init__(self, name: str, number: int) -> None:
-        self.name, self.number = name, number
+    def __init__(self, name: str, number: int, width: int) -> None:
+        self.name, self.number, self.width = name, number, width
         self.lines: list[str] = []
         self.head: list[str] = []  # the tree's arrays of category bits
         self.values = 0
@@ -122,6 +122,8 @@ class _TileTree:
         return "<" + ", ".join([f"{kind} {value}"] * LANES) + ">"
 
     def _column(self, feature: int) -> str:
+        if not 0 <= feature < self.width:  # (the checked model text has none: never read past)
+            raise ValueError(f"a split reads column {feature} of {self.width}")
         if feature not in self.read:
             at = self._new(f"getelementptr inbounds float, float* %row, i64 {feature * LANES}")
             vector = self._new(f"bitcast float* {at} to {self.vf}*")
@@ -138,6 +140,9 @@ class _TileTree:
         kind = node.decision_type.missing_type.value  # 0: none, 1: zero, 2: NaN
         if kind == 0:  # NaN is read as 0.0: left when 0.0 <= threshold
             return self._compare("ule" if node.threshold >= 0.0 else "ole", v, threshold)
+        if kind == 2:  # NaN is missing: "unordered or at most" is true for NaN, "ordered" false
+            left = node.decision_type.is_default_left
+            return self._compare("ule" if left else "ole", v, threshold)
         less_eq = self._compare("ole", v, threshold)
         missing = self._new(f"fcmp uno {self.vf} {v}, {v}")
         if kind == 1:
@@ -336,7 +341,7 @@ def install() -> bool:
             kind = ir.FunctionType(one, (row_type,))
             func = ir.Function(elsewhere if width > 1 else module, kind, name=str(tree))
             if width > 1:
-                text.append(_TileTree(str(tree), len(text)).function(tree.root_node))
+                text.append(_TileTree(str(tree), len(text), forest.n_args).function(tree.root_node))
             else:
                 func.linkage = "private"
                 func.args[0].add_attribute("noalias")
