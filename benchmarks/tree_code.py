@@ -9,7 +9,7 @@ MODEL_DIR is a model folder of the interactions table (a 120-s build gives one L
 or an ensemble of them; ``--member`` picks one, the first by default; see docs/benchmarks.md,
 "Scale"). The rows are new rows of the interactions table (``benchmarks/bigtable.py``, seed 2),
 encoded by the model as batch scoring encodes them. Each variant is compiled in a child process
-(as Easel compiles: inlined or not by Easel's rule, except lleaves' own), then all score the
+(as Easel compiles: trees called from their blocks; lleaves' own inlines them), then all score the
 same rows on one thread, alternating, ``--repeats`` times: printed are the compile seconds and
 the median CPU-seconds of scoring, with ratios, after a check that all give the same
 predictions. ``--blocks`` adds Easel's code with other numbers of trees per block.
@@ -66,7 +66,7 @@ def main() -> None:
     X = X32.astype(np.float64)  # (lleaves reads float64 rows)
     text = compiler_text(cand.model_text())
     trees = CompiledTrees(cand.model_text(), text.count("Tree="))
-    inline = "inline" if trees.inlined else "call"
+    inline = "call"
     print(
         f"{trees.n_trees} trees, {trees.leaves / trees.n_trees:.1f} leaves each on average "
         f"({inline}), {len(X):,} rows x {X.shape[1]} columns"

@@ -29,27 +29,19 @@ import numpy as np
 
 from automl.candidates import _treecode
 
-# The compiler's options: inlining each tree into its block takes 1.7 x the compile time for 16%
-# less scoring time with trees of 7 leaves (986 trees: 14.5 s instead of 8.4 s, 1.08 instead of
-# 1.28 CPU-seconds per 200,000 rows; busy 2-core machine, docs/benchmarks.md "Scale"), but 3.2 x
-# for 13% with trees of 31 leaves (523 trees: 26.6 s instead of 8.3 s; 802 trees: 11.1 s not
-# inlined, 2.96 instead of 2.58 CPU-seconds per 200,000 rows; idle): trees of at most
-# INLINE_MAX_LEAVES leaves on average are inlined. A compile is paid once per model and
-# computer; the scoring, on every batch.
-INLINE_MAX_LEAVES = 15
-# A compile's seconds grow with the trees' leaves: inlined, 986 trees of 7 leaves in 5.9-8.5 s,
-# 89 of 31 leaves in 2.0 s; not inlined, 0.45-0.51 ms a leaf (idle machine, Easel's tree code:
-# ``_treecode``); a busy machine takes longer.
-COMPILE_SECONDS_PER_LEAF = 0.0012
+# Trees are called from their block, not inlined into it: inlining made trees that score tiles
+# of rows no faster (230 trees of 7 leaves: 0.095-0.107 CPU-s per 200,000 rows inlined,
+# 0.101-0.128 called) and made the compile of big ones 3.2 times longer.
+# A compile's seconds grow with the trees' leaves: 515 trees of 31 leaves in 11-13 s (the
+# compiler's process started included), 230 of 7 leaves in 3.5-4.3 s; a busy machine takes
+# longer (docs/benchmarks.md "Scale").
 COMPILE_SECONDS_PER_LEAF_CALLED = 0.0007
 # The compiled function scores the rows with one block of trees at a time (lleaves'
 # ``fblocksize``, 34 trees by default): a block's code should stay in the processor's
-# instruction cache. Trees that are called (not inlined) are big: 515 trees of 31 leaves
-# (a 120-s build of the interactions table, 200,000 rows, one thread, median of 5,
-# ``benchmarks.tree_code``) took 1.71 CPU-s in blocks of 34 trees, 1.34 of 16, 1.27 of 8, 1.37
-# of 4 (372 trees of 31 leaves: 1.62, 1.27, 1.11, 1.17). Their blocks hold about
-# BLOCK_LEAVES_CALLED leaves (2 to 34 trees). For inlined trees of 6-7 leaves the block size
-# did not pay (338 trees: 0.23 CPU-s in blocks of 34, 0.25 of 19, 0.23 of 8): 34 as lleaves.
+# instruction cache. Blocks hold about BLOCK_LEAVES_CALLED leaves (2 to 34 trees): 515 trees of
+# 31 leaves (a 120-s build of the interactions table, 200,000 rows, one thread, median of 5,
+# ``benchmarks.tree_code``) took 0.58 CPU-s in blocks of 8 trees, 0.70-0.78 in blocks of 34
+# (tiles of rows; walked one row at a time, 1.27 and 1.71); trees of 7 leaves: 0.10 either way.
 BLOCK_LEAVES_CALLED = 248
 MIN_TREES = 20  # fewer trees score fast enough in LightGBM
 MAX_TREES = 20_000  # more would take LLVM minutes and gigabytes: LightGBM scores them
@@ -99,7 +91,7 @@ def _versions() -> str:
 
     parts.append(platform.machine())
     # (the options follow from the model text)
-    parts.append(f"finline<={INLINE_MAX_LEAVES}")
+    parts.append("called")
     parts.append(f"fblock~{BLOCK_LEAVES_CALLED}")
     parts.append(_treecode.NAME)
     return ",".join(parts)
@@ -147,22 +139,19 @@ class CompiledTrees:
         return self._leaves
 
     @property
-    def inlined(self) -> bool:
-        """Whether the compile inlines the trees (see INLINE_MAX_LEAVES)."""
-        return self.leaves <= INLINE_MAX_LEAVES * max(self.n_trees, 1)
+    def tiled(self) -> bool:
+        """Whether the trees score tiles of rows (:func:`._treecode.lanes_for`)."""
+        return self.leaves <= _treecode.VECTOR_MAX_LEAVES * max(self.n_trees, 1)
 
     @property
     def block_trees(self) -> int:
         """The trees of a block of the compiled function (see BLOCK_LEAVES_CALLED)."""
-        if self.inlined:
-            return 34
         per_tree = self.leaves / max(self.n_trees, 1)
         return int(min(max(round(BLOCK_LEAVES_CALLED / max(per_tree, 1.0)), 2), 34))
 
     @property
     def seconds_to_compile(self) -> float:
-        per_leaf = COMPILE_SECONDS_PER_LEAF if self.inlined else COMPILE_SECONDS_PER_LEAF_CALLED
-        return per_leaf * self.leaves
+        return COMPILE_SECONDS_PER_LEAF_CALLED * self.leaves
 
     def cached(self) -> bool:
         return self.library.is_file() and self.digest.is_file()
@@ -189,7 +178,7 @@ class CompiledTrees:
                     "automl.candidates._compiled",
                     job,
                     str(self.library),
-                    "inline" if self.inlined else "call",
+                    "call",
                     str(self.block_trees),
                 ],
                 stdin=subprocess.DEVNULL,
