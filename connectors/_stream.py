@@ -17,6 +17,7 @@ which either reads it as it always did or names the line that is wrong.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,10 +256,35 @@ def _first_row_end(data: bytes, start: int) -> int:
     return end if end >= 0 and data.count(b'"', start, end) % 2 == 0 else -1
 
 
-def _read_at(fh: Any, offset: int, size: int) -> np.ndarray:
-    """Up to ``size`` bytes of the file from ``offset`` (fewer at its end), in a buffer that
-    is not zeroed first (a ``bytearray`` is: 0.4 instead of 0.15 s for 480 MB)."""
-    buf = np.empty(size, dtype=np.uint8)
+class _Buffers:
+    """Read buffers, each used again once nothing refers to it any more (the Arrow arrays of a
+    block's lines refer to its buffer until the block's rows are written). A new buffer is
+    pages the kernel clears before the file's bytes are copied in: scoring 600,000 rows of a
+    477 MB file spent 0.9 of its 11 CPU-seconds clearing them (docs/benchmarks.md, "Scale")."""
+
+    KEEP = 8  # buffers kept for use again (a few blocks are read, scored and written at once)
+
+    def __init__(self) -> None:
+        self.kept: list[np.ndarray] = []
+
+    def take(self, size: int) -> np.ndarray:
+        """``size`` bytes of a buffer nothing else refers to (not zeroed)."""
+        for buf in self.kept:
+            # (references: this list, ``buf``, and getrefcount's argument; a view, a memoryview
+            # or an Arrow buffer of it would add one)
+            if len(buf) >= size and sys.getrefcount(buf) <= 3:
+                return buf[:size]
+        buf = np.empty(size, dtype=np.uint8)  # (np.empty: a bytearray is zeroed first)
+        if len(self.kept) >= self.KEEP:
+            self.kept.pop(0)  # (still used elsewhere if it is: it is let go when that ends)
+        self.kept.append(buf)
+        return buf[:size]
+
+
+def _read_at(fh: Any, offset: int, size: int, buffers: _Buffers | None = None) -> np.ndarray:
+    """Up to ``size`` bytes of the file from ``offset`` (fewer at its end), in a buffer of
+    ``buffers`` (a new one without)."""
+    buf = (buffers or _Buffers()).take(size)
     fh.seek(offset)
     got = 0
     while got < size:
@@ -279,9 +305,10 @@ def _cut_rows(
     and whether one of them is inside a quoted value (Arrow then parses it in one piece).
     The start of a row not whole at a block's end is read again as the next block's start."""
     size = first_block or block
+    buffers = _Buffers()
     with path.open("rb", buffering=0) as fh:
         while True:
-            view = _read_at(fh, offset, size)
+            view = _read_at(fh, offset, size, buffers)
             at_end = len(view) < size
             ends, inside = _line_ends(view)
             outside = ends if inside is None else ends[~inside]
