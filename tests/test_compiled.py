@@ -58,18 +58,13 @@ def test_compiled_trees_give_lightgbm_predictions(
     task: str, n_classes: int, own_cache: Path
 ) -> None:
     cand, X = _fitted(task, n_classes)
-    want = cand.predict_scores(X)
     trees = cand.compiled_trees()
     assert trees is not None and trees.n_trees >= _compiled.MIN_TREES
-    _compile(trees)
+    want, got = _lightgbm_and_compiled(cand, X, lanes=8)
     assert list(own_cache.glob("*.so")) == [trees.library]
     assert trees.digest.is_file()
     assert not list(own_cache.glob(".job-*"))  # the compiler's input is gone
-    cand.score_compiled(trees)
-    got = cand.predict_scores(X)
-    assert cand.compiled_ is not None  # scored by the compiled trees
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
-    assert got.shape == want.shape
 
 
 def test_a_damaged_cache_file_falls_back_to_lightgbm(own_cache: Path) -> None:
@@ -234,7 +229,7 @@ def test_big_trees_and_many_categories_give_lightgbm_predictions(own_cache: Path
     fractional and unseen categories and missing numbers."""
     rng = np.random.default_rng(3)
     n = 4000
-    X = rng.normal(size=(n, 4))
+    X = rng.normal(size=(n, 4)).astype(np.float32)
     X[:, 3] = rng.integers(0, 300, n)
     z = X[:, 0] + np.sin(X[:, 1]) + (X[:, 3] % 7 == 2) - (X[:, 3] % 5 == 1)
     y = (z + rng.normal(0, 0.3, n) > 0.5).astype(float)
@@ -246,14 +241,26 @@ def test_big_trees_and_many_categories_give_lightgbm_predictions(own_cache: Path
     cand.fit(X, y, ctx, categorical=[3])
     rows = X.copy()
     rows[:5, 3] = [np.nan, -1, 2.5, 299, 10_000]  # missing, negative, fractional, last, unseen
+    want, got = _lightgbm_and_compiled(cand, rows, lanes=8)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def _lightgbm_and_compiled(
+    cand: LightGBMCandidate, rows: np.ndarray, lanes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cand``'s scores of ``rows`` (float32) by LightGBM, then by its compiled trees, which
+    score tiles of ``lanes`` rows."""
     want = cand.predict_scores(rows)
     trees = cand.compiled_trees()
     assert trees is not None
     _compile(trees)
     cand.score_compiled(trees)
     got = cand.predict_scores(rows)
-    assert cand.compiled_ is not None, trees.failed
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    scorer = cand.compiled_
+    assert scorer is not None and scorer.lanes == lanes, trees.failed
+    assert scorer.accepts(rows) is not None  # (scored by the compiled trees)
+    assert got.shape == want.shape
+    return want, got
 
 
 def _forest_text(cand: LightGBMCandidate, folder: Path) -> str:
@@ -310,11 +317,7 @@ def test_trees_of_many_leaves_are_walked_one_row_at_a_time(tmp_path: Path) -> No
     ir = _forest_text(cand, tmp_path)
     assert '@"easel_lanes" = constant i32 1' in ir and "<8 x" not in ir
     assert '@"easel_categories_0" = private unnamed_addr constant' in ir and " br " in ir
-    want = cand.predict_scores(X)
-    _compile(trees)
-    cand.score_compiled(trees)
-    got = cand.predict_scores(X)
-    assert cand.compiled_ is not None and cand.compiled_.lanes == 1, trees.failed
+    want, got = _lightgbm_and_compiled(cand, X, lanes=1)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
 
 
@@ -366,14 +369,8 @@ def test_tiles_give_lightgbm_predictions_for_awkward_values(
     rows.append(odd)
     data = np.vstack(rows)[:-3]  # (not a multiple of 8 rows)
     assert len(data) % 8
-    want = cand.predict_scores(data)
-    trees = cand.compiled_trees()
-    assert trees is not None
-    _compile(trees)
-    cand.score_compiled(trees)
-    got = cand.predict_scores(data)
-    assert cand.compiled_ is not None and cand.compiled_.lanes == 8, trees.failed
-    assert got.shape == want.shape == (len(data), 3)
+    want, got = _lightgbm_and_compiled(cand, data, lanes=8)
+    assert got.shape == (len(data), 3)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
