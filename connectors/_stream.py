@@ -265,15 +265,21 @@ class _Buffers:
     KEEP = 8  # buffers kept for use again (a few blocks are read, scored and written at once)
 
     def __init__(self) -> None:
-        self.kept: list[np.ndarray] = []
+        # how many references a buffer nothing else refers to has, counted the way _refs
+        # counts (what the count includes differs between Python versions)
+        self.kept: list[np.ndarray] = [np.empty(0, dtype=np.uint8)]
+        self.unused = self._refs(0)
+        self.kept.clear()
+
+    def _refs(self, i: int) -> int:
+        return sys.getrefcount(self.kept[i])
 
     def take(self, size: int) -> np.ndarray:
-        """``size`` bytes of a buffer nothing else refers to (not zeroed)."""
-        for buf in self.kept:
-            # (references: this list, ``buf``, and getrefcount's argument; a view, a memoryview
-            # or an Arrow buffer of it would add one)
-            if len(buf) >= size and sys.getrefcount(buf) <= 3:
-                return buf[:size]
+        """``size`` bytes of a buffer nothing else refers to (not zeroed): any view, memoryview
+        or Arrow buffer of it adds a reference."""
+        for i in range(len(self.kept)):
+            if self.kept[i].size >= size and self._refs(i) <= self.unused:
+                return self.kept[i][:size]
         buf = np.empty(size, dtype=np.uint8)  # (np.empty: a bytearray is zeroed first)
         if len(self.kept) >= self.KEEP:
             self.kept.pop(0)  # (still used elsewhere if it is: it is let go when that ends)

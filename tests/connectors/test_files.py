@@ -493,3 +493,32 @@ def test_a_row_longer_than_the_longest_read_goes_to_pandas(
         list(_stream._cut_rows(path, 3, 64, first_block=16))
     (chunk,) = iter_file_batches(path, 10)  # the pandas reader reads it as it always did
     assert chunk.table.num_rows == 3
+
+
+def test_a_read_buffer_is_used_again_only_once_nothing_refers_to_it() -> None:
+    """Blocks are read into buffers used again (fresh ones are pages the kernel clears first),
+    but never while a view, a memoryview or an Arrow buffer of one is alive: the Arrow lines of
+    a block refer to its buffer until its rows are written."""
+    import pyarrow as pa
+
+    from connectors._stream import _Buffers
+
+    buffers = _Buffers()
+    first = buffers.take(100)
+    first[:] = 1
+    second = buffers.take(100)  # (the first is in use)
+    assert second.base is not first.base and len(buffers.kept) == 2
+    second[:] = 7
+    arrow = pa.py_buffer(second.data)
+    del second
+    del first
+    third = buffers.take(80)  # the first buffer, free again; the second is held by Arrow
+    assert third.base is buffers.kept[0] and len(buffers.kept) == 2
+    fourth = buffers.take(60)
+    assert fourth.base is not buffers.kept[1] and len(buffers.kept) == 3
+    third[:] = 0
+    fourth[:] = 0
+    assert bytes(arrow) == b"\7" * 100  # (nothing wrote over the bytes Arrow holds)
+    del arrow, third, fourth
+    big = buffers.take(150)  # bigger than every kept buffer: a new one
+    assert big.base is buffers.kept[-1] and len(buffers.kept) == 4
