@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 # lleaves' own code; Easel's variants run the compiler's process Easel runs
-# (``python -m automl.candidates._compiled MODEL LIBRARY inline|call BLOCK``)
+# (``python -m automl.candidates._compiled MODEL LIBRARY BLOCK``)
 LLEAVES = """
 import sys, lleaves
 lleaves.Model(model_file=sys.argv[1]).compile(cache=sys.argv[2])
@@ -66,10 +66,9 @@ def main() -> None:
     X = X32.astype(np.float64)  # (lleaves reads float64 rows)
     text = compiler_text(cand.model_text())
     trees = CompiledTrees(cand.model_text(), text.count("Tree="))
-    inline = "call"
     print(
-        f"{trees.n_trees} trees, {trees.leaves / trees.n_trees:.1f} leaves each on average "
-        f"({inline}), {len(X):,} rows x {X.shape[1]} columns"
+        f"{trees.n_trees} trees, {trees.leaves / trees.n_trees:.1f} leaves each on average, "
+        f"{len(X):,} rows x {X.shape[1]} columns"
     )
     variants = {"lleaves": 34, "easel, blocks of 34": 34, "easel": trees.block_trees}
     for n in (int(b) for b in args.blocks.split(",") if b.strip()):
@@ -85,7 +84,7 @@ def main() -> None:
                 command = [sys.executable, "-c", LLEAVES, str(model_file), library]
             else:
                 command = [sys.executable, "-m", "automl.candidates._compiled", str(model_file)]
-                command += [library, inline, str(block)]
+                command += [library, str(block)]
             t0 = time.monotonic()
             subprocess.run(command, check=True)
             print(f"{variant} ({block} trees a block): compiled in {time.monotonic() - t0:.1f} s")

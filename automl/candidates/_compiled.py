@@ -141,7 +141,7 @@ class CompiledTrees:
     @property
     def tiled(self) -> bool:
         """Whether the trees score tiles of rows (:func:`._treecode.lanes_for`)."""
-        return self.leaves <= _treecode.VECTOR_MAX_LEAVES * max(self.n_trees, 1)
+        return _treecode.lanes_for(self.leaves, self.n_trees) > 1
 
     @property
     def block_trees(self) -> int:
@@ -178,7 +178,6 @@ class CompiledTrees:
                     "automl.candidates._compiled",
                     job,
                     str(self.library),
-                    "call",
                     str(self.block_trees),
                 ],
                 stdin=subprocess.DEVNULL,
@@ -368,9 +367,9 @@ def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
                 job.unlink()
 
 
-def _compile(model_file: str, library: str, inline: bool = True, block: int = 34) -> None:
-    """The child process: compile ``model_file`` into ``library`` atomically, the trees inlined
-    into their blocks or called, ``block`` trees to a block."""
+def _compile(model_file: str, library: str, block: int = 34) -> None:
+    """The child process: compile ``model_file`` into ``library`` atomically, ``block`` trees
+    to a block (each called from it, never inlined)."""
     with contextlib.suppress(OSError):
         os.nice(10)
     with contextlib.suppress(ImportError, ValueError, OSError):
@@ -388,7 +387,7 @@ def _compile(model_file: str, library: str, inline: bool = True, block: int = 34
     os.close(fd)
     os.unlink(tmp)
     try:
-        lleaves.Model(model_file=model_file).compile(cache=tmp, finline=inline, fblocksize=block)
+        lleaves.Model(model_file=model_file).compile(cache=tmp, finline=False, fblocksize=block)
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
         side = out.with_suffix(".sha256")
         side_tmp = side.with_name(f".lib-{os.getpid()}.sha256")
@@ -406,9 +405,4 @@ def _block(arg: str) -> int:
 
 
 if __name__ == "__main__":
-    _compile(
-        sys.argv[1],
-        sys.argv[2],
-        sys.argv[3:4] != ["call"],
-        _block(sys.argv[4]) if len(sys.argv) > 4 else 34,
-    )
+    _compile(sys.argv[1], sys.argv[2], _block(sys.argv[3]) if len(sys.argv) > 3 else 34)

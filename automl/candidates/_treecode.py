@@ -49,11 +49,11 @@ NAME = (
 )
 
 
-def lanes_for(leaves: list[int]) -> int:
+def lanes_for(leaves: int, trees: int) -> int:
     """The rows of a tile: LANES when the trees have at most VECTOR_MAX_LEAVES leaves on
     average (every split of a tree is evaluated, for LANES rows at once, without branches),
     else 1 (one row at a time, branches at the top of the trees)."""
-    return LANES if leaves and sum(leaves) <= VECTOR_MAX_LEAVES * len(leaves) else 1
+    return LANES if trees > 0 and leaves <= VECTOR_MAX_LEAVES * trees else 1
 
 
 def float32_at_most(threshold: float) -> float:
@@ -324,7 +324,7 @@ def install() -> bool:
         text of the tiles' tree functions (written directly: llvmlite's builder took 9 s of a
         compile for 515 trees of 31 leaves), to add to the module's."""
         n_out = forest.n_classes
-        width = lanes_for([_leaves(t.root_node) for t in forest.trees])
+        width = lanes_for(sum(_leaves(t.root_node) for t in forest.trees), len(forest.trees))
         layout = ir.GlobalVariable(module, INT, name=LANES_SYMBOL)
         layout.global_constant = True
         layout.initializer = iconst(width)
