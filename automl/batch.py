@@ -366,7 +366,7 @@ def score_chunks(
                     progress(rows)
         finally:
             for job in compiling:
-                job.stop()
+                job.detach()  # (a compile not done yet is for the next batches)
             try:
                 background.close()
             finally:

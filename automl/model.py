@@ -387,12 +387,13 @@ class Model:
         return {cid: 1.0}
 
     def compile_trees(self, rows: int) -> list[Any]:
-        """Native code for the default's tree members where it pays on ``rows`` rows to score:
-        trees already compiled on this computer, and trees whose compile (started here, in a
-        child process) takes less than half the time their own scoring of the rows would: the
-        rows wait for it (a bounded time). The members switch to it once it is ready and
-        checked; the caller stops the compiles it gets back when the rows are scored
-        (``stop()``)."""
+        """Native code for the default's tree members when ``rows`` rows are to be scored (at
+        least MIN_ROWS_COMPILED): trees already compiled on this computer, else a compile
+        started here (a child process, at a lower priority). When it takes less than half the
+        time the members' own scoring of the rows would, the rows wait for it (a bounded
+        time); else they are scored as they are and the compile is for the next batches. The
+        members switch to compiled trees once they are ready and checked; the caller lets the
+        compiles it gets back finish on their own when the rows are scored (``detach()``)."""
         jobs = []
         for cid in self.members():
             cand = self.candidates[cid]
@@ -403,12 +404,9 @@ class Model:
             ms = kept.predict_ms_per_1000_rows if kept else None
             seconds = rows * (ms / 1e6 if ms else TREE_ROW_SECONDS * trees.n_trees)
             if not trees.cached():
-                if seconds < 2 * trees.seconds_to_compile:
-                    continue
                 trees.start()
-                # the rows wait for it (a compile left to the background, at a lower priority,
-                # was stopped unfinished when the rows were scored, batch after batch)
-                trees.wait(min(COMPILE_WAIT * trees.seconds_to_compile, seconds / 2))
+                if seconds >= 2 * trees.seconds_to_compile:  # it pays for these rows: they wait
+                    trees.wait(min(COMPILE_WAIT * trees.seconds_to_compile, seconds / 2))
             cand.score_compiled(trees)
             jobs.append(trees)
         return jobs

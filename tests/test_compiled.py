@@ -176,9 +176,10 @@ def test_a_big_tables_model_is_compiled_when_the_budget_leaves_time(
     assert trees.cached()
 
 
-def test_a_compile_still_running_when_the_rows_are_scored_is_stopped(
+def test_a_compile_still_running_when_the_rows_are_scored_finishes_on_its_own(
     tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The rows are not held back by a compile, and the compile is not lost with them."""
     import automl.model as model_module
 
     rng = np.random.default_rng(2)
@@ -204,8 +205,10 @@ def test_a_compile_still_running_when_the_rows_are_scored_is_stopped(
     rows = df.drop(columns="y").head(2)
     result = score_chunks(model, [rows], tmp_path / "o.csv", expected_rows=10**9)
     assert result.rows == 2 and len(started) == 1
-    assert started[0].proc is None  # stopped (killed and waited for), not left behind
-    assert not list(own_cache.glob(".job-*"))
+    assert started[0].proc is None  # handed over to finish on its own, not waited for
+    for child in _compiled._DETACHED:
+        child.wait(timeout=600)
+    assert started[0].cached() and not list(own_cache.glob(".job-*"))
     out = pd.read_csv(result.output)
     np.testing.assert_array_equal(out["probability_yes"], want["probability_yes"][:2])
 
@@ -456,3 +459,65 @@ def test_the_compile_estimate_and_the_blocks_follow_the_leaves() -> None:
     assert [_compiled._block(a) for a in ("8", "2", "34", "1", "35", "-4", "x", "")] == [
         8, 2, 34, 34, 34, 34, 34, 34,
     ]  # fmt: skip
+
+
+def _small_model(seed: int) -> tuple[pd.DataFrame, object]:
+    rng = np.random.default_rng(seed)
+    n = 3000
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["y"] = np.where(df.a + np.sin(2 * df.b) + rng.normal(0, 0.5, n) > 0, "yes", "no")
+    automl = AutoML(candidates=["lightgbm"], max_trials=1, ensemble=False, seed=0)
+    return df, automl.fit(df, target="y").model_
+
+
+def test_a_compile_that_does_not_pay_for_a_batch_is_kept_for_the_next(
+    tmp_path: Path, own_cache: Path
+) -> None:
+    """Rows too few to wait for their trees' compile are scored by LightGBM, and the compile
+    goes on after them: the next batch finds the trees compiled (a compile stopped with its
+    batch was started again by the next one and stopped again, batch after batch)."""
+    import automl.model as model_module
+
+    df, model = _small_model(6)
+    cand = model.candidates[model.default_id]  # type: ignore[attr-defined]
+    trees = cand.compiled_trees()
+    if trees is None:
+        pytest.skip("the model has too few trees to compile")
+    want, _ = model.answers(df)  # type: ignore[attr-defined]
+    rows = df.drop(columns="y")
+    few = model_module.MIN_ROWS_COMPILED  # LightGBM scores them far faster than a compile
+    assert few * model_module.TREE_ROW_SECONDS * trees.n_trees < 2 * trees.seconds_to_compile
+    score_chunks(model, [rows], tmp_path / "first.csv", expected_rows=few)  # type: ignore[arg-type]
+    for child in _compiled._DETACHED:  # (the compile may also have ended within the batch)
+        child.wait(timeout=600)
+    assert trees.cached()
+    assert not list(own_cache.glob(".job-*"))  # the child removed its job file
+    cand.compiled_ = None
+    score_chunks(model, [rows], tmp_path / "next.csv", expected_rows=few)  # type: ignore[arg-type]
+    assert cand.compiled_ is not None  # the next batch was scored by the compiled trees
+    out = pd.read_csv(tmp_path / "next.csv")
+    np.testing.assert_allclose(out["probability_yes"], want["probability_yes"], atol=1e-9)
+
+
+def test_one_process_at_a_time_compiles_the_same_trees(tmp_path: Path, own_cache: Path) -> None:
+    """A compile of trees another process is compiling (two batches of one model at once)
+    leaves it to that process: it ends at once, without a library, and removes its job file."""
+    import fcntl
+    import subprocess
+    import sys
+
+    df, model = _small_model(7)
+    trees = model.candidates[model.default_id].compiled_trees()  # type: ignore[attr-defined]
+    if trees is None:
+        pytest.skip("the model has too few trees to compile")
+    own_cache.mkdir(parents=True)
+    command = [sys.executable, "-m", "automl.candidates._compiled"]
+    job = own_cache / ".job-test.txt"
+    with trees.library.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process compiling them
+        job.write_text(_compiled.compiler_text(trees.text))
+        done = subprocess.run([*command, str(job), str(trees.library)], timeout=600)
+        assert done.returncode == 0 and not trees.cached() and not job.exists()
+    job.write_text(_compiled.compiler_text(trees.text))  # that process gone: this one compiles
+    done = subprocess.run([*command, str(job), str(trees.library)], timeout=600)
+    assert done.returncode == 0 and trees.cached() and not job.exists()

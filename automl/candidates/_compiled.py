@@ -211,6 +211,19 @@ class CompiledTrees:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=max(seconds, 0.0))
 
+    def detach(self) -> None:
+        """Let a compile still running finish on its own, after the rows that started it are
+        scored: its library goes to the cache for the next batches (the child removes its job
+        file). A compile stopped when its batch ended was started again by the next batch and
+        stopped again, so a model whose compile took longer than its batches never had it."""
+        if self.proc is not None and self.proc.poll() is None:
+            _DETACHED.append(self.proc)  # (not waited for: kept from the garbage collector)
+            self.proc = None
+            self._job = None
+            self._cleanup()
+        else:
+            self.poll()
+
     def stop(self) -> None:
         """Stop a compile still running (the scoring finished first)."""
         if self.proc is not None and self.proc.poll() is None:
@@ -356,20 +369,51 @@ class Scorer:
         return np.ascontiguousarray(out[:, :n].T)
 
 
+_DETACHED: list[subprocess.Popen[bytes]] = []  # compiles left to finish on their own
+
+
 def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
     libs = sorted(folder.glob("*.so"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in libs[keep:]:
         old.unlink(missing_ok=True)
         old.with_suffix(".sha256").unlink(missing_ok=True)
-    for job in [*folder.glob(".job-*"), *folder.glob(".lib-*")]:
+    for job in [*folder.glob(".job-*"), *folder.glob(".lib-*"), *folder.glob("*.lock")]:
         with contextlib.suppress(OSError):
             if time.time() - job.stat().st_mtime > 3600:
                 job.unlink()
 
 
+@contextlib.contextmanager
+def _only_compile(library: Path) -> Any:
+    """True while this process alone compiles ``library`` (a lock beside it, let go when the
+    process ends however it ends); False when another process is compiling it."""
+    try:
+        import fcntl
+    except ImportError:  # (no such locks on this system: compiles of the same trees may overlap)
+        yield True
+        return
+    with library.with_suffix(".lock").open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+
+
 def _compile(model_file: str, library: str, block: int = 34) -> None:
     """The child process: compile ``model_file`` into ``library`` atomically, ``block`` trees
-    to a block (each called from it, never inlined)."""
+    to a block (each called from it, never inlined), unless another process is compiling the
+    same trees (batches of one model scored at once); ``model_file`` is removed at the end."""
+    try:
+        with _only_compile(Path(library)) as alone:
+            if alone and not Path(library).is_file():
+                _compile_alone(model_file, library, block)
+    finally:
+        Path(model_file).unlink(missing_ok=True)
+
+
+def _compile_alone(model_file: str, library: str, block: int) -> None:
     with contextlib.suppress(OSError):
         os.nice(10)
     with contextlib.suppress(ImportError, ValueError, OSError):
