@@ -521,3 +521,25 @@ def test_one_process_at_a_time_compiles_the_same_trees(tmp_path: Path, own_cache
     job.write_text(_compiled.compiler_text(trees.text))  # that process gone: this one compiles
     done = subprocess.run([*command, str(job), str(trees.library)], timeout=600)
     assert done.returncode == 0 and trees.cached() and not job.exists()
+
+
+def test_compiles_left_to_finish_are_waited_for_once_they_end(tmp_path: Path) -> None:
+    """A long-running server hands compiles over batch after batch: those that ended are
+    waited for at the next hand-over, none is left a zombie process."""
+    import os
+    import subprocess
+    import sys
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, ended.pid, os.WEXITED | os.WNOWAIT)  # ended, not waited for: a zombie
+    _compiled._DETACHED.append(ended)
+    running = _compiled.CompiledTrees("tree\n", 30)
+    running.proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running.detach()
+        assert ended.returncode == 0 and ended not in _compiled._DETACHED  # waited for
+        assert running.proc is None
+        assert _compiled._DETACHED[-1].poll() is None  # still running, kept
+    finally:
+        _compiled._DETACHED[-1].kill()
+        _compiled._DETACHED[-1].wait()

@@ -216,8 +216,10 @@ class CompiledTrees:
         scored: its library goes to the cache for the next batches (the child removes its job
         file). A compile stopped when its batch ended was started again by the next batch and
         stopped again, so a model whose compile took longer than its batches never had it."""
+        # the ones that ended are waited for (a server would keep them as zombie processes)
+        _DETACHED[:] = [child for child in _DETACHED if child.poll() is None]
         if self.proc is not None and self.proc.poll() is None:
-            _DETACHED.append(self.proc)  # (not waited for: kept from the garbage collector)
+            _DETACHED.append(self.proc)  # (kept from the garbage collector while it runs)
             self.proc = None
             self._job = None
             self._cleanup()
