@@ -36,7 +36,7 @@ from automl.artifact import (
     read_meta_file,
     write_meta_file,
 )
-from automl.candidates import Candidate, get_candidate
+from automl.candidates import Candidate, _compiled, get_candidate
 from automl.coltypes import check_text
 from automl.errors import (
     ArtifactError,
@@ -391,7 +391,8 @@ class Model:
         least MIN_ROWS_COMPILED): trees already compiled on this computer, else a compile
         started here (a child process, at a lower priority). When it takes less than half the
         time the members' own scoring of the rows would, the rows wait for it (a bounded
-        time); else they are scored as they are and the compile is for the next batches. The
+        time); else they are scored as they are and the compile is for the next batches (not
+        started while MAX_BACKGROUND such compiles run in this process). The
         members switch to compiled trees once they are ready and checked; the caller lets the
         compiles it gets back finish on their own when the rows are scored (``detach()``)."""
         jobs = []
@@ -404,8 +405,11 @@ class Model:
             ms = kept.predict_ms_per_1000_rows if kept else None
             seconds = rows * (ms / 1e6 if ms else TREE_ROW_SECONDS * trees.n_trees)
             if not trees.cached():
+                pays = seconds >= 2 * trees.seconds_to_compile  # these rows wait for it
+                if not pays and _compiled.background() >= _compiled.MAX_BACKGROUND:
+                    continue  # (a later batch starts it: a server's batches would pile them up)
                 trees.start()
-                if seconds >= 2 * trees.seconds_to_compile:  # it pays for these rows: they wait
+                if pays:
                     trees.wait(min(COMPILE_WAIT * trees.seconds_to_compile, seconds / 2))
             cand.score_compiled(trees)
             jobs.append(trees)

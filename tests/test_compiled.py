@@ -478,6 +478,8 @@ def test_a_compile_that_does_not_pay_for_a_batch_is_kept_for_the_next(
     batch was started again by the next one and stopped again, batch after batch)."""
     import automl.model as model_module
 
+    for child in _compiled._DETACHED:  # (no other test's compile still running: it would wait)
+        child.wait(timeout=600)
     df, model = _small_model(6)
     cand = model.candidates[model.default_id]  # type: ignore[attr-defined]
     trees = cand.compiled_trees()
@@ -543,3 +545,30 @@ def test_compiles_left_to_finish_are_waited_for_once_they_end(tmp_path: Path) ->
     finally:
         _compiled._DETACHED[-1].kill()
         _compiled._DETACHED[-1].wait()
+
+
+def test_compiles_for_later_batches_are_one_at_a_time(
+    own_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch too small to wait for its compile does not start one while another such compile
+    runs (an app server's batches of many models would pile them up); a batch that waits for
+    its compile starts it all the same."""
+    import subprocess
+    import sys
+
+    import automl.model as model_module
+
+    _, model = _small_model(6)
+    trees = model.candidates[model.default_id].compiled_trees()  # type: ignore[attr-defined]
+    if trees is None:
+        pytest.skip("the model has too few trees to compile")
+    monkeypatch.setattr(model_module, "COMPILE_WAIT", 1e6)  # (never cut by a busy machine)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(_compiled, "_DETACHED", [other])
+    try:
+        assert model.compile_trees(model_module.MIN_ROWS_COMPILED) == []  # type: ignore[attr-defined]
+        jobs = model.compile_trees(10**9)  # type: ignore[attr-defined]
+        assert len(jobs) == 1 and jobs[0].poll()  # waited for, compiled
+    finally:
+        other.kill()
+        other.wait()

@@ -216,8 +216,7 @@ class CompiledTrees:
         scored: its library goes to the cache for the next batches (the child removes its job
         file). A compile stopped when its batch ended was started again by the next batch and
         stopped again, so a model whose compile took longer than its batches never had it."""
-        # the ones that ended are waited for (a server would keep them as zombie processes)
-        _DETACHED[:] = [child for child in _DETACHED if child.poll() is None]
+        background()
         if self.proc is not None and self.proc.poll() is None:
             _DETACHED.append(self.proc)  # (kept from the garbage collector while it runs)
             self.proc = None
@@ -372,6 +371,14 @@ class Scorer:
 
 
 _DETACHED: list[subprocess.Popen[bytes]] = []  # compiles left to finish on their own
+MAX_BACKGROUND = 1  # compiles for later batches running at once (each may take gigabytes)
+
+
+def background() -> int:
+    """How many compiles left to finish on their own are still running (those that ended are
+    waited for: a server would keep them as zombie processes)."""
+    _DETACHED[:] = [child for child in _DETACHED if child.poll() is None]
+    return len(_DETACHED)
 
 
 def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
