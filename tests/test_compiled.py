@@ -502,8 +502,9 @@ def test_a_compile_that_does_not_pay_for_a_batch_is_kept_for_the_next(
 
 
 def test_one_process_at_a_time_compiles_the_same_trees(tmp_path: Path, own_cache: Path) -> None:
-    """A compile of trees another process is compiling (two batches of one model at once)
-    leaves it to that process: it ends at once, without a library, and removes its job file."""
+    """Trees another process is compiling (two batches of one model at once) are left to it: no
+    compile is started, and one started all the same ends at once, without a library, and
+    removes its job file."""
     import fcntl
     import subprocess
     import sys
@@ -517,6 +518,8 @@ def test_one_process_at_a_time_compiles_the_same_trees(tmp_path: Path, own_cache
     job = own_cache / ".job-test.txt"
     with trees.library.with_suffix(".lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process compiling them
+        trees.start()
+        assert trees.proc is None and not trees.poll()  # no child started: it waits for theirs
         job.write_text(_compiled.compiler_text(trees.text))
         done = subprocess.run([*command, str(job), str(trees.library)], timeout=600)
         assert done.returncode == 0 and not trees.cached() and not job.exists()

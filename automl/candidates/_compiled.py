@@ -161,11 +161,15 @@ class CompiledTrees:
         self.digest.unlink(missing_ok=True)
 
     def start(self) -> None:
-        """Compile in a child process at low priority; :meth:`poll` says when it is done."""
+        """Compile in a child process at low priority; :meth:`poll` says when it is done (also
+        when another process compiles the same trees: none is started then)."""
         if self.proc is not None or self.cached():
             return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            with _only_compile(self.library) as alone:
+                if not alone:
+                    return
             fd, job = tempfile.mkstemp(dir=self.folder, prefix=".job-", suffix=".txt")
             with os.fdopen(fd, "w") as fh:
                 fh.write(compiler_text(self.text))
