@@ -405,12 +405,11 @@ class Model:
             ms = kept.predict_ms_per_1000_rows if kept else None
             seconds = rows * (ms / 1e6 if ms else TREE_ROW_SECONDS * trees.n_trees)
             if not trees.cached():
-                pays = seconds >= 2 * trees.seconds_to_compile  # these rows wait for it
-                if not pays and _compiled.background() >= _compiled.MAX_BACKGROUND:
-                    continue  # (a later batch starts it: a server's batches would pile them up)
-                trees.start()
-                if pays:
+                if seconds >= 2 * trees.seconds_to_compile:  # it pays: these rows wait for it
+                    trees.start()
                     trees.wait(min(COMPILE_WAIT * trees.seconds_to_compile, seconds / 2))
+                elif not _compiled.start_for_later(trees):
+                    continue  # (a later batch starts it: a server's batches would pile them up)
             cand.score_compiled(trees)
             jobs.append(trees)
         return jobs

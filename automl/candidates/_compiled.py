@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -220,14 +221,16 @@ class CompiledTrees:
         scored: its library goes to the cache for the next batches (the child removes its job
         file). A compile stopped when its batch ended was started again by the next batch and
         stopped again, so a model whose compile took longer than its batches never had it."""
-        background()
-        if self.proc is not None and self.proc.poll() is None:
-            _DETACHED.append(self.proc)  # (kept from the garbage collector while it runs)
-            self.proc = None
-            self._job = None
-            self._cleanup()
-        else:
-            self.poll()
+        with _BACKGROUND_LOCK:
+            _reap()
+            if self.proc is not None and self.proc.poll() is None:
+                if self.proc not in _DETACHED:  # (kept from the garbage collector while it runs)
+                    _DETACHED.append(self.proc)
+                self.proc = None
+                self._job = None  # (a child killed by a signal leaves it to _prune)
+                self._cleanup()
+                return
+        self.poll()
 
     def stop(self) -> None:
         """Stop a compile still running (the scoring finished first)."""
@@ -374,15 +377,37 @@ class Scorer:
         return np.ascontiguousarray(out[:, :n].T)
 
 
-_DETACHED: list[subprocess.Popen[bytes]] = []  # compiles left to finish on their own
-MAX_BACKGROUND = 1  # compiles for later batches running at once (each may take gigabytes)
+# compiles for later batches (started for them, or left to finish after their batch)
+_DETACHED: list[subprocess.Popen[bytes]] = []
+_BACKGROUND_LOCK = threading.Lock()  # (an app server scores batches on several threads)
+MAX_BACKGROUND = 1  # of them running at once in a process (each may take gigabytes)
+CHILD_CPU_SECONDS = 1800  # a compile (left to itself, or stuck) ends after this much CPU
+
+
+def _reap() -> None:
+    """Forget the compiles for later batches that ended, waiting for them (a server would keep
+    them as zombie processes)."""
+    _DETACHED[:] = [child for child in _DETACHED if child.poll() is None]
 
 
 def background() -> int:
-    """How many compiles left to finish on their own are still running (those that ended are
-    waited for: a server would keep them as zombie processes)."""
-    _DETACHED[:] = [child for child in _DETACHED if child.poll() is None]
-    return len(_DETACHED)
+    """How many compiles for later batches are still running."""
+    with _BACKGROUND_LOCK:
+        _reap()
+        return len(_DETACHED)
+
+
+def start_for_later(trees: CompiledTrees) -> bool:
+    """Start ``trees``' compile for later batches, unless MAX_BACKGROUND such compiles run in
+    this process already (checked and started in one step, whatever the threads)."""
+    with _BACKGROUND_LOCK:
+        _reap()
+        if len(_DETACHED) >= MAX_BACKGROUND:
+            return False
+        trees.start()
+        if trees.proc is not None:
+            _DETACHED.append(trees.proc)
+        return True
 
 
 def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
@@ -393,23 +418,33 @@ def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
     for job in [*folder.glob(".job-*"), *folder.glob(".lib-*"), *folder.glob("*.lock")]:
         with contextlib.suppress(OSError):
             if time.time() - job.stat().st_mtime > 3600:
-                job.unlink()
+                if job.suffix != ".lock":
+                    job.unlink()
+                    continue
+                with _only_compile(job.with_suffix(".so")) as alone:
+                    if alone:  # (never a lock a compile holds)
+                        job.unlink()
 
 
 @contextlib.contextmanager
 def _only_compile(library: Path) -> Any:
     """True while this process alone compiles ``library`` (a lock beside it, let go when the
-    process ends however it ends); False when another process is compiling it."""
+    process ends however it ends); False when another process is compiling it. Where such
+    locks do not work (no ``fcntl``, a file system without locks), True: compiles of the same
+    trees may then overlap (each writes the library atomically)."""
     try:
         import fcntl
-    except ImportError:  # (no such locks on this system: compiles of the same trees may overlap)
+    except ImportError:
         yield True
         return
     with library.with_suffix(".lock").open("a") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             yield False
+            return
+        except OSError:
+            yield True
             return
         yield True
 
@@ -420,7 +455,8 @@ def _compile(model_file: str, library: str, block: int = 34) -> None:
     same trees (batches of one model scored at once); ``model_file`` is removed at the end."""
     try:
         with _only_compile(Path(library)) as alone:
-            if alone and not Path(library).is_file():
+            done = Path(library).is_file() and Path(library).with_suffix(".sha256").is_file()
+            if alone and not done:
                 _compile_alone(model_file, library, block)
     finally:
         Path(model_file).unlink(missing_ok=True)
@@ -433,6 +469,7 @@ def _compile_alone(model_file: str, library: str, block: int) -> None:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
+        resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
     import lleaves
 
     if not _treecode.install():
