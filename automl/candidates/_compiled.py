@@ -390,13 +390,6 @@ def _reap() -> None:
     _DETACHED[:] = [child for child in _DETACHED if child.poll() is None]
 
 
-def background() -> int:
-    """How many compiles for later batches are still running."""
-    with _BACKGROUND_LOCK:
-        _reap()
-        return len(_DETACHED)
-
-
 def start_for_later(trees: CompiledTrees) -> bool:
     """Start ``trees``' compile for later batches, unless MAX_BACKGROUND such compiles run in
     this process already (checked and started in one step, whatever the threads)."""
@@ -417,10 +410,11 @@ def _prune(folder: Path, keep: int = MAX_CACHED) -> None:
         old.with_suffix(".sha256").unlink(missing_ok=True)
     for job in [*folder.glob(".job-*"), *folder.glob(".lib-*"), *folder.glob("*.lock")]:
         with contextlib.suppress(OSError):
-            if time.time() - job.stat().st_mtime > 3600:
-                if job.suffix != ".lock":
-                    job.unlink()
-                    continue
+            if time.time() - job.stat().st_mtime <= 3600:
+                continue
+            if job.suffix != ".lock":
+                job.unlink()
+            else:
                 with _only_compile(job.with_suffix(".so")) as alone:
                     if alone:  # (never a lock a compile holds)
                         job.unlink()
