@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from automl.atomic import atomic_path, check_output_file
 from automl.drift import DriftCounts, DriftProfile, DriftReport
 from automl.errors import DataError, EaselError, ParameterError
+from automl.memory import small_pages
 from automl.model import Model
 from automl.preprocess import InputReport
 from connectors import Rows
@@ -339,7 +340,8 @@ def score_chunks(
     rows = 0
     counts, note = _drift_counts(model) if drift else (None, "")
     observe = None if counts is None else counts.add
-    with atomic_path(out) as tmp:  # the file appears only when every row is scored
+    # the file appears only when every row is scored; chunks' arrays on small pages (see there)
+    with small_pages(), atomic_path(out) as tmp:
         writer = _Writer(tmp, fmt)
         background = _Background()
         compiling = model.compile_trees(expected_rows) if expected_rows else []

@@ -19,11 +19,12 @@ rows of another seed):
 3. chunked scoring: rows/second and peak memory of ``automl predict`` with each table's model
    on CSV files of two sizes of that table's columns (bounded memory means the larger file does
    not need more), against pyarrow alone reading the same file (the aim: at least a quarter of
-   its speed). Each file is scored twice: first with the compiled-trees cache as the build left
-   it (a build compiles a big table's model when its budget leaves the time), then again; the
-   rows/second are the command's own scoring seconds (it prints them), the command's start
-   (about 2 s of imports) is given beside them. Then the same rows as a Parquet file, scored
-   into a Parquet file.
+   its speed). Each file is scored first with the compiled-trees cache as the build left it (a
+   build compiles a big table's model when its budget leaves the time), then ``--repeats``
+   times, each run just after pyarrow's read in its own process (this machine's speed drifts
+   within seconds), and the ratio is that of the medians; the rows/second are the command's own
+   scoring seconds (it prints them), the command's start (about 2 s of imports) is given beside
+   them. Then the same rows as a Parquet file, scored into a Parquet file.
 
 The peers (FLAML, AutoGluon, H2O) on the same interactions table: benchmarks/scale_peers.py.
 """
@@ -226,14 +227,11 @@ def throughput(model_dir: Path, rows: int) -> None:
 
 
 PYARROW_READ = """
-import json, statistics, sys, time
+import json, sys, time
 import pyarrow.csv as csv
-seconds = []
-for _ in range(3):
-    t0 = time.monotonic()
-    csv.read_csv(sys.argv[1])
-    seconds.append(time.monotonic() - t0)
-print(json.dumps({"s": statistics.median(seconds)}))
+t0 = time.monotonic()
+csv.read_csv(sys.argv[1])
+print(json.dumps({"s": time.monotonic() - t0}))
 """
 
 
@@ -273,9 +271,11 @@ def _own_seconds(stderr: str) -> float | None:
     return None
 
 
-def chunked(table: str, model_dir: Path, workdir: Path, sizes: list[int]) -> None:
-    """``automl predict`` twice on each file: as the build left the compiled-trees cache, then
-    again (the cache as the first run left it), against pyarrow alone reading the file."""
+def chunked(table: str, model_dir: Path, workdir: Path, sizes: list[int], repeats: int) -> None:
+    """``automl predict`` on each file: once with the compiled-trees cache as the build left it,
+    then ``repeats`` times in turn with pyarrow alone reading the file in its own process (the
+    machine's speed drifts within seconds: each pair runs under the same conditions); the
+    ratio is of the medians. Then the same rows as Parquet in and out, ``repeats`` times."""
     automl_cli = str(Path(sys.executable).parent / "automl")
     cache = Path(os.environ["EASEL_CACHE_DIR"]) / "compiled"
     for n in sizes:
@@ -284,30 +284,50 @@ def chunked(table: str, model_dir: Path, workdir: Path, sizes: list[int]) -> Non
         out = workdir / f"scored_{n}.csv"
         cmd = [automl_cli, "predict", str(model_dir), str(src), "--out", str(out), "--quiet"]
         size_mb = src.stat().st_size / 1e6
-        # the baseline: pyarrow alone reading the same file (another process, median of 3)
+
+        def scored(command: list[str]) -> tuple[float, float, float]:
+            secs, peak, err = _peak_child_mb(command)
+            return _own_seconds(err) or secs, secs, peak
+
+        compiled = len(list(cache.glob("*.so"))) if cache.is_dir() else 0
         read = _json_child(PYARROW_READ, str(src))["s"]
-        for run in ("first", "second"):
-            compiled = len(list(cache.glob("*.so"))) if cache.is_dir() else 0
-            secs, peak, err = _peak_child_mb(cmd)
-            own = _own_seconds(err) or secs
-            print(
-                f"chunked ({table}, {run} run, compiled trees in the cache: {compiled}): "
-                f"automl predict on a {size_mb:,.0f} MB CSV ({n:,} rows): {own:.1f} s scoring "
-                f"({n / own:,.0f} rows/s; {secs:.1f} s with the command's start), peak RSS "
-                f"{peak:,.0f} MB; pyarrow reads it at {n / read:,.0f} rows/s: ratio "
-                f"{read / own:.2f} (aim >= 0.25)",
-                flush=True,
-            )
+        own, secs, peak = scored(cmd)
+        print(
+            f"chunked ({table}, first run, compiled trees in the cache: {compiled}): automl "
+            f"predict on a {size_mb:,.0f} MB CSV ({n:,} rows): {own:.1f} s scoring "
+            f"({n / own:,.0f} rows/s; {secs:.1f} s with the command's start), peak RSS "
+            f"{peak:,.0f} MB; pyarrow read it just before at {n / read:,.0f} rows/s: ratio "
+            f"{read / own:.2f}",
+            flush=True,
+        )
+        reads, owns, peaks = [], [], []
+        for _ in range(repeats):
+            reads.append(_json_child(PYARROW_READ, str(src))["s"])
+            own, secs, peak = scored(cmd)
+            owns.append(own)
+            peaks.append(peak)
+        read, own = statistics.median(reads), statistics.median(owns)
+        pairs = sorted(r / o for r, o in zip(reads, owns, strict=True))
+        print(
+            f"chunked ({table}, {repeats} more runs, each after pyarrow's read): automl predict "
+            f"{own:.2f} s scoring, median ({n / own:,.0f} rows/s; runs "
+            f"{', '.join(f'{o:.1f}' for o in owns)}), peak RSS at most {max(peaks):,.0f} MB; "
+            f"pyarrow {read:.2f} s, median ({n / read:,.0f} rows/s; runs "
+            f"{', '.join(f'{r:.2f}' for r in reads)}): ratio of the medians {read / own:.2f} "
+            f"(aim >= 0.25; pair by pair {pairs[0]:.2f} to {pairs[-1]:.2f})",
+            flush=True,
+        )
         # the same rows as Parquet in and out
         pq_src, pq_out = workdir / f"score_{n}.parquet", workdir / f"scored_{n}.parquet"
         _json_child(TO_PARQUET, str(src), str(pq_src))
         cmd = [automl_cli, "predict", str(model_dir), str(pq_src), "--out", str(pq_out), "--quiet"]
-        secs, peak, err = _peak_child_mb(cmd)
-        own = _own_seconds(err) or secs
+        runs = [scored(cmd) for _ in range(repeats)]
+        own = statistics.median(r[0] for r in runs)
         print(
-            f"chunked ({table}, Parquet in and out): automl predict on {n:,} rows: {own:.1f} s "
-            f"scoring ({n / own:,.0f} rows/s), peak RSS {peak:,.0f} MB; ratio to pyarrow's read "
-            f"of the CSV {read / own:.2f}",
+            f"chunked ({table}, Parquet in and out): automl predict on {n:,} rows: {own:.2f} s "
+            f"scoring, median of {repeats} ({n / own:,.0f} rows/s), peak RSS at most "
+            f"{max(r[2] for r in runs):,.0f} MB; ratio to pyarrow's read of the CSV "
+            f"{read / own:.2f}",
             flush=True,
         )
         for path in (src, out, pq_src, pq_out):
@@ -321,6 +341,12 @@ def main() -> None:
     p.add_argument("--tables", default="interactions,synthetic")
     p.add_argument("--chunk-sizes", default="600000,2000000")
     p.add_argument("--no-scoring", action="store_true", help="builds only")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="runs of automl predict (each after pyarrow's read) per file and format",
+    )
     p.add_argument("--verbose", action="store_true", help="print each build's leaderboard")
     p.add_argument(
         "--model",
@@ -360,7 +386,7 @@ def main() -> None:
             return
         sizes = [int(s) for s in a.chunk_sizes.split(",")]
         for table, model_dir in models.items():
-            chunked(table, model_dir, work, sizes)
+            chunked(table, model_dir, work, sizes, max(1, a.repeats))
         if "synthetic" in models:  # last: it holds a million rows in this process
             throughput(models["synthetic"], a.rows)
 

@@ -29,6 +29,63 @@ def test_chunked_scoring_equals_one_pass(binary_model, binary_df, tmp_path):
     )
 
 
+def test_chunks_are_scored_on_small_pages_and_the_setting_comes_back(
+    binary_model, binary_df, tmp_path
+):
+    """Batch scoring asks numpy not to advise huge pages for its chunks' arrays (fresh huge
+    pages cost more to fault in than they save, chunk after chunk), in every thread it reads
+    and scores in, and restores numpy's own setting when the batch ends, even on an error."""
+    from numpy._core.multiarray import _set_madvise_hugepage as advise  # returns the setting
+
+    seen: list[bool] = []
+
+    def watched(df: pd.DataFrame):  # type: ignore[no-untyped-def]
+        for part in chunks(df, 50):
+            seen.append(advise(False))  # (already off inside: unchanged)
+            yield part
+
+    rows = binary_df.drop(columns=["churn"])
+    before = advise(True)
+    try:
+        score_chunks(binary_model.model_, watched(rows), tmp_path / "o.csv")
+        assert seen and not any(seen)
+        assert advise(True) is True  # restored after the batch
+        with pytest.raises(DataError, match="no rows"):
+            score_chunks(binary_model.model_, iter([]), tmp_path / "p.csv")
+        assert advise(True) is True  # and after a failed one
+    finally:
+        advise(before)
+
+
+def test_small_pages_blocks_overlapping_in_threads_restore_the_setting_when_the_last_ends():
+    import threading
+
+    from numpy._core.multiarray import _set_madvise_hugepage as advise
+
+    from automl.memory import small_pages
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with small_pages():
+            inside.set()
+            leave.wait(10)
+
+    before = advise(True)
+    try:
+        t = threading.Thread(target=other)
+        with small_pages():
+            t.start()
+            assert inside.wait(10)
+        assert advise(False) is False  # the other thread's block still runs: still off
+        leave.set()
+        t.join(10)
+        assert advise(True) is True  # the last block ended: numpy's setting is back
+    finally:
+        leave.set()
+        advise(before)
+
+
 def test_column_changing_type_between_chunks_is_explained(binary_model, binary_df, tmp_path):
     rows = binary_df.drop(columns=["churn"]).head(40).copy()
     first, second = rows.iloc[:20].copy(), rows.iloc[20:].copy()
