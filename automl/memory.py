@@ -45,11 +45,12 @@ _PAGES_BEFORE = True
 def small_pages() -> Iterator[None]:
     """Inside the block, numpy does not ask the kernel to back its large arrays with huge
     pages (it does so for every array of 4 MB and more). Batch scoring allocates its chunks'
-    arrays again and again, and each huge page is found, often compacted, and cleared when
-    first touched: on 600,000 rows of 44 columns, 3.60 s instead of 3.90 s (medians of 7),
-    system CPU 1.54 s instead of 1.79 s (docs/benchmarks.md, "Scale"). Blocks in several
-    threads nest; the setting is restored when the last ends. Without numpy's switch (another
-    numpy), nothing changes."""
+    arrays again and again, and the kernel clears each fresh huge page whole when it is first
+    touched: on 600,000 rows of 44 columns, 3.5-4.0 s instead of 3.8-4.4 s in four rounds of
+    five (medians of 7 runs; no gain in the fifth), system CPU 1.5-1.7 s instead of 1.8-2.4 s
+    (docs/benchmarks.md, "Chunks' arrays on small pages"). Blocks in several threads nest; the
+    setting is restored when the last ends. Without numpy's switch (another numpy), nothing
+    changes."""
     global _PAGES_USERS, _PAGES_BEFORE
     try:
         from numpy._core.multiarray import _set_madvise_hugepage  # type: ignore[attr-defined]

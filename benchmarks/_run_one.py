@@ -17,9 +17,10 @@ __all__ = ["score", "split"]  # re-exported: older scripts import them from here
 
 def run_easel(train, test, target, task, budget, seed):  # type: ignore[no-untyped-def]
     import automl
+    from automl import AutoML  # imported before the clock starts, as the peers' runners do
 
     t0 = time.monotonic()
-    m = automl.AutoML(time_budget=budget, seed=seed).fit(train, target=target)
+    m = AutoML(time_budget=budget, seed=seed).fit(train, target=target)
     fit_s = time.monotonic() - t0
     x_test = test.drop(columns=[target])
     t0 = time.monotonic()

@@ -139,11 +139,11 @@ def seasonal_naive(train: pd.DataFrame, h: int, season: int) -> pd.DataFrame:
 
 
 def easel(train: pd.DataFrame, h: int, budget: float, seed: int) -> tuple[pd.DataFrame, float]:
-    import automl
+    from automl import AutoML  # imported before the clock starts, as the peers' runners do
 
     t = time.perf_counter()
     model = (
-        automl.AutoML(
+        AutoML(
             task="timeseries",
             time_column="ds",
             series_columns=["unique_id"],
