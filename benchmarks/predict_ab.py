@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.scale import _own_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,11 +48,9 @@ def _run(model: str, source: str, out: Path, env: dict[str, str]) -> tuple[float
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"automl predict failed ({env}):\n{done.stderr[-2000:]}")
-    seconds = next(
-        float(line.rsplit(" ", 2)[-2])
-        for line in (done.stdout + done.stderr).splitlines()
-        if line.startswith("wrote ") and " predictions to " in line
-    )
+    seconds = _own_seconds(done.stdout + done.stderr)
+    if seconds is None:
+        raise SystemExit(f"automl predict did not say how long it scored ({env}):\n{done.stdout}")
     return (
         seconds,
         after.ru_utime - before.ru_utime,

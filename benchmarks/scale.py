@@ -271,6 +271,13 @@ def _own_seconds(stderr: str) -> float | None:
     return None
 
 
+def _scored(command: list[str]) -> tuple[float, float, float]:
+    """``automl predict``'s own scoring seconds (its whole run's when it does not say), its
+    whole run's seconds and its peak RSS MB."""
+    secs, peak, err = _peak_child_mb(command)
+    return _own_seconds(err) or secs, secs, peak
+
+
 def chunked(table: str, model_dir: Path, workdir: Path, sizes: list[int], repeats: int) -> None:
     """``automl predict`` on each file: once with the compiled-trees cache as the build left it,
     then ``repeats`` times in turn with pyarrow alone reading the file in its own process (the
@@ -285,13 +292,9 @@ def chunked(table: str, model_dir: Path, workdir: Path, sizes: list[int], repeat
         cmd = [automl_cli, "predict", str(model_dir), str(src), "--out", str(out), "--quiet"]
         size_mb = src.stat().st_size / 1e6
 
-        def scored(command: list[str]) -> tuple[float, float, float]:
-            secs, peak, err = _peak_child_mb(command)
-            return _own_seconds(err) or secs, secs, peak
-
         compiled = len(list(cache.glob("*.so"))) if cache.is_dir() else 0
         read = _json_child(PYARROW_READ, str(src))["s"]
-        own, secs, peak = scored(cmd)
+        own, secs, peak = _scored(cmd)
         print(
             f"chunked ({table}, first run, compiled trees in the cache: {compiled}): automl "
             f"predict on a {size_mb:,.0f} MB CSV ({n:,} rows): {own:.1f} s scoring "
@@ -303,7 +306,7 @@ def chunked(table: str, model_dir: Path, workdir: Path, sizes: list[int], repeat
         reads, owns, peaks = [], [], []
         for _ in range(repeats):
             reads.append(_json_child(PYARROW_READ, str(src))["s"])
-            own, secs, peak = scored(cmd)
+            own, secs, peak = _scored(cmd)
             owns.append(own)
             peaks.append(peak)
         read, own = statistics.median(reads), statistics.median(owns)
@@ -321,7 +324,7 @@ def chunked(table: str, model_dir: Path, workdir: Path, sizes: list[int], repeat
         pq_src, pq_out = workdir / f"score_{n}.parquet", workdir / f"scored_{n}.parquet"
         _json_child(TO_PARQUET, str(src), str(pq_src))
         cmd = [automl_cli, "predict", str(model_dir), str(pq_src), "--out", str(pq_out), "--quiet"]
-        runs = [scored(cmd) for _ in range(repeats)]
+        runs = [_scored(cmd) for _ in range(repeats)]
         own = statistics.median(r[0] for r in runs)
         print(
             f"chunked ({table}, Parquet in and out): automl predict on {n:,} rows: {own:.2f} s "
