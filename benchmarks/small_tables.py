@@ -12,9 +12,7 @@ clock. Variants change one thing in this process only:
 - ``base``: the code as it is;
 - ``no_pairs``: the linear family without its configuration on products of pairs of inputs;
 - ``mean_pool``: ensembles of classes average their members' probabilities (as before), not
-  their log-probabilities;
-- ``no_log_link``: LightGBM never tries the Tweedie objective (numbers never negative and
-  skewed to the right get only the squared error, as before).
+  their log-probabilities.
 
 Tables (nothing is downloaded):
 
@@ -46,7 +44,7 @@ import pandas as pd
 
 from benchmarks._common import score, split
 
-VARIANTS = ["base", "no_pairs", "mean_pool", "no_log_link"]
+VARIANTS = ["base", "no_pairs", "mean_pool"]
 TABLES = ["choice", "modechoice", "diamonds_small"]
 
 
@@ -106,20 +104,11 @@ def load(name: str) -> tuple[pd.DataFrame, str, str]:
 
 @contextlib.contextmanager
 def variant(name: str) -> Iterator[None]:
-    from automl.candidates import _lightgbm, _linear
+    from automl.candidates import _linear
     from automl.training import tabular
 
     if name == "base":
         yield
-        return
-    if name == "no_log_link":
-        gbm = _lightgbm.LightGBMCandidate
-        old_space = gbm.target_space
-        gbm.target_space = classmethod(lambda c, task, y: {})  # type: ignore[method-assign,assignment]
-        try:
-            yield
-        finally:
-            gbm.target_space = old_space  # type: ignore[method-assign]
         return
     if name == "mean_pool":
         old_pooling = tabular.pooling_for

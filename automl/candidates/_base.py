@@ -90,14 +90,6 @@ class Candidate(ABC):
         """Configurations tried first, in order, before the search proposes any."""
 
     @classmethod
-    def target_space(cls, task: str, y: np.ndarray) -> dict[str, list[Any]]:
-        """Settings this target's shape adds to the family's search space: name -> choices, the
-        family's usual one first (none unless the family says so). The search tries the first
-        default configuration with each other choice too, then tunes the setting with the
-        others."""
-        return {}
-
-    @classmethod
     def anchor_configs(cls, task: str) -> list[dict[str, Any]]:
         """For a family that grows: configurations that learn from all the rows of a big table
         whatever the small samples ranked first, in order (they also run on the first sample,
@@ -163,11 +155,6 @@ class Candidate(ABC):
         classes, the target's units for numbers): shape (rows, features + 1, outputs), the last
         feature being the base value. Contributions plus base sum to the raw score."""
         raise NotImplementedError
-
-    def explanation_note(self) -> str:
-        """A sentence for reports when this fitted model's contributions need more words than
-        ``explained_by`` (empty when they do not)."""
-        return ""
 
     def importances(self, n_features: int) -> np.ndarray:
         """Non-negative importance per feature (for column impact); zeros if unknown."""

@@ -25,16 +25,6 @@ GROWING_MAX_LEAVES = 31
 BATCH_ROWS = 50_000  # rows encoded at a time when a fit reads batches (RowBatches)
 BIN_SAMPLE_ROWS = 200_000  # LightGBM's bin_construct_sample_cnt: the rows its bins come from
 _OBJECTIVE = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
-# Numbers that are never negative and skewed to the right (prices, amounts, counts): the search
-# also tries LightGBM's Tweedie objective, which learns the logarithm of the expected value (its
-# trees add up on the log scale, so effects multiply, and a large value weighs less on the fit).
-# Outside Easel, LightGBM with and without it on the development tables' numbers, 3 splits (test
-# RMSE ratio): ames 0.947/1.002/0.993, diamonds 0.989/0.986/0.972, computers 0.994/1.002/0.976,
-# randhie 0.985/0.992/0.995, tips 0.976/0.995/0.952, boston 1.008/0.926/0.950, cps1988
-# 1.002/1.000/0.998; college, not skewed (-0.1), 1.034/1.018/1.013. The search chooses it
-# only where the validation rows say so.
-LOG_LINK_MIN_SKEW = 0.5
-LOG_LINK = "tweedie"
 
 
 def deadline_callback(deadline: float) -> Any:
@@ -115,7 +105,6 @@ class LightGBMCandidate(Candidate):
         self.text_: str | None = None
         self.compiled_: Any = None  # the trees compiled to native code, once checked
         self.compiling_: _compiled.CompiledTrees | None = None
-        self.log_link_ = False  # the trees add up to the log of the prediction (Tweedie)
 
     @classmethod
     def default_configs(cls, task: str, n_rows: int) -> list[dict[str, Any]]:
@@ -148,21 +137,6 @@ class LightGBMCandidate(Candidate):
             },
         ]
         return [{**base, **c} for c in configs]
-
-    @classmethod
-    def target_space(cls, task: str, y: np.ndarray) -> dict[str, list[Any]]:
-        """The Tweedie objective as a choice for numbers that are never negative and skewed to
-        the right (``LOG_LINK_MIN_SKEW``)."""
-        if task != "regression" or len(y) < 3:
-            return {}
-        values = np.asarray(y, dtype=float)
-        if not np.isfinite(values).all() or values.min() < 0 or values.max() <= 0:
-            return {}
-        spread = values.std()
-        if spread <= 0:
-            return {}
-        skew = float(np.mean(((values - values.mean()) / spread) ** 3))
-        return {"objective": ["regression", LOG_LINK]} if skew >= LOG_LINK_MIN_SKEW else {}
 
     @classmethod
     def anchor_configs(cls, task: str) -> list[dict[str, Any]]:
@@ -229,8 +203,6 @@ class LightGBMCandidate(Candidate):
         }
         if ctx.task == "multiclass":
             out["num_class"] = ctx.n_classes
-        if p.get("objective") == LOG_LINK:
-            out["metric"] = "l2"  # early stopping on the squared error, as without it
         if p.get("bagging_fraction", 1.0) < 1.0:
             out["bagging_freq"] = 1
         out.update(p)
@@ -260,7 +232,6 @@ class LightGBMCandidate(Candidate):
         booster.free_dataset()  # predictions need only the trees; the search may keep this model
         self.fitted_ = booster
         self.n_iterations_ = max(int(best), 1)
-        self.log_link_ = params["objective"] == LOG_LINK
         self.text_ = self.compiled_ = self.compiling_ = None
         return self
 
@@ -357,25 +328,12 @@ class LightGBMCandidate(Candidate):
         self.compiled_ = trees.load(np.asarray(check), expected)
 
     def contributions(self, X: Any) -> np.ndarray:
-        """SHAP values from LightGBM's TreeSHAP (``pred_contrib``). With the Tweedie objective
-        they add up to the log of the prediction: see :func:`log_link_contributions`."""
+        """SHAP values from LightGBM's TreeSHAP (``pred_contrib``)."""
         raw = np.asarray(
             self.fitted_.predict(X, num_iteration=self.n_iterations_, pred_contrib=True)
         )
         n_out = max(1, int(self.fitted_.num_model_per_iteration()))
-        out = raw.reshape(raw.shape[0], n_out, -1).transpose(0, 2, 1)
-        return log_link_contributions(out) if self.log_link_ else out
-
-    def explanation_note(self) -> str:
-        if not self.log_link_:
-            return ""
-        return (
-            "LightGBM learned the logarithm of the expected value here (the Tweedie objective, "
-            "which the search tries for numbers that are never negative and skewed to the "
-            "right), so columns' effects multiply: each column's contribution is its share of "
-            "the change on the log scale, applied to the change in the target's units from the "
-            "average prediction."
-        )
+        return raw.reshape(raw.shape[0], n_out, -1).transpose(0, 2, 1)
 
     def importances(self, n_features: int) -> np.ndarray:
         imp = self.fitted_.feature_importance("gain", iteration=self.n_iterations_)
@@ -396,20 +354,4 @@ class LightGBMCandidate(Candidate):
         obj.text_ = checked.text
         obj.n_iterations_ = obj.fitted_.current_iteration()
         obj.file_shape_ = (checked.task, checked.n_outputs, checked.n_features)
-        obj.log_link_ = checked.objective == LOG_LINK
         return obj
-
-
-def log_link_contributions(log_scale: np.ndarray) -> np.ndarray:
-    """Contributions on the log scale (rows, features + 1, 1; the base value last) in the
-    target's units: the base value becomes exp(base) and each feature keeps its share of the
-    change on the log scale, applied to the change from exp(base) to the prediction, so that
-    they still add up to the prediction (where the log-scale change is nil, each share is the
-    slope of exp there, the prediction)."""
-    base = log_scale[:, -1:, :]
-    change = log_scale[:, :-1, :].sum(axis=1, keepdims=True)
-    prediction = np.exp(base + change)
-    start = np.exp(base)
-    tiny = np.abs(change) < 1e-12
-    scale = np.where(tiny, prediction, (prediction - start) / np.where(tiny, 1.0, change))
-    return np.concatenate([log_scale[:, :-1, :] * scale, start], axis=1)

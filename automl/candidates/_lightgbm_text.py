@@ -68,13 +68,7 @@ _TREE_KEYS = (
 )
 _NAME = re.compile(r"^[^\s=\x00-\x1f]{1,1000}$")
 _INFO = re.compile(r"^(none|\[[-+.\deE]+:[-+.\deE]+\]|-?\d+(:-?\d+)*)$")
-# objective -> task (Tweedie: numbers, the trees adding up to the log of the prediction)
-_OBJECTIVES = {
-    "binary": "binary",
-    "multiclass": "multiclass",
-    "regression": "regression",
-    "tweedie": "regression",
-}
+_OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
 
 
 @dataclass
@@ -85,7 +79,6 @@ class ModelText:
     n_features: int
     task: str  # binary, multiclass or regression (from the objective)
     text: str
-    objective: str  # its name: binary, multiclass, regression or tweedie
 
 
 def _key_values(path: Path, lines: list[str], where: str, keys: tuple[str, ...]) -> dict[str, str]:
@@ -119,7 +112,7 @@ def _objective(path: Path, text: str, num_class: int) -> str:
         if len(parts) != 2 or parts[1] != f"num_class:{num_class}":
             raise damaged(path, f"its objective should read 'multiclass num_class:{num_class}'")
     elif len(parts) != 1:
-        raise damaged(path, f"its objective should read '{name}'")
+        raise damaged(path, "its objective should read 'regression'")
     return name
 
 
@@ -282,8 +275,7 @@ def checked_model_text(path: Path, text: str | None = None) -> ModelText:
         raise damaged(path, f"it should name {n_features} inputs; it names {len(names)}")
     if len(infos) != n_features or not all(_INFO.match(x) for x in infos):
         raise damaged(path, f"it should describe {n_features} inputs; it describes {len(infos)}")
-    objective = _objective(path, head["objective"], num_class)
-    task = _OBJECTIVES[objective]
+    task = _objective(path, head["objective"], num_class)
     if (task == "multiclass") != (num_class > 1):
         raise damaged(path, f"its objective '{task}' does not match its {num_class} classes")
     if not tree_lines or len(tree_lines) % per_round:
@@ -311,4 +303,4 @@ def checked_model_text(path: Path, text: str | None = None) -> ModelText:
     text = "\n".join(out) + "\n\n"
     text += "".join(_tree(path, i, lines, n_features) for i, lines in enumerate(tree_lines))
     text += "end of trees\n\npandas_categorical:null\n"
-    return ModelText(per_round, n_features, task, text, objective)
+    return ModelText(n_outputs=per_round, n_features=n_features, task=task, text=text)

@@ -772,7 +772,6 @@ def _impact(model: Model, hold: pd.DataFrame) -> Section:
     method = " and ".join(sorted({type(model.candidates[c]).explained_by for c in model.members()}))
     if len(model.members()) > 1:
         method += ", weighted as in the ensemble"
-    notes = sorted({model.candidates[c].explanation_note() for c in model.members()} - {""})
     return Section(
         "What drives the predictions",
         text=[
@@ -781,7 +780,6 @@ def _impact(model: Model, hold: pd.DataFrame) -> Section:
             "the hold-out score worsens when the column is shuffled).",
             "The curves show the average prediction when one column is set to each value and "
             "everything else is kept as it is (partial dependence).",
-            *notes,
         ]
         + (
             [

@@ -300,13 +300,10 @@ class Search:
         max_trials: int | None = None,
         runner: TrialRunner | None = None,
         counted: bool | None = None,
-        shape_target: bool = False,
     ) -> None:
         """``max_trials``: at most this many trials (a user's count, or a cap for tiny tables);
         ``counted``: the user asked for a count of trials (default: when ``max_trials`` is
-        given), so that nothing measured on the clock changes which trials run;
-        ``shape_target``: the families' search spaces take the target's shape into account
-        (``Candidate.target_space``, from the search rows' target)."""
+        given), so that nothing measured on the clock changes which trials run."""
         self.task = task
         self.n_classes = n_classes
         self.metric = metric
@@ -318,9 +315,6 @@ class Search:
         self.tuning_share = tuning_share or {"lightgbm": 3, "linear": 1}
         self.max_trials = max_trials
         self.counted = max_trials is not None if counted is None else counted
-        self.shape_target = shape_target
-        # what the target's shape adds to each family's space: setting -> choices
-        self.spaces: dict[str, dict[str, list[Any]]] = {}
         self.records: list[TrialRecord] = []
         self.cost: dict[str, list[float]] = {f: [] for f in families}
         # validation predictions of the best complete trials (all folds, concatenated in fold
@@ -532,10 +526,6 @@ class Search:
         left is what the best configurations need on the larger samples; then they grow."""
         self.search_start = time.monotonic()
         self.span = max(self.deadline() - self.search_start, 0.0)
-        if self.shape_target:
-            self.spaces = {
-                f: get_candidate(f).target_space(self.task, data.y) for f in self.families
-            }
         grow = data.growing and any(get_candidate(f).grows for f in self.families)
         self._use_anchors = grow and (
             self.max_trials is None or self.max_trials >= ANCHOR_MIN_TRIALS
@@ -556,7 +546,7 @@ class Search:
 
     def _first_trials(self, data: SearchData, n_rows: int, growing: SearchData | None) -> None:
         queue: list[tuple[str, dict[str, Any], str]] = []
-        defaults = {f: self._default_configs(f, n_rows) for f in self.families}
+        defaults = {f: get_candidate(f).default_configs(self.task, n_rows) for f in self.families}
         if growing is not None:
             # the first sample's time goes to what can grow (only it can learn from all the
             # rows and be the model): a family that does not grow gets one default only when it
@@ -586,20 +576,8 @@ class Search:
         self._settle_all()  # (the studies start from every default's result)
 
         def space(cls: type[Candidate]) -> Callable[..., dict[str, Any]]:
-            """The family's search space (on a big table's first sample, its growing one), with
-            what the target's shape adds to it."""
-            suggest = cls.suggest_growing if growing is not None and cls.grows else cls.suggest
-            extra = self.spaces.get(cls.name)
-            if not extra:
-                return suggest
-
-            def shaped(trial: optuna.Trial, task: str, n_rows: int) -> dict[str, Any]:
-                params = suggest(trial, task, n_rows)
-                for name, choices in extra.items():
-                    params[name] = trial.suggest_categorical(name, choices)
-                return params
-
-            return shaped
+            """The family's search space (on a big table's first sample, its growing one)."""
+            return cls.suggest_growing if growing is not None and cls.grows else cls.suggest
 
         studies = {
             f: optuna.create_study(
@@ -647,23 +625,6 @@ class Search:
                 params = _growing_rate(params)
             tell = functools.partial(self._tell, studies[family], trial)
             self._launch(family, params, "search", data, tell)
-
-    def _default_configs(self, family: str, n_rows: int) -> list[dict[str, Any]]:
-        """The family's default configurations; with settings the target's shape adds, each
-        says its setting's usual choice, and the first one comes again with each other choice
-        (second, so that a tiny table's few trials try it)."""
-        configs = get_candidate(family).default_configs(self.task, n_rows)
-        extra = self.spaces.get(family)
-        if not extra or not configs:
-            return configs
-        usual = {name: choices[0] for name, choices in extra.items()}
-        configs = [{**c, **usual} for c in configs]
-        others = [
-            {**configs[0], name: choice}
-            for name, choices in extra.items()
-            for choice in choices[1:]
-        ]
-        return configs[:1] + others + configs[1:]
 
     def _tell(self, study: optuna.Study, trial: optuna.Trial, record: TrialRecord) -> None:
         if record.score is None:

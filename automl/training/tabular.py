@@ -366,7 +366,7 @@ def make_search(run: FitRun, d: TabularData) -> tuple[Search, int]:
     search = Search(
         d.tinfo.task, d.n_classes, d.metric, d.families, run.seed, run.start, search_deadline,
         run.progress, settings["tuning_share"], max_trials, run.runner,
-        counted=run.options.max_trials is not None, shape_target=True,
+        counted=run.options.max_trials is not None,
     )  # fmt: skip
     return search, trial_cap
 
