@@ -164,6 +164,8 @@ def csv_rows(
             schema = chunk.table.schema
             done += chunk.table.num_rows
             yield chunk
+    except GeneratorExit:  # closed early: also at interpreter exit, when the names below are
+        raise  # gone (the clause after this one would then fail to say what it catches)
     except (*ARROW_ERRORS, _ForPandas):
         # the rows rechunk held and had not given out yet are read again by pandas
         for df in rest(done):

@@ -341,6 +341,24 @@ def test_the_first_block_is_cut_for_the_first_chunk(tmp_path: Path) -> None:
     assert sizes[0] <= 70_000 < sizes[1] and sum(sizes) == path.stat().st_size - end - 1
 
 
+def test_batches_left_unread_close_quietly_at_interpreter_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader dropped after its first chunk is closed by the garbage collector, at the
+    latest when the interpreter exits, when module globals may already be None: closing it
+    must not need them (it printed "Exception ignored ... TypeError: Value after * must be an
+    iterable")."""
+    from connectors import _stream
+
+    path = write(pd.concat([FRAME] * 7, ignore_index=True), tmp_path / "data.csv")
+    rows = _stream.csv_rows(
+        path, _stream.CsvFormat("utf-8", ",", ".", True, []), 5, lambda skip: iter(())
+    )
+    assert next(rows).table.num_rows == 5
+    monkeypatch.setattr(_stream, "ARROW_ERRORS", None)  # as at interpreter exit
+    rows.close()
+
+
 def test_batches_keep_each_rows_own_line(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_bytes(b'id,note, price \r\n1,plain,1.50\r\n2,"a, b",NULL\r\n3,x,7')
