@@ -72,3 +72,16 @@ def test_the_suites_split_the_tables_once() -> None:
     assert set(SUITES["dev"]) | set(SUITES["confirm"]) == set(DATASETS)
     assert not set(SUITES["dev"]) & set(SUITES["confirm"])
     assert len(CONFIRM) * 3 >= len(DATASETS) and len(DATASETS) >= 30
+
+
+@pytest.mark.parametrize("name", ["rows.jsonl", "rows.jsonl.gz"])
+def test_results_files_read_back_what_was_appended(tmp_path, name: str) -> None:
+    """A results file, plain or gzip-compressed, gives back its rows in order after appends
+    (each append of a .gz file is a gzip member of its own: --resume goes on writing it)."""
+    from benchmarks.peers import append_row, read_rows
+
+    path = tmp_path / name
+    rows = [{"dataset": "wine", "framework": f, "seed": 0, "losses": [0.1, 0.2]} for f in "abc"]
+    for row in rows:
+        append_row(path, row)
+    assert read_rows(path) == rows
