@@ -273,18 +273,16 @@ def linear_sweep(tables: list[str], seeds: list[int]) -> str:
     return "\n".join(out)
 
 
-def pooling_study(tables: list[str], seeds: list[int], trials: int) -> str:
-    """Test log loss of each way of building the ensemble, on the same fits (see the module
-    docstring), and each way's geometric mean over ``mean``'s."""
-    import automl
-    from automl.metrics import METRICS
-    from automl.training import ensemble, tabular
+@contextlib.contextmanager
+def every_kept_refit(caught: dict[str, Any]) -> Iterator[None]:
+    """Within it, a fit refits every kept candidate on all the rows (not only the default), and
+    leaves its search and its data in ``caught`` ("search", "d")."""
+    from automl.training import tabular
 
-    caught: dict[str, Any] = {}
     keep_best, refit_default = tabular.keep_best, tabular.refit_default
 
     def keep(run: Any, d: Any, search: Any, ranked: Any, records: Any) -> Any:
-        caught["search"] = search
+        caught["search"], caught["d"] = search, d
         return keep_best(run, d, search, ranked, records)
 
     def refit_all(run: Any, d: Any, kept: Any, records: Any = None) -> Any:
@@ -295,6 +293,18 @@ def pooling_study(tables: list[str], seeds: list[int], trials: int) -> str:
         kept.default_id = default
         return out
 
+    with patched(tabular, "keep_best", keep), patched(tabular, "refit_default", refit_all):
+        yield
+
+
+def pooling_study(tables: list[str], seeds: list[int], trials: int) -> str:
+    """Test log loss of each way of building the ensemble, on the same fits (see the module
+    docstring), and each way's geometric mean over ``mean``'s."""
+    import automl
+    from automl.metrics import METRICS
+    from automl.training import ensemble
+
+    caught: dict[str, Any] = {}
     sel = METRICS["log_loss"]
 
     def weights(oof: dict[int, np.ndarray], y: np.ndarray, pool: list[int], how: str) -> Any:
@@ -317,7 +327,7 @@ def pooling_study(tables: list[str], seeds: list[int], trials: int) -> str:
     ways = ["mean", "log", "log_near", "bagged"]
     lines = ["| table | seed | " + " | ".join(ways) + " |", "| --- | ---: |" + " ---: |" * 4]
     ratios: dict[str, list[float]] = {w: [] for w in ways}
-    with patched(tabular, "keep_best", keep), patched(tabular, "refit_default", refit_all):
+    with every_kept_refit(caught):
         for table in tables:
             df = load_table(table)
             for seed in seeds:
