@@ -67,9 +67,13 @@ def _open(path: Path, mode: str) -> Any:
 
 
 def read_rows(path: Path) -> list[Row]:
-    """The rows of a results file (.jsonl, or .jsonl.gz)."""
-    with _open(path, "r") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The rows of a results file (.jsonl, or .jsonl.gz); a missing or damaged one stops the
+    script with what is wrong instead of a traceback."""
+    try:
+        with _open(path, "r") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SystemExit(f"{path}: not a readable results file ({e}); check the path") from None
 
 
 def append_row(path: Path, row: Row) -> None:

@@ -34,6 +34,7 @@ from scipy.optimize import minimize, nnls
 
 from benchmarks._common import split
 from benchmarks.confidence import every_kept_refit
+from benchmarks.peers import read_rows
 
 PENALTY = 1e-3  # L2 on the metalearner's weights, per validation row
 EPS = 1e-6
@@ -208,8 +209,7 @@ def main() -> None:
     p.add_argument("--summary-only", type=Path, default=None)
     a = p.parse_args()
     if a.summary_only is not None:
-        rows = [json.loads(line) for line in a.summary_only.read_text().splitlines() if line]
-        print(summary(rows))
+        print(summary(read_rows(a.summary_only)))
         return
     warnings.simplefilter("ignore")
     rows = []

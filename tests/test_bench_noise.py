@@ -85,3 +85,8 @@ def test_results_files_read_back_what_was_appended(tmp_path, name: str) -> None:
     for row in rows:
         append_row(path, row)
     assert read_rows(path) == rows
+
+    damaged = tmp_path / ("bad" + name)
+    damaged.write_bytes(path.read_bytes()[:-7] if name.endswith(".gz") else b'{"dataset": ')
+    with pytest.raises(SystemExit, match="not a readable results file"):
+        read_rows(damaged)
