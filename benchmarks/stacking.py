@@ -174,14 +174,14 @@ def run_one(table: str, seed: int, trials: int) -> dict[str, Any]:
     }
 
 
-def summary(rows: list[dict[str, Any]]) -> str:
-    """Per (table, seed) the errors, then each way's geometric mean of error / greedy's."""
+def summary(rows: list[dict[str, Any]], base_way: str = "greedy") -> str:
+    """Per (table, seed) the errors, then each way's geometric mean of error / ``base_way``'s."""
     lines = []
     ratios: dict[tuple[str, str], list[float]] = {}
     for r in rows:
         cells = []
-        for metric in r["errors"]["greedy"]:
-            base = max(r["errors"]["greedy"][metric], 1e-6)
+        for metric in r["errors"][base_way]:
+            base = max(r["errors"][base_way][metric], 1e-6)
             for way, errs in r["errors"].items():
                 ratios.setdefault((metric, way), []).append(max(errs[metric], 1e-6) / base)
             cells.append(
@@ -194,7 +194,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
         better = sum(x < 0.999 for x in xs)
         worse = sum(x > 1.001 for x in xs)
         lines.append(
-            f"{metric:9s} {way:13s} geo/greedy {geo:.4f}  "
+            f"{metric:9s} {way:13s} geo/{base_way} {geo:.4f}  "
             f"better {better} worse {worse} of {len(xs)}"
         )
     return "\n".join(lines)

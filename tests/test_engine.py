@@ -130,6 +130,36 @@ def test_column_impact_finds_the_signal():
     assert impact.iloc[0]["column"] == "signal" and impact.iloc[0]["impact"] > 0.8
 
 
+def test_column_impact_stops_before_a_column_that_would_end_after_the_deadline(monkeypatch):
+    """Each scoring takes one tick of a fake clock: with the deadline 3.5 ticks away, the base
+    and two columns fit (ending at 3); a third would end at 4, after the deadline, so it is not
+    started (the fit's budget is kept), and a deadline already passed scores nothing."""
+    from types import SimpleNamespace
+
+    from automl.training import impact as impact_module
+
+    clock = [0.0]
+
+    class Ticking:
+        task = "regression"
+        classes: list[str] = []
+        preprocessor = SimpleNamespace(columns=[SimpleNamespace(name=f"c{i}") for i in range(5)])
+
+        def _scores(self, rows, report):
+            clock[0] += 1.0
+            return rows["c0"].to_numpy(dtype=float)
+
+    monkeypatch.setattr(impact_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    rows = pd.DataFrame({f"c{i}": np.arange(50.0) * (i + 1) for i in range(5)})
+    target = pd.Series(np.arange(50.0))
+    shares = impact_module.column_impact(Ticking(), rows, target, deadline=3.5)
+    assert [c for c, _ in shares] == ["c0", "c1"]  # c1 unused by the scores: share 0
+    assert clock[0] == 3.0
+    clock[0] = 10.0
+    assert impact_module.column_impact(Ticking(), rows, target, deadline=9.0) == []
+    assert clock[0] == 10.0
+
+
 def test_parameter_validation():
     df = pd.DataFrame({"x": range(50), "y": ["a", "b"] * 25})
     with pytest.raises(

@@ -1,0 +1,47 @@
+"""benchmarks/bagging.py: the refit way reproduces the model's own test predictions, and the fold
+models are trained on every training row but their fold's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks import bagging
+
+
+def test_averaged_stands_for_its_models() -> None:
+    class Const:
+        encoding = "tree"
+
+        def __init__(self, v: float) -> None:
+            self.v = v
+
+        def predict_scores(self, X):  # type: ignore[no-untyped-def]
+            return np.full(len(X), self.v)
+
+    avg = bagging.Averaged([Const(0.2), Const(0.6)])
+    assert avg.encoding == "tree"
+    np.testing.assert_allclose(avg.predict_scores(np.zeros((3, 1))), [0.4, 0.4, 0.4])
+
+
+def test_two_classes_three_ways_on_the_same_fit() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    import automl
+    from benchmarks._common import split
+    from benchmarks.datasets import DATASETS
+
+    row = bagging.run_one("breast_cancer", seed=0, trials=2, folds=3)
+    assert set(row["errors"]) == {"refit", "bag", "bag_refit"}
+    errs = {way: e["1-auc"] for way, e in row["errors"].items()}
+    assert all(0 <= e < 0.2 for e in errs.values())
+    assert errs["bag"] != errs["refit"]  # 3 other models, not the refit one again
+    # the refit way is the model Easel builds: the same fit again predicts the same test AUC
+    df, target, task = DATASETS["breast_cancer"]()
+    df[target] = df[target].astype(str)
+    train, test = split(df, target, task, 0)
+    m = automl.AutoML(time_budget=3600, seed=0, max_trials=2, task=task).fit(train, target=target)
+    proba = m.predict_proba(test.drop(columns=[target]))
+    positive = proba.columns[1]
+    auc = roc_auc_score((test[target] == positive).astype(int), proba[positive])
+    assert 1 - auc == pytest.approx(errs["refit"], abs=1e-9)
