@@ -31,7 +31,7 @@ import numpy as np
 from benchmarks._common import split
 from benchmarks.confidence import patched
 from benchmarks.peers import append_row, read_rows
-from benchmarks.stacking import _errors, summary
+from benchmarks.stacking import _errors, summary, tables_and_seeds
 
 
 class Averaged:
@@ -135,9 +135,12 @@ def main() -> None:
         print(summary(read_rows(a.summary_only), "refit"))
         return
     warnings.simplefilter("ignore")
+    tables, seeds = tables_and_seeds(p, a.tables, a.seeds)
+    if a.folds < 2:
+        p.error(f"--folds: at least 2, not {a.folds}")
     rows = []
-    for table in a.tables.split(","):
-        for seed in (int(s) for s in a.seeds.split(",")):
+    for table in tables:
+        for seed in seeds:
             row = run_one(table, seed, a.trials, a.folds)
             rows.append(row)
             print(summary([row], "refit").splitlines()[0], flush=True)

@@ -200,6 +200,22 @@ def summary(rows: list[dict[str, Any]], base_way: str = "greedy") -> str:
     return "\n".join(lines)
 
 
+def tables_and_seeds(
+    p: argparse.ArgumentParser, tables: str, seeds: str
+) -> tuple[list[str], list[int]]:
+    """The ``--tables`` and ``--seeds`` lists, or the parser's error saying what is wrong."""
+    from benchmarks.datasets import DATASETS
+
+    names = [t for t in tables.split(",") if t]
+    unknown = [t for t in names if t not in DATASETS]
+    if unknown or not names:
+        p.error(f"unknown table {', '.join(unknown) or '(none)'}: one of {', '.join(DATASETS)}")
+    try:
+        return names, [int(s) for s in seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds: whole numbers separated by commas, not {seeds!r}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--tables", required=False, default="breast_cancer,fair")
@@ -212,9 +228,10 @@ def main() -> None:
         print(summary(read_rows(a.summary_only)))
         return
     warnings.simplefilter("ignore")
+    tables, seeds = tables_and_seeds(p, a.tables, a.seeds)
     rows = []
-    for table in a.tables.split(","):
-        for seed in (int(s) for s in a.seeds.split(",")):
+    for table in tables:
+        for seed in seeds:
             row = run_one(table, seed, a.trials)
             rows.append(row)
             print(summary([row]).splitlines()[0], flush=True)

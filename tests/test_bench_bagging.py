@@ -45,3 +45,19 @@ def test_two_classes_three_ways_on_the_same_fit() -> None:
     positive = proba.columns[1]
     auc = roc_auc_score((test[target] == positive).astype(int), proba[positive])
     assert 1 - auc == pytest.approx(errs["refit"], abs=1e-9)
+
+
+def test_unknown_tables_and_bad_seeds_stop_with_what_is_wrong(capsys) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from benchmarks.stacking import tables_and_seeds
+
+    p = argparse.ArgumentParser(prog="bagging")
+    assert tables_and_seeds(p, "iris,wine", "0,2") == (["iris", "wine"], [0, 2])
+    for tables, seeds, said in (
+        ("iris,nosuch", "0", "unknown table nosuch"),
+        ("iris", "x", "--seeds"),
+    ):
+        with pytest.raises(SystemExit):
+            tables_and_seeds(p, tables, seeds)
+        assert said in capsys.readouterr().err
