@@ -30,8 +30,8 @@ import numpy as np
 
 from benchmarks._common import split
 from benchmarks.confidence import patched
-from benchmarks.peers import append_row, read_rows
-from benchmarks.stacking import _errors, summary, tables_and_seeds
+from benchmarks.peers import append_row
+from benchmarks.stacking import _errors, study_rows, summary, tables_and_seeds
 
 
 class Averaged:
@@ -132,7 +132,7 @@ def main() -> None:
     p.add_argument("--summary-only", type=Path, default=None)
     a = p.parse_args()
     if a.summary_only is not None:
-        print(summary(read_rows(a.summary_only), "refit"))
+        print(summary(study_rows(a.summary_only, "refit"), "refit"))
         return
     warnings.simplefilter("ignore")
     tables, seeds = tables_and_seeds(p, a.tables, a.seeds)

@@ -24,7 +24,6 @@ Tables: any of ``benchmarks/datasets.py``; decisions are made on the development
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from scipy.optimize import minimize, nnls
 
 from benchmarks._common import split
 from benchmarks.confidence import every_kept_refit
-from benchmarks.peers import read_rows
+from benchmarks.peers import append_row, read_rows
 
 PENALTY = 1e-3  # L2 on the metalearner's weights, per validation row
 EPS = 1e-6
@@ -200,6 +199,17 @@ def summary(rows: list[dict[str, Any]], base_way: str = "greedy") -> str:
     return "\n".join(lines)
 
 
+def study_rows(path: Path, base_way: str) -> list[dict[str, Any]]:
+    """The rows of a study's results file (``--out``), or a stop that says it is not one."""
+    rows = read_rows(path)
+    if not all(isinstance(r, dict) and base_way in r.get("errors", {}) for r in rows):
+        raise SystemExit(
+            f"{path}: not this study's results file (a row has no '{base_way}' errors); "
+            "give the file its --out wrote"
+        )
+    return rows
+
+
 def tables_and_seeds(
     p: argparse.ArgumentParser, tables: str, seeds: str
 ) -> tuple[list[str], list[int]]:
@@ -225,7 +235,7 @@ def main() -> None:
     p.add_argument("--summary-only", type=Path, default=None)
     a = p.parse_args()
     if a.summary_only is not None:
-        print(summary(read_rows(a.summary_only)))
+        print(summary(study_rows(a.summary_only, "greedy")))
         return
     warnings.simplefilter("ignore")
     tables, seeds = tables_and_seeds(p, a.tables, a.seeds)
@@ -236,8 +246,7 @@ def main() -> None:
             rows.append(row)
             print(summary([row]).splitlines()[0], flush=True)
             if a.out is not None:
-                with a.out.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                append_row(a.out, row)
     print(summary(rows))
 
 

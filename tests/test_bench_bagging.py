@@ -61,3 +61,15 @@ def test_unknown_tables_and_bad_seeds_stop_with_what_is_wrong(capsys) -> None:  
         with pytest.raises(SystemExit):
             tables_and_seeds(p, tables, seeds)
         assert said in capsys.readouterr().err
+
+
+def test_a_results_file_of_another_script_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.peers import append_row
+    from benchmarks.stacking import study_rows
+
+    mine, other = tmp_path / "bagging.jsonl.gz", tmp_path / "peers.jsonl"
+    append_row(mine, {"table": "iris", "errors": {"refit": {"log_loss": 0.1}}})
+    append_row(other, {"dataset": "iris", "framework": "easel", "score": 0.9})
+    assert study_rows(mine, "refit")[0]["table"] == "iris"
+    with pytest.raises(SystemExit, match="not this study's results file"):
+        study_rows(other, "refit")
