@@ -102,6 +102,37 @@ def test_wide_inputs_fit_without_products() -> None:
 
 
 @pytest.mark.parametrize(
+    ("task", "shares"), [("binary", [0.95, 0.05]), ("multiclass", [0.7, 0.2, 0.1])]
+)
+def test_balanced_class_weights_keep_probabilities_at_the_classes_shares(
+    task: str, shares: list[float]
+) -> None:
+    # Balanced weights had moved every probability towards equal shares (a table with 3%
+    # positives got a mean predicted probability of 20%); the intercepts are shifted back, and
+    # the ranking of rows stays the weighted model's.
+    from sklearn.metrics import roc_auc_score
+
+    X, y = make_classification(
+        n_samples=6000, n_features=8, n_informative=4, n_classes=len(shares), weights=shares,
+        class_sep=0.8, flip_y=0.02, random_state=3,
+    )  # fmt: skip
+    ctx = FitContext(task, len(shares), time.monotonic() + 60)
+    fit, test = slice(0, 4000), slice(4000, None)
+    plain = LinearCandidate({"C": 1.0, "class_weight": None}).fit(X[fit], y[fit], ctx)
+    weighted = LinearCandidate({"C": 1.0, "class_weight": "balanced"}).fit(X[fit], y[fit], ctx)
+    p_plain, p_weighted = plain.predict_scores(X[test]), weighted.predict_scores(X[test])
+    share = np.bincount(y[test], minlength=len(shares)) / len(y[test])
+    mean = p_weighted.mean(axis=0)
+    if task == "binary":
+        assert abs(mean - share[1]) < 0.02, mean
+        assert roc_auc_score(y[test], p_weighted) > roc_auc_score(y[test], p_plain) - 0.01
+    else:
+        np.testing.assert_allclose(mean, share, atol=0.03)
+    loss = METRICS["log_loss"]
+    assert loss.loss(y[test], p_weighted) < 1.1 * loss.loss(y[test], p_plain)
+
+
+@pytest.mark.parametrize(
     ("change", "words"),
     [
         (lambda d: d.update(pairs="yes"), "products of inputs"),

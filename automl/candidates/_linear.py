@@ -64,6 +64,22 @@ def fold_pairs(n: int) -> np.ndarray:
     return fold
 
 
+def prior_shift(y: np.ndarray, classes: np.ndarray, outputs: int) -> np.ndarray:
+    """What to add to the intercepts of a model fitted with balanced class weights so that its
+    probabilities match how often each class occurs again. Weighting every class as if it were
+    as common as the others leaves the ranking of rows as it was but moves each probability
+    towards equal shares: on the development table `default` (3.3% positives) the weighted
+    model's mean predicted probability was 0.199 and its test log loss 0.293; shifted, 0.034
+    and 0.073 (unweighted: 0.073), with the same ROC AUC. With weights n / (k n_c), the odds the
+    model learned are each class's true odds divided by its count (up to a constant), so the
+    shift is the log of the count: the log of n1 / n0 on the one output of two classes."""
+    counts = np.array([np.sum(y == c) for c in classes], dtype=float)
+    counts = np.maximum(counts, 1.0)
+    if outputs == 1:  # two classes: one logit, of the second class against the first
+        return np.array([np.log(counts[1] / counts[0])])
+    return np.log(counts / counts.sum())
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -130,6 +146,8 @@ class LinearCandidate(Candidate):
                 model.fit(X, y)
             coef = np.atleast_2d(model.coef_)
             intercept = np.atleast_1d(model.intercept_)
+            if self.params.get("class_weight") == "balanced":
+                intercept = intercept + prior_shift(y, model.classes_, len(intercept))
         self.fitted_ = {"coef": coef, "intercept": intercept, "task": ctx.task, "pairs": pairs}
         return self
 
