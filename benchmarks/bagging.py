@@ -30,8 +30,7 @@ import numpy as np
 
 from benchmarks._common import split
 from benchmarks.confidence import patched
-from benchmarks.peers import append_row
-from benchmarks.stacking import _errors, study_rows, summary, tables_and_seeds
+from benchmarks.stacking import _errors, run_study, study_rows, summary, tables_and_seeds
 
 
 class Averaged:
@@ -138,15 +137,7 @@ def main() -> None:
     tables, seeds = tables_and_seeds(p, a.tables, a.seeds)
     if a.folds < 2:
         p.error(f"--folds: at least 2, not {a.folds}")
-    rows = []
-    for table in tables:
-        for seed in seeds:
-            row = run_one(table, seed, a.trials, a.folds)
-            rows.append(row)
-            print(summary([row], "refit").splitlines()[0], flush=True)
-            if a.out is not None:
-                append_row(a.out, row)
-    print(summary(rows, "refit"))
+    run_study(tables, seeds, lambda t, s: run_one(t, s, a.trials, a.folds), "refit", a.out)
 
 
 if __name__ == "__main__":

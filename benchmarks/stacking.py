@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,26 @@ def tables_and_seeds(
         p.error(f"--seeds: whole numbers separated by commas, not {seeds!r}")
 
 
+def run_study(
+    tables: list[str],
+    seeds: list[int],
+    one: Callable[[str, int], dict[str, Any]],
+    base_way: str,
+    out: Path | None,
+) -> None:
+    """``one(table, seed)`` for every table and seed: each row's first line as it comes, the row
+    appended to ``out`` (if given), then the summary of them all."""
+    rows = []
+    for table in tables:
+        for seed in seeds:
+            row = one(table, seed)
+            rows.append(row)
+            print(summary([row], base_way).splitlines()[0], flush=True)
+            if out is not None:
+                append_row(out, row)
+    print(summary(rows, base_way))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--tables", required=False, default="breast_cancer,fair")
@@ -239,15 +260,7 @@ def main() -> None:
         return
     warnings.simplefilter("ignore")
     tables, seeds = tables_and_seeds(p, a.tables, a.seeds)
-    rows = []
-    for table in tables:
-        for seed in seeds:
-            row = run_one(table, seed, a.trials)
-            rows.append(row)
-            print(summary([row]).splitlines()[0], flush=True)
-            if a.out is not None:
-                append_row(a.out, row)
-    print(summary(rows))
+    run_study(tables, seeds, lambda t, s: run_one(t, s, a.trials), "greedy", a.out)
 
 
 if __name__ == "__main__":

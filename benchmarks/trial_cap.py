@@ -31,8 +31,7 @@ import pandas as pd
 
 from benchmarks._common import split
 from benchmarks.confidence import patched
-from benchmarks.peers import append_row
-from benchmarks.stacking import _errors, study_rows, summary, tables_and_seeds
+from benchmarks.stacking import _errors, run_study, study_rows, summary, tables_and_seeds
 
 UNCAPPED = 1e9  # trials per search row: the tiny-table cap never binds in the study
 
@@ -177,15 +176,7 @@ def main() -> None:
         return
     warnings.simplefilter("ignore")
     tables, seeds = tables_and_seeds(p, a.tables, a.seeds)
-    rows = []
-    for table in tables:
-        for seed in seeds:
-            row = run_one(table, seed, caps)
-            rows.append(row)
-            print(summary([row], base).splitlines()[0], flush=True)
-            if a.out is not None:
-                append_row(a.out, row)
-    print(summary(rows, base))
+    run_study(tables, seeds, lambda t, s: run_one(t, s, caps), base, a.out)
 
 
 if __name__ == "__main__":

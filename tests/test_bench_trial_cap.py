@@ -39,3 +39,24 @@ def test_errors_by_cap_in_the_summary(tmp_path) -> None:  # type: ignore[no-unty
     assert row["trials"] == 6 and set(row["errors"]) == {"k3", "k6"}
     assert all(0 <= e["log_loss"] < 0.5 for e in row["errors"].values())
     assert "k3" in trial_cap.summary([row], "k6")
+
+
+def test_a_study_appends_each_row_as_it_comes_and_sums_them_up(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.peers import read_rows
+    from benchmarks.stacking import run_study
+
+    def one(table: str, seed: int) -> dict:
+        err = 0.1 * (seed + 1)
+        return {
+            "table": table,
+            "seed": seed,
+            "errors": {"a": {"rmse": err}, "b": {"rmse": 2 * err}},
+        }
+
+    out = tmp_path / "rows.jsonl.gz"
+    run_study(["t1", "t2"], [0, 1], one, "a", out)
+    assert [(r["table"], r["seed"]) for r in read_rows(out)] == [
+        ("t1", 0), ("t1", 1), ("t2", 0), ("t2", 1)
+    ]  # fmt: skip
+    said = capsys.readouterr().out
+    assert "rmse      b             geo/a 2.0000  better 0 worse 4 of 4" in said
