@@ -101,7 +101,7 @@ def replayed(cache: dict[str, Any], k: int) -> Any:
     return patched(search_mod.Search, "run", replay)
 
 
-def test_errors(fitted: Any, test: pd.DataFrame, target: str, task: str) -> dict[str, float]:
+def test_set_errors(fitted: Any, test: pd.DataFrame, target: str, task: str) -> dict[str, float]:
     if task == "regression":
         y = test[target].to_numpy(dtype=float)
         return _errors(task, y, np.asarray(fitted.predict(test), dtype=float))
@@ -137,7 +137,7 @@ def run_one(table: str, seed: int, caps: list[int]) -> dict[str, Any]:
         for k in caps:
             with replayed(cache, k):
                 fitted = fit(train, target, task, seed, k)
-            errors[f"k{k}"] = test_errors(fitted, test, target, task)
+            errors[f"k{k}"] = test_set_errors(fitted, test, target, task)
             members[f"k{k}"] = len(fitted.model_.members())
     records = cache["records"]
     return {
