@@ -218,8 +218,9 @@ def test_golden(case: str, tmp_path: Path) -> None:
         if not changed:
             raise
         # the libraries' own numbers may have moved: only then is a difference not a failure
+        first = str(difference).splitlines()[0]
         pytest.skip(
-            f"differs ({str(difference).splitlines()[0]}) with other library versions than recorded ({changed}): "
+            f"differs ({first}) with other library versions than recorded ({changed}): "
             "record anew with EASEL_UPDATE_GOLDEN=1 on a commit known to be right"
         )
 
