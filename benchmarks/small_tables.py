@@ -195,7 +195,7 @@ def run_one(table: str, seed: int, name: str, trials: int, budget: float = 600) 
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--tables", default=",".join(TABLES))
     p.add_argument("--seeds", default="0,1,2")
@@ -203,7 +203,14 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=12, help="0: the product's own cap")
     p.add_argument("--budget", type=float, default=600)
     p.add_argument("--out", type=Path, default=None, help="append JSON lines here")
-    a = p.parse_args()
+    a = p.parse_args(argv)
+    if a.trials < 0:
+        p.error("--trials must be a number of trials, or 0 for the product's own cap")
+    if not a.budget >= 5:  # (AutoML's own least budget; also refuses nan)
+        p.error("--budget must be at least 5 seconds")
+    unknown = [v for v in a.variants.split(",") if v not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variant {unknown[0]!r}: one of {', '.join(VARIANTS)}")
     warnings.simplefilter("ignore")
     for table in a.tables.split(","):
         for seed in (int(s) for s in a.seeds.split(",")):
